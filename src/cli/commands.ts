@@ -1,0 +1,14 @@
+/** @module The subcommands podkit has. A component adds its line here when it works, never before. */
+
+export interface CommandModule {
+  /** Run the subcommand with its own argv; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+export const commands: CommandEntry[] = [];

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/** @module The podkit CLI: argv → subcommand. Sets process.exitCode; never exits mid-flight. */
+import { readFileSync } from 'node:fs';
+import { commands } from './commands.js';
+import { describeError, exitCodeOf } from '../core/errors.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  const width = Math.max(8, ...commands.map((c) => c.name.length)) + 2;
+  const lines = [
+    'Usage: podkit <command> [flags]',
+    '',
+    'Reusable containers for the composite-container patterns, and the Pod that composes them.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Flags:',
+    `  ${'--help'.padEnd(width)}Show this help (podkit <command> --help for a command's flags)`,
+    `  ${'--version'.padEnd(width)}Print the version`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    if (first === 'help' && rest[0]) return main([rest[0], '--help']);
+    process.stdout.write(usage());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-V' || first === 'version') {
+    process.stdout.write(`podkit ${version()}\n`);
+    return 0;
+  }
+  const entry = commands.find((c) => c.name === first);
+  if (!entry) {
+    process.stderr.write(`podkit: unknown command "${first}" (see podkit --help)\n`);
+    return 2;
+  }
+  const mod = await entry.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`podkit: ${describeError(err)}\n`);
+    process.exitCode = exitCodeOf(err);
+  },
+);

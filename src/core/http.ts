@@ -1,0 +1,134 @@
+/** @module The small HTTP server every component runs for /healthz, /readyz, /metrics and its own routes. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import type { HostPort } from './parse.js';
+import { CONTENT_TYPE, negotiate, renderChunks, type Format } from './metrics/exposition.js';
+import type { MetricFamily } from './metrics/model.js';
+import type { Logger } from './log.js';
+import { silentLogger } from './log.js';
+
+export interface Readiness {
+  ready: boolean;
+  /** Why not ready (shown in the /readyz body). */
+  reason?: string;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void | Promise<void>;
+
+export interface HttpServerOptions {
+  /** Address to bind. Default 127.0.0.1:0 (loopback, any free port). */
+  bind?: HostPort;
+  /** Liveness; default always alive. */
+  health?: () => Readiness;
+  /** Readiness; default always ready. */
+  ready?: () => Readiness;
+  /** Families for /metrics; omitted → no /metrics route. May be async for sources that must scrape first. */
+  metrics?: () => Iterable<MetricFamily> | Promise<Iterable<MetricFamily>>;
+  /** Path for metrics. Default /metrics. */
+  metricsPath?: string;
+  /** Largest request body accepted, bytes. Default 1 MiB. */
+  maxBody?: number;
+  log?: Logger;
+}
+
+export interface HttpHandle {
+  readonly address: HostPort;
+  readonly server: Server;
+  /** Add a route; `path` matches exactly, `method` `*` matches any. */
+  route(method: string, path: string, handler: Handler): void;
+  close(): Promise<void>;
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Write metrics, negotiating the format from Accept and gzip from Accept-Encoding. */
+export function sendMetrics(req: IncomingMessage, res: ServerResponse, families: Iterable<MetricFamily>, format?: Format): void {
+  const fmt = format ?? negotiate(req.headers.accept);
+  let text = '';
+  for (const c of renderChunks(families, fmt)) text += c;
+  const headers: Record<string, string> = { 'content-type': CONTENT_TYPE[fmt], vary: 'Accept, Accept-Encoding' };
+  let body: Buffer = Buffer.from(text);
+  if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    body = gzipSync(body);
+    headers['content-encoding'] = 'gzip';
+  }
+  headers['content-length'] = String(body.length);
+  res.writeHead(200, headers);
+  res.end(body);
+}
+
+export async function startHttpServer(opts: HttpServerOptions = {}): Promise<HttpHandle> {
+  const log = opts.log ?? silentLogger;
+  const maxBody = opts.maxBody ?? 1 << 20;
+  const routes = new Map<string, Handler>();
+  const route = (method: string, path: string, h: Handler) => routes.set(`${method.toUpperCase()} ${path}`, h);
+
+  const status = (res: ServerResponse, r: Readiness) => sendText(res, r.ready ? 200 : 503, r.ready ? 'ok\n' : `not ready: ${r.reason ?? 'unknown'}\n`);
+  route('GET', '/healthz', (_q, res) => status(res, opts.health?.() ?? { ready: true }));
+  route('GET', '/readyz', (_q, res) => status(res, opts.ready?.() ?? { ready: true }));
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    route('GET', opts.metricsPath ?? '/metrics', async (req, res) => sendMetrics(req, res, await metrics()));
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const h = routes.get(`${req.method} ${path}`) ?? routes.get(`* ${path}`) ?? (req.method === 'HEAD' ? routes.get(`GET ${path}`) : undefined);
+    if (!h) {
+      const other = [...routes.keys()].some((k) => k.endsWith(` ${path}`));
+      sendText(res, other ? 405 : 404, other ? 'method not allowed\n' : 'not found\n');
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) {
+        if (!tooBig) sendText(res, 413, 'request body too large\n');
+        tooBig = true;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      if (tooBig) return;
+      Promise.resolve()
+        .then(() => h(req, res, Buffer.concat(chunks)))
+        .catch((err: unknown) => {
+          log.error('http handler failed', { path, err });
+          if (!res.headersSent) sendText(res, 500, 'internal error\n');
+          else res.destroy();
+        });
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  const bind = opts.bind ?? { host: '127.0.0.1', port: 0 };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(bind.port, bind.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    address: { host: a.address, port: a.port },
+    server,
+    route,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,8 @@
+/** @module Test helpers: real servers on free ports, tracked by PID, stopped even when a test fails. */
+export * from './ports.js';
+export * from './poll.js';
+export * from './proc.js';
+export * from './redis.js';
+export * from './git.js';
+export * from './nginx.js';
+export * from './cli.js';
