@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { runPodkit } from './helpers/index.js';
+import { commands } from '../src/cli/commands.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+test('podkit --version prints the package version', async () => {
+  const r = await runPodkit(['--version']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, `podkit ${pkg.version}\n`);
+});
+
+test('podkit --help lists exactly the subcommands that exist', async () => {
+  const r = await runPodkit(['--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: podkit <command> \[flags\]/);
+  const listed = [...r.stdout.split('Commands:')[1].split('Flags:')[0].matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual(listed, commands.map((c) => c.name));
+});
+
+test('every subcommand answers --help with its flags, and rejects an unknown flag with exit 2', async () => {
+  for (const c of commands) {
+    const h = await runPodkit([c.name, '--help']);
+    assert.equal(h.code, 0, `${c.name} --help: ${h.stderr}`);
+    assert.match(h.stdout, /^Usage: /, `${c.name} --help`);
+    const bad = await runPodkit([c.name, '--definitely-not-a-flag']);
+    assert.equal(bad.code, 2, `${c.name} with an unknown flag: ${bad.stdout}${bad.stderr}`);
+    assert.match(bad.stderr, /--definitely-not-a-flag/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, `${c.name}: one line on stderr`);
+  }
+});
+
+test('no command and unknown commands are usage errors (exit 2)', async () => {
+  const none = await runPodkit([]);
+  assert.equal(none.code, 2);
+  const r = await runPodkit(['frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'podkit: unknown command "frobnicate" (see podkit --help)\n');
+});
