@@ -2,7 +2,9 @@
 # Make a fresh Debian machine ready to build, test and run podkit. Idempotent: installs only what is missing.
 #   - Debian packages the tests and the demo need (apt-get, only when root and something is missing)
 #   - npm dependencies (npm ci, skipped when node_modules already matches package-lock.json)
+# --check only reports what is missing (exit 1 when anything is). PODKIT_SETUP_EXTRA="pkg=/path …" adds requirements.
 set -euo pipefail
+check_only=0; [ "${1:-}" = "--check" ] && check_only=1
 cd "$(dirname "$0")/.."
 
 # package → a file it installs (checked instead of dpkg state, so hand-built binaries also count)
@@ -25,13 +27,15 @@ declare -A PKGS=(
   [curl]=/usr/bin/curl
 )
 
+for extra in ${PODKIT_SETUP_EXTRA:-}; do PKGS[${extra%%=*}]=${extra#*=}; done
+
 missing=()
 for pkg in "${!PKGS[@]}"; do
   [ -e "${PKGS[$pkg]}" ] || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if [ $check_only = 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -48,6 +52,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+[ $check_only = 1 ] && { echo "setup: all Debian packages present"; exit 0; }
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
 for svc in redis-server redis-sentinel nginx prometheus ssh; do
