@@ -1,0 +1,192 @@
+/** @module The command table routing reads by: flags from the live server's COMMAND, or @ioredis/commands until then (pure). */
+
+export const F_WRITE = 1;
+export const F_READONLY = 2;
+export const F_BLOCKING = 4;
+export const F_PUBSUB = 8;
+export const F_ADMIN = 16;
+export const F_MAY_REPLICATE = 32;
+export const F_NOSCRIPT = 64;
+
+const FLAG_BITS: Record<string, number> = {
+  write: F_WRITE,
+  readonly: F_READONLY,
+  blocking: F_BLOCKING,
+  pubsub: F_PUBSUB,
+  admin: F_ADMIN,
+  may_replicate: F_MAY_REPLICATE,
+  noscript: F_NOSCRIPT,
+};
+
+/** Commands the ambassador handles itself instead of plain forwarding. */
+export enum Special {
+  None = 0,
+  /** Answered locally from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO, RESET, QUIT. */
+  Select,
+  Auth,
+  Hello,
+  ClientSetName,
+  ClientGetName,
+  ClientSetInfo,
+  Reset,
+  Quit,
+  /** Starts pinning the client to one dedicated master connection: MULTI, WATCH. */
+  Multi,
+  Watch,
+  /** End of a transaction or of watching. */
+  Exec,
+  Discard,
+  Unwatch,
+  /** Needs its own connection while it blocks (blocking flag, WAIT). */
+  Blocking,
+  Wait,
+  /** Changes the connection into a non-request/reply stream: the client is tunnelled to a dedicated connection for good. */
+  Tunnel,
+  /** Refused: replication or cluster handshakes make no sense through the ambassador. */
+  Refuse,
+}
+
+/** Where a command went, for metrics. */
+export const ROUTES = ['master', 'replica', 'local', 'dedicated'] as const;
+export const R_MASTER = 0;
+export const R_REPLICA = 1;
+export const R_LOCAL = 2;
+export const R_DEDICATED = 3;
+
+export interface CommandInfo {
+  /** Lowercase name, `container|sub` for subcommands, `unknown` for anything not in the table. */
+  readonly name: string;
+  readonly flags: number;
+  /** May be served by a replica: readonly and not write, blocking, pub/sub, admin or may-replicate. */
+  readonly replicaOk: boolean;
+  readonly special: Special;
+  /** Subcommands by lowercase name, when this is a container (CLIENT, CONFIG, OBJECT, …). */
+  readonly subs: Map<string, CommandInfo> | null;
+  /** Commands counted per route (indexed by R_*), kept here so counting costs no lookup. */
+  readonly counts: number[];
+}
+
+const SPECIALS: Record<string, Special> = {
+  select: Special.Select,
+  auth: Special.Auth,
+  hello: Special.Hello,
+  'client|setname': Special.ClientSetName,
+  'client|getname': Special.ClientGetName,
+  'client|setinfo': Special.ClientSetInfo,
+  reset: Special.Reset,
+  quit: Special.Quit,
+  multi: Special.Multi,
+  watch: Special.Watch,
+  exec: Special.Exec,
+  discard: Special.Discard,
+  unwatch: Special.Unwatch,
+  wait: Special.Wait,
+  subscribe: Special.Tunnel,
+  psubscribe: Special.Tunnel,
+  ssubscribe: Special.Tunnel,
+  unsubscribe: Special.Tunnel,
+  punsubscribe: Special.Tunnel,
+  sunsubscribe: Special.Tunnel,
+  monitor: Special.Tunnel,
+  'client|tracking': Special.Tunnel,
+  'client|reply': Special.Tunnel,
+  'client|caching': Special.Tunnel,
+  sync: Special.Refuse,
+  psync: Special.Refuse,
+  replconf: Special.Refuse,
+};
+
+export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null): CommandInfo {
+  let flags = 0;
+  for (const f of flagNames) flags |= FLAG_BITS[f.toLowerCase()] ?? 0;
+  const replicaOk = (flags & F_READONLY) !== 0 && (flags & (F_WRITE | F_BLOCKING | F_PUBSUB | F_ADMIN | F_MAY_REPLICATE)) === 0;
+  let special = SPECIALS[name] ?? Special.None;
+  if (special === Special.None && (flags & F_BLOCKING) !== 0) special = Special.Blocking;
+  return { name, flags, replicaOk, special, subs, counts: [0, 0, 0, 0] };
+}
+
+/** Anything not in the table: goes to the master (safe default). */
+export const UNKNOWN: CommandInfo = makeInfo('unknown', []);
+
+/** Name → info. Lookups try the name as sent, then lowercase, so common spellings cost one Map get. */
+export class CommandTable {
+  private readonly byName = new Map<string, CommandInfo>();
+  readonly size: number;
+
+  constructor(infos: Iterable<CommandInfo>) {
+    let n = 0;
+    for (const i of infos) {
+      this.byName.set(i.name, i);
+      this.byName.set(i.name.toUpperCase(), i);
+      n++;
+    }
+    this.size = n;
+  }
+
+  get(name: string): CommandInfo | undefined {
+    return this.byName.get(name) ?? this.byName.get(name.toLowerCase());
+  }
+
+  /** Every top-level command and subcommand. */
+  *all(): Iterable<CommandInfo> {
+    const seen = new Set<CommandInfo>();
+    for (const i of this.byName.values()) {
+      if (seen.has(i)) continue;
+      seen.add(i);
+      yield i;
+      if (i.subs) for (const s of i.subs.values()) if (!seen.has(s)) (seen.add(s), yield s);
+    }
+  }
+
+  /** Carry counters over from an older table so a refresh does not reset metrics. */
+  adoptCounts(old: CommandTable): void {
+    for (const i of old.all()) {
+      const mine = i.name.includes('|') ? this.get(i.name.split('|')[0])?.subs?.get(i.name) : this.get(i.name);
+      if (mine) for (let r = 0; r < 4; r++) mine.counts[r] += i.counts[r];
+    }
+  }
+}
+
+/** One entry of the COMMAND reply as ioredis returns it: [name, arity, flags, first, last, step, acl, tips, keyspecs, subcommands]. */
+type CommandEntry = [string, number, string[], ...unknown[]];
+
+function entryInfo(e: CommandEntry): CommandInfo {
+  const name = String(e[0]).toLowerCase();
+  const flags = Array.isArray(e[2]) ? e[2].map(String) : [];
+  const rawSubs = e[9];
+  let subs: Map<string, CommandInfo> | null = null;
+  if (Array.isArray(rawSubs) && rawSubs.length > 0) {
+    subs = new Map();
+    for (const s of rawSubs as CommandEntry[]) {
+      const si = entryInfo(s);
+      subs.set(si.name.slice(si.name.indexOf('|') + 1), si);
+    }
+  }
+  return makeInfo(name, flags, subs);
+}
+
+/** Build the table from the live server's `COMMAND` reply (as decoded by ioredis). */
+export function tableFromCommandReply(reply: unknown): CommandTable {
+  if (!Array.isArray(reply)) throw new TypeError('COMMAND reply is not an array');
+  return new CommandTable((reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo));
+}
+
+/** The static table shipped with @ioredis/commands: used until the master has answered COMMAND. */
+export function tableFromStatic(commands: Record<string, { flags: string[] }>): CommandTable {
+  // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
+  const client = commands.client;
+  const subs = new Map<string, CommandInfo>();
+  for (const s of ['setname', 'getname', 'setinfo', 'tracking', 'reply', 'caching']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
+  return new CommandTable(Object.entries(commands).map(([n, c]) => (n === 'client' ? makeInfo(n, c.flags, subs) : makeInfo(n, c.flags))));
+}
+
+/**
+ * The info for a command given its name and (for containers) its first argument. Subcommands missing from
+ * a container's list fall back to the container, whose flags are the conservative union.
+ */
+export function lookup(table: CommandTable, name: string, sub: string | null): CommandInfo {
+  const top = table.get(name);
+  if (!top) return UNKNOWN;
+  if (top.subs && sub !== null) return top.subs.get(sub.toLowerCase()) ?? top;
+  return top;
+}

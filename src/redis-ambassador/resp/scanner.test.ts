@@ -1,0 +1,287 @@
+/** @module Frame scanner tests: whole, byte by byte, split at every boundary, and fuzzed against a reference decoder. */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BAD, NEED, commandFrame, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
+import { InputBuffer, OutputBatch } from './bytes.js';
+
+/** Reference decoder: recursive, obviously right, slow. Returns [value, next offset] or throws. */
+type Ref = string | number | null | boolean | Ref[] | { t: string; v: Ref };
+function refDecode(s: string, p: number): [Ref, number] {
+  const t = s[p];
+  const eol = s.indexOf('\r\n', p);
+  if (eol < 0) throw new Error('incomplete');
+  const line = s.slice(p + 1, eol);
+  const next = eol + 2;
+  switch (t) {
+    case '+':
+    case '-':
+    case ',':
+    case '(':
+      return [{ t, v: line }, next];
+    case ':':
+      return [Number(line), next];
+    case '_':
+      return [null, next];
+    case '#':
+      return [line === 't', next];
+    case '$':
+    case '!':
+    case '=': {
+      const n = Number(line);
+      if (n === -1) return [null, next];
+      if (s.slice(next + n, next + n + 2) !== '\r\n') throw new Error('bad bulk');
+      return [{ t, v: s.slice(next, next + n) }, next + n + 2];
+    }
+    case '*':
+    case '~':
+    case '>':
+    case '%':
+    case '|': {
+      const n = Number(line);
+      if (n === -1) return [null, next];
+      const count = t === '%' ? 2 * n : t === '|' ? 2 * n + 1 : n;
+      const out: Ref[] = [];
+      let q = next;
+      for (let i = 0; i < count; i++) {
+        const [v, q2] = refDecode(s, q);
+        out.push(v);
+        q = q2;
+      }
+      return [{ t, v: out }, q];
+    }
+    default:
+      throw new Error('unknown type');
+  }
+}
+
+/** Scan all frames from a sequence of chunks through InputBuffer, as the proxy does. */
+function scanChunks(chunks: Buffer[], st: ScanState = scanState()): string[] {
+  const inb = new InputBuffer();
+  const frames: string[] = [];
+  for (const c of chunks) {
+    inb.push(c, st.need);
+    let p = inb.start;
+    for (;;) {
+      const e = scanValue(inb.buf, p, inb.end, st);
+      if (e === BAD) throw new Error(st.error);
+      if (e === NEED) break;
+      frames.push(inb.buf.latin1Slice(p, e));
+      p = e;
+    }
+    inb.consume(p);
+  }
+  assert.equal(inb.length, 0, 'no bytes left over');
+  return frames;
+}
+
+const SAMPLES = [
+  '+OK\r\n',
+  '-ERR wrong\r\n',
+  ':-42\r\n',
+  '$5\r\nhello\r\n',
+  '$0\r\n\r\n',
+  '$-1\r\n',
+  '*-1\r\n',
+  '*0\r\n',
+  '*2\r\n$3\r\nfoo\r\n:1\r\n',
+  '_\r\n',
+  '#t\r\n',
+  ',3.14\r\n',
+  '(3492890328409238509324850943850943825024385\r\n',
+  '!21\r\nSYNTAX invalid syntax\r\n',
+  '=15\r\ntxt:Some string\r\n',
+  '%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n',
+  '~3\r\n+a\r\n+b\r\n+c\r\n',
+  '>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\nhey\r\n',
+  '|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n,0.19\r\n$1\r\nb\r\n,0.05\r\n*2\r\n:2039123\r\n:9543892\r\n',
+  '*3\r\n*1\r\n%1\r\n+k\r\n~1\r\n_\r\n$2\r\n\r\n\r\n-E\r\n',
+];
+
+describe('scanValue', () => {
+  const all = Buffer.from(SAMPLES.join(''), 'latin1');
+  test('whole buffer', () => assert.deepEqual(scanChunks([all]), SAMPLES));
+  test('byte by byte', () => {
+    const chunks = [...all].map((b) => Buffer.from([b]));
+    assert.deepEqual(scanChunks(chunks), SAMPLES);
+  });
+  test('split at every boundary', () => {
+    for (let i = 1; i < all.length; i++) assert.deepEqual(scanChunks([all.subarray(0, i), all.subarray(i)]), SAMPLES, `split at ${i}`);
+  });
+  test('unknown type byte is a protocol error, not a stall', () => {
+    const st = scanState();
+    assert.equal(scanValue(Buffer.from('?x\r\n'), 0, 4, st), BAD);
+    assert.match(st.error, /unknown type byte/);
+    assert.equal(scanValue(Buffer.from('@'), 0, 1, st), NEED, 'only the line end is awaited');
+  });
+  test('bulk longer than the limit is refused from its header alone', () => {
+    const st = scanState(1000);
+    assert.equal(scanValue(Buffer.from('$1001\r\n'), 0, 7, st), BAD);
+    assert.match(st.error, /invalid bulk length/);
+  });
+  test('bulk not followed by CRLF is an error', () => {
+    const st = scanState();
+    assert.equal(scanValue(Buffer.from('$1\r\nab\r\n'), 0, 8, st), BAD);
+  });
+  test('a header line without CRLF past 64 KiB is an error', () => {
+    const st = scanState();
+    const b = Buffer.alloc(70_000, 0x31);
+    b[0] = 0x3a;
+    assert.equal(scanValue(b, 0, b.length, st), BAD);
+  });
+  test('NEED reports how much a partial bulk needs', () => {
+    const st = scanState();
+    assert.equal(scanValue(Buffer.from('$100\r\nabc'), 0, 9, st), NEED);
+    assert.equal(st.need, 6 + 100 + 2);
+  });
+});
+
+const refValue: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom('+OK\r\n', '-ERR x\r\n', ':7\r\n', '_\r\n', '#f\r\n', ',1.5\r\n', '$-1\r\n', '*-1\r\n', '(12\r\n'),
+    fc.uint8Array({ maxLength: 40 }).map((a) => `$${a.length}\r\n${Buffer.from(a).toString('latin1')}\r\n`),
+    fc.uint8Array({ maxLength: 10 }).map((a) => `=${a.length + 4}\r\ntxt:${Buffer.from(a).toString('latin1')}\r\n`),
+    fc.tuple(fc.constantFrom('*', '~', '>'), fc.array(tie('v'), { maxLength: 4 })).map(([t, xs]) => `${t}${xs.length}\r\n${xs.join('')}`),
+    fc.array(fc.tuple(tie('v'), tie('v')), { maxLength: 3 }).map((ps) => `%${ps.length}\r\n${ps.map(([a, b]) => a + b).join('')}`),
+    fc.tuple(fc.array(fc.tuple(tie('v'), tie('v')), { maxLength: 2 }), tie('v')).map(([ps, v]) => `|${ps.length}\r\n${ps.map(([a, b]) => a + b).join('')}${v}`),
+  ),
+})).v;
+
+describe('scanValue fuzz', () => {
+  test('frames found by the scanner are exactly the reference decoder’s, however the bytes are split', () => {
+    fc.assert(
+      fc.property(fc.array(refValue, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), (values, cuts) => {
+        const all = Buffer.from(values.join(''), 'latin1');
+        const s = all.toString('latin1');
+        let p = 0;
+        const ref: string[] = [];
+        while (p < s.length) {
+          const [, q] = refDecode(s, p);
+          ref.push(s.slice(p, q));
+          p = q;
+        }
+        const points = [...new Set(cuts.map((c) => c % (all.length + 1)))].sort((a, b) => a - b);
+        const chunks: Buffer[] = [];
+        let last = 0;
+        for (const c of points) {
+          chunks.push(all.subarray(last, c));
+          last = c;
+        }
+        chunks.push(all.subarray(last));
+        assert.deepEqual(scanChunks(chunks.filter((c) => c.length > 0)), ref);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  test('random bytes never hang: BAD, NEED or a frame, and a frame is what the reference decodes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (a) => {
+        const b = Buffer.from(a);
+        const st = scanState();
+        const e = scanValue(b, 0, b.length, st);
+        if (e > 0) assert.equal(refDecode(b.toString('latin1'), 0)[1], e);
+        else assert.ok(e === BAD || e === NEED);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+function cmds(input: Buffer, chunkSize: number): string[][] {
+  const st = scanState();
+  const inb = new InputBuffer();
+  const cmd = commandFrame();
+  const out: string[][] = [];
+  for (let i = 0; i < input.length; i += chunkSize) {
+    inb.push(input.subarray(i, i + chunkSize), st.need);
+    let p = inb.start;
+    for (;;) {
+      const e = scanCommand(inb.buf, p, inb.end, st, cmd);
+      if (e === BAD) throw new Error(st.error);
+      if (e === NEED) break;
+      if (cmd.inline) out.push(cmd.inline.map((x) => x.toString()));
+      else {
+        const args: string[] = [];
+        for (let k = 0; k < Math.min(cmd.argc, 4); k++) args.push(inb.buf.toString('utf8', cmd.argStart[k], cmd.argEnd[k]));
+        out.push(args);
+      }
+      p = e;
+    }
+    inb.consume(p);
+  }
+  return out;
+}
+
+describe('scanCommand', () => {
+  const input = Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\nset "a b" \'c\\\'d\' "\\x41\\n"\r\n\r\n*0\r\n*1\r\n$4\r\nPING\r\n');
+  const expected = [['SET', 'k', 'hello'], ['PING'], ['set', 'a b', "c'd", 'A\n'], [], [], ['PING']];
+  test('whole, byte by byte and split at every boundary', () => {
+    assert.deepEqual(cmds(input, input.length), expected);
+    assert.deepEqual(cmds(input, 1), expected);
+    for (let i = 1; i < input.length; i++) {
+      const st = scanState();
+      const inb = new InputBuffer();
+      const cmd = commandFrame();
+      let n = 0;
+      for (const part of [input.subarray(0, i), input.subarray(i)]) {
+        inb.push(part, st.need);
+        let p = inb.start;
+        for (let e; (e = scanCommand(inb.buf, p, inb.end, st, cmd)) > 0; p = e) n++;
+        inb.consume(p);
+      }
+      assert.equal(n, expected.length, `split at ${i}`);
+    }
+  });
+  const bad: [string, RegExp][] = [
+    ['*2\r\n:1\r\n', /expected '\$', got ':'/],
+    ['*x\r\n', /invalid multibulk length/],
+    ['*1\r\n$-5\r\n', /invalid bulk length/],
+    ['*1\r\n$600000000\r\n', /invalid bulk length/],
+    ['SET "abc\r\n', /unbalanced quotes/],
+  ];
+  for (const [text, re] of bad) {
+    test(`malformed ${JSON.stringify(text)} → ${re}`, () => {
+      const st = scanState();
+      assert.equal(scanCommand(Buffer.from(text), 0, text.length, st, commandFrame()), BAD);
+      assert.match(st.error, re);
+    });
+  }
+  test('oversized bulk is refused before its body arrives (configurable limit)', () => {
+    const st = scanState(1024);
+    const head = Buffer.from('*2\r\n$3\r\nSET\r\n$2048\r\n');
+    assert.equal(scanCommand(head, 0, head.length, st, commandFrame()), BAD);
+  });
+  test('inline longer than 64 KiB without a newline is refused', () => {
+    const st = scanState();
+    const b = Buffer.alloc(70_000, 0x61);
+    assert.equal(scanCommand(b, 0, b.length, st, commandFrame()), BAD);
+    assert.match(st.error, /too big inline request/);
+  });
+  test('splitArgs follows sdssplitargs', () => {
+    assert.deepEqual(splitArgs('  a  b\t"c d"  '), ['a', 'b', 'c d']);
+    assert.equal(splitArgs('"abc"def'), null);
+    assert.equal(splitArgs("'abc"), null);
+  });
+});
+
+describe('bytes', () => {
+  test('InputBuffer never overwrites a slice it handed out', () => {
+    const inb = new InputBuffer();
+    inb.push(Buffer.from('+OK\r\n+PA'));
+    const first = inb.buf.subarray(0, 5);
+    inb.consume(5);
+    inb.push(Buffer.from('RTIAL\r\n'));
+    assert.equal(first.toString(), '+OK\r\n');
+    assert.equal(inb.buf.toString('latin1', inb.start, inb.end), '+PARTIAL\r\n');
+  });
+  test('OutputBatch keeps order across copied and referenced parts', () => {
+    const ob = new OutputBatch();
+    ob.add(Buffer.from('a'));
+    ob.add(Buffer.alloc(20_000, 0x62));
+    ob.addRange(Buffer.from('xcdx'), 1, 3);
+    const out = Buffer.concat(ob.take()).toString();
+    assert.equal(out, 'a' + 'b'.repeat(20_000) + 'cd');
+    assert.ok(ob.empty);
+  });
+});

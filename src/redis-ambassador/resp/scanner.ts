@@ -1,0 +1,301 @@
+/** @module RESP2/RESP3 frame scanner: finds where complete frames end in a buffer without decoding them (pure). */
+
+/** Returned when the buffer holds only part of a frame. */
+export const NEED = -1;
+/** Returned when the bytes break the protocol; the reason is in `ScanState.error`. */
+export const BAD = -2;
+
+/** Redis's default proto-max-bulk-len. */
+export const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
+/** Redis's limit for an inline command or a header line without CRLF. */
+export const MAX_INLINE = 64 * 1024;
+
+/** Scratch state shared by the scan functions so the hot path allocates nothing. */
+export interface ScanState {
+  /** Why the last scan returned BAD. */
+  error: string;
+  /** After NEED: the buffer must reach at least this offset before a rescan can succeed (0 = unknown). */
+  need: number;
+  /** Largest bulk length accepted. */
+  maxBulk: number;
+}
+
+export function scanState(maxBulk = DEFAULT_MAX_BULK): ScanState {
+  return { error: '', need: 0, maxBulk };
+}
+
+const CR = 13;
+const LF = 10;
+
+/**
+ * Parse the decimal integer in buf[from, to) (an optional leading '-'). Returns NaN when it is not one.
+ * Hand-rolled because it runs once per header on the hot path.
+ */
+export function parseIntAt(buf: Uint8Array, from: number, to: number): number {
+  if (from >= to) return NaN;
+  let neg = false;
+  let i = from;
+  if (buf[i] === 45) {
+    neg = true;
+    i++;
+    if (i >= to) return NaN;
+  }
+  let n = 0;
+  for (; i < to; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+    if (n > Number.MAX_SAFE_INTEGER) return NaN;
+  }
+  return neg ? -n : n;
+}
+
+/** Index of the CR of the next CRLF at or after `from`, NEED when not yet buffered, BAD when CR is not followed by LF. */
+function lineEnd(buf: Buffer, from: number, end: number, st: ScanState): number {
+  const cr = buf.indexOf(CR, from);
+  if (cr < 0 || cr >= end) {
+    if (end - from > MAX_INLINE) {
+      st.error = 'Protocol error: too big header line';
+      return BAD;
+    }
+    st.need = 0;
+    return NEED;
+  }
+  if (cr + 1 >= end) {
+    st.need = cr + 2;
+    return NEED;
+  }
+  if (buf[cr + 1] !== LF) {
+    st.error = 'Protocol error: expected CRLF';
+    return BAD;
+  }
+  return cr;
+}
+
+/**
+ * Scan one complete RESP2/RESP3 value starting at `pos` (an attribute `|` and the value it annotates count as one).
+ * Returns the offset just past it, NEED, or BAD. Iterative (a counter of values still owed), so deep nesting
+ * cannot overflow the stack.
+ */
+export function scanValue(buf: Buffer, pos: number, end: number, st: ScanState): number {
+  let owed = 1;
+  while (owed > 0) {
+    if (pos >= end) {
+      st.need = 0;
+      return NEED;
+    }
+    const type = buf[pos];
+    const cr = lineEnd(buf, pos + 1, end, st);
+    if (cr < 0) return cr;
+    owed--;
+    switch (type) {
+      case 43: // + simple string
+      case 45: // - error
+      case 58: // : integer
+      case 44: // , double
+      case 40: // ( big number
+        pos = cr + 2;
+        break;
+      case 95: // _ null
+        if (cr !== pos + 1) return bad(st, 'Protocol error: invalid null');
+        pos = cr + 2;
+        break;
+      case 35: // # boolean
+        if (cr !== pos + 2 || (buf[pos + 1] !== 116 && buf[pos + 1] !== 102)) return bad(st, 'Protocol error: invalid boolean');
+        pos = cr + 2;
+        break;
+      case 36: // $ bulk string
+      case 33: // ! bulk error
+      case 61: {
+        // = verbatim string
+        const len = parseIntAt(buf, pos + 1, cr);
+        if (len === -1 && type === 36) {
+          pos = cr + 2;
+          break;
+        }
+        if (!(len >= 0) || len > st.maxBulk) return bad(st, 'Protocol error: invalid bulk length');
+        const stop = cr + 2 + len;
+        if (stop + 2 > end) {
+          st.need = stop + 2;
+          return NEED;
+        }
+        if (buf[stop] !== CR || buf[stop + 1] !== LF) return bad(st, 'Protocol error: bulk not followed by CRLF');
+        pos = stop + 2;
+        break;
+      }
+      case 42: // * array
+      case 126: // ~ set
+      case 62: // > push
+      case 37: // % map
+      case 124: {
+        // | attribute
+        const n = parseIntAt(buf, pos + 1, cr);
+        if (n === -1 && type === 42) {
+          pos = cr + 2;
+          break;
+        }
+        if (!(n >= 0) || n > 0x7fffffff) return bad(st, 'Protocol error: invalid multibulk length');
+        owed += type === 37 ? 2 * n : type === 124 ? 2 * n + 1 : n;
+        pos = cr + 2;
+        break;
+      }
+      default:
+        return bad(st, `Protocol error: unknown type byte ${JSON.stringify(String.fromCharCode(type))}`);
+    }
+  }
+  return pos;
+}
+
+function bad(st: ScanState, msg: string): number {
+  st.error = msg;
+  return BAD;
+}
+
+/** How many of a command's leading arguments the scanner records (name + the few routing needs). */
+export const ARGS_KEPT = 4;
+
+/**
+ * One parsed client command. Reused for every command of a connection: `start/end` delimit the raw frame;
+ * `argStart/argEnd` the first ARGS_KEPT arguments; `inline` is set (with every argument) for inline commands,
+ * which are re-encoded before they are forwarded.
+ */
+export interface CommandFrame {
+  start: number;
+  end: number;
+  argc: number;
+  argStart: number[];
+  argEnd: number[];
+  inline: Buffer[] | null;
+}
+
+export function commandFrame(): CommandFrame {
+  return { start: 0, end: 0, argc: 0, argStart: new Array<number>(ARGS_KEPT).fill(0), argEnd: new Array<number>(ARGS_KEPT).fill(0), inline: null };
+}
+
+/**
+ * Scan one client command at `pos`, Redis style: a multibulk `*N` of `$` bulks, or an inline line.
+ * Returns the offset past it (cmd filled; argc 0 means an empty command Redis ignores without a reply),
+ * NEED, or BAD with Redis's own error text in st.error.
+ */
+export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState, cmd: CommandFrame): number {
+  cmd.start = pos;
+  cmd.inline = null;
+  if (pos >= end) {
+    st.need = 0;
+    return NEED;
+  }
+  if (buf[pos] !== 42) return scanInline(buf, pos, end, st, cmd);
+  const cr = buf.indexOf(CR, pos + 1);
+  if (cr < 0 || cr >= end) {
+    if (end - pos > MAX_INLINE) return bad(st, 'Protocol error: too big mbulk count string');
+    st.need = 0;
+    return NEED;
+  }
+  if (cr + 1 >= end) {
+    st.need = cr + 2;
+    return NEED;
+  }
+  const n = parseIntAt(buf, pos + 1, cr);
+  if (Number.isNaN(n) || n > 0x7fffffff) return bad(st, 'Protocol error: invalid multibulk length');
+  let p = cr + 2;
+  cmd.argc = n > 0 ? n : 0;
+  for (let i = 0; i < n; i++) {
+    if (p >= end) {
+      st.need = 0;
+      return NEED;
+    }
+    if (buf[p] !== 36) return bad(st, `Protocol error: expected '$', got '${String.fromCharCode(buf[p])}'`);
+    const c2 = buf.indexOf(CR, p + 1);
+    if (c2 < 0 || c2 >= end) {
+      if (end - p > MAX_INLINE) return bad(st, 'Protocol error: too big bulk count string');
+      st.need = 0;
+      return NEED;
+    }
+    const len = parseIntAt(buf, p + 1, c2);
+    if (!(len >= 0) || len > st.maxBulk) return bad(st, 'Protocol error: invalid bulk length');
+    const body = c2 + 2;
+    const stop = body + len;
+    if (stop + 2 > end) {
+      st.need = stop + 2;
+      return NEED;
+    }
+    if (i < ARGS_KEPT) {
+      cmd.argStart[i] = body;
+      cmd.argEnd[i] = stop;
+    }
+    p = stop + 2;
+  }
+  cmd.end = p;
+  return p;
+}
+
+function scanInline(buf: Buffer, pos: number, end: number, st: ScanState, cmd: CommandFrame): number {
+  const lf = buf.indexOf(LF, pos);
+  if (lf < 0 || lf >= end) {
+    if (end - pos > MAX_INLINE) return bad(st, 'Protocol error: too big inline request');
+    st.need = 0;
+    return NEED;
+  }
+  const stop = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
+  const args = splitArgs(buf.latin1Slice(pos, stop));
+  if (args === null) return bad(st, 'Protocol error: unbalanced quotes in request');
+  cmd.inline = args.map((a) => Buffer.from(a, 'latin1'));
+  cmd.argc = args.length;
+  cmd.end = lf + 1;
+  return lf + 1;
+}
+
+function hexVal(c: string): number {
+  return Number.parseInt(c, 16);
+}
+
+/** Redis's sdssplitargs: whitespace-separated words, "double quotes" with escapes, 'single quotes'. Null on unbalanced quotes. */
+export function splitArgs(line: string): string[] | null {
+  const out: string[] = [];
+  let i = 0;
+  const n = line.length;
+  const isSpace = (c: string) => c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\v' || c === '\f';
+  while (true) {
+    while (i < n && isSpace(line[i])) i++;
+    if (i >= n) return out;
+    let cur = '';
+    let inq = false;
+    let insq = false;
+    for (;;) {
+      if (inq) {
+        if (i >= n) return null;
+        if (line[i] === '\\' && line[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(line.slice(i + 2, i + 4))) {
+          cur += String.fromCharCode(hexVal(line.slice(i + 2, i + 4)));
+          i += 3;
+        } else if (line[i] === '\\' && i + 1 < n) {
+          i++;
+          const c = line[i];
+          cur += c === 'n' ? '\n' : c === 'r' ? '\r' : c === 't' ? '\t' : c === 'b' ? '\b' : c === 'a' ? '\x07' : c;
+        } else if (line[i] === '"') {
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          inq = false;
+          i++;
+          break;
+        } else cur += line[i];
+      } else if (insq) {
+        if (i >= n) return null;
+        if (line[i] === '\\' && line[i + 1] === "'") {
+          i++;
+          cur += "'";
+        } else if (line[i] === "'") {
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          insq = false;
+          i++;
+          break;
+        } else cur += line[i];
+      } else {
+        if (i >= n || isSpace(line[i])) break;
+        if (line[i] === '"') inq = true;
+        else if (line[i] === "'") insq = true;
+        else cur += line[i];
+      }
+      i++;
+    }
+    out.push(cur);
+  }
+}
