@@ -134,7 +134,12 @@ export class CommandTable {
       if (seen.has(i)) continue;
       seen.add(i);
       yield i;
-      if (i.subs) for (const s of i.subs.values()) if (!seen.has(s)) (seen.add(s), yield s);
+      if (i.subs)
+        for (const s of i.subs.values()) {
+          if (seen.has(s)) continue;
+          seen.add(s);
+          yield s;
+        }
     }
   }
 
