@@ -1,0 +1,172 @@
+/** @module Multi-document YAML → manifests → pods to run (workloads expanded to `replicas` pods), ConfigMaps and Secrets. Pure. */
+import { parseAllDocuments } from 'yaml';
+import { configMap as configMapSchema, objectMeta, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
+import type { ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec } from './types.js';
+import { validatePodSpec, type ValidateOptions } from './validate.js';
+import { isObject, walk } from './walk.js';
+
+/** Kinds podkit runs. Anything else is skipped with a warning. */
+export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ConfigMap', 'Secret'] as const;
+
+/**
+ * Split a multi-document YAML text into manifests. YAML syntax errors and documents that are not
+ * Kubernetes objects are errors; empty documents are skipped.
+ */
+export function parseManifests(text: string, sourceName = '<stdin>'): { objects: Manifest[]; issues: Issue[] } {
+  const objects: Manifest[] = [];
+  const issues: Issue[] = [];
+  const docs = parseAllDocuments(text, { uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((d, i) => {
+    const source = `${sourceName}#${i + 1}`;
+    for (const e of d.errors) issues.push({ severity: 'error', path: '', source, message: `YAML: ${e.message.split('\n')[0]}` });
+    for (const w of d.warnings) issues.push({ severity: 'warning', path: '', source, message: `YAML: ${w.message.split('\n')[0]}` });
+    if (d.errors.length) return;
+    const body: unknown = d.toJS({ maxAliasCount: 100 });
+    if (body === null || body === undefined) return;
+    if (!isObject(body)) {
+      issues.push({ severity: 'error', path: '', source, message: 'document must be a mapping (a Kubernetes object)' });
+      return;
+    }
+    if (typeof body.kind !== 'string') issues.push({ severity: 'error', path: 'kind', source, message: 'is required' });
+    if (typeof body.apiVersion !== 'string') issues.push({ severity: 'error', path: 'apiVersion', source, message: 'is required' });
+    if (typeof body.kind !== 'string' || typeof body.apiVersion !== 'string') return;
+    if (body.kind === 'List' && Array.isArray(body.items)) {
+      issues.push({ severity: 'error', path: 'items', source, message: 'kind List is not supported; write one document per object' });
+      return;
+    }
+    objects.push({ apiVersion: body.apiVersion, kind: body.kind, metadata: (isObject(body.metadata) ? body.metadata : {}) as ObjectMeta, body, source, doc: i + 1 });
+  });
+  return { objects, issues };
+}
+
+const POD_TOP: Field = { t: 'object', fields: { apiVersion: { t: 'string' }, kind: { t: 'string' }, metadata: { ...objectMeta, required: true }, spec: { t: 'any', required: true }, status: { t: 'any', ignored: 'status is written by the runtime' } } };
+const WORKLOAD_TOP: Field = { ...POD_TOP };
+
+/** Validate one manifest of a runnable kind; other kinds get one warning. */
+export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue[] {
+  const out: Issue[] = [];
+  const b = m.body;
+  switch (m.kind) {
+    case 'Pod':
+      walk(b, POD_TOP, '', out);
+      out.push(...validatePodSpec(b.spec, 'spec', opts));
+      break;
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'Job': {
+      walk(b, WORKLOAD_TOP, '', out);
+      const spec = b.spec;
+      walk(spec, workloadSpecs[m.kind], 'spec', out);
+      if (isObject(spec) && isObject(spec.template)) {
+        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', opts));
+        const tmplSpec = isObject(spec.template.spec) ? spec.template.spec : {};
+        const rp = tmplSpec.restartPolicy;
+        if (m.kind === 'Job' && rp !== 'Never' && rp !== 'OnFailure') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}` });
+        if (m.kind !== 'Job' && rp !== undefined && rp !== 'Always') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a ${m.kind}'s pods need restartPolicy Always, got ${JSON.stringify(rp)}` });
+        const labels = isObject(spec.template.metadata) && isObject(spec.template.metadata.labels) ? spec.template.metadata.labels : {};
+        const ml = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : undefined;
+        if (m.kind !== 'Job' && ml) {
+          for (const [k, v] of Object.entries(ml)) {
+            if (labels[k] !== v) out.push({ severity: 'error', path: `spec.selector.matchLabels.${k}`, message: 'does not match spec.template.metadata.labels' });
+          }
+        }
+      }
+      break;
+    }
+    case 'ConfigMap':
+      walk(b, configMapSchema, '', out);
+      checkData(b.binaryData, 'binaryData', out);
+      break;
+    case 'Secret':
+      walk(b, secretSchema, '', out);
+      checkData(b.data, 'data', out);
+      break;
+    default:
+      out.push({ severity: 'warning', path: 'kind', message: `kind ${m.kind} is not run locally; skipped` });
+      return out.map((i) => ({ ...i, source: m.source }));
+  }
+  if (typeof m.metadata.name !== 'string' && !(m.kind === 'Pod' && typeof m.metadata.generateName === 'string')) out.push({ severity: 'error', path: 'metadata.name', message: 'is required' });
+  else if (typeof m.metadata.name === 'string' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(m.metadata.name)) out.push({ severity: 'error', path: 'metadata.name', message: `"${m.metadata.name}" is not a valid name (lowercase letters, digits, '-' and '.')` });
+  return out.map((i) => ({ ...i, source: m.source }));
+}
+
+function checkData(v: unknown, p: string, out: Issue[]): void {
+  if (!isObject(v)) return;
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val === 'string' && !/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(val)) out.push({ severity: 'error', path: `${p}.${k}`, message: 'must be base64' });
+  }
+}
+
+export interface LoadedManifests {
+  pods: PodPlan[];
+  configMaps: Map<string, ConfigMapData>;
+  secrets: Map<string, ConfigMapData>;
+  issues: Issue[];
+}
+
+function randomSuffix(n: number): string {
+  const chars = 'bcdfghjklmnpqrstvwxz2456789';
+  let s = '';
+  for (let i = 0; i < n; i++) s += chars[Math.floor(Math.random() * chars.length)];
+  return s;
+}
+
+/**
+ * Validate every manifest and turn them into pods to run. Workloads give `replicas` pods named
+ * `<name>-<ordinal>` (StatefulSet names exactly as Kubernetes, Deployment and Job names simplified).
+ * When `issues` holds an error, `pods` must not be run.
+ */
+export function loadManifests(objects: Manifest[], opts: ValidateOptions = { local: true }): LoadedManifests {
+  const issues: Issue[] = [];
+  const pods: PodPlan[] = [];
+  const configMaps = new Map<string, ConfigMapData>();
+  const secrets = new Map<string, ConfigMapData>();
+  const podNames = new Map<string, string>();
+  for (const m of objects) {
+    const found = validateManifest(m, opts);
+    issues.push(...found);
+    if (found.some((i) => i.severity === 'error')) continue;
+    const ns = m.metadata.namespace ?? 'default';
+    const b = m.body;
+    if (m.kind === 'ConfigMap' || m.kind === 'Secret') {
+      const data: Record<string, Buffer> = {};
+      const text = (m.kind === 'ConfigMap' ? b.data : b.stringData) as Record<string, string> | undefined;
+      const bin = (m.kind === 'ConfigMap' ? b.binaryData : b.data) as Record<string, string> | undefined;
+      for (const [k, v] of Object.entries(bin ?? {})) data[k] = Buffer.from(v, 'base64');
+      for (const [k, v] of Object.entries(text ?? {})) data[k] = Buffer.from(v, 'utf8');
+      (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, data });
+      continue;
+    }
+    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string) => {
+      const prev = podNames.get(`${ns}/${name}`);
+      if (prev) {
+        issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
+        return;
+      }
+      podNames.set(`${ns}/${name}`, m.source);
+      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, source: m.source });
+    };
+    if (m.kind === 'Pod') {
+      add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
+    } else if (m.kind === 'Deployment' || m.kind === 'StatefulSet' || m.kind === 'Job') {
+      const spec = b.spec as { replicas?: number; parallelism?: number; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number } };
+      const n = m.kind === 'Job' ? (spec.parallelism ?? 1) : (spec.replicas ?? 1);
+      const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
+      const meta = spec.template.metadata ?? {};
+      for (let i = start; i < start + n; i++) {
+        const labels = { ...(meta.labels ?? {}) };
+        if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
+        if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
+        add(`${m.metadata.name}-${i}`, { ...meta, labels }, spec.template.spec, `${m.kind}/${m.metadata.name}`);
+      }
+    }
+  }
+  return { pods, configMaps, secrets, issues };
+}
+
+/** One line per issue: `file#doc: path: message`. */
+export function formatIssue(i: Issue): string {
+  const where = [i.source, i.path].filter(Boolean).join(': ');
+  return `${i.severity}: ${where ? `${where}: ` : ''}${i.message}`;
+}

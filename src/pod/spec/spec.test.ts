@@ -1,0 +1,181 @@
+/** @module Unit tests for pod manifest parsing, validation (paths named) and env expansion. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expand, loadManifests, parseManifests, resolveEnv, validatePodSpec, type PodPlan } from './index.js';
+
+function load(text: string) {
+  const p = parseManifests(text, 'pod.yaml');
+  const l = loadManifests(p.objects);
+  return { ...l, issues: [...p.issues, ...l.issues] };
+}
+const errors = (text: string) => load(text).issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.message}`);
+const warnings = (text: string) => load(text).issues.filter((i) => i.severity === 'warning').map((i) => `${i.path}: ${i.message}`);
+
+const POD = `apiVersion: v1
+kind: Pod
+metadata: { name: web, labels: { app: web } }
+spec:
+  volumes: [{ name: data, emptyDir: {} }]
+  containers:
+  - name: a
+    command: [sh, -c, 'sleep 1']
+    volumeMounts: [{ name: data, mountPath: /data }]
+`;
+
+test('a valid pod loads with no issues', () => {
+  const l = load(POD);
+  assert.deepEqual(l.issues, []);
+  assert.equal(l.pods.length, 1);
+  assert.equal(l.pods[0].name, 'web');
+  assert.equal(l.pods[0].namespace, 'default');
+});
+
+test('unknown field names its YAML path and suggests the spelling', () => {
+  const e = errors(POD.replace('volumeMounts:', 'volumeMount:'));
+  assert.ok(e.some((x) => x.startsWith('spec.containers[0].volumeMount: unknown field (did you mean "volumeMounts"?)')), e.join('\n'));
+});
+
+test('mount of an undefined volume, duplicate names, bad types', () => {
+  const text = `apiVersion: v1
+kind: Pod
+metadata: { name: p }
+spec:
+  volumes: [{ name: v, emptyDir: {} }, { name: v, emptyDir: {} }]
+  containers:
+  - { name: a, command: [x], volumeMounts: [{ name: v, mountPath: /v }] }
+  - { name: a, command: [x], ports: [{ containerPort: "80" }], volumeMounts: [{ name: v, mountPath: /v }, { name: nope, mountPath: /w }] }
+`;
+  const e = errors(text);
+  assert.ok(e.includes('spec.volumes[1].name: duplicate volume name "v"'), e.join('\n'));
+  assert.ok(e.some((x) => x.startsWith('spec.containers[1].name: duplicate container name "a"')), e.join('\n'));
+  assert.ok(e.includes('spec.containers[1].volumeMounts[1].name: volume "nope" is not defined in spec.volumes'), e.join('\n'));
+  assert.ok(e.includes('spec.containers[1].ports[0].containerPort: must be an integer, got string "80"'), e.join('\n'));
+});
+
+test('probe rules: one handler, successThreshold 1 for liveness, none on plain init containers', () => {
+  const issues = validatePodSpec({
+    initContainers: [{ name: 'i', command: ['x'], readinessProbe: { exec: { command: ['true'] } } }],
+    containers: [{ name: 'a', command: ['x'], livenessProbe: { exec: { command: ['true'] }, tcpSocket: { port: 1 }, successThreshold: 2 }, readinessProbe: { httpGet: { port: 'web' } } }],
+  });
+  const e = issues.map((i) => `${i.path}: ${i.message}`);
+  assert.ok(e.includes('spec.initContainers[0].readinessProbe: must not be set on an init container (only on a sidecar with restartPolicy: Always)'), e.join('\n'));
+  assert.ok(e.some((x) => x.startsWith('spec.containers[0].livenessProbe: must set exactly one handler')), e.join('\n'));
+  assert.ok(e.includes('spec.containers[0].livenessProbe.successThreshold: must be 1 for a livenessProbe'), e.join('\n'));
+  assert.ok(e.includes('spec.containers[0].readinessProbe.httpGet.port: no container port named "web"'), e.join('\n'));
+});
+
+test('sidecars may have probes; restartPolicy only on init containers', () => {
+  const issues = validatePodSpec({
+    initContainers: [{ name: 's', command: ['x'], restartPolicy: 'Always', startupProbe: { exec: { command: ['true'] } } }],
+    containers: [{ name: 'a', command: ['x'], restartPolicy: 'Always' }],
+  });
+  assert.deepEqual(issues.map((i) => i.path), ['spec.containers[0].restartPolicy']);
+});
+
+test('fields podkit cannot honour are warnings naming the path, never dropped silently', () => {
+  const w = warnings(POD.replace("    command: [sh, -c, 'sleep 1']", "    command: [sh]\n    resources: { limits: { cpu: '1' } }"));
+  assert.ok(w.some((x) => x.startsWith('spec.containers[0].resources: ignored: resource requests and limits are not enforced locally')), w.join('\n'));
+  assert.ok(warnings(POD.replace('spec:\n', 'spec:\n  nodeSelector: { a: b }\n')).some((x) => x.startsWith('spec.nodeSelector: ignored')));
+  assert.ok(warnings(POD.replace('emptyDir: {}', 'persistentVolumeClaim: { claimName: c }')).some((x) => x.startsWith('spec.volumes[0].persistentVolumeClaim:')));
+});
+
+test('local rule: a container needs command or args unless its image is podkit', () => {
+  const spec = { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'ghcr.io/x/podkit:1', args: ['git-sync'] }] };
+  assert.deepEqual(validatePodSpec(spec, 'spec', { local: true }).map((i) => i.path), ['spec.containers[0]']);
+  assert.deepEqual(validatePodSpec(spec, 'spec'), []);
+});
+
+test('workloads expand to replicas pods; Job restartPolicy checked; selector must match', () => {
+  const dep = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: a, command: [x] }] }
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: db }
+spec:
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec: { containers: [{ name: a, command: [x] }] }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: cfg }
+data: { k: v }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: s }
+data: { pw: c2VjcmV0 }
+`;
+  const l = load(dep);
+  assert.deepEqual(l.issues, []);
+  assert.deepEqual(l.pods.map((p) => p.name), ['web-0', 'web-1', 'db-0']);
+  assert.equal(l.configMaps.get('default/cfg')?.data.k.toString(), 'v');
+  assert.equal(l.secrets.get('default/s')?.data.pw.toString(), 'secret');
+  const job = `apiVersion: batch/v1
+kind: Job
+metadata: { name: j }
+spec: { template: { spec: { containers: [{ name: a, command: [x] }] } } }
+`;
+  assert.ok(errors(job).some((x) => x.startsWith('spec.template.spec.restartPolicy: a Job')));
+  assert.ok(errors(dep.replace('labels: { app: web } }', 'labels: { app: other } }')).includes('spec.selector.matchLabels.app: does not match spec.template.metadata.labels'));
+});
+
+test('YAML errors and non-objects are errors; other kinds are skipped with a warning', () => {
+  assert.ok(errors('a: [1').length > 0);
+  assert.ok(errors('- 1\n').some((x) => x.includes('must be a mapping')));
+  assert.ok(warnings('apiVersion: v1\nkind: Service\nmetadata: { name: s }\n').some((x) => x.includes('kind Service is not run locally')));
+});
+
+test('$(VAR) expansion: defined replaced, $$ escapes, unresolved kept', () => {
+  const vars: Record<string, string> = { A: 'x', B: 'y' };
+  const f = (s: string) => expand(s, (n) => vars[n]);
+  assert.equal(f('$(A)-$(B)'), 'x-y');
+  assert.equal(f('$$(A)'), '$(A)');
+  assert.equal(f('$(NOPE)'), '$(NOPE)');
+  assert.equal(f('$A $'), '$A $');
+  assert.equal(f('$(A'), '$(A');
+  assert.equal(f('$$$(A)'), '$x');
+});
+
+test('resolveEnv: order, valueFrom fieldRef/configMap/secret, envFrom, missing keys', () => {
+  const pod: PodPlan = { name: 'p', namespace: 'ns', uid: 'u', labels: { app: 'w' }, annotations: {}, spec: { containers: [] }, source: 's' };
+  const cm = new Map([['ns/c', { name: 'c', namespace: 'ns', data: { K: Buffer.from('kv'), OTHER: Buffer.from('o') } }]]);
+  const sec = new Map([['ns/s', { name: 's', namespace: 'ns', data: { pw: Buffer.from('hunter2') } }]]);
+  const ctx = { pod, podIP: '10.244.0.5', hostIP: '10.244.0.1', configMaps: cm, secrets: sec };
+  const r = resolveEnv(
+    {
+      name: 'a',
+      envFrom: [{ configMapRef: { name: 'c' }, prefix: 'CM_' }],
+      env: [
+        { name: 'LATER', value: '$(FIRST)' },
+        { name: 'FIRST', value: 'one' },
+        { name: 'BOTH', value: '$(FIRST)/$(CM_K)' },
+        { name: 'NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'APP', valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+        { name: 'PW', valueFrom: { secretKeyRef: { name: 's', key: 'pw' } } },
+        { name: 'MISS', valueFrom: { configMapKeyRef: { name: 'c', key: 'nope' } } },
+        { name: 'OPT', valueFrom: { configMapKeyRef: { name: 'c', key: 'nope', optional: true } } },
+      ],
+    },
+    ctx,
+  );
+  assert.equal(r.env.LATER, '$(FIRST)');
+  assert.equal(r.env.BOTH, 'one/kv');
+  assert.equal(r.env.NAME, 'p');
+  assert.equal(r.env.IP, '10.244.0.5');
+  assert.equal(r.env.APP, 'w');
+  assert.equal(r.env.PW, 'hunter2');
+  assert.equal(r.env.CM_OTHER, 'o');
+  assert.equal('OPT' in r.env, false);
+  assert.deepEqual(r.errors, ['configMap key "c/nope" not found (env MISS)']);
+});

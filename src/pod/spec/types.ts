@@ -1,0 +1,189 @@
+/** @module Types for the parts of Kubernetes manifests podkit understands (Pod, workloads, ConfigMap, Secret). */
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface ExecAction {
+  command?: string[];
+}
+export interface HTTPGetAction {
+  path?: string;
+  port: number | string;
+  host?: string;
+  scheme?: 'HTTP' | 'HTTPS';
+  httpHeaders?: { name: string; value: string }[];
+}
+export interface TCPSocketAction {
+  port: number | string;
+  host?: string;
+}
+
+/** A lifecycle hook or probe handler: exactly one of these is set. */
+export interface Handler {
+  exec?: ExecAction;
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  sleep?: { seconds: number };
+}
+
+export interface Probe extends Handler {
+  grpc?: { port: number; service?: string };
+  initialDelaySeconds?: number;
+  /** Default 1. */
+  timeoutSeconds?: number;
+  /** Default 10. */
+  periodSeconds?: number;
+  /** Default 1 (must be 1 for liveness and startup probes). */
+  successThreshold?: number;
+  /** Default 3. */
+  failureThreshold?: number;
+  terminationGracePeriodSeconds?: number;
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  hostPort?: number;
+  hostIP?: string;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface KeySelector {
+  name?: string;
+  key: string;
+  optional?: boolean;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: {
+    fieldRef?: { fieldPath: string; apiVersion?: string };
+    resourceFieldRef?: { resource: string; containerName?: string; divisor?: string | number };
+    configMapKeyRef?: KeySelector;
+    secretKeyRef?: KeySelector;
+  };
+}
+
+export interface EnvFromSource {
+  prefix?: string;
+  configMapRef?: { name: string; optional?: boolean };
+  secretRef?: { name: string; optional?: boolean };
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  subPathExpr?: string;
+  readOnly?: boolean;
+  mountPropagation?: string;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  ports?: ContainerPort[];
+  env?: EnvVar[];
+  envFrom?: EnvFromSource[];
+  volumeMounts?: VolumeMount[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: { postStart?: Handler; preStop?: Handler };
+  /** Only on init containers: `Always` makes it a native sidecar. */
+  restartPolicy?: 'Always';
+}
+
+export interface KeyToPath {
+  key: string;
+  path: string;
+  mode?: number;
+}
+
+export interface DownwardAPIFile {
+  path: string;
+  fieldRef?: { fieldPath: string; apiVersion?: string };
+  resourceFieldRef?: { resource: string; containerName?: string };
+  mode?: number;
+}
+
+export interface Volume {
+  name: string;
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number };
+  hostPath?: { path: string; type?: string };
+  configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
+  downwardAPI?: { items?: DownwardAPIFile[]; defaultMode?: number };
+  /** Any other source (persistentVolumeClaim, nfs, …) is run as an emptyDir with a warning. */
+  [other: string]: unknown;
+}
+
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: Volume[];
+  restartPolicy?: RestartPolicy;
+  /** Default 30. */
+  terminationGracePeriodSeconds?: number;
+  shareProcessNamespace?: boolean;
+  hostNetwork?: boolean;
+  hostname?: string;
+}
+
+export interface PodTemplate {
+  metadata?: ObjectMeta;
+  spec: PodSpec;
+}
+
+/** One parsed YAML document with where it came from. */
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  /** The raw document (validated before use). */
+  body: Record<string, unknown>;
+  /** File name (or `<stdin>`) and 1-based document number, for messages. */
+  source: string;
+  doc: number;
+}
+
+export interface ConfigMapData {
+  name: string;
+  namespace: string;
+  /** Text values and decoded binaryData. */
+  data: Record<string, Buffer>;
+}
+
+/** A pod ready to run: concrete name, metadata and spec. */
+export interface PodPlan {
+  name: string;
+  namespace: string;
+  uid: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: PodSpec;
+  /** `Deployment/web` when it came from a workload. */
+  owner?: string;
+  source: string;
+}
+
+/** A validation finding. `path` is the YAML path inside the document, e.g. `spec.containers[1].volumeMounts[0].name`. */
+export interface Issue {
+  severity: 'error' | 'warning';
+  path: string;
+  message: string;
+  /** File and document, when known. */
+  source?: string;
+}

@@ -1,0 +1,193 @@
+/** @module Pod spec validation: the schema walk plus Kubernetes' semantic rules (names, volumes, probes, env), each issue naming its YAML path. */
+import { podSpec, SUBSTITUTED_VOLUME_SOURCES, type Field } from './schema.js';
+import type { Issue } from './types.js';
+import { isObject, walk } from './walk.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI'];
+const HANDLERS = ['exec', 'httpGet', 'tcpSocket'];
+
+/** Field paths podkit can resolve for `fieldRef` (env and downwardAPI files). */
+export const FIELD_PATHS = /^(metadata\.(name|namespace|uid|labels|annotations)|metadata\.(labels|annotations)\['[^']+'\]|status\.(podIP|podIPs|hostIP|hostIPs)|spec\.(nodeName|serviceAccountName))$/;
+
+export interface ValidateOptions {
+  /**
+   * Add the rules that only matter when podkit runs the pod itself: a container needs `command` or `args`
+   * (no image entrypoint exists locally) unless its image is podkit's. Off for manifests meant for a cluster.
+   */
+  local?: boolean;
+}
+
+/** True when the image maps to the local podkit CLI. */
+export function isPodkitImage(image: string | undefined): boolean {
+  return image !== undefined && /podkit/.test(image);
+}
+
+/**
+ * Validate a PodSpec (the value at `path`, e.g. `spec` or `spec.template.spec`). Returns every error and warning;
+ * stricter than a JSON schema: unknown fields, duplicate names, undefined volumes, probe rules.
+ */
+export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOptions = {}): Issue[] {
+  const out: Issue[] = [];
+  walk(spec, { ...podSpec, required: true } as Field, path, out);
+  if (!isObject(spec)) {
+    if (spec === undefined || spec === null) out.push({ severity: 'error', path, message: 'is required' });
+    return out;
+  }
+  const err = (p: string, message: string) => out.push({ severity: 'error', path: p, message });
+  const warn = (p: string, message: string) => out.push({ severity: 'warning', path: p, message });
+
+  const volumeNames = new Set<string>();
+  const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
+  volumes.forEach((v, i) => {
+    if (!isObject(v)) return;
+    const vp = `${path}.volumes[${i}]`;
+    const name = v.name;
+    if (typeof name === 'string') {
+      if (!DNS_LABEL.test(name) || name.length > 63) err(`${vp}.name`, `"${name}" is not a valid name (lowercase letters, digits and '-', at most 63)`);
+      if (volumeNames.has(name)) err(`${vp}.name`, `duplicate volume name "${name}"`);
+      volumeNames.add(name);
+    }
+    const sources = Object.keys(v).filter((k) => k !== 'name');
+    const known = sources.filter((k) => VOLUME_SOURCES.includes(k));
+    const substituted = sources.filter((k) => SUBSTITUTED_VOLUME_SOURCES.includes(k));
+    for (const k of sources) if (!known.includes(k) && !substituted.includes(k)) err(`${vp}.${k}`, 'unknown field');
+    if (known.length + substituted.length === 0) err(vp, 'must set one volume source (emptyDir, hostPath, configMap, secret, downwardAPI, …)');
+    else if (known.length + substituted.length > 1) err(vp, `must set only one volume source, got ${[...known, ...substituted].join(', ')}`);
+    for (const k of substituted) warn(`${vp}.${k}`, `the ${k} volume source is not available locally; podkit uses an empty directory instead`);
+    if (isObject(v.configMap) && typeof v.configMap.name !== 'string') err(`${vp}.configMap.name`, 'is required');
+    if (isObject(v.secret) && typeof v.secret.secretName !== 'string') err(`${vp}.secret.secretName`, 'is required');
+    if (isObject(v.downwardAPI) && Array.isArray(v.downwardAPI.items)) {
+      v.downwardAPI.items.forEach((it, j) => {
+        if (!isObject(it)) return;
+        const ip = `${vp}.downwardAPI.items[${j}]`;
+        checkRelative(it.path, `${ip}.path`, err);
+        if (!it.fieldRef && !it.resourceFieldRef) err(ip, 'must set fieldRef or resourceFieldRef');
+        if (isObject(it.fieldRef) && typeof it.fieldRef.fieldPath === 'string' && !FIELD_PATHS.test(it.fieldRef.fieldPath)) err(`${ip}.fieldRef.fieldPath`, `unsupported field path "${it.fieldRef.fieldPath}"`);
+      });
+    }
+    for (const src of ['configMap', 'secret'] as const) {
+      const s = v[src];
+      if (isObject(s) && Array.isArray(s.items)) s.items.forEach((it, j) => isObject(it) && checkRelative(it.path, `${vp}.${src}.items[${j}].path`, err));
+    }
+  });
+
+  const containerNames = new Map<string, string>();
+  const hostPorts = new Map<string, string>();
+  const lists: [string, unknown][] = [['initContainers', spec.initContainers], ['containers', spec.containers]];
+  if (Array.isArray(spec.containers) && spec.containers.length === 0) err(`${path}.containers`, 'must have at least one container');
+  for (const [listName, list] of lists) {
+    if (!Array.isArray(list)) continue;
+    list.forEach((c, i) => {
+      if (!isObject(c)) return;
+      const cp = `${path}.${listName}[${i}]`;
+      const name = c.name;
+      if (typeof name === 'string') {
+        if (!DNS_LABEL.test(name) || name.length > 63) err(`${cp}.name`, `"${name}" is not a valid container name (lowercase letters, digits and '-', at most 63)`);
+        const prev = containerNames.get(name);
+        if (prev) err(`${cp}.name`, `duplicate container name "${name}" (also ${prev})`);
+        else containerNames.set(name, cp);
+      }
+      const isInit = listName === 'initContainers';
+      const sidecar = isInit && c.restartPolicy === 'Always';
+      if (!isInit && c.restartPolicy !== undefined) err(`${cp}.restartPolicy`, 'may only be set on init containers (restartPolicy: Always makes a native sidecar)');
+      if (isInit && !sidecar) {
+        for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle']) {
+          if (c[k] !== undefined) err(`${cp}.${k}`, `must not be set on an init container (only on a sidecar with restartPolicy: Always)`);
+        }
+      }
+      if (opts.local && c.command === undefined && c.args === undefined && !isPodkitImage(typeof c.image === 'string' ? c.image : undefined)) {
+        err(cp, 'needs command or args: podkit runs containers as host processes and has no image entrypoint');
+      }
+      if (opts.local && typeof c.workingDir === 'string' && !c.workingDir.startsWith('/')) err(`${cp}.workingDir`, 'must be an absolute path');
+      const portNames = new Set<string>();
+      if (Array.isArray(c.ports)) {
+        c.ports.forEach((p, j) => {
+          if (!isObject(p)) return;
+          const pp = `${cp}.ports[${j}]`;
+          if (typeof p.name === 'string') {
+            if (p.name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || !/[a-z]/.test(p.name)) err(`${pp}.name`, `"${p.name}" is not a valid port name (at most 15 lowercase letters, digits, '-', with a letter)`);
+            if (portNames.has(p.name)) err(`${pp}.name`, `duplicate port name "${p.name}"`);
+            portNames.add(p.name);
+          }
+          if (typeof p.hostPort === 'number') {
+            const key = `${p.protocol ?? 'TCP'}/${p.hostIP ?? ''}/${p.hostPort}`;
+            if (hostPorts.has(key)) err(`${pp}.hostPort`, `hostPort ${p.hostPort} is already used by ${hostPorts.get(key)}`);
+            hostPorts.set(key, pp);
+            if (p.protocol && p.protocol !== 'TCP') warn(`${pp}.hostPort`, `only TCP hostPorts are published locally; this ${p.protocol} port is not`);
+          }
+        });
+      }
+      const mountPaths = new Set<string>();
+      if (Array.isArray(c.volumeMounts)) {
+        c.volumeMounts.forEach((m, j) => {
+          if (!isObject(m)) return;
+          const mp = `${cp}.volumeMounts[${j}]`;
+          if (typeof m.name === 'string' && !volumeNames.has(m.name)) err(`${mp}.name`, `volume "${m.name}" is not defined in ${path}.volumes`);
+          if (typeof m.mountPath === 'string') {
+            if (!m.mountPath.startsWith('/')) err(`${mp}.mountPath`, 'must be an absolute path');
+            if (m.mountPath.includes(':')) err(`${mp}.mountPath`, "must not contain ':'");
+            const norm = m.mountPath.replace(/\/+$/, '') || '/';
+            if (norm === '/') err(`${mp}.mountPath`, 'must not be /');
+            if (mountPaths.has(norm)) err(`${mp}.mountPath`, `duplicate mountPath "${m.mountPath}"`);
+            mountPaths.add(norm);
+          }
+          if (m.subPath !== undefined && m.subPath !== '') checkRelative(m.subPath, `${mp}.subPath`, err);
+        });
+      }
+      if (Array.isArray(c.env)) {
+        c.env.forEach((e, j) => {
+          if (!isObject(e)) return;
+          const ep = `${cp}.env[${j}]`;
+          if (e.name === '') err(`${ep}.name`, 'must not be empty');
+          if (e.value !== undefined && e.valueFrom !== undefined) err(ep, 'may not set both value and valueFrom');
+          if (isObject(e.valueFrom)) {
+            const set = Object.keys(e.valueFrom);
+            if (set.length !== 1) err(`${ep}.valueFrom`, 'must set exactly one of fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef');
+            const fr = e.valueFrom.fieldRef;
+            if (isObject(fr) && typeof fr.fieldPath === 'string' && (!FIELD_PATHS.test(fr.fieldPath) || /^metadata\.(labels|annotations)$/.test(fr.fieldPath))) {
+              err(`${ep}.valueFrom.fieldRef.fieldPath`, `unsupported field path "${fr.fieldPath}"`);
+            }
+          }
+        });
+      }
+      if (Array.isArray(c.envFrom)) {
+        c.envFrom.forEach((e, j) => {
+          if (isObject(e) && (e.configMapRef === undefined) === (e.secretRef === undefined)) err(`${cp}.envFrom[${j}]`, 'must set exactly one of configMapRef, secretRef');
+        });
+      }
+      for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+        const pr = c[k];
+        if (!isObject(pr)) continue;
+        const pp = `${cp}.${k}`;
+        checkHandler(pr, pp, [...HANDLERS, 'grpc'], portNames, err);
+        if (k !== 'readinessProbe' && pr.successThreshold !== undefined && pr.successThreshold !== 1) err(`${pp}.successThreshold`, `must be 1 for a ${k}`);
+        if (k === 'readinessProbe' && pr.terminationGracePeriodSeconds !== undefined) err(`${pp}.terminationGracePeriodSeconds`, 'must not be set on a readinessProbe');
+      }
+      if (isObject(c.lifecycle)) {
+        for (const k of ['postStart', 'preStop']) {
+          if (isObject(c.lifecycle[k])) checkHandler(c.lifecycle[k] as Record<string, unknown>, `${cp}.lifecycle.${k}`, [...HANDLERS, 'sleep'], portNames, err);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+function checkHandler(h: Record<string, unknown>, p: string, allowed: string[], portNames: Set<string>, err: (p: string, m: string) => void): void {
+  const set = allowed.filter((k) => h[k] !== undefined);
+  if (set.length !== 1) err(p, `must set exactly one handler (${allowed.join(', ')})${set.length ? `, got ${set.join(', ')}` : ''}`);
+  const exec = h.exec;
+  if (isObject(exec) && (!Array.isArray(exec.command) || exec.command.length === 0)) err(`${p}.exec.command`, 'is required');
+  for (const k of ['httpGet', 'tcpSocket']) {
+    const a = h[k];
+    if (isObject(a) && typeof a.port === 'string' && !/^\d+$/.test(a.port) && !portNames.has(a.port)) err(`${p}.${k}.port`, `no container port named "${a.port}"`);
+    if (isObject(a) && typeof a.port === 'number' && (a.port < 1 || a.port > 65535)) err(`${p}.${k}.port`, `must be between 1 and 65535, got ${a.port}`);
+  }
+}
+
+function checkRelative(v: unknown, p: string, err: (p: string, m: string) => void): void {
+  if (typeof v !== 'string') return;
+  if (v.startsWith('/')) err(p, 'must be a relative path');
+  else if (v.split('/').includes('..')) err(p, "must not contain '..'");
+}

@@ -1,0 +1,101 @@
+/** @module Walks a YAML value against a field table: unknown fields, bad types, missing required fields, fields podkit ignores. */
+import type { Field } from './schema.js';
+import type { Issue } from './types.js';
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** Check `value` against `field`, appending issues. `path` is the YAML path of `value`. */
+export function walk(value: unknown, field: Field, path: string, out: Issue[]): void {
+  if (value === undefined || value === null) return;
+  if (field.ignored) out.push({ severity: 'warning', path, message: `ignored: ${field.ignored}` });
+  const bad = (want: string): void => void out.push({ severity: 'error', path, message: `must be ${want}, got ${describe(value)}` });
+  switch (field.t) {
+    case 'any':
+      return;
+    case 'string':
+      if (typeof value !== 'string') return bad('a string');
+      if (field.enum && !field.enum.includes(value)) out.push({ severity: 'error', path, message: `must be one of ${field.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}` });
+      return;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) return bad('an integer');
+      if (field.min !== undefined && value < field.min) out.push({ severity: 'error', path, message: `must be at least ${field.min}, got ${value}` });
+      if (field.max !== undefined && value > field.max) out.push({ severity: 'error', path, message: `must be at most ${field.max}, got ${value}` });
+      return;
+    case 'bool':
+      if (typeof value !== 'boolean') bad('true or false');
+      return;
+    case 'intOrString':
+      if (!(typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value)))) bad('an integer or a string');
+      return;
+    case 'quantity':
+      if (!(typeof value === 'string' || typeof value === 'number')) bad('a quantity (number or string)');
+      return;
+    case 'map':
+      if (!isObject(value)) return bad('a mapping of strings');
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== 'string') out.push({ severity: 'error', path: join(path, k), message: `must be a string, got ${describe(v)} (quote it in YAML)` });
+      }
+      return;
+    case 'array':
+      if (!Array.isArray(value)) return bad('a list');
+      value.forEach((item, i) => {
+        if (item === null || item === undefined) out.push({ severity: 'error', path: `${path}[${i}]`, message: 'must not be empty' });
+        else walk(item, field.of, `${path}[${i}]`, out);
+      });
+      return;
+    case 'object':
+      if (!isObject(value)) return bad('a mapping');
+      for (const [k, v] of Object.entries(value)) {
+        const f = field.fields[k];
+        if (!f) {
+          const near = closest(k, Object.keys(field.fields));
+          out.push({ severity: 'error', path: join(path, k), message: `unknown field${near ? ` (did you mean "${near}"?)` : ''}` });
+        } else walk(v, f, join(path, k), out);
+      }
+      for (const [k, f] of Object.entries(field.fields)) {
+        if (f.required && (value[k] === undefined || value[k] === null)) out.push({ severity: 'error', path: join(path, k), message: 'is required' });
+      }
+      return;
+  }
+}
+
+/** The known name closest to a misspelling (edit distance ≤ 2), for "did you mean". */
+function closest(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  for (const k of known) {
+    const d = distance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length];
+}
