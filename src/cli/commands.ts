@@ -11,4 +11,6 @@ export interface CommandEntry {
   load(): Promise<CommandModule>;
 }
 
-export const commands: CommandEntry[] = [];
+export const commands: CommandEntry[] = [
+  { name: 'git-sync', summary: 'sync a git repo into a directory and publish it atomically (kubernetes/git-sync v4 drop-in)', load: () => import('../git-sync/cli.js') },
+];

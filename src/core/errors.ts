@@ -102,3 +102,10 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/** A post-sync hook (git-sync exechook or webhook) failed. */
+export class HookError extends PodkitError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PODKIT_ERR_HOOK', message, options);
+  }
+}

@@ -1,0 +1,76 @@
+/** @module Git credentials without argv: an askpass helper reading env/a file at each prompt, and an ssh command with a private key copy. */
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { addSecret } from '../core/log.js';
+
+export interface AuthSetup {
+  /** Env for git children. */
+  env: NodeJS.ProcessEnv;
+  /** Re-read rotating secrets (the password file) so logs keep redacting them. Called before each sync. */
+  refresh(): void;
+  /** Remove the private temp dir. */
+  dispose(): void;
+}
+
+export interface AuthOptions {
+  username?: string;
+  password?: string;
+  passwordFile?: string;
+  sshKeyFile?: string;
+  sshKnownHosts: boolean;
+  sshKnownHostsFile: string;
+}
+
+// The helper gets the prompt as $1 ("Username for ...", "Password for ..."); the secret comes from env or
+// the file, read at every prompt, so a rotated password file needs no restart.
+const ASKPASS = `#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$PODKIT_GIT_USERNAME" ;;
+  *) if [ -n "$PODKIT_GIT_PASSWORD_FILE" ]; then cat "$PODKIT_GIT_PASSWORD_FILE"; else printf '%s\\n' "$PODKIT_GIT_PASSWORD"; fi ;;
+esac
+`;
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function setupAuth(o: AuthOptions): AuthSetup {
+  const dir = mkdtempSync(join(tmpdir(), 'podkit-git-sync-'));
+  chmodSync(dir, 0o700);
+  const env: NodeJS.ProcessEnv = {};
+  const refresh = () => {
+    if (o.passwordFile) {
+      try {
+        addSecret(readFileSync(o.passwordFile, 'utf8').trim());
+      } catch {
+        /* git will fail with a clear auth error; nothing to redact */
+      }
+    }
+  };
+  if (o.username || o.password || o.passwordFile) {
+    const helper = join(dir, 'askpass.sh');
+    writeFileSync(helper, ASKPASS, { mode: 0o700 });
+    env.GIT_ASKPASS = helper;
+    env.PODKIT_GIT_USERNAME = o.username ?? '';
+    if (o.passwordFile) env.PODKIT_GIT_PASSWORD_FILE = o.passwordFile;
+    else {
+      env.PODKIT_GIT_PASSWORD = o.password ?? '';
+      addSecret(o.password);
+    }
+    refresh();
+  }
+  if (o.sshKeyFile) {
+    if (!existsSync(o.sshKeyFile)) throw new ConfigError('--ssh-key-file', `can't access SSH key file ${o.sshKeyFile}`);
+    // ssh refuses keys readable by others (Kubernetes secrets are often 0644), so use a private copy.
+    const key = join(dir, 'id');
+    copyFileSync(o.sshKeyFile, key);
+    chmodSync(key, 0o600);
+    const parts = ['ssh', '-i', shq(key), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
+    if (o.sshKnownHosts) {
+      if (!existsSync(o.sshKnownHostsFile)) throw new ConfigError('--ssh-known-hosts-file', `can't access SSH known_hosts file ${o.sshKnownHostsFile}`);
+      parts.push('-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${shq(o.sshKnownHostsFile)}`);
+    } else parts.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null');
+    env.GIT_SSH_COMMAND = parts.join(' ');
+  }
+  return { env, refresh, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,265 @@
+/** @module podkit git-sync: a drop-in for kubernetes/git-sync v4 with inbound triggers, atomic hardlinked publishes and honest health. */
+import { mkdirSync, promises as fsp, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { describeError, TimeoutError, ClosedError } from '../core/errors.js';
+import { createLogger, redactString, type Logger } from '../core/log.js';
+import { sendText, startHttpServer, type HttpHandle, type Readiness } from '../core/http.js';
+import type { HostPort } from '../core/parse.js';
+import { setupAuth } from './auth.js';
+import { createGitRunner } from './git.js';
+import { execHook, HookRunner, webHook, type HookEvent } from './hooks.js';
+import { createMetrics } from './metrics.js';
+import { resolveOptions, type Options } from './options.js';
+import { Repo } from './repo.js';
+import { verifyTrigger } from './trigger.js';
+
+export type { Options } from './options.js';
+export { spec } from './flags.js';
+export { HookError, AuthError, GitError, UpstreamError, TimeoutError, UsageError, ConfigError } from '../core/errors.js';
+
+export type TriggerReason = 'start' | 'poll' | 'webhook' | 'signal' | 'api';
+
+export interface Status {
+  /** Published hash ('' before the first publish). */
+  hash: string;
+  lastSuccessMs?: number;
+  consecutiveFailures: number;
+  lastError?: string;
+  syncs: number;
+}
+
+export interface Handle {
+  /** The HTTP server's address, when --http-bind was given. */
+  readonly address?: HostPort;
+  /** Resolves with the exit code when the component ends on its own (--one-time, --max-failures exceeded). */
+  readonly done: Promise<number>;
+  /** Ask for a sync now; coalesces with one in progress into at most one follow-up. */
+  trigger(reason?: TriggerReason): void;
+  /** SIGHUP: sync now. */
+  reload(): void;
+  status(): Status;
+  close(): Promise<void>;
+}
+
+function writeErrorFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
+}
+
+export async function start(options: Options): Promise<Handle> {
+  const log: Logger = options.log ?? createLogger({ name: 'git-sync' });
+  const o = resolveOptions(options, log);
+  process.umask(o.groupWrite ? 0o002 : 0o022);
+  const auth = setupAuth(o);
+  const config: [string, string][] = [
+    ['remote.origin.url', o.repo],
+    ['safe.directory', '*'],
+    ['gc.autoDetach', 'false'],
+    ['gc.pruneExpire', 'now'],
+    ['advice.detachedHead', 'false'],
+    ['protocol.version', '2'],
+    ...o.gitConfig,
+  ];
+  const git = createGitRunner({ git: o.git, config, extra: auth.env, log });
+  const repo = new Repo(o, git);
+  const metrics = createMetrics(o.root);
+  const hookMetric = (hook: string) => (ok: boolean) => metrics.hookRuns.inc({ hook, result: ok ? 'success' : 'error' });
+  const hooks: HookRunner[] = [];
+  if (o.exechookCommand) hooks.push(new HookRunner('exechook', execHook(o.exechookCommand, o.exechookTimeoutMs, log), o.exechookBackoffMs, log, hookMetric('exechook')));
+  if (o.webhookUrl) {
+    const fn = webHook({ url: o.webhookUrl, method: o.webhookMethod, successStatus: o.webhookSuccessStatus, timeoutMs: o.webhookTimeoutMs, secretFile: o.webhookSignatureSecretFile, repo: o.repo, ref: o.ref });
+    hooks.push(new HookRunner('webhook', fn, o.webhookBackoffMs, log, hookMetric('webhook')));
+  }
+
+  const st: Status = { hash: '', consecutiveFailures: 0, syncs: 0 };
+  let closed = false;
+  let finished = false;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pendingSince: number | undefined;
+  let pendingReason: TriggerReason = 'poll';
+  let firstSuccess = true;
+  let current: AbortController | undefined;
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((r) => (finish = r));
+  const end = (code: number) => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    finish(code);
+  };
+
+  const readiness = (): Readiness => {
+    if (st.lastSuccessMs === undefined) return { ready: false, reason: st.lastError ? `no successful sync yet: ${st.lastError}` : 'no successful sync yet' };
+    const age = Date.now() - st.lastSuccessMs;
+    if (o.readyStalePeriods > 0 && age > o.readyStalePeriods * o.periodMs) {
+      return { ready: false, reason: `last successful sync was ${Math.round(age / 1000)}s ago: ${st.lastError ?? 'unknown error'}` };
+    }
+    return { ready: true };
+  };
+
+  const succeeded = async (r: { hash: string; previous: string; changed: boolean }, startedMs: number, since: number | undefined, reason: TriggerReason) => {
+    const now = Date.now();
+    const status = r.changed || firstSuccess ? 'success' : 'noop';
+    metrics.syncCount.inc({ status });
+    metrics.syncDuration.observe({ status }, (now - startedMs) / 1000);
+    if (r.changed) metrics.fetchCount.inc();
+    metrics.lastSuccess.set({}, now / 1000);
+    metrics.failures.set({}, 0);
+    metrics.revision.set({ hash: r.hash, ref: o.ref });
+    st.hash = r.hash;
+    st.lastSuccessMs = now;
+    st.consecutiveFailures = 0;
+    st.lastError = undefined;
+    st.syncs++;
+    if (o.errorFile) rmSync(o.errorFile, { force: true });
+    if (r.changed) {
+      metrics.lastPublish.set({}, now / 1000);
+      if (since !== undefined) metrics.visible.observe({ trigger: reason }, (now - since) / 1000);
+      else {
+        const ct = await repo.commitTime(r.hash);
+        if (ct !== undefined) metrics.visible.observe({ trigger: 'poll' }, Math.max(0, now / 1000 - ct));
+      }
+    }
+    if (r.changed || firstSuccess) {
+      firstSuccess = false;
+      if (o.touchFile) {
+        mkdirSync(dirname(o.touchFile), { recursive: true });
+        const t = new Date();
+        await fsp.utimes(o.touchFile, t, t).catch(() => fsp.writeFile(o.touchFile as string, ''));
+      }
+      const e: HookEvent = { hash: r.hash, previous: r.previous, tree: repo.worktreeFor(r.hash) };
+      for (const h of hooks) h.send(e);
+      if (o.oneTime) {
+        const results = await Promise.all(hooks.map((h) => h.firstResult()));
+        log.info('exiting after one sync', { hash: r.hash });
+        end(results.every(Boolean) ? 0 : 1);
+      }
+    }
+  };
+
+  const failed = (err: unknown, startedMs: number) => {
+    const msg = redactString(describeError(err));
+    metrics.syncCount.inc({ status: 'error' });
+    metrics.syncDuration.observe({ status: 'error' }, (Date.now() - startedMs) / 1000);
+    st.consecutiveFailures++;
+    st.lastError = msg;
+    metrics.failures.set({}, st.consecutiveFailures);
+    if (o.errorFile) {
+      try {
+        writeErrorFile(o.errorFile, JSON.stringify({ ts: new Date().toISOString(), msg: 'error syncing repo', err: msg, failCount: st.consecutiveFailures }) + '\n');
+      } catch (e) {
+        log.warn("can't write the error file", { path: o.errorFile, error: describeError(e) });
+      }
+    }
+    if (o.maxFailures >= 0 && st.consecutiveFailures > o.maxFailures) {
+      log.error('too many failures, aborting', { error: msg, failCount: st.consecutiveFailures, maxFailures: o.maxFailures });
+      end(1);
+    } else log.error('error syncing repo, will retry; the published tree keeps serving', { error: msg, failCount: st.consecutiveFailures, hash: st.hash || undefined });
+  };
+
+  const syncOnce = async () => {
+    const since = pendingSince;
+    const reason = pendingReason;
+    pendingSince = undefined;
+    pendingReason = 'poll';
+    const startedMs = Date.now();
+    const ac = new AbortController();
+    current = ac;
+    const t = setTimeout(() => ac.abort(new TimeoutError(`sync ran past --sync-timeout ${o.syncTimeoutMs}ms`)), o.syncTimeoutMs);
+    try {
+      auth.refresh();
+      const r = await repo.sync(ac.signal);
+      if (r.changed) log.info('updated successfully', { ref: o.ref, hash: r.hash, previous: r.previous || undefined, trigger: reason, ms: Date.now() - startedMs });
+      else log.debug('update not required', { ref: o.ref, hash: r.hash });
+      await succeeded(r, startedMs, since, reason);
+    } catch (err) {
+      if (closed && err instanceof ClosedError) return;
+      failed(err, startedMs);
+    } finally {
+      clearTimeout(t);
+    }
+    try {
+      await repo.cleanup(ac.signal);
+    } catch (err) {
+      if (!closed) log.warn('cleanup of old trees failed', { error: describeError(err) });
+    }
+    current = undefined;
+  };
+
+  const loop = async () => {
+    do {
+      again = false;
+      await syncOnce();
+    } while (again && !closed && !finished);
+    running = undefined;
+    if (!closed && !finished) timer = setTimeout(() => trigger('poll'), o.periodMs);
+  };
+
+  const trigger = (reason: TriggerReason = 'api') => {
+    if (closed || finished) return;
+    if (reason !== 'poll' && pendingSince === undefined) {
+      pendingSince = Date.now();
+      pendingReason = reason;
+    }
+    if (running) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    running = loop();
+  };
+
+  let http: HttpHandle | undefined;
+  if (o.httpBind) {
+    http = await startHttpServer({ bind: o.httpBind, ready: readiness, metrics: o.httpMetrics ? metrics.collect : undefined, log });
+    // v4's probe endpoint: 503 until the first sync, 200 after.
+    http.route('GET', '/', (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'));
+    if (o.triggerSecretFile) {
+      const file = o.triggerSecretFile;
+      http.route('POST', o.triggerPath, (req, res, body) => {
+        let secret = '';
+        try {
+          secret = readFileSync(file, 'utf8').trim();
+        } catch (e) {
+          log.error("can't read the trigger secret file", { path: file, error: describeError(e) });
+        }
+        const v = verifyTrigger(req.headers, body, secret);
+        metrics.triggers.inc({ provider: v.provider ?? 'none', result: v.ok ? 'accepted' : 'refused' });
+        if (!v.ok) {
+          log.warn('refused trigger request', { reason: v.reason, remote: req.socket.remoteAddress });
+          sendText(res, 401, 'unauthorized\n');
+          return;
+        }
+        trigger('webhook');
+        sendText(res, 202, 'sync triggered\n');
+      });
+    }
+    log.info('serving HTTP', { address: http.address, trigger: o.triggerSecretFile ? o.triggerPath : undefined });
+  }
+
+  log.info('starting', { repo: o.repo, ref: o.ref, root: o.root, link: o.link, periodMs: o.periodMs });
+  trigger('start');
+
+  return {
+    address: http?.address,
+    done,
+    trigger,
+    reload: () => trigger('signal'),
+    status: () => ({ ...st }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      current?.abort(new ClosedError('closing'));
+      await running;
+      for (const h of hooks) h.close();
+      await http?.close();
+      auth.dispose();
+      end(0);
+    },
+  };
+}

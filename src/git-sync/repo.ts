@@ -1,0 +1,280 @@
+/** @module The sync engine: one object store under --root, a worktree per commit (hardlinked from the last one), atomic link swap, crash recovery. */
+import { existsSync, promises as fsp, readFileSync, readlinkSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { GitError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { GitRunner } from './git.js';
+import { hardlinkTree, removeLocks, rmrf } from './fsutil.js';
+
+export interface RepoOptions {
+  root: string;
+  link: string;
+  ref: string;
+  depth: number;
+  submodules: 'recursive' | 'shallow' | 'off';
+  sparseCheckoutFile?: string;
+  staleWorktreeTimeoutMs: number;
+  gitGc: 'auto' | 'always' | 'aggressive' | 'off';
+  groupWrite: boolean;
+  log: Logger;
+}
+
+export interface SyncResult {
+  /** The published hash after this sync. */
+  hash: string;
+  /** The hash before (empty when nothing was published). */
+  previous: string;
+  /** A new tree was published. */
+  changed: boolean;
+}
+
+const MARKER = 'podkit-complete';
+const HASH_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+export class Repo {
+  readonly worktrees: string;
+  private readonly gitDir: string;
+  private initialized = false;
+
+  constructor(
+    private readonly o: RepoOptions,
+    private readonly git: GitRunner,
+  ) {
+    this.worktrees = join(o.root, '.worktrees');
+    this.gitDir = join(o.root, '.git');
+  }
+
+  /** Path of the tree for a hash. */
+  worktreeFor(hash: string): string {
+    return join(this.worktrees, hash);
+  }
+
+  /** The published hash, read from the link ('' when there is no valid link). */
+  currentHash(): string {
+    let target: string;
+    try {
+      target = readlinkSync(this.o.link);
+    } catch {
+      return '';
+    }
+    const abs = isAbsolute(target) ? target : resolve(dirname(this.o.link), target);
+    const hash = basename(abs);
+    return existsSync(abs) ? hash : '';
+  }
+
+  /** Make --root usable: init the repo if needed, clean what a crash left behind. Runs once per process. */
+  async init(signal?: AbortSignal): Promise<void> {
+    if (this.initialized) return;
+    const { root, log } = this.o;
+    await fsp.mkdir(root, { recursive: true });
+    await fsp.rm(this.tmpLink(), { force: true });
+    let valid = existsSync(join(this.gitDir, 'HEAD'));
+    if (valid) {
+      await removeLocks(this.gitDir, log);
+      try {
+        const top = (await this.git.run(['rev-parse', '--show-toplevel'], { cwd: root, signal })).trim();
+        valid = resolve(top) === (await fsp.realpath(root));
+      } catch {
+        valid = false;
+      }
+    }
+    if (!valid) {
+      log.info('initializing repo directory', { path: root });
+      await rmrf(this.gitDir);
+      await this.git.run(['init', '-q', '-b', 'git-sync', root], { signal });
+    }
+    // Hardlinked trees share inodes, and link() changes ctime: without this git would re-hash every file.
+    await this.git.run(['config', 'core.trustctime', 'false'], { cwd: root, signal });
+    if (this.o.groupWrite) await this.git.run(['config', 'core.sharedRepository', 'group'], { cwd: root, signal });
+    await fsp.mkdir(this.worktrees, { recursive: true });
+    await this.recoverWorktrees();
+    await this.git.run(['worktree', 'prune'], { cwd: root, signal });
+    this.initialized = true;
+  }
+
+  private tmpLink(): string {
+    return join(dirname(this.o.link), `.${basename(this.o.link)}.podkit-tmp`);
+  }
+
+  /** The git admin dir of a worktree, from its `.git` file. */
+  private adminDir(tree: string): string | undefined {
+    try {
+      const m = /^gitdir: (.*)$/m.exec(readFileSync(join(tree, '.git'), 'utf8'));
+      return m ? resolve(tree, m[1].trim()) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private isComplete(tree: string): boolean {
+    const admin = this.adminDir(tree);
+    return admin !== undefined && existsSync(join(admin, MARKER));
+  }
+
+  /** Remove half-made trees (no completion marker) that a kill left; keep the published one whatever it is. */
+  private async recoverWorktrees(): Promise<void> {
+    const current = this.currentHash();
+    for (const name of await fsp.readdir(this.worktrees)) {
+      const tree = join(this.worktrees, name);
+      if (name === current) {
+        const admin = this.adminDir(tree);
+        // A tree published by kubernetes/git-sync (no marker) is adopted as it is.
+        if (admin && existsSync(admin)) await fsp.writeFile(join(admin, MARKER), '');
+        continue;
+      }
+      if (!this.isComplete(tree)) {
+        this.o.log.info('removing half-made worktree left by an earlier run', { path: tree });
+        await rmrf(tree);
+      }
+    }
+  }
+
+  /** The remote's hash for the ref ('' if the ref is not advertised, e.g. a commit hash). One round trip. */
+  async remoteHash(signal?: AbortSignal): Promise<string> {
+    const out = await this.git.run(['ls-remote', '-q', 'origin', this.o.ref, `${this.o.ref}^{}`], { cwd: this.o.root, signal });
+    const lines = out.split('\n').filter((l) => l.trim() !== '');
+    return lines.length ? lines[lines.length - 1].split('\t')[0] : '';
+  }
+
+  /** Fetch the ref (only what is needed at --depth); returns the fetched commit hash. */
+  async fetch(signal?: AbortSignal): Promise<string> {
+    const args = ['fetch', '--no-tags', '--no-progress', '--no-auto-gc', '--no-write-commit-graph', 'origin', this.o.ref];
+    if (this.o.depth > 0) args.push('--depth', String(this.o.depth));
+    else if (existsSync(join(this.gitDir, 'shallow'))) args.push('--unshallow');
+    await this.git.run(args, { cwd: this.o.root, signal });
+    const head = readFileSync(join(this.gitDir, 'FETCH_HEAD'), 'utf8');
+    const m = /^([0-9a-f]{40,64})\b/.exec(head);
+    if (!m) throw new GitError(`git fetch of ${this.o.ref} produced no commit`);
+    return m[1];
+  }
+
+  /**
+   * One sync: ask the remote, and if the ref moved, fetch, build the new tree and publish it. An idle sync is a
+   * single `git ls-remote`. A ref that is a commit hash already published needs no remote call at all.
+   */
+  async sync(signal?: AbortSignal): Promise<SyncResult> {
+    await this.init(signal);
+    const previous = this.currentHash();
+    if (previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
+    const remote = await this.remoteHash(signal);
+    if (remote && remote === previous) return { hash: previous, previous, changed: false };
+    const hash = await this.fetch(signal);
+    if (hash === previous) return { hash, previous, changed: false };
+    const tree = await this.build(hash, previous, signal);
+    await this.publish(tree);
+    if (previous) {
+      // Start the grace period of the tree we just unpublished (git-sync v4 semantics: the dir's mtime).
+      const now = new Date();
+      await fsp.utimes(this.worktreeFor(previous), now, now).catch(() => undefined);
+    }
+    return { hash, previous, changed: true };
+  }
+
+  /** Build a complete tree for `hash`; hardlink unchanged files from the previous tree when possible. */
+  async build(hash: string, previous: string, signal?: AbortSignal): Promise<string> {
+    const { root, log } = this.o;
+    const tree = this.worktreeFor(hash);
+    if (existsSync(tree)) {
+      if (this.isComplete(tree)) return tree;
+      await rmrf(tree);
+    }
+    await this.git.run(['worktree', 'prune'], { cwd: root, signal });
+    await this.git.run(['worktree', 'add', '-q', '--force', '--detach', '--no-checkout', tree, hash], { cwd: root, signal });
+    const admin = this.adminDir(tree);
+    if (!admin) throw new GitError(`git worktree add left no .git file in ${tree}`);
+    // Relative gitdir, as git-sync v4 writes it, so the volume can be mounted elsewhere.
+    await fsp.writeFile(join(tree, '.git'), `gitdir: ${relative(tree, admin)}\n`);
+
+    const prevTree = previous ? this.worktreeFor(previous) : '';
+    const prevAdmin = prevTree ? this.adminDir(prevTree) : undefined;
+    const fast =
+      prevTree !== '' &&
+      prevAdmin !== undefined &&
+      !this.o.sparseCheckoutFile &&
+      existsSync(join(prevAdmin, 'index')) &&
+      !existsSync(join(prevTree, '.gitmodules')) &&
+      this.isComplete(prevTree);
+    if (fast && prevAdmin) {
+      const t0 = Date.now();
+      const n = await hardlinkTree(prevTree, tree);
+      await fsp.copyFile(join(prevAdmin, 'index'), join(admin, 'index'));
+      // Two-tree merge: git rewrites only the paths that differ, by unlink + create, so the old tree's
+      // inodes (still shared with pinned readers) are never written in place.
+      await this.git.run(['read-tree', '-m', '-u', previous, hash], { cwd: tree, signal });
+      log.debug('built tree by hardlinks', { hash, files: n, ms: Date.now() - t0 });
+    } else {
+      if (this.o.sparseCheckoutFile) {
+        await fsp.mkdir(join(admin, 'info'), { recursive: true });
+        await fsp.copyFile(this.o.sparseCheckoutFile, join(admin, 'info', 'sparse-checkout'));
+        await this.git.run(['config', 'core.sparseCheckout', 'true'], { cwd: root, signal });
+      }
+      await this.git.run(['reset', '-q', '--hard', hash, '--'], { cwd: tree, signal });
+    }
+    if (this.o.submodules !== 'off' && existsSync(join(tree, '.gitmodules'))) {
+      const args = ['submodule', 'update', '--init'];
+      if (this.o.submodules === 'recursive') args.push('--recursive');
+      if (this.o.depth > 0) args.push('--depth', String(this.o.depth));
+      await this.git.run(args, { cwd: tree, signal });
+    }
+    await fsp.writeFile(join(admin, MARKER), new Date().toISOString());
+    return tree;
+  }
+
+  /** Point the link at `tree` atomically: a new relative symlink under a temp name, renamed over the link. */
+  async publish(tree: string): Promise<void> {
+    const dir = dirname(this.o.link);
+    await fsp.mkdir(dir, { recursive: true });
+    const tmp = this.tmpLink();
+    await fsp.rm(tmp, { force: true });
+    await fsp.symlink(relative(dir, tree), tmp);
+    await fsp.rename(tmp, this.o.link);
+    this.o.log.info('published', { hash: basename(tree), link: this.o.link });
+  }
+
+  /** Remove unpublished trees older than the grace period; prune and gc when anything went. Returns how many. */
+  async cleanup(signal?: AbortSignal): Promise<number> {
+    if (!this.initialized) return 0;
+    const current = this.currentHash();
+    const now = Date.now();
+    let removed = 0;
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.worktrees);
+    } catch {
+      return 0;
+    }
+    for (const name of names) {
+      if (name === current) continue;
+      const tree = join(this.worktrees, name);
+      const st = await fsp.stat(tree).catch(() => undefined);
+      if (!st || now - st.mtimeMs < this.o.staleWorktreeTimeoutMs) continue;
+      // The marker goes first, so a kill mid-removal never leaves a partial tree that looks complete.
+      const admin = this.adminDir(tree);
+      if (admin) await fsp.rm(join(admin, MARKER), { force: true });
+      this.o.log.debug('removing stale worktree', { path: tree });
+      await rmrf(tree);
+      removed++;
+    }
+    if (removed) {
+      await this.git.run(['worktree', 'prune'], { cwd: this.o.root, signal });
+      if (this.o.gitGc !== 'off') {
+        const args = ['gc', '--quiet'];
+        if (this.o.gitGc === 'auto') args.push('--auto');
+        if (this.o.gitGc === 'aggressive') args.push('--aggressive');
+        await this.git.run(args, { cwd: this.o.root, signal });
+      }
+    }
+    return removed;
+  }
+
+  /** Committer time of a commit (seconds), for the push→visible histogram on polled syncs. */
+  async commitTime(hash: string, signal?: AbortSignal): Promise<number | undefined> {
+    try {
+      const out = await this.git.run(['cat-file', 'commit', hash], { cwd: this.o.root, signal });
+      const m = /^committer .* (\d+) [+-]\d{4}$/m.exec(out);
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
