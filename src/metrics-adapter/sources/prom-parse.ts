@@ -1,0 +1,224 @@
+/** @module Pure parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text → MetricFamily[]. No I/O. */
+import { ProtocolError } from '../../core/errors.js';
+import { labelKey, METRIC_NAME_RE, LABEL_NAME_RE, type Bucket, type Labels, type Metric, type MetricFamily, type MetricType, type Quantile } from '../../core/metrics/model.js';
+
+export type TextFormat = 'prometheus' | 'openmetrics';
+
+interface Series {
+  labels: Labels;
+  value?: number;
+  buckets?: Bucket[];
+  quantiles?: Quantile[];
+  sum?: number;
+  count?: number;
+  created?: number;
+  timestampMs?: number;
+}
+
+interface Fam {
+  /** Name as declared by `# TYPE` (OpenMetrics counters and infos are declared without their suffix). */
+  declared: string;
+  help: string;
+  type: MetricType;
+  unit?: string;
+  series: Map<string, Series>;
+}
+
+const TYPES: Record<string, MetricType> = {
+  counter: 'counter', gauge: 'gauge', histogram: 'histogram', summary: 'summary', untyped: 'untyped', unknown: 'untyped', info: 'info',
+  // OpenMetrics types our model has no twin for are kept as gauges, which is what their samples are.
+  gaugehistogram: 'gauge', stateset: 'gauge',
+};
+
+/** Which sample-name suffixes belong to a family of each type. */
+const SUFFIXES: Partial<Record<MetricType, readonly string[]>> = {
+  counter: ['_total', '_created'],
+  histogram: ['_bucket', '_sum', '_count', '_created'],
+  summary: ['_sum', '_count', '_created'],
+  info: ['_info'],
+};
+
+/** Parse one exposition body. `format` decides timestamp units (ms vs s) and whether `# EOF` is expected. */
+export function parseExposition(text: string, format: TextFormat = 'prometheus'): MetricFamily[] {
+  const om = format === 'openmetrics';
+  const fams = new Map<string, Fam>();
+  const famOf = (declared: string): Fam => {
+    let f = fams.get(declared);
+    if (!f) {
+      f = { declared, help: '', type: 'untyped', series: new Map() };
+      fams.set(declared, f);
+    }
+    return f;
+  };
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (line === '' || /^\s*$/.test(line)) continue;
+    const where = `line ${i + 1}`;
+    if (line.startsWith('#')) {
+      const m = /^#\s+(HELP|TYPE|UNIT)\s+(\S+)(?:\s(.*))?$/.exec(line);
+      if (line === '# EOF') break;
+      if (!m) continue; // a plain comment
+      const [, kw, name, rest = ''] = m;
+      if (!METRIC_NAME_RE.test(name)) throw new ProtocolError(`${where}: bad metric name ${JSON.stringify(name)}`);
+      const f = famOf(name);
+      if (kw === 'HELP') f.help = unescapeHelp(rest);
+      else if (kw === 'UNIT') f.unit = rest.trim() || undefined;
+      else {
+        const t = TYPES[rest.trim().toLowerCase()];
+        if (!t) throw new ProtocolError(`${where}: unknown type ${JSON.stringify(rest.trim())}`);
+        if (f.series.size > 0 && f.type !== t) throw new ProtocolError(`${where}: TYPE for ${name} after its samples`);
+        f.type = t;
+      }
+      continue;
+    }
+    const s = parseSample(line, where, om);
+    const { fam, suffix } = resolve(fams, s.name);
+    const f = fam ?? famOf(s.name);
+    addSample(f, suffix, s, where);
+  }
+  const out: MetricFamily[] = [];
+  for (const f of fams.values()) {
+    if (f.series.size === 0) continue;
+    let name = f.declared;
+    if (f.type === 'counter' && om && !name.endsWith('_total')) name += '_total';
+    if (f.type === 'info' && !name.endsWith('_info')) name += '_info';
+    const metrics: Metric[] = [];
+    for (const s of f.series.values()) {
+      if (f.type === 'histogram' && s.buckets) {
+        s.buckets.sort((a, b) => a.le - b.le);
+        if (s.buckets.length === 0 || s.buckets[s.buckets.length - 1].le !== Infinity) s.buckets.push({ le: Infinity, count: s.count ?? 0 });
+        s.count ??= s.buckets[s.buckets.length - 1].count;
+      }
+      if (f.type === 'summary' && s.quantiles) s.quantiles.sort((a, b) => a.quantile - b.quantile);
+      metrics.push(s);
+    }
+    out.push({ name, help: f.help, type: f.type, ...(f.unit ? { unit: f.unit } : {}), metrics });
+  }
+  return out;
+}
+
+function resolve(fams: Map<string, Fam>, sample: string): { fam?: Fam; suffix: string } {
+  const exact = fams.get(sample);
+  if (exact && (exact.type !== 'info' || !sample.endsWith('_info'))) return { fam: exact, suffix: '' };
+  for (const suffix of ['_bucket', '_sum', '_count', '_created', '_total', '_info']) {
+    if (!sample.endsWith(suffix)) continue;
+    const f = fams.get(sample.slice(0, -suffix.length));
+    if (f && (SUFFIXES[f.type] ?? []).includes(suffix)) return { fam: f, suffix };
+  }
+  // Prometheus-text counters are declared with their `_total`; their `_created` sample still belongs to them.
+  if (sample.endsWith('_created')) {
+    const f = fams.get(`${sample.slice(0, -'_created'.length)}_total`);
+    if (f && f.type === 'counter') return { fam: f, suffix: '_created' };
+  }
+  return { fam: exact, suffix: '' };
+}
+
+function addSample(f: Fam, suffix: string, s: ParsedSample, where: string): void {
+  let labels = s.labels;
+  let le: number | undefined;
+  let quantile: number | undefined;
+  if (f.type === 'histogram' && suffix === '_bucket') {
+    if (!('le' in labels)) throw new ProtocolError(`${where}: histogram bucket without le`);
+    le = parseNumber(labels.le, where);
+    labels = without(labels, 'le');
+  } else if (f.type === 'summary' && suffix === '' && 'quantile' in labels) {
+    quantile = parseNumber(labels.quantile, where);
+    labels = without(labels, 'quantile');
+  }
+  const key = labelKey(labels);
+  let series = f.series.get(key);
+  if (!series) {
+    series = { labels };
+    f.series.set(key, series);
+  }
+  if (s.timestampMs !== undefined) series.timestampMs = s.timestampMs;
+  if (suffix === '_created') series.created = s.value;
+  else if (le !== undefined) (series.buckets ??= []).push({ le, count: s.value });
+  else if (quantile !== undefined) (series.quantiles ??= []).push({ quantile, value: s.value });
+  else if (suffix === '_sum') series.sum = s.value;
+  else if (suffix === '_count') series.count = s.value;
+  else if (f.type === 'histogram' || f.type === 'summary') throw new ProtocolError(`${where}: unexpected sample for ${f.type} ${f.declared}`);
+  else series.value = f.type === 'info' ? 1 : s.value;
+  if (f.type === 'histogram' || f.type === 'summary') series.buckets ??= f.type === 'histogram' ? [] : undefined;
+  if (f.type === 'summary') series.quantiles ??= [];
+}
+
+interface ParsedSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+  timestampMs?: number;
+}
+
+/** One sample line: `name{a="b",…} value [timestamp] [# exemplar]`. */
+export function parseSample(line: string, where: string, om: boolean): ParsedSample {
+  let i = 0;
+  const n = line.length;
+  while (i < n && line[i] !== '{' && line[i] !== ' ' && line[i] !== '\t') i++;
+  const name = line.slice(0, i);
+  if (!METRIC_NAME_RE.test(name)) throw new ProtocolError(`${where}: bad metric name ${JSON.stringify(name)}`);
+  const labels: Record<string, string> = {};
+  if (line[i] === '{') {
+    i++;
+    for (;;) {
+      while (line[i] === ' ' || line[i] === '\t') i++;
+      if (line[i] === '}') { i++; break; }
+      const start = i;
+      while (i < n && /[a-zA-Z0-9_]/.test(line[i])) i++;
+      const lname = line.slice(start, i);
+      if (!LABEL_NAME_RE.test(lname)) throw new ProtocolError(`${where}: bad label name at column ${start + 1}`);
+      while (line[i] === ' ') i++;
+      if (line[i] !== '=' || line[i + 1] !== '"') throw new ProtocolError(`${where}: expected ="value" after label ${lname}`);
+      i += 2;
+      let v = '';
+      for (;;) {
+        if (i >= n) throw new ProtocolError(`${where}: unterminated label value`);
+        const c = line[i++];
+        if (c === '"') break;
+        if (c === '\\') {
+          const e = line[i++];
+          v += e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : `\\${e ?? ''}`;
+        } else v += c;
+      }
+      if (lname in labels) throw new ProtocolError(`${where}: duplicate label ${lname}`);
+      labels[lname] = v;
+      while (line[i] === ' ') i++;
+      if (line[i] === ',') { i++; continue; }
+      if (line[i] === '}') { i++; break; }
+      throw new ProtocolError(`${where}: expected , or } in labels`);
+    }
+  }
+  const rest = line.slice(i).trim();
+  const hash = rest.indexOf('#'); // OpenMetrics exemplar (or a trailing comment): not kept
+  const fields = (hash >= 0 ? rest.slice(0, hash) : rest).trim().split(/\s+/).filter(Boolean);
+  if (fields.length < 1 || fields.length > 2) throw new ProtocolError(`${where}: expected a value and an optional timestamp`);
+  const value = parseNumber(fields[0], where);
+  let timestampMs: number | undefined;
+  if (fields.length === 2) {
+    const t = Number(fields[1]);
+    if (!Number.isFinite(t)) throw new ProtocolError(`${where}: bad timestamp ${JSON.stringify(fields[1])}`);
+    timestampMs = om ? t * 1000 : t;
+  }
+  return { name, labels, value, ...(timestampMs !== undefined ? { timestampMs } : {}) };
+}
+
+function parseNumber(s: string, where: string): number {
+  const l = s.toLowerCase();
+  if (l === '+inf' || l === 'inf') return Infinity;
+  if (l === '-inf') return -Infinity;
+  if (l === 'nan') return NaN;
+  const v = s.trim() === '' ? NaN : Number(s);
+  if (Number.isNaN(v)) throw new ProtocolError(`${where}: bad value ${JSON.stringify(s)}`);
+  return v;
+}
+
+function unescapeHelp(s: string): string {
+  return s.replace(/\\(.)/g, (_m, c: string) => (c === 'n' ? '\n' : c));
+}
+
+function without(labels: Labels, name: string): Labels {
+  const out: Record<string, string> = {};
+  for (const k in labels) if (k !== name) out[k] = labels[k];
+  return out;
+}
