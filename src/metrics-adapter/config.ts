@@ -1,0 +1,219 @@
+/** @module The adapter's YAML config: load, validate (errors name the YAML path, exit 2), and resolve against flags. */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core/parse.js';
+import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
+import type { TagStyles } from './statsd/parser.js';
+import type { SourceFactory } from './sources/source.js';
+
+export interface SourceConfig {
+  name: string;
+  kind: string;
+  /** Per-collection deadline, ms. Default 5 s. */
+  timeoutMs: number;
+  /** What the kind's parseOptions returned. */
+  options: unknown;
+  factory: SourceFactory<unknown>;
+}
+
+export interface AdapterConfig {
+  statsd: {
+    udp?: HostPort;
+    tcp?: HostPort;
+    unixgram?: string;
+    readBuffer: number;
+    mapping: MappingConfig;
+    /** Where the mapping came from, for messages. */
+    mappingSource: string;
+    tags: TagStyles;
+    setWindowMs: number;
+  };
+  limits: { maxSeries: number; maxSeriesPerFamily: number; ttlMs: number; maxSetMembers: number };
+  sources: SourceConfig[];
+  otlp?: { endpoint: string; intervalMs: number; headers: Record<string, string> };
+}
+
+/** What flags (or start options) may override. Empty string disables a listener. */
+export interface ConfigOverrides {
+  listenUdp?: string;
+  listenTcp?: string;
+  listenUnixgram?: string;
+  mappingConfig?: string;
+  readBuffer?: number;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function section(v: unknown, path: string, keys: readonly string[]): Obj {
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) throw new ConfigError(path, 'expected a mapping');
+  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new ConfigError(path ? `${path}.${k}` : k, `unknown setting (known: ${keys.join(', ')})`);
+  return v;
+}
+function int(v: unknown, path: string, def: number, min = 0): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(path, `expected an integer >= ${min}`);
+  return v;
+}
+function dur(v: unknown, path: string, def: number): number {
+  if (v === undefined) return def;
+  const ms = typeof v === 'number' ? v * 1000 : typeof v === 'string' ? parseDuration(v) : undefined;
+  if (ms === undefined || ms < 0) throw new ConfigError(path, 'expected a duration like 10s or 1m30s');
+  return ms;
+}
+function bool(v: unknown, path: string, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new ConfigError(path, 'expected true or false');
+  return v;
+}
+function listen(v: unknown, path: string): HostPort | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new ConfigError(path, 'expected HOST:PORT');
+  const hp = parseHostPort(v);
+  if (!hp) throw new ConfigError(path, `expected HOST:PORT (got ${JSON.stringify(v)})`);
+  // ":9125" means all interfaces in statsd_exporter; keep it explicit.
+  return { host: hp.host === '' ? '0.0.0.0' : hp.host, port: hp.port };
+}
+
+/** Decode YAML text; a syntax error becomes a ConfigError naming the file and line. */
+export function parseYaml(text: string, source: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line;
+    throw new ConfigError(source, `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}`);
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(what, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export interface LoadOptions {
+  /** The adapter YAML file; optional when flags give everything. */
+  file?: string;
+  /** Already-decoded document (tests and start() callers); wins over `file`. */
+  doc?: unknown;
+  overrides?: ConfigOverrides;
+  factories: Record<string, SourceFactory<unknown>>;
+}
+
+/** Load and validate everything, or throw a ConfigError naming the file and YAML path. Nothing is started. */
+export async function loadConfig(opts: LoadOptions): Promise<AdapterConfig> {
+  const o = opts.overrides ?? {};
+  let doc: unknown = opts.doc;
+  const base = opts.file ? dirname(resolve(opts.file)) : process.cwd();
+  if (doc === undefined && opts.file) doc = parseYaml(await readText(opts.file, opts.file), opts.file);
+  try {
+    return await validate(doc, base, o, opts.factories);
+  } catch (err) {
+    if (err instanceof ConfigError && opts.file && !err.message.startsWith(opts.file)) throw new ConfigError(`${opts.file}: ${err.path}`, err.message.slice(err.path.length + 2), { cause: err });
+    throw err;
+  }
+}
+
+async function validate(doc: unknown, base: string, o: ConfigOverrides, factories: Record<string, SourceFactory<unknown>>): Promise<AdapterConfig> {
+  const root = section(doc, '', ['statsd', 'limits', 'sources', 'outputs']);
+  const sd = section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window']);
+  const tags = section(sd.tags, 'statsd.tags', ['dogstatsd', 'influxdb', 'librato', 'signalfx']);
+
+  let mapping: MappingConfig;
+  let mappingSource = 'statsd.mappings';
+  const mappingFile = o.mappingConfig ?? (sd.mapping_config as string | undefined);
+  if (sd.mapping_config !== undefined && typeof sd.mapping_config !== 'string') throw new ConfigError('statsd.mapping_config', 'expected a file path');
+  if (mappingFile && (sd.mappings !== undefined || sd.defaults !== undefined) && o.mappingConfig === undefined)
+    throw new ConfigError('statsd.mapping_config', 'give either mapping_config or inline mappings/defaults, not both');
+  if (mappingFile) {
+    const p = resolve(base, mappingFile);
+    mappingSource = mappingFile;
+    const text = await readText(p, o.mappingConfig !== undefined ? '--statsd.mapping-config' : 'statsd.mapping_config');
+    try {
+      mapping = parseMappingConfig(parseYaml(text, mappingFile));
+    } catch (err) {
+      if (err instanceof ConfigError && !err.message.startsWith(mappingFile)) throw new ConfigError(`${mappingFile}: ${err.path}`, err.message.slice(err.path.length + 2));
+      throw err;
+    }
+  } else mapping = parseMappingConfig({ defaults: sd.defaults, mappings: sd.mappings }, 'statsd');
+
+  let readBuffer = 0;
+  const rb = o.readBuffer ?? sd.read_buffer;
+  if (rb !== undefined) {
+    const n = typeof rb === 'number' ? rb : typeof rb === 'string' ? parseBytes(rb) : undefined;
+    if (n === undefined || n < 0) throw new ConfigError('statsd.read_buffer', 'expected a size like 8MiB');
+    readBuffer = n;
+  }
+
+  const lim = section(root.limits, 'limits', ['max_series', 'max_series_per_family', 'ttl', 'max_set_members']);
+  const limits = {
+    maxSeries: int(lim.max_series, 'limits.max_series', 100_000, 1),
+    maxSeriesPerFamily: int(lim.max_series_per_family, 'limits.max_series_per_family', 10_000, 1),
+    ttlMs: dur(lim.ttl, 'limits.ttl', 0),
+    maxSetMembers: int(lim.max_set_members, 'limits.max_set_members', 10_000, 1),
+  };
+
+  const sources: SourceConfig[] = [];
+  if (root.sources !== undefined && root.sources !== null) {
+    if (!Array.isArray(root.sources)) throw new ConfigError('sources', 'expected a list');
+    const names = new Set<string>();
+    root.sources.forEach((raw: unknown, i: number) => {
+      const p = `sources[${i}]`;
+      if (!isObj(raw)) throw new ConfigError(p, 'expected a mapping with name and kind');
+      if (typeof raw.kind !== 'string') throw new ConfigError(`${p}.kind`, `required: one of ${Object.keys(factories).join(', ')}`);
+      const factory = factories[raw.kind];
+      if (!factory) throw new ConfigError(`${p}.kind`, `unknown source kind "${raw.kind}" (known: ${Object.keys(factories).join(', ')})`);
+      const name = raw.name === undefined ? `${raw.kind}${i}` : raw.name;
+      if (typeof name !== 'string' || name === '') throw new ConfigError(`${p}.name`, 'expected a non-empty string');
+      if (names.has(name)) throw new ConfigError(`${p}.name`, `duplicate source name "${name}"`);
+      names.add(name);
+      const timeoutMs = dur(raw.timeout, `${p}.timeout`, 5000);
+      if (timeoutMs <= 0) throw new ConfigError(`${p}.timeout`, 'must be positive');
+      const rest: Obj = { ...raw };
+      delete rest.timeout;
+      sources.push({ name, kind: raw.kind, timeoutMs, options: factory.parseOptions(rest, p), factory });
+    });
+  }
+
+  const outs = section(root.outputs, 'outputs', ['otlp']);
+  let otlp: AdapterConfig['otlp'];
+  if (outs.otlp !== undefined && outs.otlp !== null) {
+    const ot = section(outs.otlp, 'outputs.otlp', ['endpoint', 'interval', 'headers']);
+    if (typeof ot.endpoint !== 'string' || !/^https?:\/\//.test(ot.endpoint)) throw new ConfigError('outputs.otlp.endpoint', 'required: an http(s):// URL such as http://127.0.0.1:4318/v1/metrics');
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(section(ot.headers, 'outputs.otlp.headers', Object.keys(isObj(ot.headers) ? ot.headers : {})))) {
+      if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.headers.${k}`, 'expected a string');
+      headers[k] = v;
+    }
+    const intervalMs = dur(ot.interval, 'outputs.otlp.interval', 10_000);
+    if (intervalMs < 100) throw new ConfigError('outputs.otlp.interval', 'must be at least 100ms');
+    otlp = { endpoint: ot.endpoint, intervalMs, headers };
+  }
+
+  return {
+    statsd: {
+      udp: listen(o.listenUdp ?? sd.listen_udp ?? '127.0.0.1:9125', o.listenUdp !== undefined ? '--statsd.listen-udp' : 'statsd.listen_udp'),
+      tcp: listen(o.listenTcp ?? sd.listen_tcp ?? '127.0.0.1:9125', o.listenTcp !== undefined ? '--statsd.listen-tcp' : 'statsd.listen_tcp'),
+      unixgram: (o.listenUnixgram ?? (sd.listen_unixgram as string | undefined)) || undefined,
+      readBuffer,
+      mapping,
+      mappingSource,
+      tags: {
+        dogstatsd: bool(tags.dogstatsd, 'statsd.tags.dogstatsd', true),
+        influxdb: bool(tags.influxdb, 'statsd.tags.influxdb', true),
+        librato: bool(tags.librato, 'statsd.tags.librato', true),
+        signalfx: bool(tags.signalfx, 'statsd.tags.signalfx', true),
+      },
+      setWindowMs: dur(sd.set_window, 'statsd.set_window', 60_000) || 60_000,
+    },
+    limits,
+    sources,
+    otlp,
+  };
+}

@@ -1,0 +1,25 @@
+/** @module The `podkit metrics-adapter` flag spec, with statsd_exporter's `--statsd.*` spellings. */
+import { flag } from '../core/config.js';
+
+const env = (name: string) => [`PODKIT_METRICS_ADAPTER_${name}`];
+
+/** Every flag; keys are the canonical long names (`podkit inject` maps annotations to them). */
+export const spec = {
+  config: flag.string({ help: 'the adapter YAML (statsd, limits, sources, outputs); re-read on SIGHUP and POST /-/reload', env: env('CONFIG'), metavar: 'PATH' }),
+  'http-bind': flag.hostport({
+    help: 'bind address for /metrics, /healthz, /readyz and POST /-/reload (loopback by default; use 0.0.0.0:9102 in a pod)',
+    env: env('HTTP_BIND'),
+    aliases: ['web.listen-address'],
+    default: { host: '127.0.0.1', port: 9102 },
+  }),
+  'statsd.listen-udp': flag.string({ help: 'StatsD UDP address ("" disables; default from config, else 127.0.0.1:9125)', env: env('STATSD_LISTEN_UDP'), metavar: 'HOST:PORT' }),
+  'statsd.listen-tcp': flag.string({ help: 'StatsD TCP address ("" disables; default from config, else 127.0.0.1:9125)', env: env('STATSD_LISTEN_TCP'), metavar: 'HOST:PORT' }),
+  'statsd.listen-unixgram': flag.string({ help: 'StatsD unix datagram socket path (not supported by this build: fails with a clear error)', env: env('STATSD_LISTEN_UNIXGRAM'), metavar: 'PATH' }),
+  'statsd.mapping-config': flag.string({ help: "a statsd_exporter mapping YAML, accepted unchanged (overrides the config's statsd section)", env: env('STATSD_MAPPING_CONFIG'), metavar: 'PATH' }),
+  'statsd.read-buffer': flag.int({ help: 'UDP receive buffer (SO_RCVBUF) in bytes; 0 = system default', env: env('STATSD_READ_BUFFER'), check: (v) => (v < 0 ? 'must be >= 0' : undefined) }),
+  'check-config': flag.bool({ help: 'validate the config (and mapping) and exit: 0 if good, 2 with the YAML path if not', env: [], default: false }),
+  verbose: flag.int({ help: 'log verbosity: 0 info, 1-4 debug, 5+ trace', short: 'v', env: env('VERBOSE'), default: 0 }),
+  'log-format': flag.enum({ help: 'log format', values: ['auto', 'json', 'text'], env: ['PODKIT_LOG_FORMAT'], default: 'auto' }),
+};
+
+export type Spec = typeof spec;

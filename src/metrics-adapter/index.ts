@@ -1,0 +1,198 @@
+/** @module `podkit metrics-adapter`: StatsD and app sources → one normalized /metrics (and OTLP). `start(options) → Handle`. */
+import { startHttpServer, sendText, type HttpHandle } from '../core/http.js';
+import { describeError, ConfigError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import type { HostPort } from '../core/parse.js';
+import type { MetricFamily } from '../core/metrics/model.js';
+import { loadConfig, type AdapterConfig, type ConfigOverrides } from './config.js';
+import { SeriesStore } from './store.js';
+import { StatsdIngest } from './statsd/ingest.js';
+import { startListeners, type Listeners } from './statsd/listeners.js';
+import { SelfMetrics } from './self-metrics.js';
+import { SourcesRunner } from './sources-runner.js';
+import { sanitizeForeign, writeMetrics, type Piece } from './outputs/prometheus.js';
+import type { SourceFactory } from './sources/source.js';
+import { sourceFactories } from './sources/index.js';
+import { startOtlp, type OtlpHandle } from './otlp-glue.js';
+
+export { ConfigError };
+export type { AdapterConfig, ConfigOverrides };
+
+export interface Options {
+  /** Path of the adapter YAML (re-read on reload). Default: none (flags and defaults only). */
+  config?: string;
+  /** An already-decoded config document instead of a file (tests, embedding). Default: none. */
+  doc?: unknown;
+  /** Flag-level overrides (statsd listeners, mapping file). Default: none. */
+  overrides?: ConfigOverrides;
+  /** HTTP bind for /metrics, /healthz, /readyz, POST /-/reload. Default 127.0.0.1:9102 (loopback: a safe default). */
+  httpBind?: HostPort;
+  /** Source kinds by name. Default: the built-in sources (redis, nginx, json, prometheus, jolokia). */
+  factories?: Record<string, SourceFactory<unknown>>;
+  /** Default: silent. */
+  log?: Logger;
+}
+
+export interface Handle {
+  /** The HTTP address actually bound. */
+  readonly address: HostPort;
+  /** The StatsD listeners actually bound (port 0 → the real port). */
+  readonly statsd: { udp?: HostPort; tcp?: HostPort };
+  readonly store: SeriesStore;
+  readonly ingest: StatsdIngest;
+  /** Every family /metrics would serve right now (sources collected). */
+  collect(): Promise<MetricFamily[]>;
+  /** Re-read the config and swap it atomically; on a bad config the old one stays and this rejects saying why. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sameHp = (a?: HostPort, b?: HostPort) => a?.host === b?.host && a?.port === b?.port;
+
+export async function start(options: Options = {}): Promise<Handle> {
+  const log = options.log ?? silentLogger;
+  const factories = options.factories ?? sourceFactories;
+  const load = () => loadConfig({ file: options.config, doc: options.doc, overrides: options.overrides, factories });
+  let cfg = await load();
+
+  const store = new SeriesStore({ maxSeries: cfg.limits.maxSeries, maxSeriesPerFamily: cfg.limits.maxSeriesPerFamily, setWindowMs: cfg.statsd.setWindowMs, maxSetMembers: cfg.limits.maxSetMembers, onDrop: (r) => self.drop(r) });
+  const ingest = new StatsdIngest(store, cfg.statsd.mapping, cfg.statsd.tags, cfg.limits.ttlMs);
+  const self: SelfMetrics = new SelfMetrics(() => ingest.stats, store);
+  store.reserve(self.names());
+  const sources = new SourcesRunner(self, log);
+  await sources.set(cfg.sources);
+
+  let listeners: Listeners | undefined;
+  let http: HttpHandle | undefined;
+  let otlp: OtlpHandle | undefined;
+  try {
+    listeners = await startListeners(ingest, { udp: cfg.statsd.udp, tcp: cfg.statsd.tcp, unixgram: cfg.statsd.unixgram, readBuffer: cfg.statsd.readBuffer, log });
+  } catch (err) {
+    await sources.close();
+    store.close();
+    throw err;
+  }
+
+  /** Self, StatsD and source families as render pieces; collisions resolved in that order of precedence. */
+  const pieces = async (): Promise<Iterable<Piece>> => {
+    const fromSources = (await sources.collect()).flat();
+    const taken = new Set<string>(self.names());
+    const foreign = sanitizeForeign(fromSources, (n) => taken.has(n) || store.owner(n) !== undefined, (n) => taken.add(n), (r) => self.conflict(r));
+    const selfFams = self.registry.collect();
+    return (function* () {
+      for (const f of selfFams) yield { family: f, first: true };
+      yield* store.pieces(1000);
+      for (const f of foreign) yield { family: f, first: true };
+    })();
+  };
+
+  const collectAll = async (): Promise<MetricFamily[]> => {
+    const out: MetricFamily[] = [];
+    for (const p of await pieces()) {
+      if (p.first) out.push({ ...p.family, metrics: [...p.family.metrics] });
+      else (out[out.length - 1].metrics as unknown[]).push(...p.family.metrics);
+    }
+    return out.filter((f) => f.metrics.length > 0);
+  };
+
+  /** For push outputs: no waiting on sources, use what the last scrape got. */
+  const collectNow = (): MetricFamily[] => {
+    const taken = new Set<string>(self.names());
+    const foreign = sanitizeForeign([...sources.last.values()].flat(), (n) => taken.has(n) || store.owner(n) !== undefined, (n) => taken.add(n), () => undefined);
+    return [...self.registry.collect(), ...store.collect(), ...foreign].filter((f) => f.metrics.length > 0);
+  };
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): Promise<void> => {
+    const run = reloading.then(async () => {
+      let next: AdapterConfig;
+      try {
+        next = await load();
+      } catch (err) {
+        self.reloads.inc({ outcome: 'failure' });
+        self.lastReloadOk.set({}, 0);
+        log.error('reload failed; keeping the running config', { error: describeError(err) });
+        throw err;
+      }
+      const s = next.statsd;
+      if (!sameHp(s.udp, cfg.statsd.udp) || !sameHp(s.tcp, cfg.statsd.tcp) || s.readBuffer !== cfg.statsd.readBuffer) {
+        const nl = await startListenersSwap(listeners, ingest, next, log);
+        listeners = nl;
+      }
+      ingest.setMapping(s.mapping);
+      ingest.styles = s.tags;
+      ingest.defaultTtlMs = next.limits.ttlMs;
+      Object.assign(store, { maxSeries: next.limits.maxSeries, maxSeriesPerFamily: next.limits.maxSeriesPerFamily, setWindowMs: s.setWindowMs, maxSetMembers: next.limits.maxSetMembers });
+      await sources.set(next.sources);
+      if (JSON.stringify(next.otlp) !== JSON.stringify(cfg.otlp)) {
+        await otlp?.close();
+        otlp = next.otlp ? await startOtlp(next.otlp, collectNow, log) : undefined;
+      }
+      cfg = next;
+      self.reloads.inc({ outcome: 'success' });
+      self.lastReloadOk.set({}, 1);
+      log.info('config reloaded', { mappings: s.mapping.mappings.length, sources: next.sources.length });
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  try {
+    http = await startHttpServer({ bind: options.httpBind ?? { host: '127.0.0.1', port: 9102 }, log });
+    http.route('GET', '/metrics', async (req, res) => {
+      let ps: Iterable<Piece>;
+      try {
+        ps = await pieces();
+      } catch (err) {
+        // Never a 500: fall back to what cannot fail.
+        log.error('collecting failed; serving self-metrics only', { error: describeError(err) });
+        ps = self.registry.collect().map((f) => ({ family: f, first: true }));
+      }
+      await writeMetrics(req, res, ps);
+    });
+    const onReload = async (_req: unknown, res: import('node:http').ServerResponse) => {
+      try {
+        await reload();
+        sendText(res, 200, 'config reloaded\n');
+      } catch (err) {
+        sendText(res, 400, `reload failed, keeping the running config: ${describeError(err)}\n`);
+      }
+    };
+    http.route('POST', '/-/reload', onReload);
+    http.route('PUT', '/-/reload', onReload);
+    if (cfg.otlp) otlp = await startOtlp(cfg.otlp, collectNow, log);
+  } catch (err) {
+    await listeners.close();
+    await http?.close();
+    await sources.close();
+    store.close();
+    throw err;
+  }
+  log.info('metrics-adapter started', { http: http.address, statsdUdp: listeners.udp, statsdTcp: listeners.tcp, mappings: cfg.statsd.mapping.mappings.length, sources: cfg.sources.length });
+
+  const h = http;
+  return {
+    address: h.address,
+    get statsd() {
+      return { udp: listeners?.udp, tcp: listeners?.tcp };
+    },
+    store,
+    ingest,
+    collect: collectAll,
+    reload,
+    async close() {
+      await reloading;
+      await otlp?.close();
+      await listeners?.close();
+      await h.close();
+      await sources.close();
+      store.close();
+    },
+  };
+}
+
+async function startListenersSwap(old: Listeners | undefined, ingest: StatsdIngest, next: AdapterConfig, log: Logger): Promise<Listeners> {
+  // Close first: the new config may reuse the same ports.
+  await old?.close();
+  return startListeners(ingest, { udp: next.statsd.udp, tcp: next.statsd.tcp, unixgram: next.statsd.unixgram, readBuffer: next.statsd.readBuffer, log });
+}

@@ -1,0 +1,84 @@
+/** @module Pull sources collected at scrape time, each under its own deadline; a failure gives up{source}=0, never a broken scrape. */
+import type { Logger } from '../core/log.js';
+import type { MetricFamily } from '../core/metrics/model.js';
+import { describeError } from '../core/errors.js';
+import type { Source } from './sources/source.js';
+import type { SourceConfig } from './config.js';
+import type { SelfMetrics } from './self-metrics.js';
+
+interface Running {
+  cfg: SourceConfig;
+  source: Source;
+}
+
+/**
+ * Collects every source in parallel when /metrics is scraped (as the single-purpose exporters do), so values are
+ * as fresh as the scrape. Concurrent scrapes share one collection. The last good result of each source is kept
+ * for push outputs (OTLP), which must not wait on slow sources.
+ */
+export class SourcesRunner {
+  private running: Running[] = [];
+  private inflight: Promise<MetricFamily[][]> | undefined;
+  /** Last result per source name. */
+  readonly last = new Map<string, MetricFamily[]>();
+
+  constructor(
+    private readonly self: SelfMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Replace the sources (start or reload); closes the old ones. */
+  async set(configs: SourceConfig[]): Promise<void> {
+    const old = this.running;
+    this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, { log: this.log.child({ source: cfg.name }) }) }));
+    const keep = new Set(configs.map((c) => c.name));
+    for (const name of [...this.last.keys()]) if (!keep.has(name)) this.last.delete(name);
+    for (const { cfg } of old) if (!keep.has(cfg.name)) this.self.sourceUp.remove({ source: cfg.name });
+    await Promise.all(old.map((r) => r.source.close?.().catch((err: unknown) => this.log.warn('closing source failed', { source: r.cfg.name, error: describeError(err) }))));
+  }
+
+  get size(): number {
+    return this.running.length;
+  }
+
+  /** Collect from every source; resolves with each source's families (empty for a failed one). Never rejects. */
+  collect(): Promise<MetricFamily[][]> {
+    if (this.running.length === 0) return Promise.resolve([]);
+    this.inflight ??= Promise.all(this.running.map((r) => this.one(r))).finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async one({ cfg, source }: Running): Promise<MetricFamily[]> {
+    const ac = new AbortController();
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          ac.abort(new Error(`timed out after ${cfg.timeoutMs} ms`));
+          reject(new Error(`timed out after ${cfg.timeoutMs} ms`));
+        }, cfg.timeoutMs);
+      });
+      const fams = await Promise.race([source.collect(ac.signal), deadline]);
+      if (!Array.isArray(fams)) throw new Error('source returned no list of families');
+      this.self.sourceUp.set({ source: cfg.name }, 1);
+      this.last.set(cfg.name, fams);
+      return fams;
+    } catch (err) {
+      this.self.sourceUp.set({ source: cfg.name }, 0);
+      this.self.sourceErrors.inc({ source: cfg.name });
+      this.last.set(cfg.name, []);
+      this.log.warn('source collection failed', { source: cfg.name, kind: cfg.kind, error: describeError(err) });
+      return [];
+    } finally {
+      clearTimeout(timer);
+      this.self.sourceDuration.observe({ source: cfg.name }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.set([]);
+  }
+}

@@ -1,0 +1,116 @@
+/** @module The one glue file between sockets and the pure StatsD parser: UDP, TCP and unix datagram listeners. */
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as NetSocket } from 'node:net';
+import type { HostPort } from '../../core/parse.js';
+import type { Logger } from '../../core/log.js';
+import { ConfigError } from '../../core/errors.js';
+import type { StatsdIngest } from './ingest.js';
+
+export interface ListenerOptions {
+  udp?: HostPort;
+  tcp?: HostPort;
+  unixgram?: string;
+  /** SO_RCVBUF for UDP, bytes; 0 leaves the system default. */
+  readBuffer?: number;
+  log: Logger;
+}
+
+export interface Listeners {
+  readonly udp?: HostPort;
+  readonly tcp?: HostPort;
+  close(): Promise<void>;
+}
+
+/** Longest partial line kept between TCP chunks before it is dropped. */
+const MAX_PENDING = 65_536;
+
+export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
+  let udpSock: Socket | undefined;
+  let tcpSrv: Server | undefined;
+  const conns = new Set<NetSocket>();
+  let udpAddr: HostPort | undefined;
+  let tcpAddr: HostPort | undefined;
+
+  if (opts.unixgram) {
+    // Node's dgram has no AF_UNIX datagram sockets; say so instead of pretending.
+    throw new ConfigError('statsd.listen_unixgram', 'unix datagram sockets are not supported by this build (Node has no AF_UNIX SOCK_DGRAM); use UDP on loopback');
+  }
+
+  if (opts.udp) {
+    const bind = opts.udp;
+    const sock = createSocket({ type: bind.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: opts.readBuffer || undefined });
+    sock.on('message', (msg) => {
+      ingest.stats.packets.udp++;
+      ingest.packet(msg);
+    });
+    sock.on('error', (err) => opts.log.error('statsd udp socket error', { err }));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(bind.port, bind.host || undefined, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    const a = sock.address();
+    udpAddr = { host: a.address, port: a.port };
+    udpSock = sock;
+  }
+
+  if (opts.tcp) {
+    const bind = opts.tcp;
+    const srv = createServer((c) => {
+      ingest.stats.tcpConnections++;
+      conns.add(c);
+      let pending: Buffer | null = null;
+      c.on('data', (chunk: Buffer) => {
+        ingest.stats.packets.tcp++;
+        let buf = chunk;
+        if (pending) {
+          // Only a partial line is ever carried over, so this concat is bounded by one line.
+          buf = Buffer.concat([pending, chunk]);
+          pending = null;
+        }
+        const last = buf.lastIndexOf(10);
+        if (last === -1) {
+          if (buf.length <= MAX_PENDING) pending = buf;
+          else ingest.error('line_too_long');
+          return;
+        }
+        ingest.packet(buf, 0, last + 1);
+        if (last + 1 < buf.length) pending = Buffer.from(buf.subarray(last + 1));
+      });
+      c.on('end', () => {
+        if (pending) ingest.packet(pending);
+        pending = null;
+      });
+      c.on('error', (err) => opts.log.debug('statsd tcp connection error', { err }));
+      c.on('close', () => conns.delete(c));
+    });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(bind.port, bind.host || undefined, () => {
+        srv.off('error', reject);
+        resolve();
+      });
+    });
+    const a = srv.address();
+    if (a && typeof a === 'object') tcpAddr = { host: a.address, port: a.port };
+    tcpSrv = srv;
+  }
+
+  return {
+    udp: udpAddr,
+    tcp: tcpAddr,
+    async close() {
+      await Promise.all([
+        udpSock ? new Promise<void>((r) => udpSock!.close(() => r())) : undefined,
+        tcpSrv
+          ? new Promise<void>((r) => {
+              tcpSrv!.close(() => r());
+              for (const c of conns) c.destroy();
+            })
+          : undefined,
+      ]);
+    },
+  };
+}
