@@ -42,7 +42,8 @@ export function parseJmxRules(o: Raw, path: string): JmxRuleSet {
     const src = optString(ro, 'pattern', at) ?? '.*';
     let pattern: RegExp;
     try {
-      pattern = new RegExp(`^(?:${src})$`, 's');
+      // jmx_exporter compiles `^.*(?:pattern).*$`, so a pattern may match any part of `beanName attr: value`.
+      pattern = new RegExp(`^.*(?:${src}).*$`, 's');
     } catch (err) {
       throw new ConfigError(join(at, 'pattern'), `bad regex: ${(err as Error).message}`);
     }
