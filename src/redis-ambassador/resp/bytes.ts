@@ -19,7 +19,7 @@ export class InputBuffer {
     return this.end - this.start;
   }
 
-  /** Append a received chunk. `need` is an absolute offset hint (from the scanner) for sizing a merge buffer. */
+  /** Append a received chunk. `need`: how many bytes the partial frame at `start` needs in all (0 = unknown), to size a merge buffer once. */
   push(chunk: Buffer, need = 0): void {
     if (this.start === this.end) {
       this.buf = chunk;
@@ -34,7 +34,7 @@ export class InputBuffer {
       return;
     }
     const pending = this.end - this.start;
-    const want = Math.max(pending + chunk.length, need - this.start, pending * 2, 16 * 1024);
+    const want = Math.max(pending + chunk.length, need, pending * 2, 16 * 1024);
     const nb = Buffer.allocUnsafe(want);
     this.buf.copy(nb, 0, this.start, this.end);
     chunk.copy(nb, pending);

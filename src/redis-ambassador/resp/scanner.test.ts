@@ -59,14 +59,18 @@ function refDecode(s: string, p: number): [Ref, number] {
 function scanChunks(chunks: Buffer[], st: ScanState = scanState()): string[] {
   const inb = new InputBuffer();
   const frames: string[] = [];
+  let need = 0;
   for (const c of chunks) {
-    inb.push(c, st.need);
+    inb.push(c, need);
     let p = inb.start;
     for (;;) {
       const e = scanValue(inb.buf, p, inb.end, st);
       if (e === BAD) throw new Error(st.error);
-      if (e === NEED) break;
-      frames.push(inb.buf.latin1Slice(p, e));
+      if (e === NEED) {
+        need = st.need ? st.need - p : 0;
+        break;
+      }
+      frames.push(inb.buf.toString('latin1', p, e));
       p = e;
     }
     inb.consume(p);
@@ -194,7 +198,7 @@ function cmds(input: Buffer, chunkSize: number): string[][] {
   const cmd = commandFrame();
   const out: string[][] = [];
   for (let i = 0; i < input.length; i += chunkSize) {
-    inb.push(input.subarray(i, i + chunkSize), st.need);
+    inb.push(input.subarray(i, i + chunkSize));
     let p = inb.start;
     for (;;) {
       const e = scanCommand(inb.buf, p, inb.end, st, cmd);
@@ -225,7 +229,7 @@ describe('scanCommand', () => {
       const cmd = commandFrame();
       let n = 0;
       for (const part of [input.subarray(0, i), input.subarray(i)]) {
-        inb.push(part, st.need);
+        inb.push(part);
         let p = inb.start;
         for (let e; (e = scanCommand(inb.buf, p, inb.end, st, cmd)) > 0; p = e) n++;
         inb.consume(p);

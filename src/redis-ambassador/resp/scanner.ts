@@ -237,7 +237,7 @@ function scanInline(buf: Buffer, pos: number, end: number, st: ScanState, cmd: C
     return NEED;
   }
   const stop = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
-  const args = splitArgs(buf.latin1Slice(pos, stop));
+  const args = splitArgs(buf.toString('latin1', pos, stop));
   if (args === null) return bad(st, 'Protocol error: unbalanced quotes in request');
   cmd.inline = args.map((a) => Buffer.from(a, 'latin1'));
   cmd.argc = args.length;

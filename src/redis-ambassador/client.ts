@@ -1,0 +1,443 @@
+/** @module One client connection: parse commands, route them, deliver replies strictly in order, per-client state. */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.js';
+import { InputBuffer, OutputBatch } from './resp/bytes.js';
+import { encodeCommand, encodeError } from './resp/encode.js';
+import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
+import { HOOK_SELECT, freePending, markDirty, newPending, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import type { NodeConns } from './pools.js';
+import * as local from './local.js';
+
+export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
+
+/** What a session needs from the ambassador. */
+export interface ProxyContext {
+  table: CommandTable;
+  readonly master: NodeConns;
+  readonly replicas: NodeConns[];
+  readPolicy: ReadPolicy;
+  readonly local: local.LocalConfig;
+  readonly maxBulk: number;
+  /** Replies owed to one client before its reading pauses. */
+  readonly maxPending: number;
+  routed(info: CommandInfo, route: number): void;
+  error(kind: string): void;
+  clientClosed(c: ClientSession): void;
+}
+
+const STALL_BARRIER = 1;
+const STALL_BACKPRESSURE = 2;
+const STALL_WRITE = 4;
+const MODE_NORMAL = 0;
+const MODE_PINNED = 1;
+const MODE_TUNNEL = 2;
+
+export class ClientSession implements ReplySink, local.LocalState {
+  dirty = false;
+  db = 0;
+  proto = 2;
+  name: string | null = null;
+  authed: boolean;
+  private readonly inb = new InputBuffer();
+  private readonly st;
+  private readonly cmd = commandFrame();
+  private need = 0;
+  private head: Pending | null = null;
+  private tail: Pending | null = null;
+  private pending = 0;
+  private readonly out = new OutputBatch();
+  private mode = MODE_NORMAL;
+  private pinned: Upstream | null = null;
+  private inMulti = false;
+  private watching = false;
+  private lastMaster: Upstream | null = null;
+  private stall = 0;
+  private quitting = false;
+  private closed = false;
+  private inPump = false;
+  private now = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly id: number,
+    private readonly ctx: ProxyContext,
+  ) {
+    this.st = scanState(ctx.maxBulk);
+    this.authed = ctx.local.clientPassword === undefined;
+    socket.setNoDelay(true);
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('drain', () => {
+      if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
+      this.unstall(STALL_WRITE);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.onClose());
+  }
+
+  private onData(chunk: Buffer): void {
+    traffic.clientIn += chunk.length;
+    if (this.mode === MODE_TUNNEL) {
+      this.pinned?.sendRaw(chunk);
+      return;
+    }
+    this.inb.push(chunk, this.need);
+    if (this.need > 0 && this.inb.length < this.need) return;
+    this.need = 0;
+    this.now = performance.now();
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.inPump || this.closed) return;
+    this.inPump = true;
+    try {
+      const inb = this.inb;
+      const cmd = this.cmd;
+      let p = inb.start;
+      while (this.stall === 0 && !this.quitting && p < inb.end) {
+        if (this.pending >= this.ctx.maxPending) {
+          this.setStall(STALL_BACKPRESSURE);
+          break;
+        }
+        const e = scanCommand(inb.buf, p, inb.end, this.st, cmd);
+        if (e === NEED) {
+          this.need = this.st.need ? this.st.need - p : 0;
+          break;
+        }
+        if (e === BAD) {
+          this.protocolError(this.st.error);
+          p = inb.end;
+          break;
+        }
+        if (cmd.argc === 0) {
+          p = e;
+          continue;
+        }
+        if (!this.command(inb.buf, p, e)) break;
+        p = e;
+        if (this.mode === MODE_TUNNEL) {
+          if (p < inb.end) this.pinned?.sendRaw(inb.buf.subarray(p, inb.end));
+          p = inb.end;
+        }
+      }
+      inb.consume(p);
+    } finally {
+      this.inPump = false;
+    }
+  }
+
+  private setStall(bit: number): void {
+    if (this.stall === 0) this.socket.pause();
+    this.stall |= bit;
+  }
+
+  private unstall(bit: number): void {
+    if ((this.stall & bit) === 0) return;
+    this.stall &= ~bit;
+    if (this.stall === 0 && !this.closed) {
+      this.socket.resume();
+      this.now = performance.now();
+      this.pump();
+    }
+  }
+
+  /** Handle one complete command frame buf[start, end). False: it must wait until earlier replies are in. */
+  private command(buf: Buffer, start: number, end: number): boolean {
+    const cmd = this.cmd;
+    const name = cmd.inline ? cmd.inline[0].toString('latin1') : buf.toString('latin1', cmd.argStart[0], cmd.argEnd[0]);
+    let info = this.ctx.table.get(name) ?? UNKNOWN;
+    if (info.subs !== null && cmd.argc > 1) {
+      const sub = cmd.inline ? cmd.inline[1].toString('latin1') : buf.toString('latin1', cmd.argStart[1], cmd.argEnd[1]);
+      info = info.subs.get(sub.toLowerCase()) ?? info;
+    }
+    const sp = info.special;
+    if (!this.authed && sp !== Special.Auth && sp !== Special.Hello && sp !== Special.Quit && sp !== Special.Reset) {
+      this.ctx.error('noauth');
+      return this.reply(info, local.NOAUTH);
+    }
+    switch (sp) {
+      case Special.Select:
+        if (this.mode === MODE_PINNED) break;
+        return this.reply(info, local.select(this, this.ctx.local, this.args(buf, start, end)));
+      case Special.Auth:
+        return this.reply(info, local.auth(this, this.ctx.local, this.args(buf, start, end)));
+      case Special.Hello:
+        return this.reply(info, local.hello(this, this.ctx.local, this.args(buf, start, end)));
+      case Special.ClientSetName:
+        return this.reply(info, local.clientSetName(this, this.args(buf, start, end)));
+      case Special.ClientGetName:
+        return this.reply(info, local.clientGetName(this, this.args(buf, start, end)));
+      case Special.ClientSetInfo:
+        return this.reply(info, local.clientSetInfo(this.args(buf, start, end)));
+      case Special.Quit:
+        this.quitting = true;
+        return this.reply(info, local.OK);
+      case Special.Reset:
+        if (this.pending > 0) return this.barrier();
+        this.resetState();
+        return this.reply(info, local.RESET_REPLY);
+      case Special.Refuse:
+        return this.reply(info, encodeError(`ERR '${info.name}' is not supported through the ambassador`));
+      case Special.Tunnel:
+        return this.startTunnel(info, buf, start, end);
+      default:
+        break;
+    }
+    if (this.mode === MODE_PINNED) return this.pinnedCommand(info, buf, start, end);
+    switch (sp) {
+      case Special.Multi:
+      case Special.Watch:
+      case Special.Blocking:
+      case Special.Wait: {
+        if (this.pending > 0) return this.barrier();
+        const u = this.ctx.master.dedicated(this.db, this.proto);
+        if (!u) return this.unavailable(info, 'master');
+        this.mode = MODE_PINNED;
+        this.pinned = u;
+        // WAIT counts replicas that have this connection's writes: a PUBLISH (replicated, keyless) makes the
+        // fresh connection's write offset at least the client's own earlier writes, all acknowledged already.
+        if (sp === Special.Wait) u.internal(['PUBLISH', '__podkit:ambassador:wait', '']);
+        return this.pinnedCommand(info, buf, start, end);
+      }
+      default:
+        return this.forward(info, buf, start, end);
+    }
+  }
+
+  private args(buf: Buffer, start: number, end: number): Buffer[] {
+    return this.cmd.inline ?? local.frameArgs(buf, start, end);
+  }
+
+  private barrier(): boolean {
+    this.setStall(STALL_BARRIER);
+    return false;
+  }
+
+  private unavailable(info: CommandInfo, what: string): boolean {
+    this.ctx.error('upstream_unavailable');
+    return this.reply(info, encodeError(`ERR ${what} unavailable: the ambassador cannot reach it right now`));
+  }
+
+  private forward(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
+    const ctx = this.ctx;
+    if (info.replicaOk && ctx.readPolicy !== 'master') {
+      const reps = ctx.replicas;
+      for (let k = 0; k < reps.length; k++) {
+        const n = reps[(this.id + k) % reps.length];
+        if (!n.up) continue;
+        const u = n.shared(this.id, this.db, this.proto);
+        if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
+      }
+      if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
+    }
+    const u = ctx.master.shared(this.id, this.db, this.proto);
+    if (!u) return this.unavailable(info, 'master');
+    if (u !== this.lastMaster) {
+      // Commands of one client to the master must not overtake each other across connections.
+      if (this.pending > 0 && this.lastMaster !== null && !this.lastMaster.closed) return this.barrier();
+      this.lastMaster = u;
+    }
+    return this.enqueue(u, info, R_MASTER, buf, start, end);
+  }
+
+  private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
+    const u = this.pinned as Upstream;
+    let hookDb = -1;
+    switch (info.special) {
+      case Special.Multi:
+        this.inMulti = true;
+        break;
+      case Special.Watch:
+        this.watching = true;
+        break;
+      case Special.Exec:
+      case Special.Discard:
+        this.inMulti = false;
+        this.watching = false;
+        break;
+      case Special.Unwatch:
+        if (!this.inMulti) this.watching = false;
+        break;
+      case Special.Select: {
+        const a = this.args(buf, start, end);
+        if (!this.inMulti && a.length === 2) hookDb = Number(a[1].toString());
+        break;
+      }
+      default:
+        break;
+    }
+    this.enqueue(u, info, R_DEDICATED, buf, start, end);
+    if (hookDb >= 0 && this.tail) {
+      this.tail.hook = HOOK_SELECT;
+      this.tail.hookArg = hookDb;
+    }
+    return true;
+  }
+
+  private enqueue(u: Upstream, info: CommandInfo, route: number, buf: Buffer, start: number, end: number): boolean {
+    const p = this.link(info, route);
+    this.ctx.routed(info, route);
+    const inline = this.cmd.inline;
+    if (inline) u.sendBuf(p, encodeCommand(inline));
+    else u.send(p, buf, start, end);
+    return true;
+  }
+
+  private link(info: CommandInfo, route: number): Pending {
+    const p = newPending();
+    p.client = this;
+    p.info = info;
+    p.route = route;
+    p.t0 = this.now;
+    if (this.tail) this.tail.cnext = p;
+    else this.head = p;
+    this.tail = p;
+    this.pending++;
+    return p;
+  }
+
+  /** A reply made here, queued in order behind the replies still owed. */
+  private reply(info: CommandInfo, b: Buffer): boolean {
+    const p = this.link(info, R_LOCAL);
+    this.ctx.routed(info, R_LOCAL);
+    p.reply = b;
+    this.replyReady(p);
+    return true;
+  }
+
+  private startTunnel(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
+    if (this.pending > 0) return this.barrier();
+    let u = this.pinned;
+    if (!u) {
+      u = this.ctx.master.dedicated(this.db, this.proto);
+      if (!u) return this.unavailable(info, 'master');
+    }
+    this.ctx.routed(info, R_DEDICATED);
+    this.mode = MODE_TUNNEL;
+    this.pinned = u;
+    u.tunnel = this;
+    u.sendRaw(this.cmd.inline ? encodeCommand(this.cmd.inline) : buf.subarray(start, end));
+    return true;
+  }
+
+  replyReady(p: Pending): void {
+    if (p !== this.head) return;
+    let q: Pending | null = p;
+    while (q !== null && q.reply !== null) {
+      this.out.add(q.reply);
+      const n: Pending | null = q.cnext;
+      freePending(q);
+      this.pending--;
+      q = n;
+    }
+    this.head = q;
+    if (q === null) this.tail = null;
+    markDirty(this);
+    this.afterDelivery();
+  }
+
+  private afterDelivery(): void {
+    if (this.mode === MODE_PINNED && this.pinned !== null) {
+      const u = this.pinned;
+      if (u.closed) {
+        this.pinned = null;
+        this.mode = MODE_NORMAL;
+        this.inMulti = this.watching = false;
+      } else if (!this.inMulti && !this.watching && u.inflight === 0 && this.pending === 0) {
+        this.pinned = null;
+        this.mode = MODE_NORMAL;
+        this.lastMaster = null;
+        this.ctx.master.release(u);
+      }
+    }
+    if (this.stall & STALL_BACKPRESSURE && this.pending <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
+    if (this.stall & STALL_BARRIER && this.pending === 0) this.unstall(STALL_BARRIER);
+  }
+
+  tunnelData(chunk: Buffer): void {
+    this.out.add(chunk);
+    markDirty(this);
+  }
+
+  tunnelClosed(): void {
+    this.quitting = true;
+    this.pinned = null;
+    markDirty(this);
+  }
+
+  hookSelect(db: number): void {
+    this.db = db;
+  }
+
+  flush(): void {
+    if (this.closed) return;
+    if (!this.out.empty) {
+      traffic.clientOut += this.out.bytes;
+      const parts = this.out.take();
+      let ok: boolean;
+      if (parts.length === 1) ok = this.socket.write(parts[0]);
+      else {
+        this.socket.cork();
+        ok = true;
+        for (const b of parts) ok = this.socket.write(b);
+        this.socket.uncork();
+      }
+      if (!ok) {
+        if (this.mode === MODE_TUNNEL) this.pinned?.socket.pause();
+        else this.setStall(STALL_WRITE);
+      }
+    }
+    if (this.quitting && this.pending === 0) this.socket.end();
+  }
+
+  private protocolError(msg: string): void {
+    this.ctx.error('protocol');
+    this.reply(UNKNOWN, encodeError(`ERR ${msg}`));
+    this.quitting = true;
+  }
+
+  private resetState(): void {
+    const u = this.pinned;
+    this.pinned = null;
+    this.mode = MODE_NORMAL;
+    if (u) this.ctx.master.release(u);
+    this.db = 0;
+    this.proto = 2;
+    this.name = null;
+    this.authed = this.ctx.local.clientPassword === undefined;
+    this.inMulti = this.watching = false;
+    this.lastMaster = null;
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    let p = this.head;
+    this.head = this.tail = null;
+    while (p) {
+      const n: Pending | null = p.cnext;
+      // Still in an upstream FIFO when it has no reply: that upstream frees it when the reply comes.
+      if (p.reply !== null) freePending(p);
+      else p.client = null;
+      p = n;
+    }
+    const u = this.pinned;
+    this.pinned = null;
+    if (u) {
+      // A tunnel or a connection still running our commands is closed; an idle one is RESET (drops MULTI/WATCH).
+      if (this.mode === MODE_TUNNEL || u.inflight > 0) {
+        u.tunnel = null;
+        u.destroy('client gone');
+      }
+      else this.ctx.master.release(u);
+    }
+    this.inb.clear();
+    this.ctx.clientClosed(this);
+  }
+
+  /** Close the client connection now (ambassador shutting down). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,225 @@
+/** @module `podkit redis-ambassador`: start(options) → a RESP proxy sending writes to the master and reads to replicas. */
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { HostPort } from '../core/parse.js';
+import { formatHostPort } from '../core/parse.js';
+import { startHttpServer, type HttpHandle } from '../core/http.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { ConfigError, UpstreamError } from '../core/errors.js';
+import { DEFAULT_MAX_BULK } from './resp/scanner.js';
+import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
+import { NodeConns } from './pools.js';
+import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
+import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { AmbassadorMetrics, connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
+
+export type { ReadPolicy } from './client.js';
+export { ProtocolError, UpstreamError, ConfigError, AuthError } from '../core/errors.js';
+export { routeChannel, connectionChannel, errorChannel, latencyChannel } from './metrics.js';
+
+export interface Options {
+  /** Where clients connect. Default 127.0.0.1:6379 (loopback). */
+  listen?: HostPort;
+  /** The write master. Required. */
+  master: HostPort;
+  /** Read replicas. Default: none (everything goes to the master). */
+  replicas?: HostPort[];
+  /** `replica`: reads only to replicas (an error when none is reachable); `prefer-replica`: replicas, else the master; `master`: everything to the master. Default `prefer-replica`. */
+  readPolicy?: ReadPolicy;
+  /** Address for /healthz, /readyz and /metrics; null for none. Default 127.0.0.1:9121. */
+  httpBind?: HostPort | null;
+  /** Upstream ACL username. Default: none (plain `AUTH password`). */
+  username?: string;
+  /** Upstream password. Default: none. */
+  password?: string;
+  /** Password clients must AUTH with. Default: none (clients need not AUTH; any AUTH is accepted). */
+  clientPassword?: string;
+  /** Username accepted with the client password. Default `default`. */
+  clientUsername?: string;
+  /** Shared pipelined connections per node and (db, protocol). Default 1. */
+  poolSize?: number;
+  /** Largest bulk string accepted from a client or server, bytes. Default 512 MiB (Redis's proto-max-bulk-len). */
+  maxBulk?: number;
+  /** Replies a client may owe before its reading pauses (backpressure). Default 1024. */
+  maxPending?: number;
+  /** Upstream connect timeout, ms. Default 2000. */
+  connectTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface Handle {
+  /** The address clients connect to (the real port when `listen` had port 0). */
+  readonly address: HostPort;
+  /** The HTTP address, when `httpBind` was not null. */
+  readonly httpAddress: HostPort | null;
+  readonly metrics: AmbassadorMetrics;
+  /** Ready: the master is connected. */
+  ready(): { ready: boolean; reason?: string };
+  /** The command table now in use: 'static' until the master has answered COMMAND, then 'live'. */
+  tableSource(): 'static' | 'live';
+  close(): Promise<void>;
+}
+
+function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
+  return { host: hp.host, port: hp.port, role, label: role === 'master' ? 'master' : `replica:${formatHostPort(hp)}` };
+}
+
+export async function start(options: Options): Promise<Handle> {
+  if (!options.master) throw new ConfigError('master', 'a master HOST:PORT is required');
+  const log = options.log ?? silentLogger;
+  const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
+  const poolSize = options.poolSize ?? 1;
+  if (!(poolSize >= 1 && poolSize <= 64)) throw new ConfigError('pool-size', 'must be between 1 and 64');
+  let closing = false;
+
+  const latencyEv: LatencyEvent = { route: 0, seconds: 0 };
+  const events: UpstreamEvents = {
+    ready: (u) => {
+      connectionChannel.publish({ kind: 'upstream', event: 'open', node: u.node.label });
+      log.debug('upstream connected', { node: u.node.label, db: u.db, proto: u.proto });
+    },
+    closed: (u, why) => {
+      if (!u.everReady) return;
+      connectionChannel.publish({ kind: 'upstream', event: 'close', node: u.node.label, reason: why });
+      if (!closing && why !== 'released' && why !== 'client gone') {
+        errorChannel.publish({ kind: 'upstream_lost' });
+        log.warn('upstream connection lost', { node: u.node.label, reason: why });
+      }
+    },
+    latency: (route, seconds) => {
+      if (!latencyChannel.hasSubscribers) return;
+      latencyEv.route = route;
+      latencyEv.seconds = seconds;
+      latencyChannel.publish(latencyEv);
+    },
+    internalError: (u, reply) => {
+      errorChannel.publish({ kind: 'upstream_internal' });
+      log.warn('upstream refused a setup command', { node: u.node.label, reply });
+    },
+  };
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: options.maxBulk ?? DEFAULT_MAX_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000 };
+  const master = new NodeConns(addr(options.master, 'master'), poolSize, uopts, events);
+  const replicas = (options.replicas ?? []).map((r) => new NodeConns(addr(r, 'replica'), poolSize, uopts, events));
+
+  const commandsJson = createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, { flags: string[] }>;
+  let table: CommandTable = tableFromStatic(commandsJson);
+  let source: 'static' | 'live' = 'static';
+  const routeEv: RouteEvent = { info: table.get('ping') as CommandInfo, route: 0 };
+  const sessions = new Set<ClientSession>();
+  const ctx: ProxyContext = {
+    table,
+    master,
+    replicas,
+    readPolicy: options.readPolicy ?? 'prefer-replica',
+    local: { clientPassword: options.clientPassword, clientUsername: options.clientUsername ?? 'default', databases: 16, serverVersion: '7.0.0' },
+    maxBulk: uopts.maxBulk,
+    maxPending: options.maxPending ?? 1024,
+    routed(info, route) {
+      if (!routeChannel.hasSubscribers) return;
+      routeEv.info = info;
+      routeEv.route = route;
+      routeChannel.publish(routeEv);
+    },
+    error: (kind) => errorChannel.publish({ kind }),
+    clientClosed(c) {
+      sessions.delete(c);
+      connectionChannel.publish({ kind: 'client', event: 'close' });
+    },
+  };
+  const metrics = new AmbassadorMetrics(
+    () => ctx.table,
+    () => [master, ...replicas].map((n) => ({ node: n.node.label, up: n.connected })),
+  );
+
+  // Control plane: one ioredis client to the master fetches COMMAND (routing flags), databases and version on every (re)connect.
+  const control = new Redis({
+    host: options.master.host,
+    port: options.master.port,
+    username: options.username,
+    password: options.password,
+    connectionName: 'podkit-ambassador-control',
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
+    lazyConnect: true,
+  });
+  control.on('error', () => {});
+  const refresh = async () => {
+    try {
+      const reply = await control.call('COMMAND');
+      const next = tableFromCommandReply(reply);
+      next.adoptCounts(table);
+      table = ctx.table = next;
+      source = 'live';
+      const info = await control.info('server');
+      const v = /redis_version:([^\r\n]+)/.exec(info);
+      if (v) ctx.local.serverVersion = v[1];
+      const dbs = (await control.config('GET', 'databases').catch(() => [])) as string[];
+      if (dbs[1] && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
+      log.info('command table loaded from the master', { commands: next.size, version: ctx.local.serverVersion });
+    } catch (e) {
+      log.warn('could not load COMMAND from the master; using the static table', { error: (e as Error).message });
+    }
+  };
+  let firstDone: () => void = () => {};
+  const first = new Promise<void>((r) => (firstDone = r));
+  control.on('ready', () => void refresh().then(() => firstDone()));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => (timer = setTimeout(r, uopts.connectTimeoutMs)));
+  control.connect().catch(() => {});
+  master.warm();
+  for (const r of replicas) r.warm();
+  await Promise.race([first, timeout]);
+  clearTimeout(timer);
+
+  let nextId = 1;
+  const server: Server = createServer({ noDelay: true }, (socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    const s = new ClientSession(socket, nextId++, ctx);
+    sessions.add(s);
+    connectionChannel.publish({ kind: 'client', event: 'open' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new UpstreamError(`cannot listen on ${formatHostPort(listen)}: ${e.code ?? e.message}`, { cause: e })));
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  const address = { host: a.address, port: a.port };
+
+  const ready = () => (master.connected ? { ready: true } : { ready: false, reason: `master ${formatHostPort(options.master)} unreachable` });
+  let http: HttpHandle | null = null;
+  const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;
+  if (httpBind) {
+    try {
+      http = await startHttpServer({ bind: httpBind, ready, metrics: () => metrics.collect(), log });
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+  }
+  log.info('redis ambassador listening', { listen: formatHostPort(address), master: formatHostPort(options.master), replicas: (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy });
+
+  return {
+    address,
+    httpAddress: http ? http.address : null,
+    metrics,
+    ready,
+    tableSource: () => source,
+    async close() {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sessions) s.destroy();
+      master.close();
+      for (const r of replicas) r.close();
+      control.disconnect();
+      await closed;
+      await http?.close();
+      metrics.close();
+    },
+  };
+}

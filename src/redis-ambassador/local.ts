@@ -1,0 +1,148 @@
+/** @module Commands the ambassador answers from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO. */
+import { timingSafeEqual } from 'node:crypto';
+import { parseIntAt } from './resp/scanner.js';
+import { encodeBulk, encodeError, encodeValue } from './resp/encode.js';
+
+/** The per-client state these commands read and change. */
+export interface LocalState {
+  readonly id: number;
+  db: number;
+  proto: number;
+  name: string | null;
+  authed: boolean;
+}
+
+export interface LocalConfig {
+  /** Password clients must AUTH with; undefined = no client auth (any AUTH is accepted). */
+  clientPassword?: string;
+  clientUsername: string;
+  databases: number;
+  serverVersion: string;
+}
+
+export const OK = Buffer.from('+OK\r\n');
+export const RESET_REPLY = Buffer.from('+RESET\r\n');
+export const NOAUTH = encodeError('NOAUTH Authentication required.');
+const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
+
+function arity(name: string): Buffer {
+  return encodeError(`ERR wrong number of arguments for '${name}' command`);
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function checkAuth(cfg: LocalConfig, user: string | null, pass: string): boolean {
+  if (cfg.clientPassword === undefined) return true;
+  return same(pass, cfg.clientPassword) && (user === null || user === cfg.clientUsername);
+}
+
+export function select(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
+  if (args.length !== 2) return arity('select');
+  const n = parseIntAt(args[1], 0, args[1].length);
+  if (Number.isNaN(n)) return encodeError('ERR value is not an integer or out of range');
+  if (n < 0 || n >= cfg.databases) return encodeError('ERR DB index is out of range');
+  st.db = n;
+  return OK;
+}
+
+export function auth(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
+  if (args.length !== 2 && args.length !== 3) return arity('auth');
+  const user = args.length === 3 ? args[1].toString() : null;
+  if (!checkAuth(cfg, user, args[args.length - 1].toString())) return WRONGPASS;
+  st.authed = true;
+  return OK;
+}
+
+/** Client names: printable ASCII without spaces, as Redis requires. */
+function validName(n: string): boolean {
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c < 33 || c > 126) return false;
+  }
+  return true;
+}
+
+export function clientSetName(st: LocalState, args: Buffer[]): Buffer {
+  if (args.length !== 3) return arity('client|setname');
+  const n = args[2].toString();
+  if (!validName(n)) return encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
+  st.name = n === '' ? null : n;
+  return OK;
+}
+
+export function clientGetName(st: LocalState, args: Buffer[]): Buffer {
+  if (args.length !== 2) return arity('client|getname');
+  return encodeBulk(st.name, st.proto === 3);
+}
+
+export function clientSetInfo(args: Buffer[]): Buffer {
+  if (args.length !== 4) return arity('client|setinfo');
+  const attr = args[2].toString().toLowerCase();
+  if (attr !== 'lib-name' && attr !== 'lib-ver') return encodeError(`ERR Unrecognized option '${args[2].toString()}'`);
+  return OK;
+}
+
+/** HELLO [protover [AUTH user pass] [SETNAME name]]: answered here; the reply describes the master. */
+export function hello(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
+  let proto = st.proto;
+  let i = 1;
+  if (args.length > 1) {
+    const v = parseIntAt(args[1], 0, args[1].length);
+    if (Number.isNaN(v)) return encodeError('ERR Protocol version is not an integer or out of range');
+    if (v !== 2 && v !== 3) return encodeError('NOPROTO unsupported protocol version');
+    proto = v;
+    i = 2;
+  }
+  let name: string | null | undefined;
+  let authed = st.authed;
+  for (; i < args.length; i++) {
+    const opt = args[i].toString().toLowerCase();
+    if (opt === 'auth' && i + 2 < args.length) {
+      if (!checkAuth(cfg, args[i + 1].toString(), args[i + 2].toString())) return WRONGPASS;
+      authed = true;
+      i += 2;
+    } else if (opt === 'setname' && i + 1 < args.length) {
+      name = args[i + 1].toString();
+      if (!validName(name)) return encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
+      i += 1;
+    } else return encodeError(`ERR Syntax error in HELLO option '${args[i].toString()}'`);
+  }
+  if (!authed)
+    return encodeError(
+      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
+    );
+  st.authed = true;
+  st.proto = proto;
+  if (name !== undefined) st.name = name === '' ? null : name;
+  return encodeValue(
+    {
+      map: [
+        ['server', 'redis'],
+        ['version', cfg.serverVersion],
+        ['proto', proto],
+        ['id', st.id],
+        ['mode', 'standalone'],
+        ['role', 'master'],
+        ['modules', []],
+      ],
+    },
+    proto === 3,
+  );
+}
+
+/** Every argument of a multibulk command frame (slow path: only local commands need them all). */
+export function frameArgs(buf: Buffer, start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let p = buf.indexOf(13, start) + 2;
+  while (p < end) {
+    const cr = buf.indexOf(13, p);
+    const len = parseIntAt(buf, p + 1, cr);
+    out.push(buf.subarray(cr + 2, cr + 2 + len));
+    p = cr + 2 + len + 2;
+  }
+  return out;
+}

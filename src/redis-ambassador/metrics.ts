@@ -1,0 +1,104 @@
+/** @module Ambassador events on node:diagnostics_channel, and the self-metrics that subscribe to them. */
+import { channel } from 'node:diagnostics_channel';
+import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.js';
+import { ROUTES, type CommandInfo, type CommandTable } from './resp/commands.js';
+import { traffic } from './upstream.js';
+
+/** One routed command. The event object is reused: read it inside the subscriber, do not keep it. */
+export interface RouteEvent {
+  info: CommandInfo;
+  /** Index into ROUTES. */
+  route: number;
+}
+export interface ConnectionEvent {
+  kind: 'client' | 'upstream';
+  event: 'open' | 'close';
+  /** For upstreams: "master" or "replica:HOST:PORT". */
+  node?: string;
+  reason?: string;
+}
+export interface ErrorEvent {
+  kind: string;
+}
+
+export const routeChannel = channel('podkit:ambassador:route');
+export const connectionChannel = channel('podkit:ambassador:connection');
+export const errorChannel = channel('podkit:ambassador:error');
+export const latencyChannel = channel('podkit:ambassador:latency');
+
+/** Latency events carry route and seconds; reused like RouteEvent. */
+export interface LatencyEvent {
+  route: number;
+  seconds: number;
+}
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Self-metrics: subscribes to the ambassador's channels; `collect()` feeds /metrics. */
+export class AmbassadorMetrics {
+  readonly registry = new Registry();
+  private readonly unsub: (() => void)[] = [];
+
+  constructor(table: () => CommandTable, upstreamsUp: () => { node: string; up: boolean }[]) {
+    const r = this.registry;
+    const latency = r.histogram({ name: 'podkit_ambassador_command_duration_seconds', help: 'Time from a command being read to its reply, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS });
+    const byRoute = ROUTES.map((route) => latency.labels({ route }));
+    const conns = r.gauge({ name: 'podkit_ambassador_connections', help: 'Open connections by kind (client, upstream)', labelNames: ['kind'] });
+    const opened = r.counter({ name: 'podkit_ambassador_connections_opened_total', help: 'Connections opened by kind', labelNames: ['kind'] });
+    const errors = r.counter({ name: 'podkit_ambassador_errors_total', help: 'Errors by kind (protocol, noauth, upstream_lost, upstream_unavailable, upstream_internal, …)', labelNames: ['kind'] });
+
+    const onRoute = (m: unknown) => {
+      const e = m as RouteEvent;
+      e.info.counts[e.route]++;
+    };
+    const onLatency = (m: unknown) => {
+      const e = m as LatencyEvent;
+      byRoute[e.route].observe(e.seconds);
+    };
+    const onConn = (m: unknown) => {
+      const e = m as ConnectionEvent;
+      if (e.event === 'open') {
+        conns.labels({ kind: e.kind }).inc();
+        opened.labels({ kind: e.kind }).inc();
+      } else conns.labels({ kind: e.kind }).dec();
+    };
+    const onError = (m: unknown) => errors.labels({ kind: (m as ErrorEvent).kind }).inc();
+    for (const [ch, fn] of [
+      [routeChannel, onRoute],
+      [latencyChannel, onLatency],
+      [connectionChannel, onConn],
+      [errorChannel, onError],
+    ] as const) {
+      ch.subscribe(fn);
+      this.unsub.push(() => ch.unsubscribe(fn));
+    }
+
+    r.addCollector(() => {
+      const series: Metric[] = [];
+      for (const i of table().all())
+        for (let k = 0; k < ROUTES.length; k++) if (i.counts[k] > 0) series.push({ labels: { command: i.name, route: ROUTES[k] }, value: i.counts[k] });
+      const cmds: MetricFamily = { name: 'podkit_ambassador_commands', help: 'Commands by name and route (master, replica, local, dedicated)', type: 'counter', metrics: series };
+      const bytes: MetricFamily = {
+        name: 'podkit_ambassador_bytes',
+        help: 'Bytes by direction',
+        type: 'counter',
+        metrics: [
+          { labels: { direction: 'client_in' }, value: traffic.clientIn },
+          { labels: { direction: 'client_out' }, value: traffic.clientOut },
+          { labels: { direction: 'upstream_in' }, value: traffic.upstreamIn },
+          { labels: { direction: 'upstream_out' }, value: traffic.upstreamOut },
+        ],
+      };
+      const up: MetricFamily = { name: 'podkit_ambassador_upstream_up', help: 'Whether the ambassador is connected to each node', type: 'gauge', metrics: upstreamsUp().map((u) => ({ labels: { node: u.node }, value: u.up ? 1 : 0 })) };
+      return [cmds, bytes, up];
+    });
+  }
+
+  collect(): MetricFamily[] {
+    return this.registry.collect();
+  }
+
+  close(): void {
+    for (const u of this.unsub) u();
+  }
+}

@@ -1,0 +1,148 @@
+/** @module Upstream connections per node: small shared pools keyed by (db, protocol), dedicated connections, backoff. */
+import { Upstream, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+
+/** Reconnect delays: 50 ms doubling to 2 s, with jitter. */
+export function backoffMs(failures: number): number {
+  const base = Math.min(2000, 50 * 2 ** Math.min(failures, 10));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+const MAX_IDLE_DEDICATED = 8;
+
+/**
+ * Every connection to one node. Shared pools are keyed by `db * 4 + proto`, so a client that selected db N or
+ * speaks RESP3 shares connections already in that state; each client uses slot (client id % size) so its
+ * commands to a node stay on one connection, in order.
+ */
+export class NodeConns {
+  private readonly pools = new Map<number, (Upstream | null)[]>();
+  private readonly idle = new Map<number, Upstream[]>();
+  private failures = 0;
+  private retryAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  readonly all = new Set<Upstream>();
+
+  constructor(
+    readonly node: NodeAddr,
+    private readonly size: number,
+    private readonly opts: UpstreamOptions,
+    private readonly events: UpstreamEvents,
+  ) {}
+
+  /** True while the node is reachable as far as we know (a connection is up, or none has failed yet). */
+  get up(): boolean {
+    return this.failures === 0;
+  }
+
+  /** Connected right now (for readiness). */
+  get connected(): boolean {
+    const p = this.pools.get(2);
+    return !!p && p.some((u) => u !== null && u.ready);
+  }
+
+  private make(db: number, proto: number): Upstream {
+    const u = new Upstream(this.node, db, proto, this.opts, {
+      ...this.events,
+      ready: (x) => {
+        this.failures = 0;
+        this.events.ready(x);
+      },
+      closed: (x, why) => this.onClosed(x, why),
+    });
+    this.all.add(u);
+    return u;
+  }
+
+  private onClosed(u: Upstream, why: string): void {
+    this.all.delete(u);
+    if (!u.everReady && !this.closing) {
+      // Closed before (or without) a working connection: count a failure and back off.
+      this.failures++;
+      this.retryAt = Date.now() + backoffMs(this.failures);
+    }
+    for (const list of this.pools.values()) {
+      const i = list.indexOf(u);
+      if (i >= 0) list[i] = null;
+    }
+    for (const list of this.idle.values()) {
+      const i = list.indexOf(u);
+      if (i >= 0) list.splice(i, 1);
+    }
+    this.events.closed(u, why);
+    this.scheduleWarm();
+  }
+
+  /** Keep the default pool connected so readiness reflects the node even without traffic. */
+  private scheduleWarm(): void {
+    if (this.closing || this.timer) return;
+    const delay = Math.max(0, this.retryAt - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.warm();
+    }, delay);
+    this.timer.unref();
+  }
+
+  warm(): void {
+    if (this.closing) return;
+    const list = this.poolFor(0, 2);
+    if (!list.some((u) => u !== null)) list[0] = this.make(0, 2);
+  }
+
+  private poolFor(db: number, proto: number): (Upstream | null)[] {
+    const key = db * 4 + proto;
+    let list = this.pools.get(key);
+    if (!list) {
+      list = new Array<Upstream | null>(this.size).fill(null);
+      this.pools.set(key, list);
+    }
+    return list;
+  }
+
+  /** The shared connection for this client and state, or null while backing off after failures. */
+  shared(clientId: number, db: number, proto: number): Upstream | null {
+    const list = this.poolFor(db, proto);
+    const slot = clientId % this.size;
+    const u = list[slot];
+    if (u !== null) return u;
+    if (this.closing || (this.failures > 0 && Date.now() < this.retryAt)) return null;
+    return (list[slot] = this.make(db, proto));
+  }
+
+  /** A connection for one client alone (transactions, blocking commands, pub/sub). */
+  dedicated(db: number, proto: number): Upstream | null {
+    if (this.closing || (this.failures > 0 && Date.now() < this.retryAt)) return null;
+    const idle = this.idle.get(db * 4 + proto);
+    let u = idle?.pop();
+    while (u && u.closed) u = idle?.pop();
+    u ??= this.make(db, proto);
+    u.dedicated = true;
+    return u;
+  }
+
+  /**
+   * A dedicated connection comes back. It is reset first (RESET clears MULTI, WATCH, subscriptions, db,
+   * protocol and name; then the handshake restores its pool state); one with commands still in flight, or
+   * that carried a tunnel, is closed instead.
+   */
+  release(u: Upstream): void {
+    if (u.closed) return;
+    const key = u.db * 4 + u.proto;
+    const idle = this.idle.get(key) ?? [];
+    this.idle.set(key, idle);
+    if (!u.idle || this.closing || idle.length >= MAX_IDLE_DEDICATED) {
+      u.destroy('released');
+      return;
+    }
+    u.internal(['RESET']);
+    u.handshake();
+    idle.push(u);
+  }
+
+  close(): void {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const u of [...this.all]) u.destroy('ambassador closing');
+  }
+}

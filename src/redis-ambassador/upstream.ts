@@ -1,0 +1,311 @@
+/** @module One pipelined connection to a Redis node: a FIFO of commands in flight, writes batched per event-loop turn. */
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
+import { InputBuffer, OutputBatch } from './resp/bytes.js';
+import { encodeCommand, encodeError } from './resp/encode.js';
+import { UNKNOWN, type CommandInfo } from './resp/commands.js';
+
+/** What to do with a reply besides delivering it. */
+export const HOOK_NONE = 0;
+/** An internal command (handshake, reset): the reply is dropped; an error is reported. */
+export const HOOK_INTERNAL = 1;
+/** SELECT sent on a pinned connection: on +OK the client's db becomes `hookArg`. */
+export const HOOK_SELECT = 2;
+
+/** Something that receives replies in order: a client session. */
+export interface ReplySink {
+  /** `p.reply` has just been set. */
+  replyReady(p: Pending): void;
+  /** Raw bytes from a tunnelled connection. */
+  tunnelData(chunk: Buffer): void;
+  /** The tunnelled connection is gone. */
+  tunnelClosed(): void;
+  hookSelect(db: number): void;
+}
+
+/**
+ * One command in flight: the only per-command object, linked into the upstream FIFO (`unext`) and the client's
+ * reply queue (`cnext`). Recycled through a free list.
+ */
+export class Pending {
+  client: ReplySink | null = null;
+  reply: Buffer | null = null;
+  t0 = 0;
+  info: CommandInfo = UNKNOWN;
+  route = 0;
+  hook = HOOK_NONE;
+  hookArg = 0;
+  unext: Pending | null = null;
+  cnext: Pending | null = null;
+}
+
+const free: Pending[] = [];
+export function newPending(): Pending {
+  return free.pop() ?? new Pending();
+}
+export function freePending(p: Pending): void {
+  p.client = null;
+  p.reply = null;
+  p.unext = null;
+  p.cnext = null;
+  p.hook = HOOK_NONE;
+  if (free.length < 65536) free.push(p);
+}
+
+interface Flushable {
+  dirty: boolean;
+  flush(): void;
+}
+let dirtyList: Flushable[] = [];
+let spare: Flushable[] = [];
+let scheduled = false;
+function runFlush(): void {
+  scheduled = false;
+  const list = dirtyList;
+  dirtyList = spare;
+  for (let i = 0; i < list.length; i++) {
+    list[i].dirty = false;
+    list[i].flush();
+  }
+  list.length = 0;
+  spare = list;
+}
+/** Write `x` once at the end of this event-loop turn, after every socket read of the turn has been handled. */
+export function markDirty(x: Flushable): void {
+  if (x.dirty) return;
+  x.dirty = true;
+  dirtyList.push(x);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(runFlush);
+  }
+}
+
+export interface NodeAddr {
+  host: string;
+  port: number;
+  role: 'master' | 'replica';
+  /** "master" or "replica:HOST:PORT", for logs and metrics. */
+  label: string;
+}
+
+export interface UpstreamOptions {
+  username?: string;
+  password?: string;
+  maxBulk: number;
+  connectTimeoutMs: number;
+}
+
+/** Counters the metrics read; plain numbers so the hot path pays an add. */
+export const traffic = { upstreamIn: 0, upstreamOut: 0, clientIn: 0, clientOut: 0 };
+
+export interface UpstreamEvents {
+  ready(u: Upstream): void;
+  closed(u: Upstream, why: string): void;
+  /** Latency of one reply, by route. */
+  latency(route: number, seconds: number): void;
+  internalError(u: Upstream, reply: string): void;
+}
+
+let nextId = 1;
+
+export class Upstream {
+  readonly id = nextId++;
+  readonly socket: Socket;
+  dirty = false;
+  ready = false;
+  /** Connected at least once (a close after that is not a connect failure). */
+  everReady = false;
+  closed = false;
+  /** A client tunnelled through this connection: bytes are relayed raw both ways. */
+  tunnel: ReplySink | null = null;
+  /** Dedicated to one client (pinned or tunnel), not shared through a pool. */
+  dedicated = false;
+  private head: Pending | null = null;
+  private tail: Pending | null = null;
+  inflight = 0;
+  private readonly out = new OutputBatch();
+  private readonly inb = new InputBuffer();
+  private readonly st;
+  private need = 0;
+
+  constructor(
+    readonly node: NodeAddr,
+    readonly db: number,
+    readonly proto: number,
+    private readonly opts: UpstreamOptions,
+    private readonly events: UpstreamEvents,
+  ) {
+    this.st = scanState(opts.maxBulk);
+    this.socket = connect({ host: node.host, port: node.port, noDelay: true });
+    this.socket.setTimeout(opts.connectTimeoutMs);
+    this.socket.on('timeout', () => this.destroy('connect timeout'));
+    this.socket.on('connect', () => {
+      this.socket.setTimeout(0);
+      this.socket.setKeepAlive(true, 10_000);
+      this.ready = true;
+      this.everReady = true;
+      this.events.ready(this);
+    });
+    this.socket.on('data', (c: Buffer) => this.onData(c));
+    this.socket.on('error', (e: Error) => this.destroy(e.message));
+    this.socket.on('close', () => this.destroy('connection closed'));
+    this.handshake();
+  }
+
+  /** AUTH, HELLO, SELECT: sent first, replies swallowed. */
+  handshake(): void {
+    const o = this.opts;
+    if (this.proto === 3) {
+      const args = ['HELLO', '3'];
+      if (o.password !== undefined) args.push('AUTH', o.username ?? 'default', o.password);
+      this.internal(args);
+    } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password]);
+    if (this.db !== 0) this.internal(['SELECT', String(this.db)]);
+  }
+
+  /** Send a command whose reply is dropped (errors are reported). */
+  internal(args: string[]): void {
+    const p = newPending();
+    p.hook = HOOK_INTERNAL;
+    this.sendBuf(p, encodeCommand(args));
+  }
+
+  /** Queue a command (bytes src[from, to)) whose reply goes to `p`. */
+  send(p: Pending, src: Buffer, from: number, to: number): void {
+    p.unext = null;
+    if (this.tail) this.tail.unext = p;
+    else this.head = p;
+    this.tail = p;
+    this.inflight++;
+    this.out.addRange(src, from, to);
+    markDirty(this);
+    if (this.closed) this.failAll();
+  }
+
+  sendBuf(p: Pending, b: Buffer): void {
+    this.send(p, b, 0, b.length);
+  }
+
+  /** Raw bytes from a tunnelled client. */
+  sendRaw(b: Buffer): void {
+    if (this.closed) return;
+    this.out.add(b);
+    markDirty(this);
+  }
+
+  flush(): void {
+    if (this.closed || this.out.empty) return;
+    traffic.upstreamOut += this.out.bytes;
+    const parts = this.out.take();
+    if (parts.length === 1) this.socket.write(parts[0]);
+    else {
+      this.socket.cork();
+      for (const b of parts) this.socket.write(b);
+      this.socket.uncork();
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    traffic.upstreamIn += chunk.length;
+    if (this.tunnel && this.head === null) {
+      this.tunnel.tunnelData(chunk);
+      return;
+    }
+    const inb = this.inb;
+    inb.push(chunk, this.need);
+    if (this.need > 0 && inb.length < this.need) return;
+    this.need = 0;
+    const buf = inb.buf;
+    const end = inb.end;
+    let p = inb.start;
+    const now = performance.now();
+    while (p < end) {
+      const e = scanValue(buf, p, end, this.st);
+      if (e === NEED) {
+        this.need = this.st.need ? this.st.need - p : 0;
+        break;
+      }
+      if (e === BAD) {
+        this.destroy(`bad reply from server: ${this.st.error}`);
+        return;
+      }
+      if (buf[p] === 62) {
+        // A RESP3 push on a shared connection (e.g. a server-side notice): nobody asked for it.
+        p = e;
+        continue;
+      }
+      const pend = this.head;
+      if (!pend) {
+        this.destroy('reply with no command in flight');
+        return;
+      }
+      this.head = pend.unext;
+      if (!this.head) this.tail = null;
+      this.inflight--;
+      this.deliver(pend, buf.subarray(p, e), now);
+      p = e;
+      if (this.tunnel && this.head === null) {
+        // Handshake replies are in: from here on the connection is a raw relay.
+        if (p < end) this.tunnel.tunnelData(buf.subarray(p, end));
+        p = end;
+      }
+    }
+    inb.consume(p);
+  }
+
+  private deliver(p: Pending, reply: Buffer, now: number): void {
+    const c = p.client;
+    if (p.hook !== HOOK_NONE) {
+      if (p.hook === HOOK_INTERNAL) {
+        if (reply[0] === 45) this.events.internalError(this, reply.toString('latin1', 1, reply.length - 2));
+        freePending(p);
+        return;
+      }
+      if (p.hook === HOOK_SELECT && c && reply[0] === 43) c.hookSelect(p.hookArg);
+    }
+    if (!c) {
+      freePending(p);
+      return;
+    }
+    this.events.latency(p.route, (now - p.t0) / 1000);
+    p.reply = reply;
+    c.replyReady(p);
+  }
+
+  /** Fail every command in flight with -ERR (never another command's reply). */
+  private failAll(): void {
+    const err = encodeError(`ERR upstream ${this.node.label} (${this.node.host}:${this.node.port}) connection lost`);
+    let p = this.head;
+    this.head = this.tail = null;
+    this.inflight = 0;
+    while (p) {
+      const next = p.unext;
+      if (p.hook === HOOK_INTERNAL || !p.client) freePending(p);
+      else {
+        p.reply = err;
+        p.client.replyReady(p);
+      }
+      p = next;
+    }
+  }
+
+  destroy(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = false;
+    this.socket.destroy();
+    this.inb.clear();
+    this.failAll();
+    const t = this.tunnel;
+    this.tunnel = null;
+    t?.tunnelClosed();
+    this.events.closed(this, why);
+  }
+
+  /** Idle and safe to hand to someone else after a RESET. */
+  get idle(): boolean {
+    return this.head === null && !this.closed && this.tunnel === null;
+  }
+}
