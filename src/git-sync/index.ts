@@ -25,7 +25,10 @@ export interface Status {
   lastSuccessMs?: number;
   consecutiveFailures: number;
   lastError?: string;
+  /** Successful syncs (including no-op polls). */
   syncs: number;
+  /** Sync attempts started (a refused trigger never adds one). */
+  attempts: number;
 }
 
 export interface Handle {
@@ -73,7 +76,7 @@ export async function start(options: Options): Promise<Handle> {
     hooks.push(new HookRunner('webhook', fn, o.webhookBackoffMs, log, hookMetric('webhook')));
   }
 
-  const st: Status = { hash: '', consecutiveFailures: 0, syncs: 0 };
+  const st: Status = { hash: '', consecutiveFailures: 0, syncs: 0, attempts: 0 };
   let closed = false;
   let finished = false;
   let running: Promise<void> | undefined;
@@ -167,6 +170,7 @@ export async function start(options: Options): Promise<Handle> {
     pendingSince = undefined;
     pendingReason = 'poll';
     const startedMs = Date.now();
+    st.attempts++;
     const ac = new AbortController();
     current = ac;
     const t = setTimeout(() => ac.abort(new TimeoutError(`sync ran past --sync-timeout ${o.syncTimeoutMs}ms`)), o.syncTimeoutMs);
