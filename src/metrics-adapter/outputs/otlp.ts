@@ -1,0 +1,134 @@
+/** @module OTLP/HTTP protobuf push of the adapter's families every interval, cumulative temporality, stable start times. */
+import { gzipSync } from 'node:zlib';
+import { ConfigError, UpstreamError } from '../../core/errors.js';
+import { redactString, type Logger } from '../../core/log.js';
+import { labelKey, type Metric, type MetricFamily } from '../../core/metrics/model.js';
+import { encodeMetricsRequest } from './otlp-encode.js';
+
+export interface OtlpPusherOptions {
+  /** Collector URL. A bare origin (`http://host:4318`) gets `/v1/metrics` appended; any other path is used as is. */
+  endpoint: string;
+  /** Push period in ms. */
+  intervalMs: number;
+  /** Extra request headers (e.g. an API key); values are never logged. */
+  headers?: Record<string, string>;
+  /** Resource attributes. Default `{ 'service.name': 'podkit-metrics-adapter' }` (service.name added when missing). */
+  resource?: Record<string, string>;
+  /** gzip the body (Content-Encoding: gzip). Default none. */
+  compression?: 'gzip' | 'none';
+  /** Per-push timeout in ms. Default min(intervalMs, 10 s). */
+  timeoutMs?: number;
+  collect: () => MetricFamily[] | Promise<MetricFamily[]>;
+  log: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface OtlpPusher {
+  /** Stop the timer, push once more (best effort) and wait for in-flight pushes. */
+  close(): Promise<void>;
+  /** Push now; rejects when the push fails. */
+  flush(): Promise<void>;
+  /** Counters for self-metrics. */
+  stats(): { pushes: number; failures: number; lastError?: string };
+}
+
+/** The endpoint a collector expects metrics on. */
+export function metricsUrl(endpoint: string): string {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    throw new ConfigError('outputs.otlp.endpoint', `not a URL: ${JSON.stringify(endpoint)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('outputs.otlp.endpoint', 'must be http:// or https://');
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/metrics';
+  return u.toString();
+}
+
+export function startOtlpPusher(opts: OtlpPusherOptions): OtlpPusher {
+  const url = metricsUrl(opts.endpoint);
+  const shown = redactString(url);
+  const now = opts.now ?? Date.now;
+  const resource = { 'service.name': 'podkit-metrics-adapter', ...(opts.resource ?? {}) };
+  const timeoutMs = opts.timeoutMs ?? Math.min(opts.intervalMs, 10_000);
+  /** Per series: start time (ms) and last value, so a counter reset starts a new cumulative run. */
+  let starts = new Map<string, { startMs: number; last: number }>();
+  let pushes = 0;
+  let failures = 0;
+  let lastError: string | undefined;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+
+  const push = async (): Promise<void> => {
+    const families = await opts.collect();
+    const t = now();
+    const seen = new Map<string, { startMs: number; last: number }>();
+    const startMs = (f: MetricFamily, m: Metric): number => {
+      const key = `${f.name}\u0002${labelKey(m.labels)}`;
+      const cumulative = f.type === 'counter' || f.type === 'histogram' || f.type === 'summary';
+      const cur = f.type === 'histogram' || f.type === 'summary' ? m.count ?? 0 : m.value ?? 0;
+      let s = seen.get(key) ?? starts.get(key);
+      if (m.created !== undefined) s = { startMs: m.created * 1000, last: cur };
+      else if (!s) s = { startMs: Math.min(t, m.timestampMs ?? t), last: cur };
+      else if (cumulative && cur < s.last) s = { startMs: t, last: cur }; // a reset starts a new cumulative run
+      s.last = cur;
+      seen.set(key, s);
+      return s.startMs;
+    };
+    let body: Uint8Array = encodeMetricsRequest(families, { resource, scopeName: 'podkit.metrics-adapter', nowMs: t, startMs });
+    starts = seen; // series gone from the store are forgotten, so the map never outgrows it
+    const headers: Record<string, string> = { 'content-type': 'application/x-protobuf', ...(opts.headers ?? {}) };
+    if (opts.compression === 'gzip') {
+      body = gzipSync(body);
+      headers['content-encoding'] = 'gzip';
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new UpstreamError(`OTLP push to ${shown}: ${cause?.code ?? (err as Error).message}`, { cause: err });
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status < 200 || res.status > 299) throw new UpstreamError(`OTLP push to ${shown}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  };
+
+  const pushCounted = (): Promise<void> => {
+    const p = (inFlight ?? Promise.resolve()).then(push).then(
+      () => {
+        pushes++;
+      },
+      (err: unknown) => {
+        failures++;
+        lastError = (err as Error).message;
+        throw err;
+      },
+    );
+    inFlight = p.catch(() => undefined);
+    return p;
+  };
+
+  const schedule = () => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      pushCounted()
+        .catch((err: unknown) => opts.log.warn('OTLP push failed; the next push carries the same cumulative values', { err }))
+        .finally(schedule);
+    }, opts.intervalMs);
+    timer.unref?.();
+  };
+  schedule();
+
+  return {
+    flush: pushCounted,
+    stats: () => ({ pushes, failures, ...(lastError ? { lastError } : {}) }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await pushCounted().catch((err: unknown) => opts.log.warn('final OTLP push failed', { err }));
+    },
+  };
+}
