@@ -5,6 +5,7 @@ import type { HostPort } from '../../core/parse.js';
 import type { Logger } from '../../core/log.js';
 import { ConfigError } from '../../core/errors.js';
 import type { StatsdIngest } from './ingest.js';
+import { LineSplitter } from './lines.js';
 
 export interface ListenerOptions {
   udp?: HostPort;
@@ -20,9 +21,6 @@ export interface Listeners {
   readonly tcp?: HostPort;
   close(): Promise<void>;
 }
-
-/** Longest partial line kept between TCP chunks before it is dropped. */
-const MAX_PENDING = 65_536;
 
 export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
   let udpSock: Socket | undefined;
@@ -61,28 +59,12 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
     const srv = createServer((c) => {
       ingest.stats.tcpConnections++;
       conns.add(c);
-      let pending: Buffer | null = null;
+      const lines = new LineSplitter(ingest);
       c.on('data', (chunk: Buffer) => {
         ingest.stats.packets.tcp++;
-        let buf = chunk;
-        if (pending) {
-          // Only a partial line is ever carried over, so this concat is bounded by one line.
-          buf = Buffer.concat([pending, chunk]);
-          pending = null;
-        }
-        const last = buf.lastIndexOf(10);
-        if (last === -1) {
-          if (buf.length <= MAX_PENDING) pending = buf;
-          else ingest.error('line_too_long');
-          return;
-        }
-        ingest.packet(buf, 0, last + 1);
-        if (last + 1 < buf.length) pending = Buffer.from(buf.subarray(last + 1));
+        lines.push(chunk);
       });
-      c.on('end', () => {
-        if (pending) ingest.packet(pending);
-        pending = null;
-      });
+      c.on('end', () => lines.end());
       c.on('error', (err) => opts.log.debug('statsd tcp connection error', { err }));
       c.on('close', () => conns.delete(c));
     });
