@@ -1,7 +1,8 @@
 /** @module The components `podkit inject` can add, each described by its own flag spec (one source of truth) plus pod wiring. */
 import type { FlagSpec } from '../../core/config.js';
 import { spec as gitSyncSpec } from '../../git-sync/flags.js';
-import { metricsAdapterSpec, redisAmbassadorSpec } from './fallback-specs.js';
+import { spec as metricsAdapterSpec } from '../../metrics-adapter/flags.js';
+import { spec as redisAmbassadorSpec } from '../../redis-ambassador/flags.js';
 
 /** A Kubernetes volume source podkit creates for an annotation (the annotation value names the object). */
 export interface ObjectRef {
@@ -28,7 +29,7 @@ export interface ComponentDef {
   defaults: Record<string, string>;
   /** Flags an annotation may not set, with the reason (podkit owns them). */
   managed: Record<string, string>;
-  /** At least one flag of each group must be annotated. */
+  /** At least one flag of each group must be annotated (flags the spec lacks are skipped). */
   required: string[][];
   /** Annotations whose value names a Secret/ConfigMap rather than a flag value. */
   refs: Record<string, ObjectRef>;
@@ -53,7 +54,10 @@ export const components: readonly ComponentDef[] = [
     container: 'podkit-git-sync',
     port: { name: 'podkit-gitsync', number: 8729 },
     defaults: { root: GIT_SYNC_ROOT, 'http-bind': '0.0.0.0:8729' },
-    managed: { root: 'podkit mounts the shared volume there', password: 'use podkit.io/git-sync.password-secret (a Secret name)' },
+    managed: {
+      root: 'podkit mounts the shared volume there',
+      'one-time': 'a sidecar keeps running; run a one-time sync as your own init container',
+      password: 'use podkit.io/git-sync.password-secret (a Secret name)' },
     required: [['repo']],
     refs: { 'password-secret': passwordRef('git-sync') },
     meta: ['mount-path', 'containers'],
@@ -66,7 +70,10 @@ export const components: readonly ComponentDef[] = [
     defaults: { 'http-bind': '0.0.0.0:9121' },
     managed: { password: 'use podkit.io/redis-ambassador.password-secret (a Secret name)' },
     required: [['master', 'sentinel']],
-    refs: { 'password-secret': passwordRef('redis-ambassador') },
+    refs: {
+      'password-secret': passwordRef('redis-ambassador'),
+      'client-password-secret': { kind: 'secret', mountPath: '/etc/podkit/redis-ambassador/client-password', defaultKey: 'password', flag: 'client-password-file' },
+    },
     meta: [],
   },
   {
@@ -75,7 +82,7 @@ export const components: readonly ComponentDef[] = [
     container: 'podkit-metrics-adapter',
     port: { name: 'podkit-metrics', number: 9102 },
     defaults: { 'http-bind': '0.0.0.0:9102' },
-    managed: {},
+    managed: { 'check-config': 'a one-shot mode; a sidecar keeps running' },
     required: [],
     // `config` names a ConfigMap; every key is mounted, so a mapping file can sit beside adapter.yaml.
     refs: { config: { kind: 'configMap', mountPath: '/etc/podkit/metrics-adapter', defaultKey: 'adapter.yaml', flag: 'config' } },

@@ -140,7 +140,9 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
     if (values.has(name)) throw new ConfigError(where, `sets --${name} twice`);
     values.set(name, items);
   }
-  for (const group of def.required) {
+  for (const all of def.required) {
+    const group = all.filter((g) => def.spec[g]);
+    if (group.length === 0) continue;
     if (!group.some((g) => values.has(g))) throw new ConfigError(annotationPath(base, at(group[0])), `is required to inject ${def.name}${group.length > 1 ? ` (or ${group.slice(1).map(at).join(', ')})` : ''}`);
   }
   for (const [name, v] of Object.entries(def.defaults)) if (!values.has(name)) values.set(name, [v]);
