@@ -14,4 +14,5 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   { name: 'git-sync', summary: 'sync a git repo into a directory and publish it atomically (kubernetes/git-sync v4 drop-in)', load: () => import('../git-sync/cli.js') },
   { name: 'redis-ambassador', summary: 'RESP proxy on localhost: writes to the Redis master, reads to replicas', load: () => import('../redis-ambassador/cli.js') },
+  { name: 'inject', summary: "add podkit's containers to Pod/workload YAML from podkit.io/* annotations (like istioctl kube-inject)", load: () => import('../pod/inject/cli.js') },
 ];

@@ -124,5 +124,7 @@ export function transformText(text: string, source: string, direction: Direction
       throw new ConfigError(where, (err as Error).message);
     }
   });
+  // Nothing to change: hand the input back byte for byte (re-stringifying would reflow flow collections).
+  if (changed === 0) return { text, objects, changed };
   return { text: docs.map((d) => d.toString({ lineWidth: 0 })).join(''), objects, changed };
 }

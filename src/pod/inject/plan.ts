@@ -75,11 +75,10 @@ export function planFromAnnotations(annotations: Record<string, unknown>, base: 
     if (typeof value !== 'string') throw new ConfigError(where, 'annotation values must be strings (quote the value in YAML)');
     const suffix = key.slice(ANNOTATION_PREFIX.length);
     if (GLOBAL_ANNOTATIONS.includes(suffix)) {
-      if (suffix === 'inject') plan.enabled = convert(flag.bool({ help: '' }) as Flag<unknown>, value, `annotation ${key}`) as boolean;
-      else if (suffix === 'sidecar-mode') plan.mode = convert(flag.enum({ help: '', values: ['native', 'classic'] }) as Flag<unknown>, value, `annotation ${key}`) as SidecarMode;
-      else if (suffix === 'image') {
-        if (value.trim() === '') throw new ConfigError(where, 'must name an image');
-        plan.image = value;
+      try {
+        global(plan, suffix, key, value, where);
+      } catch (err) {
+        throw err instanceof ConfigError ? err : new ConfigError(where, (err as Error).message.replace(/^annotation \S+: /, ''));
       }
       continue;
     }
@@ -98,6 +97,16 @@ export function planFromAnnotations(annotations: Record<string, unknown>, base: 
     if (given) plan.components.push(planComponent(def, given, base));
   }
   return plan;
+}
+
+/** One pod-level annotation: inject on/off, sidecar mode, image. */
+function global(plan: PodPlan, suffix: string, key: string, value: string, where: string): void {
+  if (suffix === 'inject') plan.enabled = convert(flag.bool({ help: '' }) as Flag<unknown>, value, `annotation ${key}`) as boolean;
+  else if (suffix === 'sidecar-mode') plan.mode = convert(flag.enum({ help: '', values: ['native', 'classic'] }) as Flag<unknown>, value, `annotation ${key}`) as SidecarMode;
+  else if (suffix === 'image') {
+    if (value.trim() === '') throw new ConfigError(where, 'must name an image');
+    plan.image = value;
+  }
 }
 
 function planComponent(def: ComponentDef, given: Map<string, string>, base: string): ComponentPlan {
@@ -136,6 +145,10 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
       } catch (err) {
         throw new ConfigError(where, (err as Error).message.replace(/^annotation \S+: /, ''));
       }
+    }
+    // A URL with a password in it is a secret in plain sight (pod specs are readable by many): refuse it.
+    if (items.some((i) => /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(i))) {
+      throw new ConfigError(where, `must not carry a password in the URL; use ${at('password-secret')} (a Secret name)`);
     }
     if (values.has(name)) throw new ConfigError(where, `sets --${name} twice`);
     values.set(name, items);
