@@ -1,7 +1,7 @@
 /** @module Ambassador events on node:diagnostics_channel, and the self-metrics that subscribe to them. */
 import { channel } from 'node:diagnostics_channel';
 import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.js';
-import { ROUTES, type CommandInfo, type CommandTable } from './resp/commands.js';
+import { ROUTES, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { traffic } from './upstream.js';
 
 /** One routed command. The event object is reused: read it inside the subscriber, do not keep it. */
@@ -75,11 +75,11 @@ export class AmbassadorMetrics {
 
     r.addCollector(() => {
       const series: Metric[] = [];
-      for (const i of table().all())
+      for (const i of [...table().all(), UNKNOWN])
         for (let k = 0; k < ROUTES.length; k++) if (i.counts[k] > 0) series.push({ labels: { command: i.name, route: ROUTES[k] }, value: i.counts[k] });
-      const cmds: MetricFamily = { name: 'podkit_ambassador_commands', help: 'Commands by name and route (master, replica, local, dedicated)', type: 'counter', metrics: series };
+      const cmds: MetricFamily = { name: 'podkit_ambassador_commands_total', help: 'Commands by name and route (master, replica, local, dedicated)', type: 'counter', metrics: series };
       const bytes: MetricFamily = {
-        name: 'podkit_ambassador_bytes',
+        name: 'podkit_ambassador_bytes_total',
         help: 'Bytes by direction',
         type: 'counter',
         metrics: [

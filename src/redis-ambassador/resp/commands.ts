@@ -152,6 +152,8 @@ export class CommandTable {
   }
 }
 
+const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'setinfo'];
+
 /** One entry of the COMMAND reply as ioredis returns it: [name, arity, flags, first, last, step, acl, tips, keyspecs, subcommands]. */
 type CommandEntry = [string, number, string[], ...unknown[]];
 
@@ -173,7 +175,11 @@ function entryInfo(e: CommandEntry): CommandInfo {
 /** Build the table from the live server's `COMMAND` reply (as decoded by ioredis). */
 export function tableFromCommandReply(reply: unknown): CommandTable {
   if (!Array.isArray(reply)) throw new TypeError('COMMAND reply is not an array');
-  return new CommandTable((reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo));
+  const infos = (reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo);
+  // Subcommands answered locally exist whatever the server version (CLIENT SETINFO is Redis 7.2+; clients send it anyway).
+  const client = infos.find((i) => i.name === 'client');
+  if (client?.subs) for (const s of LOCAL_CLIENT_SUBS) if (!client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale']));
+  return new CommandTable(infos);
 }
 
 /** The static table shipped with @ioredis/commands: used until the master has answered COMMAND. */
@@ -181,7 +187,7 @@ export function tableFromStatic(commands: Record<string, { flags: string[] }>): 
   // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
   const client = commands.client;
   const subs = new Map<string, CommandInfo>();
-  for (const s of ['setname', 'getname', 'setinfo', 'tracking', 'reply', 'caching']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
+  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
   return new CommandTable(Object.entries(commands).map(([n, c]) => (n === 'client' ? makeInfo(n, c.flags, subs) : makeInfo(n, c.flags))));
 }
 

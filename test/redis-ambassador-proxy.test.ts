@@ -1,0 +1,261 @@
+/** @module The ambassador against a real master and 2 replicas: routing, per-client state, real clients, bad input. */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { createClient, RESP_TYPES } from 'redis';
+import { closeRedisClients, pollUntil, rawClient, resp, run, startTopology, stopAll, withTimeout, type Topology } from './helpers/index.js';
+import { start, type Handle } from '../src/redis-ambassador/index.js';
+
+let topo: Topology;
+let amb: Handle;
+const clients: { disconnect(): void }[] = [];
+
+function ioredis(opts: Record<string, unknown> = {}): Redis {
+  const c = new Redis({ port: amb.address.port, host: '127.0.0.1', maxRetriesPerRequest: 1, ...opts });
+  c.on('error', () => {});
+  clients.push(c);
+  return c;
+}
+
+async function metricsText(): Promise<string> {
+  const a = amb.httpAddress as { host: string; port: number };
+  return (await fetch(`http://${a.host}:${a.port}/metrics`)).text();
+}
+
+function metric(text: string, re: RegExp): number {
+  const m = re.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+before(async () => {
+  topo = await startTopology({ replicas: 2 });
+  amb = await start({
+    listen: { host: '127.0.0.1', port: 0 },
+    master: { host: '127.0.0.1', port: topo.master.port },
+    replicas: topo.replicas.map((r) => ({ host: '127.0.0.1', port: r.port })),
+    readPolicy: 'prefer-replica',
+    httpBind: { host: '127.0.0.1', port: 0 },
+    maxBulk: 4 * 1024 * 1024,
+  });
+});
+
+after(async () => {
+  for (const c of clients) c.disconnect();
+  closeRedisClients();
+  await amb?.close();
+  await stopAll();
+});
+
+describe('routing', () => {
+  test('the live COMMAND table is loaded from the master at start', () => {
+    assert.equal(amb.tableSource(), 'live');
+  });
+
+  test('writes go to the master, reads to replicas, unknown commands to the master', async () => {
+    const c = ioredis();
+    const before = await metricsText();
+    await c.set('route:k', 'v');
+    await pollUntil(async () => (await topo.replicas[0].client().get('route:k')) === 'v', { what: 'replication' });
+    assert.equal(await c.get('route:k'), 'v');
+    await assert.rejects(c.call('NOSUCHCOMMAND'), /unknown command/);
+    const after = await metricsText();
+    const count = (t: string, cmd: string, route: string) => metric(t, new RegExp(`podkit_ambassador_commands_total\\{command="${cmd}",route="${route}"\\} (\\d+)`));
+    assert.equal(count(after, 'set', 'master') - count(before, 'set', 'master'), 1);
+    assert.equal(count(after, 'get', 'replica') - count(before, 'get', 'replica'), 1);
+    assert.equal(count(after, 'unknown', 'master') - count(before, 'unknown', 'master'), 1);
+  });
+
+  test('EVAL goes to the master, EVAL_RO may go to a replica', async () => {
+    const c = ioredis();
+    assert.equal(await c.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, 'lua:k', 'x'), 'OK');
+    await pollUntil(async () => (await topo.replicas[1].client().get('lua:k')) === 'x', { what: 'replication' });
+    assert.equal(await c.call('EVAL_RO', "return redis.call('GET', KEYS[1])", '1', 'lua:k'), 'x');
+    const t = await metricsText();
+    assert.ok(metric(t, /podkit_ambassador_commands_total\{command="eval_ro",route="replica"\} (\d+)/) >= 1);
+    assert.ok(metric(t, /podkit_ambassador_commands_total\{command="eval",route="master"\} (\d+)/) >= 1);
+  });
+});
+
+describe('per-client state', () => {
+  test('SELECT is per client: two clients in different dbs do not see each other', async () => {
+    const a = ioredis({ db: 3 });
+    const b = ioredis();
+    await a.set('db:k', 'three');
+    await b.set('db:k', 'zero');
+    assert.equal(await a.get('db:k'), 'three');
+    assert.equal(await b.get('db:k'), 'zero');
+    assert.equal(await topo.master.client().select(3).then(() => 'ok'), 'ok');
+    await assert.rejects(a.select(99), /DB index is out of range/);
+  });
+
+  test('HELLO 3 gives RESP3 replies to that client only', async () => {
+    const raw = await rawClient(amb.address.port);
+    const [hello] = await raw.send(resp('HELLO', '3'), 1);
+    assert.equal(hello[0], 0x25, 'HELLO 3 answers with a RESP3 map');
+    await raw.send(resp('HSET', 'h3', 'f', 'v'), 1);
+    const [m] = await raw.send(resp('HGETALL', 'h3'), 1);
+    assert.equal(m.toString(), '%1\r\n$1\r\nf\r\n$1\r\nv\r\n');
+    const other = await rawClient(amb.address.port);
+    const [a] = await other.send(resp('HGETALL', 'h3'), 1);
+    assert.equal(a.toString(), '*2\r\n$1\r\nf\r\n$1\r\nv\r\n');
+    const [n] = await raw.send(resp('GET', 'nokey'), 1);
+    assert.equal(n.toString(), '_\r\n');
+    assert.equal((await raw.send(resp('HELLO', '4'), 1))[0].toString(), '-NOPROTO unsupported protocol version\r\n');
+    raw.close();
+    other.close();
+  });
+
+  test('CLIENT SETNAME/GETNAME/SETINFO are per client', async () => {
+    const a = ioredis({ connectionName: 'alpha' });
+    const b = ioredis();
+    assert.equal(await a.client('GETNAME'), 'alpha');
+    assert.equal(await b.client('GETNAME'), null);
+    assert.equal(await b.call('CLIENT', 'SETINFO', 'lib-name', 'x'), 'OK');
+    await assert.rejects(b.client('SETNAME', 'has space'), /cannot contain spaces/);
+  });
+
+  test('RESET restores db 0, RESP2 and no name; QUIT replies OK and closes', async () => {
+    const raw = await rawClient(amb.address.port);
+    const r = await raw.send(Buffer.concat([resp('SELECT', '5'), resp('HELLO', '3'), resp('CLIENT', 'SETNAME', 'n'), resp('RESET'), resp('CLIENT', 'GETNAME'), resp('SET', 'reset:k', '1')]), 6);
+    assert.equal(r[3].toString(), '+RESET\r\n');
+    assert.equal(r[4].toString(), '$-1\r\n', 'RESP2 null after RESET');
+    assert.equal(await ioredis().get('reset:k'), '1', 'back in db 0');
+    const q = await raw.send(resp('QUIT'), 1);
+    assert.equal(q[0].toString(), '+OK\r\n');
+    await withTimeout(raw.closed, 5000, 'close after QUIT');
+  });
+
+  test('client password: NOAUTH before AUTH, WRONGPASS for a bad one', async () => {
+    const guarded = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port: topo.master.port }, httpBind: null, clientPassword: 's3cret' });
+    try {
+      const raw = await rawClient(guarded.address.port);
+      const r = await raw.send(Buffer.concat([resp('GET', 'x'), resp('AUTH', 'bad'), resp('AUTH', 's3cret'), resp('PING')]), 4);
+      assert.deepEqual(r.map(String), ['-NOAUTH Authentication required.\r\n', '-WRONGPASS invalid username-password pair or user is disabled.\r\n', '+OK\r\n', '+PONG\r\n']);
+      raw.close();
+      const c = new Redis({ port: guarded.address.port, password: 's3cret', maxRetriesPerRequest: 1 });
+      assert.equal(await c.ping(), 'PONG');
+      c.disconnect();
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
+describe('transactions, pub/sub, blocking', () => {
+  test('MULTI/EXEC and WATCH run on one master connection', async () => {
+    const a = ioredis();
+    const b = ioredis();
+    await a.set('tx:k', '1');
+    assert.deepEqual(await a.multi().incr('tx:k').get('tx:k').exec(), [
+      [null, 2],
+      [null, '2'],
+    ]);
+    await a.watch('tx:k');
+    await b.set('tx:k', 'changed');
+    assert.equal(await a.multi().set('tx:k', 'mine').exec(), null, 'WATCH aborts the transaction');
+    assert.equal(await a.get('tx:k'), 'changed');
+  });
+
+  test('a client that disconnects mid-transaction leaves no state behind', async () => {
+    const raw = await rawClient(amb.address.port);
+    await raw.send(Buffer.concat([resp('WATCH', 'left:k'), resp('MULTI'), resp('SET', 'left:k', 'half')]), 3);
+    raw.close();
+    await raw.closed;
+    // The next clients get normal (not QUEUED) replies, and the abandoned SET never ran.
+    for (let i = 0; i < 5; i++) {
+      const c = await rawClient(amb.address.port);
+      const r = await c.send(Buffer.concat([resp('MULTI'), resp('GET', 'left:k'), resp('EXEC')]), 3);
+      assert.deepEqual(r.map(String), ['+OK\r\n', '+QUEUED\r\n', '*1\r\n$-1\r\n']);
+      c.close();
+    }
+    const master = topo.master.client();
+    assert.equal(await master.get('left:k'), null);
+  });
+
+  test('pub/sub with ioredis and node-redis; a blocking pop waits on its own connection', async () => {
+    const sub = ioredis();
+    const got = new Promise<string>((resolve) => sub.on('message', (_ch: string, m: string) => resolve(m)));
+    await sub.subscribe('chan');
+    const nsub = createClient({ socket: { port: amb.address.port, host: '127.0.0.1' } });
+    await nsub.connect();
+    const ngot = new Promise<string>((resolve) => void nsub.subscribe('chan', (m) => resolve(m)));
+    await pollUntil(async () => Number(((await topo.master.client().call('PUBSUB', 'NUMSUB', 'chan')) as [string, number])[1]) === 2, { what: 'two subscribers' });
+    const blocker = ioredis();
+    const popped = blocker.blpop('bq', 0);
+    const pub = ioredis();
+    await pollUntil(async () => /blocked_clients:1/.test(await topo.master.client().info('clients')), { what: 'BLPOP to block' });
+    assert.equal(await pub.get('route:k'), 'v', 'other clients are not held up by the blocked one');
+    await pub.publish('chan', 'hello');
+    await pub.rpush('bq', 'item');
+    assert.equal(await withTimeout(got, 5000, 'ioredis message'), 'hello');
+    assert.equal(await withTimeout(ngot, 5000, 'node-redis message'), 'hello');
+    assert.deepEqual(await withTimeout(popped, 5000, 'BLPOP'), ['bq', 'item']);
+    await nsub.quit();
+  });
+
+  test('node-redis: pipelines, transactions, RESP3, Lua', async () => {
+    const c = createClient({ socket: { port: amb.address.port, host: '127.0.0.1' }, RESP: 3 }).withTypeMapping({ [RESP_TYPES.MAP]: Map });
+    await c.connect();
+    await c.hSet('nr:h', { a: '1' });
+    const m = await c.hGetAll('nr:h');
+    assert.ok(m instanceof Map && m.get('a') === '1');
+    const res = await c.multi().set('nr:k', '1').incr('nr:k').exec();
+    assert.deepEqual(res, ['OK', 2]);
+    const pipe = await Promise.all([c.set('nr:a', 'x'), c.get('route:k'), c.eval("return 'lua'", { keys: [], arguments: [] })]);
+    assert.deepEqual(pipe, ['OK', 'v', 'lua']);
+    await c.quit();
+  });
+
+  test('redis-cli works through it, including inline commands', async () => {
+    const port = String(amb.address.port);
+    assert.equal((await run('redis-cli', ['-p', port, 'SET', 'cli:k', 'hi'])).stdout.trim(), 'OK');
+    assert.equal((await run('redis-cli', ['-p', port, 'GET', 'cli:k'])).stdout.trim(), 'hi');
+    const raw = await rawClient(amb.address.port);
+    const r = await raw.send('PING\r\nECHO "a b"\r\n\r\nGET cli:k\r\n', 3);
+    assert.deepEqual(r.map(String), ['+PONG\r\n', '$3\r\na b\r\n', '$2\r\nhi\r\n']);
+    raw.close();
+  });
+});
+
+describe('bad input', () => {
+  test('malformed bytes get -ERR Protocol error and the connection closes; others are unaffected', async () => {
+    const good = ioredis();
+    const bad = await rawClient(amb.address.port);
+    const r = await bad.send('*1\r\n$4\r\nPING\r\n*2\r\n:1\r\n', 2);
+    assert.equal(r[0].toString(), '+PONG\r\n');
+    assert.equal(r[1].toString(), "-ERR Protocol error: expected '$', got ':'\r\n");
+    await withTimeout(bad.closed, 5000, 'close after protocol error');
+    assert.equal(await good.ping(), 'PONG');
+  });
+
+  test('a bulk over --max-bulk is refused from its header, without buffering it', async () => {
+    const bad = await rawClient(amb.address.port);
+    const r = await bad.send('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$999999999\r\n', 1);
+    assert.equal(r[0].toString(), '-ERR Protocol error: invalid bulk length\r\n');
+    await withTimeout(bad.closed, 5000, 'close');
+  });
+
+  test('a slow client cannot grow memory without bound: its reading pauses', async () => {
+    const c = ioredis();
+    await c.set('big', 'x'.repeat(256 * 1024));
+    const slow = await rawClient(amb.address.port);
+    slow.socket.pause();
+    const cmd = resp('GET', 'big');
+    const n = 20_000; // 20,000 × 256 KiB = 5 GB of replies if nothing pushed back
+    const before = metric(await metricsText(), /podkit_ambassador_commands_total\{command="get",route="replica"\} (\d+)/);
+    for (let i = 0; i < n; i++) slow.socket.write(cmd);
+    await pollUntil(async () => {
+      const t = await metricsText();
+      return metric(t, /podkit_ambassador_commands_total\{command="get",route="replica"\} (\d+)/) - before > 1000;
+    }, { what: 'the ambassador to take the first commands' });
+    // Give it every chance to read more: the count must stay bounded by max-pending plus what fits in the socket buffers.
+    const samples: number[] = [];
+    await pollUntil(async () => {
+      samples.push(metric(await metricsText(), /podkit_ambassador_commands_total\{command="get",route="replica"\} (\d+)/) - before);
+      return samples.length >= 5 && samples[samples.length - 1] === samples[samples.length - 5];
+    }, { what: 'reading to stop', intervalMs: 100, timeoutMs: 20_000 });
+    assert.ok(samples[samples.length - 1] < n / 2, `took ${samples[samples.length - 1]} of ${n} commands from a client that reads nothing`);
+    slow.close();
+    assert.equal(await c.ping(), 'PONG');
+  });
+});
