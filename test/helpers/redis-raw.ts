@@ -19,7 +19,7 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
   });
   socket.on('error', () => {});
   const st = scanState();
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   const replies: Buffer[] = [];
   let waiter: { n: number; resolve: (r: Buffer[]) => void; reject: (e: Error) => void } | null = null;
   const check = () => {
