@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { git, livePids, makeRepo, pollUntil, startTopology, stopAll, withTimeout, freePorts, startNginx } from './helpers/index.js';
+import { git, livePids, makeRepo, pollUntil, startRedis, startTopology, stopAll, withTimeout, freePorts, startNginx } from './helpers/index.js';
 
 after(stopAll);
 
@@ -33,6 +33,12 @@ test('redis topology: master, replicas and sentinels on distinct free ports, rep
   const pids = [topo.master, ...topo.replicas, ...topo.sentinels].map((n) => n.proc.pid);
   await topo.stop();
   for (const pid of pids) await gone(pid);
+});
+
+test('a server that cannot bind its port is an error, never mistaken for the one already there', async () => {
+  const a = await startRedis();
+  await assert.rejects(startRedis({ port: a.port }), /redis-server on port \d+ did not start/);
+  await a.stop();
 });
 
 test('git repos: bare remote + working clone; commit pushes and returns the hash', () => {

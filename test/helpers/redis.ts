@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
-import { pollUntil, waitForPort } from './poll.js';
-import { startProcess, tempDir, type Proc } from './proc.js';
+import { pollUntil } from './poll.js';
+import { startProcess, tempDir, waitForOutput, type Proc } from './proc.js';
 
 export const REDIS_SERVER = 'redis-server';
 export const REDIS_SENTINEL = 'redis-sentinel';
@@ -42,18 +42,34 @@ export interface RedisOptions {
 
 const clients = new Set<Redis>();
 
+/**
+ * Wait until this very process says it is serving (not merely that something answers on the port: a port picked
+ * by freePort() can be taken by a parallel test). Resolves false when it exited first (e.g. the port was taken).
+ */
+async function readyOrExited(proc: Proc, ready: RegExp): Promise<boolean> {
+  const seen = waitForOutput(proc, ready, 15_000).then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([seen, proc.exited.then(() => false)]);
+}
+
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisNode> {
   requireBinary(REDIS_SERVER);
-  const port = opts.port ?? (await freePort());
-  const dir = tempDir('podkit-redis-');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', ''];
-  if (opts.replicaOf) args.push('--replicaof', opts.replicaOf.host, String(opts.replicaOf.port));
-  if (opts.password) args.push('--requirepass', opts.password, '--masterauth', opts.password);
-  args.push(...(opts.args ?? []));
-  const proc = startProcess(REDIS_SERVER, args, { name: `redis:${port}` });
-  await waitForPort(port).catch((e: Error) => {
-    throw new Error(`${e.message}\n${proc.stdout().slice(-1500)}`);
-  });
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const dir = tempDir('podkit-redis-');
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', ''];
+    if (opts.replicaOf) args.push('--replicaof', opts.replicaOf.host, String(opts.replicaOf.port));
+    if (opts.password) args.push('--requirepass', opts.password, '--masterauth', opts.password);
+    args.push(...(opts.args ?? []));
+    const proc = startProcess(REDIS_SERVER, args, { name: `redis:${port}` });
+    if (await readyOrExited(proc, /Ready to accept connections/)) return redisNode(port, proc, dir, opts.password);
+    if (opts.port !== undefined || attempt >= 5) throw new Error(`redis-server on port ${port} did not start:\n${proc.stdout().slice(-1500)}`);
+  }
+}
+
+function redisNode(port: number, proc: Proc, dir: string, password?: string): RedisNode {
   const node: RedisNode = {
     port,
     host: '127.0.0.1',
@@ -61,7 +77,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisNode> {
     dir,
     addr: `127.0.0.1:${port}`,
     client() {
-      const c = new Redis({ port, host: '127.0.0.1', password: opts.password, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      const c = new Redis({ port, host: '127.0.0.1', password, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
       c.on('error', () => {});
       clients.add(c);
       return c;
@@ -100,23 +116,29 @@ export interface Topology {
 
 async function startSentinel(master: RedisNode, o: Required<Pick<TopologyOptions, 'masterName' | 'downAfterMs' | 'failoverTimeoutMs'>> & { quorum: number; password?: string }): Promise<SentinelNode> {
   requireBinary(REDIS_SENTINEL);
-  const port = await freePort();
-  const dir = tempDir('podkit-sentinel-');
-  const conf = join(dir, 'sentinel.conf');
-  const lines = [
-    `port ${port}`,
-    'bind 127.0.0.1',
-    `dir ${dir}`,
-    'sentinel resolve-hostnames no',
-    `sentinel monitor ${o.masterName} 127.0.0.1 ${master.port} ${o.quorum}`,
-    `sentinel down-after-milliseconds ${o.masterName} ${o.downAfterMs}`,
-    `sentinel failover-timeout ${o.masterName} ${o.failoverTimeoutMs}`,
-    `sentinel parallel-syncs ${o.masterName} 1`,
-  ];
-  if (o.password) lines.push(`sentinel auth-pass ${o.masterName} ${o.password}`);
-  writeFileSync(conf, lines.join('\n') + '\n');
-  const proc = startProcess(REDIS_SENTINEL, [conf], { name: `sentinel:${port}` });
-  await waitForPort(port);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const dir = tempDir('podkit-sentinel-');
+    const conf = join(dir, 'sentinel.conf');
+    const lines = [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      'sentinel resolve-hostnames no',
+      `sentinel monitor ${o.masterName} 127.0.0.1 ${master.port} ${o.quorum}`,
+      `sentinel down-after-milliseconds ${o.masterName} ${o.downAfterMs}`,
+      `sentinel failover-timeout ${o.masterName} ${o.failoverTimeoutMs}`,
+      `sentinel parallel-syncs ${o.masterName} 1`,
+    ];
+    if (o.password) lines.push(`sentinel auth-pass ${o.masterName} ${o.password}`);
+    writeFileSync(conf, lines.join('\n') + '\n');
+    const proc = startProcess(REDIS_SENTINEL, [conf], { name: `sentinel:${port}` });
+    if (await readyOrExited(proc, /\+monitor master/)) return sentinelNode(port, proc);
+    if (attempt >= 5) throw new Error(`redis-sentinel on port ${port} did not start:\n${proc.stdout().slice(-1500)}`);
+  }
+}
+
+function sentinelNode(port: number, proc: Proc): SentinelNode {
   return {
     port,
     proc,
