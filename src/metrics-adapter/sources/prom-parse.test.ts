@@ -1,0 +1,81 @@
+/** @module Unit tests for the Prometheus/OpenMetrics text parser and relabel_configs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProtocolError, ConfigError } from '../../core/errors.js';
+import { render, type MetricFamily } from '../../core/metrics/index.js';
+import { parseExposition } from './prom-parse.js';
+import { parseRelabelConfigs, relabel, relabelFamilies } from './relabel.js';
+
+const FAMILIES: MetricFamily[] = [
+  { name: 'http_requests_total', help: 'Requests "served"\nsecond line \\ slash', type: 'counter', metrics: [{ labels: { code: '200', path: '/a"b\\c\nd' }, value: 10, created: 1700000000 }, { labels: { code: '500', path: '' }, value: 1 }] },
+  { name: 'temp_celsius', help: 'T', type: 'gauge', unit: 'celsius', metrics: [{ labels: {}, value: -1.5, timestampMs: 1700000000123 }] },
+  { name: 'lat_seconds', help: 'L', type: 'histogram', metrics: [{ labels: { r: 'x' }, buckets: [{ le: 0.5, count: 1 }, { le: 1, count: 2 }, { le: Infinity, count: 3 }], sum: 4.5, count: 3 }] },
+  { name: 'rpc_seconds', help: 'R', type: 'summary', metrics: [{ labels: {}, quantiles: [{ quantile: 0.5, value: 0.1 }, { quantile: 0.99, value: Infinity }], sum: 9, count: 4 }] },
+  { name: 'build_info', help: 'B', type: 'info', metrics: [{ labels: { version: '1.0' }, value: 1 }] },
+  { name: 'odd', help: '', type: 'untyped', metrics: [{ labels: { a: 'b' }, value: NaN }] },
+];
+
+const strip = (fams: MetricFamily[], om: boolean) => fams.map((f) => ({ ...f, unit: om ? f.unit : undefined, metrics: f.metrics.map((m) => ({ ...m, created: om ? m.created : undefined })) }));
+const clean = (x: unknown) => JSON.parse(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)));
+
+for (const fmt of ['prometheus', 'openmetrics'] as const) {
+  test(`render → parse round-trips every type (${fmt})`, () => {
+    const text = render(FAMILIES, fmt);
+    const parsed = parseExposition(text, fmt);
+    const expected = strip(FAMILIES, fmt === 'openmetrics').map((f) => (f.type === 'info' && fmt === 'prometheus' ? { ...f, type: 'gauge' as const } : f));
+    assert.deepEqual(clean(parsed), clean(expected));
+  });
+}
+
+test('parses hand-written text: comments, CRLF, exemplars, timestamps in each format', () => {
+  const prom = parseExposition('# a comment\r\n# TYPE x_total counter\r\nx_total{a="1",} 3 1700000000000\r\n\r\n', 'prometheus');
+  assert.deepEqual(prom, [{ name: 'x_total', help: '', type: 'counter', metrics: [{ labels: { a: '1' }, value: 3, timestampMs: 1700000000000 }] }]);
+  const om = parseExposition('# TYPE x counter\nx_total{a="1"} 3 1700000000.5 # {trace_id="abc"} 1.0\n# EOF\n', 'openmetrics');
+  assert.deepEqual(om, [{ name: 'x_total', help: '', type: 'counter', metrics: [{ labels: { a: '1' }, value: 3, timestampMs: 1700000000500 }] }]);
+  const untyped = parseExposition('foo 1\nbar{x="y"} +Inf\n');
+  assert.deepEqual(untyped.map((f) => [f.name, f.type, f.metrics[0].value]), [['foo', 'untyped', 1], ['bar', 'untyped', Infinity]]);
+});
+
+test('malformed lines are ProtocolErrors naming the line', () => {
+  for (const bad of ['x{a="1" 3', 'x{1a="b"} 3', 'x abc', 'x{a="b",a="c"} 1', '# TYPE x nonsense', 'x 1 2 3', '0x 1']) {
+    assert.throws(() => parseExposition(`ok 1\n${bad}\n`), (e: unknown) => e instanceof ProtocolError && /line 2/.test(e.message), bad);
+  }
+});
+
+test('relabel: replace, keep, drop, labeldrop, labelkeep, labelmap with Prometheus semantics', () => {
+  const rules = parseRelabelConfigs([
+    { source_labels: ['__name__'], regex: 'go_.*', action: 'drop' },
+    { source_labels: ['job', 'instance'], separator: '/', regex: '(.*)/(.*):\\d+', target_label: 'where', replacement: '$1@${2}' },
+    { regex: '__meta_(.+)', action: 'labelmap', replacement: 'm_$1' },
+    { regex: '__meta_.*|secret', action: 'labeldrop' },
+    { source_labels: ['env'], regex: 'prod|stage', action: 'keep' },
+  ], 'r');
+  assert.equal(relabel({ __name__: 'go_gc', env: 'prod' }, rules), undefined, 'dropped');
+  assert.equal(relabel({ __name__: 'x', env: 'dev' }, rules), undefined, 'not kept (regex anchored: "dev" ≠ "prod|stage")');
+  assert.equal(relabel({ __name__: 'x', env: 'production' }, rules), undefined, 'anchored: production does not match prod');
+  assert.deepEqual(relabel({ __name__: 'x', env: 'prod', job: 'api', instance: 'h1:80', __meta_zone: 'z1', secret: 's' }, rules), { __name__: 'x', env: 'prod', job: 'api', instance: 'h1:80', where: 'api@h1', m_zone: 'z1' });
+  const keep = parseRelabelConfigs([{ regex: 'code|__name__', action: 'labelkeep' }], 'r');
+  assert.deepEqual(relabel({ __name__: 'x', code: '1', other: '2' }, keep), { __name__: 'x', code: '1' });
+});
+
+test('relabelFamilies renames families, drops type clashes and duplicate series', () => {
+  const fams: MetricFamily[] = [
+    { name: 'a_total', help: 'A', type: 'counter', metrics: [{ labels: { x: '1' }, value: 1 }, { labels: { x: '2' }, value: 2 }] },
+    { name: 'b', help: 'B', type: 'gauge', metrics: [{ labels: {}, value: 3 }] },
+  ];
+  const rules = parseRelabelConfigs([
+    { source_labels: ['__name__'], regex: 'a_total', target_label: '__name__', replacement: 'renamed_total' },
+    { regex: 'x', action: 'labeldrop' },
+    { source_labels: ['__name__'], regex: 'b', target_label: '__name__', replacement: 'renamed_total' },
+  ], 'r');
+  const out = relabelFamilies(fams, rules);
+  assert.deepEqual(out, [{ name: 'renamed_total', help: 'A', type: 'counter', metrics: [{ labels: {}, value: 1 }] }]);
+});
+
+test('bad relabel configs name their path', () => {
+  const cases: Array<[unknown, string]> = [
+    [[{ action: 'hashmod' }], 'r[0].action'], [[{ regex: '(' , action: 'labeldrop' }], 'r[0].regex'], [[{ action: 'replace' }], 'r[0].target_label'],
+    [[{ action: 'keep' }], 'r[0].source_labels'], [[{ source_labels: ['1bad'], action: 'drop' }], 'r[0].source_labels[0]'], [{}, 'r'], [[{ bogus: 1 }], 'r[0].bogus'],
+  ];
+  for (const [raw, path] of cases) assert.throws(() => parseRelabelConfigs(raw, 'r'), (e: unknown) => e instanceof ConfigError && e.path === path, path);
+});
