@@ -2,7 +2,8 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
-import { waitForPort } from './poll.js';
+import { randomBytes } from 'node:crypto';
+import { pollUntil } from './poll.js';
 import { startProcess, tempDir, type Proc } from './proc.js';
 import { requireBinary } from './redis.js';
 
@@ -25,6 +26,8 @@ export async function startNginx(opts: NginxOptions = {}): Promise<Nginx> {
   const bin = process.env.PODKIT_NGINX ?? '/usr/sbin/nginx';
   requireBinary(bin);
   const port = opts.port ?? (await freePort());
+  // Our own nginx answers with this token: a parallel test's server on the same port would not.
+  const token = randomBytes(8).toString('hex');
   const dir = tempDir('podkit-nginx-');
   mkdirSync(join(dir, 'logs'));
   const root = opts.root ?? join(dir, 'html');
@@ -48,6 +51,7 @@ http {
     disable_symlinks off;
     etag off;
     add_header Cache-Control no-store;
+    add_header X-Podkit-Test-Server ${token} always;
     ${opts.serverExtra ?? ''}
   }
 }
@@ -55,8 +59,12 @@ http {
   const confPath = join(dir, 'nginx.conf');
   writeFileSync(confPath, conf);
   const proc = startProcess(bin, ['-p', dir, '-c', confPath], { name: `nginx:${port}` });
-  await waitForPort(port).catch((e: Error) => {
-    throw new Error(`${e.message}\n${proc.stderr().slice(-1500)}`);
-  });
+  const ours = pollUntil(
+    async () => (await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' })).headers.get('x-podkit-test-server') === token,
+    { timeoutMs: 10_000, what: `nginx on port ${port}` },
+  );
+  ours.catch(() => {}); // when nginx exits first, the race below reports it
+  const serving = await Promise.race([ours.then(() => true), proc.exited.then(() => false)]);
+  if (!serving) throw new Error(`nginx on port ${port} exited before serving:\n${proc.stderr().slice(-1500)}`);
   return { port, url: `http://127.0.0.1:${port}`, proc, stop: () => proc.stop() };
 }
