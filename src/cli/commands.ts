@@ -14,5 +14,10 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   { name: 'git-sync', summary: 'sync a git repo into a directory and publish it atomically (kubernetes/git-sync v4 drop-in)', load: () => import('../git-sync/cli.js') },
   { name: 'redis-ambassador', summary: 'RESP proxy on localhost: writes to the Redis master, reads to replicas', load: () => import('../redis-ambassador/cli.js') },
+  { name: 'up', summary: 'run Kubernetes Pod YAML locally, one set of namespaces per pod (-d to detach)', load: () => import('../pod/cli/up.js') },
+  { name: 'ps', summary: 'list pods started by podkit up', load: () => import('../pod/cli/ps.js') },
+  { name: 'logs', summary: "print (-f: follow) a pod's container logs", load: () => import('../pod/cli/logs.js') },
+  { name: 'down', summary: 'stop pods started by podkit up and clean up (--all: every pod)', load: () => import('../pod/cli/down.js') },
   { name: 'inject', summary: "add podkit's containers to Pod/workload YAML from podkit.io/* annotations (like istioctl kube-inject)", load: () => import('../pod/inject/cli.js') },
+  { name: 'webhook', summary: 'Kubernetes mutating admission webhook that injects podkit containers (AdmissionReview v1, JSONPatch)', load: () => import('../pod/inject/webhook-cli.js') },
 ];

@@ -1,0 +1,42 @@
+/** @module `podkit ps`: a table of the pods in the state folder (detached or not), with readiness, restarts and IP. */
+import { join } from 'node:path';
+import { flag } from '../../core/config.js';
+import { runCommand } from '../../cli/run.js';
+import type { PodStatus } from '../runtime/pod.js';
+import { listPods, readJSON } from '../runtime/state.js';
+
+export const stateDirFlag = flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' });
+
+function age(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
+}
+
+export function run(argv: string[]): Promise<number> {
+  return runCommand(
+    {
+      command: 'podkit ps',
+      usage: 'podkit ps [--containers] [--json]',
+      summary: 'List pods started by podkit up (foreground or detached).',
+      spec: { 'state-dir': stateDirFlag, containers: flag.bool({ help: 'One line per container', short: 'c', default: false, env: [] }), json: flag.bool({ help: 'Print JSON', default: false, env: [] }) },
+      async main({ values }) {
+        const pods = listPods(values['state-dir']).map((e) => ({ e, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }));
+        if (values.json) {
+          process.stdout.write(JSON.stringify(pods.map(({ e, st }) => ({ ...st, name: e.name, orphaned: e.orphaned, statusURL: e.state?.statusURL })), null, 1) + '\n');
+          return 0;
+        }
+        const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
+        for (const { e, st } of pods) {
+          const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
+          const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : (st?.phase ?? 'Pending');
+          rows.push([e.name, `${cs.filter((c) => c.ready).length}/${cs.length}`, status, String((st?.containers ?? []).reduce((n, c) => n + c.restarts, 0)), e.state?.ip ?? st?.podIP ?? '', e.state ? age(Date.now() - e.state.createdAt) : '', e.state?.statusURL ?? '']);
+          if (values.containers) for (const c of st?.containers ?? []) rows.push([`  ${c.name}`, c.ready ? '1/1' : '0/1', `${c.state}${c.reason ? ` (${c.reason})` : ''}`, String(c.restarts), c.kind, '', c.probes.map((p) => `${p.kind}=${p.last ?? 'pending'}`).join(' ')]);
+        }
+        const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+        for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n');
+        return 0;
+      },
+    },
+    argv,
+  );
+}

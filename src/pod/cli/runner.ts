@@ -1,0 +1,196 @@
+/**
+ * @module The `podkit up` runner: owns every pod's sandbox, streams logs prefixed pod/container, keeps the state
+ * folder current, serves the status page, and stops pods the Kubernetes way on Ctrl-C (twice: force).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PermissionError, UsageError } from '../../core/errors.js';
+import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
+import type { HostPort } from '../../core/parse.js';
+import type { LoadedManifests } from '../spec/index.js';
+import { PodRunner, type PodPhase } from '../runtime/pod.js';
+import type { Sandbox } from '../runtime/sandbox.js';
+import { HostSandbox } from '../runtime/sandbox-host.js';
+import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
+import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
+import { statusPage } from './status-page.js';
+
+export interface RunnerOptions {
+  loaded: LoadedManifests;
+  root: string;
+  sandbox: 'auto' | 'namespaced' | 'host';
+  statusBind?: HostPort;
+  maxBackoffMs: number;
+  color: boolean;
+  /** Where container lines and runner events go. */
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const COLORS = [36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96];
+
+export function chooseSandbox(choice: RunnerOptions['sandbox']): 'namespaced' | 'host' {
+  const root = process.getuid?.() === 0;
+  if (choice === 'host') return 'host';
+  if (!root) throw new PermissionError('podkit up needs root for pod namespaces (network, mount, pid); run as root, or pass --sandbox=host for plain host processes without isolation');
+  return 'namespaced';
+}
+
+/** Clean up pods whose runner is gone (after a SIGKILL). Returns their names. */
+export async function reapOrphans(root: string): Promise<string[]> {
+  const orphans = listPods(root).filter((p) => p.orphaned);
+  for (const o of orphans) await cleanupPod(o);
+  return orphans.map((o) => o.name);
+}
+
+export async function runPods(o: RunnerOptions): Promise<number> {
+  const kind = chooseSandbox(o.sandbox);
+  for (const name of await reapOrphans(o.root)) o.err(`podkit: cleaned up pod ${name} left by a runner that is gone`);
+  const live = new Set(listPods(o.root).map((p) => p.name));
+  for (const p of o.loaded.pods) if (live.has(p.name)) throw new UsageError(`pod "${p.name}" is already running (podkit down ${p.name})`);
+
+  const runners: PodRunner[] = [];
+  const states = new Map<PodRunner, { state: PodState; dir: string }>();
+  let statusTimer: NodeJS.Timeout | undefined;
+  const writeStatus = () => {
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      for (const r of runners) {
+        const s = states.get(r);
+        if (s) {
+          try {
+            writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+          } catch {
+            // folder removed at shutdown
+          }
+        }
+      }
+    }, 50);
+  };
+  let http: HttpHandle | undefined;
+  if (o.statusBind) {
+    http = await startHttpServer({ bind: o.statusBind, ready: () => {
+      const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
+      return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
+    } });
+    http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(runners.map((r) => r.status())), 'text/html; charset=utf-8'));
+    http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(runners.map((r) => r.status()), null, 1), 'application/json'));
+  }
+  const statusURL = http ? `http://${http.address.host}:${http.address.port}/` : undefined;
+  if (statusURL) o.err(`podkit: status page ${statusURL}`);
+
+  const paint = (text: string, key: string) => {
+    if (!o.color) return text;
+    let h = 0;
+    for (const ch of key) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+    return `\x1b[${COLORS[h % COLORS.length]}m${text}\x1b[0m`;
+  };
+
+  for (const plan of o.loaded.pods) {
+    const id = randomBytes(4).toString('hex');
+    const dir = claimPodDir(o.root, plan.name);
+    const state: PodState = { name: plan.name, namespace: plan.namespace, id, sandbox: kind, runner: procRef(process.pid), pids: [], statusURL, createdAt: Date.now() };
+    const saveState = () => writeJSON(join(dir, 'state.json'), state);
+    let sb: Sandbox;
+    if (kind === 'namespaced') {
+      const ns = new NamespacedSandbox({ id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid) => (state.pids.push(procRef(pid)), saveState()) });
+      if (!plan.spec.hostNetwork) Object.assign(state, { netns: ns.netns, veth: ns.veth });
+      sb = ns;
+    } else sb = new HostSandbox();
+    // Record every container process group before anything else can happen, for cleanup after a SIGKILL.
+    const spawn = sb.spawn.bind(sb);
+    sb.spawn = (spec) => {
+      const p = spawn(spec);
+      if (p.pid > 0) {
+        state.pids = state.pids.filter((x) => procRef(x.pid).start === x.start);
+        state.pids.push(procRef(p.pid));
+        saveState();
+      }
+      return p;
+    };
+    saveState();
+    const runner = new PodRunner({
+      plan,
+      configMaps: o.loaded.configMaps,
+      secrets: o.loaded.secrets,
+      sandbox: sb,
+      dir,
+      backoff: { maxMs: o.maxBackoffMs },
+      output: (c, _s, line) => o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`),
+      event: (e) => {
+        if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished'].includes(e.event)) {
+          o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` ${e.detail}` : ''}`);
+        }
+        if (e.event === 'sandbox-ready') {
+          state.ip = sb.podIP;
+          saveState();
+        }
+      },
+      changed: writeStatus,
+    });
+    runners.push(runner);
+    states.set(runner, { state, dir });
+  }
+
+  let stopping = false;
+  const stopAll = async () => {
+    if (stopping) return;
+    stopping = true;
+    o.err('podkit: stopping pods (Ctrl-C again to force)');
+    await Promise.all(runners.map((r) => r.stop()));
+  };
+  const force = async () => {
+    o.err('podkit: forcing: killing every container');
+    for (const r of runners) for (const c of r.containers) void c.stop(0);
+  };
+  const onSignal = () => void (stopping ? force() : stopAll());
+  const onUsr2 = () => {
+    // `podkit down POD` asks for one pod by dropping a file in its folder.
+    for (const r of runners) {
+      const s = states.get(r);
+      if (s && existsStop(s.dir)) void r.stop();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGUSR2', onUsr2);
+  try {
+    await Promise.all(
+      runners.map((r) =>
+        r.start().catch(async (e: Error) => {
+          o.err(`podkit: ${r.name}: ${e.message}`);
+          await r.stop();
+          throw e;
+        }),
+      ),
+    );
+  } catch (e) {
+    await stopAll();
+    await finishAll();
+    throw e;
+  }
+  const phases: PodPhase[] = await Promise.all(runners.map((r) => r.done.then(async (phase) => (await removeDir(r), phase))));
+  await finishAll();
+  return phases.every((p) => p === 'Succeeded' || p === 'Stopped') ? 0 : 1;
+
+  async function finishAll() {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGUSR2', onUsr2);
+    if (statusTimer) clearTimeout(statusTimer);
+    await http?.close();
+    for (const r of runners) await removeDir(r);
+  }
+
+  /** A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone. */
+  async function removeDir(r: PodRunner) {
+    const s = states.get(r);
+    states.delete(r);
+    if (s) await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
+  }
+}
+
+function existsStop(dir: string): boolean {
+  return existsSync(join(dir, 'stop-requested'));
+}

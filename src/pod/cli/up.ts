@@ -1,0 +1,112 @@
+/** @module `podkit up FILE…`: validate every manifest first (errors name the YAML path, exit 2), then run the pods, or detach with -d. */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { flag } from '../../core/config.js';
+import { ConfigError, PodkitError, UsageError } from '../../core/errors.js';
+import { parseHostPort } from '../../core/parse.js';
+import { runCommand } from '../../cli/run.js';
+import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
+import { listPods, readJSON } from '../runtime/state.js';
+import { chooseSandbox, runPods } from './runner.js';
+
+export const upSpec = {
+  detach: flag.bool({ help: 'Run the pods in the background (podkit ps / logs / down work on them)', short: 'd', default: false, env: [] }),
+  sandbox: flag.enum({ help: 'namespaced (root: netns, mount and pid namespaces per pod), host (no isolation), auto', values: ['auto', 'namespaced', 'host'], default: 'auto' }),
+  'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
+  'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
+  'state-dir': flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' }),
+  color: flag.enum({ help: 'Colour the pod/container prefixes', values: ['auto', 'always', 'never'], default: 'auto' }),
+  'dry-run': flag.bool({ help: 'Validate and print the pods that would run, then exit', default: false }),
+  'detached-child': flag.bool({ help: 'internal: the daemonized runner', hidden: true, default: false, env: [] }),
+} as const;
+
+/** Read, parse and validate every file ('-' is stdin). Warnings and errors go to `err`; any error throws ConfigError (exit 2). */
+export function loadFiles(files: string[], err: (l: string) => void): LoadedManifests {
+  if (files.length === 0) throw new UsageError('give at least one manifest file (or - for stdin)');
+  const objects = [];
+  const issues: Issue[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f === '-' ? 0 : f, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read ${f}: ${(e as Error).message}`);
+    }
+    const p = parseManifests(text, f === '-' ? '<stdin>' : f);
+    objects.push(...p.objects);
+    issues.push(...p.issues);
+  }
+  const loaded = loadManifests(objects, { local: true });
+  const all = [...issues, ...loaded.issues];
+  for (const i of all) err(formatIssue(i));
+  const errors = all.filter((i) => i.severity === 'error');
+  if (errors.length) {
+    const first = errors[0];
+    throw new ConfigError(`${first.source ? `${first.source}: ` : ''}${first.path}`, `${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ''}`);
+  }
+  if (loaded.pods.length === 0) throw new ConfigError(files.join(', '), 'no Pod, Deployment, StatefulSet or Job to run');
+  return { ...loaded, issues: all };
+}
+
+export function run(argv: string[]): Promise<number> {
+  return runCommand(
+    {
+      command: 'podkit up',
+      usage: 'podkit up [flags] FILE…',
+      summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, StatefulSet, Job; ConfigMaps and Secrets from the same files): one set of namespaces per pod, each container a host process running its command + args.',
+      epilog: 'See docs/pod.md for what is honoured locally and what is not.',
+      spec: upSpec,
+      positionals: true,
+      async main({ values, positionals }) {
+        const err = (l: string) => process.stderr.write(l + '\n');
+        const loaded = loadFiles(positionals, err);
+        const root = values['state-dir'];
+        if (values['dry-run']) {
+          for (const p of loaded.pods) process.stdout.write(`${p.namespace}/${p.name}: ${[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name).join(', ')}\n`);
+          return 0;
+        }
+        chooseSandbox(values.sandbox as 'auto');
+        const statusBind = values['status-bind'] ? parseHostPort(values['status-bind']) : undefined;
+        if (values.detach) return detach(argv, root, loaded.pods.map((p) => p.name));
+        const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], color, out: (l) => process.stdout.write(l + '\n'), err });
+      },
+    },
+    argv,
+  );
+}
+
+/** Re-run ourselves as a daemon (own session, output to a runner log) and wait until its pods are running. */
+async function detach(argv: string[], root: string, pods: string[]): Promise<number> {
+  mkdirSync(root, { recursive: true });
+  const log = join(root, `runner-${Date.now()}.log`);
+  const fd = openSync(log, 'a');
+  const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+  const args = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
+  const child = spawn(process.execPath, [main, 'up', '--detached-child', ...args], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, PODKIT_STATE_DIR: root } });
+  closeSync(fd);
+  let exited: number | null = null;
+  child.once('exit', (c) => (exited = c ?? 1));
+  child.unref();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const entries = listPods(root).filter((p) => pods.includes(p.name));
+    const running = entries.filter((e) => {
+      const st = readJSON<{ phase: string }>(join(e.dir, 'status.json'));
+      return st && st.phase !== 'Pending';
+    });
+    if (running.length === pods.length) break;
+    if (exited !== null) {
+      process.stderr.write(readFileSync(log, 'utf8'));
+      throw new PodkitError('PODKIT_ERR_SANDBOX', `the detached runner exited (${exited}) before its pods started; log: ${log}`);
+    }
+    if (Date.now() > deadline) throw new PodkitError('PODKIT_ERR_TIMEOUT', `pods did not start within 60s; log: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = listPods(root).find((p) => pods.includes(p.name))?.state?.statusURL;
+  process.stdout.write(`${pods.join('\n')}\n`);
+  process.stderr.write(`podkit: running in the background (pid ${child.pid}); runner log ${log}${url ? `; status ${url}` : ''}\n`);
+  return 0;
+}

@@ -1,0 +1,253 @@
+/**
+ * @module One container's life: spawn, postStart, startup/readiness/liveness probes, restart policy with back-off,
+ * and Kubernetes termination (preStop, SIGTERM, SIGKILL at the grace period).
+ */
+import type { Container, RestartPolicy } from '../spec/types.js';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import type { Clock, Timer } from './clock.js';
+import { ProbeWorker, runHandler, type ProbeResult, type ProbeState, type ProbeTarget } from './probes.js';
+import type { ContainerProcess, LaunchSpec, Sandbox } from './sandbox.js';
+
+export type ContainerKind = 'init' | 'sidecar' | 'main';
+
+export interface ContainerStatus {
+  name: string;
+  kind: ContainerKind;
+  state: 'waiting' | 'running' | 'terminated';
+  reason: string;
+  exitCode?: number;
+  restarts: number;
+  started: boolean;
+  ready: boolean;
+  pid?: number;
+  probes: ProbeState[];
+}
+
+export interface PodEvent {
+  container: string;
+  event: string;
+  detail?: string;
+}
+
+export interface ContainerDeps {
+  sandbox: Sandbox;
+  clock: Clock;
+  backoff?: BackoffOptions;
+  restartPolicy: RestartPolicy;
+  /** Pod terminationGracePeriodSeconds × 1000. */
+  graceMs: number;
+  /** Builds the launch spec (env, argv, mounts) each time the container starts; throws when it cannot start. */
+  launch(): LaunchSpec;
+  probeTarget(proc: () => ContainerProcess | undefined): ProbeTarget;
+  event(e: PodEvent): void;
+  output(stream: 'stdout' | 'stderr', line: string): void;
+  changed(): void;
+}
+
+export class ContainerRunner {
+  readonly status: ContainerStatus;
+  private proc?: ContainerProcess;
+  private probes: ProbeWorker[] = [];
+  private restartTimer?: Timer;
+  private readonly backoff: Backoff;
+  private stopping = false;
+  private startedAt = 0;
+  private startedWaiters: ((ok: boolean) => void)[] = [];
+  private doneWaiters: ((code: number) => void)[] = [];
+  private exitWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly spec: Container,
+    readonly kind: ContainerKind,
+    private readonly deps: ContainerDeps,
+  ) {
+    this.backoff = new Backoff(deps.backoff);
+    this.status = { name: spec.name, kind, state: 'waiting', reason: 'PodInitializing', restarts: 0, started: false, ready: false, probes: [] };
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  /** Resolves true once started (startup probe passed, or running when there is none); false if it ended first. */
+  whenStarted(): Promise<boolean> {
+    if (this.status.started) return Promise.resolve(true);
+    if (this.status.state === 'terminated' && !this.restartTimer) return Promise.resolve(false);
+    return new Promise((r) => this.startedWaiters.push(r));
+  }
+
+  /** Resolves with the exit code once the container has terminated for good (no restart coming). */
+  whenDone(): Promise<number> {
+    if (this.status.state === 'terminated' && !this.restartTimer && !this.proc) return Promise.resolve(this.status.exitCode ?? 1);
+    return new Promise((r) => this.doneWaiters.push(r));
+  }
+
+  start(): void {
+    if (this.stopping) return;
+    this.restartTimer = undefined;
+    let proc: ContainerProcess;
+    try {
+      proc = this.deps.sandbox.spawn(this.deps.launch());
+    } catch (e) {
+      this.status.state = 'waiting';
+      this.status.reason = 'CreateContainerConfigError';
+      this.deps.event({ container: this.spec.name, event: 'error', detail: (e as Error).message });
+      this.exited(1, (e as Error).message);
+      return;
+    }
+    this.proc = proc;
+    this.startedAt = this.deps.clock.now();
+    Object.assign(this.status, { state: 'running', reason: '', exitCode: undefined, pid: proc.pid, started: false, ready: false });
+    this.deps.event({ container: this.spec.name, event: 'start', detail: `pid ${proc.pid}` });
+    for (const s of ['stdout', 'stderr'] as const) pipeLines(proc.child[s], (l) => this.deps.output(s, l));
+    void proc.exited.then(({ code, signal }) => {
+      if (this.proc !== proc) return;
+      this.proc = undefined;
+      for (const w of this.exitWaiters.splice(0)) w();
+      this.exited(code ?? 128 + signalNumber(signal), signal ? `killed by ${signal}` : `exit ${code}`);
+    });
+    void this.afterStart(proc);
+    this.deps.changed();
+  }
+
+  private async afterStart(proc: ContainerProcess): Promise<void> {
+    const post = this.spec.lifecycle?.postStart;
+    if (post) {
+      const r = await runHandler(post, this.deps.probeTarget(() => this.proc), this.deps.graceMs);
+      if (this.proc !== proc) return;
+      this.deps.event({ container: this.spec.name, event: 'postStart', detail: `${r.result}: ${r.detail}` });
+      if (r.result === 'failure') return void this.kill('FailedPostStartHook');
+    }
+    const target = this.deps.probeTarget(() => this.proc);
+    const mk = (kind: ProbeState['kind'], on: (r: ProbeResult, d: string) => void) => {
+      const probe = kind === 'startup' ? this.spec.startupProbe : kind === 'readiness' ? this.spec.readinessProbe : this.spec.livenessProbe;
+      if (!probe) return undefined;
+      const w = new ProbeWorker(kind, probe, target, this.deps.clock, on, () => this.deps.changed());
+      this.probes.push(w);
+      this.status.probes.push(w.state);
+      return w;
+    };
+    this.status.probes = [];
+    const rest = () => {
+      this.status.started = true;
+      this.deps.event({ container: this.spec.name, event: 'started' });
+      for (const w of this.startedWaiters.splice(0)) w(true);
+      const rp = mk('readiness', (r, d) => this.setReady(r === 'success', d));
+      if (!rp && this.kind !== 'init') this.setReady(true, 'no readiness probe');
+      rp?.start();
+      mk('liveness', (r, d) => r === 'failure' && this.kill('Unhealthy', `liveness probe failed: ${d}`))?.start();
+      this.deps.changed();
+    };
+    const sp = mk('startup', (r, d) => {
+      if (r === 'success') {
+        sp?.stop();
+        rest();
+      } else void this.kill('Unhealthy', `startup probe failed: ${d}`);
+    });
+    if (sp) sp.start();
+    else rest();
+  }
+
+  private setReady(ready: boolean, detail: string): void {
+    if (this.status.ready === ready) return;
+    // Init containers that run to completion never report ready; sidecars and main containers do.
+    this.status.ready = ready;
+    this.deps.event({ container: this.spec.name, event: ready ? 'ready' : 'unready', detail });
+    this.deps.changed();
+  }
+
+  /** Kill for a failed probe/hook: graceful stop, then the normal restart decision. */
+  private async kill(reason: string, detail?: string): Promise<void> {
+    this.deps.event({ container: this.spec.name, event: 'kill', detail: `${reason}${detail ? `: ${detail}` : ''}` });
+    await this.terminate(this.deps.graceMs);
+  }
+
+  private exited(code: number, detail: string): void {
+    for (const p of this.probes) p.stop();
+    this.probes = [];
+    const ran = this.deps.clock.now() - this.startedAt;
+    Object.assign(this.status, { state: 'terminated', reason: code === 0 ? 'Completed' : 'Error', exitCode: code, ready: false, pid: undefined });
+    this.deps.event({ container: this.spec.name, event: 'exit', detail });
+    const restart = !this.stopping && this.shouldRestart(code);
+    if (restart) {
+      const delay = this.backoff.next(ran);
+      this.status.reason = 'CrashLoopBackOff';
+      this.deps.event({ container: this.spec.name, event: 'backoff', detail: `${delay}ms` });
+      this.restartTimer = this.deps.clock.after(delay, () => {
+        this.status.restarts++;
+        this.start();
+      });
+    } else {
+      for (const w of this.startedWaiters.splice(0)) w(false);
+      for (const w of this.doneWaiters.splice(0)) w(code);
+    }
+    this.deps.changed();
+  }
+
+  private shouldRestart(code: number): boolean {
+    if (this.kind === 'sidecar') return true;
+    if (this.kind === 'init') return code !== 0 && this.deps.restartPolicy !== 'Never';
+    if (this.deps.restartPolicy === 'Always') return true;
+    return this.deps.restartPolicy === 'OnFailure' && code !== 0;
+  }
+
+  /** preStop, then SIGTERM, then SIGKILL when the grace period runs out. Resolves once the process is gone. */
+  private async terminate(graceMs: number): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    const gone = new Promise<void>((r) => this.exitWaiters.push(r));
+    const deadline = this.deps.clock.now() + graceMs;
+    const killTimer = this.deps.clock.after(graceMs, () => {
+      this.deps.event({ container: this.spec.name, event: 'sigkill' });
+      proc.signal('SIGKILL');
+    });
+    const pre = this.spec.lifecycle?.preStop;
+    if (pre) {
+      this.deps.event({ container: this.spec.name, event: 'preStop' });
+      const budget = Math.max(1, deadline - this.deps.clock.now());
+      await Promise.race([pre.sleep ? new Promise<void>((r) => this.deps.clock.after(pre.sleep!.seconds * 1000, r)) : runHandler(pre, this.deps.probeTarget(() => this.proc), budget), gone]);
+    }
+    if (this.proc === proc) {
+      this.deps.event({ container: this.spec.name, event: 'sigterm' });
+      proc.signal('SIGTERM');
+    }
+    await gone;
+    killTimer.cancel();
+  }
+
+  /** Stop for good (pod shutdown): no restart afterwards. */
+  async stop(graceMs = this.deps.graceMs): Promise<void> {
+    this.stopping = true;
+    this.restartTimer?.cancel();
+    if (this.restartTimer) {
+      this.restartTimer = undefined;
+      for (const w of this.doneWaiters.splice(0)) w(this.status.exitCode ?? 0);
+    }
+    for (const p of this.probes) p.stop();
+    await this.terminate(graceMs);
+  }
+}
+
+function pipeLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {
+  if (!stream) return;
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => {
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      fn(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+    if (buf.length > 65536) {
+      fn(buf);
+      buf = '';
+    }
+  });
+  stream.on('end', () => buf && fn(buf));
+}
+
+function signalNumber(sig: NodeJS.Signals | null): number {
+  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return sig ? (n[sig] ?? 0) : 0;
+}

@@ -1,0 +1,243 @@
+/**
+ * @module One pod: sandbox, volumes, hostPorts, init containers in order, native sidecars gated on their startup
+ * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
+ */
+import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SandboxError } from '../../core/errors.js';
+import { expandArgv, isPodkitImage, resolveEnv, type PodContext } from '../spec/index.js';
+import type { ConfigMapData, Container, PodPlan } from '../spec/types.js';
+import type { BackoffOptions } from './backoff.js';
+import { realClock, type Clock } from './clock.js';
+import { ContainerRunner, type ContainerKind, type ContainerStatus, type PodEvent } from './container.js';
+import { forwardPort, type Forwarder } from './forward.js';
+import { baseEnv, tool } from './proc.js';
+import type { LaunchSpec, Sandbox } from './sandbox.js';
+import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Terminating' | 'Stopped';
+
+export interface PodStatus {
+  name: string;
+  namespace: string;
+  phase: PodPhase;
+  podIP: string;
+  ready: boolean;
+  containers: ContainerStatus[];
+}
+
+export interface PodRunnerOptions {
+  plan: PodPlan;
+  configMaps: Map<string, ConfigMapData>;
+  secrets: Map<string, ConfigMapData>;
+  sandbox: Sandbox;
+  /** The pod's state directory: volumes/, logs/, events.log. */
+  dir: string;
+  clock?: Clock;
+  backoff?: BackoffOptions;
+  /** Every container output line. */
+  output?(container: string, stream: 'stdout' | 'stderr', line: string): void;
+  /** Every lifecycle event (also appended to events.log). */
+  event?(e: PodEvent & { pod: string; t: number }): void;
+  /** Any status change. */
+  changed?(): void;
+  /** tmpfs mounts made for emptyDir medium Memory (for the state file). */
+  onMount?(path: string): void;
+}
+
+/** The local podkit CLI for containers whose image is podkit's. */
+export function podkitArgv(): string[] {
+  return [process.execPath, fileURLToPath(new URL('../../cli/main.js', import.meta.url))];
+}
+
+export class PodRunner {
+  phase: PodPhase = 'Pending';
+  readonly containers: ContainerRunner[] = [];
+  private readonly clock: Clock;
+  private volumes = new Map<string, PreparedVolume>();
+  private tmpfs: string[] = [];
+  private forwarders: Forwarder[] = [];
+  private stopRequested = false;
+  private stopping?: Promise<void>;
+  private endPhase?: PodPhase;
+  private finished!: (phase: PodPhase) => void;
+  /** Resolves when the pod ends on its own (Succeeded/Failed) or is stopped. */
+  readonly done: Promise<PodPhase>;
+
+  constructor(private readonly o: PodRunnerOptions) {
+    this.clock = o.clock ?? realClock;
+    this.done = new Promise((r) => (this.finished = r));
+    const spec = o.plan.spec;
+    for (const c of spec.initContainers ?? []) this.containers.push(this.make(c, c.restartPolicy === 'Always' ? 'sidecar' : 'init'));
+    for (const c of spec.containers) this.containers.push(this.make(c, 'main'));
+  }
+
+  get name(): string {
+    return this.o.plan.name;
+  }
+
+  status(): PodStatus {
+    const serving = this.containers.filter((c) => c.kind !== 'init');
+    return {
+      name: this.o.plan.name,
+      namespace: this.o.plan.namespace,
+      phase: this.phase,
+      podIP: this.o.sandbox.podIP,
+      ready: this.phase === 'Running' && serving.every((c) => c.status.ready),
+      containers: this.containers.map((c) => c.status),
+    };
+  }
+
+  private ctx(): PodContext {
+    return { pod: this.o.plan, podIP: this.o.sandbox.podIP, hostIP: this.o.sandbox.hostIP, configMaps: this.o.configMaps, secrets: this.o.secrets };
+  }
+
+  private emit(e: PodEvent): void {
+    const rec = { t: Date.now(), pod: this.o.plan.name, ...e };
+    try {
+      appendFileSync(join(this.o.dir, 'events.log'), JSON.stringify(rec) + '\n');
+    } catch {
+      // the state dir is gone during teardown; the callback still sees it
+    }
+    this.o.event?.(rec);
+  }
+
+  private make(c: Container, kind: ContainerKind): ContainerRunner {
+    const logFile = join(this.o.dir, 'logs', `${c.name}.log`);
+    return new ContainerRunner(c, kind, {
+      sandbox: this.o.sandbox,
+      clock: this.clock,
+      backoff: this.o.backoff,
+      restartPolicy: this.o.plan.spec.restartPolicy ?? 'Always',
+      graceMs: (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000,
+      launch: () => this.launchSpec(c),
+      probeTarget: (proc) => ({
+        host: this.o.sandbox.podIP,
+        ports: Object.fromEntries((c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort])),
+        exec: async (argv, timeoutMs) => {
+          const p = proc();
+          if (!p) return { code: null, output: 'not running' };
+          return this.o.sandbox.exec(p, argv, this.launchSpec(c).env, c.workingDir, timeoutMs);
+        },
+      }),
+      event: (e) => this.emit(e),
+      output: (stream, line) => {
+        try {
+          appendFileSync(logFile, line + '\n');
+        } catch {
+          // state dir removed at teardown
+        }
+        this.o.output?.(c.name, stream, line);
+      },
+      changed: () => this.o.changed?.(),
+    });
+  }
+
+  private launchSpec(c: Container): LaunchSpec {
+    const r = resolveEnv(c, this.ctx());
+    if (r.errors.length) throw new SandboxError(r.errors.join('; '));
+    const env = { ...baseEnv(this.o.plan.spec.hostname ?? this.o.plan.name), ...r.env };
+    let argv: string[] = c.command ? [...expandArgv(c.command, env), ...expandArgv(c.args, env)] : expandArgv(c.args, env);
+    if (isPodkitImage(c.image) && (!c.command || c.command[0] === 'podkit' || c.command[0].endsWith('/podkit'))) {
+      argv = [...podkitArgv(), ...(c.command ? argv.slice(1) : argv)];
+    }
+    if (argv.length === 0) throw new SandboxError(`container "${c.name}" has no command`);
+    return { name: c.name, argv, env, cwd: c.workingDir, mounts: containerMounts(c, this.volumes) };
+  }
+
+  /** Set up the sandbox and start the pod; resolves once main containers are started (not necessarily ready). */
+  async start(): Promise<void> {
+    mkdirSync(join(this.o.dir, 'logs'), { recursive: true });
+    for (const c of this.containers) appendFileSync(join(this.o.dir, 'logs', `${c.spec.name}.log`), '');
+    this.emit({ container: '', event: 'sandbox-setup' });
+    await this.o.sandbox.setup();
+    try {
+      const mountTmpfs =
+        this.o.sandbox.kind === 'namespaced'
+          ? async (p: string) => {
+              await tool(['mount', '-t', 'tmpfs', '-o', 'mode=0777', 'tmpfs', p]);
+              this.o.onMount?.(p);
+            }
+          : undefined;
+      const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs);
+      this.volumes = vr.volumes;
+      this.tmpfs = vr.tmpfs;
+      for (const w of vr.warnings) this.emit({ container: '', event: 'warning', detail: w });
+      await this.publishPorts();
+    } catch (e) {
+      await this.cleanup();
+      throw e;
+    }
+    this.emit({ container: '', event: 'sandbox-ready', detail: this.o.sandbox.podIP });
+    this.o.changed?.();
+    void this.run();
+  }
+
+  private async publishPorts(): Promise<void> {
+    const nsNet = this.o.sandbox.kind === 'namespaced' && this.o.sandbox.podIP !== '127.0.0.1';
+    for (const c of [...(this.o.plan.spec.initContainers ?? []), ...this.o.plan.spec.containers]) {
+      for (const p of c.ports ?? []) {
+        if (!p.hostPort || (p.protocol ?? 'TCP') !== 'TCP') continue;
+        if (!nsNet && p.hostPort === p.containerPort) continue;
+        this.forwarders.push(await forwardPort(p.hostIP ?? '127.0.0.1', p.hostPort, this.o.sandbox.podIP, p.containerPort));
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.phase = 'Pending';
+    for (const c of this.containers.filter((x) => x.kind !== 'main')) {
+      if (this.stopRequested) return;
+      c.start();
+      if (c.kind === 'sidecar') {
+        if (!(await c.whenStarted())) return;
+      } else {
+        const code = await c.whenDone();
+        if (code !== 0) {
+          if (!this.stopRequested) void this.finish('Failed');
+          return;
+        }
+      }
+    }
+    if (this.stopRequested) return;
+    const mains = this.containers.filter((x) => x.kind === 'main');
+    for (const c of mains) c.start();
+    this.phase = 'Running';
+    this.o.changed?.();
+    const codes = await Promise.all(mains.map((c) => c.whenDone()));
+    if (!this.stopRequested) void this.finish(codes.every((x) => x === 0) ? 'Succeeded' : 'Failed');
+  }
+
+  private async finish(phase: PodPhase): Promise<void> {
+    this.emit({ container: '', event: 'pod-finished', detail: phase });
+    this.endPhase = phase;
+    await this.stop();
+  }
+
+  /** Kubernetes shutdown: main containers (and a running init container) in parallel, then sidecars in reverse order. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopRequested = true;
+      this.phase = 'Terminating';
+      this.o.changed?.();
+      const deadline = this.clock.now() + (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+      const left = () => Math.max(1000, deadline - this.clock.now());
+      await Promise.all(this.containers.filter((c) => c.kind !== 'sidecar').map((c) => c.stop(left())));
+      for (const c of this.containers.filter((x) => x.kind === 'sidecar').reverse()) await c.stop(left());
+      await this.cleanup();
+      this.emit({ container: '', event: 'sandbox-removed' });
+      this.phase = this.endPhase ?? 'Stopped';
+      this.finished(this.phase);
+      this.o.changed?.();
+    })();
+    return this.stopping;
+  }
+
+  private async cleanup(): Promise<void> {
+    for (const f of this.forwarders.splice(0)) await f.close();
+    await this.o.sandbox.teardown();
+    for (const p of this.tmpfs.splice(0)) await tool(['umount', '-l', p]).catch(() => undefined);
+    rmSync(join(this.o.dir, 'volumes'), { recursive: true, force: true });
+  }
+}

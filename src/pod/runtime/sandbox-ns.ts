@@ -1,0 +1,113 @@
+/**
+ * @module The namespaced sandbox: a named netns (owned by the runner, not a container) with loopback up and a veth
+ * on the podkit0 bridge; each container gets its own mount namespace (volumes bind-mounted at mountPath, readOnly
+ * remounted ro) and its own pid namespace, or the pod's shared one held by a pause process (shareProcessNamespace).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { claimMountpoint, releaseMountpoints } from './mountpoints.js';
+import { SandboxError } from '../../core/errors.js';
+import { createPodNetwork, deletePodNetwork, leaseIP, releaseIP, GATEWAY } from './net.js';
+import { execBounded, firstChild, spawnContainer } from './proc.js';
+import { shq, type ContainerProcess, type ExecResult, type LaunchSpec, type Mount, type Sandbox } from './sandbox.js';
+
+export interface NamespacedOptions {
+  /** Short id; names are `podkit-<id>` (netns) and `pk<id>` (host veth). */
+  id: string;
+  hostNetwork?: boolean;
+  shareProcessNamespace?: boolean;
+  /** Called with every pid the sandbox itself starts (pause), for the state file. */
+  onPid?: (pid: number) => void;
+}
+
+/** The shell prologue run inside a container's fresh mount namespace before `exec "$@"`. */
+export function launchScript(mounts: Mount[], cwd: string | undefined, mountProc: boolean): string {
+  const lines = ['set -e'];
+  if (mountProc) lines.push('mount -t proc proc /proc');
+  lines.push(
+    'm() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; if [ "$3" = 1 ]; then mount -o remount,bind,ro "$2"; fi; }',
+  );
+  for (const m of mounts) lines.push(`m ${shq(m.source)} ${shq(m.target)} ${m.readOnly ? 1 : 0}`);
+  lines.push(`cd ${shq(cwd ?? '/')}`, 'exec "$@"');
+  return lines.join('\n');
+}
+
+export class NamespacedSandbox implements Sandbox {
+  readonly kind = 'namespaced';
+  podIP = '';
+  readonly hostIP = GATEWAY;
+  readonly netns: string;
+  readonly veth: string;
+  private pause?: ContainerProcess;
+  private pausePid?: number;
+
+  constructor(private readonly opts: NamespacedOptions) {
+    this.netns = `podkit-${opts.id}`;
+    this.veth = `pk${opts.id}`;
+    if (opts.hostNetwork) this.podIP = '127.0.0.1';
+  }
+
+  private get netnsArgs(): string[] {
+    return this.opts.hostNetwork ? [] : ['nsenter', `--net=/run/netns/${this.netns}`, '--'];
+  }
+
+  async setup(): Promise<void> {
+    if (process.getuid?.() !== 0) throw new SandboxError('the namespaced sandbox needs root');
+    try {
+      if (!this.opts.hostNetwork) {
+        this.podIP = leaseIP(this.netns);
+        await createPodNetwork(this.netns, this.veth, this.podIP);
+      }
+      if (this.opts.shareProcessNamespace) {
+        // The pause process is pid 1 of the pod's pid namespace and reaps orphans, like Kubernetes' pause container.
+        this.pause = spawnContainer([...this.netnsArgs, 'unshare', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
+        this.opts.onPid?.(this.pause.pid);
+        const deadline = Date.now() + 5000;
+        while (!this.pausePid) {
+          this.pausePid = firstChild(this.pause.pid, (p) => readFileSync(p, 'utf8'));
+          if (this.pausePid) break;
+          if (Date.now() > deadline) throw new SandboxError('pause process did not start');
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+    } catch (e) {
+      await this.teardown();
+      throw e instanceof SandboxError ? e : new SandboxError(`sandbox setup failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  spawn(spec: LaunchSpec): ContainerProcess {
+    for (const m of spec.mounts) claimMountpoint(m.target, statSync(m.source).isDirectory(), this.netns);
+    if (this.pausePid) {
+      // Join the pod's pid namespace (nsenter forks into it), then a private mount namespace of our own.
+      const script = launchScript(spec.mounts, spec.cwd, true);
+      const ns = this.opts.hostNetwork ? [] : ['--net'];
+      return spawnContainer(['nsenter', `--target=${this.pausePid}`, '--pid', ...ns, '--', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env);
+    }
+    const script = launchScript(spec.mounts, spec.cwd, false);
+    return spawnContainer([...this.netnsArgs, 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env);
+  }
+
+  async exec(target: ContainerProcess, argv: string[], env: Record<string, string>, _cwd: string | undefined, timeoutMs: number): Promise<ExecResult> {
+    let inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
+    // Right after spawn the container init may not have been forked yet.
+    for (let i = 0; !inner && i < 50 && target.child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
+    }
+    if (!inner) return { code: null, output: 'container is not running', timedOut: false };
+    return execBounded(['nsenter', `--target=${inner}`, '--mount', '--net', '--pid', '--wd', '--', ...argv], env, timeoutMs);
+  }
+
+  async teardown(): Promise<void> {
+    if (this.pause) {
+      this.pause.signal('SIGKILL');
+      await this.pause.exited;
+      this.pause = undefined;
+    }
+    releaseMountpoints(this.netns);
+    if (!this.opts.hostNetwork) {
+      await deletePodNetwork(this.netns, this.veth);
+      if (this.podIP) releaseIP(this.podIP, this.netns);
+    }
+  }
+}
