@@ -10,3 +10,4 @@ export * from './redis-raw.js';
 export * from './http-backend.js';
 export * from './sshd.js';
 export * from './prometheus.js';
+export * from './tls.js';

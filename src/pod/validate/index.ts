@@ -6,6 +6,7 @@
 import { ConfigError } from '../../core/errors.js';
 import { validateManifest, validatePodSpec, type Issue, type Manifest, type ObjectMeta } from '../spec/index.js';
 import { isObject, walk } from '../spec/walk.js';
+import { checkClusterVolumes } from './volumes.js';
 import { clusterWorkloadSpecs, mutatingWebhookConfiguration, namespace, service, serviceAccount, top } from './schemas.js';
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -38,8 +39,11 @@ export function validateObject(body: unknown, source = ''): Issue[] {
     case 'Secret': {
       const m: Manifest = { apiVersion: body.apiVersion, kind, metadata: meta, body, source, doc: 0 };
       out.push(...validateManifest(m, { local: false }));
-      if (kind !== 'ConfigMap' && kind !== 'Secret') podTemplateRules(kind === 'Pod' ? body.spec : getIn(body, ['spec', 'template', 'spec']), kind === 'Pod' ? 'spec' : 'spec.template.spec', err);
-      return finish(out, source);
+      if (kind === 'ConfigMap' || kind === 'Secret') return finish(out, source);
+      const specPath = kind === 'Pod' ? 'spec' : 'spec.template.spec';
+      const spec = kind === 'Pod' ? body.spec : getIn(body, ['spec', 'template', 'spec']);
+      podTemplateRules(spec, specPath, err);
+      return finish(checkClusterVolumes(spec, specPath, out), source);
     }
     case 'DaemonSet':
     case 'ReplicaSet':
@@ -49,7 +53,7 @@ export function validateObject(body: unknown, source = ''): Issue[] {
       const tpl = getIn(body, tplPath);
       const p = tplPath.join('.');
       if (isObject(tpl)) {
-        out.push(...validatePodSpec(tpl.spec, `${p}.spec`, { local: false }));
+        out.push(...checkClusterVolumes(tpl.spec, `${p}.spec`, validatePodSpec(tpl.spec, `${p}.spec`, { local: false })));
         podTemplateRules(tpl.spec, `${p}.spec`, err);
         const rp = isObject(tpl.spec) ? tpl.spec.restartPolicy : undefined;
         if (kind === 'CronJob' && rp !== 'Never' && rp !== 'OnFailure') err(`${p}.spec.restartPolicy`, `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}`);

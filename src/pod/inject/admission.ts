@@ -1,0 +1,83 @@
+/** @module The mutating admission webhook's logic, pure: AdmissionReview v1 in → AdmissionReview v1 out with a base64 JSONPatch. */
+import { ConfigError, PodkitError } from '../../core/errors.js';
+import { validateObject } from '../validate/index.js';
+import { patchFor } from './document.js';
+import type { Json } from './jsonpatch.js';
+import type { InjectOptions } from './transform.js';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export type ReviewOutcome = 'patched' | 'unchanged' | 'denied' | 'bad_request';
+
+export interface ReviewResult {
+  /** HTTP status: 200 with an AdmissionReview, or 400 for a request that is not one. */
+  status: number;
+  /** JSON body (status 200) or a one-line error (400). */
+  body: unknown;
+  outcome: ReviewOutcome;
+  /** For the log: what the review was about. */
+  subject?: string;
+  message?: string;
+}
+
+export interface ReviewOptions extends InjectOptions {
+  /** Validate the mutated object strictly and deny it when invalid (default true). */
+  validate?: boolean;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function bad(message: string): ReviewResult {
+  return { status: 400, body: message, outcome: 'bad_request', message };
+}
+
+/** Decide on one AdmissionReview request body. Never throws: every failure is a value. */
+export function review(raw: Buffer | string, opts: ReviewOptions): ReviewResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (err) {
+    return bad(`request body is not JSON: ${(err as Error).message}`);
+  }
+  if (!isObj(doc)) return bad('request body must be a JSON object (an AdmissionReview)');
+  if (doc.kind !== 'AdmissionReview' || doc.apiVersion !== ADMISSION_API_VERSION) {
+    return bad(`expected kind AdmissionReview, apiVersion ${ADMISSION_API_VERSION}; got kind ${JSON.stringify(doc.kind ?? null)}, apiVersion ${JSON.stringify(doc.apiVersion ?? null)} (set admissionReviewVersions: ["v1"])`);
+  }
+  const req = doc.request;
+  if (!isObj(req)) return bad('AdmissionReview.request is missing');
+  if (typeof req.uid !== 'string' || req.uid === '') return bad('AdmissionReview.request.uid is missing');
+  const uid = req.uid;
+  const reply = (response: Record<string, unknown>, outcome: ReviewOutcome, subject?: string, message?: string): ReviewResult => ({
+    status: 200,
+    body: { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response: { uid, ...response } },
+    outcome,
+    subject,
+    message,
+  });
+  const op = req.operation;
+  const obj = req.object;
+  if ((op !== 'CREATE' && op !== 'UPDATE') || !isObj(obj)) return reply({ allowed: true }, 'unchanged');
+  // The object normally carries apiVersion/kind; fall back to request.kind when a client left them out.
+  const rk = isObj(req.kind) ? req.kind : {};
+  const object = { ...obj } as Record<string, Json>;
+  if (typeof object.kind !== 'string' && typeof rk.kind === 'string') object.kind = rk.kind;
+  const meta = isObj(obj.metadata) ? obj.metadata : {};
+  const name = String(meta.name ?? meta.generateName ?? req.name ?? '');
+  const subject = `${String(object.kind ?? '?')} ${String(req.namespace ?? meta.namespace ?? '')}/${name}`;
+  try {
+    const { ops, result } = patchFor(object, 'inject', opts);
+    if (ops.length === 0) return reply({ allowed: true }, 'unchanged', subject);
+    if (opts.validate ?? true) {
+      const issues = validateObject(result);
+      if (issues.length) {
+        const msg = `podkit: the injected ${subject} would be invalid: ${issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+        return reply({ allowed: false, status: { code: 400, reason: 'Invalid', message: msg } }, 'denied', subject, msg);
+      }
+    }
+    return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') }, 'patched', subject);
+  } catch (err) {
+    const msg = `podkit: ${subject}: ${err instanceof PodkitError ? err.message : (err as Error).message}`;
+    const code = err instanceof ConfigError ? 400 : 500;
+    return reply({ allowed: false, status: { code, reason: code === 400 ? 'BadRequest' : 'InternalError', message: msg } }, 'denied', subject, msg);
+  }
+}
