@@ -94,9 +94,7 @@ async function collectJolokia(options: JolokiaOptions, signal: AbortSignal, log:
     }
     if (PATTERN.test(req.mbean)) {
       for (const [mbean, attrs] of Object.entries((r.value ?? {}) as Record<string, unknown>)) recordAll(options, sink, mbean, attrs);
-    } else if (req.attributes?.length === 1) {
-      recordAttribute(options.rules, sink, req.mbean, req.attributes[0], r.value);
-    } else recordAll(options, sink, req.mbean, r.value);
+    } else recordAll(options, sink, req.mbean, r.value); // an attribute list always comes back as {attr: value}
   });
   if (failed > 0 && failed === parsed.length) throw new UpstreamError(`${url}: every Jolokia read failed (first: ${(parsed[0] as JolokiaResponse).error ?? 'unknown'})`);
   return sink.families();

@@ -1,0 +1,165 @@
+/** @module Per-source behaviour against real servers: redis replication and auth, nginx counts, JSON big-int labels, prometheus relabel + OpenMetrics, Jolokia bulk reads. */
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeRedisClients, freePort, pollUntil, startNginx, startProcess, startRedis, stopAll, tempDir, waitForPort } from './helpers/index.js';
+import { startJolokia } from './helpers/jolokia.js';
+import { createLogger, type Logger } from '../src/core/log.js';
+import { AuthError, UpstreamError } from '../src/core/errors.js';
+import { startHttpServer } from '../src/core/http.js';
+import type { MetricFamily } from '../src/core/metrics/model.js';
+import { sourceFactories } from '../src/metrics-adapter/sources/index.js';
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of closers) await c();
+  closeRedisClients();
+  await stopAll();
+});
+const silent = createLogger({ name: 'live', level: 'silent' });
+
+async function collect(kind: string, raw: Record<string, unknown>, log: Logger = silent): Promise<MetricFamily[]> {
+  const f = sourceFactories[kind];
+  return f.create(kind, f.parseOptions(raw, 'sources[0]'), { log }).collect(AbortSignal.timeout(10_000));
+}
+const series = (fams: MetricFamily[], name: string) => (fams.find((f) => f.name === name)?.metrics ?? []).map((m) => [m.labels, m.value ?? m.count]);
+const one = (fams: MetricFamily[], name: string, labels: Record<string, string> = {}) =>
+  fams.find((f) => f.name === name)?.metrics.find((m) => JSON.stringify(m.labels) === JSON.stringify({ ...m.labels, ...labels }))?.value;
+
+describe('redis', () => {
+  test('commandstats count exactly; master and replica report replication like redis_exporter', async () => {
+    const master = await startRedis();
+    const replica = await startRedis({ replicaOf: { host: '127.0.0.1', port: master.port } });
+    const c = master.client();
+    for (let i = 0; i < 5; i++) await c.set(`k${i}`, 'v');
+    await pollUntil(async () => one(await collect('redis', { address: replica.addr }), 'redis_master_link_up') === 1, { timeoutMs: 15_000, what: 'replica link up' });
+    const online = (fams: MetricFamily[]) => fams.find((f) => f.name === 'redis_connected_slave_offset_bytes')?.metrics[0]?.labels.slave_state === 'online';
+    const m = await pollUntil(async () => {
+      const fams = await collect('redis', { address: master.addr });
+      return online(fams) ? fams : undefined;
+    }, { timeoutMs: 15_000, what: 'master to see its replica online' });
+    assert.deepEqual(series(m, 'redis_commands_total').find(([l]) => (l as Record<string, string>).cmd === 'set'), [{ cmd: 'set' }, 5]);
+    assert.equal(one(m, 'redis_db_keys', { db: 'db0' }), 5);
+    assert.equal(one(m, 'redis_connected_slaves'), 1);
+    const slave = m.find((f) => f.name === 'redis_connected_slave_offset_bytes')?.metrics[0];
+    assert.deepEqual(slave && { ...slave.labels }, { slave_ip: '127.0.0.1', slave_port: String(replica.port), slave_state: 'online' });
+    assert.equal(m.find((f) => f.name === 'redis_instance_info')?.metrics[0].labels.role, 'master');
+    const r = await collect('redis', { address: replica.addr });
+    assert.equal(r.find((f) => f.name === 'redis_instance_info')?.metrics[0].labels.role, 'slave');
+    assert.deepEqual(r.find((f) => f.name === 'redis_slave_info')?.metrics[0].labels, { master_host: '127.0.0.1', master_port: String(master.port), read_only: '1' });
+  });
+
+  test('AUTH with a password; a missing password is an AuthError', async () => {
+    const node = await startRedis({ password: 's3cret-pw' });
+    const fams = await collect('redis', { address: node.addr, password: 's3cret-pw' });
+    assert.equal(one(fams, 'redis_up'), 1);
+    await assert.rejects(collect('redis', { address: node.addr }), AuthError);
+    await assert.rejects(collect('redis', { address: node.addr, password: 'wrong' }), AuthError);
+  });
+});
+
+test('nginx: http_requests_total counts every request, including the stub_status scrape itself', async () => {
+  const n = await startNginx({ serverExtra: 'location = /stub_status { stub_status; }' });
+  const opts = { url: `${n.url}/stub_status` };
+  const before = one(await collect('nginx', opts), 'nginx_http_requests_total')!;
+  for (let i = 0; i < 3; i++) await (await fetch(`${n.url}/`)).arrayBuffer();
+  const fams = await collect('nginx', opts);
+  assert.equal(one(fams, 'nginx_http_requests_total'), before + 4);
+  assert.equal(one(fams, 'nginx_up'), 1);
+  assert.ok(one(fams, 'nginx_connections_accepted')! >= 1);
+  assert.ok(one(fams, 'nginx_connections_active')! >= 1, 'the scrape itself is active');
+});
+
+test('json: labels keep every digit of integers beyond 2^53 over real HTTP', async () => {
+  const body = '{"accounts":[{"id":18446744073709551615,"balance":12.5,"state":"open"},{"id":9007199254740993,"balance":1,"state":"closed"}]}';
+  const s = createServer((_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise<void>((r) => s.close(() => r())));
+  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/`;
+  const fams = await collect('json', { url, metrics: [
+    { name: 'account_balance', path: '$.accounts[*]', value: '$.balance', valuetype: 'gauge', labels: { id: '$.id' } },
+    { name: 'account_open', path: '$.accounts[*]', value: '$.state', value_map: { open: 1, closed: 0 }, labels: { id: '$.id' } },
+  ] });
+  assert.deepEqual(series(fams, 'account_balance'), [[{ id: '18446744073709551615' }, 12.5], [{ id: '9007199254740993' }, 1]]);
+  assert.deepEqual(series(fams, 'account_open'), [[{ id: '18446744073709551615' }, 1], [{ id: '9007199254740993' }, 0]]);
+  const bad = createServer((_q, res) => res.writeHead(200).end('{"oops":'));
+  await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise<void>((r) => bad.close(() => r())));
+  await assert.rejects(collect('json', { url: `http://127.0.0.1:${(bad.address() as AddressInfo).port}/`, metrics: [{ name: 'x', path: '$.x' }] }), /bad JSON/);
+});
+
+describe('prometheus', () => {
+  test('re-exports a real Prometheus server through relabel_configs (drop, labelmap, labeldrop, rename)', async () => {
+    const port = await freePort();
+    const dir = tempDir('podkit-prom-');
+    writeFileSync(join(dir, 'prometheus.yml'), 'global:\n  scrape_interval: 1h\n');
+    startProcess('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { name: 'prometheus' });
+    await waitForPort(port, '127.0.0.1', 30_000);
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const raw = await collect('prometheus', { url });
+    const hist = raw.find((f) => f.name === 'prometheus_tsdb_compaction_chunk_range_seconds');
+    assert.equal(hist?.type, 'histogram', 'histograms survive the parse');
+    assert.ok(raw.some((f) => f.name === 'go_goroutines'));
+    const fams = await collect('prometheus', { url, relabel_configs: [
+      { source_labels: ['__name__'], regex: 'go_.*', action: 'drop' },
+      { source_labels: ['__name__'], regex: 'prometheus_build_info', target_label: '__name__', replacement: 'upstream_build_info' },
+      { source_labels: ['version'], regex: '(.+)', target_label: '__tmp_version', replacement: '$1' },
+      { regex: '__tmp_(.*)', action: 'labelmap', replacement: 'upstream_$1' },
+      { regex: 'version|revision|branch|buildUser|buildDate|tags|goversion|goos|goarch', action: 'labeldrop' },
+    ] });
+    assert.ok(!fams.some((f) => f.name.startsWith('go_')), 'go_* dropped');
+    const info = fams.find((f) => f.name === 'upstream_build_info');
+    assert.ok(info, 'renamed');
+    assert.deepEqual(Object.keys(info.metrics[0].labels), ['upstream_version']);
+    assert.ok(!fams.some((f) => f.name === 'prometheus_build_info'));
+  });
+
+  test('scrapes OpenMetrics from a real negotiating server (podkit core /metrics)', async () => {
+    const h = await startHttpServer({ bind: { host: '127.0.0.1', port: 0 }, log: silent, metrics: () => [
+      { name: 'jobs_total', help: 'Jobs', type: 'counter', metrics: [{ labels: { q: 'a' }, value: 7, created: 1700000000 }] },
+      { name: 'app_info', help: 'App', type: 'info', metrics: [{ labels: { version: '2' } }] },
+      { name: 'lat_seconds', help: 'L', type: 'histogram', metrics: [{ labels: {}, buckets: [{ le: 1, count: 2 }, { le: Infinity, count: 3 }], sum: 4, count: 3 }] },
+    ] });
+    closers.push(() => h.close());
+    const fams = await collect('prometheus', { url: `http://127.0.0.1:${h.address.port}/metrics` });
+    assert.deepEqual(fams.map((f) => [f.name, f.type]), [['jobs_total', 'counter'], ['app_info', 'info'], ['lat_seconds', 'histogram']], 'OpenMetrics types (info) kept');
+    assert.equal(fams[0].metrics[0].created, 1700000000, 'OpenMetrics _created parsed');
+  });
+});
+
+describe('jolokia (real JVM, Debian jolokia-core)', () => {
+  test('one bulk POST reads wildcard MBeans and exact attribute values through jmx_exporter rules', async () => {
+    const j = await startJolokia();
+    const fams = await collect('jolokia', {
+      url: j.url,
+      mbeans: ['com.example:type=Cache,name=*', { mbean: 'java.lang:type=Memory', attributes: ['HeapMemoryUsage'] }, 'java.lang:type=Threading'],
+      rules: [
+        { pattern: 'com.example<type=Cache, name=(\\w+)><>(Hits|Misses): (\\d+)', name: 'cache_$2_total', type: 'COUNTER', labels: { cache: '$1' }, help: 'Cache $2' },
+        { pattern: 'com.example<type=Cache, name=(\\w+)><>HitRatio', name: 'cache_hit_ratio', type: 'GAUGE', labels: { cache: '$1' } },
+        { pattern: 'java.lang<type=Memory><HeapMemoryUsage>(\\w+)', name: 'jvm_memory_heap_$1_bytes', type: 'GAUGE' },
+        { pattern: 'java.lang<type=Threading><>ThreadCount', name: 'jvm_threads', type: 'GAUGE' },
+      ],
+      lowercaseOutputName: true,
+    });
+    assert.deepEqual(series(fams, 'cache_hits_total').sort(), [[{ cache: 'orders' }, 10], [{ cache: 'users' }, 1500]]);
+    assert.deepEqual(series(fams, 'cache_misses_total').sort(), [[{ cache: 'orders' }, 30], [{ cache: 'users' }, 500]]);
+    assert.deepEqual(series(fams, 'cache_hit_ratio').sort(), [[{ cache: 'orders' }, 0.25], [{ cache: 'users' }, 0.75]]);
+    assert.equal(fams.find((f) => f.name === 'cache_hits_total')?.type, 'counter');
+    assert.ok(one(fams, 'jvm_memory_heap_used_bytes')! > 0);
+    assert.ok(one(fams, 'jvm_memory_heap_max_bytes')! > 0);
+    assert.ok(one(fams, 'jvm_threads')! >= 1);
+  });
+
+  test('a failing read inside the bulk is logged and skipped; when every read fails the collect fails', async () => {
+    const j = await startJolokia();
+    const warnings: string[] = [];
+    const log: Logger = { ...silent, warn: (msg: string) => warnings.push(msg), child: () => log };
+    const fams = await collect('jolokia', { url: j.url, mbeans: ['com.example:type=Nope,name=x', 'com.example:type=Cache,name=users'] }, log);
+    assert.equal(one(fams, 'com_example_Cache_Hits', { name: 'users' }), 1500, 'default jmx_exporter format, other reads still served');
+    assert.equal(warnings.length, 1);
+    await assert.rejects(collect('jolokia', { url: j.url, mbeans: ['com.example:type=Nope,name=x'] }), UpstreamError);
+  });
+});
