@@ -3,6 +3,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as NetSocket } from 'node:net';
 import type { HostPort } from '../../core/parse.js';
 import type { Logger } from '../../core/log.js';
+import { createRequire } from 'node:module';
+import { rm } from 'node:fs/promises';
 import { ConfigError } from '../../core/errors.js';
 import type { StatsdIngest } from './ingest.js';
 import { LineSplitter } from './lines.js';
@@ -22,6 +24,23 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
+/** The part of the `unix-dgram` native module used here (Node's dgram has no AF_UNIX datagram sockets). */
+interface UnixDgramSocket extends NodeJS.EventEmitter {
+  bind(path: string): void;
+  close(): void;
+}
+interface UnixDgramModule {
+  createSocket(type: 'unix_dgram', listener: (msg: Buffer) => void): UnixDgramSocket;
+}
+
+function loadUnixDgram(): UnixDgramModule {
+  try {
+    return createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
+  } catch (err) {
+    throw new ConfigError('statsd.listen_unixgram', `unix datagram sockets need the unix-dgram native module, which did not load: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
   let udpSock: Socket | undefined;
   let tcpSrv: Server | undefined;
@@ -29,9 +48,25 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
   let udpAddr: HostPort | undefined;
   let tcpAddr: HostPort | undefined;
 
+  let unixSock: UnixDgramSocket | undefined;
   if (opts.unixgram) {
-    // Node's dgram has no AF_UNIX datagram sockets; say so instead of pretending.
-    throw new ConfigError('statsd.listen_unixgram', 'unix datagram sockets are not supported by this build (Node has no AF_UNIX SOCK_DGRAM); use UDP on loopback');
+    const path = opts.unixgram;
+    const mod = loadUnixDgram();
+    await rm(path, { force: true });
+    const sock = mod.createSocket('unix_dgram', (msg: Buffer) => {
+      ingest.stats.packets.unixgram++;
+      ingest.packet(msg);
+    });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.once('listening', () => {
+        sock.off('error', reject);
+        resolve();
+      });
+      sock.bind(path);
+    });
+    sock.on('error', (err: Error) => opts.log.error('statsd unixgram socket error', { err }));
+    unixSock = sock;
   }
 
   if (opts.udp) {
@@ -86,6 +121,12 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
     async close() {
       await Promise.all([
         udpSock ? new Promise<void>((r) => udpSock!.close(() => r())) : undefined,
+        unixSock
+          ? (async () => {
+              unixSock!.close();
+              await rm(opts.unixgram!, { force: true });
+            })()
+          : undefined,
         tcpSrv
           ? new Promise<void>((r) => {
               tcpSrv!.close(() => r());

@@ -68,7 +68,8 @@ describe('statsd mapping', () => {
   });
 
   test('unmatched names are escaped as statsd_exporter does', () => {
-    assert.equal(m.map('test.web-server.foo.bar', 'c').name, 'test_web_server_foo_bar');
+    assert.equal(m.map('test.web-server.foo.bar', 'g').name, 'test_web_server_foo_bar');
+    assert.equal(m.map('test.web-server.foo.bar', 'c').name, 'test_web_server_foo_bar_total');
     assert.equal(m.map('9lives', 'g').name, '_9lives');
   });
 
@@ -81,6 +82,7 @@ describe('statsd mapping', () => {
   test('match_metric_type restricts by StatsD type', () => {
     assert.equal(m.map('only.counter', 'c').name, 'only_counter_total');
     assert.equal(m.map('only.counter', 'g').name, 'only_counter');
+    assert.equal(m.map('only.counter', 'ms').name, 'only_counter');
   });
 
   test('action: drop', () => {
@@ -105,9 +107,9 @@ describe('statsd mapping', () => {
 
   test('first matching glob wins in file order; glob_disable_ordering prefers literals', () => {
     const ordered = new Mapper(parseMappingConfig({ mappings: [{ match: 'a.*', name: 'star' }, { match: 'a.b', name: 'literal' }] }));
-    assert.equal(ordered.map('a.b', 'c').name, 'star');
+    assert.equal(ordered.map('a.b', 'g').name, 'star');
     const unordered = new Mapper(parseMappingConfig({ defaults: { glob_disable_ordering: true }, mappings: [{ match: 'a.*', name: 'star' }, { match: 'a.b', name: 'literal' }] }));
-    assert.equal(unordered.map('a.b', 'c').name, 'literal');
+    assert.equal(unordered.map('a.b', 'g').name, 'literal');
   });
 
   test('the default observer is a summary, as in statsd_exporter', () => {

@@ -270,6 +270,8 @@ export class Mapper {
     const hit = this.cache.get(key);
     if (hit) return hit;
     const r = this.compute(name, TYPE_OF[type]);
+    // Counters are exposed as <name>_total in both formats (OpenMetrics requires it; promtool asks it of 0.0.4).
+    if (type === 'c' && !r.drop && !r.name.endsWith('_total')) r.name += '_total';
     if (this.cache.size >= this.cacheSize) this.cache = new Map();
     this.cache.set(key, r);
     return r;
