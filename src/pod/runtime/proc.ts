@@ -1,5 +1,6 @@
 /** @module Spawning container and exec processes: own process group, env via the environment, reaped exit, bounded exec. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { ContainerProcess, ExecResult } from './sandbox.js';
 
 /** Base environment every container gets (Kubernetes gives PATH and HOSTNAME; HOME for tools that need it). */
@@ -7,7 +8,12 @@ export function baseEnv(hostname: string): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: hostname, HOME: '/root' };
 }
 
-export function spawnContainer(argv: string[], env: Record<string, string>, cwd?: string): ContainerProcess {
+/**
+ * Spawn in a new process group. With `wrapped`, argv is a namespace wrapper (nsenter/unshare) whose first child is
+ * the container's pid 1: signals other than SIGKILL go to that process only (as Kubernetes signals pid 1), because
+ * a forking nsenter would die of SIGTERM itself and report a signal instead of the container's exit code.
+ */
+export function spawnContainer(argv: string[], env: Record<string, string>, cwd?: string, wrapped = false): ContainerProcess {
   const child: ChildProcess = spawn(argv[0], argv.slice(1), { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('error', () => resolve({ code: 127, signal: null }));
@@ -20,6 +26,8 @@ export function spawnContainer(argv: string[], env: Record<string, string>, cwd?
     signal(sig) {
       if (child.pid === undefined) return;
       try {
+        const inner = wrapped && sig !== 'SIGKILL' ? firstChild(child.pid, (p) => readFileSync(p, 'utf8')) : undefined;
+        if (inner) return void process.kill(inner, sig);
         process.kill(-child.pid, sig);
       } catch {
         // already gone

@@ -81,10 +81,10 @@ export class NamespacedSandbox implements Sandbox {
       // Join the pod's pid namespace (nsenter forks into it), then a private mount namespace of our own.
       const script = launchScript(spec.mounts, spec.cwd, true);
       const ns = this.opts.hostNetwork ? [] : ['--net'];
-      return spawnContainer(['nsenter', `--target=${this.pausePid}`, '--pid', ...ns, '--', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env);
+      return spawnContainer(['nsenter', `--target=${this.pausePid}`, '--pid', ...ns, '--', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
     }
     const script = launchScript(spec.mounts, spec.cwd, false);
-    return spawnContainer([...this.netnsArgs, 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env);
+    return spawnContainer([...this.netnsArgs, 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
   }
 
   async exec(target: ContainerProcess, argv: string[], env: Record<string, string>, _cwd: string | undefined, timeoutMs: number): Promise<ExecResult> {

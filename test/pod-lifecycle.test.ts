@@ -1,0 +1,208 @@
+/** @module Kubernetes pod semantics with real processes in namespaced sandboxes: init/sidecar order, probes, restarts, termination. */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pollUntil, stopAll, tempDir, withTimeout } from './helpers/index.js';
+import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
+import { PodRunner } from '../src/pod/runtime/pod.js';
+import { NamespacedSandbox } from '../src/pod/runtime/sandbox-ns.js';
+import { FakeClock, type Clock } from '../src/pod/runtime/clock.js';
+
+const runners: PodRunner[] = [];
+after(async () => {
+  await Promise.all(runners.map((r) => r.stop()));
+  await stopAll();
+});
+
+let seq = 0;
+function pod(yaml: string, opts: { clock?: Clock; maxBackoffMs?: number } = {}) {
+  const p = parseManifests(yaml, 'test.yaml');
+  const l = loadManifests(p.objects);
+  const errors = [...p.issues, ...l.issues].filter((i) => i.severity === 'error');
+  assert.deepEqual(errors, []);
+  const dir = tempDir('podkit-pod-');
+  const events: { container: string; event: string; detail?: string }[] = [];
+  const r = new PodRunner({
+    plan: l.pods[0],
+    configMaps: l.configMaps,
+    secrets: l.secrets,
+    sandbox: new NamespacedSandbox({ id: `lc${process.pid.toString(16).slice(-4)}${seq++}` }),
+    dir,
+    clock: opts.clock,
+    backoff: opts.maxBackoffMs ? { maxMs: opts.maxBackoffMs } : undefined,
+    event: (e) => events.push(e),
+  });
+  runners.push(r);
+  const log = () => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { container: string; event: string; detail?: string });
+  return { r, events, log, dir };
+}
+
+/** A container command that runs until SIGTERM, then exits 0. */
+const loop = (name: string) => JSON.stringify(['sh', '-c', `trap "echo ${name} stopping; exit 0" TERM; echo ${name} up; while :; do sleep 0.05; done`]);
+
+test('init containers in order, sidecars gated on their startup probe, stopped after mains in reverse order', async () => {
+  const gate = tempDir('podkit-gate-');
+  const { r, log } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: order }
+spec:
+  terminationGracePeriodSeconds: 5
+  initContainers:
+  - { name: init-1, command: [sh, -c, 'echo one'] }
+  - { name: init-2, command: [sh, -c, 'echo two'] }
+  - name: side-a
+    restartPolicy: Always
+    command: ${loop('side-a')}
+    startupProbe: { exec: { command: [test, -f, ${gate}/go] }, periodSeconds: 1, failureThreshold: 30 }
+  - name: side-b
+    restartPolicy: Always
+    command: ${loop('side-b')}
+  containers:
+  - name: main
+    command: ${loop('main')}
+`);
+  await r.start();
+  await pollUntil(() => log().some((e) => e.container === 'side-a' && e.event === 'start'), { timeoutMs: 10_000, what: 'side-a start' });
+  // While side-a's startup probe fails, side-b must not start.
+  await pollUntil(() => (r.status().containers[2].probes[0]?.failures ?? 0) >= 1 || undefined, { timeoutMs: 10_000, what: 'side-a startup probe failing' });
+  assert.equal(log().some((e) => e.container === 'side-b'), false, 'side-b waited for side-a startup probe');
+  writeFileSync(join(gate, 'go'), '');
+  await pollUntil(() => r.status().ready || undefined, { timeoutMs: 15_000, what: 'pod ready' });
+  await withTimeout(r.stop(), 20_000, 'stop');
+  const ev = log().filter((e) => ['start', 'started', 'exit', 'sigterm'].includes(e.event)).map((e) => `${e.container}:${e.event}`);
+  const idx = (s: string) => {
+    const i = ev.indexOf(s);
+    assert.ok(i >= 0, `${s} missing in ${ev.join(' ')}`);
+    return i;
+  };
+  assert.ok(idx('init-1:exit') < idx('init-2:start'));
+  assert.ok(idx('init-2:exit') < idx('side-a:start'));
+  assert.ok(idx('side-a:started') < idx('side-b:start'));
+  assert.ok(idx('side-b:started') < idx('main:start'));
+  assert.ok(idx('main:exit') < idx('side-b:sigterm'), ev.join(' '));
+  assert.ok(idx('side-b:exit') < idx('side-a:sigterm'), ev.join(' '));
+  assert.equal(r.phase, 'Stopped');
+});
+
+test('a readiness probe gates Ready both ways', async () => {
+  const flag = tempDir('podkit-ready-');
+  const { r } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: ready }
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 0.05; done']
+    readinessProbe: { exec: { command: [test, -f, ${flag}/ok] }, periodSeconds: 1, failureThreshold: 1 }
+`);
+  await r.start();
+  await pollUntil(() => r.status().containers[0].probes[0]?.last, { timeoutMs: 10_000, what: 'first probe' });
+  assert.equal(r.status().ready, false);
+  writeFileSync(join(flag, 'ok'), '');
+  await pollUntil(() => r.status().ready || undefined, { timeoutMs: 10_000, what: 'ready' });
+  rmSync(join(flag, 'ok'));
+  await pollUntil(() => !r.status().ready || undefined, { timeoutMs: 10_000, what: 'unready' });
+  await r.stop();
+});
+
+test('restart back-off under a fake clock: 10 s doubling to the cap', async () => {
+  const clock = new FakeClock();
+  const { r, events } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: { name: crash }
+spec:
+  containers:
+  - { name: crash, command: [sh, -c, 'exit 3'] }
+`,
+    { clock, maxBackoffMs: 80_000 },
+  );
+  await r.start();
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await pollUntil(() => events.filter((e) => e.event === 'backoff').length > i || undefined, { timeoutMs: 10_000, what: `back-off ${i}` });
+    const d = Number(events.filter((e) => e.event === 'backoff')[i].detail!.replace('ms', ''));
+    delays.push(d);
+    clock.advance(d - 1);
+    assert.equal(events.filter((e) => e.event === 'start').length, i + 1, 'no restart before the delay');
+    clock.advance(1);
+    assert.equal(events.filter((e) => e.event === 'start').length, i + 2, 'restart at the delay');
+  }
+  assert.deepEqual(delays, [10_000, 20_000, 40_000, 80_000, 80_000]);
+  assert.equal(r.status().containers[0].restarts, 5);
+  await r.stop();
+});
+
+test('restartPolicy Never: a failing init container fails the pod and mains never start', async () => {
+  const { r, events } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: never }
+spec:
+  restartPolicy: Never
+  initContainers: [{ name: bad, command: [sh, -c, 'exit 2'] }]
+  containers: [{ name: main, command: [sh, -c, 'echo nope'] }]
+`);
+  await r.start();
+  assert.equal(await withTimeout(r.done, 10_000, 'pod done'), 'Failed');
+  assert.equal(events.some((e) => e.container === 'main'), false);
+});
+
+test('OnFailure: a main that exits 0 completes the pod (Succeeded)', async () => {
+  const { r } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: job }
+spec:
+  restartPolicy: OnFailure
+  containers: [{ name: main, command: [sh, -c, 'exit 0'] }]
+`);
+  await r.start();
+  assert.equal(await withTimeout(r.done, 10_000, 'pod done'), 'Succeeded');
+});
+
+test('termination: preStop, then SIGTERM, then SIGKILL when the grace period runs out', async () => {
+  const mark = tempDir('podkit-prestop-');
+  const { r, log } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: term }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: stubborn
+    command: [sh, -c, 'trap "" TERM; echo up; while :; do sleep 0.05; done']
+    lifecycle: { preStop: { exec: { command: [sh, -c, 'echo ran > ${mark}/prestop'] } } }
+`);
+  await r.start();
+  await pollUntil(() => r.status().containers[0].state === 'running' || undefined, { timeoutMs: 10_000, what: 'running' });
+  await withTimeout(r.stop(), 10_000, 'stop');
+  const ev = log().filter((e) => e.container === 'stubborn').map((e) => e.event);
+  assert.deepEqual(ev.filter((e) => ['preStop', 'sigterm', 'sigkill', 'exit'].includes(e)), ['preStop', 'sigterm', 'sigkill', 'exit']);
+  assert.equal(readFileSync(join(mark, 'prestop'), 'utf8').trim(), 'ran');
+});
+
+test('a failing liveness probe restarts the container; siblings keep their network', async () => {
+  const { r } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: { name: live }
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: sick
+    command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 0.05; done']
+    livenessProbe: { exec: { command: ['false'] }, periodSeconds: 1, failureThreshold: 1 }
+  - name: server
+    command: [python3, -m, http.server, '8080', --bind, 0.0.0.0]
+    readinessProbe: { httpGet: { port: 8080 }, periodSeconds: 1 }
+`,
+    { maxBackoffMs: 100 },
+  );
+  await r.start();
+  await pollUntil(() => r.status().containers[0].restarts >= 2 || undefined, { timeoutMs: 20_000, what: 'liveness restarts' });
+  await pollUntil(() => r.status().containers[1].ready || undefined, { timeoutMs: 10_000, what: 'sibling ready' });
+  const res = await fetch(`http://${r.status().podIP}:8080/`);
+  assert.equal(res.status, 200);
+  assert.equal(r.status().containers[1].restarts, 0);
+  await r.stop();
+});
