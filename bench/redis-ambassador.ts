@@ -1,0 +1,102 @@
+/**
+ * @module `npm run bench -- redis-ambassador`: redis-benchmark GET/SET directly, through nutcracker (twemproxy,
+ * server_connections: 1, in front of the master) and through the ambassador (master + 2 replicas), interleaved.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, requireBinary, run, startProcess, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
+import { start } from '../src/redis-ambassador/index.js';
+import type { BenchOptions } from './run.js';
+import { median, table, fmt } from './_table.js';
+
+const NUTCRACKER = '/usr/sbin/nutcracker';
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+/** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
+async function bench(port: number, test: 'get' | 'set', clients: number, pipeline: number, n: number): Promise<Sample> {
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-c', String(clients), '-P', String(pipeline), '-n', String(n), '-t', test, '-r', '10000', '-d', '16', '--csv'];
+  const r = await run('redis-benchmark', args, { timeoutMs: 120_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
+  if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
+  const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
+  return { rps: f[1], p50: f[4], p99: f[6] };
+}
+
+export default async function main({ smoke, out }: BenchOptions): Promise<void> {
+  requireBinary('redis-benchmark');
+  requireBinary(NUTCRACKER);
+  const master = await startRedis();
+  const replicas = [await startRedis({ replicaOf: { host: '127.0.0.1', port: master.port } }), await startRedis({ replicaOf: { host: '127.0.0.1', port: master.port } })];
+  for (const r of replicas) {
+    const c = r.client();
+    await pollUntil(async () => /master_link_status:up/.test(await c.info('replication')), { timeoutMs: 15_000, what: 'replica link' });
+  }
+  const dir = tempDir('podkit-bench-nutcracker-');
+  const ncPort = await freePort();
+  const conf = join(dir, 'nutcracker.yml');
+  writeFileSync(
+    conf,
+    ['bench:', `  listen: 127.0.0.1:${ncPort}`, '  hash: fnv1a_64', '  distribution: ketama', '  redis: true', '  server_connections: 1', '  auto_eject_hosts: false', '  servers:', `   - 127.0.0.1:${master.port}:1`, ''].join('\n'),
+  );
+  startProcess(NUTCRACKER, ['-c', conf, '-s', String(await freePort()), '-a', '127.0.0.1', '-o', join(dir, 'nc.log'), '-p', join(dir, 'nc.pid'), '-v', '1'], { name: 'nutcracker' });
+  await waitForPort(ncPort);
+  const amb = await start({
+    listen: { host: '127.0.0.1', port: 0 },
+    master: { host: '127.0.0.1', port: master.port },
+    replicas: replicas.map((r) => ({ host: '127.0.0.1', port: r.port })),
+    readPolicy: 'prefer-replica',
+    httpBind: null,
+  });
+
+  const targets: [string, number][] = [
+    ['direct', master.port],
+    ['nutcracker', ncPort],
+    ['ambassador', amb.address.port],
+  ];
+  const configs = [
+    { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 200_000 },
+    { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 1_000_000 },
+    { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 40_000 },
+  ];
+  const rounds = smoke ? 1 : 3;
+  const samples = new Map<string, Sample[]>();
+  try {
+    for (let round = 0; round < rounds; round++)
+      for (const cfg of configs)
+        for (const test of ['set', 'get'] as const)
+          for (const [name, port] of targets) {
+            const key = `${cfg.name}|${test}|${name}`;
+            const s = await bench(port, test, cfg.c, cfg.P, cfg.n);
+            samples.set(key, [...(samples.get(key) ?? []), s]);
+          }
+  } finally {
+    await amb.close();
+    closeRedisClients();
+    await stopAll();
+  }
+
+  const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
+  const rows: (string | number)[][] = [];
+  const ratios: (string | number)[][] = [];
+  for (const cfg of configs)
+    for (const test of ['set', 'get'] as const) {
+      for (const [name] of targets) {
+        const k = `${cfg.name}|${test}|${name}`;
+        rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99')]);
+      }
+      const a = med(`${cfg.name}|${test}|ambassador`, 'rps');
+      ratios.push([cfg.name, test.toUpperCase(), `${fmt(a / med(`${cfg.name}|${test}|nutcracker`, 'rps'))}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`]);
+    }
+  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas)`);
+  out('');
+  out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms'], rows));
+  out('');
+  out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct'], ratios));
+  out('');
+  out('targets: ≥ 1.0× nutcracker at -P 1, ≥ 1.6× at -P 16, p99 ≤ 1.0 ms at -c 50 -P 1');
+}
