@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'node:http';
 import { createSocket } from 'node:dgram';
-import StatsD from 'hot-shots';
+import { StatsD, type ClientOptions } from 'hot-shots';
 import { pollUntil, run, stopAll, tempDir } from './helpers/index.js';
 import { requireBinary } from './helpers/redis.js';
 import { start, type Handle } from '../src/metrics-adapter/index.js';
@@ -27,8 +27,8 @@ function get(port: number, headers: Record<string, string> = {}): Promise<{ stat
 
 const text = async (port: number) => (await get(port)).body.toString();
 
-function client(opts: ConstructorParameters<typeof StatsD>[0]): StatsD {
-  return new StatsD({ errorHandler: (e) => assert.fail(`hot-shots: ${e.message}`), ...opts });
+function client(opts: ClientOptions): StatsD {
+  return new StatsD({ errorHandler: (e: Error) => assert.fail(`hot-shots: ${e.message}`), ...opts });
 }
 
 const closeClient = (c: StatsD) => new Promise<void>((r) => c.close(() => r()));
