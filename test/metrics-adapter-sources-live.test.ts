@@ -163,3 +163,39 @@ describe('jolokia (real JVM, Debian jolokia-core)', () => {
     await assert.rejects(collect('jolokia', { url: j.url, mbeans: ['com.example:type=Nope,name=x'] }), UpstreamError);
   });
 });
+
+describe('redis RESP reader (fault injection a real Redis cannot produce)', () => {
+  /** A server that answers every command with `reply`, written in chunks of `step` bytes. */
+  async function fake(reply: string, step: number): Promise<number> {
+    const { createServer: tcp } = await import('node:net');
+    const s = tcp((c) => {
+      c.on('error', () => {});
+      c.once('data', async () => {
+        const b = Buffer.from(reply);
+        for (let i = 0; i < b.length; i += step) {
+          c.write(b.subarray(i, i + step));
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => s.close(() => r())));
+    return (s.address() as AddressInfo).port;
+  }
+  const info = '# Clients\r\nconnected_clients:7\r\n# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n';
+  const bulk = `$${Buffer.byteLength(info)}\r\n${info}\r\n`;
+
+  for (const step of [1, 2, 3, 7, bulk.length]) {
+    test(`a bulk reply split every ${step} byte(s) parses the same`, async () => {
+      const fams = await collect('redis', { address: `127.0.0.1:${await fake(bulk, step)}` });
+      assert.equal(one(fams, 'redis_connected_clients'), 7);
+      assert.equal(one(fams, 'redis_db_keys', { db: 'db0' }), 3);
+    });
+  }
+
+  test('error replies and garbage are clear errors, never a hang', async () => {
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('-ERR unknown command\r\n', 4)}` }), (e: unknown) => e instanceof UpstreamError && /ERR unknown command/.test(e.message));
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('?what\r\n', 100)}` }), /unexpected reply type/);
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('$-5\r\n', 100)}` }), /bad bulk length/);
+  });
+});
