@@ -1,6 +1,7 @@
 /** @module Unit tests for the Prometheus/OpenMetrics text parser and relabel_configs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { ProtocolError, ConfigError } from '../../core/errors.js';
 import { render, type MetricFamily } from '../../core/metrics/index.js';
 import { parseExposition } from './prom-parse.js';
@@ -78,4 +79,19 @@ test('bad relabel configs name their path', () => {
     [[{ action: 'keep' }], 'r[0].source_labels'], [[{ source_labels: ['1bad'], action: 'drop' }], 'r[0].source_labels[0]'], [{}, 'r'], [[{ bogus: 1 }], 'r[0].bogus'],
   ];
   for (const [raw, path] of cases) assert.throws(() => parseRelabelConfigs(raw, 'r'), (e: unknown) => e instanceof ConfigError && e.path === path, path);
+});
+
+test('fast-check: any rendered gauge/counter family set parses back to itself (names, label values with escapes, values)', () => {
+  const name = fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,12}$/);
+  const labels = fc.dictionary(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,8}$/), fc.string({ maxLength: 12 }), { maxKeys: 3 });
+  const value = fc.oneof(fc.double({ noNaN: true }), fc.integer());
+  const fam = fc.record({ name, type: fc.constantFrom('gauge' as const, 'counter' as const, 'untyped' as const), help: fc.string({ maxLength: 20 }), metrics: fc.uniqueArray(fc.record({ labels, value }), { selector: (m) => JSON.stringify(Object.entries(m.labels).sort()), maxLength: 4, minLength: 1 }) });
+  fc.assert(fc.property(fc.uniqueArray(fam, { selector: (f) => f.name.replace(/_total$/, ''), maxLength: 4 }), fc.constantFrom('prometheus' as const, 'openmetrics' as const), (fams, fmt) => {
+    // Families whose names collide with another's sample suffixes are a different test; keep names distinct.
+    fc.pre(fams.every((f) => !/_(total|bucket|sum|count|created|info)$/.test(f.name)));
+    const input: MetricFamily[] = fams.map((f) => ({ ...f, name: f.type === 'counter' ? `${f.name}_total` : f.name }));
+    const parsed = parseExposition(render(input, fmt), fmt);
+    const norm = (fs: MetricFamily[]) => clean(fs.map((f) => ({ name: f.name, type: f.type, help: f.help, metrics: f.metrics.map((m) => ({ labels: m.labels, value: Object.is(m.value, -0) ? 0 : m.value })) })));
+    assert.deepEqual(norm(parsed), norm(input));
+  }), { numRuns: 300 });
 });
