@@ -80,7 +80,7 @@ function listen(v: unknown, path: string): HostPort | undefined {
 
 /** Decode YAML text; a syntax error becomes a ConfigError naming the file and line. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line;

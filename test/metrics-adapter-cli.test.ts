@@ -1,0 +1,103 @@
+/** @module The built `podkit metrics-adapter` CLI: config errors (exit 2, YAML path), SIGHUP and POST /-/reload, monotonic counters. */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
+import { freePort, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput } from './helpers/index.js';
+
+after(stopAll);
+
+const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const value = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('podkit metrics-adapter CLI', () => {
+  test('bad config exits 2 with one line naming the file and YAML path', async () => {
+    const dir = tempDir();
+    const cases: Array<[string, RegExp]> = [
+      ['statsd:\n  mappings:\n    - match: "a.*"\n      name: "bad-name"\n', /statsd\.mappings\[0\]\.name: "bad-name" is not a metric name/],
+      ['limits:\n  max_series: -1\n', /limits\.max_series: expected an integer >= 1/],
+      ['sources:\n  - name: x\n    kind: nosuch\n', /sources\[0\]\.kind: unknown source kind "nosuch"/],
+      ['statsd:\n  listen_udp: nonsense\n', /statsd\.listen_udp: expected HOST:PORT/],
+      ['bogus: 1\n', /bogus: unknown setting/],
+      ['statsd: [\n', /invalid YAML at line/],
+      ['outputs:\n  otlp:\n    interval: 5s\n', /outputs\.otlp\.endpoint: required/],
+    ];
+    for (const [yaml, re] of cases) {
+      const f = join(dir, 'adapter.yaml');
+      writeFileSync(f, yaml);
+      const r = await runPodkit(['metrics-adapter', '--config', f, '--check-config']);
+      assert.equal(r.code, 2, `${yaml}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.match(r.stderr, new RegExp(`^podkit metrics-adapter: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
+    const mapping = join(dir, 'mapping.yml');
+    writeFileSync(mapping, 'mappings:\n- match: a.*\n  name: x\n  observer_type: sketch\n');
+    const r = await runPodkit(['metrics-adapter', '--statsd.mapping-config', mapping, '--check-config']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /mapping\.yml: mappings\[0\]\.observer_type: expected histogram or summary/);
+    const flagBad = await runPodkit(['metrics-adapter', '--http-bind', 'nope']);
+    assert.equal(flagBad.code, 2);
+    assert.match(flagBad.stderr, /--http-bind/);
+  });
+
+  test('--help lists the statsd_exporter spellings', async () => {
+    const r = await runPodkit(['metrics-adapter', '--help']);
+    assert.equal(r.code, 0);
+    for (const f of ['--statsd.listen-udp', '--statsd.listen-tcp', '--statsd.listen-unixgram', '--statsd.mapping-config', '--http-bind', '--config']) assert.ok(r.stdout.includes(f), f);
+  });
+
+  test('SIGHUP and POST /-/reload swap the mapping; a bad config keeps the old one and says why; counters stay monotonic', async () => {
+    const dir = tempDir();
+    const cfg = join(dir, 'adapter.yaml');
+    const [http, udp] = [await freePort(), await freePort()];
+    const write = (name: string) => writeFileSync(cfg, `statsd:\n  listen_udp: 127.0.0.1:${udp}\n  listen_tcp: ""\n  mappings:\n    - match: "app.*"\n      name: "${name}"\n      labels: { op: "$1" }\n`);
+    write('app_ops_total');
+    const p = startPodkit(['metrics-adapter', '--config', cfg, '--http-bind', `127.0.0.1:${http}`]);
+    await waitForOutput(p, /listening on http/);
+    const sock = createSocket('udp4');
+    const send = (s: string) => new Promise<void>((r) => sock.send(s, udp, '127.0.0.1', () => r()));
+    try {
+      await send('app.get:5|c');
+      await pollUntil(async () => value(await metrics(http), 'app_ops_total{op="get"}') === 5, { what: 'first sample' });
+
+      // SIGHUP: new mapping applies to new samples, the old series keeps counting from where it was.
+      write('app_requests_total');
+      p.signal('SIGHUP');
+      await pollUntil(async () => value(await metrics(http), 'podkit_metrics_adapter_config_reloads_total{outcome="success"}') === 1, { what: 'SIGHUP reload' });
+      await send('app.get:2|c');
+      const after1 = await pollUntil(async () => {
+        const t = await metrics(http);
+        return value(t, 'app_requests_total{op="get"}') === 2 ? t : undefined;
+      });
+      assert.equal(value(after1, 'app_ops_total{op="get"}'), 5, 'existing counter is kept, not reset');
+
+      // A bad config on POST /-/reload: 400 saying why, old mapping still active.
+      writeFileSync(cfg, 'statsd:\n  mappings:\n    - match: "app.*"\n      name: "bad name"\n');
+      const bad = await fetch(`http://127.0.0.1:${http}/-/reload`, { method: 'POST' });
+      assert.equal(bad.status, 400);
+      assert.match(await bad.text(), /reload failed, keeping the running config: .*statsd\.mappings\[0\]\.name/);
+      await send('app.get:1|c');
+      await pollUntil(async () => value(await metrics(http), 'app_requests_total{op="get"}') === 3, { what: 'old mapping still applied' });
+      const t = await metrics(http);
+      assert.equal(value(t, 'podkit_metrics_adapter_config_reloads_total{outcome="failure"}'), 1);
+      assert.equal(value(t, 'podkit_metrics_adapter_config_last_reload_successful'), 0);
+      p.signal('SIGHUP');
+      await waitForOutput(p, /reload failed; keeping the running config/);
+
+      // Fixed config via POST: 200.
+      write('app_requests_total');
+      const ok = await fetch(`http://127.0.0.1:${http}/-/reload`, { method: 'POST' });
+      assert.equal(ok.status, 200);
+      assert.equal(value(await metrics(http), 'app_requests_total{op="get"}'), 3, 'monotonic across reloads');
+    } finally {
+      sock.close();
+      await p.stop();
+    }
+    assert.equal(await p.exited, 0);
+  });
+});
