@@ -33,7 +33,7 @@ const COLORS = [36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96];
 export function chooseSandbox(choice: RunnerOptions['sandbox']): 'namespaced' | 'host' {
   const root = process.getuid?.() === 0;
   if (choice === 'host') return 'host';
-  if (!root) throw new PermissionError('podkit up needs root for pod namespaces (network, mount, pid); run as root, or pass --sandbox=host for plain host processes without isolation');
+  if (!root) throw new PermissionError('root is needed for pod namespaces (network, mount, pid); run as root, or pass --sandbox=host for plain host processes without isolation');
   return 'namespaced';
 }
 
