@@ -1,0 +1,74 @@
+/** @module The built CLI: bad usage exits 2, secrets come from files, redis-benchmark and the HTTP endpoints work. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, pollUntil, run, runPodkit, startPodkit, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, type RedisNode } from './helpers/index.js';
+
+let master: RedisNode;
+let replica: RedisNode;
+const PASS = 'upstream-pw-7f3a';
+const CLIENT_PASS = 'client-pw-91c2';
+let dir: string;
+
+before(async () => {
+  master = await startRedis({ password: PASS });
+  replica = await startRedis({ password: PASS, replicaOf: { host: '127.0.0.1', port: master.port } });
+  dir = tempDir('podkit-amb-cli-');
+  writeFileSync(join(dir, 'pw'), `${PASS}\n`);
+  writeFileSync(join(dir, 'client-pw'), `${CLIENT_PASS}\n`);
+});
+
+after(async () => {
+  closeRedisClients();
+  await stopAll();
+});
+
+const bad: [string, string[], RegExp][] = [
+  ['no --master', [], /--master: required/],
+  ['a bad --master', ['--master', 'nohost'], /--master: expected HOST:PORT/],
+  ['a bad --read-policy', ['--master', '127.0.0.1:1', '--read-policy', 'sometimes'], /--read-policy: expected one of replica\|prefer-replica\|master/],
+  ['an unknown flag', ['--master', '127.0.0.1:1', '--password', 'x'], /unknown flag --password/],
+  ['a missing password file', ['--master', '127.0.0.1:1', '--password-file', '/nonexistent/pw'], /password-file: cannot read \/nonexistent\/pw/],
+  ['a bad --max-bulk', ['--master', '127.0.0.1:1', '--max-bulk', 'lots'], /--max-bulk: expected a size/],
+  ['a bad --pool-size', ['--master', '127.0.0.1:1', '--pool-size', '0'], /--pool-size: must be 1\.\.64/],
+];
+for (const [what, args, re] of bad) {
+  test(`${what} → one line on stderr, exit 2`, async () => {
+    const r = await runPodkit(['redis-ambassador', ...args], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+}
+
+test('--help lists every flag with its env var', async () => {
+  const r = await runPodkit(['redis-ambassador', '--help']);
+  assert.equal(r.code, 0);
+  for (const f of ['--listen', '--master', '--replica', '--read-policy', '--http-bind', '--password-file', '--username', '--client-password-file']) assert.ok(r.stdout.includes(f), f);
+  assert.match(r.stdout, /PODKIT_READ_POLICY/);
+});
+
+test('the CLI with secrets from files: redis-benchmark through it, /readyz, /metrics, secrets never logged, SIGTERM exits 0', { timeout: 120_000 }, async () => {
+  const port = await freePort();
+  const httpPort = await freePort();
+  const p = startPodkit(
+    ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', master.addr, '--replica', replica.addr, '--http-bind', `127.0.0.1:${httpPort}`, '--password-file', join(dir, 'pw'), '--client-password-file', join(dir, 'client-pw'), '-v', '1'],
+    { env: { ...process.env, PODKIT_LOG_FORMAT: 'json' } },
+  );
+  await waitForPort(port, '127.0.0.1', 20_000);
+  await pollUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, { what: 'readyz' });
+  const b = await run('redis-benchmark', ['-p', String(port), '-a', CLIENT_PASS, '-c', '10', '-n', '5000', '-P', '8', '-t', 'set,get,lpush,lpop', '--csv'], { timeoutMs: 60_000 });
+  assert.match(b.stdout, /"SET","\d+/);
+  assert.match(b.stdout, /"GET","\d+/);
+  const noauth = await run('redis-cli', ['-p', String(port), 'GET', 'x']).catch((e: Error) => ({ stdout: e.message }));
+  assert.match(noauth.stdout, /NOAUTH/);
+  const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  for (const fam of ['podkit_ambassador_commands_total{command="get",route="replica"}', 'podkit_ambassador_commands_total{command="set",route="master"}', 'podkit_ambassador_command_duration_seconds_bucket', 'podkit_ambassador_connections{kind="client"}', 'podkit_ambassador_bytes_total{direction="client_in"}', 'podkit_ambassador_errors_total{kind="noauth"}'])
+    assert.ok(m.includes(fam), `metrics include ${fam}`);
+  p.signal('SIGTERM');
+  assert.equal(await p.exited, 0);
+  const logs = p.stdout() + p.stderr();
+  assert.ok(logs.includes('redis ambassador listening'), logs.slice(0, 500));
+  assert.ok(!logs.includes(PASS) && !logs.includes(CLIENT_PASS), 'no secret in the logs');
+});
