@@ -15,7 +15,8 @@ export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'Confi
 export function parseManifests(text: string, sourceName = '<stdin>'): { objects: Manifest[]; issues: Issue[] } {
   const objects: Manifest[] = [];
   const issues: Issue[] = [];
-  const docs = parseAllDocuments(text, { uniqueKeys: true });
+  // YAML 1.1 as Kubernetes reads it (sigs.k8s.io/yaml): `defaultMode: 0400` is octal, `on`/`yes` are booleans.
+  const docs = parseAllDocuments(text, { uniqueKeys: true, version: '1.1' });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((d, i) => {
     const source = `${sourceName}#${i + 1}`;

@@ -179,3 +179,8 @@ test('resolveEnv: order, valueFrom fieldRef/configMap/secret, envFrom, missing k
   assert.equal('OPT' in r.env, false);
   assert.deepEqual(r.errors, ['configMap key "c/nope" not found (env MISS)']);
 });
+
+test('YAML 1.1 as Kubernetes reads it: 0400 is octal', () => {
+  const l = load(POD.replace('emptyDir: {}', 'secret: { secretName: s, defaultMode: 0400 }'));
+  assert.equal((l.pods[0].spec.volumes![0].secret as { defaultMode: number }).defaultMode, 0o400);
+});
