@@ -59,7 +59,11 @@ export const components: readonly ComponentDef[] = [
       'one-time': 'a sidecar keeps running; run a one-time sync as your own init container',
       password: 'use podkit.io/git-sync.password-secret (a Secret name)' },
     required: [['repo']],
-    refs: { 'password-secret': passwordRef('git-sync') },
+    refs: {
+      'password-secret': passwordRef('git-sync'),
+      // The inbound push trigger's HMAC secret (GitHub/Gitea/GitLab webhook secret).
+      'trigger-secret': { kind: 'secret', mountPath: '/etc/podkit/git-sync/trigger', defaultKey: 'secret', flag: 'trigger-secret-file' },
+    },
     meta: ['mount-path', 'containers'],
   },
   {
