@@ -58,7 +58,7 @@ test('rules: labels from paths, keys and constants; value maps; exact integer la
     { name: 'app_up', path: '$.status', valuetype: 'gauge', value_map: { up: 1, down: 0 } },
     { name: 'node_load', path: '$.nodes.*', value: '$.load', valuetype: 'gauge', labels: { node: '$key', id: '$.id', dc: 'eu-1' } },
     { name: 'node', type: 'object', path: '$.nodes.*', labels: { node: '$key' }, values: { active: '$.state', one: 1 }, valueconverter: { '$.state': { active: 1, standby: 0 } } },
-    { name: 'item_n_total', path: '$.items[?(@.type=="x")]', value: '$.n', valuetype: 'counter' },
+    { name: 'item_n_total', path: '$.items[?(@.type=="x")]', value: '$.n', valuetype: 'counter', labels: { kind: 'type-{.type}/{.n}' } },
   ]);
   const fams = extractJson(doc, o.metrics);
   const got = Object.fromEntries(fams.map((f) => [f.name, [f.type, f.metrics.map((m) => [m.labels, m.value])]]));
@@ -67,7 +67,7 @@ test('rules: labels from paths, keys and constants; value maps; exact integer la
     node_load: ['gauge', [[{ node: 'n1', id: '18446744073709551615', dc: 'eu-1' }, 0.5], [{ node: 'n2', id: '2', dc: 'eu-1' }, 1.25]]],
     node_active: ['untyped', [[{ node: 'n1' }, 1], [{ node: 'n2' }, 0]]],
     node_one: ['untyped', [[{ node: 'n1' }, 1], [{ node: 'n2' }, 1]]],
-    item_n_total: ['counter', [[{}, 1]]],
+    item_n_total: ['counter', [[{ kind: 'type-x/1' }, 1]]],
   });
 });
 

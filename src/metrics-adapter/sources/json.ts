@@ -6,7 +6,7 @@ import { fetchText } from './http.js';
 import { compilePath, JsonNumber, parseJson, select, type CompiledPath, type Json } from './json-path.js';
 import { asObject, join, onlyKeys, optArray, optString, optStringMap, reqString, reqUrl } from './options.js';
 
-type LabelSpec = { kind: 'static'; value: string } | { kind: 'key' } | { kind: 'path'; path: CompiledPath };
+type LabelSpec = { kind: 'static'; value: string } | { kind: 'key' } | { kind: 'path'; path: CompiledPath } | { kind: 'template'; parts: Array<string | CompiledPath> };
 type ValueSpec = { kind: 'const'; value: number } | { kind: 'path'; path: CompiledPath; source: string };
 
 export interface JsonMetricRule {
@@ -42,7 +42,9 @@ function numberMap(raw: unknown, path: string): Record<string, number> {
 
 function labelSpec(v: string, at: string): LabelSpec {
   if (v === '$key' || v === '{$key}') return { kind: 'key' };
-  if (/^[$@{]/.test(v.trim())) return { kind: 'path', path: compilePath(v, at) };
+  if (/^[$@]/.test(v.trim()) || /^\{[^{}]*\}$/.test(v.trim())) return { kind: 'path', path: compilePath(v, at) };
+  // json_exporter-style template: text with {.path} parts, e.g. "planet-{.location}".
+  if (/\{[^{}]*\}/.test(v)) return { kind: 'template', parts: v.split(/(\{[^{}]*\})/).filter((x) => x !== '').map((x) => (/^\{[^{}]*\}$/.test(x) ? compilePath(x, at) : x)) };
   return { kind: 'static', value: v };
 }
 
@@ -135,7 +137,10 @@ export function extractJson(doc: Json, rules: readonly JsonMetricRule[]): Metric
     for (const node of select(doc, rule.path)) {
       const labels: Record<string, string> = {};
       for (const [k, spec] of rule.labels) {
-        labels[k] = spec.kind === 'static' ? spec.value : spec.kind === 'key' ? node.key : labelText(select(node.value, spec.path, node.key)[0]?.value);
+        if (spec.kind === 'static') labels[k] = spec.value;
+        else if (spec.kind === 'key') labels[k] = node.key;
+        else if (spec.kind === 'path') labels[k] = labelText(select(node.value, spec.path, node.key)[0]?.value);
+        else labels[k] = spec.parts.map((p) => (typeof p === 'string' ? p : labelText(select(node.value, p, node.key)[0]?.value))).join('');
       }
       for (const [suffix, spec] of rule.values) {
         const name = suffix ? `${rule.name}_${suffix}` : rule.name;
