@@ -1,0 +1,95 @@
+/** @module `npm run bench -- pod`: sandbox setup/teardown time (target p95 ≤ 50 ms) and time to Ready of a 3-container pod. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchOptions } from './run.js';
+import { median, percentile, table } from './_table.js';
+import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
+import { PodRunner } from '../src/pod/runtime/pod.js';
+import type { Sandbox } from '../src/pod/runtime/sandbox.js';
+import { NamespacedSandbox } from '../src/pod/runtime/sandbox-ns.js';
+import { HostSandbox } from '../src/pod/runtime/sandbox-host.js';
+
+const POD = `apiVersion: v1
+kind: Pod
+metadata: { name: bench }
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{ name: shared, emptyDir: {} }]
+  initContainers:
+  - name: sidecar
+    restartPolicy: Always
+    command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 0.05; done']
+    startupProbe: { exec: { command: ['true'] }, periodSeconds: 1 }
+  containers:
+  - name: web
+    command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 0.05; done']
+    volumeMounts: [{ name: shared, mountPath: /tmp/podkit-bench-shared }]
+    readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 }
+  - name: worker
+    command: [sh, -c, 'trap "exit 0" TERM; while :; do sleep 0.05; done']
+    readinessProbe: { exec: { command: ['true'] }, periodSeconds: 1 }
+`;
+
+let seq = 0;
+const id = () => `bn${process.pid.toString(16).slice(-4)}${(seq++).toString(16)}`;
+
+async function sandboxTimes(n: number, make: () => Sandbox): Promise<{ setup: number[]; teardown: number[] }> {
+  const setup: number[] = [];
+  const teardown: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sb = make();
+    const t0 = performance.now();
+    await sb.setup();
+    const t1 = performance.now();
+    await sb.teardown();
+    setup.push(t1 - t0);
+    teardown.push(performance.now() - t1);
+  }
+  return { setup, teardown };
+}
+
+async function timeToReady(n: number, make: () => Sandbox): Promise<number[]> {
+  const p = parseManifests(POD, 'bench.yaml');
+  const l = loadManifests(p.objects);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = mkdtempSync(join(tmpdir(), 'podkit-bench-'));
+    const r = new PodRunner({ plan: l.pods[0], configMaps: l.configMaps, secrets: l.secrets, sandbox: make(), dir });
+    const t0 = performance.now();
+    await r.start();
+    const deadline = Date.now() + 15_000;
+    while (!r.status().ready) {
+      if (Date.now() > deadline) throw new Error('pod not ready within 15s');
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    out.push(performance.now() - t0);
+    await r.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export default async function bench({ smoke, out }: BenchOptions): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the pod benchmark needs root (network namespaces)');
+  const n = smoke ? 5 : 100;
+  const m = smoke ? 1 : 10;
+  await sandboxTimes(1, () => new NamespacedSandbox({ id: id() })); // creates the bridge once
+  const ns = await sandboxTimes(n, () => new NamespacedSandbox({ id: id() }));
+  const shared = await sandboxTimes(n, () => new NamespacedSandbox({ id: id(), shareProcessNamespace: true }));
+  const host = await timeToReady(m, () => new HostSandbox());
+  const ready = await timeToReady(m, () => new NamespacedSandbox({ id: id() }));
+  const row = (name: string, v: number[]) => [name, String(v.length), median(v), percentile(v, 95), Math.max(...v)];
+  out(`pod sandbox and time to Ready${smoke ? ' (smoke)' : ''}; milliseconds`);
+  out(
+    table(['measure', 'n', 'p50 ms', 'p95 ms', 'max ms'], [
+      row('sandbox setup (netns+veth+lo)', ns.setup),
+      row('sandbox teardown', ns.teardown),
+      row('sandbox setup, shared pid ns', shared.setup),
+      row('3-container pod → Ready (namespaced)', ready),
+      row('3-container pod → Ready (host, no isolation)', host),
+    ]),
+  );
+  const p95 = percentile(ns.setup, 95);
+  out(`sandbox setup p95 ${p95.toFixed(1)} ms (target ≤ 50 ms: ${p95 <= 50 ? 'met' : 'NOT met'}); namespaced/host time-to-Ready ratio ${(median(ready) / median(host)).toFixed(2)}`);
+}
