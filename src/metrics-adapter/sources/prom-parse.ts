@@ -4,6 +4,8 @@ import { labelKey, METRIC_NAME_RE, LABEL_NAME_RE, type Bucket, type Labels, type
 
 export type TextFormat = 'prometheus' | 'openmetrics';
 
+const LABEL_NAME_AT = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+
 interface Series {
   labels: Labels;
   value?: number;
@@ -165,21 +167,32 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
       while (line[i] === ' ' || line[i] === '\t') i++;
       if (line[i] === '}') { i++; break; }
       const start = i;
-      while (i < n && /[a-zA-Z0-9_]/.test(line[i])) i++;
-      const lname = line.slice(start, i);
-      if (!LABEL_NAME_RE.test(lname)) throw new ProtocolError(`${where}: bad label name at column ${start + 1}`);
+      LABEL_NAME_AT.lastIndex = i;
+      const nm = LABEL_NAME_AT.exec(line);
+      if (!nm) throw new ProtocolError(`${where}: bad label name at column ${start + 1}`);
+      const lname = nm[0];
+      i += lname.length;
       while (line[i] === ' ') i++;
       if (line[i] !== '=' || line[i + 1] !== '"') throw new ProtocolError(`${where}: expected ="value" after label ${lname}`);
       i += 2;
-      let v = '';
-      for (;;) {
-        if (i >= n) throw new ProtocolError(`${where}: unterminated label value`);
-        const c = line[i++];
-        if (c === '"') break;
-        if (c === '\\') {
-          const e = line[i++];
-          v += e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : `\\${e ?? ''}`;
-        } else v += c;
+      // Fast path: no escapes before the closing quote.
+      const q = line.indexOf('"', i);
+      const bs = line.indexOf('\\', i);
+      let v: string;
+      if (q >= 0 && (bs < 0 || bs > q)) {
+        v = line.slice(i, q);
+        i = q + 1;
+      } else {
+        v = '';
+        for (;;) {
+          if (i >= n) throw new ProtocolError(`${where}: unterminated label value`);
+          const c = line[i++];
+          if (c === '"') break;
+          if (c === '\\') {
+            const e = line[i++];
+            v += e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : `\\${e ?? ''}`;
+          } else v += c;
+        }
       }
       if (lname in labels) throw new ProtocolError(`${where}: duplicate label ${lname}`);
       labels[lname] = v;
