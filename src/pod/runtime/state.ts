@@ -3,7 +3,7 @@
  * was created: netns, veth, IP, pids), status.json, logs/ and events.log — so `ps`, `logs` and `down` work on detached
  * pods, and everything can be cleaned up after the runner itself was SIGKILLed.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deletePodNetwork, releaseIP } from './net.js';
 import { releaseMountpoints } from './mountpoints.js';
@@ -89,7 +89,9 @@ export function listPods(root: string): PodEntry[] {
   return names.map((name) => {
     const dir = podDir(root, name);
     const state = readJSON<PodState>(join(dir, 'state.json'));
-    return { name, dir, state, orphaned: !state || !alive(state.runner) };
+    // A folder without state.json is a runner still starting, unless it is old.
+    const young = !state && Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 10_000;
+    return { name, dir, state, orphaned: state ? !alive(state.runner) : !young };
   });
 }
 
