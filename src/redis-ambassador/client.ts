@@ -145,8 +145,8 @@ export class ClientSession implements ReplySink, local.LocalState {
   /** Handle one complete command frame buf[start, end). False: it must wait until earlier replies are in. */
   private command(buf: Buffer, start: number, end: number): boolean {
     const cmd = this.cmd;
-    const name = cmd.inline ? cmd.inline[0].toString('latin1') : buf.toString('latin1', cmd.argStart[0], cmd.argEnd[0]);
-    let info = this.ctx.table.get(name) ?? UNKNOWN;
+    const table = this.ctx.table;
+    let info = (cmd.inline ? table.get(cmd.inline[0].toString('latin1')) : table.getBytes(buf, cmd.argStart[0], cmd.argEnd[0])) ?? UNKNOWN;
     if (info.subs !== null && cmd.argc > 1) {
       const sub = cmd.inline ? cmd.inline[1].toString('latin1') : buf.toString('latin1', cmd.argStart[1], cmd.argEnd[1]);
       info = info.subs.get(sub.toLowerCase()) ?? info;

@@ -108,16 +108,34 @@ export function makeInfo(name: string, flagNames: readonly string[], subs: Map<s
 /** Anything not in the table: goes to the master (safe default). */
 export const UNKNOWN: CommandInfo = makeInfo('unknown', []);
 
+/** FNV-1a over the ASCII-lowercased bytes. */
+export function hashLower(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    let c = buf[i];
+    if (c >= 65 && c <= 90) c += 32;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** Name → info. Lookups try the name as sent, then lowercase, so common spellings cost one Map get. */
 export class CommandTable {
   private readonly byName = new Map<string, CommandInfo>();
   readonly size: number;
+
+  private readonly byHash = new Map<number, { nameBytes: Buffer; info: CommandInfo }[]>();
 
   constructor(infos: Iterable<CommandInfo>) {
     let n = 0;
     for (const i of infos) {
       this.byName.set(i.name, i);
       this.byName.set(i.name.toUpperCase(), i);
+      const b = Buffer.from(i.name, 'latin1');
+      const h = hashLower(b, 0, b.length);
+      const bucket = this.byHash.get(h) ?? [];
+      bucket.push({ nameBytes: b, info: i });
+      this.byHash.set(h, bucket);
       n++;
     }
     this.size = n;
@@ -125,6 +143,23 @@ export class CommandTable {
 
   get(name: string): CommandInfo | undefined {
     return this.byName.get(name) ?? this.byName.get(name.toLowerCase());
+  }
+
+  /** Look a name up straight from the frame's bytes, case-insensitively, without making a string (hot path). */
+  getBytes(buf: Buffer, start: number, end: number): CommandInfo | undefined {
+    const bucket = this.byHash.get(hashLower(buf, start, end));
+    if (bucket === undefined) return undefined;
+    outer: for (let k = 0; k < bucket.length; k++) {
+      const n = bucket[k].nameBytes;
+      if (n.length !== end - start) continue;
+      for (let i = 0; i < n.length; i++) {
+        let c = buf[start + i];
+        if (c >= 65 && c <= 90) c += 32;
+        if (c !== n[i]) continue outer;
+      }
+      return bucket[k].info;
+    }
+    return undefined;
   }
 
   /** Every top-level command and subcommand. */
