@@ -1,6 +1,6 @@
 /** @module Pure parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text → MetricFamily[]. No I/O. */
 import { ProtocolError } from '../../core/errors.js';
-import { labelKey, METRIC_NAME_RE, LABEL_NAME_RE, type Bucket, type Labels, type Metric, type MetricFamily, type MetricType, type Quantile } from '../../core/metrics/model.js';
+import { labelKey, METRIC_NAME_RE, type Bucket, type Labels, type Metric, type MetricFamily, type MetricType, type Quantile } from '../../core/metrics/model.js';
 
 export type TextFormat = 'prometheus' | 'openmetrics';
 
