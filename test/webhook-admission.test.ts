@@ -165,12 +165,16 @@ describe('podkit webhook', () => {
     assert.match(out.response.status.message, /Pod default\/p: metadata\.annotations\["podkit\.io\/redis-ambassador\.master"\]: expected HOST:PORT/);
   });
 
-  test('DELETE and objects without podkit annotations are allowed untouched', async () => {
+  test('DELETE, Pod UPDATE and objects without podkit annotations are allowed untouched', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'a', image: 'b' }] } };
     for (const op of ['CREATE', 'DELETE']) {
       const out = JSON.parse((await post(native.port, ca.cert, reviewOf(pod, 'x', op))).body);
       assert.deepEqual(out.response, { uid: 'x', allowed: true });
     }
+    // A running pod's containers are immutable: an UPDATE of an annotated, never-injected pod is left alone.
+    const annotated = { ...pod, metadata: { name: 'p', annotations: { 'podkit.io/redis-ambassador.master': 'r:6379' } } };
+    const upd = JSON.parse((await post(native.port, ca.cert, reviewOf(annotated, 'y', 'UPDATE'))).body);
+    assert.deepEqual(upd.response, { uid: 'y', allowed: true });
   });
 
   test('bad requests get clear 4xx errors and the webhook keeps serving', async () => {

@@ -61,6 +61,8 @@ export function review(raw: Buffer | string, opts: ReviewOptions): ReviewResult 
   const rk = isObj(req.kind) ? req.kind : {};
   const object = { ...obj } as Record<string, Json>;
   if (typeof object.kind !== 'string' && typeof rk.kind === 'string') object.kind = rk.kind;
+  // A running pod's containers are immutable: mutating a Pod UPDATE (a label change, say) would only get the update refused.
+  if (op === 'UPDATE' && object.kind === 'Pod') return reply({ allowed: true }, 'unchanged');
   const meta = isObj(obj.metadata) ? obj.metadata : {};
   const name = String(meta.name ?? meta.generateName ?? req.name ?? '');
   const subject = `${String(object.kind ?? '?')} ${String(req.namespace ?? meta.namespace ?? '')}/${name}`;

@@ -6,6 +6,7 @@
 import { ConfigError } from '../../core/errors.js';
 import { validateManifest, validatePodSpec, type Issue, type Manifest, type ObjectMeta } from '../spec/index.js';
 import { isObject, walk } from '../spec/walk.js';
+import { checkClusterFields } from './extras.js';
 import { checkClusterVolumes } from './volumes.js';
 import { clusterWorkloadSpecs, mutatingWebhookConfiguration, namespace, service, serviceAccount, top } from './schemas.js';
 
@@ -43,6 +44,7 @@ export function validateObject(body: unknown, source = ''): Issue[] {
       const specPath = kind === 'Pod' ? 'spec' : 'spec.template.spec';
       const spec = kind === 'Pod' ? body.spec : getIn(body, ['spec', 'template', 'spec']);
       podTemplateRules(spec, specPath, err);
+      out.push(...checkClusterFields(spec, specPath));
       return finish(checkClusterVolumes(spec, specPath, out), source);
     }
     case 'DaemonSet':
@@ -55,6 +57,7 @@ export function validateObject(body: unknown, source = ''): Issue[] {
       if (isObject(tpl)) {
         out.push(...checkClusterVolumes(tpl.spec, `${p}.spec`, validatePodSpec(tpl.spec, `${p}.spec`, { local: false })));
         podTemplateRules(tpl.spec, `${p}.spec`, err);
+        out.push(...checkClusterFields(tpl.spec, `${p}.spec`));
         const rp = isObject(tpl.spec) ? tpl.spec.restartPolicy : undefined;
         if (kind === 'CronJob' && rp !== 'Never' && rp !== 'OnFailure') err(`${p}.spec.restartPolicy`, `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}`);
         if (kind !== 'CronJob' && rp !== undefined && rp !== 'Always') err(`${p}.spec.restartPolicy`, `a ${kind}'s pods need restartPolicy Always, got ${JSON.stringify(rp)}`);

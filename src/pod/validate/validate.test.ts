@@ -29,6 +29,14 @@ describe('strict Kubernetes validation', () => {
     rejects({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 80, targetport: 8080 }] } }, /spec\.ports\[0\]\.targetport: unknown field/);
     rejects({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'm' }, webhooks: [{ name: 'a.b.c', clientConfig: { url: 'https://x' }, sideEffects: 'None', admissionReviewVersions: ['v1'], failurPolicy: 'Fail' }] }, /webhooks\[0\]\.failurPolicy: unknown field/);
   });
+  test('security contexts and resources are checked strictly on a cluster', () => {
+    rejects(pod({ containers: [c({ securityContext: { runAsNonRoo: true } })] }), /containers\[0\]\.securityContext\.runAsNonRoo: unknown field \(did you mean "runAsNonRoot"\?\)/);
+    rejects(pod({ containers: [c()], securityContext: { fsGroup: 'staff' } }), /^spec\.securityContext\.fsGroup: must be an integer/);
+    rejects(pod({ containers: [c({ resources: { limts: { cpu: '1' } } })] }), /resources\.limts: unknown field/);
+    rejects(pod({ containers: [c({ resources: { limits: { memory: '64 megs' } } })] }), /resources\.limits\.memory: must be a quantity/);
+    rejects(pod({ containers: [c()], tolerations: [{ key: 'a', operator: 'Equals' }] }), /tolerations\[0\]\.operator: must be one of/);
+    assert.deepEqual(errors(pod({ containers: [c({ resources: { requests: { cpu: '20m', memory: '64Mi' }, limits: { memory: 256 } }, securityContext: { capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } } })] })), []);
+  });
   test('duplicate names', () => {
     rejects(pod({ containers: [c(), c()] }), /containers\[1\]\.name: duplicate container name "app"/);
     rejects(pod({ initContainers: [c()], containers: [c()] }), /duplicate container name "app"/);

@@ -1,0 +1,90 @@
+/**
+ * @module Pod fields the local runtime accepts as free-form (it does not enforce them) but a cluster does: security
+ * contexts, resources, tolerations, image pull secrets, host aliases, DNS config. Checked strictly here so a
+ * misspelled `runAsNonRoot` is an error, not a silently weaker pod.
+ */
+import type { Field } from '../spec/schema.js';
+import type { Issue } from '../spec/types.js';
+import { isObject, walk } from '../spec/walk.js';
+
+const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
+const int = (min?: number): Field => ({ t: 'int', min });
+const bool = (): Field => ({ t: 'bool' });
+const obj = (fields: Record<string, Field>): Field => ({ t: 'object', fields });
+const arr = (of: Field): Field => ({ t: 'array', of });
+
+const seLinux = obj({ user: str(), role: str(), type: str(), level: str() });
+const seccomp = obj({ type: str({ enum: ['RuntimeDefault', 'Unconfined', 'Localhost'], required: true }), localhostProfile: str() });
+const appArmor = obj({ type: str({ enum: ['RuntimeDefault', 'Unconfined', 'Localhost'], required: true }), localhostProfile: str() });
+const windows = obj({ gmsaCredentialSpecName: str(), gmsaCredentialSpec: str(), runAsUserName: str(), hostProcess: bool() });
+
+export const containerSecurityContext = obj({
+  allowPrivilegeEscalation: bool(),
+  appArmorProfile: appArmor,
+  capabilities: obj({ add: arr(str()), drop: arr(str()) }),
+  privileged: bool(),
+  procMount: str({ enum: ['Default', 'Unmasked'] }),
+  readOnlyRootFilesystem: bool(),
+  runAsGroup: int(0),
+  runAsNonRoot: bool(),
+  runAsUser: int(0),
+  seLinuxOptions: seLinux,
+  seccompProfile: seccomp,
+  windowsOptions: windows,
+});
+
+export const podSecurityContext = obj({
+  appArmorProfile: appArmor,
+  fsGroup: int(0),
+  fsGroupChangePolicy: str({ enum: ['OnRootMismatch', 'Always'] }),
+  runAsGroup: int(0),
+  runAsNonRoot: bool(),
+  runAsUser: int(0),
+  seLinuxChangePolicy: str(),
+  seLinuxOptions: seLinux,
+  seccompProfile: seccomp,
+  supplementalGroups: arr(int(0)),
+  supplementalGroupsPolicy: str({ enum: ['Merge', 'Strict'] }),
+  sysctls: arr(obj({ name: str({ required: true }), value: str({ required: true }) })),
+  windowsOptions: windows,
+});
+
+// limits/requests are maps of resource name → quantity, checked by checkQuantities.
+const resources = obj({ limits: { t: 'any' }, requests: { t: 'any' }, claims: arr(obj({ name: str({ required: true }), request: str() })) });
+const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int() });
+
+const POD_FIELDS: Record<string, Field> = {
+  securityContext: podSecurityContext,
+  tolerations: arr(toleration),
+  imagePullSecrets: arr(obj({ name: str() })),
+  hostAliases: arr(obj({ ip: str({ required: true }), hostnames: arr(str()) })),
+  dnsConfig: obj({ nameservers: arr(str()), searches: arr(str()), options: arr(obj({ name: str(), value: str() })) }),
+};
+
+/** Resource names map to quantities (numbers or strings like 100m, 64Mi). */
+function checkQuantities(v: unknown, path: string, out: Issue[]): void {
+  if (!isObject(v)) return;
+  for (const [k, q] of Object.entries(v)) {
+    if (typeof q === 'number') continue;
+    if (typeof q !== 'string' || !/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/.test(q)) out.push({ severity: 'error', path: `${path}.${k}`, message: `must be a quantity like 100m, 1, 64Mi (got ${JSON.stringify(q)})` });
+  }
+}
+
+/** Walk the cluster-only pod and container fields of the PodSpec at `path`. */
+export function checkClusterFields(spec: unknown, path: string): Issue[] {
+  const out: Issue[] = [];
+  if (!isObject(spec)) return out;
+  for (const [k, f] of Object.entries(POD_FIELDS)) walk(spec[k], f, `${path}.${k}`, out);
+  for (const list of ['initContainers', 'containers']) {
+    const cs = spec[list];
+    if (!Array.isArray(cs)) continue;
+    cs.forEach((c, i) => {
+      if (!isObject(c)) return;
+      const cp = `${path}.${list}[${i}]`;
+      walk(c.securityContext, containerSecurityContext, `${cp}.securityContext`, out);
+      walk(c.resources, resources, `${cp}.resources`, out);
+      if (isObject(c.resources)) for (const k of ['limits', 'requests']) checkQuantities(c.resources[k], `${cp}.resources.${k}`, out);
+    });
+  }
+  return out;
+}
