@@ -54,7 +54,7 @@ export class SelfMetrics {
       { name: `${P}statsd_packets_total`, help: 'StatsD datagrams (UDP, unixgram) and stream chunks (TCP) received.', type: 'counter', metrics: Object.entries(st.packets).map(([t, v]) => ({ labels: { transport: t }, value: v })) },
       { name: `${P}statsd_bytes_total`, help: 'StatsD bytes received.', type: 'counter', metrics: [{ labels: {}, value: st.bytes }] },
       { name: `${P}statsd_lines_total`, help: 'StatsD lines received.', type: 'counter', metrics: [{ labels: {}, value: st.lines }] },
-      { name: `${P}statsd_samples_total`, help: 'StatsD samples parsed, by StatsD type.', type: 'counter', metrics: byLabel(st.events, 'type') },
+      { name: `${P}statsd_samples_total`, help: 'StatsD samples parsed, by StatsD type.', type: 'counter', metrics: Object.entries(st.events).map(([t, v]) => ({ labels: { type: t }, value: v })) },
       { name: `${P}statsd_parse_errors_total`, help: 'StatsD lines or samples dropped as malformed, by reason.', type: 'counter', metrics: byLabel(st.errors, 'reason') },
       { name: `${P}statsd_tag_errors_total`, help: 'Malformed StatsD tags skipped.', type: 'counter', metrics: [{ labels: {}, value: st.tagErrors }] },
       { name: `${P}statsd_tcp_connections_total`, help: 'StatsD TCP connections accepted.', type: 'counter', metrics: [{ labels: {}, value: st.tcpConnections }] },

@@ -254,7 +254,9 @@ const TYPE_OF: Record<StatType, MatchMetricType> = { c: 'counter', g: 'gauge', s
 export class Mapper {
   private readonly globs: Mapping[];
   private readonly regexes: Mapping[];
-  private cache = new Map<string, MapResult>();
+  /** One cache per StatsD type, so a lookup needs no key building. */
+  private caches: Record<StatType, Map<string, MapResult>> = { c: new Map(), g: new Map(), s: new Map(), ms: new Map(), h: new Map(), d: new Map() };
+  private cached = 0;
   constructor(
     readonly config: MappingConfig,
     private readonly cacheSize = 10_000,
@@ -266,14 +268,19 @@ export class Mapper {
   }
 
   map(name: string, type: StatType): MapResult {
-    const key = `${type}\u0000${name}`;
-    const hit = this.cache.get(key);
+    const cache = this.caches[type];
+    const hit = cache.get(name);
     if (hit) return hit;
     const r = this.compute(name, TYPE_OF[type]);
     // Counters are exposed as <name>_total in both formats (OpenMetrics requires it; promtool asks it of 0.0.4).
     if (type === 'c' && !r.drop && !r.name.endsWith('_total')) r.name += '_total';
-    if (this.cache.size >= this.cacheSize) this.cache = new Map();
-    this.cache.set(key, r);
+    if (this.cached >= this.cacheSize) {
+      // Bounded: a burst of unique names must not grow memory; start over rather than track recency.
+      for (const m of Object.values(this.caches)) m.clear();
+      this.cached = 0;
+    }
+    cache.set(name, r);
+    this.cached++;
     return r;
   }
 

@@ -57,20 +57,47 @@ function parseNumber(s: string): number | undefined {
  * is ignored); the last line needs no terminator. Returns the number of non-empty lines seen. Never throws.
  */
 export function parsePacket(buf: Uint8Array, sink: SampleSink, styles: TagStyles = ALL_TAG_STYLES, start = 0, end = buf.length): number {
+  // Fast path: an all-ASCII packet is decoded once and split as a string (the common case by far).
+  let ascii = true;
+  for (let k = start; k < end; k++) {
+    if (buf[k] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    const text = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+    let lines = 0;
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      let j = text.indexOf('\n', i);
+      if (j === -1) j = n;
+      let e = j;
+      if (e > i && text.charCodeAt(e - 1) === 13) e--;
+      if (e > i) {
+        lines++;
+        if (e - i > MAX_LINE) sink.error('line_too_long');
+        else parseLine(e - i === n ? text : text.slice(i, e), sink, styles);
+      }
+      i = j + 1;
+    }
+    return lines;
+  }
   let lines = 0;
   let i = start;
   while (i < end) {
     let j = i;
-    let ascii = true;
+    let lineAscii = true;
     while (j < end && buf[j] !== 10) {
-      if (buf[j] >= 0x80) ascii = false;
+      if (buf[j] >= 0x80) lineAscii = false;
       j++;
     }
     let e = j;
     if (e > i && buf[e - 1] === 13) e--;
     if (e > i) {
       lines++;
-      parseLineBytes(buf, i, e, ascii, sink, styles);
+      parseLineBytes(buf, i, e, lineAscii, sink, styles);
     }
     i = j + 1;
   }
@@ -135,36 +162,56 @@ function nameAndTags(raw: string, tags: Tags, styles: TagStyles, sink: SampleSin
 export function parseLine(line: string, sink: SampleSink, styles: TagStyles = ALL_TAG_STYLES): void {
   const colon = line.indexOf(':');
   if (colon <= 0) return sink.error('malformed_line');
+  let special = false;
+  for (let i = 0; i < colon; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 35 || c === 44 || c === 91 || c === 93) {
+      special = true;
+      break;
+    }
+  }
   const tags: Tags = [];
-  const name = nameAndTags(line.slice(0, colon), tags, styles, sink);
+  const name = special ? nameAndTags(line.slice(0, colon), tags, styles, sink) : line.slice(0, colon);
   if (name === '') return sink.error('malformed_line');
-  const rest = line.slice(colon + 1);
-  const dog = styles.dogstatsd && rest.includes('|#');
+  const bar = line.indexOf('|', colon + 1);
+  if (bar === -1) return sink.error('not_enough_parts_after_colon');
+  const dog = styles.dogstatsd && line.indexOf('|#', bar) !== -1;
   if (dog && tags.length > 0) return sink.error('mixed_tagging_styles');
-
-  const firstBar = rest.indexOf('|');
-  if (firstBar === -1) return sink.error('not_enough_parts_after_colon');
-  let samples: string[];
-  const head = rest.slice(0, firstBar);
-  if (head.includes(':')) {
+  const colon2 = line.indexOf(':', colon + 1);
+  if (colon2 === -1 || (dog && colon2 > bar)) return parseSample(name, line, colon + 1, tags, dog, sink);
+  if (colon2 < bar) {
     // DogStatsD extended aggregation: several values sharing one type/rate/tags suffix.
-    const afterType = rest.indexOf('|', firstBar + 1);
-    const type = afterType === -1 ? rest.slice(firstBar + 1) : rest.slice(firstBar + 1, afterType);
+    const afterType = line.indexOf('|', bar + 1);
+    const type = afterType === -1 ? line.slice(bar + 1) : line.slice(bar + 1, afterType);
     if (type !== 'ms' && type !== 'h' && type !== 'd') return sink.error('invalid_extended_aggregate_type');
-    const suffix = rest.slice(firstBar);
-    samples = head.split(':').map((v) => v + suffix);
-  } else if (dog) samples = [rest];
-  else samples = rest.split(':');
-
-  for (const sample of samples) parseSample(name, sample, tags, dog, sink);
+    const suffix = line.slice(bar);
+    for (const v of line.slice(colon + 1, bar).split(':')) parseSample(name, v + suffix, 0, tags, dog, sink);
+    return;
+  }
+  // Several samples on one line: a:1|c:2|c (not with DogStatsD tags, whose values hold colons).
+  for (const sample of line.slice(colon + 1).split(':')) parseSample(name, sample, 0, tags, dog, sink);
 }
 
-function parseSample(name: string, sample: string, baseTags: Tags, dog: boolean, sink: SampleSink): void {
-  const parts = sample.split('|');
-  if (parts.length < 2 || parts.length > 8) return sink.error('malformed_component');
-  const valueStr = parts[0];
-  const type = parts[1];
-  if (type !== 'c' && type !== 'g' && type !== 'ms' && type !== 'h' && type !== 'd' && type !== 's') return sink.error('illegal_stat_type');
+const TYPE_BY_CODE: Record<number, StatType> = { 99: 'c', 103: 'g', 104: 'h', 100: 'd', 115: 's' };
+
+/** One sample `value|type[|@rate][|#tags][|c:id][|Tts]` starting at `from` in `text`, scanned by index. */
+function parseSample(name: string, text: string, from: number, baseTags: Tags, dog: boolean, sink: SampleSink): void {
+  const end = text.length;
+  const p1 = text.indexOf('|', from);
+  if (p1 === -1) return sink.error('malformed_component');
+  let p2 = text.indexOf('|', p1 + 1);
+  if (p2 === -1) p2 = end;
+  let type: StatType | undefined;
+  const tlen = p2 - p1 - 1;
+  if (tlen === 1) type = TYPE_BY_CODE[text.charCodeAt(p1 + 1)];
+  else if (tlen === 2 && text.charCodeAt(p1 + 1) === 109 && text.charCodeAt(p1 + 2) === 115) type = 'ms';
+  const valueStr = text.slice(from, p1);
+  if (type === undefined) {
+    // More than eight parts is a malformed component whatever the type says (statsd_exporter's order).
+    let parts = 1;
+    for (let q = p1; q !== -1; q = text.indexOf('|', q + 1)) parts++;
+    return sink.error(parts > 8 ? 'malformed_component' : 'illegal_stat_type');
+  }
   let value = 0;
   let member: string | undefined;
   if (type === 's') {
@@ -178,24 +225,32 @@ function parseSample(name: string, sample: string, baseTags: Tags, dog: boolean,
   const relative = type === 'g' && (valueStr.charCodeAt(0) === 43 || valueStr.charCodeAt(0) === 45);
   let rate = 1;
   let tags: Tags | null = baseTags.length > 0 ? baseTags.slice() : null;
-  for (let k = 2; k < parts.length; k++) {
-    const comp = parts[k];
-    if (comp === '') return sink.error('malformed_component');
-    const c0 = comp.charCodeAt(0);
+  if (p2 < end) {
+    let parts = 3;
+    for (let q = text.indexOf('|', p2 + 1); q !== -1; q = text.indexOf('|', q + 1)) parts++;
+    if (parts > 8) return sink.error('malformed_component');
+  }
+  let k = p2;
+  while (k < end) {
+    let next = text.indexOf('|', k + 1);
+    if (next === -1) next = end;
+    if (next === k + 1) return sink.error('malformed_component');
+    const c0 = text.charCodeAt(k + 1);
     if (c0 === 64 /* @ */) {
-      const r = parseNumber(comp.slice(1));
+      const r = parseNumber(text.slice(k + 2, next));
       if (r === undefined || r <= 0 || r > 1) return sink.error('invalid_sample_factor');
       rate = r;
     } else if (c0 === 35 /* # */ && dog) {
       tags ??= [];
-      addTagList(comp.slice(1), ':', tags, sink, true);
+      addTagList(text.slice(k + 2, next), ':', tags, sink, true);
     } else if (c0 === 99 /* c */) {
-      if (!comp.startsWith('c:') || comp.length <= 2) return sink.error('malformed_container_id');
+      if (text.charCodeAt(k + 2) !== 58 || next - k <= 3) return sink.error('malformed_container_id');
       tags ??= [];
-      tags.push(['container_id', comp.slice(2)]);
+      tags.push(['container_id', text.slice(k + 3, next)]);
     } else if (c0 === 84 /* T */) {
-      if (!INT_RE.test(comp.slice(1))) return sink.error('malformed_timestamp');
+      if (!INT_RE.test(text.slice(k + 2, next))) return sink.error('malformed_timestamp');
     } else return sink.error('invalid_sample_factor');
+    k = next;
   }
   if (type === 'ms') value /= 1000;
   sink.sample(name, type, value, type === 'g' ? 1 : rate, relative, tags !== null && tags.length > 0 ? tags : null, member);
