@@ -3,34 +3,34 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 
-/** Mirror `src` into existing dir `dst` with hardlinks (dirs made, symlinks copied), skipping the top `.git`. Returns files linked. */
-export async function hardlinkTree(src: string, dst: string): Promise<number> {
-  let count = 0;
+/**
+ * Mirror `src` into existing dir `dst` with hardlinks (dirs made, symlinks copied), skipping the top `.git`.
+ * Directories are made first (top-down), then every link() is issued through one bounded pool, so the
+ * thread pool works on many directories at once instead of one directory at a time. Returns files linked.
+ */
+export async function hardlinkTree(src: string, dst: string, concurrency = 64): Promise<number> {
+  const jobs: (() => Promise<unknown>)[] = [];
   const walk = async (s: string, d: string, top: boolean): Promise<void> => {
     const entries = await fsp.readdir(s, { withFileTypes: true });
-    const subdirs: [string, string][] = [];
-    const ops: Promise<unknown>[] = [];
     for (const e of entries) {
       if (top && e.name === '.git') continue;
       const sp = join(s, e.name);
       const dp = join(d, e.name);
-      if (e.isDirectory()) subdirs.push([sp, dp]);
-      else if (e.isSymbolicLink()) ops.push(fsp.readlink(sp).then((t) => fsp.symlink(t, dp)));
-      else if (e.isFile()) {
-        count++;
-        ops.push(fsp.link(sp, dp));
-      }
+      if (e.isDirectory()) {
+        await fsp.mkdir(dp);
+        await walk(sp, dp, false);
+      } else if (e.isSymbolicLink()) jobs.push(() => fsp.readlink(sp).then((t) => fsp.symlink(t, dp)));
+      else if (e.isFile()) jobs.push(() => fsp.link(sp, dp));
       // Sockets, fifos: git never checks those out.
-    }
-    await Promise.all(ops);
-    for (const [sp, dp] of subdirs) {
-      const st = await fsp.stat(sp);
-      await fsp.mkdir(dp, { mode: st.mode & 0o7777 });
-      await walk(sp, dp, false);
     }
   };
   await walk(src, dst, true);
-  return count;
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) await jobs[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  return jobs.length;
 }
 
 /**

@@ -176,7 +176,7 @@ export async function start(options: Options): Promise<Handle> {
     const t = setTimeout(() => ac.abort(new TimeoutError(`sync ran past --sync-timeout ${o.syncTimeoutMs}ms`)), o.syncTimeoutMs);
     try {
       auth.refresh();
-      const r = await repo.sync(ac.signal);
+      const r = await repo.sync(ac.signal, reason === 'webhook' || reason === 'signal' || reason === 'api');
       if (r.changed) log.info('updated successfully', { ref: o.ref, hash: r.hash, previous: r.previous || undefined, trigger: reason, ms: Date.now() - startedMs });
       else log.debug('update not required', { ref: o.ref, hash: r.hash });
       await succeeded(r, startedMs, since, reason);
@@ -191,6 +191,7 @@ export async function start(options: Options): Promise<Handle> {
     } catch (err) {
       if (!closed) log.warn('cleanup of old trees failed', { error: describeError(err) });
     }
+    if (!closed && !o.oneTime) repo.prepareSpare(repo.currentHash());
     current = undefined;
   };
 
@@ -260,6 +261,7 @@ export async function start(options: Options): Promise<Handle> {
       clearTimeout(timer);
       current?.abort(new ClosedError('closing'));
       await running;
+      await repo.idle();
       for (const h of hooks) h.close();
       await http?.close();
       auth.dispose();

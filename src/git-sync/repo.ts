@@ -29,12 +29,17 @@ export interface SyncResult {
 }
 
 const MARKER = 'podkit-complete';
+const SYNC_REF = 'refs/podkit/synced';
+/** The next tree, pre-built as hardlinks of the published one, so a publish only applies the diff. */
+const SPARE = '.spare';
 const HASH_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 export class Repo {
   readonly worktrees: string;
   private readonly gitDir: string;
   private initialized = false;
+  private spareJob: Promise<void> | undefined;
+  private spareBase: string | undefined;
 
   constructor(
     private readonly o: RepoOptions,
@@ -136,28 +141,33 @@ export class Repo {
     return lines.length ? lines[lines.length - 1].split('\t')[0] : '';
   }
 
-  /** Fetch the ref (only what is needed at --depth); returns the fetched commit hash. */
+  /**
+   * Fetch the ref (only what is needed at --depth) into a local ref, so the next fetch negotiates from it and
+   * its connectivity check stops at objects we have; returns the fetched commit (tags peeled).
+   */
   async fetch(signal?: AbortSignal): Promise<string> {
-    const args = ['fetch', '--no-tags', '--no-progress', '--no-auto-gc', '--no-write-commit-graph', 'origin', this.o.ref];
+    const args = ['fetch', '--no-tags', '--no-progress', '--no-auto-gc', '--no-write-commit-graph', 'origin', `+${this.o.ref}:${SYNC_REF}`];
     if (this.o.depth > 0) args.push('--depth', String(this.o.depth));
     else if (existsSync(join(this.gitDir, 'shallow'))) args.push('--unshallow');
     await this.git.run(args, { cwd: this.o.root, signal });
-    const head = readFileSync(join(this.gitDir, 'FETCH_HEAD'), 'utf8');
-    const m = /^([0-9a-f]{40,64})\b/.exec(head);
-    if (!m) throw new GitError(`git fetch of ${this.o.ref} produced no commit`);
-    return m[1];
+    const hash = (await this.git.run(['rev-parse', '--verify', '-q', `${SYNC_REF}^{commit}`], { cwd: this.o.root, signal })).trim();
+    if (!/^[0-9a-f]{40,64}$/.test(hash)) throw new GitError(`git fetch of ${this.o.ref} produced no commit`);
+    return hash;
   }
 
   /**
    * One sync: ask the remote, and if the ref moved, fetch, build the new tree and publish it. An idle sync is a
    * single `git ls-remote`. A ref that is a commit hash already published needs no remote call at all.
+   * `expectChange` (a webhook said something was pushed) skips the probe and fetches at once: one round trip.
    */
-  async sync(signal?: AbortSignal): Promise<SyncResult> {
+  async sync(signal?: AbortSignal, expectChange = false): Promise<SyncResult> {
     await this.init(signal);
     const previous = this.currentHash();
     if (previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
-    const remote = await this.remoteHash(signal);
-    if (remote && remote === previous) return { hash: previous, previous, changed: false };
+    if (!expectChange && previous) {
+      const remote = await this.remoteHash(signal);
+      if (remote && remote === previous) return { hash: previous, previous, changed: false };
+    }
     const hash = await this.fetch(signal);
     if (hash === previous) return { hash, previous, changed: false };
     const tree = await this.build(hash, previous, signal);
@@ -170,7 +180,52 @@ export class Repo {
     return { hash, previous, changed: true };
   }
 
-  /** Build a complete tree for `hash`; hardlink unchanged files from the previous tree when possible. */
+  /** A complete tree without submodules or sparse checkout can seed the next one by hardlinks. */
+  private canSeed(tree: string): boolean {
+    const admin = this.adminDir(tree);
+    return !this.o.sparseCheckoutFile && admin !== undefined && existsSync(join(admin, 'index')) && !existsSync(join(tree, '.gitmodules')) && this.isComplete(tree);
+  }
+
+  /** `git worktree add --no-checkout` at `path`; returns the admin dir. The .git file is made relative, as v4 writes it. */
+  private async addWorktree(path: string, commit: string, signal?: AbortSignal): Promise<string> {
+    const { root } = this.o;
+    // A registration left by a removed tree would make git pick another admin name; prune only then.
+    if (existsSync(join(this.gitDir, 'worktrees', basename(path)))) await this.git.run(['worktree', 'prune'], { cwd: root, signal });
+    await this.git.run(['worktree', 'add', '-q', '--force', '--detach', '--no-checkout', path, commit], { cwd: root, signal });
+    const admin = this.adminDir(path);
+    if (!admin) throw new GitError(`git worktree add left no .git file in ${path}`);
+    await fsp.writeFile(join(path, '.git'), `gitdir: ${relative(path, admin)}\n`);
+    return admin;
+  }
+
+  /** Hardlink every file of `from` into the fresh worktree `to`, and give it `from`'s index (same inodes, so git sees it clean). */
+  private async seed(from: string, to: string, toAdmin: string): Promise<number> {
+    const n = await hardlinkTree(from, to);
+    await fsp.copyFile(join(this.adminDir(from) as string, 'index'), join(toAdmin, 'index'));
+    return n;
+  }
+
+  /**
+   * Prepare `.worktrees/.spare`: a hardlinked twin of the published tree, built in the background after a
+   * publish, so the next publish only applies the diff (`git checkout`) and renames it into place.
+   */
+  prepareSpare(current: string): void {
+    if (!current || this.spareJob || this.spareBase === current || !this.canSeed(this.worktreeFor(current))) return;
+    const path = join(this.worktrees, SPARE);
+    this.spareBase = undefined;
+    this.spareJob = (async () => {
+      const t0 = Date.now();
+      await rmrf(path);
+      const admin = await this.addWorktree(path, current);
+      const n = await this.seed(this.worktreeFor(current), path, admin);
+      this.spareBase = current;
+      this.o.log.debug('spare tree ready', { base: current, files: n, ms: Date.now() - t0 });
+    })()
+      .catch((err: unknown) => this.o.log.debug('spare tree not prepared', { error: String(err) }))
+      .finally(() => (this.spareJob = undefined));
+  }
+
+  /** Build a complete tree for `hash`; unchanged files are hardlinks of the previous tree's when possible. */
   async build(hash: string, previous: string, signal?: AbortSignal): Promise<string> {
     const { root, log } = this.o;
     const tree = this.worktreeFor(hash);
@@ -178,38 +233,36 @@ export class Repo {
       if (this.isComplete(tree)) return tree;
       await rmrf(tree);
     }
-    await this.git.run(['worktree', 'prune'], { cwd: root, signal });
-    await this.git.run(['worktree', 'add', '-q', '--force', '--detach', '--no-checkout', tree, hash], { cwd: root, signal });
-    const admin = this.adminDir(tree);
-    if (!admin) throw new GitError(`git worktree add left no .git file in ${tree}`);
-    // Relative gitdir, as git-sync v4 writes it, so the volume can be mounted elsewhere.
-    await fsp.writeFile(join(tree, '.git'), `gitdir: ${relative(tree, admin)}\n`);
-
     const prevTree = previous ? this.worktreeFor(previous) : '';
-    const prevAdmin = prevTree ? this.adminDir(prevTree) : undefined;
-    const fast =
-      prevTree !== '' &&
-      prevAdmin !== undefined &&
-      !this.o.sparseCheckoutFile &&
-      existsSync(join(prevAdmin, 'index')) &&
-      !existsSync(join(prevTree, '.gitmodules')) &&
-      this.isComplete(prevTree);
-    if (fast && prevAdmin) {
-      const t0 = Date.now();
-      const n = await hardlinkTree(prevTree, tree);
-      await fsp.copyFile(join(prevAdmin, 'index'), join(admin, 'index'));
-      // Two-tree merge: git rewrites only the paths that differ, by unlink + create, so the old tree's
-      // inodes (still shared with pinned readers) are never written in place.
-      await this.git.run(['read-tree', '-m', '-u', previous, hash], { cwd: tree, signal });
-      log.debug('built tree by hardlinks', { hash, files: n, ms: Date.now() - t0 });
-    } else {
-      if (this.o.sparseCheckoutFile) {
-        await fsp.mkdir(join(admin, 'info'), { recursive: true });
-        await fsp.copyFile(this.o.sparseCheckoutFile, join(admin, 'info', 'sparse-checkout'));
-        await this.git.run(['config', 'core.sparseCheckout', 'true'], { cwd: root, signal });
+    const t0 = Date.now();
+    await this.spareJob;
+    if (prevTree && this.canSeed(prevTree)) {
+      const spare = join(this.worktrees, SPARE);
+      let admin: string;
+      if (this.spareBase === previous && existsSync(spare)) {
+        // git rewrites only the paths that differ, by unlink + create, so the published tree's inodes
+        // (shared with the spare, and with pinned readers) are never written in place.
+        this.spareBase = undefined;
+        await this.git.run(['checkout', '-q', '--detach', hash], { cwd: spare, signal });
+        await fsp.rename(spare, tree);
+        admin = await this.adopt(tree);
+        log.debug('built tree from the spare', { hash, ms: Date.now() - t0 });
+      } else {
+        admin = await this.addWorktree(tree, hash, signal);
+        const n = await this.seed(prevTree, tree, admin);
+        await this.git.run(['read-tree', '-m', '-u', previous, hash], { cwd: tree, signal });
+        log.debug('built tree by hardlinks', { hash, files: n, ms: Date.now() - t0 });
       }
-      await this.git.run(['reset', '-q', '--hard', hash, '--'], { cwd: tree, signal });
+      await fsp.writeFile(join(admin, MARKER), new Date().toISOString());
+      return tree;
     }
+    const admin = await this.addWorktree(tree, hash, signal);
+    if (this.o.sparseCheckoutFile) {
+      await fsp.mkdir(join(admin, 'info'), { recursive: true });
+      await fsp.copyFile(this.o.sparseCheckoutFile, join(admin, 'info', 'sparse-checkout'));
+      await this.git.run(['config', 'core.sparseCheckout', 'true'], { cwd: root, signal });
+    }
+    await this.git.run(['reset', '-q', '--hard', hash, '--'], { cwd: tree, signal });
     if (this.o.submodules !== 'off' && existsSync(join(tree, '.gitmodules'))) {
       const args = ['submodule', 'update', '--init'];
       if (this.o.submodules === 'recursive') args.push('--recursive');
@@ -218,6 +271,19 @@ export class Repo {
     }
     await fsp.writeFile(join(admin, MARKER), new Date().toISOString());
     return tree;
+  }
+
+  /** After the spare was renamed to `tree`: point git's admin dir at the new path, named after the hash when free. */
+  private async adopt(tree: string): Promise<string> {
+    let admin = this.adminDir(tree) as string;
+    const wanted = join(this.gitDir, 'worktrees', basename(tree));
+    if (!existsSync(wanted)) {
+      await fsp.rename(admin, wanted);
+      admin = wanted;
+      await fsp.writeFile(join(tree, '.git'), `gitdir: ${relative(tree, admin)}\n`);
+    }
+    await fsp.writeFile(join(admin, 'gitdir'), `${join(tree, '.git')}\n`);
+    return admin;
   }
 
   /** Point the link at `tree` atomically: a new relative symlink under a temp name, renamed over the link. */
@@ -244,7 +310,7 @@ export class Repo {
       return 0;
     }
     for (const name of names) {
-      if (name === current) continue;
+      if (name === current || name === SPARE) continue;
       const tree = join(this.worktrees, name);
       const st = await fsp.stat(tree).catch(() => undefined);
       if (!st || now - st.mtimeMs < this.o.staleWorktreeTimeoutMs) continue;
@@ -256,6 +322,7 @@ export class Repo {
       removed++;
     }
     if (removed) {
+      await this.spareJob;
       await this.git.run(['worktree', 'prune'], { cwd: this.o.root, signal });
       if (this.o.gitGc !== 'off') {
         const args = ['gc', '--quiet'];
@@ -265,6 +332,11 @@ export class Repo {
       }
     }
     return removed;
+  }
+
+  /** Wait for background work (the spare tree) to finish. */
+  async idle(): Promise<void> {
+    await this.spareJob;
   }
 
   /** Committer time of a commit (seconds), for the push→visible histogram on polled syncs. */
