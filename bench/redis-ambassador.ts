@@ -59,9 +59,9 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     ['ambassador', amb.address.port],
   ];
   const configs = [
-    { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 200_000 },
-    { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 1_000_000 },
-    { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 40_000 },
+    { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000 },
+    { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 500_000 },
+    { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 20_000 },
   ];
   const rounds = smoke ? 1 : 3;
   const samples = new Map<string, Sample[]>();

@@ -14,8 +14,9 @@ export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
 /** What a session needs from the ambassador. */
 export interface ProxyContext {
   table: CommandTable;
-  readonly master: NodeConns;
-  readonly replicas: NodeConns[];
+  /** Mutable so discovery (Sentinel) can swap the master and the replica set; sessions re-read them per command. */
+  master: NodeConns;
+  replicas: NodeConns[];
   readPolicy: ReadPolicy;
   readonly local: local.LocalConfig;
   readonly maxBulk: number;
