@@ -15,6 +15,7 @@ const INFO = [
   '# Replication', 'role:master', 'connected_slaves:1', 'slave0:ip=127.0.0.1,port=6381,state=online,offset=560,lag=1', 'master_replid:def', 'master_repl_offset:560', '',
   '# CPU', 'used_cpu_sys:0.5', 'used_cpu_user:1.25', '',
   '# Commandstats', 'cmdstat_get:calls=4,usec=20,usec_per_call=5.00,rejected_calls=0,failed_calls=1', 'cmdstat_config|get:calls=2,usec=1000000,usec_per_call=500000.00,rejected_calls=1,failed_calls=0', '',
+  '# Latencystats', 'latency_percentiles_usec_get:p50=1.003,p99=3.007,p99.9=5.023', 'latency_percentiles_usec_unseen:p50=1', '',
   '# Errorstats', 'errorstat_ERR:count=3', 'errorstat_WRONGTYPE:count=1', '',
   '# Keyspace', 'db0:keys=10,expires=2,avg_ttl=5000', 'db3:keys=1,expires=0,avg_ttl=0', '',
 ].join('\r\n');
@@ -46,6 +47,9 @@ test('commandstats, errorstats, keyspace and replicas become labelled families',
   assert.deepEqual(values(find(fams, 'redis_commands_duration_seconds_total')), [[{ cmd: 'get' }, 0.00002], [{ cmd: 'config|get' }, 1]]);
   assert.deepEqual(values(find(fams, 'redis_commands_failed_calls_total')), [[{ cmd: 'get' }, 1], [{ cmd: 'config|get' }, 0]]);
   assert.deepEqual(values(find(fams, 'redis_commands_rejected_calls_total')), [[{ cmd: 'get' }, 0], [{ cmd: 'config|get' }, 1]]);
+  const lat = find(fams, 'redis_latency_percentiles_usec');
+  assert.equal(lat.type, 'summary');
+  assert.deepEqual(lat.metrics, [{ labels: { cmd: 'get' }, quantiles: [{ quantile: 0.5, value: 1.003 }, { quantile: 0.99, value: 3.007 }, { quantile: 0.999, value: 5.023 }], count: 4, sum: 20 }]);
   assert.deepEqual(values(find(fams, 'redis_errors_total')), [[{ err: 'ERR' }, 3], [{ err: 'WRONGTYPE' }, 1]]);
   assert.deepEqual(values(find(fams, 'redis_db_keys')), [[{ db: 'db0' }, 10], [{ db: 'db3' }, 1]]);
   assert.deepEqual(values(find(fams, 'redis_db_keys_expiring')), [[{ db: 'db0' }, 2], [{ db: 'db3' }, 0]]);

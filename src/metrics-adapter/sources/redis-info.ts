@@ -73,6 +73,11 @@ class Families {
     if (!f) this.fams.set(name, (f = { type, help, metrics: [] }));
     f.metrics.push({ labels, value });
   }
+  addMetric(name: string, type: MetricType, help: string, m: Metric): void {
+    let f = this.fams.get(name);
+    if (!f) this.fams.set(name, (f = { type, help, metrics: [] }));
+    f.metrics.push(m);
+  }
   list(): MetricFamily[] {
     return [...this.fams].map(([name, f]) => ({ name, help: f.help, type: f.type, metrics: f.metrics }));
   }
@@ -82,6 +87,8 @@ class Families {
 export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
   const out = new Families();
   const fields: Record<string, string> = {};
+  const latency = new Map<string, Array<{ quantile: number; value: number }>>();
+  const cmdCalls = new Map<string, { calls: number; usec: number }>();
   let section = '';
   out.add(`${ns}_up`, 'gauge', 'Information about the Redis instance: 1 when INFO was read', 1);
   for (const raw of text.split('\n')) {
@@ -99,10 +106,16 @@ export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
     if (section === 'commandstats' && key.startsWith('cmdstat_')) {
       const cmd = key.slice('cmdstat_'.length);
       const s = kv(value);
+      cmdCalls.set(cmd, { calls: Number(s.calls ?? 0), usec: Number(s.usec ?? 0) });
       out.add(`${ns}_commands_total`, 'counter', 'Total number of calls per command', Number(s.calls ?? 0), { cmd });
       out.add(`${ns}_commands_duration_seconds_total`, 'counter', 'Total amount of time in seconds spent per command', Number(s.usec ?? 0) / 1e6, { cmd });
       if (s.rejected_calls !== undefined) out.add(`${ns}_commands_rejected_calls_total`, 'counter', 'Total number of rejected calls per command', Number(s.rejected_calls), { cmd });
       if (s.failed_calls !== undefined) out.add(`${ns}_commands_failed_calls_total`, 'counter', 'Total number of failed calls per command', Number(s.failed_calls), { cmd });
+      continue;
+    }
+    if (section === 'latencystats' && key.startsWith('latency_percentiles_usec_')) {
+      const quantiles = Object.entries(kv(value)).map(([p, v]) => ({ quantile: Number((Number(p.slice(1)) / 100).toPrecision(15)), value: Number(v) })).filter((q) => Number.isFinite(q.quantile) && Number.isFinite(q.value));
+      latency.set(key.slice('latency_percentiles_usec_'.length), quantiles);
       continue;
     }
     if (section === 'errorstats' && key.startsWith('errorstat_')) {
@@ -132,6 +145,11 @@ export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
     const v = numeric(value);
     if (v === undefined) continue;
     out.add(`${ns}_${f.name}`, f.type, f.help ?? `Redis INFO field ${key}`, f.factor ? v * f.factor : v);
+  }
+  // redis_exporter's latency summaries: Latencystats percentiles, with count and sum (µs) from Commandstats.
+  for (const [cmd, quantiles] of latency) {
+    const c = cmdCalls.get(cmd);
+    if (c) out.addMetric(`${ns}_latency_percentiles_usec`, 'summary', 'A summary of latency percentile distribution per command', { labels: { cmd }, quantiles: quantiles.sort((a, b) => a.quantile - b.quantile), count: c.calls, sum: c.usec });
   }
   const info: Record<string, string> = {};
   for (const l of INSTANCE_LABELS) info[l] = fields[l] ?? '';
