@@ -5,7 +5,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { injectText } from '../src/pod/inject/index.js';
+import { parseConfig } from '../src/core/config.js';
+import { components, injectText } from '../src/pod/inject/index.js';
 import { validateObject } from '../src/pod/validate/index.js';
 import { stopAll, tempDir } from './helpers/index.js';
 
@@ -21,6 +22,26 @@ const goldenOf = (f: string) => f.replace(/\.yaml$/, '.injected.yaml');
 const modeOf = (f: string) => (f.endsWith('.classic.yaml') ? 'classic' : 'native');
 const inject = (text: string, f: string, direction: 'inject' | 'uninject' = 'inject') => injectText(text, { source: f, image: IMAGE, version: 'test', sidecarMode: modeOf(f), direction });
 const objects = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as unknown).filter((v) => v !== null);
+
+interface C {
+  name: string;
+  command: string[];
+  args: string[];
+}
+/** The podkit containers of any workload kind's pod template. */
+function podkitContainers(o: unknown): C[] {
+  const found: C[] = [];
+  const visit = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      const r = v as Record<string, unknown>;
+      if (typeof r.name === 'string' && r.name.startsWith('podkit-') && Array.isArray(r.args)) found.push(r as unknown as C);
+      else Object.values(r).forEach(visit);
+    }
+  };
+  visit(o);
+  return found;
+}
 
 /** Compare output with its golden; returns why it is stale, or undefined when it matches. Rewrites it under UPDATE. */
 function checkGolden(actual: string, goldenPath: string, update = UPDATE): string | undefined {
@@ -64,6 +85,16 @@ describe('inject goldens', () => {
         for (const line of input.split('\n')) {
           const c = line.indexOf('# ');
           if (c >= 0 && !line.slice(0, c).includes('"')) assert.ok(out.includes(line.slice(c)), `comment lost: ${line.slice(c)}`);
+        }
+      });
+      test("every added container's args parse with its component's own flag spec", () => {
+        for (const o of objects(out) as { spec?: Record<string, unknown> }[]) {
+          for (const c of podkitContainers(o)) {
+            const def = components.find((d) => d.container === c.name);
+            assert.ok(def, c.name);
+            assert.deepEqual(c.command, ['podkit', def.name]);
+            assert.doesNotThrow(() => parseConfig(def.spec, c.args, { command: `podkit ${def.name}`, env: {} }), `${c.name} ${c.args.join(' ')}`);
+          }
         }
       });
       test('every resulting object passes strict validation', () => {

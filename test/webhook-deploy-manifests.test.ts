@@ -1,7 +1,7 @@
 /** @module deploy/: every Kubernetes manifest passes podkit's strict validation, the examples inject cleanly, and the webhook objects agree with each other. */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -9,7 +9,7 @@ import { parseConfig } from '../src/core/config.js';
 import { injectText } from '../src/pod/inject/index.js';
 import { spec as webhookSpec } from '../src/pod/inject/webhook-cli.js';
 import { validateObject } from '../src/pod/validate/index.js';
-import { stopAll } from './helpers/index.js';
+import { runPodkit, stopAll, tempDir } from './helpers/index.js';
 
 after(stopAll);
 
@@ -53,6 +53,22 @@ describe('deploy/ manifests', () => {
       const added = out.filter((o) => o.spec?.template).flatMap((o) => (o.spec.template.spec.initContainers ?? []).map((c: Any) => c.name as string));
       assert.deepEqual(added.filter((n: string) => n.startsWith('podkit-')), names, file);
     }
+  });
+
+  test("the examples' adapter configs pass `podkit metrics-adapter --check-config`", async () => {
+    const dir = tempDir();
+    let n = 0;
+    for (const f of files) {
+      for (const o of docs(readFileSync(f, 'utf8'))) {
+        if (o.kind !== 'ConfigMap' || typeof o.data?.['adapter.yaml'] !== 'string') continue;
+        const path = join(dir, `${o.metadata.name}.yaml`);
+        writeFileSync(path, o.data['adapter.yaml']);
+        const r = await runPodkit(['metrics-adapter', '--check-config', '--config', path]);
+        assert.equal(r.code, 0, `${relative(ROOT, f)} ${o.metadata.name}: ${r.stderr}`);
+        n++;
+      }
+    }
+    assert.ok(n >= 2, 'adapter configs found');
   });
 
   test('the webhook objects fit together', () => {
