@@ -156,6 +156,24 @@ describe('transactions, pub/sub, blocking', () => {
     assert.equal(await a.get('tx:k'), 'changed');
   });
 
+  test('ioredis pipelines of 500 mixed commands come back in order', async () => {
+    const c = ioredis();
+    const p = c.pipeline();
+    for (let i = 0; i < 500; i++) {
+      if (i % 3 === 0) p.set(`pl:${i}`, String(i));
+      else if (i % 3 === 1) p.get('route:k');
+      else p.incr('pl:n');
+    }
+    const res = (await p.exec()) ?? [];
+    assert.equal(res.length, 500);
+    res.forEach(([err, v], i) => {
+      assert.equal(err, null);
+      if (i % 3 === 0) assert.equal(v, 'OK');
+      else if (i % 3 === 1) assert.equal(v, 'v');
+      else assert.equal(typeof v, 'number');
+    });
+  });
+
   test('a client that disconnects mid-transaction leaves no state behind', async () => {
     const raw = await rawClient(amb.address.port);
     await raw.send(Buffer.concat([resp('WATCH', 'left:k'), resp('MULTI'), resp('SET', 'left:k', 'half')]), 3);
@@ -203,6 +221,8 @@ describe('transactions, pub/sub, blocking', () => {
     assert.deepEqual(res, ['OK', 2]);
     const pipe = await Promise.all([c.set('nr:a', 'x'), c.get('route:k'), c.eval("return 'lua'", { keys: [], arguments: [] })]);
     assert.deepEqual(pipe, ['OK', 'v', 'lua']);
+    await c.rPush('nr:q', 'job');
+    assert.deepEqual(await c.blPop('nr:q', 1), { key: 'nr:q', element: 'job' });
     await c.quit();
   });
 
