@@ -230,7 +230,8 @@ for (const c of cases) {
       const port = await blackhole();
       const s = factory.create('hole', factory.parseOptions(c.at('127.0.0.1', port), 'sources[2]'), { log });
       const err = await withTimeout(s.collect(AbortSignal.timeout(200)).then(() => undefined, (e: unknown) => e), 5000, 'collect past its signal');
-      assert.ok(err instanceof Error, `${c.kind}: rejected`);
+      assert.ok(err instanceof PodkitError && err.code === 'PODKIT_ERR_TIMEOUT', `${c.kind}: ${String(err)}`);
+      assert.match(err.message, new RegExp(`${port}.*timed out`), 'names the target');
       const ac = new AbortController();
       ac.abort(new Error('scrape cancelled'));
       await assert.rejects(s.collect(ac.signal), /scrape cancelled/, 'an already-aborted signal rejects with its reason');

@@ -44,9 +44,11 @@ export async function fetchText(url: string, signal: AbortSignal, opts: FetchOpt
 
 function wrap(err: unknown, shown: string, signal: AbortSignal): Error {
   if (signal.aborted) {
+    // The caller's own reason (an Error it chose) passes through; the platform's AbortError/TimeoutError
+    // DOMExceptions become a TimeoutError that names the target.
     const reason: unknown = signal.reason;
-    if (reason instanceof Error && reason.name !== 'AbortError') return reason;
-    return new TimeoutError(`${shown}: aborted`, { cause: err });
+    if (reason instanceof Error && !(reason instanceof DOMException)) return reason;
+    return new TimeoutError(`${shown}: ${reason instanceof DOMException && reason.name === 'TimeoutError' ? 'timed out' : 'aborted'}`, { cause: err });
   }
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message ?? (err as Error).message;

@@ -102,5 +102,6 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
 
 function abortError(signal: AbortSignal, where: string): Error {
   const r: unknown = signal.reason;
-  return r instanceof Error && r.name !== 'AbortError' ? r : new TimeoutError(`${where}: aborted`);
+  if (r instanceof Error && !(r instanceof DOMException)) return r;
+  return new TimeoutError(`${where}: ${r instanceof DOMException && r.name === 'TimeoutError' ? 'timed out' : 'aborted'}`);
 }
