@@ -117,21 +117,28 @@ export function parseLineBytes(buf: Uint8Array, start: number, end: number, asci
   parseLine(line, sink, styles);
 }
 
-function addTag(tag: string, sep: string, tags: Tags, sink: SampleSink): void {
-  const k = tag.indexOf(sep);
-  if (k <= 0 || k === tag.length - 1) {
-    sink.tagError?.();
-    return;
-  }
-  tags.push([sanitizeName(tag.slice(0, k), true), tag.slice(k + 1)]);
-}
+const LABEL_OK = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-function addTagList(list: string, sep: string, tags: Tags, sink: SampleSink, dog: boolean): void {
-  if (list === '') {
+/** Tags `k<sep>v` separated by commas in text[from, to), scanned by index (the hot path for tagged lines). */
+function addTagList(text: string, sep: string, tags: Tags, sink: SampleSink, dog: boolean, from = 0, to = text.length): void {
+  if (from >= to) {
     sink.tagError?.();
     return;
   }
-  for (const part of list.split(',')) addTag(dog && part.startsWith('#') ? part.slice(1) : part, sep, tags, sink);
+  let i = from;
+  while (i <= to) {
+    let j = text.indexOf(',', i);
+    if (j === -1 || j > to) j = to;
+    let s = i;
+    if (dog && text.charCodeAt(s) === 35) s++;
+    const k = text.indexOf(sep, s);
+    if (k === -1 || k >= j || k === s || k === j - 1) sink.tagError?.();
+    else {
+      const key = text.slice(s, k);
+      tags.push([LABEL_OK.test(key) ? key : sanitizeName(key, true), text.slice(k + 1, j)]);
+    }
+    i = j + 1;
+  }
 }
 
 /** Strip SignalFX / Librato / InfluxDB tags from the name part, collecting them. */
@@ -242,7 +249,7 @@ function parseSample(name: string, text: string, from: number, baseTags: Tags, d
       rate = r;
     } else if (c0 === 35 /* # */ && dog) {
       tags ??= [];
-      addTagList(text.slice(k + 2, next), ':', tags, sink, true);
+      addTagList(text, ':', tags, sink, true, k + 2, next);
     } else if (c0 === 99 /* c */) {
       if (text.charCodeAt(k + 2) !== 58 || next - k <= 3) return sink.error('malformed_container_id');
       tags ??= [];
