@@ -46,6 +46,8 @@ const fakeFactory: SourceFactory<{ fail: boolean }> = {
       return [
         { name: 'app_requests_total', help: 'from the app', type: 'counter', metrics: [{ labels: { code: '200' }, value: 7 }, { labels: { code: '200' }, value: 8 }] },
         { name: 'hits_total', help: 'collides with StatsD', type: 'gauge', metrics: [{ labels: {}, value: 1 }] },
+        { name: 'app_build_info', help: 'build', type: 'info', metrics: [{ labels: { version: '1.2.3' } }] },
+        { name: 'app_legacy', help: 'untyped', type: 'untyped', metrics: [{ labels: { 'bad-label': 'x' }, value: 3 }] },
       ];
     },
   }),
@@ -148,6 +150,8 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     assert.match(out, /^podkit_metrics_adapter_conflicts_total\{reason="duplicate_series"\} [1-9]/m);
     assert.match(out, /^podkit_metrics_adapter_conflicts_total\{reason="name_conflict"\} [1-9]/m);
     assert.match(out, /^podkit_metrics_adapter_source_scrape_duration_seconds_count\{source="good"\} [1-9]/m);
+    assert.match(out, /^app_build_info\{version="1\.2\.3"\} 1$/m);
+    assert.match(out, /^app_legacy\{bad_label="x"\} 3$/m, 'label names from sources are sanitized');
   });
 
   test('/metrics negotiates OpenMetrics and gzip; promtool check metrics is clean on both formats', async () => {
@@ -160,6 +164,8 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     assert.match(omText, /# EOF\n$/);
     assert.match(omText, /^hits_total\{service="api"\} 3$/m);
     assert.match(omText, /^# TYPE hits counter$/m);
+    assert.match(omText, /^# TYPE app_build info$/m);
+    assert.match(omText, /^# TYPE app_legacy unknown$/m);
     const prom = await get(h.address.port, { accept: 'text/plain' });
     assert.match(String(prom.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     // promtool reads the 0.0.4 text format; the OpenMetrics output is checked by a real Prometheus (prometheus test).
