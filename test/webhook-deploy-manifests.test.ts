@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../src/core/config.js';
 import { injectText } from '../src/pod/inject/index.js';
 import { spec as webhookSpec } from '../src/pod/inject/webhook-cli.js';
+import { formatIssue, loadManifests, parseManifests } from '../src/pod/spec/index.js';
 import { validateObject } from '../src/pod/validate/index.js';
 import { runPodkit, stopAll, tempDir } from './helpers/index.js';
 
@@ -40,6 +41,17 @@ describe('deploy/ manifests', () => {
       assert.equal(injected.length, docs(text).length);
     });
   }
+
+  test('the injected examples also pass the local runtime\'s validation (the same file runs with podkit up)', () => {
+    for (const f of files.filter((x) => x.includes('/examples/'))) {
+      const name = relative(ROOT, f);
+      const parsed = parseManifests(injectText(readFileSync(f, 'utf8'), { source: name }), name);
+      const loaded = loadManifests(parsed.objects, { local: true });
+      const errs = [...parsed.issues, ...loaded.issues].filter((i) => i.severity === 'error').map(formatIssue);
+      assert.deepEqual(errs, [], name);
+      assert.ok(loaded.pods.length > 0, name);
+    }
+  });
 
   test('the examples get the containers their annotations ask for', () => {
     const want: Record<string, string[]> = {
