@@ -161,6 +161,9 @@ describe('jolokia (real JVM, Debian jolokia-core)', () => {
     assert.equal(one(fams, 'com_example_Cache_Hits', { name: 'users' }), 1500, 'default jmx_exporter format, other reads still served');
     assert.equal(warnings.length, 1);
     await assert.rejects(collect('jolokia', { url: j.url, mbeans: ['com.example:type=Nope,name=x'] }), UpstreamError);
+    // jmx_exporter's include/exclude spellings.
+    const only = await collect('jolokia', { url: j.url, includeObjectNames: ['com.example:*'], excludeObjectNames: ['com.example:type=Cache,name=orders'] });
+    assert.deepEqual(series(only, 'com_example_Cache_Hits'), [[{ name: 'users' }, 1500]]);
   });
 });
 

@@ -67,3 +67,14 @@ test('bad rules name their path', () => {
   ];
   for (const [raw, path] of cases) assert.throws(() => parseJmxRules(raw, 'sources[0]'), (e: unknown) => e instanceof ConfigError && e.path === path, path);
 });
+
+test('ObjectName patterns for excludeObjectNames follow JMX semantics', async () => {
+  const { compileObjectNamePattern: p } = await import('./jolokia.js');
+  assert.equal(p('com.example:type=Cache,name=orders')('com.example:type=Cache,name=orders'), true);
+  assert.equal(p('com.example:type=Cache,name=orders')('com.example:name=orders,type=Cache'), true, 'key order does not matter');
+  assert.equal(p('com.example:type=Cache')('com.example:type=Cache,name=orders'), false, 'no ,* → exact key set');
+  assert.equal(p('com.example:type=Cache,*')('com.example:type=Cache,name=orders'), true);
+  assert.equal(p('com.*:*')('com.example:type=X'), true);
+  assert.equal(p('java.lang:type=Mem?ry')('java.lang:type=Memory'), true);
+  assert.equal(p('java.lang:type=Mem?ry')('java.lang:type=Threading'), false);
+});

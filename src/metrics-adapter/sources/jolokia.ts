@@ -20,6 +20,8 @@ export interface JolokiaOptions {
   /** MBeans (patterns allowed, e.g. `java.lang:type=*`). Default `['*:*']` — everything, like jmx_exporter. */
   mbeans: JolokiaMBean[];
   rules: JmxRuleSet;
+  /** MBeans never exported (jmx_exporter's excludeObjectNames), as compiled ObjectName patterns. Default none. */
+  exclude: Array<(name: string) => boolean>;
 }
 
 const PATTERN = /[*?]/;
@@ -28,7 +30,7 @@ export const jolokiaSource: SourceFactory<JolokiaOptions> = {
   kind: 'jolokia',
   parseOptions(raw, path) {
     const o = asObject(raw, path);
-    onlyKeys(o, ['url', 'headers', 'username', 'password', 'mbeans', 'rules', 'lowercaseOutputName', 'lowercaseOutputLabelNames'], path);
+    onlyKeys(o, ['url', 'headers', 'username', 'password', 'mbeans', 'rules', 'lowercaseOutputName', 'lowercaseOutputLabelNames', 'includeObjectNames', 'whitelistObjectNames', 'excludeObjectNames', 'blacklistObjectNames'], path);
     const headers = optStringMap(o, 'headers', path) ?? {};
     const username = optString(o, 'username', path);
     const password = optString(o, 'password', path);
@@ -37,8 +39,15 @@ export const jolokiaSource: SourceFactory<JolokiaOptions> = {
       addSecret(password);
       headers.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`;
     }
-    const mbeans = (optArray(o, 'mbeans', path) ?? ['*:*']).map((m, i): JolokiaMBean => {
-      const at = join(join(path, 'mbeans'), i);
+    // jmx_exporter's spellings: include/whitelistObjectNames are the MBeans to read, exclude/blacklist filter them.
+    const mbeansKey = ['mbeans', 'includeObjectNames', 'whitelistObjectNames'].find((k) => o[k] !== undefined) ?? 'mbeans';
+    const excludeKey = ['excludeObjectNames', 'blacklistObjectNames'].find((k) => o[k] !== undefined) ?? 'excludeObjectNames';
+    const exclude = (optArray(o, excludeKey, path) ?? []).map((m, i) => {
+      if (typeof m !== 'string') throw new ConfigError(join(join(path, excludeKey), i), 'must be an MBean name or pattern');
+      return compileObjectNamePattern(checkName(m, join(join(path, excludeKey), i)));
+    });
+    const mbeans = (optArray(o, mbeansKey, path) ?? ['*:*']).map((m, i): JolokiaMBean => {
+      const at = join(join(path, mbeansKey), i);
       if (typeof m === 'string') return { mbean: checkName(m, at) };
       const mo = asObject(m, at);
       onlyKeys(mo, ['mbean', 'attributes'], at);
@@ -48,7 +57,7 @@ export const jolokiaSource: SourceFactory<JolokiaOptions> = {
       });
       return { mbean: checkName(optString(mo, 'mbean', at) ?? '', join(at, 'mbean')), ...(attrs ? { attributes: attrs } : {}) };
     });
-    return { url: reqUrl(o, 'url', path), headers, mbeans, rules: parseJmxRules(o, path) };
+    return { url: reqUrl(o, 'url', path), headers, mbeans, exclude, rules: parseJmxRules(o, path) };
   },
   create(name, options, deps): Source {
     return { name, kind: 'jolokia', collect: (signal) => collectJolokia(options, signal, deps.log) };
@@ -102,5 +111,30 @@ async function collectJolokia(options: JolokiaOptions, signal: AbortSignal, log:
 
 function recordAll(options: JolokiaOptions, sink: SampleSink, mbean: string, attrs: unknown): void {
   if (attrs === null || typeof attrs !== 'object') return;
+  if (options.exclude.some((x) => x(mbean))) return;
   for (const [attr, value] of Object.entries(attrs as Record<string, unknown>)) recordAttribute(options.rules, sink, mbean, attr, value);
+}
+
+/** JMX ObjectName pattern semantics: `*`/`?` globs in the domain and in values, `,*` (or `*`) allows other keys. */
+export function compileObjectNamePattern(pattern: string): (name: string) => boolean {
+  const glob = (g: string) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const colon = pattern.indexOf(':');
+  const domain = glob(pattern.slice(0, colon));
+  const parts = pattern.slice(colon + 1).split(',').filter((p) => p !== '');
+  const open = parts.includes('*');
+  const props = parts.filter((p) => p !== '*').map((p) => {
+    const eq = p.indexOf('=');
+    return [p.slice(0, eq), glob(p.slice(eq + 1))] as const;
+  });
+  return (name: string) => {
+    const c = name.indexOf(':');
+    if (!domain.test(name.slice(0, c))) return false;
+    const have = new Map<string, string>();
+    for (const p of name.slice(c + 1).split(',')) {
+      const eq = p.indexOf('=');
+      have.set(p.slice(0, eq), p.slice(eq + 1));
+    }
+    if (!open && have.size !== props.length) return false;
+    return props.every(([k, re]) => have.has(k) && re.test(have.get(k)!));
+  };
 }
