@@ -130,16 +130,17 @@ export class SeriesStore {
   series(name: string, type: StoreType, help: string, key: string, labels: () => Labels, spec: ObserverSpec, isSet: boolean, ttlMs: number): Series | undefined {
     let fam = this.families.get(name);
     if (fam === undefined) {
+      // Checked first: under a burst of unique names this is the common path, and it needs no allocation.
+      if (this.size >= this.maxSeries) {
+        this.onDrop('global_limit');
+        return undefined;
+      }
       const names = claimedNames(name, type);
       for (const n of names) {
         if (this.claims.has(n)) {
           this.onDrop('name_conflict');
           return undefined;
         }
-      }
-      if (this.size >= this.maxSeries) {
-        this.onDrop('global_limit');
-        return undefined;
       }
       fam = new Family(name, type, help, spec, isSet);
       this.families.set(name, fam);
