@@ -44,7 +44,8 @@ test('layout matches git-sync v4: .git under --root, trees under .worktrees/<has
 test('unpublished trees go after --stale-worktree-timeout; branch, tag and hash refs', async () => {
   const repo = makeRepo({ 'f.txt': '1\n' });
   git(repo.work, 'tag', 'v1');
-  git(repo.work, 'push', '-q', 'origin', 'v1');
+  git(repo.work, 'tag', '-a', '-m', 'annotated', 'v1a');
+  git(repo.work, 'push', '-q', 'origin', 'v1', 'v1a');
   const c1 = repo.head();
   const root = tempDir('gs-root-');
   const h = await start({ repo: repo.url, root, ref: 'main', periodMs: 60_000, staleWorktreeTimeoutMs: 0, log: captureLogger().log });
@@ -58,7 +59,7 @@ test('unpublished trees go after --stale-worktree-timeout; branch, tag and hash 
   } finally {
     await h.close();
   }
-  for (const ref of ['v1', c1]) {
+  for (const ref of ['v1', 'v1a', c1]) {
     const r2 = tempDir('gs-root-');
     const h2 = await start({ repo: repo.url, root: r2, ref, link: 'l', periodMs: 60_000, log: captureLogger().log });
     try {
