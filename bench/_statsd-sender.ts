@@ -31,7 +31,7 @@ function tick(): void {
   if (elapsed >= duration) return finish();
   const due = (rate * elapsed) / 1000;
   // A connected socket skips the per-send address lookup; no callbacks keeps the sender cheap.
-  for (let n = 0; linesSent < due && n < 512; n++) {
+  for (let n = 0; linesSent < due && n < 512 && sock.getSendQueueCount() < 1000; n++) {
     const p = ring[idx++ % ring.length];
     linesSent += p.lines;
     datagrams++;
@@ -41,6 +41,11 @@ function tick(): void {
 }
 function finish(): void {
   const elapsedMs = performance.now() - t0;
+  // Queued sends would be cancelled by close(); let them go out first.
+  if (sock.getSendQueueCount() > 0) {
+    setImmediate(finish);
+    return;
+  }
   sock.close(() => process.stdout.write(JSON.stringify({ linesSent, datagrams, elapsedMs }) + '\n'));
 }
 sock.connect(port, '127.0.0.1', () => {

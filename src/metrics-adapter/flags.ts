@@ -14,7 +14,7 @@ export const spec = {
   }),
   'statsd.listen-udp': flag.string({ help: 'StatsD UDP address ("" disables; default from config, else 127.0.0.1:9125)', env: env('STATSD_LISTEN_UDP'), metavar: 'HOST:PORT' }),
   'statsd.listen-tcp': flag.string({ help: 'StatsD TCP address ("" disables; default from config, else 127.0.0.1:9125)', env: env('STATSD_LISTEN_TCP'), metavar: 'HOST:PORT' }),
-  'statsd.listen-unixgram': flag.string({ help: 'StatsD unix datagram socket path (not supported by this build: fails with a clear error)', env: env('STATSD_LISTEN_UNIXGRAM'), metavar: 'PATH' }),
+  'statsd.listen-unixgram': flag.string({ help: 'StatsD unix datagram socket path (needs the unix-dgram native module)', env: env('STATSD_LISTEN_UNIXGRAM'), metavar: 'PATH' }),
   'statsd.mapping-config': flag.string({ help: "a statsd_exporter mapping YAML, accepted unchanged (overrides the config's statsd section)", env: env('STATSD_MAPPING_CONFIG'), metavar: 'PATH' }),
   'statsd.read-buffer': flag.int({ help: 'UDP receive buffer (SO_RCVBUF) in bytes; 0 = system default', env: env('STATSD_READ_BUFFER'), check: (v) => (v < 0 ? 'must be >= 0' : undefined) }),
   'check-config': flag.bool({ help: 'validate the config (and mapping) and exit: 0 if good, 2 with the YAML path if not', env: [], default: false }),
