@@ -211,6 +211,28 @@ describe('transactions, pub/sub, blocking', () => {
     await nsub.quit();
   });
 
+  test('RESP3 pub/sub: push frames reach the client; WAIT counts replicas; XREAD BLOCK waits on its own connection', async () => {
+    const raw = await rawClient(amb.address.port);
+    await raw.send(resp('HELLO', '3'), 1);
+    const [sub] = await raw.send(resp('SUBSCRIBE', 'r3'), 1);
+    assert.equal(sub.toString(), '>3\r\n$9\r\nsubscribe\r\n$2\r\nr3\r\n:1\r\n');
+    const pushed = raw.send(Buffer.alloc(0), 1);
+    await ioredis().publish('r3', 'hi');
+    assert.equal((await withTimeout(pushed, 5000, 'push'))[0].toString(), '>3\r\n$7\r\nmessage\r\n$2\r\nr3\r\n$2\r\nhi\r\n');
+    raw.close();
+
+    const c = ioredis();
+    await c.set('wait:k', '1');
+    assert.equal(await c.call('WAIT', '2', '5000'), 2, 'both replicas acknowledged the client’s write');
+    const reader = ioredis();
+    const read = reader.xread('BLOCK', 0, 'STREAMS', 'xs', '$');
+    await pollUntil(async () => /blocked_clients:1/.test(await topo.master.client().info('clients')), { what: 'XREAD to block' });
+    await c.xadd('xs', '*', 'f', 'v');
+    const got = (await withTimeout(read, 5000, 'XREAD')) as [string, [string, string[]][]][];
+    assert.equal(got[0][0], 'xs');
+    assert.deepEqual(got[0][1][0][1], ['f', 'v']);
+  });
+
   test('node-redis: pipelines, transactions, RESP3, Lua', async () => {
     const c = createClient({ socket: { port: amb.address.port, host: '127.0.0.1' }, RESP: 3 }).withTypeMapping({ [RESP_TYPES.MAP]: Map });
     await c.connect();
