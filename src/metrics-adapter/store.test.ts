@@ -131,6 +131,20 @@ describe('series store', () => {
     assert.ok(grown < 32 * 1024 * 1024, `heap retained ${grown} bytes for 10,000 series`);
   });
 
+  test('summaries keep the newest buf_cap observations for quantiles, growing their window on demand', () => {
+    const { store, feed } = setup({}, { defaults: { observer_type: 'summary', summary_options: { quantiles: [{ quantile: 0.5, error: 0.01 }, { quantile: 1, error: 0 }], buf_cap: 20 } } });
+    let text = '';
+    for (let i = 1; i <= 100; i++) text += `q:${i}|h\n`;
+    feed(text);
+    const m = store.collect()[0].metrics[0];
+    assert.equal(m.count, 100);
+    assert.equal(m.sum, 5050);
+    assert.deepEqual(m.quantiles, [
+      { quantile: 0.5, value: 90 },
+      { quantile: 1, value: 100 },
+    ]);
+  });
+
   test('pieces() splits large families without repeating headers', () => {
     const { store, feed } = setup();
     let text = '';

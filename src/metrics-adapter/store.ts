@@ -196,14 +196,24 @@ export class SeriesStore {
       return;
     }
     const cap = spec.bufCap ?? 500;
+    // The window starts small and doubles up to buf_cap, so a summary seen a few times costs bytes, not kilobytes.
     if (s.ring === null) {
-      s.ring = new Float64Array(cap);
-      s.ringT = new Float64Array(cap);
+      s.ring = new Float64Array(Math.min(8, cap));
+      s.ringT = new Float64Array(Math.min(8, cap));
+    } else if (s.ringLen === s.ring.length && s.ring.length < cap) {
+      const n = Math.min(cap, s.ring.length * 2);
+      const r = new Float64Array(n);
+      const t = new Float64Array(n);
+      r.set(s.ring);
+      t.set(s.ringT!);
+      s.ring = r;
+      s.ringT = t;
     }
+    const size = s.ring.length;
     s.ring[s.ringPos] = value;
     s.ringT![s.ringPos] = this.now();
-    s.ringPos = (s.ringPos + 1) % cap;
-    if (s.ringLen < cap) s.ringLen++;
+    s.ringPos = (s.ringPos + 1) % size;
+    if (s.ringLen < size) s.ringLen++;
   }
 
   setAdd(s: Series, member: string): void {
