@@ -190,6 +190,21 @@ describe('transactions, pub/sub, blocking', () => {
     assert.equal(await master.get('left:k'), null);
   });
 
+  test('a pinned connection handed back is RESET first: no leaked db', async () => {
+    const a = await rawClient(amb.address.port);
+    // SELECT while pinned (by WATCH) goes to the dedicated connection itself.
+    const r = await a.send(Buffer.concat([resp('WATCH', 'leak:w'), resp('SELECT', '7'), resp('SET', 'leak:k', 'db7')]), 3);
+    assert.deepEqual(r.map(String), ['+OK\r\n', '+OK\r\n', '+OK\r\n']);
+    a.close();
+    await a.closed;
+    for (let i = 0; i < 3; i++) {
+      const b = await rawClient(amb.address.port);
+      const r2 = await b.send(Buffer.concat([resp('WATCH', 'leak:w'), resp('GET', 'leak:k'), resp('UNWATCH')]), 3);
+      assert.equal(r2[1].toString(), '$-1\r\n', 'the next user of the connection is in db 0, not 7');
+      b.close();
+    }
+  });
+
   test('pub/sub with ioredis and node-redis; a blocking pop waits on its own connection', async () => {
     const sub = ioredis();
     const got = new Promise<string>((resolve) => sub.on('message', (_ch: string, m: string) => resolve(m)));
