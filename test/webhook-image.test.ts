@@ -88,7 +88,19 @@ describe('deploy/Dockerfile', () => {
     // Build stage: dist/ is built by the test run (npm run build); pack it as the stage does.
     const out = join(R, 'out');
     mkdirSync(out);
-    await run('npm', ['pack', '--pack-destination', out], { cwd: ROOT });
+    // Pack a snapshot of the package: on a shared checkout another build may be rewriting dist/ meanwhile.
+    const stage = join(R, 'pkg');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        mkdirSync(stage, { recursive: true });
+        for (const f of ['package.json', 'README.md', 'LICENSE']) if (existsSync(join(ROOT, f))) copyFileSync(join(ROOT, f), join(stage, f));
+        cpSync(join(ROOT, 'dist'), join(stage, 'dist'), { recursive: true });
+        await run('npm', ['pack', '--pack-destination', out], { cwd: stage });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
     const tgz = readdirSync(out).find((f) => /^podkit-.*\.tgz$/.test(f));
     assert.ok(tgz, 'npm pack made a tarball');
 
