@@ -4,9 +4,21 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
 import { freePort, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput } from './helpers/index.js';
 
 after(stopAll);
+
+/** Same series and value, whatever the label order. */
+function sameSeries(line: string, want: string): boolean {
+  const parse = (l: string) => {
+    const m = /^([^{ ]+)(?:\{(.*)\})? (.*)$/.exec(l);
+    if (!m) return '';
+    const labels = (m[2] ?? '').split(/,(?=[a-zA-Z_]+=")/).filter(Boolean).sort().join(',');
+    return `${m[1]}|${labels}|${m[3]}`;
+  };
+  return parse(line) === parse(want);
+}
 
 const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 const value = (text: string, series: string) => {
@@ -49,6 +61,51 @@ describe('podkit metrics-adapter CLI', () => {
     const r = await runPodkit(['metrics-adapter', '--help']);
     assert.equal(r.code, 0);
     for (const f of ['--statsd.listen-udp', '--statsd.listen-tcp', '--statsd.listen-unixgram', '--statsd.mapping-config', '--http-bind', '--config']) assert.ok(r.stdout.includes(f), f);
+  });
+
+  test('a statsd_exporter mapping file is accepted unchanged via --statsd.mapping-config', async () => {
+    const mapping = fileURLToPath(new URL('./fixtures/metrics-adapter/statsd/statsd_mapping.yml', import.meta.url));
+    const [http, udp] = [await freePort(), await freePort()];
+    const p = startPodkit(['metrics-adapter', '--statsd.mapping-config', mapping, '--statsd.listen-udp', `127.0.0.1:${udp}`, '--statsd.listen-tcp', '', '--http-bind', `127.0.0.1:${http}`]);
+    await waitForOutput(p, /listening on http/);
+    const sock = createSocket('udp4');
+    const lines = [
+      'test.dispatcher.FooProcessor.send.success:1|c',
+      'foo_product.signup.facebook.failure:1|c',
+      'test.timing.web.aws.ok:300|ms',
+      'other.timing.web.gcp.ok:20|ms',
+      'host1.api--https.status.500.count:2|c',
+      'test.foo.bar:3|c',
+      'test.foo.baz:3|g',
+      'http.request.200:1|c|#code:201',
+      'session.open:4|g',
+      'debug.noise:1|c',
+    ].join('\n');
+    await new Promise<void>((r) => sock.send(lines, udp, '127.0.0.1', () => r()));
+    sock.close();
+    const t = await pollUntil(async () => {
+      const m = await metrics(http);
+      return m.includes('sessions 4') ? m : undefined;
+    });
+    await p.stop();
+    for (const series of [
+      'dispatcher_events_total{action="send",job="test_dispatcher",outcome="success",processor="FooProcessor"} 1',
+      'signup_events_total{job="foo_product_server",outcome="failure",provider="facebook"} 1',
+      'my_timer_bucket{job="web_server",outcome="ok",provider="aws",le="0.5"} 1',
+      'my_timer_bucket{job="web_server",outcome="ok",provider="aws",le="0.25"} 0',
+      'other_timer{job="web_server_other",outcome="ok",provider="gcp",quantile="0.99"} 0.02',
+      'request_total{code="500",exec="api",hostname="host1",protocol="https"} 2',
+      'test_foo_total{provider="bar"} 3',
+      'test_foo_baz 3',
+      'http_requests_total{code="201"} 1',
+      'sessions 4',
+    ]) {
+      const name = series.split(/[{ ]/, 1)[0];
+      const line = t.split('\n').find((l) => sameSeries(l, series));
+      assert.ok(line, `${series} (got:\n${t.split('\n').filter((l) => l.startsWith(name)).join('\n')})`);
+    }
+    assert.doesNotMatch(t, /debug/);
+    assert.match(t, /^# HELP http_requests_total Total number of http requests$/m);
   });
 
   test('SIGHUP and POST /-/reload swap the mapping; a bad config keeps the old one and says why; counters stay monotonic', async () => {
