@@ -35,6 +35,19 @@ function locate(err: unknown, where: string): unknown {
  */
 export function patchFor(obj: Json, direction: Direction, opts: InjectOptions): { ops: PatchOp[]; result: Json } {
   if (!isObj(obj) || typeof obj.kind !== 'string') return { ops: [], result: obj };
+  // `kubectl get … -o yaml` of several objects gives a List: inject each item.
+  if (obj.kind === 'List' && Array.isArray(obj.items)) {
+    const items = obj.items.map((item, i) => {
+      try {
+        return patchFor(item, direction, opts).result;
+      } catch (err) {
+        if (err instanceof ConfigError) throw new ConfigError(`items[${i}].${err.path}`, err.message.slice(err.path.length + 2));
+        throw err;
+      }
+    });
+    const result = { ...obj, items };
+    return { ops: diff(obj, result), result };
+  }
   const at = TEMPLATE_PATHS[obj.kind];
   if (!at) return { ops: [], result: obj };
   if (at.length > 0) rejectWorkloadAnnotations(obj);

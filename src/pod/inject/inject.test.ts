@@ -123,6 +123,18 @@ describe('behaviour', () => {
     assert.deepEqual(again.spec.initContainers[0].args.slice(0, 1), ['--master=b:2']);
     assert.equal(again.spec.initContainers.length, 1);
   });
+  test('a List (kubectl get -o yaml) is injected item by item, errors name the item', () => {
+    const item = parse(pod({ 'podkit.io/redis-ambassador.master': 'a:1' }));
+    const list = { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }, item] };
+    const out = parse(injectText(JSON.stringify(list)));
+    assert.equal(out.items[1].spec.initContainers[0].name, 'podkit-redis-ambassador');
+    assert.deepEqual(parse(injectText(injectText(JSON.stringify(list)), { direction: 'uninject' })), list);
+    item.metadata.annotations['podkit.io/redis-ambassador.master'] = 'nope';
+    fails(JSON.stringify(list), /document 1: items\[1\]\.metadata\.annotations\["podkit\.io\/redis-ambassador\.master"\]: expected HOST:PORT/);
+    item.metadata.annotations['podkit.io/redis-ambassador.master'] = 'a:1';
+    item.spec.containers[0].imagePullPolicyy = 'Always';
+    fails(JSON.stringify(list), /items\[1\]\.spec\.containers\[0\]\.imagePullPolicyy: unknown field/);
+  });
   test('the status annotation records what was added', () => {
     const out = parse(injectText(pod({ 'podkit.io/git-sync.repo': 'https://x/y.git', 'podkit.io/git-sync.mount-path': '/srv' })));
     const status = JSON.parse(out.metadata.annotations['podkit.io/status']);

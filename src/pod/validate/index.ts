@@ -158,7 +158,12 @@ function webhookRules(hooks: unknown, err: (p: string, m: string) => void): void
 
 /** Throw a ConfigError (exit 2) listing every error of every object; `what` names the input in the message. */
 export function assertValid(objects: readonly { doc: number; value: unknown }[], what: string): void {
-  const issues = objects.flatMap((o) => validateObject(o.value, `${what}#${o.doc}`));
+  const issues = objects.flatMap((o) => {
+    const v = o.value as { kind?: unknown; items?: unknown };
+    // A List is validated item by item, each named by its index.
+    if (v && v.kind === 'List' && Array.isArray(v.items)) return v.items.flatMap((item, i) => validateObject(item, `${what}#${o.doc}`).map((x) => ({ ...x, path: `items[${i}].${x.path}` })));
+    return validateObject(o.value, `${what}#${o.doc}`);
+  });
   if (issues.length === 0) return;
   const lines = issues.slice(0, 20).map((i) => `${i.source}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
   if (issues.length > 20) lines.push(`… and ${issues.length - 20} more`);
