@@ -92,6 +92,8 @@ describe('secrets never become flag values', () => {
   test('a password inside a URL is refused', () => {
     const err = fails(pod({ 'podkit.io/git-sync.repo': 'https://bob:hunter2@x/y.git' }), /git-sync\.repo"\]: must not carry a password in the URL/);
     assert.doesNotMatch(err.message, /hunter2/);
+    const typed = fails(pod({ 'podkit.io/redis-ambassador.master': 'redis://u:hunter2@r:6379' }), /redis-ambassador\.master"\]: must not carry a password/);
+    assert.doesNotMatch(typed.message, /hunter2/);
   });
   test('password-secret mounts the Secret and passes --password-file', () => {
     const out = parse(injectText(pod({ 'podkit.io/redis-ambassador.master': 'r:6379', 'podkit.io/redis-ambassador.password-secret': 'redis-auth/pw' })));

@@ -138,6 +138,11 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
     const f = def.spec[name] as Flag<unknown>;
     if (f.secret) throw new ConfigError(where, `is a secret and must not be written in an annotation; use ${at('password-secret')} (a Secret name)`);
     const items = f.repeatable ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : [raw];
+    // A URL with a password in it is a secret in plain sight (pod specs are readable by many): refuse it
+    // before convert() could echo it in a type error.
+    if (items.some((i) => /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(i))) {
+      throw new ConfigError(where, `must not carry a password in the URL; use ${at('password-secret')} (a Secret name)`);
+    }
     // convert() throws a UsageError naming `where`; its message already carries the annotation.
     for (const item of items) {
       try {
@@ -145,10 +150,6 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
       } catch (err) {
         throw new ConfigError(where, (err as Error).message.replace(/^annotation \S+: /, ''));
       }
-    }
-    // A URL with a password in it is a secret in plain sight (pod specs are readable by many): refuse it.
-    if (items.some((i) => /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(i))) {
-      throw new ConfigError(where, `must not carry a password in the URL; use ${at('password-secret')} (a Secret name)`);
     }
     if (values.has(name)) throw new ConfigError(where, `sets --${name} twice`);
     values.set(name, items);
