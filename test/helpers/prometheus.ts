@@ -65,7 +65,7 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
     url,
     proc,
     query,
-    waitFor: (expr, accept = () => true, timeoutMs = 20_000) =>
+    waitFor: (expr, accept = () => true, timeoutMs = 40_000) =>
       pollUntil(
         async () => {
           const r = await query(expr);
