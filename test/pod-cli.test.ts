@@ -121,6 +121,10 @@ describe('running pods', () => {
     const status = JSON.parse(readFileSync(join(dir, 'pods', 'web', 'state.json'), 'utf8')).statusURL as string;
     const page = await (await fetch(status)).text();
     assert.match(page, /server/);
+    const metrics = await (await fetch(new URL('/metrics', status))).text();
+    assert.match(metrics, /podkit_pod_ready\{namespace="default",pod="web"\} 1/);
+    assert.match(metrics, /podkit_container_restarts\{pod="web",container="server"\} 0/);
+    assert.equal((await fetch(new URL('/readyz', status))).status, 200);
     p.signal('SIGINT');
     assert.equal(await withTimeout(p.exited, 30_000, 'runner exit'), 0);
     assert.match(p.stderr(), /web\/sidecar exit/);

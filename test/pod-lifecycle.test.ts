@@ -1,7 +1,7 @@
 /** @module Kubernetes pod semantics with real processes in namespaced sandboxes: init/sidecar order, probes, restarts, termination. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, stopAll, tempDir, withTimeout } from './helpers/index.js';
 import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
@@ -36,6 +36,22 @@ function pod(yaml: string, opts: { clock?: Clock; maxBackoffMs?: number } = {}) 
   runners.push(r);
   const log = () => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { container: string; event: string; detail?: string });
   return { r, events, log, dir };
+}
+
+/** Children of this process that are zombies (exited, not reaped). */
+function zombieChildren(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return f[0] === 'Z' && Number(f[1]) === process.pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** A container command that runs until SIGTERM, then exits 0. */
@@ -204,5 +220,6 @@ spec:
   const res = await fetch(`http://${r.status().podIP}:8080/`);
   assert.equal(res.status, 200);
   assert.equal(r.status().containers[1].restarts, 0);
+  assert.deepEqual(zombieChildren(), [], 'the runner reaps every container it restarted');
   await r.stop();
 });

@@ -14,6 +14,7 @@ import type { Sandbox } from '../runtime/sandbox.js';
 import { HostSandbox } from '../runtime/sandbox-host.js';
 import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
 import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
+import { podMetrics } from './metrics.js';
 import { statusPage } from './status-page.js';
 
 export interface RunnerOptions {
@@ -70,7 +71,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   };
   let http: HttpHandle | undefined;
   if (o.statusBind) {
-    http = await startHttpServer({ bind: o.statusBind, ready: () => {
+    http = await startHttpServer({ bind: o.statusBind, metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
       const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
       return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
     } });

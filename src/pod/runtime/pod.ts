@@ -2,7 +2,8 @@
  * @module One pod: sandbox, volumes, hostPorts, init containers in order, native sidecars gated on their startup
  * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
  */
-import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+import { channel } from 'node:diagnostics_channel';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../core/errors.js';
@@ -15,6 +16,9 @@ import { forwardPort, type Forwarder } from './forward.js';
 import { baseEnv, tool } from './proc.js';
 import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
+
+/** Every pod lifecycle event is published here (convention 7): `{t, pod, container, event, detail}`. */
+export const podEvents = channel('podkit:pod:event');
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Terminating' | 'Stopped';
 
@@ -57,6 +61,7 @@ export class PodRunner {
   private readonly clock: Clock;
   private volumes = new Map<string, PreparedVolume>();
   private tmpfs: string[] = [];
+  private hostsFile?: string;
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
   private stopping?: Promise<void>;
@@ -95,6 +100,7 @@ export class PodRunner {
 
   private emit(e: PodEvent): void {
     const rec = { t: Date.now(), pod: this.o.plan.name, ...e };
+    if (podEvents.hasSubscribers) podEvents.publish(rec);
     try {
       appendFileSync(join(this.o.dir, 'events.log'), JSON.stringify(rec) + '\n');
     } catch {
@@ -143,7 +149,9 @@ export class PodRunner {
       argv = [...podkitArgv(), ...(c.command ? argv.slice(1) : argv)];
     }
     if (argv.length === 0) throw new SandboxError(`container "${c.name}" has no command`);
-    return { name: c.name, argv, env, cwd: c.workingDir, mounts: containerMounts(c, this.volumes) };
+    const mounts = containerMounts(c, this.volumes);
+    if (this.hostsFile && !mounts.some((m) => m.target === '/etc/hosts')) mounts.push({ source: this.hostsFile, target: '/etc/hosts', readOnly: false });
+    return { name: c.name, argv, env, cwd: c.workingDir, mounts };
   }
 
   /** Set up the sandbox and start the pod; resolves once main containers are started (not necessarily ready). */
@@ -160,6 +168,12 @@ export class PodRunner {
               this.o.onMount?.(p);
             }
           : undefined;
+      if (this.o.sandbox.kind === 'namespaced' && !this.o.plan.spec.hostNetwork) {
+        // Like the kubelet: a pod-managed /etc/hosts so the pod's hostname resolves without DNS.
+        this.hostsFile = join(this.o.dir, 'hosts');
+        const hostname = this.o.plan.spec.hostname ?? this.o.plan.name;
+        writeFileSync(this.hostsFile, `# podkit-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.o.sandbox.podIP}\t${hostname}\n`);
+      }
       const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs);
       this.volumes = vr.volumes;
       this.tmpfs = vr.tmpfs;

@@ -20,9 +20,11 @@ export interface NamespacedOptions {
 }
 
 /** The shell prologue run inside a container's fresh mount namespace before `exec "$@"`. */
-export function launchScript(mounts: Mount[], cwd: string | undefined, mountProc: boolean): string {
+export function launchScript(mounts: Mount[], cwd: string | undefined, mountProc: boolean, setHostname = false): string {
   const lines = ['set -e'];
   if (mountProc) lines.push('mount -t proc proc /proc');
+  // Own UTS namespace: the container's hostname is the pod's (HOSTNAME is set in its environment).
+  if (setHostname) lines.push('if [ -n "${HOSTNAME:-}" ]; then hostname "$HOSTNAME"; fi');
   lines.push(
     'm() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; fi; mount --bind "$1" "$2"; if [ "$3" = 1 ]; then mount -o remount,bind,ro "$2"; fi; }',
   );
@@ -79,12 +81,14 @@ export class NamespacedSandbox implements Sandbox {
     for (const m of spec.mounts) claimMountpoint(m.target, statSync(m.source).isDirectory(), this.netns);
     if (this.pausePid) {
       // Join the pod's pid namespace (nsenter forks into it), then a private mount namespace of our own.
-      const script = launchScript(spec.mounts, spec.cwd, true);
+      const uts = !this.opts.hostNetwork;
+      const script = launchScript(spec.mounts, spec.cwd, true, uts);
       const ns = this.opts.hostNetwork ? [] : ['--net'];
-      return spawnContainer(['nsenter', `--target=${this.pausePid}`, '--pid', ...ns, '--', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
+      return spawnContainer(['nsenter', `--target=${this.pausePid}`, '--pid', ...ns, '--', 'unshare', '--mount', ...(uts ? ['--uts'] : []), '--propagation', 'private', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
     }
-    const script = launchScript(spec.mounts, spec.cwd, false);
-    return spawnContainer([...this.netnsArgs, 'unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
+    const uts = !this.opts.hostNetwork;
+    const script = launchScript(spec.mounts, spec.cwd, false, uts);
+    return spawnContainer([...this.netnsArgs, 'unshare', '--mount', ...(uts ? ['--uts'] : []), '--propagation', 'private', '--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'podkit-launch', ...spec.argv], spec.env, undefined, true);
   }
 
   async exec(target: ContainerProcess, argv: string[], env: Record<string, string>, _cwd: string | undefined, timeoutMs: number): Promise<ExecResult> {
@@ -95,7 +99,7 @@ export class NamespacedSandbox implements Sandbox {
       inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
     }
     if (!inner) return { code: null, output: 'container is not running', timedOut: false };
-    return execBounded(['nsenter', `--target=${inner}`, '--mount', '--net', '--pid', '--wd', '--', ...argv], env, timeoutMs);
+    return execBounded(['nsenter', `--target=${inner}`, '--mount', '--net', '--pid', ...(this.opts.hostNetwork ? [] : ['--uts']), '--wd', '--', ...argv], env, timeoutMs);
   }
 
   async teardown(): Promise<void> {
