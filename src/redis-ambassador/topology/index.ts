@@ -1,0 +1,44 @@
+/** @module The ambassador's topology layer: who is master, which replicas may serve reads (static lists or Sentinel). */
+import { readFileSync } from 'node:fs';
+import type { HostPort } from '../../core/parse.js';
+import { ConfigError } from '../../core/errors.js';
+import { SentinelTopology, type SentinelOptions } from './sentinel.js';
+import { StaticTopology } from './static.js';
+import type { Topology } from './topology.js';
+
+export * from './topology.js';
+export { StaticTopology } from './static.js';
+export { SentinelTopology, type SentinelOptions } from './sentinel.js';
+export { topologySpec } from './flags.js';
+
+export interface TopologyFlags {
+  master?: HostPort;
+  replica: HostPort[];
+  sentinel: HostPort[];
+  'master-name'?: string;
+  'sentinel-password-file'?: string;
+  /** ms */
+  'max-lag': number;
+  'max-lag-offset': number;
+}
+
+/** Build the topology the flags describe: `--sentinel` + `--master-name`, or `--master` [+ `--replica`], never both. */
+export function topologyFromFlags(f: TopologyFlags, auth: { username?: string; password?: string } = {}, extra: SentinelOptions = {}): Topology {
+  const common = { ...extra, ...auth, maxLagSeconds: Math.floor(f['max-lag'] / 1000), maxLagOffset: f['max-lag-offset'] };
+  if (f.sentinel.length > 0) {
+    if (f.master || f.replica.length > 0) throw new ConfigError('sentinel', '--sentinel discovers the master and replicas; do not also give --master/--replica');
+    if (!f['master-name']) throw new ConfigError('master-name', 'a --master-name is required with --sentinel');
+    let sentinelPassword: string | undefined;
+    if (f['sentinel-password-file']) {
+      try {
+        sentinelPassword = readFileSync(f['sentinel-password-file'], 'utf8').trim();
+      } catch (e) {
+        throw new ConfigError('sentinel-password-file', `cannot read ${f['sentinel-password-file']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    return new SentinelTopology(f.sentinel, f['master-name'], { ...common, sentinelPassword });
+  }
+  if (f['master-name']) throw new ConfigError('master-name', '--master-name only makes sense with --sentinel');
+  if (!f.master) throw new ConfigError('master', 'a --master HOST:PORT (or --sentinel with --master-name) is required');
+  return new StaticTopology(f.master, f.replica, common);
+}

@@ -1,0 +1,114 @@
+/** @module One node's health probe: a dedicated ioredis connection sending ROLE + INFO replication every pollMs, with a no-reply watchdog. */
+import { Redis } from 'ioredis';
+import { parseReplInfo, parseRole, type ProbeResult } from './topology.js';
+
+export interface ProbeOptions {
+  pollMs: number;
+  unresponsiveMs: number;
+  connectTimeoutMs: number;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Probes one node. `onChange` runs after every answer and on every transition to not-alive, so the owner can
+ * recompute the snapshot. A killed node is seen at once (the socket closes); a stopped one (SIGSTOP, a hung
+ * server) by the watchdog after `unresponsiveMs` without a reply.
+ */
+export class NodeProbe {
+  result: ProbeResult = { role: null, info: null, alive: false, down: 'connecting', sentAt: 0 };
+  private readonly conn: Redis;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlightSince = 0;
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    private readonly opts: ProbeOptions,
+    private readonly onChange: (p: NodeProbe) => void,
+  ) {
+    this.conn = new Redis({
+      host,
+      port,
+      username: opts.username,
+      password: opts.password,
+      connectionName: 'podkit-ambassador-probe',
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: opts.connectTimeoutMs,
+      // A fixed short retry: a restarted node should be back in rotation within a second.
+      retryStrategy: () => (this.closed ? null : 200),
+    });
+    this.conn.on('error', () => {});
+    this.conn.on('close', () => this.markDown('connection lost'));
+    this.conn.on('ready', () => void this.probe());
+  }
+
+  start(): void {
+    this.conn.connect().catch(() => {});
+    this.timer = setInterval(() => this.tick(), this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.inFlightSince) {
+      const waited = Date.now() - this.inFlightSince;
+      if (waited > this.opts.unresponsiveMs) this.markDown(`no reply for ${waited} ms`);
+      return;
+    }
+    if (this.conn.status === 'ready') void this.probe();
+  }
+
+  private markDown(why: string): void {
+    if (this.closed) return;
+    const was = this.result.alive;
+    this.result = { ...this.result, alive: false, down: why };
+    if (was || why !== this.lastDown) this.onChange(this);
+    this.lastDown = why;
+  }
+  private lastDown = '';
+
+  /** Send ROLE + INFO replication now; resolves with the result (or the current one when the node is unreachable). */
+  async probe(): Promise<ProbeResult> {
+    if (this.closed) return this.result;
+    if (this.conn.status !== 'ready') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.conn.off('ready', done);
+          resolve();
+        };
+        const t = setTimeout(done, this.opts.connectTimeoutMs);
+        this.conn.once('ready', done);
+      });
+      if ((this.conn.status as string) !== 'ready') return this.result; // re-read: the await may have changed it
+    }
+    const sentAt = Date.now();
+    const mine = sentAt;
+    this.inFlightSince ||= sentAt;
+    try {
+      const [role, info] = await Promise.all([this.conn.call('ROLE'), this.conn.info('replication')]);
+      if (this.closed) return this.result;
+      // Keep results in send order: an older answer must not overwrite a newer one.
+      if (sentAt >= this.result.sentAt) {
+        this.result = { role: parseRole(role), info: parseReplInfo(info), alive: true, sentAt };
+        this.lastDown = '';
+      }
+      if (this.inFlightSince <= mine) this.inFlightSince = 0;
+      this.onChange(this);
+    } catch (e) {
+      if (this.inFlightSince <= mine) this.inFlightSince = 0;
+      this.markDown(`probe failed: ${(e as Error).message}`);
+    }
+    return this.result;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.conn.disconnect();
+  }
+}

@@ -1,0 +1,192 @@
+/** @module SentinelTopology: discovery from every reachable Sentinel, kept current by their pub/sub events and a periodic re-check. */
+import { Redis } from 'ioredis';
+import type { HostPort } from '../../core/parse.js';
+import { ConfigError } from '../../core/errors.js';
+import { ProbedTopology } from './base.js';
+import { key, type TopologyOptions } from './topology.js';
+
+export interface SentinelOptions extends TopologyOptions {
+  /** How often every Sentinel is asked again (besides events), ms. Default 1000. */
+  recheckMs?: number;
+  /** Password for the Sentinels themselves (`requirepass` in sentinel.conf). */
+  sentinelPassword?: string;
+  /** Called with every Sentinel event about our master (name, payload, Date.now() on receipt), for logs and metrics. */
+  onSentinelEvent?: (channel: string, payload: string, at: number, sentinel: string) => void;
+}
+
+interface Addr {
+  host: string;
+  port: number;
+}
+
+/** Sentinel events that may change the topology; anything else (e.g. +vote-for-leader) is ignored. */
+const WATCHED = ['+switch-master', '+sdown', '-sdown', '+odown', '-odown', '+slave', '+convert-to-slave', '+reboot', '+failover-end', '+role-change', '-role-change', '+slave-reconf-done'];
+
+function fields(arr: unknown): Map<string, string> {
+  const m = new Map<string, string>();
+  if (Array.isArray(arr)) for (let i = 0; i + 1 < arr.length; i += 2) m.set(String(arr[i]), String(arr[i + 1]));
+  return m;
+}
+
+interface SentinelConn {
+  addr: string;
+  cmd: Redis;
+  sub: Redis;
+}
+
+export class SentinelTopology extends ProbedTopology {
+  private readonly conns: SentinelConn[];
+  private readonly timer: NodeJS.Timeout;
+  /** Highest Sentinel config-epoch adopted; answers from a Sentinel that has not yet learned of a failover carry a lower one. */
+  private configEpoch = -1;
+  private rechecking: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    sentinels: HostPort[],
+    private readonly masterName: string,
+    private readonly sopts: SentinelOptions = {},
+  ) {
+    super(sopts);
+    if (sentinels.length === 0) throw new ConfigError('sentinel', 'at least one --sentinel HOST:PORT is required');
+    if (!masterName) throw new ConfigError('master-name', 'a --master-name is required with --sentinel');
+    this.conns = sentinels.map((s) => this.connect(s));
+    this.timer = setInterval(() => void this.recheck(), sopts.recheckMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private connect(s: HostPort): SentinelConn {
+    const common = {
+      host: s.host,
+      port: s.port,
+      password: this.sopts.sentinelPassword,
+      connectTimeout: this.sopts.connectTimeoutMs ?? 1000,
+      // A Sentinel that went away is retried quietly; the others carry on meanwhile.
+      retryStrategy: () => (this.closed ? null : 500),
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+    };
+    const cmd = new Redis({ ...common, connectionName: 'podkit-ambassador-sentinel' });
+    const sub = new Redis({ ...common, enableOfflineQueue: true, connectionName: 'podkit-ambassador-sentinel-sub' });
+    cmd.on('error', () => {});
+    sub.on('error', () => {});
+    const addr = `${s.host}:${s.port}`;
+    sub.on('message', (channel: string, payload: string) => this.event(channel, payload, addr));
+    // Subscribing from every Sentinel: one that is partitioned or dead must not hide a failover.
+    sub.subscribe(...WATCHED).catch(() => {});
+    // A Sentinel (re)connecting may know of a failover we missed.
+    cmd.on('ready', () => void this.recheck());
+    return { addr, cmd, sub };
+  }
+
+  private event(channel: string, payload: string, sentinel: string): void {
+    if (this.closed) return;
+    const at = Date.now();
+    const parts = payload.split(' ');
+    if (channel === '+switch-master') {
+      // "<name> <old-ip> <old-port> <new-ip> <new-port>"
+      if (parts[0] !== this.masterName) return;
+      this.sopts.onSentinelEvent?.(channel, payload, at, sentinel);
+      const to = { host: parts[3], port: Number(parts[4]) };
+      if (this.masterAddr && key(this.masterAddr) === key(to)) return;
+      this.switchTo(to, { host: parts[1], port: Number(parts[2]) });
+      return;
+    }
+    // "<type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>" or "master <name> <ip> <port>".
+    const about = parts[0] === 'master' ? parts[1] : parts[5];
+    if (about !== this.masterName) return;
+    this.sopts.onSentinelEvent?.(channel, payload, at, sentinel);
+    if (parts[0] === 'slave' && parts[2]) {
+      const a = { host: parts[2], port: Number(parts[3]) };
+      if (!this.replicaAddrs.has(key(a)) && !(this.masterAddr && key(this.masterAddr) === key(a))) this.replicaAddrs.set(key(a), a);
+      void this.probeFor(a).probe();
+    }
+    void this.recheck();
+  }
+
+  /** React to +switch-master at once: ROLE-confirm the new master (retrying briefly while it finishes promotion), then emit. */
+  private switchTo(to: Addr, from: Addr): void {
+    this.masterAddr = to;
+    this.configEpoch++; // a failover always raises the epoch: older answers from a lagging Sentinel are ignored
+    this.replicaAddrs.delete(key(to));
+    this.replicaAddrs.set(key(from), from);
+    const p = this.probeFor(to);
+    this.probeFor(from);
+    this.update('+switch-master');
+    const confirm = async (tries: number): Promise<void> => {
+      const r = await p.probe();
+      if (this.closed || !this.masterAddr || key(this.masterAddr) !== key(to)) return;
+      if (r.alive && r.role?.role === 'master') return;
+      if (tries > 0) await new Promise((res) => setTimeout(res, 20)).then(() => confirm(tries - 1));
+    };
+    void confirm(100).then(() => this.recheck());
+  }
+
+  /** Ask every reachable Sentinel; adopt the master of the highest config-epoch, the union of their replicas; probe all. */
+  recheck(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.rechecking) {
+      this.again = true;
+      return this.rechecking;
+    }
+    this.rechecking = (async () => {
+      do {
+        this.again = false;
+        await this.discover();
+      } while (this.again && !this.closed);
+    })().finally(() => (this.rechecking = null));
+    return this.rechecking;
+  }
+
+  private async discover(): Promise<void> {
+    const answers = await Promise.all(
+      this.conns.map(async (c) => {
+        if (c.cmd.status !== 'ready') return null;
+        try {
+          const [m, reps] = await Promise.all([c.cmd.call('SENTINEL', 'MASTER', this.masterName), c.cmd.call('SENTINEL', 'REPLICAS', this.masterName)]);
+          return { master: fields(m), replicas: (reps as unknown[]).map(fields) };
+        } catch {
+          return null;
+        }
+      }),
+    );
+    if (this.closed) return;
+    let best: { addr: Addr; epoch: number } | null = null;
+    const replicas = new Map<string, Addr>();
+    for (const a of answers) {
+      if (!a) continue;
+      const epoch = Number(a.master.get('config-epoch') ?? 0);
+      const addr = { host: a.master.get('ip') ?? '', port: Number(a.master.get('port')) };
+      if (addr.host && (!best || epoch > best.epoch)) best = { addr, epoch };
+      for (const r of a.replicas) {
+        const ra = { host: r.get('ip') ?? '', port: Number(r.get('port')) };
+        if (ra.host) replicas.set(key(ra), ra);
+      }
+    }
+    if (!best) return; // no Sentinel answered: keep what we have, the probes still watch the nodes
+    if (best.epoch >= this.configEpoch) {
+      this.configEpoch = best.epoch;
+      if (!this.masterAddr || key(this.masterAddr) !== key(best.addr)) this.masterAddr = best.addr;
+    }
+    const mk = this.masterAddr ? key(this.masterAddr) : '';
+    replicas.delete(mk);
+    // Keep replicas we learned from events that a Sentinel has not listed yet.
+    for (const [k, a] of this.replicaAddrs) if (k !== mk && !replicas.has(k)) replicas.set(k, a);
+    this.replicaAddrs = replicas;
+    if (this.masterAddr) this.probeFor(this.masterAddr);
+    for (const a of replicas.values()) this.probeFor(a);
+    this.prune();
+    await this.probeAll();
+    this.update('sentinel re-check');
+  }
+
+  override async close(): Promise<void> {
+    clearInterval(this.timer);
+    await super.close();
+    for (const c of this.conns) {
+      c.cmd.disconnect();
+      c.sub.disconnect();
+    }
+  }
+}
