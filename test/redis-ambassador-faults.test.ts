@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { closeRedisClients, pollUntil, rawClient, resp, startRedis, stopAll, withTimeout, type RedisNode } from './helpers/index.js';
+import { closeRedisClients, freePort, pollUntil, rawClient, resp, startRedis, stopAll, withTimeout, type RedisNode } from './helpers/index.js';
 import { BAD, NEED, scanState, scanValue } from '../src/redis-ambassador/resp/scanner.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
 
@@ -97,4 +97,23 @@ test('the master killed mid-pipeline: in-flight commands get -ERR, never another
   c.close();
   const lost = amb.metrics.collect().find((f) => f.name === 'podkit_ambassador_errors_total')?.metrics.find((m) => m.labels.kind === 'upstream_lost');
   assert.ok((lost?.value ?? 0) >= 1, 'the lost connection is counted');
+});
+
+test('a master that is down at start: static table and not ready; the live table and readiness follow once it is up', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const late = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port }, httpBind: null, connectTimeoutMs: 300 });
+  try {
+    assert.equal(late.tableSource(), 'static');
+    assert.equal(late.ready().ready, false);
+    assert.match(late.ready().reason ?? '', /unreachable/);
+    const c = await rawClient(late.address.port);
+    const [r] = await c.send(resp('GET', 'x'), 1);
+    assert.match(r.toString(), /^-ERR /, 'commands fail fast while the master is down');
+    await startRedis({ port });
+    await pollUntil(() => late.ready().ready && late.tableSource() === 'live', { what: 'readiness and the live table', timeoutMs: 20_000 });
+    await pollUntil(async () => (await c.send(resp('SET', 'late', '1'), 1))[0].toString() === '+OK\r\n', { what: 'writes to work' });
+    c.close();
+  } finally {
+    await late.close();
+  }
 });
