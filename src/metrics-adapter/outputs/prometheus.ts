@@ -115,10 +115,24 @@ export async function writeMetrics(req: IncomingMessage, res: ServerResponse, pi
     if (buf === '') return;
     const ok = sink.write(buf);
     buf = '';
-    if (!ok && !res.destroyed) await new Promise<void>((r) => sink.once('drain', r));
+    if (!ok && !res.destroyed) {
+      // A client that goes away mid-scrape must not leave this handler waiting for a drain that never comes.
+      await new Promise<void>((r) => {
+        const done = () => {
+          sink.off('drain', done);
+          res.off('close', done);
+          r();
+        };
+        sink.once('drain', done);
+        res.once('close', done);
+      });
+    }
   };
   for (const p of pieces) {
-    if (res.destroyed) return;
+    if (res.destroyed) {
+      z?.destroy();
+      return;
+    }
     buf += renderPiece(p, fmt);
     if (buf.length >= 1 << 16) await flush();
     if (performance.now() - started >= sliceMs) {
