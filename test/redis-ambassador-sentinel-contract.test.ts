@@ -1,0 +1,130 @@
+/** @module The Topology contract: StaticTopology and SentinelTopology run the same suite against real redis-server/redis-sentinel processes. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pollUntil, startRedis, startTopology, stopAll, type RedisNode, type Topology as Servers } from './helpers/index.js';
+import { SentinelTopology, StaticTopology, type NodeState, type Topology, type TopologySnapshot } from '../src/redis-ambassador/topology/index.js';
+
+after(stopAll);
+
+/** Resolve when the snapshot satisfies `pred` (checked now and on every change event). */
+export function waitSnapshot(t: Topology, pred: (s: TopologySnapshot) => boolean, what: string, timeoutMs = 15_000): Promise<TopologySnapshot> {
+  return new Promise((resolve, reject) => {
+    const done = (s: TopologySnapshot) => {
+      clearTimeout(timer);
+      off();
+      resolve(s);
+    };
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; now ${JSON.stringify(t.current())}`));
+    }, timeoutMs);
+    const off = t.on('change', (s) => pred(s) && done(s));
+    const now = t.current();
+    if (pred(now)) done(now);
+  });
+}
+
+const at = (n: { port: number }) => (r: NodeState) => r.port === n.port;
+const allHealthy = (s: TopologySnapshot, servers: Servers) => s.master?.port === servers.master.port && servers.replicas.every((n) => s.replicas.find(at(n))?.healthy);
+
+let servers: Servers;
+const figures: Record<string, number[]> = {};
+const record = (name: string, ms: number) => (figures[name] ??= []).push(ms);
+
+before(async () => {
+  servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000 });
+});
+after(async () => {
+  console.log('# topology figures (ms):', JSON.stringify(figures));
+});
+
+const impls: [string, () => Topology][] = [
+  ['StaticTopology', () => new StaticTopology(servers.master, servers.replicas, { maxLagSeconds: 5 })],
+  ['SentinelTopology', () => new SentinelTopology(servers.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })), servers.masterName, { maxLagSeconds: 5 })],
+];
+
+for (const [name, make] of impls) {
+  describe(`Topology contract: ${name}`, () => {
+    let topo: Topology;
+    let firstSwitch: Promise<[NodeState | null, NodeState]>;
+    before(() => {
+      topo = make();
+      firstSwitch = new Promise((r) => topo.on('switch-master', (from, to) => r([from, to])));
+    });
+    after(() => topo.close());
+
+    test('discovers the ROLE-confirmed master and healthy replicas', async () => {
+      const s = await waitSnapshot(topo, (x) => allHealthy(x, servers), 'master and both replicas healthy');
+      assert.equal(s.master?.role, 'master');
+      assert.equal(s.replicas.length, 2);
+      for (const r of s.replicas) {
+        assert.equal(r.role, 'replica');
+        assert.equal(r.linkUp, true);
+        assert.equal(typeof r.ackOffset, 'number');
+      }
+      const [from, to] = await firstSwitch;
+      assert.equal(from, null);
+      assert.equal(to.port, servers.master.port);
+      assert.ok(topo.current().epoch >= 1);
+    });
+
+    test('a replica that stops answering (SIGSTOP) leaves and rejoins after SIGCONT', async () => {
+      const r = servers.replicas[0];
+      const t0 = Date.now();
+      r.proc.signal('SIGSTOP');
+      try {
+        const s = await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === false, 'stopped replica unhealthy');
+        record(`${name}: SIGSTOP → unhealthy`, Date.now() - t0);
+        assert.match(s.replicas.find(at(r))?.reason ?? '', /no reply/);
+      } finally {
+        r.proc.signal('SIGCONT');
+      }
+      const t1 = Date.now();
+      await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === true, 'replica healthy after SIGCONT');
+      record(`${name}: SIGCONT → healthy`, Date.now() - t1);
+    });
+
+    test('a replica killed with SIGKILL leaves, and rejoins when restarted', async () => {
+      const r = servers.replicas[1];
+      const t0 = Date.now();
+      r.proc.signal('SIGKILL');
+      const s = await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === false, 'killed replica unhealthy');
+      record(`${name}: kill -9 → unhealthy`, Date.now() - t0);
+      assert.ok(s.master, 'the master stays');
+      await r.proc.exited;
+      const again: RedisNode = await startRedis({ port: r.port, replicaOf: servers.master });
+      servers.replicas[1] = again;
+      const t1 = Date.now();
+      await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === true, 'restarted replica healthy');
+      record(`${name}: restart → healthy`, Date.now() - t1);
+    });
+
+    test('caughtUp: once true, the replica serves the write', async () => {
+      await waitSnapshot(topo, (x) => allHealthy(x, servers), 'all healthy');
+      const m = servers.master.client();
+      const value = `v-${name}-${Date.now()}`;
+      await m.set('contract:k', value);
+      const since = Date.now();
+      const r = servers.replicas[0];
+      await pollUntil(() => topo.caughtUp(r, since), { timeoutMs: 10_000, what: 'replica caught up' });
+      const rc = r.client();
+      assert.equal(await rc.get('contract:k'), value);
+      rc.disconnect();
+      m.disconnect();
+    });
+  });
+}
+
+describe('StaticTopology never reports a node that says it is a replica as master', () => {
+  test('a --master that ROLE says is a replica gives master: null', async () => {
+    const topo = new StaticTopology(servers.replicas[0], [servers.replicas[1]]);
+    try {
+      const s = await waitSnapshot(topo, (x) => x.replicas[0]?.reason !== undefined && !/not probed|connecting/.test(x.replicas[0].reason) && x.epoch > 0, 'probed');
+      assert.equal(s.master, null);
+      assert.equal(topo.current().master, null);
+      assert.match(s.replicas[0].reason ?? '', /no confirmed master/);
+    } finally {
+      await topo.close();
+    }
+  });
+});
