@@ -4,28 +4,12 @@ import { performance } from 'node:perf_hooks';
 import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
-import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
+import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { HOOK_SELECT, freePending, markDirty, newPending, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
-import type { NodeConns } from './pools.js';
+import type { ProxyContext } from './context.js';
 import * as local from './local.js';
 
-export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
-
-/** What a session needs from the ambassador. */
-export interface ProxyContext {
-  table: CommandTable;
-  /** Mutable so discovery (Sentinel) can swap the master and the replica set; sessions re-read them per command. */
-  master: NodeConns;
-  replicas: NodeConns[];
-  readPolicy: ReadPolicy;
-  readonly local: local.LocalConfig;
-  readonly maxBulk: number;
-  /** Replies owed to one client before its reading pauses. */
-  readonly maxPending: number;
-  routed(info: CommandInfo, route: number): void;
-  error(kind: string): void;
-  clientClosed(c: ClientSession): void;
-}
+export type { ProxyContext, ReadPolicy } from './context.js';
 
 const STALL_BARRIER = 1;
 const STALL_BACKPRESSURE = 2;
@@ -157,20 +141,8 @@ export class ClientSession implements ReplySink, local.LocalState {
       this.ctx.error('noauth');
       return this.reply(info, local.NOAUTH);
     }
+    if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
     switch (sp) {
-      case Special.Select:
-        if (this.mode === MODE_PINNED) break;
-        return this.reply(info, local.select(this, this.ctx.local, this.args(buf, start, end)));
-      case Special.Auth:
-        return this.reply(info, local.auth(this, this.ctx.local, this.args(buf, start, end)));
-      case Special.Hello:
-        return this.reply(info, local.hello(this, this.ctx.local, this.args(buf, start, end)));
-      case Special.ClientSetName:
-        return this.reply(info, local.clientSetName(this, this.args(buf, start, end)));
-      case Special.ClientGetName:
-        return this.reply(info, local.clientGetName(this, this.args(buf, start, end)));
-      case Special.ClientSetInfo:
-        return this.reply(info, local.clientSetInfo(this.args(buf, start, end)));
       case Special.Quit:
         this.quitting = true;
         return this.reply(info, local.OK);

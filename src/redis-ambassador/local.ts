@@ -2,6 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { parseIntAt } from './resp/scanner.js';
 import { encodeBulk, encodeError, encodeValue } from './resp/encode.js';
+import { Special } from './resp/commands.js';
 
 /** The per-client state these commands read and change. */
 export interface LocalState {
@@ -145,4 +146,27 @@ export function frameArgs(buf: Buffer, start: number, end: number): Buffer[] {
     p = cr + 2 + len + 2;
   }
   return out;
+}
+
+/** Commands answered here from per-client state. */
+export function isLocal(sp: Special): boolean {
+  return sp === Special.Select || sp === Special.Auth || sp === Special.Hello || sp === Special.ClientSetName || sp === Special.ClientGetName || sp === Special.ClientSetInfo;
+}
+
+/** The reply to a local command (isLocal(sp) must hold). */
+export function answer(sp: Special, st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
+  switch (sp) {
+    case Special.Select:
+      return select(st, cfg, args);
+    case Special.Auth:
+      return auth(st, cfg, args);
+    case Special.Hello:
+      return hello(st, cfg, args);
+    case Special.ClientSetName:
+      return clientSetName(st, args);
+    case Special.ClientGetName:
+      return clientGetName(st, args);
+    default:
+      return clientSetInfo(args);
+  }
 }
