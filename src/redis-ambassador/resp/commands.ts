@@ -99,7 +99,8 @@ const SPECIALS: Record<string, Special> = {
 export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null): CommandInfo {
   let flags = 0;
   for (const f of flagNames) flags |= FLAG_BITS[f.toLowerCase()] ?? 0;
-  const replicaOk = (flags & F_READONLY) !== 0 && (flags & (F_WRITE | F_BLOCKING | F_PUBSUB | F_ADMIN | F_MAY_REPLICATE)) === 0;
+  // EVALSHA_RO stays on the master: SCRIPT LOAD is not replicated (Redis 7), so a replica may answer NOSCRIPT.
+  const replicaOk = (flags & F_READONLY) !== 0 && (flags & (F_WRITE | F_BLOCKING | F_PUBSUB | F_ADMIN | F_MAY_REPLICATE)) === 0 && name !== 'evalsha_ro';
   let special = SPECIALS[name] ?? Special.None;
   if (special === Special.None && (flags & F_BLOCKING) !== 0) special = Special.Blocking;
   return { name, flags, replicaOk, special, subs, counts: [0, 0, 0, 0] };
