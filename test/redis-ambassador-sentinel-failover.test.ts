@@ -43,7 +43,10 @@ function waitSnapshot(pred: (s: TopologySnapshot) => boolean, what: string, time
     new Promise<TopologySnapshot>((resolve) => {
       const off = topo.on('change', (s) => pred(s) && (off(), resolve(s)));
       const now = topo.current();
-      if (pred(now)) (off(), resolve(now));
+      if (pred(now)) {
+        off();
+        resolve(now);
+      }
     }),
     timeoutMs,
     what,
