@@ -29,14 +29,21 @@ function redis(...args) {
           return settle(m[1] === '-' ? new Error(m[2]) : null, m[2]);
         }
         const n = Number(m[3]);
-        if (n < 0) return (buf = buf.slice(m[0].length)), settle(null, null);
+        if (n < 0) {
+          buf = buf.slice(m[0].length);
+          return settle(null, null);
+        }
         if (buf.length < m[0].length + n + 2) return;
         const v = buf.slice(m[0].length, m[0].length + n);
         buf = buf.slice(m[0].length + n + 2);
         settle(null, v);
       });
       sock.on('error', (e) => settle(e));
-      sock.on('close', () => ((sock = null), (buf = ''), settle(new Error('connection closed'))));
+      sock.on('close', () => {
+        sock = null;
+        buf = '';
+        settle(new Error('connection closed'));
+      });
     }
     pending = { resolve, reject };
     sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')}`);
@@ -45,7 +52,8 @@ function redis(...args) {
 function settle(err, value) {
   const p = pending;
   pending = null;
-  if (p) err ? p.reject(err) : p.resolve(value);
+  if (p && err) p.reject(err);
+  else if (p) p.resolve(value);
 }
 
 async function tick() {
