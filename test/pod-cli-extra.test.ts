@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout } from './helpers/index.js';
+import { freePort, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout } from './helpers/index.js';
 
 const dirs: string[] = [];
 function stateDir(): string {
@@ -108,4 +108,33 @@ spec:
   assert.equal(st.netns, undefined);
   p.signal('SIGINT');
   await withTimeout(p.exited, 20_000, 'exit');
+});
+
+test('StatefulSet pods start in order, each once the previous is Ready; -d reads manifests from stdin', async () => {
+  const dir = stateDir();
+  const marks = tempDir('podkit-marks-');
+  const yaml = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: db }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: c
+        command: [sh, -c, 'trap "exit 0" TERM; sleep 0.3; touch ${marks}/ready-$(HOSTNAME); while :; do sleep 0.05; done']
+        env: [{ name: HOSTNAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }]
+        readinessProbe: { exec: { command: [sh, -c, 'test -f ${marks}/ready-$HOSTNAME'] }, periodSeconds: 1 }
+`;
+  const up = await runPodkit(['up', '-d', '--state-dir', dir, '-'], { input: yaml, timeoutMs: 60_000 });
+  assert.equal(up.code, 0, up.stderr);
+  const log = up.stderr.match(/runner log (\S+?);/)![1];
+  await pollUntil(() => /db-1\/c ready/.test(readFileSync(log, 'utf8')) || undefined, { timeoutMs: 30_000, what: 'db-1 ready' });
+  const text = readFileSync(log, 'utf8');
+  assert.ok(text.indexOf('db-0/c ready') < text.indexOf('db-1/c start'), text);
+  const down = await runPodkit(['down', '--all', '--state-dir', dir], { timeoutMs: 30_000 });
+  assert.equal(down.code, 0, down.stderr);
 });

@@ -157,13 +157,16 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGUSR2', onUsr2);
   try {
+    const byName = new Map(runners.map((r) => [r.name, r]));
     await Promise.all(
-      runners.map((r) =>
-        r.start().catch(async (e: Error) => {
-          o.err(`podkit: ${r.name}: ${e.message}`);
-          await r.stop();
-          throw e;
-        }),
+      runners.map((r, i) =>
+        startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
+          .then(() => (stopping ? undefined : r.start()))
+          .catch(async (e: Error) => {
+            o.err(`podkit: ${r.name}: ${e.message}`);
+            await r.stop();
+            throw e;
+          }),
       ),
     );
   } catch (e) {
@@ -190,6 +193,14 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     states.delete(r);
     if (s) await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
   }
+}
+
+/** StatefulSet OrderedReady: wait until the previous ordinal is Ready (or has ended). */
+async function startAfter(prev: PodRunner | undefined): Promise<void> {
+  if (!prev) return;
+  let ended = false;
+  void prev.done.then(() => (ended = true));
+  while (!ended && !prev.status().ready) await new Promise((r) => setTimeout(r, 20));
 }
 
 function existsStop(dir: string): boolean {

@@ -1,6 +1,6 @@
 /** @module `podkit up FILE…`: validate every manifest first (errors name the YAML path, exit 2), then run the pods, or detach with -d. */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../../core/config.js';
@@ -22,6 +22,8 @@ export const upSpec = {
   'detached-child': flag.bool({ help: 'internal: the daemonized runner', hidden: true, default: false, env: [] }),
 } as const;
 
+let stdinCache: string | undefined;
+
 /** Read, parse and validate every file ('-' is stdin). Warnings and errors go to `err`; any error throws ConfigError (exit 2). */
 export function loadFiles(files: string[], err: (l: string) => void): LoadedManifests {
   if (files.length === 0) throw new UsageError('give at least one manifest file (or - for stdin)');
@@ -31,6 +33,7 @@ export function loadFiles(files: string[], err: (l: string) => void): LoadedMani
     let text: string;
     try {
       text = readFileSync(f === '-' ? 0 : f, 'utf8');
+      if (f === '-') stdinCache = text;
     } catch (e) {
       throw new UsageError(`cannot read ${f}: ${(e as Error).message}`);
     }
@@ -69,7 +72,7 @@ export function run(argv: string[]): Promise<number> {
         }
         chooseSandbox(values.sandbox as 'auto');
         const statusBind = values['status-bind'] ? parseHostPort(values['status-bind']) : undefined;
-        if (values.detach) return detach(argv, root, loaded.pods.map((p) => p.name));
+        if (values.detach) return detach(argv, root, loaded.pods.map((p) => p.name), stdinCache);
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], color, out: (l) => process.stdout.write(l + '\n'), err });
       },
@@ -79,12 +82,18 @@ export function run(argv: string[]): Promise<number> {
 }
 
 /** Re-run ourselves as a daemon (own session, output to a runner log) and wait until its pods are running. */
-async function detach(argv: string[], root: string, pods: string[]): Promise<number> {
+async function detach(argv: string[], root: string, pods: string[], stdinText?: string): Promise<number> {
   mkdirSync(root, { recursive: true });
   const log = join(root, `runner-${Date.now()}.log`);
   const fd = openSync(log, 'a');
   const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-  const args = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
+  let args = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
+  if (args.includes('-')) {
+    // The daemon cannot read our stdin: hand it the manifests as a file in the state folder.
+    const saved = join(root, `stdin-${Date.now()}.yaml`);
+    writeFileSync(saved, stdinText ?? '', { mode: 0o600 });
+    args = args.map((a) => (a === '-' ? saved : a));
+  }
   const child = spawn(process.execPath, [main, 'up', '--detached-child', ...args], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, PODKIT_STATE_DIR: root } });
   closeSync(fd);
   let exited: number | null = null;
@@ -93,9 +102,10 @@ async function detach(argv: string[], root: string, pods: string[]): Promise<num
   const deadline = Date.now() + 60_000;
   for (;;) {
     const entries = listPods(root).filter((p) => pods.includes(p.name));
+    // Started = the sandbox is up and the status file written (init containers may still be running).
     const running = entries.filter((e) => {
       const st = readJSON<{ phase: string }>(join(e.dir, 'status.json'));
-      return st && st.phase !== 'Pending';
+      return st !== undefined;
     });
     if (running.length === pods.length) break;
     if (exited !== null) {

@@ -62,6 +62,7 @@ export class PodRunner {
   private volumes = new Map<string, PreparedVolume>();
   private tmpfs: string[] = [];
   private hostsFile?: string;
+  private starting?: Promise<void>;
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
   private stopping?: Promise<void>;
@@ -154,8 +155,13 @@ export class PodRunner {
     return { name: c.name, argv, env, cwd: c.workingDir, mounts };
   }
 
-  /** Set up the sandbox and start the pod; resolves once main containers are started (not necessarily ready). */
-  async start(): Promise<void> {
+  /** Set up the sandbox and start the pod's containers in Kubernetes order (resolves once the sandbox is ready). */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     mkdirSync(join(this.o.dir, 'logs'), { recursive: true });
     for (const c of this.containers) appendFileSync(join(this.o.dir, 'logs', `${c.spec.name}.log`), '');
     this.emit({ container: '', event: 'sandbox-setup' });
@@ -233,6 +239,8 @@ export class PodRunner {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopRequested = true;
+      // Never tear down a sandbox that is still being set up: let setup finish (or fail) first.
+      await this.starting?.catch(() => undefined);
       this.phase = 'Terminating';
       this.o.changed?.();
       const deadline = this.clock.now() + (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000;

@@ -139,14 +139,14 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, data });
       continue;
     }
-    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string) => {
+    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string) => {
       const prev = podNames.get(`${ns}/${name}`);
       if (prev) {
         issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
         return;
       }
       podNames.set(`${ns}/${name}`, m.source);
-      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, source: m.source });
+      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, source: m.source });
     };
     if (m.kind === 'Pod') {
       add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
@@ -159,7 +159,21 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         const labels = { ...(meta.labels ?? {}) };
         if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
         if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
-        add(`${m.metadata.name}-${i}`, { ...meta, labels }, spec.template.spec, `${m.kind}/${m.metadata.name}`);
+        const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
+        add(`${m.metadata.name}-${i}`, { ...meta, labels }, spec.template.spec, `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
+      }
+    }
+  }
+  // One node locally: a hostPort can be published by one pod only (Kubernetes would leave the others Pending).
+  const hostPorts = new Map<string, string>();
+  for (const p of pods) {
+    for (const c of [...(p.spec.initContainers ?? []), ...p.spec.containers]) {
+      for (const port of c.ports ?? []) {
+        if (!port.hostPort) continue;
+        const key = `${port.protocol ?? 'TCP'}/${port.hostIP ?? ''}/${port.hostPort}`;
+        const other = hostPorts.get(key);
+        if (other && other !== p.name) issues.push({ severity: 'error', path: 'spec', source: p.source, message: `pod "${p.name}": hostPort ${port.hostPort} is also published by pod "${other}" (one node locally; lower replicas or drop hostPort)` });
+        else hostPorts.set(key, p.name);
       }
     }
   }

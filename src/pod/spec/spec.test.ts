@@ -184,3 +184,20 @@ test('YAML 1.1 as Kubernetes reads it: 0400 is octal', () => {
   const l = load(POD.replace('emptyDir: {}', 'secret: { secretName: s, defaultMode: 0400 }'));
   assert.equal((l.pods[0].spec.volumes![0].secret as { defaultMode: number }).defaultMode, 0o400);
 });
+
+test('StatefulSet OrderedReady chains pods; a hostPort published by two pods is an error', () => {
+  const sts = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: db }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec: { containers: [{ name: a, command: [x], ports: [{ containerPort: 80 }] }] }
+`;
+  assert.deepEqual(load(sts).pods.map((p) => p.startAfter), [undefined, 'db-0', 'db-1']);
+  assert.deepEqual(load(sts.replace('replicas: 3', 'replicas: 2\n  podManagementPolicy: Parallel')).pods.map((p) => p.startAfter), [undefined, undefined]);
+  const e = errors(sts.replace('containerPort: 80', 'containerPort: 80, hostPort: 8080'));
+  assert.ok(e.some((x) => x.includes('hostPort 8080 is also published by pod "db-0"')), e.join('\n'));
+});

@@ -176,6 +176,8 @@ export interface PodPlan {
   spec: PodSpec;
   /** `Deployment/web` when it came from a workload. */
   owner?: string;
+  /** StatefulSet OrderedReady: start only once this pod (the previous ordinal) is Ready. */
+  startAfter?: string;
   source: string;
 }
 
