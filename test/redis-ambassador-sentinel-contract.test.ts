@@ -99,6 +99,25 @@ for (const [name, make] of impls) {
       record(`${name}: restart → healthy`, Date.now() - t1);
     });
 
+    test('a replica reporting master_link_status:down leaves, and rejoins when the link is back', async () => {
+      const r = servers.replicas[0];
+      const rc = r.client();
+      try {
+        // A wrong masterauth makes every resync attempt fail: the link stays down while the replica still answers.
+        await rc.config('SET', 'masterauth', 'wrong-password');
+        const t0 = Date.now();
+        await rc.call('CLIENT', 'KILL', 'TYPE', 'master');
+        const s = await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === false, 'link-down replica unhealthy');
+        record(`${name}: link down → unhealthy`, Date.now() - t0);
+        assert.match(s.replicas.find(at(r))?.reason ?? '', /master_link_status:down/);
+        assert.equal(s.replicas.find(at(r))?.linkUp, false);
+      } finally {
+        await rc.config('SET', 'masterauth', '');
+      }
+      await waitSnapshot(topo, (x) => x.replicas.find(at(r))?.healthy === true, 'replica healthy after the link is back');
+      rc.disconnect();
+    });
+
     test('caughtUp: once true, the replica serves the write', async () => {
       await waitSnapshot(topo, (x) => allHealthy(x, servers), 'all healthy');
       const m = servers.master.client();

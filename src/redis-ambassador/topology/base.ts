@@ -41,7 +41,7 @@ export abstract class ProbedTopology implements Topology {
   constructor(opts: TopologyOptions) {
     this.probeOpts = {
       pollMs: opts.pollMs ?? 250,
-      unresponsiveMs: opts.unresponsiveMs ?? 600,
+      unresponsiveMs: opts.unresponsiveMs ?? 700,
       connectTimeoutMs: opts.connectTimeoutMs ?? 1000,
       username: opts.username,
       password: opts.password,

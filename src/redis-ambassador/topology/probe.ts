@@ -43,7 +43,12 @@ export class NodeProbe {
       retryStrategy: () => (this.closed ? null : 200),
     });
     this.conn.on('error', () => {});
-    this.conn.on('close', () => this.markDown('connection lost'));
+    this.conn.on('close', () => {
+      if (this.watchdog) clearTimeout(this.watchdog);
+      this.watchdog = null;
+      this.inFlightSince = 0;
+      this.markDown('connection lost');
+    });
     this.conn.on('ready', () => void this.probe());
   }
 
@@ -54,13 +59,22 @@ export class NodeProbe {
   }
 
   private tick(): void {
-    if (this.inFlightSince) {
-      const waited = Date.now() - this.inFlightSince;
-      if (waited > this.opts.unresponsiveMs) this.markDown(`no reply for ${waited} ms`);
-      return;
-    }
+    // One probe at a time: a hung node must not collect a queue of them (the watchdog reports it).
+    if (this.inFlightSince) return;
     if (this.conn.status === 'ready') void this.probe();
   }
+
+  /** Re-armed on every answer: fires when the node has been silent for unresponsiveMs (counted from its last answer, not from a send). */
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const since = Date.now();
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      this.markDown(`no reply for ${Date.now() - since} ms`);
+    }, this.opts.unresponsiveMs);
+    this.watchdog.unref();
+  }
+  private watchdog: NodeJS.Timeout | null = null;
 
   private markDown(why: string): void {
     if (this.closed) return;
@@ -98,6 +112,7 @@ export class NodeProbe {
         this.lastDown = '';
       }
       if (this.inFlightSince <= mine) this.inFlightSince = 0;
+      this.armWatchdog();
       this.onChange(this);
     } catch (e) {
       if (this.inFlightSince <= mine) this.inFlightSince = 0;
@@ -109,6 +124,7 @@ export class NodeProbe {
   close(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.watchdog) clearTimeout(this.watchdog);
     this.conn.disconnect();
   }
 }

@@ -55,7 +55,7 @@ export interface TopologyOptions {
   maxLagOffset?: number;
   /** How often each node is probed with ROLE + INFO replication, ms. Default 250. */
   pollMs?: number;
-  /** A node that has not answered for this long is unhealthy, ms. Default 600 (so with the 250 ms poll a hung node leaves within ~850 ms). */
+  /** A node that has not answered for this long is unhealthy, ms. Default 700, counted from its last answer (so a hung node leaves within ~700 ms; healthy ones answer every ~250 ms). */
   unresponsiveMs?: number;
   /** Upstream ACL username / password for the data nodes. */
   username?: string;
