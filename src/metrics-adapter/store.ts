@@ -29,9 +29,8 @@ export interface ObserverSpec {
   bufCap?: number;
 }
 
-/** One series. A single class for every type keeps property access monomorphic on the hot path. */
-export class Series {
-  v = 0;
+/** What only observers and sets need, kept off the common series so a counter or gauge stays small. */
+export class SeriesExtra {
   sum = 0;
   count = 0;
   counts: Float64Array | null = null;
@@ -42,6 +41,13 @@ export class Series {
   members: Set<string> | null = null;
   lastWindowCount = -1;
   windowStart = 0;
+}
+
+/** One series. A single class for every type keeps property access monomorphic on the hot path. */
+export class Series {
+  v = 0;
+  /** Observers and sets only. */
+  x: SeriesExtra | null = null;
   expiresAt = Infinity;
   ttl = 0;
   prev: Series | null = null;
@@ -135,15 +141,17 @@ export class SeriesStore {
         this.onDrop('global_limit');
         return undefined;
       }
-      const names = claimedNames(name, type);
+      // A copy: the name may be a slice of a packet's text, which the family (and its claims) would keep alive.
+      const owned = name.length < 13 ? name : Buffer.from(name).toString();
+      const names = claimedNames(owned, type);
       for (const n of names) {
         if (this.claims.has(n)) {
           this.onDrop('name_conflict');
           return undefined;
         }
       }
-      fam = new Family(name, type, help, spec, isSet);
-      this.families.set(name, fam);
+      fam = new Family(owned, type, help, spec, isSet);
+      this.families.set(owned, fam);
       for (const n of names) this.claims.set(n, fam);
     } else if (fam.type !== type || fam.isSet !== isSet) {
       this.onDrop('type_conflict');
@@ -160,7 +168,10 @@ export class SeriesStore {
         return undefined;
       }
       s = new Series(fam, key, labels(), this.now() / 1000);
-      if (type === 'histogram') s.counts = new Float64Array((fam.spec.buckets ?? []).length);
+      if (type === 'histogram' || type === 'summary' || isSet) {
+        const x = (s.x = new SeriesExtra());
+        if (type === 'histogram') x.counts = new Float64Array((fam.spec.buckets ?? []).length);
+      }
       fam.series.set(key, s);
       this.size++;
     }
@@ -180,10 +191,11 @@ export class SeriesStore {
 
   /** One observation counted `weight` times (1/sample rate, fractional weights kept exactly). */
   observe(s: Series, value: number, weight: number): void {
-    s.sum += value * weight;
-    s.count += weight;
+    const x = s.x!;
+    x.sum += value * weight;
+    x.count += weight;
     const spec = s.family.spec;
-    if (s.counts !== null) {
+    if (x.counts !== null) {
       const b = spec.buckets ?? [];
       let lo = 0;
       let hi = b.length;
@@ -192,48 +204,50 @@ export class SeriesStore {
         if (value <= b[mid]) hi = mid;
         else lo = mid + 1;
       }
-      if (lo < s.counts.length) s.counts[lo] += weight;
+      if (lo < x.counts.length) x.counts[lo] += weight;
       return;
     }
     const cap = spec.bufCap ?? 500;
     // The window starts small and doubles up to buf_cap, so a summary seen a few times costs bytes, not kilobytes.
-    if (s.ring === null) {
-      s.ring = new Float64Array(Math.min(8, cap));
-      s.ringT = new Float64Array(Math.min(8, cap));
-    } else if (s.ringLen === s.ring.length && s.ring.length < cap) {
-      const n = Math.min(cap, s.ring.length * 2);
+    if (x.ring === null) {
+      x.ring = new Float64Array(Math.min(8, cap));
+      x.ringT = new Float64Array(Math.min(8, cap));
+    } else if (x.ringLen === x.ring.length && x.ring.length < cap) {
+      const n = Math.min(cap, x.ring.length * 2);
       const r = new Float64Array(n);
       const t = new Float64Array(n);
-      r.set(s.ring);
-      t.set(s.ringT!);
-      s.ring = r;
-      s.ringT = t;
+      r.set(x.ring);
+      t.set(x.ringT!);
+      x.ring = r;
+      x.ringT = t;
     }
-    const size = s.ring.length;
-    s.ring[s.ringPos] = value;
-    s.ringT![s.ringPos] = this.now();
-    s.ringPos = (s.ringPos + 1) % size;
-    if (s.ringLen < size) s.ringLen++;
+    const size = x.ring.length;
+    x.ring[x.ringPos] = value;
+    x.ringT![x.ringPos] = this.now();
+    x.ringPos = (x.ringPos + 1) % size;
+    if (x.ringLen < size) x.ringLen++;
   }
 
   setAdd(s: Series, member: string): void {
     this.rollWindow(s);
-    if (s.members === null) s.members = new Set();
-    if (s.members.size >= this.maxSetMembers && !s.members.has(member)) {
+    const x = s.x!;
+    if (x.members === null) x.members = new Set();
+    if (x.members.size >= this.maxSetMembers && !x.members.has(member)) {
       this.onDrop('set_member_limit');
       return;
     }
-    s.members.add(member);
+    x.members.add(member);
   }
 
   private rollWindow(s: Series): void {
+    const x = s.x!;
     const now = this.now();
-    if (s.windowStart === 0) s.windowStart = now;
-    else if (now - s.windowStart >= this.setWindowMs) {
-      const periods = Math.floor((now - s.windowStart) / this.setWindowMs);
-      s.lastWindowCount = periods === 1 ? (s.members?.size ?? 0) : 0;
-      s.members?.clear();
-      s.windowStart += periods * this.setWindowMs;
+    if (x.windowStart === 0) x.windowStart = now;
+    else if (now - x.windowStart >= this.setWindowMs) {
+      const periods = Math.floor((now - x.windowStart) / this.setWindowMs);
+      x.lastWindowCount = periods === 1 ? (x.members?.size ?? 0) : 0;
+      x.members?.clear();
+      x.windowStart += periods * this.setWindowMs;
     }
   }
 
@@ -320,13 +334,14 @@ export class SeriesStore {
 
   private snapshot(s: Series, now: number): Metric {
     const f = s.family;
+    const x = s.x!;
     switch (f.type) {
       case 'counter':
         return { labels: s.labels, value: s.v, created: s.created };
       case 'gauge':
         if (f.isSet) {
           this.rollWindow(s);
-          return { labels: s.labels, value: s.lastWindowCount >= 0 ? s.lastWindowCount : (s.members?.size ?? 0) };
+          return { labels: s.labels, value: x.lastWindowCount >= 0 ? x.lastWindowCount : (x.members?.size ?? 0) };
         }
         return { labels: s.labels, value: s.v };
       case 'histogram': {
@@ -335,20 +350,20 @@ export class SeriesStore {
         let acc = 0;
         // Weights are 1/rate, so totals are fractional; cumulative counts are exposed rounded (monotonic, ±0.5),
         // because both formats expect integer bucket counts.
-        for (let i = 0; i < b.length; i++) buckets[i] = { le: b[i], count: Math.round((acc += s.counts![i])) };
-        buckets[b.length] = { le: Infinity, count: Math.round(s.count) };
-        return { labels: s.labels, buckets, sum: s.sum, count: Math.round(s.count), created: s.created };
+        for (let i = 0; i < b.length; i++) buckets[i] = { le: b[i], count: Math.round((acc += x.counts![i])) };
+        buckets[b.length] = { le: Infinity, count: Math.round(x.count) };
+        return { labels: s.labels, buckets, sum: x.sum, count: Math.round(x.count), created: s.created };
       }
       case 'summary': {
         const cutoff = now - (f.spec.maxAgeMs ?? 600_000);
         const vals: number[] = [];
-        for (let i = 0; i < s.ringLen; i++) if (s.ringT![i] > cutoff) vals.push(s.ring![i]);
+        for (let i = 0; i < x.ringLen; i++) if (x.ringT![i] > cutoff) vals.push(x.ring![i]);
         vals.sort((a, b) => a - b);
         const quantiles = (f.spec.quantiles ?? []).map((q) => ({
           quantile: q,
           value: vals.length === 0 ? NaN : vals[Math.min(vals.length - 1, Math.max(0, Math.ceil(q * vals.length) - 1))],
         }));
-        return { labels: s.labels, quantiles, sum: s.sum, count: Math.round(s.count), created: s.created };
+        return { labels: s.labels, quantiles, sum: x.sum, count: Math.round(x.count), created: s.created };
       }
     }
   }

@@ -2,7 +2,7 @@
 import { ConfigError } from '../../core/errors.js';
 import { DEFAULT_BUCKETS, LABEL_NAME_RE, sanitizeName } from '../../core/metrics/model.js';
 import { parseDuration } from '../../core/parse.js';
-import type { StatType } from './parser.js';
+import { own, type StatType } from './parser.js';
 
 export type MatchMetricType = 'counter' | 'gauge' | 'observer';
 export type ObserverType = 'histogram' | 'summary';
@@ -295,6 +295,6 @@ export class Mapper {
         return { name: sanitizeName(expand(m.name, g, glob)), labels: m.labels.map(([k, v]) => [k, expand(v, g, glob)]), mapping: m, drop: false };
       }
     }
-    return { name: sanitizeName(name), labels: [], drop: false };
+    return { name: own(sanitizeName(name)), labels: [], drop: false };
   }
 }

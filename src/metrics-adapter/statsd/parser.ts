@@ -43,6 +43,14 @@ export const ALL_TAG_STYLES: TagStyles = { dogstatsd: true, influxdb: true, libr
 /** Longest line considered; longer lines are dropped (a datagram is at most 64 KiB anyway). */
 export const MAX_LINE = 65_536;
 
+/**
+ * A copy of a string cut from a packet. V8 keeps slices of 13+ characters as views into the whole packet text, so
+ * a long-lived series holding one would pin every packet it came from.
+ */
+export function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
 const VALUE_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INT_RE = /^[+-]?\d+$/;
 
