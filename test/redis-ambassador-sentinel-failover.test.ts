@@ -133,3 +133,16 @@ test('back-to-back: a Sentinel goes away, then the new master is killed too', as
   const snap = topo.current();
   assert.equal(snap.replicas.filter((r) => r.healthy).length, 0, 'both former masters are dead: no healthy replica');
 });
+
+test('every Sentinel gone: the last confirmed master is kept (probes still watch it) and recheck() does not throw', async () => {
+  const master = topo.current().master;
+  assert.ok(master);
+  for (const s of servers.sentinels) s.proc.signal('SIGKILL');
+  await Promise.all(servers.sentinels.map((s) => s.proc.exited));
+  await topo.recheck();
+  assert.equal(topo.current().master?.port, master.port);
+  // …and the master's own probe still decides: ROLE keeps confirming it.
+  const before = topo.current().master?.sampledAt ?? 0;
+  await pollUntil(() => (topo.current().master?.sampledAt ?? 0) > before, { timeoutMs: 5_000, what: 'a fresh master probe' });
+  assert.equal(topo.current().master?.healthy, true);
+});
