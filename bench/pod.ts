@@ -1,6 +1,6 @@
 /** @module `npm run bench -- pod`: sandbox setup/teardown time (target p95 ≤ 50 ms) and time to Ready of a 3-container pod. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchOptions } from './run.js';
 import { median, percentile, table } from './_table.js';
@@ -9,6 +9,7 @@ import { PodRunner } from '../src/pod/runtime/pod.js';
 import type { Sandbox } from '../src/pod/runtime/sandbox.js';
 import { NamespacedSandbox } from '../src/pod/runtime/sandbox-ns.js';
 import { HostSandbox } from '../src/pod/runtime/sandbox-host.js';
+import { tool } from '../src/pod/runtime/proc.js';
 
 const POD = `apiVersion: v1
 kind: Pod
@@ -79,10 +80,18 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
   const shared = await sandboxTimes(n, () => new NamespacedSandbox({ id: id(), shareProcessNamespace: true }));
   const host = await timeToReady(m, () => new HostSandbox());
   const ready = await timeToReady(m, () => new NamespacedSandbox({ id: id() }));
+  // Machine baseline: what one process spawn from Node costs right now (setup needs one, plus the kernel work).
+  const spawnTimes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await tool(['true']);
+    spawnTimes.push(performance.now() - t0);
+  }
   const row = (name: string, v: number[]) => [name, String(v.length), median(v), percentile(v, 95), Math.max(...v)];
   out(`pod sandbox and time to Ready${smoke ? ' (smoke)' : ''}; milliseconds`);
   out(
     table(['measure', 'n', 'p50 ms', 'p95 ms', 'max ms'], [
+      row('baseline: spawn `true` from Node', spawnTimes),
       row('sandbox setup (netns+veth+lo)', ns.setup),
       row('sandbox teardown', ns.teardown),
       row('sandbox setup, shared pid ns', shared.setup),
@@ -91,5 +100,6 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
     ]),
   );
   const p95 = percentile(ns.setup, 95);
+  out(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
   out(`sandbox setup p95 ${p95.toFixed(1)} ms (target ≤ 50 ms: ${p95 <= 50 ? 'met' : 'NOT met'}); namespaced/host time-to-Ready ratio ${(median(ready) / median(host)).toFixed(2)}`);
 }

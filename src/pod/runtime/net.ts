@@ -63,11 +63,26 @@ export function releaseIP(ip: string, owner: string): void {
   }
 }
 
-/** Create netns + veth pair (host side on the bridge), loopback up, pod IP and default route: two `ip` calls. */
+/**
+ * Create netns + veth pair (host side on the bridge), loopback up, pod IP and default route. One spawn from Node
+ * (a shell running two `ip -batch`): spawning from Node is the dominant cost of sandbox setup.
+ */
 export async function createPodNetwork(netns: string, veth: string, ip: string): Promise<void> {
   await ensureBridge();
-  await tool(['ip', '-batch', '-'], `netns add ${netns}\nlink add ${veth} up master ${BRIDGE} type veth peer name eth0 netns ${netns}\n`);
-  await tool(['ip', '-n', netns, '-batch', '-'], `link set lo up\naddr add ${ip}/24 dev eth0\nlink set eth0 up\nroute add default via ${GATEWAY}\n`);
+  const script = [
+    'set -e',
+    "ip -batch - <<'EOF'",
+    `netns add ${netns}`,
+    `link add ${veth} up master ${BRIDGE} type veth peer name eth0 netns ${netns}`,
+    'EOF',
+    `ip -n ${netns} -batch - <<'EOF'`,
+    'link set lo up',
+    `addr add ${ip}/24 dev eth0`,
+    'link set eth0 up',
+    `route add default via ${GATEWAY}`,
+    'EOF',
+  ].join('\n');
+  await tool(['sh', '-c', script]);
 }
 
 /** Delete the netns (its veth goes with it) and any host-side veth left behind. Missing pieces are fine. */
