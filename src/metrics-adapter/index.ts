@@ -115,9 +115,17 @@ export async function start(options: Options = {}): Promise<Handle> {
         throw err;
       }
       const s = next.statsd;
-      if (!sameHp(s.udp, cfg.statsd.udp) || !sameHp(s.tcp, cfg.statsd.tcp) || s.readBuffer !== cfg.statsd.readBuffer) {
-        const nl = await startListenersSwap(listeners, ingest, next, log);
-        listeners = nl;
+      if (!sameHp(s.udp, cfg.statsd.udp) || !sameHp(s.tcp, cfg.statsd.tcp) || s.unixgram !== cfg.statsd.unixgram || s.readBuffer !== cfg.statsd.readBuffer) {
+        try {
+          listeners = await startListenersSwap(listeners, ingest, next, log);
+        } catch (err) {
+          // The new addresses could not be bound: put the old listeners back and report the reload as failed.
+          listeners = await startListenersSwap(undefined, ingest, cfg, log).catch(() => undefined);
+          self.reloads.inc({ outcome: 'failure' });
+          self.lastReloadOk.set({}, 0);
+          log.error('reload failed: cannot listen on the new StatsD addresses; keeping the old ones', { error: describeError(err) });
+          throw err;
+        }
       }
       ingest.setMapping(s.mapping);
       ingest.styles = s.tags;
