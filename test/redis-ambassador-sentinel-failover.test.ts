@@ -3,12 +3,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { pollUntil, startTopology, stopAll, withTimeout, type RedisNode, type Topology as Servers } from './helpers/index.js';
-import { SentinelTopology, type NodeState, type TopologySnapshot } from '../src/redis-ambassador/topology/index.js';
+import { render } from '../src/core/metrics/index.js';
+import { SentinelTopology, TopologyMetrics, type NodeState, type TopologySnapshot } from '../src/redis-ambassador/topology/index.js';
 
 after(stopAll);
 
 let servers: Servers;
 let topo: SentinelTopology;
+let metrics: TopologyMetrics;
 /** Receipt times of +switch-master on the test's own subscriptions to every Sentinel (the reference clock). */
 const sentinelSwitches: { at: number; payload: string }[] = [];
 const subs: Redis[] = [];
@@ -25,15 +27,19 @@ before(async () => {
     await c.subscribe('+switch-master');
     subs.push(c);
   }
+  // Only the first Sentinel is configured: the others are found through SENTINEL SENTINELS (and that one is killed later).
   topo = new SentinelTopology(
-    servers.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+    [{ host: '127.0.0.1', port: servers.sentinels[0].port }],
     servers.masterName,
     { onSentinelEvent: (ch, payload, at) => ch === '+switch-master' && topoSwitches.push({ at, payload }) },
   );
+  metrics = new TopologyMetrics(topo);
   await waitSnapshot((s) => s.master?.port === servers.master.port && s.replicas.filter((r) => r.healthy).length === 2, 'initial discovery');
+  await pollUntil(() => topo.sentinels().filter((x) => x.connected).length === 3, { timeoutMs: 10_000, what: 'all 3 Sentinels discovered from the one configured' });
 });
 after(async () => {
   console.log('# failover figures (ms):', JSON.stringify(figures));
+  metrics?.close();
   await topo?.close();
   for (const c of subs) c.disconnect();
 });
@@ -132,6 +138,10 @@ test('back-to-back: a Sentinel goes away, then the new master is killed too', as
   assert.equal(newMaster.port, last.port);
   const snap = topo.current();
   assert.equal(snap.replicas.filter((r) => r.healthy).length, 0, 'both former masters are dead: no healthy replica');
+  const text = render(metrics.collect(), 'prometheus');
+  assert.match(text, /^podkit_ambassador_failovers_total 2$/m);
+  assert.match(text, new RegExp(`^podkit_ambassador_master_info\\{address="127.0.0.1:${last.port}"\\} 1$`, 'm'));
+  assert.match(text, /^podkit_ambassador_replicas_in_rotation 0$/m);
 });
 
 test('every Sentinel gone: the last confirmed master is kept (probes still watch it) and recheck() does not throw', async () => {

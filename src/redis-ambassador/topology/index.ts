@@ -42,3 +42,4 @@ export function topologyFromFlags(f: TopologyFlags, auth: { username?: string; p
   if (!f.master) throw new ConfigError('master', 'a --master HOST:PORT (or --sentinel with --master-name) is required');
   return new StaticTopology(f.master, f.replica, common);
 }
+export { TopologyMetrics } from './metrics.js';

@@ -36,6 +36,8 @@ interface SentinelConn {
 
 export class SentinelTopology extends ProbedTopology {
   private readonly conns: SentinelConn[];
+  /** Sentinels we connect to at most (configured + discovered through `SENTINEL SENTINELS`). */
+  private static readonly MAX_SENTINELS = 16;
   private readonly timer: NodeJS.Timeout;
   /** Highest Sentinel config-epoch adopted; answers from a Sentinel that has not yet learned of a failover carry a lower one. */
   private configEpoch = -1;
@@ -123,6 +125,11 @@ export class SentinelTopology extends ProbedTopology {
     void confirm(100).then(() => this.recheck());
   }
 
+  /** The Sentinels in use (configured and discovered) and whether each is connected now. */
+  sentinels(): { address: string; connected: boolean }[] {
+    return this.conns.map((c) => ({ address: c.addr, connected: c.cmd.status === 'ready' }));
+  }
+
   /** Ask every reachable Sentinel; adopt the master of the highest config-epoch, the union of their replicas; probe all. */
   recheck(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -144,8 +151,12 @@ export class SentinelTopology extends ProbedTopology {
       this.conns.map(async (c) => {
         if (c.cmd.status !== 'ready') return null;
         try {
-          const [m, reps] = await Promise.all([c.cmd.call('SENTINEL', 'MASTER', this.masterName), c.cmd.call('SENTINEL', 'REPLICAS', this.masterName)]);
-          return { master: fields(m), replicas: (reps as unknown[]).map(fields) };
+          const [m, reps, peers] = await Promise.all([
+            c.cmd.call('SENTINEL', 'MASTER', this.masterName),
+            c.cmd.call('SENTINEL', 'REPLICAS', this.masterName),
+            c.cmd.call('SENTINEL', 'SENTINELS', this.masterName),
+          ]);
+          return { master: fields(m), replicas: (reps as unknown[]).map(fields), peers: (peers as unknown[]).map(fields) };
         } catch {
           return null;
         }
@@ -159,6 +170,12 @@ export class SentinelTopology extends ProbedTopology {
       const epoch = Number(a.master.get('config-epoch') ?? 0);
       const addr = { host: a.master.get('ip') ?? '', port: Number(a.master.get('port')) };
       if (addr.host && (!best || epoch > best.epoch)) best = { addr, epoch };
+      // Peers we were not told about: listening to them too means losing the configured ones later loses nothing.
+      for (const p of a.peers) {
+        const addr = `${p.get('ip') ?? ''}:${p.get('port') ?? ''}`;
+        if (!p.get('ip') || this.conns.some((c) => c.addr === addr) || this.conns.length >= SentinelTopology.MAX_SENTINELS) continue;
+        this.conns.push(this.connect({ host: p.get('ip') as string, port: Number(p.get('port')) }));
+      }
       for (const r of a.replicas) {
         const ra = { host: r.get('ip') ?? '', port: Number(r.get('port')) };
         if (ra.host) replicas.set(key(ra), ra);
