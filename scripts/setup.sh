@@ -25,6 +25,7 @@ declare -A PKGS=(
   [libjolokia-core-java]=/usr/share/java/jolokia-core.jar
   [procps]=/usr/bin/pgrep
   [curl]=/usr/bin/curl
+  [openssl]=/usr/bin/openssl
 )
 
 for extra in ${PODKIT_SETUP_EXTRA:-}; do PKGS[${extra%%=*}]=${extra#*=}; done
