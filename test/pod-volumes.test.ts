@@ -30,11 +30,12 @@ spec:
     volumeMounts: [{ name: shared, mountPath: /out }, { name: mem, mountPath: /fast }, { name: host, mountPath: /host }]
   containers:
   - name: reader
-    command: [sh, -c, 'set -e; hostname; grep -c "	vols$" /etc/hosts; cat /in/file; cat /only-sub/f; cat /etc/app/conf/app.conf; echo; cat /secrets/password; echo; stat -c %a /secrets/password; cat /podinfo/name; echo; cat /podinfo/labels; echo; cat /fast2/x; if touch /in/nope 2>/dev/null; then echo WRITABLE; else echo read-only; fi; if touch /etc/app/x 2>/dev/null; then echo CFG-WRITABLE; else echo cfg-read-only; fi']
+    command: [sh, -c, 'set -e; hostname; grep -c "	vols$" /etc/hosts; cat /in/file; cat /only-sub/f; cat /etc/app/conf/app.conf; echo; cat /opt/podkit-vol-test/app.conf; echo; cat /secrets/password; echo; stat -c %a /secrets/password; cat /podinfo/name; echo; cat /podinfo/labels; echo; cat /fast2/x; if touch /in/nope 2>/dev/null; then echo WRITABLE; else echo read-only; fi; if touch /etc/app/x 2>/dev/null; then echo CFG-WRITABLE; else echo cfg-read-only; fi']
     volumeMounts:
     - { name: shared, mountPath: /in, readOnly: true }
     - { name: shared, mountPath: /only-sub, subPath: sub }
     - { name: cfg, mountPath: /etc/app }
+    - { name: cfg, mountPath: /opt/podkit-vol-test/app.conf, subPath: conf/app.conf }
     - { name: creds, mountPath: /secrets }
     - { name: info, mountPath: /podinfo }
     - { name: mem, mountPath: /fast2 }
@@ -67,12 +68,12 @@ stringData: { password: hunter2 }
   assert.equal(phase, 'Succeeded', lines.join('\n'));
   assert.deepEqual(
     lines.filter((x) => x.startsWith('reader:')),
-    ['vols', '1', 'from-writer', 'in-sub', 'port=8080', 'hunter2', '400', 'vols', 'app="demo"', 'tier="web"', 'tmp', 'read-only', 'cfg-read-only'].map((x) => `reader: ${x}`),
+    ['vols', '1', 'from-writer', 'in-sub', 'port=8080', 'port=8080', 'hunter2', '400', 'vols', 'app="demo"', 'tier="web"', 'tmp', 'read-only', 'cfg-read-only'].map((x) => `reader: ${x}`),
   );
   assert.equal(readFileSync(join(host, 'writer'), 'utf8'), 'ok\n');
   assert.equal(existsSync(join(dir, 'volumes')), false, 'emptyDir volumes removed with the pod');
   assert.doesNotMatch(readFileSync('/proc/mounts', 'utf8'), new RegExp(dir));
-  for (const m of ['/out', '/fast', '/in', '/only-sub', '/podinfo', '/fast2', '/secrets']) assert.equal(existsSync(m), false, `${m} mount point left on the host`);
+  for (const m of ['/opt/podkit-vol-test', '/out', '/fast', '/in', '/only-sub', '/podinfo', '/fast2', '/secrets']) assert.equal(existsSync(m), false, `${m} mount point left on the host`);
 });
 
 test('a missing configMap keeps the container from starting, with the reason', async () => {

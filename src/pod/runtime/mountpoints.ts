@@ -4,7 +4,7 @@
  * a pod never removes a directory another pod still mounts on (rmdir would detach that pod's mount).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const CLAIM_DIR = '/run/podkit-mnt';
@@ -26,13 +26,19 @@ export function claimMountpoint(target: string, isDir: boolean, owner: string): 
     mkdirSync(claimDir(d), { recursive: true });
     writeFileSync(`${claimDir(d)}/${owner}`, d);
   }
+  // A file mount (subPath of a file, a single configMap key) needs an empty file to mount on.
+  if (!isDir && !existsSync(target)) {
+    closeSync(openSync(target, 'a', 0o644));
+    mkdirSync(claimDir(target), { recursive: true });
+    writeFileSync(`${claimDir(target)}/${owner}`, target);
+  } else if (!isDir && existsSync(claimDir(target))) writeFileSync(`${claimDir(target)}/${owner}`, target);
   // A path another pod created is claimed too, so it survives until both are done.
   for (let q = isDir ? target : dirname(target); q !== '/' && !created.includes(q); q = dirname(q)) {
     if (existsSync(claimDir(q))) writeFileSync(`${claimDir(q)}/${owner}`, q);
   }
 }
 
-/** Drop every claim of `owner` and remove each directory nobody claims any more (deepest first, only if empty). */
+/** Drop every claim of `owner` and remove each directory (or empty file) nobody claims any more, deepest first, only if empty. */
 export function releaseMountpoints(owner: string): void {
   const paths: string[] = [];
   let dirs: string[] = [];
@@ -60,7 +66,8 @@ export function releaseMountpoints(owner: string): void {
     if (left.length) continue;
     try {
       rmdirSync(cd);
-      rmdirSync(d);
+      if (statSync(d).isDirectory()) rmdirSync(d);
+      else if (statSync(d).size === 0) rmSync(d);
     } catch {
       // not empty (someone wrote there) or gone: leave it
     }

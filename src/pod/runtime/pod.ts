@@ -3,7 +3,7 @@
  * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
  */
 import { channel } from 'node:diagnostics_channel';
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../core/errors.js';
@@ -63,6 +63,7 @@ export class PodRunner {
   private tmpfs: string[] = [];
   private hostsFile?: string;
   private starting?: Promise<void>;
+  private logs: WriteStream[] = [];
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
   private stopping?: Promise<void>;
@@ -112,6 +113,7 @@ export class PodRunner {
 
   private make(c: Container, kind: ContainerKind): ContainerRunner {
     const logFile = join(this.o.dir, 'logs', `${c.name}.log`);
+    let log: WriteStream | undefined;
     return new ContainerRunner(c, kind, {
       sandbox: this.o.sandbox,
       clock: this.clock,
@@ -130,11 +132,13 @@ export class PodRunner {
       }),
       event: (e) => this.emit(e),
       output: (stream, line) => {
-        try {
-          appendFileSync(logFile, line + '\n');
-        } catch {
-          // state dir removed at teardown
+        // One append stream per container (survives restarts); errors after teardown removed the folder are ignored.
+        if (!log) {
+          log = createWriteStream(logFile, { flags: 'a' });
+          log.on('error', () => undefined);
+          this.logs.push(log);
         }
+        log.write(line + '\n');
         this.o.output?.(c.name, stream, line);
       },
       changed: () => this.o.changed?.(),
@@ -257,6 +261,7 @@ export class PodRunner {
   }
 
   private async cleanup(): Promise<void> {
+    for (const l of this.logs.splice(0)) await new Promise<void>((r) => l.end(() => r()));
     for (const f of this.forwarders.splice(0)) await f.close();
     await this.o.sandbox.teardown();
     for (const p of this.tmpfs.splice(0)) await tool(['umount', '-l', p]).catch(() => undefined);
