@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts, makeRepo, pollUntil, stopAll } from './helpers/index.js';
-import { EXAMPLES, renderExample, upExample } from './helpers/examples.js';
+import { renderExample, upExample } from './helpers/examples.js';
 
 after(stopAll);
 
@@ -32,11 +32,4 @@ test('a push to the hostPath repo, signalled by the post-receive hook, changes t
   });
   assert.ok(bad.status === 401 || bad.status === 403, `bad signature answered ${bad.status}`);
   await ex.stop();
-});
-
-test('the example file itself passes podkit up --dry-run', async () => {
-  const { runPodkit } = await import('./helpers/index.js');
-  const r = await runPodkit(['up', '--dry-run', join(EXAMPLES, 'push-to-deploy/pod.yaml')]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /site: git-sync, nginx/);
 });
