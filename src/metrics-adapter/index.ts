@@ -95,13 +95,6 @@ export async function start(options: Options = {}): Promise<Handle> {
     return out.filter((f) => f.metrics.length > 0);
   };
 
-  /** For push outputs: no waiting on sources, use what the last scrape got. */
-  const collectNow = (): MetricFamily[] => {
-    const taken = new Set<string>(self.names());
-    const foreign = sanitizeForeign([...sources.last.values()].flat(), (n) => taken.has(n) || store.owner(n) !== undefined, (n) => taken.add(n), () => undefined);
-    return [...self.registry.collect(), ...store.collect(), ...foreign].filter((f) => f.metrics.length > 0);
-  };
-
   let reloading: Promise<void> = Promise.resolve();
   const reload = (): Promise<void> => {
     const run = reloading.then(async () => {
@@ -134,7 +127,7 @@ export async function start(options: Options = {}): Promise<Handle> {
       await sources.set(next.sources);
       if (JSON.stringify(next.otlp) !== JSON.stringify(cfg.otlp)) {
         await otlp?.close();
-        otlp = next.otlp ? await startOtlp(next.otlp, collectNow, log) : undefined;
+        otlp = next.otlp ? await startOtlp(next.otlp, collectAll, log) : undefined;
       }
       cfg = next;
       self.reloads.inc({ outcome: 'success' });
@@ -168,7 +161,7 @@ export async function start(options: Options = {}): Promise<Handle> {
     };
     http.route('POST', '/-/reload', onReload);
     http.route('PUT', '/-/reload', onReload);
-    if (cfg.otlp) otlp = await startOtlp(cfg.otlp, collectNow, log);
+    if (cfg.otlp) otlp = await startOtlp(cfg.otlp, collectAll, log);
   } catch (err) {
     await listeners.close();
     await http?.close();

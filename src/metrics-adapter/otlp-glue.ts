@@ -7,7 +7,7 @@ export interface OtlpHandle {
   close(): Promise<void>;
 }
 
-export async function startOtlp(cfg: { endpoint: string; intervalMs: number; headers: Record<string, string> }, collect: () => MetricFamily[], log: Logger): Promise<OtlpHandle> {
+export async function startOtlp(cfg: { endpoint: string; intervalMs: number; headers: Record<string, string> }, collect: () => Promise<MetricFamily[]>, log: Logger): Promise<OtlpHandle> {
   const h = startOtlpPusher({ ...cfg, collect, log: log.child({ output: 'otlp' }) });
   return { close: () => h.close() };
 }

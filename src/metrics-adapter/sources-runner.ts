@@ -13,14 +13,11 @@ interface Running {
 
 /**
  * Collects every source in parallel when /metrics is scraped (as the single-purpose exporters do), so values are
- * as fresh as the scrape. Concurrent scrapes share one collection. The last good result of each source is kept
- * for push outputs (OTLP), which must not wait on slow sources.
+ * as fresh as the scrape. Concurrent scrapes (and OTLP pushes) share one collection.
  */
 export class SourcesRunner {
   private running: Running[] = [];
   private inflight: Promise<MetricFamily[][]> | undefined;
-  /** Last result per source name. */
-  readonly last = new Map<string, MetricFamily[]>();
 
   constructor(
     private readonly self: SelfMetrics,
@@ -32,7 +29,6 @@ export class SourcesRunner {
     const old = this.running;
     this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, { log: this.log.child({ source: cfg.name }) }) }));
     const keep = new Set(configs.map((c) => c.name));
-    for (const name of [...this.last.keys()]) if (!keep.has(name)) this.last.delete(name);
     for (const { cfg } of old) if (!keep.has(cfg.name)) this.self.sourceUp.remove({ source: cfg.name });
     await Promise.all(old.map((r) => r.source.close?.().catch((err: unknown) => this.log.warn('closing source failed', { source: r.cfg.name, error: describeError(err) }))));
   }
@@ -64,12 +60,10 @@ export class SourcesRunner {
       const fams = await Promise.race([source.collect(ac.signal), deadline]);
       if (!Array.isArray(fams)) throw new Error('source returned no list of families');
       this.self.sourceUp.set({ source: cfg.name }, 1);
-      this.last.set(cfg.name, fams);
       return fams;
     } catch (err) {
       this.self.sourceUp.set({ source: cfg.name }, 0);
       this.self.sourceErrors.inc({ source: cfg.name });
-      this.last.set(cfg.name, []);
       this.log.warn('source collection failed', { source: cfg.name, kind: cfg.kind, error: describeError(err) });
       return [];
     } finally {
