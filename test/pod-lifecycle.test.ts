@@ -23,6 +23,7 @@ function pod(yaml: string, opts: { clock?: Clock; maxBackoffMs?: number } = {}) 
   assert.deepEqual(errors, []);
   const dir = tempDir('podkit-pod-');
   const events: { container: string; event: string; detail?: string }[] = [];
+  const output: string[] = [];
   const r = new PodRunner({
     plan: l.pods[0],
     configMaps: l.configMaps,
@@ -32,10 +33,11 @@ function pod(yaml: string, opts: { clock?: Clock; maxBackoffMs?: number } = {}) 
     clock: opts.clock,
     backoff: opts.maxBackoffMs ? { maxMs: opts.maxBackoffMs } : undefined,
     event: (e) => events.push(e),
+    output: (c, _s, line) => output.push(`${c}: ${line}`),
   });
   runners.push(r);
   const log = () => readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { container: string; event: string; detail?: string });
-  return { r, events, log, dir };
+  return { r, events, log, dir, output };
 }
 
 /** Children of this process that are zombies (exited, not reaped). */
@@ -175,6 +177,22 @@ spec:
 `);
   await r.start();
   assert.equal(await withTimeout(r.done, 10_000, 'pod done'), 'Succeeded');
+});
+
+test("a container whose image is podkit's runs the local CLI with args as its argv", async () => {
+  const { r, output } = pod(`apiVersion: v1
+kind: Pod
+metadata: { name: selfimg }
+spec:
+  restartPolicy: Never
+  containers:
+  - { name: a, image: ghcr.io/example/podkit:latest, args: [--version] }
+  - { name: b, image: podkit, command: [podkit, --version] }
+`);
+  await r.start();
+  assert.equal(await withTimeout(r.done, 20_000, 'pod done'), 'Succeeded');
+  const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  assert.deepEqual(output.sort(), [`a: podkit ${version}`, `b: podkit ${version}`]);
 });
 
 test('termination: preStop, then SIGTERM, then SIGKILL when the grace period runs out', async () => {

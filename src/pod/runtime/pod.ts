@@ -3,7 +3,7 @@
  * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
  */
 import { channel } from 'node:diagnostics_channel';
-import { appendFileSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { appendFileSync, existsSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../core/errors.js';
@@ -52,7 +52,9 @@ export interface PodRunnerOptions {
 
 /** The local podkit CLI for containers whose image is podkit's. */
 export function podkitArgv(): string[] {
-  return [process.execPath, fileURLToPath(new URL('../../cli/main.js', import.meta.url))];
+  // Built: dist/pod/runtime → dist/cli/main.js. From source (tsx, tests): src/pod/runtime → the built dist/cli/main.js.
+  const built = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+  return [process.execPath, existsSync(built) ? built : fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url))];
 }
 
 export class PodRunner {
