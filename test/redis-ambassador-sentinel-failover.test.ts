@@ -81,8 +81,10 @@ async function failover(label: string): Promise<RedisNode> {
   assert.ok(old);
   const seenBefore = sentinelSwitches.length;
   const sw = nextSwitch();
+  const killedAt = Date.now();
   nodeAt(old.port).proc.signal('SIGKILL');
   const { from, to, at } = await sw;
+  record(`${label}: kill -9 master → our switch-master (mostly Sentinel's down-after + election)`, at - killedAt);
   assert.equal(from?.port, old.port);
   assert.notEqual(to.port, old.port);
   const next = nodeAt(to.port);
