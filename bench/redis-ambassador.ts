@@ -2,7 +2,7 @@
  * @module `npm run bench -- redis-ambassador`: redis-benchmark GET/SET directly, through nutcracker (twemproxy,
  * server_connections: 1, in front of the master) and through the ambassador (master + 2 replicas), interleaved.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, requireBinary, run, startProcess, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import { start } from '../src/redis-ambassador/index.js';
@@ -15,6 +15,19 @@ interface Sample {
   rps: number;
   p50: number;
   p99: number;
+  /** Proxy CPU time per request, µs (user + system); NaN for direct. Less sensitive to a busy machine than rps. */
+  cpu: number;
+}
+
+/** CPU seconds used so far by a process (utime + stime from /proc, at 100 ticks/s). */
+function procCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function selfCpu(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
@@ -24,7 +37,7 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
   const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
   if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
   const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
-  return { rps: f[1], p50: f[4], p99: f[6] };
+  return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN };
 }
 
 export default async function main({ smoke, out }: BenchOptions): Promise<void> {
@@ -43,7 +56,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     conf,
     ['bench:', `  listen: 127.0.0.1:${ncPort}`, '  hash: fnv1a_64', '  distribution: ketama', '  redis: true', '  server_connections: 1', '  auto_eject_hosts: false', '  servers:', `   - 127.0.0.1:${master.port}:1`, ''].join('\n'),
   );
-  startProcess(NUTCRACKER, ['-c', conf, '-s', String(await freePort()), '-a', '127.0.0.1', '-o', join(dir, 'nc.log'), '-p', join(dir, 'nc.pid'), '-v', '1'], { name: 'nutcracker' });
+  const nc = startProcess(NUTCRACKER, ['-c', conf, '-s', String(await freePort()), '-a', '127.0.0.1', '-o', join(dir, 'nc.log'), '-p', join(dir, 'nc.pid'), '-v', '1'], { name: 'nutcracker' });
   await waitForPort(ncPort);
   const amb = await start({
     listen: { host: '127.0.0.1', port: 0 },
@@ -53,10 +66,12 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     httpBind: null,
   });
 
-  const targets: [string, number][] = [
-    ['direct', master.port],
-    ['nutcracker', ncPort],
-    ['ambassador', amb.address.port],
+  const targets: [string, number, (() => number) | null][] = [
+    // The bench runs in the ambassador's process: its own CPU while driving direct Redis (spawning redis-benchmark,
+    // reading its output) is measured and subtracted from the ambassador's.
+    ['direct', master.port, selfCpu],
+    ['nutcracker', ncPort, () => procCpu(nc.pid)],
+    ['ambassador', amb.address.port, selfCpu],
   ];
   const configs = [
     { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000 },
@@ -69,9 +84,11 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     for (let round = 0; round < rounds; round++)
       for (const cfg of configs)
         for (const test of ['set', 'get'] as const)
-          for (const [name, port] of targets) {
+          for (const [name, port, cpu] of targets) {
             const key = `${cfg.name}|${test}|${name}`;
+            const c0 = cpu?.() ?? 0;
             const s = await bench(port, test, cfg.c, cfg.P, cfg.n);
+            if (cpu) s.cpu = ((cpu() - c0) / cfg.n) * 1e6;
             samples.set(key, [...(samples.get(key) ?? []), s]);
           }
   } finally {
@@ -81,22 +98,26 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   }
 
   const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
+  out(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (cores shared with other work: rps swings with it; CPU per request less so)`);
+  const cpuOf = (cfg: string, test: string, name: string) =>
+    name === 'ambassador' ? Math.max(0, med(`${cfg}|${test}|ambassador`, 'cpu') - med(`${cfg}|${test}|direct`, 'cpu')) : med(`${cfg}|${test}|${name}`, 'cpu');
   const rows: (string | number)[][] = [];
   const ratios: (string | number)[][] = [];
   for (const cfg of configs)
     for (const test of ['set', 'get'] as const) {
       for (const [name] of targets) {
         const k = `${cfg.name}|${test}|${name}`;
-        rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99')]);
+        rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99'), name === 'direct' ? '-' : cpuOf(cfg.name, test, name)]);
       }
       const a = med(`${cfg.name}|${test}|ambassador`, 'rps');
-      ratios.push([cfg.name, test.toUpperCase(), `${fmt(a / med(`${cfg.name}|${test}|nutcracker`, 'rps'))}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`]);
+      const cpuRatio = cpuOf(cfg.name, test, 'ambassador') / cpuOf(cfg.name, test, 'nutcracker');
+      ratios.push([cfg.name, test.toUpperCase(), `${fmt(a / med(`${cfg.name}|${test}|nutcracker`, 'rps'))}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
     }
   out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas)`);
   out('');
-  out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms'], rows));
+  out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req'], rows));
   out('');
-  out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct'], ratios));
+  out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker'], ratios));
   out('');
   out('targets: ≥ 1.0× nutcracker at -P 1, ≥ 1.6× at -P 16, p99 ≤ 1.0 ms at -c 50 -P 1');
 }
