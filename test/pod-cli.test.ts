@@ -185,3 +185,37 @@ spec:
     assert.equal(execFileSync('ps', ['-eo', 'stat=,args=']).toString().split('\n').filter((l) => /sleep 1000/.test(l)).length, 0);
   });
 });
+
+describe('orphans', () => {
+  test('after a SIGKILLed runner, the next podkit up cleans up its pods first', async () => {
+    const dir = stateDir();
+    const file = join(tempDir('podkit-yaml-'), 'orphan.yaml');
+    writeFileSync(file, `apiVersion: v1
+kind: Pod
+metadata: { name: orphan }
+spec:
+  containers: [{ name: a, command: [sleep, '1001'] }]
+`);
+    const up = await runPodkit(['up', '-d', '--state-dir', dir, file], { timeoutMs: 60_000 });
+    assert.equal(up.code, 0, up.stderr);
+    const st = podState(dir, 'orphan');
+    await pollUntil(() => podState(dir, 'orphan').pids.length >= 1 || undefined, { timeoutMs: 10_000, what: 'container recorded' });
+    const pids = podState(dir, 'orphan').pids.map((p) => p.pid);
+    process.kill(st.runner.pid, 'SIGKILL');
+    await pollUntil(async () => (await ps(dir))[0]?.orphaned || undefined, { timeoutMs: 10_000, what: 'orphaned' });
+    const job = join(tempDir('podkit-yaml-'), 'job.yaml');
+    writeFileSync(job, `apiVersion: v1
+kind: Pod
+metadata: { name: next }
+spec:
+  restartPolicy: Never
+  containers: [{ name: a, command: ['true'] }]
+`);
+    const next = await runPodkit(['up', '--status-bind', '', '--state-dir', dir, job], { timeoutMs: 30_000 });
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stderr, /cleaned up pod orphan left by a runner that is gone/);
+    assert.doesNotMatch(netnsList(), new RegExp(st.netns));
+    for (const pid of pids) assert.equal(alive(pid), false);
+    assert.deepEqual(await ps(dir), []);
+  });
+});
