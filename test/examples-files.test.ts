@@ -32,7 +32,7 @@ for (const [rel, pods] of Object.entries(FILES)) {
 
 test('the app embedded in the examples\' ConfigMaps is examples/shared/app.mjs (run examples/shared/embed.mjs after editing it)', () => {
   const app = readFileSync(join(EXAMPLES, 'shared/app.mjs'), 'utf8');
-  for (const rel of ['redis-ambassador/pods.yaml', 'metrics-adapter/pod.yaml', 'all-three/pods.yaml']) {
+  for (const rel of ['redis-ambassador/pods.yaml', 'metrics-adapter/pod.yaml', 'metrics-adapter/annotated.yaml', 'all-three/pods.yaml']) {
     const docs = parseAllDocuments(readFileSync(join(EXAMPLES, rel), 'utf8')).map((d) => d.toJS() as { kind: string; data?: Record<string, string> });
     const copies = docs.filter((d) => d.kind === 'ConfigMap' && d.data?.['app.mjs'] !== undefined);
     assert.equal(copies.length, 1, rel);

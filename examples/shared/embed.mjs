@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 const here = new URL('.', import.meta.url);
 const app = readFileSync(new URL('app.mjs', here), 'utf8');
 const block = app.split('\n').map((l) => (l ? `    ${l}` : '')).join('\n').replace(/\n*$/, '\n');
-export const FILES = ['redis-ambassador/pods.yaml', 'metrics-adapter/pod.yaml', 'all-three/pods.yaml'];
+export const FILES = ['redis-ambassador/pods.yaml', 'metrics-adapter/pod.yaml', 'metrics-adapter/annotated.yaml', 'all-three/pods.yaml'];
 for (const rel of FILES) {
   const url = new URL(`../${rel}`, here);
   let text;

@@ -29,6 +29,8 @@ export interface RunningExample {
   readonly statusURL: string;
   /** The named netns of each pod (from its state.json). */
   netns(): string[];
+  /** The pod's IP (reachable from the host through the podkit0 bridge). */
+  podIP(pod: string): string;
   /** Run a command inside a pod's network namespace. */
   exec(pod: string, cmd: string, ...args: string[]): string;
   /** Ctrl-C the runner, wait for it, and check no netns, state or container process is left. */
@@ -37,6 +39,7 @@ export interface RunningExample {
 
 interface PodStateFile {
   netns?: string;
+  ip?: string;
   pids: { pid: number }[];
 }
 
@@ -74,6 +77,11 @@ export async function upExample(files: string[], timeoutMs = 60_000): Promise<Ru
     stateDir,
     statusURL,
     netns: () => [...(seen = podStates(stateDir)).values()].flatMap((s) => (s.netns ? [s.netns] : [])),
+    podIP(pod) {
+      const ip = podStates(stateDir).get(pod)?.ip;
+      if (!ip) throw new Error(`pod ${pod} has no IP`);
+      return ip;
+    },
     exec(pod, cmd, ...args) {
       const ns = podStates(stateDir).get(pod)?.netns;
       if (!ns) throw new Error(`pod ${pod} has no netns`);
