@@ -33,6 +33,10 @@ const record = (name: string, ms: number) => (figures[name] ??= []).push(ms);
 
 before(async () => {
   servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000 });
+  // Redis waits 5 s before a diskless full sync by default; a restarted replica need not (keeps the suite fast).
+  const c = servers.master.client();
+  await c.config('SET', 'repl-diskless-sync-delay', '0');
+  c.disconnect();
 });
 after(async () => {
   console.log('# topology figures (ms):', JSON.stringify(figures));
@@ -131,8 +135,49 @@ for (const [name, make] of impls) {
       rc.disconnect();
       m.disconnect();
     });
+
+    test('caughtUp stays false while the replica cannot have applied the write (SIGSTOP), true after', async () => {
+      await waitSnapshot(topo, (x) => allHealthy(x, servers), 'all healthy');
+      const r = servers.replicas[1];
+      const m = servers.master.client();
+      r.proc.signal('SIGSTOP');
+      try {
+        const value = `paused-${name}-${Date.now()}`;
+        await m.set('contract:paused', value);
+        const since = Date.now();
+        // A master offset sampled after the write exists: from here on caughtUp can only be false by the replica's offset.
+        await pollUntil(() => (topo.current().master?.sampledAt ?? 0) > since, { timeoutMs: 5_000, what: 'a master sample after the write' });
+        assert.equal(topo.caughtUp(r, since), false);
+        r.proc.signal('SIGCONT');
+        await pollUntil(() => topo.caughtUp(r, since), { timeoutMs: 10_000, what: 'replica caught up after SIGCONT' });
+        const rc = r.client();
+        assert.equal(await rc.get('contract:paused'), value);
+        rc.disconnect();
+      } finally {
+        r.proc.signal('SIGCONT');
+        m.disconnect();
+      }
+    });
   });
 }
+
+describe('StaticTopology with upstream passwords', () => {
+  test('probes AUTH with the password; a wrong one is reported as the reason', async () => {
+    const pw = 'topology-secret';
+    const master = await startRedis({ password: pw, args: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await startRedis({ password: pw, replicaOf: master });
+    const good = new StaticTopology(master, [replica], { password: pw });
+    const bad = new StaticTopology(master, [replica], { password: 'wrong' });
+    try {
+      await waitSnapshot(good, (x) => x.master?.port === master.port && x.replicas[0]?.healthy === true, 'authenticated topology healthy');
+      const s = await waitSnapshot(bad, (x) => /WRONGPASS|invalid/i.test(x.replicas[0]?.reason ?? ''), 'wrong password reported');
+      assert.equal(s.master, null);
+    } finally {
+      await good.close();
+      await bad.close();
+    }
+  });
+});
 
 describe('StaticTopology never reports a node that says it is a replica as master', () => {
   test('a --master that ROLE says is a replica gives master: null', async () => {

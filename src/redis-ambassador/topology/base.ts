@@ -84,9 +84,14 @@ export abstract class ProbedTopology implements Topology {
     this.update(`probe ${p.host}:${p.port}`);
   }
 
+  /**
+   * The state computed at the last probe answer or candidate change (node objects are shared: treat them as
+   * read-only). Cached so the data path can call this, and caughtUp, per command without rebuilding anything.
+   */
   current(): TopologySnapshot {
-    return { ...this.build(), epoch: this.epoch };
+    return { master: this.snap.master, replicas: this.snap.replicas, epoch: this.epoch };
   }
+  private snap: { master: NodeState | null; replicas: NodeState[] } = { master: null, replicas: [] };
 
   private build(): { master: NodeState | null; replicas: NodeState[] } {
     const m = this.masterAddr;
@@ -104,7 +109,7 @@ export abstract class ProbedTopology implements Topology {
   /** Recompute; on a structural change bump the epoch and emit `change`, and `switch-master` when the confirmed master moved. */
   protected update(why: string): void {
     if (this.closed) return;
-    const s = this.build();
+    const s = (this.snap = this.build());
     const k = structuralKey(s);
     if (k === this.lastKey) return;
     this.lastKey = k;
@@ -134,7 +139,7 @@ export abstract class ProbedTopology implements Topology {
     // The oldest master sample whose request left after `since`: its offset covers the write.
     const sample = this.offsets.find((o) => o.at > since && o.master === mk);
     if (!sample) return false;
-    const st = this.current().replicas.find((r) => r.host === replica.host && r.port === replica.port);
+    const st = this.snap.replicas.find((r) => r.host === replica.host && r.port === replica.port);
     return !!st && st.healthy && (st.ackOffset ?? -1) >= sample.offset;
   }
 

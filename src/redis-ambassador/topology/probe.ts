@@ -21,6 +21,7 @@ export class NodeProbe {
   private timer: NodeJS.Timeout | null = null;
   private inFlightSince = 0;
   private closed = false;
+  private lastError = '';
 
   constructor(
     readonly host: string,
@@ -42,12 +43,14 @@ export class NodeProbe {
       // A fixed short retry: a restarted node should be back in rotation within a second.
       retryStrategy: () => (this.closed ? null : 200),
     });
-    this.conn.on('error', () => {});
+    // Keep the last error so "down" says why (refused, WRONGPASS, …) rather than only that the socket closed.
+    this.conn.on('error', (e: Error) => (this.lastError = e.message));
+    this.conn.on('ready', () => (this.lastError = ''));
     this.conn.on('close', () => {
       if (this.watchdog) clearTimeout(this.watchdog);
       this.watchdog = null;
       this.inFlightSince = 0;
-      this.markDown('connection lost');
+      this.markDown(this.lastError ? `connection lost: ${this.lastError}` : 'connection lost');
     });
     this.conn.on('ready', () => void this.probe());
   }
