@@ -238,6 +238,7 @@ spec:
   const res = await fetch(`http://${r.status().podIP}:8080/`);
   assert.equal(res.status, 200);
   assert.equal(r.status().containers[1].restarts, 0);
-  assert.deepEqual(zombieChildren(), [], 'the runner reaps every container it restarted');
+  // A child that exits this very moment is a zombie until libuv reaps it: none may stay one.
+  await pollUntil(() => zombieChildren().length === 0 || undefined, { timeoutMs: 5000, what: 'the runner reaps every container it restarted' });
   await r.stop();
 });

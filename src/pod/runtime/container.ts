@@ -135,14 +135,14 @@ export class ContainerRunner {
       const rp = mk('readiness', (r, d) => this.setReady(r === 'success', d));
       if (!rp && this.kind !== 'init') this.setReady(true, 'no readiness probe');
       rp?.start();
-      mk('liveness', (r, d) => r === 'failure' && this.kill('Unhealthy', `liveness probe failed: ${d}`))?.start();
+      mk('liveness', (r, d) => r === 'failure' && this.kill('Unhealthy', `liveness probe failed: ${d}`, this.spec.livenessProbe?.terminationGracePeriodSeconds))?.start();
       this.deps.changed();
     };
     const sp = mk('startup', (r, d) => {
       if (r === 'success') {
         sp?.stop();
         rest();
-      } else void this.kill('Unhealthy', `startup probe failed: ${d}`);
+      } else void this.kill('Unhealthy', `startup probe failed: ${d}`, this.spec.startupProbe?.terminationGracePeriodSeconds);
     });
     if (sp) sp.start();
     else rest();
@@ -157,9 +157,10 @@ export class ContainerRunner {
   }
 
   /** Kill for a failed probe/hook: graceful stop, then the normal restart decision. */
-  private async kill(reason: string, detail?: string): Promise<void> {
+  private async kill(reason: string, detail?: string, probeGraceSeconds?: number): Promise<void> {
     this.deps.event({ container: this.spec.name, event: 'kill', detail: `${reason}${detail ? `: ${detail}` : ''}` });
-    await this.terminate(this.deps.graceMs);
+    // A probe-level terminationGracePeriodSeconds overrides the pod's for probe-triggered kills.
+    await this.terminate(probeGraceSeconds !== undefined ? probeGraceSeconds * 1000 : this.deps.graceMs);
   }
 
   private exited(code: number, detail: string): void {

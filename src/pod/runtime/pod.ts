@@ -150,7 +150,8 @@ export class PodRunner {
   private launchSpec(c: Container): LaunchSpec {
     const r = resolveEnv(c, this.ctx());
     if (r.errors.length) throw new SandboxError(r.errors.join('; '));
-    const env = { ...baseEnv(this.o.plan.spec.hostname ?? this.o.plan.name), ...r.env };
+    // Kubernetes truncates the pod hostname to 63 characters.
+    const env = { ...baseEnv((this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63)), ...r.env };
     let argv: string[] = c.command ? [...expandArgv(c.command, env), ...expandArgv(c.args, env)] : expandArgv(c.args, env);
     if (isPodkitImage(c.image) && (!c.command || c.command[0] === 'podkit' || c.command[0].endsWith('/podkit'))) {
       argv = [...podkitArgv(), ...(c.command ? argv.slice(1) : argv)];
@@ -183,7 +184,7 @@ export class PodRunner {
       if (this.o.sandbox.kind === 'namespaced' && !this.o.plan.spec.hostNetwork) {
         // Like the kubelet: a pod-managed /etc/hosts so the pod's hostname resolves without DNS.
         this.hostsFile = join(this.o.dir, 'hosts');
-        const hostname = this.o.plan.spec.hostname ?? this.o.plan.name;
+        const hostname = (this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63);
         writeFileSync(this.hostsFile, `# podkit-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.o.sandbox.podIP}\t${hostname}\n`);
       }
       const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs);

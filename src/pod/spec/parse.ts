@@ -140,12 +140,13 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       continue;
     }
     const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string) => {
-      const prev = podNames.get(`${ns}/${name}`);
+      // One state folder per pod name: locally, names are unique across namespaces.
+      const prev = podNames.get(name);
       if (prev) {
         issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
         return;
       }
-      podNames.set(`${ns}/${name}`, m.source);
+      podNames.set(name, m.source);
       pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, source: m.source });
     };
     if (m.kind === 'Pod') {
