@@ -13,14 +13,14 @@ const SWAPS = Number(process.env.PODKIT_GS_SWAPS ?? 200);
 
 test(`torn-read harness: readers across ${SWAPS} swaps see 0 mixed trees and 0 missing files`, async () => {
   const repo = makeRepo({ 'README.md': 'x\n' });
-  const hashes = versionedHistory(repo.bare, 'all', SWAPS, 40, 200);
+  const hashes = versionedHistory(repo.bare, 'all', SWAPS, 30, 60);
   git(repo.bare, 'update-ref', 'refs/heads/main', hashes[0]);
   const root = tempDir('gs-torn-');
   const h = await start({ repo: repo.url, root, link: 'site', ref: 'main', periodMs: 60_000, log: captureLogger('info').log });
   try {
     await waitHash(h, hashes[0]);
     const reader = new URL('./fixtures/git-sync/reader.mjs', import.meta.url).pathname;
-    const readers = [0, 1].map(() => startProcess(process.execPath, [reader, join(root, 'site'), '40', '200'], { name: 'reader' }));
+    const readers = [0, 1].map(() => startProcess(process.execPath, [reader, join(root, 'site'), '30', '60'], { name: 'reader' }));
     for (const c of hashes.slice(1)) {
       git(repo.bare, 'update-ref', 'refs/heads/main', c);
       h.trigger();

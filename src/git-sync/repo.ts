@@ -39,7 +39,9 @@ export class Repo {
   private readonly gitDir: string;
   private initialized = false;
   private spareJob: Promise<void> | undefined;
+  private spareAdd: Promise<unknown> | undefined;
   private spareBase: string | undefined;
+  private lockTail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly o: RepoOptions,
@@ -47,6 +49,16 @@ export class Repo {
   ) {
     this.worktrees = join(o.root, '.worktrees');
     this.gitDir = join(o.root, '.git');
+  }
+
+  /**
+   * Run git commands that touch the admin area one section at a time: a `git fetch` racing the spare's
+   * `git worktree add` fails on the half-made `.git/worktrees/<name>` ("failed to read commondir").
+   */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lockTail.then(fn, fn);
+    this.lockTail = run.catch(() => undefined);
+    return run;
   }
 
   /** Path of the tree for a hash. */
@@ -161,6 +173,12 @@ export class Repo {
    * `expectChange` (a webhook said something was pushed) skips the probe and fetches at once: one round trip.
    */
   async sync(signal?: AbortSignal, expectChange = false): Promise<SyncResult> {
+    // The spare's git step goes first; its hardlinking may go on while we fetch (build waits for it).
+    await this.spareAdd;
+    return this.locked(() => this.syncLocked(signal, expectChange));
+  }
+
+  private async syncLocked(signal: AbortSignal | undefined, expectChange: boolean): Promise<SyncResult> {
     await this.init(signal);
     const previous = this.currentHash();
     if (previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
@@ -213,10 +231,14 @@ export class Repo {
     if (!current || this.spareJob || this.spareBase === current || !this.canSeed(this.worktreeFor(current))) return;
     const path = join(this.worktrees, SPARE);
     this.spareBase = undefined;
+    const add = this.locked(async () => {
+      await rmrf(path);
+      return this.addWorktree(path, current);
+    });
+    this.spareAdd = add.catch(() => undefined);
     this.spareJob = (async () => {
       const t0 = Date.now();
-      await rmrf(path);
-      const admin = await this.addWorktree(path, current);
+      const admin = await add;
       const n = await this.seed(this.worktreeFor(current), path, admin);
       this.spareBase = current;
       this.o.log.debug('spare tree ready', { base: current, files: n, ms: Date.now() - t0 });
@@ -323,13 +345,15 @@ export class Repo {
     }
     if (removed) {
       await this.spareJob;
-      await this.git.run(['worktree', 'prune'], { cwd: this.o.root, signal });
-      if (this.o.gitGc !== 'off') {
-        const args = ['gc', '--quiet'];
-        if (this.o.gitGc === 'auto') args.push('--auto');
-        if (this.o.gitGc === 'aggressive') args.push('--aggressive');
-        await this.git.run(args, { cwd: this.o.root, signal });
-      }
+      await this.locked(async () => {
+        await this.git.run(['worktree', 'prune'], { cwd: this.o.root, signal });
+        if (this.o.gitGc !== 'off') {
+          const args = ['gc', '--quiet'];
+          if (this.o.gitGc === 'auto') args.push('--auto');
+          if (this.o.gitGc === 'aggressive') args.push('--aggressive');
+          await this.git.run(args, { cwd: this.o.root, signal });
+        }
+      });
     }
     return removed;
   }
