@@ -20,7 +20,7 @@ function sameSeries(line: string, want: string): boolean {
   return parse(line) === parse(want);
 }
 
-const metrics = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const metrics = async (port: number, path = '/metrics') => (await fetch(`http://127.0.0.1:${port}${path}`)).text();
 const value = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -60,13 +60,22 @@ describe('podkit metrics-adapter CLI', () => {
   test('--help lists the statsd_exporter spellings', async () => {
     const r = await runPodkit(['metrics-adapter', '--help']);
     assert.equal(r.code, 0);
-    for (const f of ['--statsd.listen-udp', '--statsd.listen-tcp', '--statsd.listen-unixgram', '--statsd.mapping-config', '--http-bind', '--config']) assert.ok(r.stdout.includes(f), f);
+    for (const f of ['--statsd.listen-udp', '--statsd.listen-tcp', '--statsd.listen-unixgram', '--statsd.mapping-config', '--statsd.parse-dogstatsd-tags', '--web.telemetry-path', '--http-bind', '--config']) assert.ok(r.stdout.includes(f), f);
   });
 
   test('a statsd_exporter mapping file is accepted unchanged via --statsd.mapping-config', async () => {
     const mapping = fileURLToPath(new URL('./fixtures/metrics-adapter/statsd/statsd_mapping.yml', import.meta.url));
     const [http, udp] = [await freePort(), await freePort()];
-    const p = startPodkit(['metrics-adapter', '--statsd.mapping-config', mapping, '--statsd.listen-udp', `127.0.0.1:${udp}`, '--statsd.listen-tcp', '', '--http-bind', `127.0.0.1:${http}`]);
+    const p = startPodkit([
+      'metrics-adapter',
+      '--statsd.mapping-config', mapping,
+      '--statsd.listen-udp', `127.0.0.1:${udp}`,
+      '--statsd.listen-tcp', '',
+      '--http-bind', `127.0.0.1:${http}`,
+      '--web.telemetry-path', '/stats',
+      '--statsd.parse-influxdb-tags=false',
+      '--statsd.cache-size', '1000',
+    ]);
     await waitForOutput(p, /listening on http/);
     const sock = createSocket('udp4');
     const lines = [
@@ -80,11 +89,12 @@ describe('podkit metrics-adapter CLI', () => {
       'http.request.200:1|c|#code:201',
       'session.open:4|g',
       'debug.noise:1|c',
+      'plain,k=v:1|c',
     ].join('\n');
     await new Promise<void>((r) => sock.send(lines, udp, '127.0.0.1', () => r()));
     sock.close();
     const t = await pollUntil(async () => {
-      const m = await metrics(http);
+      const m = await metrics(http, '/stats');
       return m.includes('sessions 4') ? m : undefined;
     });
     await p.stop();
@@ -99,6 +109,7 @@ describe('podkit metrics-adapter CLI', () => {
       'test_foo_baz 3',
       'http_requests_total{code="201"} 1',
       'sessions 4',
+      'plain_k_v_total 1',
     ]) {
       const name = series.split(/[{ ]/, 1)[0];
       const line = t.split('\n').find((l) => sameSeries(l, series));

@@ -27,13 +27,19 @@ export async function run(argv: string[]): Promise<number> {
           listenUnixgram: v['statsd.listen-unixgram'],
           mappingConfig: v['statsd.mapping-config'],
           readBuffer: v['statsd.read-buffer'],
+          tags: {
+            dogstatsd: v['statsd.parse-dogstatsd-tags'],
+            influxdb: v['statsd.parse-influxdb-tags'],
+            librato: v['statsd.parse-librato-tags'],
+            signalfx: v['statsd.parse-signalfx-tags'],
+          },
         };
         if (v['check-config']) {
           await loadConfig({ file: v.config, overrides, factories: sourceFactories });
           process.stdout.write('config ok\n');
           return 0;
         }
-        const handle = await start({ config: v.config, overrides, httpBind: v['http-bind'], log });
+        const handle = await start({ config: v.config, overrides, httpBind: v['http-bind'], metricsPath: v['web.telemetry-path'], log });
         process.stdout.write(`metrics-adapter listening on http ${handle.address.host}:${handle.address.port}` + (handle.statsd.udp ? ` statsd udp ${handle.statsd.udp.host}:${handle.statsd.udp.port}` : '') + (handle.statsd.tcp ? ` tcp ${handle.statsd.tcp.host}:${handle.statsd.tcp.port}` : '') + '\n');
         await runUntilSignal(handle, { log });
         return 0;

@@ -42,6 +42,8 @@ export interface ConfigOverrides {
   listenUnixgram?: string;
   mappingConfig?: string;
   readBuffer?: number;
+  /** statsd_exporter's --statsd.parse-*-tags. */
+  tags?: Partial<TagStyles>;
 }
 
 type Obj = Record<string, unknown>;
@@ -205,10 +207,10 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
       mapping,
       mappingSource,
       tags: {
-        dogstatsd: bool(tags.dogstatsd, 'statsd.tags.dogstatsd', true),
-        influxdb: bool(tags.influxdb, 'statsd.tags.influxdb', true),
-        librato: bool(tags.librato, 'statsd.tags.librato', true),
-        signalfx: bool(tags.signalfx, 'statsd.tags.signalfx', true),
+        dogstatsd: o.tags?.dogstatsd ?? bool(tags.dogstatsd, 'statsd.tags.dogstatsd', true),
+        influxdb: o.tags?.influxdb ?? bool(tags.influxdb, 'statsd.tags.influxdb', true),
+        librato: o.tags?.librato ?? bool(tags.librato, 'statsd.tags.librato', true),
+        signalfx: o.tags?.signalfx ?? bool(tags.signalfx, 'statsd.tags.signalfx', true),
       },
       setWindowMs: dur(sd.set_window, 'statsd.set_window', 60_000) || 60_000,
     },

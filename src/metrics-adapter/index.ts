@@ -27,6 +27,8 @@ export interface Options {
   overrides?: ConfigOverrides;
   /** HTTP bind for /metrics, /healthz, /readyz, POST /-/reload. Default 127.0.0.1:9102 (loopback: a safe default). */
   httpBind?: HostPort;
+  /** Path of the metrics endpoint. Default /metrics. */
+  metricsPath?: string;
   /** Source kinds by name. Default: the built-in sources (redis, nginx, json, prometheus, jolokia). */
   factories?: Record<string, SourceFactory<unknown>>;
   /** Default: silent. */
@@ -140,7 +142,7 @@ export async function start(options: Options = {}): Promise<Handle> {
 
   try {
     http = await startHttpServer({ bind: options.httpBind ?? { host: '127.0.0.1', port: 9102 }, log });
-    http.route('GET', '/metrics', async (req, res) => {
+    http.route('GET', options.metricsPath ?? '/metrics', async (req, res) => {
       let ps: Iterable<Piece>;
       try {
         ps = await pieces();
