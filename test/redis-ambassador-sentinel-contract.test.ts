@@ -192,3 +192,45 @@ describe('StaticTopology never reports a node that says it is a replica as maste
     }
   });
 });
+
+describe('why there is no master, and reloads', () => {
+  test('SentinelTopology with a name no Sentinel monitors: master null, the reason says so', async () => {
+    const topo = new SentinelTopology([{ host: '127.0.0.1', port: servers.sentinels[0].port }], 'no-such-master');
+    try {
+      const s = await waitSnapshot(topo, (x) => /No such master/i.test(x.reason ?? ''), 'reason for no master');
+      assert.equal(s.master, null);
+      assert.match(s.reason ?? '', /no-such-master/);
+    } finally {
+      await topo.close();
+    }
+  });
+
+  test('SentinelTopology with no reachable Sentinel: master null with a reason', async () => {
+    const dead = await startRedis();
+    const port = dead.port;
+    await dead.stop();
+    const topo = new SentinelTopology([{ host: '127.0.0.1', port }], servers.masterName, { recheckMs: 100 });
+    try {
+      const s = await waitSnapshot(topo, (x) => /no Sentinel answered/.test(x.reason ?? ''), 'reason for no master');
+      assert.match(s.reason ?? '', /not connected/);
+    } finally {
+      await topo.close();
+    }
+  });
+
+  test('StaticTopology.setReplicas (SIGHUP reload) changes the replica list', async () => {
+    const topo = new StaticTopology(servers.master, servers.replicas);
+    try {
+      await waitSnapshot(topo, (x) => allHealthy(x, servers), 'all healthy');
+      topo.setReplicas([servers.replicas[0]]);
+      const s = topo.current();
+      assert.deepEqual(
+        s.replicas.map((r) => r.port),
+        [servers.replicas[0].port],
+      );
+      assert.equal(s.replicas[0].healthy, true);
+    } finally {
+      await topo.close();
+    }
+  });
+});

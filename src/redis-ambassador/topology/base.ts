@@ -18,6 +18,8 @@ interface Addr {
   port: number;
 }
 
+type Snap = Omit<TopologySnapshot, 'epoch'>;
+
 /** Master offset samples kept for read-your-writes (4 s at the default 250 ms poll). */
 const OFFSET_HISTORY = 16;
 
@@ -89,11 +91,14 @@ export abstract class ProbedTopology implements Topology {
    * read-only). Cached so the data path can call this, and caughtUp, per command without rebuilding anything.
    */
   current(): TopologySnapshot {
-    return { master: this.snap.master, replicas: this.snap.replicas, epoch: this.epoch };
+    return { ...this.snap, epoch: this.epoch };
   }
-  private snap: { master: NodeState | null; replicas: NodeState[] } = { master: null, replicas: [] };
+  private snap: Snap = { master: null, replicas: [], reason: 'starting' };
 
-  private build(): { master: NodeState | null; replicas: NodeState[] } {
+  /** Set by an implementation when it has no master candidate (e.g. no Sentinel knows the name). */
+  protected noCandidate = 'no master candidate yet';
+
+  private build(): Snap {
     const m = this.masterAddr;
     const mState = m ? masterState(m, this.probes.get(key(m))?.result) : null;
     const confirmed = mState?.healthy ? mState : null;
@@ -103,7 +108,9 @@ export abstract class ProbedTopology implements Topology {
       if (m && key(m) === k) continue;
       replicas.push(replicaState(a, this.probes.get(k)?.result, mp, this.lagBounds));
     }
-    return { master: confirmed, replicas };
+    if (confirmed) return { master: confirmed, replicas };
+    const reason = m && mState ? `master candidate ${key(m)}: ${mState.reason ?? 'not confirmed'}` : this.noCandidate;
+    return { master: null, replicas, reason };
   }
 
   /** Recompute; on a structural change bump the epoch and emit `change`, and `switch-master` when the confirmed master moved. */

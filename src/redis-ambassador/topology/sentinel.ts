@@ -149,7 +149,7 @@ export class SentinelTopology extends ProbedTopology {
   private async discover(): Promise<void> {
     const answers = await Promise.all(
       this.conns.map(async (c) => {
-        if (c.cmd.status !== 'ready') return null;
+        if (c.cmd.status !== 'ready') return { error: `${c.addr}: not connected` };
         try {
           const [m, reps, peers] = await Promise.all([
             c.cmd.call('SENTINEL', 'MASTER', this.masterName),
@@ -157,8 +157,8 @@ export class SentinelTopology extends ProbedTopology {
             c.cmd.call('SENTINEL', 'SENTINELS', this.masterName),
           ]);
           return { master: fields(m), replicas: (reps as unknown[]).map(fields), peers: (peers as unknown[]).map(fields) };
-        } catch {
-          return null;
+        } catch (e) {
+          return { error: `${c.addr}: ${(e as Error).message}` };
         }
       }),
     );
@@ -166,7 +166,7 @@ export class SentinelTopology extends ProbedTopology {
     let best: { addr: Addr; epoch: number } | null = null;
     const replicas = new Map<string, Addr>();
     for (const a of answers) {
-      if (!a) continue;
+      if ('error' in a) continue;
       const epoch = Number(a.master.get('config-epoch') ?? 0);
       const addr = { host: a.master.get('ip') ?? '', port: Number(a.master.get('port')) };
       if (addr.host && (!best || epoch > best.epoch)) best = { addr, epoch };
@@ -181,7 +181,12 @@ export class SentinelTopology extends ProbedTopology {
         if (ra.host) replicas.set(key(ra), ra);
       }
     }
-    if (!best) return; // no Sentinel answered: keep what we have, the probes still watch the nodes
+    if (!best) {
+      // No Sentinel answered: keep what we have, the probes still watch the nodes.
+      this.noCandidate = `no Sentinel answered for master "${this.masterName}" (${answers.map((a) => ('error' in a ? a.error : '')).join('; ')})`;
+      this.update('sentinel re-check failed');
+      return;
+    }
     if (best.epoch >= this.configEpoch) {
       this.configEpoch = best.epoch;
       if (!this.masterAddr || key(this.masterAddr) !== key(best.addr)) this.masterAddr = best.addr;

@@ -29,6 +29,8 @@ export interface TopologySnapshot {
   replicas: NodeState[];
   /** Bumps on every change of master, replica set, or any node's health/role/link (not on offset/lag ticks). */
   epoch: number;
+  /** Why `master` is null (for /readyz and logs): the candidate's state, or why there is no candidate. */
+  reason?: string;
 }
 
 export type ChangeListener = (s: TopologySnapshot, why: string) => void;
@@ -196,7 +198,7 @@ export function masterState(addr: { host: string; port: number }, own: ProbeResu
 }
 
 /** The fields whose change is a topology change (offsets and lag ticks are not). */
-export function structuralKey(s: { master: NodeState | null; replicas: NodeState[] }): string {
+export function structuralKey(s: { master: NodeState | null; replicas: NodeState[]; reason?: string }): string {
   const n = (x: NodeState) => `${key(x)}/${x.role}/${x.healthy ? 'ok' : `down(${(x.reason ?? '').replace(/\d+/g, '#')})`}/${x.linkUp ?? ''}`;
-  return `${s.master ? n(s.master) : '-'}|${s.replicas.map(n).sort().join(',')}`;
+  return `${s.master ? n(s.master) : `-(${(s.reason ?? '').replace(/\d+/g, '#')})`}|${s.replicas.map(n).sort().join(',')}`;
 }
