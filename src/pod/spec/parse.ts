@@ -84,7 +84,7 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
       checkData(b.data, 'data', out);
       break;
     default:
-      out.push({ severity: 'warning', path: 'kind', message: `kind ${m.kind} is not run locally; skipped` });
+      out.push({ severity: 'warning', path: '', message: `kind ${m.kind} is not run locally; skipped` });
       return out.map((i) => ({ ...i, source: m.source }));
   }
   if (typeof m.metadata.name !== 'string' && !(m.kind === 'Pod' && typeof m.metadata.generateName === 'string')) out.push({ severity: 'error', path: 'metadata.name', message: 'is required' });

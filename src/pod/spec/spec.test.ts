@@ -117,6 +117,9 @@ data: { pw: c2VjcmV0 }
 `;
   const l = load(dep);
   assert.deepEqual(l.issues, []);
+  // The template's pod spec is checked once (no duplicate findings).
+  const w = warnings(dep.replace('spec: { containers: [{ name: a, command: [x] }] }', 'spec: { containers: [{ name: a, command: [x], resources: {} }] }'));
+  assert.equal(w.filter((x) => x.startsWith('spec.template.spec.containers[0].resources')).length, 1, w.join('\n'));
   assert.deepEqual(l.pods.map((p) => p.name), ['web-0', 'web-1', 'db-0']);
   assert.equal(l.configMaps.get('default/cfg')?.data.k.toString(), 'v');
   assert.equal(l.secrets.get('default/s')?.data.pw.toString(), 'secret');
