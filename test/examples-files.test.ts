@@ -11,7 +11,7 @@ after(stopAll);
 
 const FILES: Record<string, RegExp> = {
   'push-to-deploy/pod.yaml': /^default\/site: git-sync, nginx$/m,
-  'redis-ambassador/pods.yaml': /^default\/redis: master, replica-0, replica-1, sentinel\ndefault\/counter: redis-ambassador, app$/m,
+  'redis-ambassador/pods.yaml': /^default\/redis: master, replica-0, replica-1, sentinel-0, sentinel-1, sentinel-2\ndefault\/counter: redis-ambassador, app$/m,
   'metrics-adapter/pod.yaml': /^default\/web: metrics-adapter, nginx, app$/m,
   'all-three/pods.yaml': /^default\/redis: master, replica\ndefault\/shop: git-sync, redis-ambassador, metrics-adapter, nginx, app$/m,
 };

@@ -16,8 +16,8 @@ async function info(port: number, section: string): Promise<Record<string, strin
 const calls = (stats: Record<string, string>, cmd: string) => Number(/calls=(\d+)/.exec(stats[`cmdstat_${cmd}`] ?? '')?.[1] ?? 0);
 
 test('the app pod reaches the redis pod through its ambassador: INCR on the master, GET on the replicas', async () => {
-  const [master, r0, r1, sentinel] = await freePorts(4);
-  const file = renderExample('redis-ambassador/pods.yaml', { 16379: master, 16380: r0, 16381: r1, 26379: sentinel });
+  const [master, r0, r1, s0, s1, s2] = await freePorts(6);
+  const file = renderExample('redis-ambassador/pods.yaml', { 16379: master, 16380: r0, 16381: r1, 26379: s0, 26380: s1, 26381: s2 });
   const ex = await upExample([file]);
 
   // The app INCRs then GETs once a second, through 127.0.0.1:6379 in its own pod.
@@ -43,10 +43,14 @@ test('the app pod reaches the redis pod through its ambassador: INCR on the mast
   // The ambassador's own metrics, served on the pod IP for the kubelet and Prometheus.
   const metrics = ex.exec('counter', 'curl', '-s', 'http://127.0.0.1:9121/metrics');
   assert.match(metrics, /^podkit_/m);
-  // The sentinel watches the master through the same host-published address and sees both replicas.
-  await pollUntil(async () => (await run('redis-cli', ['-h', NODE_IP, '-p', String(sentinel), 'sentinel', 'master', 'mymaster'])).stdout.match(/num-slaves\n2\b/), {
-    timeoutMs: 30_000,
-    what: 'the sentinel to see two replicas',
-  });
+  // The three sentinels watch the master through the same host-published address and find both replicas and
+  // each other (their announced addresses are reachable across pods).
+  await pollUntil(
+    async () => {
+      const out = (await run('redis-cli', ['-h', NODE_IP, '-p', String(s0), 'sentinel', 'master', 'mymaster'])).stdout;
+      return /num-slaves\n2\n/.test(out) && /num-other-sentinels\n2\n/.test(out);
+    },
+    { timeoutMs: 30_000, what: 'sentinel-0 to see two replicas and two other sentinels' },
+  );
   await ex.stop();
 });
