@@ -198,7 +198,8 @@ export async function start(options: Options): Promise<Handle> {
   const loop = async () => {
     do {
       again = false;
-      await syncOnce();
+      // syncOnce reports its own failures; this only keeps an unexpected throw from stopping the loop for good.
+      await syncOnce().catch((err: unknown) => log.error('sync loop error', { error: describeError(err) }));
     } while (again && !closed && !finished);
     running = undefined;
     if (!closed && !finished) timer = setTimeout(() => trigger('poll'), o.periodMs);
