@@ -1,4 +1,4 @@
-/** @module Reload that moves the StatsD listeners; a new address that cannot be bound keeps the old listeners and config. */
+/** @module Reload that moves the StatsD listeners (an unbindable address keeps the old ones), and OTLP push self-metrics across reloads. */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createSocket, type Socket } from 'node:dgram';
 import { freePort, pollUntil, stopAll, tempDir } from './helpers/index.js';
 import { start } from '../src/metrics-adapter/index.js';
+import { startOtlpReceiver } from './helpers/otlp-receiver.js';
 
 after(stopAll);
 
@@ -44,5 +45,31 @@ test('reload moves the UDP listener; an unbindable address fails the reload and 
     sock.close();
     blocker.close();
     await h.close();
+  }
+});
+
+test('outputs.otlp: pushes are counted in self-metrics, and a failing collector is counted as failure', async () => {
+  const ok = await startOtlpReceiver();
+  const bad = await startOtlpReceiver(503);
+  const dir = tempDir();
+  const cfg = join(dir, 'adapter.yaml');
+  const write = (url: string) => writeFileSync(cfg, `statsd:\n  listen_udp: ""\n  listen_tcp: ""\noutputs:\n  otlp:\n    endpoint: ${url}\n    interval: 100ms\n`);
+  write(ok.url);
+  const h = await start({ config: cfg, httpBind: { host: '127.0.0.1', port: 0 } });
+  const pushes = async () => {
+    const f = (await h.collect()).find((x) => x.name === 'podkit_metrics_adapter_otlp_pushes_total');
+    return Object.fromEntries((f?.metrics ?? []).map((m) => [m.labels.outcome, m.value ?? 0]));
+  };
+  try {
+    await pollUntil(async () => (await pushes()).success >= 2, { what: 'successful pushes counted' });
+    write(bad.url);
+    await h.reload();
+    const before = (await pushes()).success;
+    await pollUntil(async () => (await pushes()).failure >= 1, { what: 'a failed push counted' });
+    assert.ok((await pushes()).success >= before, 'totals survive the output restart on reload');
+  } finally {
+    await h.close();
+    await ok.close();
+    await bad.close();
   }
 });

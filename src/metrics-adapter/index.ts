@@ -128,8 +128,13 @@ export async function start(options: Options = {}): Promise<Handle> {
       Object.assign(store, { maxSeries: next.limits.maxSeries, maxSeriesPerFamily: next.limits.maxSeriesPerFamily, setWindowMs: s.setWindowMs, maxSetMembers: next.limits.maxSetMembers });
       await sources.set(next.sources);
       if (JSON.stringify(next.otlp) !== JSON.stringify(cfg.otlp)) {
-        await otlp?.close();
+        if (otlp) {
+          const st = otlp.stats();
+          self.otlpBase = { pushes: self.otlpBase.pushes + st.pushes, failures: self.otlpBase.failures + st.failures };
+          await otlp.close();
+        }
         otlp = next.otlp ? await startOtlp(next.otlp, collectAll, log) : undefined;
+        self.otlp = otlp ? () => otlp!.stats() : undefined;
       }
       cfg = next;
       self.reloads.inc({ outcome: 'success' });
@@ -163,7 +168,11 @@ export async function start(options: Options = {}): Promise<Handle> {
     };
     http.route('POST', '/-/reload', onReload);
     http.route('PUT', '/-/reload', onReload);
-    if (cfg.otlp) otlp = await startOtlp(cfg.otlp, collectAll, log);
+    if (cfg.otlp) {
+      const o = await startOtlp(cfg.otlp, collectAll, log);
+      otlp = o;
+      self.otlp = () => o.stats();
+    }
   } catch (err) {
     await listeners.close();
     await http?.close();

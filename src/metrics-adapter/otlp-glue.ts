@@ -5,9 +5,11 @@ import { startOtlpPusher } from './outputs/otlp.js';
 
 export interface OtlpHandle {
   close(): Promise<void>;
+  /** Successful and failed pushes so far. */
+  stats(): { pushes: number; failures: number };
 }
 
 export async function startOtlp(cfg: { endpoint: string; intervalMs: number; headers: Record<string, string> }, collect: () => Promise<MetricFamily[]>, log: Logger): Promise<OtlpHandle> {
   const h = startOtlpPusher({ ...cfg, collect, log: log.child({ output: 'otlp' }) });
-  return { close: () => h.close() };
+  return { close: () => h.close(), stats: () => h.stats() };
 }

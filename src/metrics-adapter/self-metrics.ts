@@ -18,6 +18,10 @@ export class SelfMetrics {
   readonly reloads: Counter;
   readonly lastReloadOk: Gauge;
 
+  /** Set by the adapter when the OTLP output runs; totals survive output restarts on reload. */
+  otlp: (() => { pushes: number; failures: number }) | undefined;
+  otlpBase = { pushes: 0, failures: 0 };
+
   constructor(
     private readonly stats: () => IngestStats,
     private readonly store: SeriesStore,
@@ -60,6 +64,24 @@ export class SelfMetrics {
       { name: `${P}statsd_tcp_connections_total`, help: 'StatsD TCP connections accepted.', type: 'counter', metrics: [{ labels: {}, value: st.tcpConnections }] },
       { name: `${P}dropped_samples_total`, help: 'Samples dropped by limits, type or name conflicts, or drop mappings, by reason.', type: 'counter', metrics: byLabel(drops, 'reason') },
       { name: `${P}conflicts_total`, help: 'Source families or series dropped at exposition time because they collided or were invalid, by reason.', type: 'counter', metrics: byLabel(this.conflicts, 'reason') },
+      ...(this.otlp || this.otlpBase.pushes > 0
+        ? [
+            {
+              name: `${P}otlp_pushes_total`,
+              help: 'OTLP export requests by outcome.',
+              type: 'counter' as const,
+              metrics: (() => {
+                const o = this.otlp?.() ?? { pushes: 0, failures: 0 };
+                const pushes = this.otlpBase.pushes + o.pushes;
+                const failures = this.otlpBase.failures + o.failures;
+                return [
+                  { labels: { outcome: 'success' }, value: pushes },
+                  { labels: { outcome: 'failure' }, value: failures },
+                ];
+              })(),
+            },
+          ]
+        : []),
       { name: `${P}series`, help: 'Series held in the StatsD store.', type: 'gauge', metrics: [{ labels: {}, value: this.store.size }] },
       { name: `${P}series_limit`, help: 'The configured global series cap.', type: 'gauge', metrics: [{ labels: {}, value: this.store.maxSeries }] },
       { name: `${P}families`, help: 'Metric families held in the StatsD store.', type: 'gauge', metrics: [{ labels: {}, value: this.store.families.size }] },
