@@ -221,7 +221,8 @@ export async function start(options: Options): Promise<Handle> {
 
   let http: HttpHandle | undefined;
   if (o.httpBind) {
-    http = await startHttpServer({ bind: o.httpBind, ready: readiness, metrics: o.httpMetrics ? metrics.collect : undefined, log });
+    // GitHub caps webhook payloads at 25 MB; a big push must not be refused as too large.
+    http = await startHttpServer({ bind: o.httpBind, ready: readiness, metrics: o.httpMetrics ? metrics.collect : undefined, maxBody: 25 << 20, log });
     // v4's probe endpoint: 503 until the first sync, 200 after.
     http.route('GET', '/', (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'));
     if (o.triggerSecretFile) {
