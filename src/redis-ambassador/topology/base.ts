@@ -150,9 +150,9 @@ export abstract class ProbedTopology implements Topology {
     return !!st && st.healthy && (st.ackOffset ?? -1) >= sample.offset;
   }
 
-  /** Probe every node now. */
+  /** Probe every connected node now (a dead one is watched by its own reconnects; waiting for it would stall re-checks). */
   protected async probeAll(): Promise<void> {
-    await Promise.all([...this.probes.values()].map((p) => p.probe()));
+    await Promise.all([...this.probes.values()].filter((p) => p.connected).map((p) => p.probe()));
   }
 
   abstract recheck(): Promise<void>;

@@ -41,7 +41,7 @@ export class NodeProbe {
       maxRetriesPerRequest: 0,
       connectTimeout: opts.connectTimeoutMs,
       // A fixed short retry: a restarted node should be back in rotation within a second.
-      retryStrategy: () => (this.closed ? null : 200),
+      retryStrategy: () => (this.closed ? null : 100),
     });
     // Keep the last error so "down" says why (refused, WRONGPASS, …) rather than only that the socket closed.
     this.conn.on('error', (e: Error) => (this.lastError = e.message));
@@ -53,6 +53,11 @@ export class NodeProbe {
       this.markDown(this.lastError ? `connection lost: ${this.lastError}` : 'connection lost');
     });
     this.conn.on('ready', () => void this.probe());
+  }
+
+  /** The probe connection is up (a probe now answers promptly unless the node is hung). */
+  get connected(): boolean {
+    return this.conn.status === 'ready';
   }
 
   start(): void {
