@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PermissionError, UsageError } from '../../core/errors.js';
 import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
-import type { LoadedManifests } from '../spec/index.js';
+import { hostsLines, type LoadedManifests } from '../spec/index.js';
 import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { Sandbox } from '../runtime/sandbox.js';
 import { HostSandbox } from '../runtime/sandbox-host.js';
@@ -158,6 +158,20 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   process.on('SIGUSR2', onUsr2);
   try {
     const byName = new Map(runners.map((r) => [r.name, r]));
+    // Every sandbox first, so each pod's /etc/hosts names the other pods and the Services before containers start.
+    await Promise.all(
+      runners.map((r) =>
+        r.prepare().catch(async (e: Error) => {
+          o.err(`podkit: ${r.name}: ${e.message}`);
+          throw e;
+        }),
+      ),
+    );
+    const lines = hostsLines(
+      runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.status().podIP })),
+      o.loaded.services,
+    );
+    for (const r of runners) r.setHosts(lines);
     await Promise.all(
       runners.map((r, i) =>
         startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))

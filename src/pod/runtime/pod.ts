@@ -65,6 +65,8 @@ export class PodRunner {
   private tmpfs: string[] = [];
   private hostsFile?: string;
   private starting?: Promise<void>;
+  private preparing?: Promise<void>;
+  private extraHosts: string[] = [];
   private logs: WriteStream[] = [];
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
@@ -164,11 +166,35 @@ export class PodRunner {
 
   /** Set up the sandbox and start the pod's containers in Kubernetes order (resolves once the sandbox is ready). */
   start(): Promise<void> {
-    this.starting ??= this.doStart();
+    this.starting ??= this.prepare().then(() => void this.run());
     return this.starting;
   }
 
-  private async doStart(): Promise<void> {
+  /**
+   * Set up the sandbox, volumes and hostPorts without starting containers (memoized). A runner with several pods
+   * prepares them all first, so every pod's /etc/hosts can name the others before any container starts.
+   */
+  prepare(): Promise<void> {
+    this.preparing ??= this.doPrepare();
+    return this.preparing;
+  }
+
+  /** Lines added to the pod-managed /etc/hosts (other pods, Services); rewritten in place so mounts see it. */
+  setHosts(extra: string[]): void {
+    this.extraHosts = extra;
+    if (!this.hostsFile) return;
+    const hostname = (this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63);
+    const sub = this.o.plan.spec.subdomain;
+    const own = sub ? `${hostname}.${sub}.${this.o.plan.namespace}.svc.cluster.local ${hostname}.${sub} ${hostname}` : hostname;
+    const text = `# podkit-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.o.sandbox.podIP}\t${own}\n${extra.map((l) => l + '\n').join('')}`;
+    try {
+      writeFileSync(this.hostsFile, text);
+    } catch {
+      // folder removed at teardown
+    }
+  }
+
+  private async doPrepare(): Promise<void> {
     mkdirSync(join(this.o.dir, 'logs'), { recursive: true });
     for (const c of this.containers) appendFileSync(join(this.o.dir, 'logs', `${c.spec.name}.log`), '');
     this.emit({ container: '', event: 'sandbox-setup' });
@@ -184,8 +210,7 @@ export class PodRunner {
       if (this.o.sandbox.kind === 'namespaced' && !this.o.plan.spec.hostNetwork) {
         // Like the kubelet: a pod-managed /etc/hosts so the pod's hostname resolves without DNS.
         this.hostsFile = join(this.o.dir, 'hosts');
-        const hostname = (this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63);
-        writeFileSync(this.hostsFile, `# podkit-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.o.sandbox.podIP}\t${hostname}\n`);
+        this.setHosts(this.extraHosts);
       }
       const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs);
       this.volumes = vr.volumes;
@@ -198,7 +223,6 @@ export class PodRunner {
     }
     this.emit({ container: '', event: 'sandbox-ready', detail: this.o.sandbox.podIP });
     this.o.changed?.();
-    void this.run();
   }
 
   private async publishPorts(): Promise<void> {
@@ -247,7 +271,7 @@ export class PodRunner {
     this.stopping ??= (async () => {
       this.stopRequested = true;
       // Never tear down a sandbox that is still being set up: let setup finish (or fail) first.
-      await this.starting?.catch(() => undefined);
+      await (this.starting ?? this.preparing)?.catch(() => undefined);
       this.phase = 'Terminating';
       this.o.changed?.();
       const deadline = this.clock.now() + (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000;

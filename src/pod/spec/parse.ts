@@ -1,12 +1,13 @@
 /** @module Multi-document YAML → manifests → pods to run (workloads expanded to `replicas` pods), ConfigMaps and Secrets. Pure. */
 import { parseAllDocuments } from 'yaml';
 import { configMap as configMapSchema, objectMeta, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
-import type { ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec } from './types.js';
+import { serviceFrom } from './services.js';
+import type { ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
 import { validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
 
 /** Kinds podkit runs. Anything else is skipped with a warning. */
-export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ConfigMap', 'Secret'] as const;
+export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ConfigMap', 'Secret', 'Service'] as const;
 
 /**
  * Split a multi-document YAML text into manifests. YAML syntax errors and documents that are not
@@ -83,6 +84,8 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
       walk(b, secretSchema, '', out);
       checkData(b.data, 'data', out);
       break;
+    case 'Service':
+      return [];
     default:
       out.push({ severity: 'warning', path: '', message: `kind ${m.kind} is not run locally; skipped` });
       return out.map((i) => ({ ...i, source: m.source }));
@@ -101,6 +104,8 @@ function checkData(v: unknown, p: string, out: Issue[]): void {
 
 export interface LoadedManifests {
   pods: PodPlan[];
+  /** Services: their names resolve to their pods through each pod's /etc/hosts. */
+  services: ServiceInfo[];
   configMaps: Map<string, ConfigMapData>;
   secrets: Map<string, ConfigMapData>;
   issues: Issue[];
@@ -124,7 +129,14 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
   const configMaps = new Map<string, ConfigMapData>();
   const secrets = new Map<string, ConfigMapData>();
   const podNames = new Map<string, string>();
+  const services: ServiceInfo[] = [];
   for (const m of objects) {
+    if (m.kind === 'Service') {
+      const r = serviceFrom(m);
+      issues.push(...r.issues);
+      if (r.service) services.push(r.service);
+      continue;
+    }
     const found = validateManifest(m, opts);
     issues.push(...found);
     if (found.some((i) => i.severity === 'error')) continue;
@@ -152,7 +164,9 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
     if (m.kind === 'Pod') {
       add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
     } else if (m.kind === 'Deployment' || m.kind === 'StatefulSet' || m.kind === 'Job') {
-      const spec = b.spec as { replicas?: number; parallelism?: number; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number } };
+      const spec = b.spec as { replicas?: number; parallelism?: number; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
+      // A StatefulSet's pods are `<pod>.<serviceName>` (the kubelet sets hostname and subdomain).
+      const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
       const n = m.kind === 'Job' ? (spec.parallelism ?? 1) : (spec.replicas ?? 1);
       const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
       const meta = spec.template.metadata ?? {};
@@ -161,7 +175,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
         if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
         const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
-        add(`${m.metadata.name}-${i}`, { ...meta, labels }, spec.template.spec, `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
+        add(`${m.metadata.name}-${i}`, { ...meta, labels }, podSpec, `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
       }
     }
   }
@@ -178,7 +192,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       }
     }
   }
-  return { pods, configMaps, secrets, issues };
+  return { pods, services, configMaps, secrets, issues };
 }
 
 /** One line per issue: `file#doc: path: message`. */

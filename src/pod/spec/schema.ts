@@ -159,7 +159,7 @@ export const podSpec = obj({
   hostIPC: bool({ ignored: NOT_LOCAL }),
   hostUsers: bool({ ignored: NOT_LOCAL }),
   hostname: str(),
-  subdomain: str({ ignored: 'no cluster DNS locally' }),
+  subdomain: str(),
   setHostnameAsFQDN: bool({ ignored: 'no cluster DNS locally' }),
   hostAliases: anyF('/etc/hosts is not rewritten locally'),
   dnsPolicy: str({ ignored: 'containers use the host resolver locally' }),

@@ -1,7 +1,7 @@
 /** @module Unit tests for pod manifest parsing, validation (paths named) and env expansion. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expand, loadManifests, parseManifests, resolveEnv, validatePodSpec, type PodPlan } from './index.js';
+import { expand, hostsLines, loadManifests, parseManifests, resolveEnv, validatePodSpec, type PodPlan } from './index.js';
 
 function load(text: string) {
   const p = parseManifests(text, 'pod.yaml');
@@ -135,7 +135,7 @@ spec: { template: { spec: { containers: [{ name: a, command: [x] }] } } }
 test('YAML errors and non-objects are errors; other kinds are skipped with a warning', () => {
   assert.ok(errors('a: [1').length > 0);
   assert.ok(errors('- 1\n').some((x) => x.includes('must be a mapping')));
-  assert.ok(warnings('apiVersion: v1\nkind: Service\nmetadata: { name: s }\n').some((x) => x.includes('kind Service is not run locally')));
+  assert.ok(warnings('apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: s }\n').some((x) => x.includes('kind Ingress is not run locally')));
 });
 
 test('$(VAR) expansion: defined replaced, $$ escapes, unresolved kept', () => {
@@ -203,4 +203,32 @@ spec:
   assert.deepEqual(load(sts.replace('replicas: 3', 'replicas: 2\n  podManagementPolicy: Parallel')).pods.map((p) => p.startAfter), [undefined, undefined]);
   const e = errors(sts.replace('containerPort: 80', 'containerPort: 80, hostPort: 8080'));
   assert.ok(e.some((x) => x.includes('hostPort 8080 is also published by pod "db-0"')), e.join('\n'));
+});
+
+test('Services and StatefulSet subdomains become /etc/hosts lines', () => {
+  const l = load(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: db }
+spec:
+  serviceName: db
+  replicas: 2
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec: { containers: [{ name: a, command: [x] }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: db-primary }
+spec: { selector: { app: db }, ports: [{ port: 80, targetPort: 8080 }] }
+`);
+  assert.deepEqual(l.pods.map((p) => p.spec.subdomain), ['db', 'db']);
+  assert.equal(l.services.length, 1);
+  assert.ok(l.issues.some((i) => i.path === 'spec.ports[0].targetPort' && i.severity === 'warning'));
+  const lines = hostsLines(l.pods.map((plan, i) => ({ plan, ip: `10.244.0.${i + 2}` })), l.services);
+  assert.deepEqual(lines, [
+    '10.244.0.2\tdb-0.db.default.svc.cluster.local db-0.db.default db-0.db',
+    '10.244.0.3\tdb-1.db.default.svc.cluster.local db-1.db.default db-1.db',
+    '10.244.0.2\tdb-primary.default.svc.cluster.local db-primary.default.svc db-primary.default db-primary',
+  ]);
 });

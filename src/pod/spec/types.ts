@@ -140,6 +140,8 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   hostNetwork?: boolean;
   hostname?: string;
+  /** With a headless Service of that name: `<hostname>.<subdomain>` resolves to the pod (StatefulSets set it). */
+  subdomain?: string;
 }
 
 export interface PodTemplate {
@@ -179,6 +181,14 @@ export interface PodPlan {
   /** StatefulSet OrderedReady: start only once this pod (the previous ordinal) is Ready. */
   startAfter?: string;
   source: string;
+}
+
+/** The parts of a Service podkit uses locally: its name resolves (through /etc/hosts) to the IPs of its pods. */
+export interface ServiceInfo {
+  name: string;
+  namespace: string;
+  selector: Record<string, string>;
+  ports: { port: number; targetPort?: number | string }[];
 }
 
 /** A validation finding. `path` is the YAML path inside the document, e.g. `spec.containers[1].volumeMounts[0].name`. */
