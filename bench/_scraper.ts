@@ -1,5 +1,8 @@
-/** @module Bench helper process: GETs a URL n times in a row and prints each latency (ms) and body size as JSON. */
-const [url, nS] = process.argv.slice(2);
+/** @module Bench helper process: GETs a URL (after unmeasured warm-ups) n times in a row; prints latencies (ms) and body size as JSON. */
+const [url, nS, warmS] = process.argv.slice(2);
+// Warm-up scrapes (JIT, first allocation of buffers) are not measured, for either server.
+for (let i = 0; i < Number(warmS ?? 0); i++) await (await fetch(url, { headers: { accept: 'text/plain' } })).arrayBuffer();
+process.stderr.write('warm\n');
 const out: number[] = [];
 let bytes = 0;
 for (let i = 0; i < Number(nS); i++) {
