@@ -292,6 +292,15 @@ describe('bad input', () => {
     await withTimeout(bad.closed, 5000, 'close');
   });
 
+  test('--max-bulk limits what clients send, not what the server replies', async () => {
+    const big = 'y'.repeat(5 * 1024 * 1024);
+    await topo.master.client().set('big:direct', big);
+    const c = ioredis();
+    await pollUntil(async () => (await c.strlen('big:direct')) === big.length, { what: 'replication of the big value' });
+    assert.equal((await c.get('big:direct'))?.length, big.length);
+    assert.equal(await c.ping(), 'PONG');
+  });
+
   test('a slow client cannot grow memory without bound: its reading pauses', async () => {
     const c = ioredis();
     await c.set('big', 'x'.repeat(256 * 1024));

@@ -39,7 +39,7 @@ export interface Options {
   clientUsername?: string;
   /** Shared pipelined connections per node and (db, protocol). Default 1. */
   poolSize?: number;
-  /** Largest bulk string accepted from a client or server, bytes. Default 512 MiB (Redis's proto-max-bulk-len). */
+  /** Largest bulk string accepted from a client, bytes (server replies are not limited). Default 512 MiB (Redis's proto-max-bulk-len). */
   maxBulk?: number;
   /** Replies a client may owe before its reading pauses (backpressure). Default 1024. */
   maxPending?: number;
@@ -98,7 +98,9 @@ export async function start(options: Options): Promise<Handle> {
       log.warn('upstream refused a setup command', { node: u.node.label, reply });
     },
   };
-  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: options.maxBulk ?? DEFAULT_MAX_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000 };
+  const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
+  // Replies are not limited by the client limit: a value written directly to Redis may be longer.
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: Number.MAX_SAFE_INTEGER, connectTimeoutMs: options.connectTimeoutMs ?? 2000 };
   const master = new NodeConns(addr(options.master, 'master'), poolSize, uopts, events);
   const replicas = (options.replicas ?? []).map((r) => new NodeConns(addr(r, 'replica'), poolSize, uopts, events));
 
@@ -113,7 +115,7 @@ export async function start(options: Options): Promise<Handle> {
     replicas,
     readPolicy: options.readPolicy ?? 'prefer-replica',
     local: { clientPassword: options.clientPassword, clientUsername: options.clientUsername ?? 'default', databases: 16, serverVersion: '7.0.0' },
-    maxBulk: uopts.maxBulk,
+    maxBulk: clientMaxBulk,
     maxPending: options.maxPending ?? 1024,
     routed(info, route) {
       if (!routeChannel.hasSubscribers) return;

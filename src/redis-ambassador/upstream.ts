@@ -93,6 +93,7 @@ export interface NodeAddr {
 export interface UpstreamOptions {
   username?: string;
   password?: string;
+  /** Largest bulk accepted in a server reply. The server is trusted: values stored directly may exceed the client limit. */
   maxBulk: number;
   connectTimeoutMs: number;
 }
