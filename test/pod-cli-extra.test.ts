@@ -138,3 +138,41 @@ spec:
   const down = await runPodkit(['down', '--all', '--state-dir', dir], { timeoutMs: 30_000 });
   assert.equal(down.code, 0, down.stderr);
 });
+
+test('pods reach each other by Service name and StatefulSet pod name (pod-managed /etc/hosts)', async () => {
+  const f = yamlFile(`apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: db }
+spec:
+  serviceName: db
+  podManagementPolicy: Parallel
+  selector: { matchLabels: { app: db } }
+  template:
+    metadata: { labels: { app: db } }
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers: [{ name: srv, command: [python3, -m, http.server, '8080'], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: api }
+spec: { selector: { app: db }, ports: [{ port: 8080 }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client }
+spec:
+  restartPolicy: OnFailure
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    command: [sh, -c, 'getent hosts api db-0.db; python3 -c "import urllib.request; print(urllib.request.urlopen(\\"http://api:8080/\\").status)"; sleep 60']
+`);
+  const p = startPodkit(['up', '--max-backoff', '1s', '--status-bind', '', '--state-dir', stateDir(), f]);
+  await waitForOutput(p, /client\/c \| 200/, 30_000);
+  const ip = /client\/c \| (10\.244\.0\.\d+)\s+api/.exec(p.stdout())?.[1];
+  assert.ok(ip, p.stdout());
+  assert.match(p.stdout(), new RegExp(`client/c \\| ${ip.replace(/\./g, '\\.')}\\s+db-0\\.db`));
+  p.signal('SIGINT');
+  await withTimeout(p.exited, 30_000, 'exit');
+});
