@@ -18,25 +18,51 @@ export function run(argv: string[]): Promise<number> {
       command: 'podkit ps',
       usage: 'podkit ps [--containers] [--json]',
       summary: 'List pods started by podkit up (foreground or detached).',
-      spec: { 'state-dir': stateDirFlag, containers: flag.bool({ help: 'One line per container', short: 'c', default: false, env: [] }), json: flag.bool({ help: 'Print JSON', default: false, env: [] }) },
+      spec: {
+        'state-dir': stateDirFlag,
+        containers: flag.bool({ help: 'One line per container', short: 'c', default: false, env: [] }),
+        json: flag.bool({ help: 'Print JSON', default: false, env: [] }),
+        watch: flag.bool({ help: 'Redraw every second until Ctrl-C (a live terminal status view)', short: 'w', default: false, env: [] }),
+      },
       async main({ values }) {
+        if (values.watch) {
+          let stop = false;
+          const onInt = () => (stop = true);
+          process.once('SIGINT', onInt);
+          while (!stop) {
+            process.stdout.write('\x1b[H\x1b[2J' + render(values['state-dir'], values.containers));
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+          process.off('SIGINT', onInt);
+          return 0;
+        }
         const pods = listPods(values['state-dir']).map((e) => ({ e, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }));
         if (values.json) {
           process.stdout.write(JSON.stringify(pods.map(({ e, st }) => ({ ...st, name: e.name, orphaned: e.orphaned, statusURL: e.state?.statusURL })), null, 1) + '\n');
           return 0;
         }
-        const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
-        for (const { e, st } of pods) {
-          const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
-          const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : (st?.phase ?? 'Pending');
-          rows.push([e.name, `${cs.filter((c) => c.ready).length}/${cs.length}`, status, String((st?.containers ?? []).reduce((n, c) => n + c.restarts, 0)), e.state?.ip ?? st?.podIP ?? '', e.state ? age(Date.now() - e.state.createdAt) : '', e.state?.statusURL ?? '']);
-          if (values.containers) for (const c of st?.containers ?? []) rows.push([`  ${c.name}`, c.ready ? '1/1' : '0/1', `${c.state}${c.reason ? ` (${c.reason})` : ''}`, String(c.restarts), c.kind, '', c.probes.map((p) => `${p.kind}=${p.last ?? 'pending'}`).join(' ')]);
-        }
-        const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-        for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n');
+        process.stdout.write(render(values['state-dir'], values.containers));
         return 0;
       },
     },
     argv,
   );
+}
+
+/** The table: one line per pod (and per container with `containers`). */
+function render(root: string, containers: boolean): string {
+  const pods = listPods(root).map((e) => ({ e, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }));
+  const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
+  for (const { e, st } of pods) {
+    const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
+    const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : (st?.phase ?? 'Pending');
+    const restarts = String((st?.containers ?? []).reduce((n, c) => n + c.restarts, 0));
+    rows.push([e.name, `${cs.filter((c) => c.ready).length}/${cs.length}`, status, restarts, e.state?.ip ?? st?.podIP ?? '', e.state ? age(Date.now() - e.state.createdAt) : '', e.state?.statusURL ?? '']);
+    if (!containers) continue;
+    for (const c of st?.containers ?? []) {
+      rows.push([`  ${c.name}`, c.ready ? '1/1' : '0/1', `${c.state}${c.reason ? ` (${c.reason})` : ''}`, String(c.restarts), c.kind, '', c.probes.map((p) => `${p.kind}=${p.last ?? 'pending'}`).join(' ')]);
+    }
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n').join('');
 }

@@ -5,7 +5,7 @@ import type { ContainerProcess, ExecResult } from './sandbox.js';
 
 /** Base environment every container gets (Kubernetes gives PATH and HOSTNAME; HOME for tools that need it). */
 export function baseEnv(hostname: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: hostname, HOME: '/root' };
+  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOSTNAME: hostname, HOME: process.env.HOME ?? '/root' };
 }
 
 /**
