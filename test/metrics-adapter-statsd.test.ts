@@ -69,6 +69,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
           mappings: [
             { match: 'app.*.hits', name: 'hits_total', labels: { service: '$1' } },
             { match: 'app.*.latency', name: 'latency_seconds', labels: { service: '$1' } },
+            { match: 'app.*.render', name: 'render_seconds', observer_type: 'summary', labels: { service: '$1' } },
             { match: 'noise.*', action: 'drop', name: 'dropped' },
           ],
         },
@@ -90,6 +91,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     c.set('users.unique', 'bob');
     c.histogram('payload.bytes', 1024, { route: 'upload' });
     c.distribution('job.seconds', 2);
+    c.timing('app.api.render', 30);
     c.increment('noise.x');
     const out = await pollUntil(async () => {
       const t = await text(h.address.port);
@@ -101,6 +103,8 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     assert.match(out, /^latency_seconds_sum\{service="api"\} 0\.05$/m);
     assert.match(out, /^queue_depth\{env="prod"\} 42$/m);
     assert.match(out, /^users_unique 2$/m);
+    assert.match(out, /^render_seconds\{service="api",quantile="0\.5"\} 0\.03$/m);
+    assert.match(out, /^render_seconds_count\{service="api"\} 1$/m);
     assert.match(out, /^payload_bytes_count\{route="upload"\} 1$/m);
     assert.doesNotMatch(out, /noise/);
     assert.match(out, /^podkit_metrics_adapter_dropped_samples_total\{reason="mapping_drop"\} 1$/m);
