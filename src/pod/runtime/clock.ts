@@ -11,7 +11,7 @@ export interface Clock {
   after(ms: number, fn: () => void): Timer;
 }
 
-/** Wall clock backed by setTimeout; timers are unref'd so they never hold the process open on their own. */
+/** Wall clock backed by setTimeout. Every timer the runtime sets is cancelled when its container or pod stops. */
 export const realClock: Clock = {
   now: () => performance.now(),
   after(ms, fn) {
