@@ -144,6 +144,25 @@ export class Repo {
         await rmrf(tree);
       }
     }
+    // A kill inside `git worktree add` leaves an admin dir marked "locked" (so `worktree prune` keeps it) and
+    // without commondir, which makes every later fetch fail. We own this repo: drop registrations that are
+    // incomplete or point at no tree.
+    const adminRoot = join(this.gitDir, 'worktrees');
+    for (const name of await fsp.readdir(adminRoot).catch(() => [] as string[])) {
+      const admin = join(adminRoot, name);
+      let ok = existsSync(join(admin, 'commondir')) && existsSync(join(admin, 'HEAD'));
+      if (ok) {
+        try {
+          ok = existsSync(readFileSync(join(admin, 'gitdir'), 'utf8').trim());
+        } catch {
+          ok = false;
+        }
+      }
+      if (!ok) {
+        this.o.log.info('removing half-made worktree registration left by an earlier run', { path: admin });
+        await rmrf(admin);
+      }
+    }
   }
 
   /** The remote's hash for the ref ('' if the ref is not advertised, e.g. a commit hash). One round trip. */
