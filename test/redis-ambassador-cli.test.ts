@@ -46,7 +46,7 @@ test('--help lists every flag with its env var', async () => {
   const r = await runPodkit(['redis-ambassador', '--help']);
   assert.equal(r.code, 0);
   for (const f of ['--listen', '--master', '--replica', '--read-policy', '--http-bind', '--password-file', '--username', '--client-password-file']) assert.ok(r.stdout.includes(f), f);
-  assert.match(r.stdout, /PODKIT_READ_POLICY/);
+  assert.match(r.stdout, /PODKIT_REDIS_AMBASSADOR_READ_POLICY/);
 });
 
 test('the CLI with secrets from files: redis-benchmark through it, /readyz, /metrics, secrets never logged, SIGTERM exits 0', { timeout: 120_000 }, async () => {

@@ -113,3 +113,12 @@ test('help lists every visible flag with env and default', () => {
   assert.match(h, /replica.*repeatable/);
   assert.doesNotMatch(h, /default undefined/);
 });
+
+test('withEnvPrefix gives unnamed flags a component prefix and keeps explicit env names', async () => {
+  const { withEnvPrefix } = await import('./config.js');
+  const s = withEnvPrefix('PODKIT_X_', { 'read-policy': flag.string({ help: 'p' }), fmt: flag.string({ help: 'f', env: ['PODKIT_LOG_FORMAT'] }) });
+  const { values } = parseConfig(s, [], { command: 'x', env: { PODKIT_X_READ_POLICY: 'master', PODKIT_READ_POLICY: 'ignored', PODKIT_LOG_FORMAT: 'json' } });
+  assert.equal(values['read-policy'], 'master');
+  assert.equal(values.fmt, 'json');
+  assert.match(helpText(s, 'x', 'x'), /env PODKIT_X_READ_POLICY/);
+});

@@ -70,6 +70,16 @@ export interface Parsed<S extends FlagSpec> {
   origin: Readonly<Record<keyof S, 'default' | 'file' | 'env' | 'flag'>>;
 }
 
+/**
+ * Give every flag that names no env var of its own `<prefix><NAME>` (e.g. PODKIT_REDIS_AMBASSADOR_READ_POLICY), so
+ * one component's settings cannot be picked up by another's from a shared environment.
+ */
+export function withEnvPrefix<S extends FlagSpec>(prefix: string, spec: S): S {
+  const out: FlagSpec = {};
+  for (const [name, f] of Object.entries(spec)) out[name] = f.env ? f : { ...f, env: [`${prefix}${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`] };
+  return out as S;
+}
+
 export function envNames(name: string, f: Flag<unknown>): readonly string[] {
   return f.env ?? [`PODKIT_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`];
 }

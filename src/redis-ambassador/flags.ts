@@ -1,10 +1,11 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
-import { flag } from '../core/config.js';
+import { flag, withEnvPrefix } from '../core/config.js';
 
-export const spec = {
+/** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */
+export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', {
   listen: flag.hostport({ help: 'Address clients connect to (loopback by default)', default: { host: '127.0.0.1', port: 6379 }, metavar: 'HOST:PORT' }),
   master: flag.hostport({ help: 'The write master (required)', metavar: 'HOST:PORT' }),
-  replica: flag.hostport({ help: 'A read replica (repeatable)', repeatable: true, metavar: 'HOST:PORT', env: ['PODKIT_REPLICAS'] }),
+  replica: flag.hostport({ help: 'A read replica (repeatable)', repeatable: true, metavar: 'HOST:PORT', env: ['PODKIT_REDIS_AMBASSADOR_REPLICAS'] }),
   'read-policy': flag.enum({
     help: 'Where reads go: replica (replicas only), prefer-replica (replicas, else the master), master',
     values: ['replica', 'prefer-replica', 'master'],
@@ -20,5 +21,5 @@ export const spec = {
   'max-pending': flag.int({ help: 'Replies a client may owe before its reading pauses', default: 1024, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),
-  'log-format': flag.enum({ help: 'Log format', values: ['auto', 'json', 'text'], default: 'auto' }),
-};
+  'log-format': flag.enum({ help: 'Log format', values: ['auto', 'json', 'text'], default: 'auto', env: ['PODKIT_LOG_FORMAT'] }),
+});
