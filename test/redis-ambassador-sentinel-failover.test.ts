@@ -1,12 +1,18 @@
 /** @module SentinelTopology under real failovers: kill -9 the master (twice, back to back, with a Sentinel gone), waited for by events. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { pollUntil, startTopology, stopAll, withTimeout, type RedisNode, type Topology as Servers } from './helpers/index.js';
+import { pollUntil, startTopology, stopAll, withTimeout, type RedisNode, type SentinelNode, type Topology as Servers } from './helpers/index.js';
 import { render } from '../src/core/metrics/index.js';
 import { SentinelTopology, TopologyMetrics, type NodeState, type TopologySnapshot } from '../src/redis-ambassador/topology/index.js';
 
 after(stopAll);
+
+/** PODKIT_TOPOLOGY_DEBUG=file: a timeline of Sentinel events and topology changes, for diagnosing a failure. */
+const debugFile = process.env.PODKIT_TOPOLOGY_DEBUG;
+const t0 = Date.now();
+const debug = (line: string) => debugFile && appendFileSync(debugFile, `${Date.now() - t0} ${line}\n`);
 
 let servers: Servers;
 let topo: SentinelTopology;
@@ -37,8 +43,15 @@ before(async () => {
   topo = new SentinelTopology(
     [{ host: '127.0.0.1', port: servers.sentinels[0].port }],
     servers.masterName,
-    { onSentinelEvent: (ch, payload, at) => ch === '+switch-master' && topoSwitches.push({ at, payload }) },
+    {
+      onSentinelEvent: (ch, payload, at, from) => {
+        if (ch === '+switch-master') topoSwitches.push({ at, payload });
+        debug(`${from} ${ch} ${payload}`);
+      },
+    },
   );
+  topo.on('change', (s, why) => debug(`change(${why}) master=${s.master?.port} ${s.reason ?? ''} ${s.replicas.map((r) => `${r.port}:${r.healthy ? 'ok' : r.reason}`).join(' ')}`));
+  topo.on('switch-master', (from, to) => debug(`SWITCH ${from?.port} -> ${to.port}`));
   metrics = new TopologyMetrics(topo);
   await waitSnapshot((s) => s.master?.port === servers.master.port && s.replicas.filter((r) => r.healthy).length === 2, 'initial discovery');
   await pollUntil(() => topo.sentinels().filter((x) => x.connected).length === 3, { timeoutMs: 10_000, what: 'all 3 Sentinels discovered from the one configured' });
@@ -81,24 +94,57 @@ const nodeAt = (port: number): RedisNode => {
   return n;
 };
 
+async function roleOf(port: number): Promise<string> {
+  const c = nodeAt(port).client();
+  try {
+    return String(((await c.call('ROLE')) as unknown[])[0]);
+  } finally {
+    c.disconnect();
+  }
+}
+
+/**
+ * Wait until every live Sentinel names the same master, ROLE on it says master, and it is the topology's master.
+ * Under load Sentinels sometimes fail over again before they agree (two of them promoting different replicas);
+ * the topology must end where Sentinel ends.
+ */
+async function settled(alive: SentinelNode[]): Promise<RedisNode> {
+  const clients = alive.map((x) => x.client());
+  let port = 0;
+  let seen = '';
+  try {
+    await pollUntil(
+      async () => {
+        const ports = await Promise.all(clients.map(async (c) => Number(((await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', servers.masterName)) as string[])[1])));
+        seen = `sentinels say ${ports.join(',')}; topology says ${topo.current().master?.port}`;
+        if (new Set(ports).size !== 1) return false;
+        port = ports[0];
+        return topo.current().master?.port === port && (await roleOf(port)) === 'master';
+      },
+      { timeoutMs: 30_000, what: 'Sentinels and the topology to agree on the master' },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last seen: ${seen}`);
+    });
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+  return nodeAt(port);
+}
+
 /** Kill the current master; wait for our switch-master; check ROLE on the new master and measure against Sentinel's message. */
-async function failover(label: string): Promise<RedisNode> {
+async function failover(label: string, alive: SentinelNode[]): Promise<RedisNode> {
   const old = topo.current().master;
   assert.ok(old);
   const seenBefore = sentinelSwitches.length;
   const sw = nextSwitch();
   const killedAt = Date.now();
+  debug(`KILL ${old.port}`);
   nodeAt(old.port).proc.signal('SIGKILL');
   const { from, to, at } = await sw;
   record(`${label}: kill -9 master → our switch-master (mostly Sentinel's down-after + election)`, at - killedAt);
   assert.equal(from?.port, old.port);
   assert.notEqual(to.port, old.port);
-  const next = nodeAt(to.port);
-  const c = next.client();
-  const role = (await c.call('ROLE')) as unknown[];
-  c.disconnect();
-  assert.equal(role[0], 'master', 'the node we switched to says it is master');
-  assert.equal(topo.current().master?.port, to.port);
+  assert.equal(await roleOf(to.port), 'master', 'the node we switched to says it is master');
   // Sentinels learn of a failover at different times (up to seconds apart): take the first message about THIS one.
   const payload = `${servers.masterName} 127.0.0.1 ${old.port} 127.0.0.1 ${to.port}`;
   const firstOf = (list: { at: number; payload: string }[]) => list.filter((x) => x.payload === payload).reduce<number | null>((a, b) => (a === null || b.at < a ? b.at : a), null);
@@ -107,28 +153,34 @@ async function failover(label: string): Promise<RedisNode> {
   const own = firstOf(topoSwitches);
   if (own !== null) record(`${label}: +switch-master received by the topology → its switch-master`, at - own);
   else record(`${label}: switch-master came from a re-check before any +switch-master message`, 0);
-  return next;
+  const final = await settled(alive);
+  if (final.port !== to.port) record(`${label}: Sentinel failed over again before settling (count)`, 1);
+  return final;
 }
 
 /** Wait until every live Sentinel lists `replica` as a healthy replica of `master` (so it can be promoted next). */
 async function sentinelsSeeReplica(master: RedisNode, replica: RedisNode, sentinels = servers.sentinels): Promise<void> {
   for (const s of sentinels) {
     const c = s.client();
+    let seen = '';
     await pollUntil(
       async () => {
         const m = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', servers.masterName)) as string[];
         const reps = (await c.call('SENTINEL', 'REPLICAS', servers.masterName)) as string[][];
         const r = reps.map((x) => new Map(x.map((v, i) => [v, x[i + 1]]))).find((x) => x.get('port') === String(replica.port));
+        seen = `master ${m[1]}; replica ${JSON.stringify(r ? Object.fromEntries(r) : null)}`;
         return Number(m[1]) === master.port && !!r && !/s_down|disconnected/.test(r.get('flags') ?? '') && r.get('master-link-status') === 'ok';
       },
-      { timeoutMs: 30_000, what: `sentinel ${s.addr} to see ${replica.addr} replicating from ${master.addr}` },
-    );
+      { timeoutMs: 30_000, what: `sentinel ${s.addr} to see ${replica.addr} replicating from ${master.addr} (last: ${seen})` },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; last seen: ${seen}`);
+    });
     c.disconnect();
   }
 }
 
 test('kill -9 the master: switch-master to a ROLE-confirmed master; the other replica follows', async () => {
-  const newMaster = await failover('failover 1');
+  const newMaster = await failover('failover 1', servers.sentinels);
   const other = servers.replicas.find((r) => r.port !== newMaster.port) as RedisNode;
   const s = await waitSnapshot((x) => x.replicas.find((r) => r.port === other.port)?.healthy === true, 'the other replica healthy under the new master');
   assert.equal(s.master?.port, newMaster.port);
@@ -137,17 +189,18 @@ test('kill -9 the master: switch-master to a ROLE-confirmed master; the other re
 });
 
 test('back-to-back: a Sentinel goes away, then the new master is killed too', async () => {
-  const current = nodeAt(topo.current().master?.port ?? 0);
-  const last = servers.replicas.find((r) => r.port !== current.port) as RedisNode;
   const alive = servers.sentinels.slice(1);
+  const current = await settled(alive);
+  const last = servers.replicas.find((r) => r.port !== current.port) as RedisNode;
   await sentinelsSeeReplica(current, last, alive);
   servers.sentinels[0].proc.signal('SIGKILL');
-  const newMaster = await failover('failover 2 (one sentinel dead)');
+  const newMaster = await failover('failover 2 (one sentinel dead)', alive);
   assert.equal(newMaster.port, last.port);
   const snap = topo.current();
   assert.equal(snap.replicas.filter((r) => r.healthy).length, 0, 'both former masters are dead: no healthy replica');
   const text = render(metrics.collect(), 'prometheus');
-  assert.match(text, /^podkit_ambassador_failovers_total 2$/m);
+  const failovers = Number(/^podkit_ambassador_failovers_total (\d+)$/m.exec(text)?.[1]);
+  assert.ok(failovers >= 2, `failovers_total ${failovers}`);
   assert.match(text, new RegExp(`^podkit_ambassador_master_info\\{address="127.0.0.1:${last.port}"\\} 1$`, 'm'));
   assert.match(text, /^podkit_ambassador_replicas_in_rotation 0$/m);
 });

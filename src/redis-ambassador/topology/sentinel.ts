@@ -92,7 +92,7 @@ export class SentinelTopology extends ProbedTopology {
       this.sopts.onSentinelEvent?.(channel, payload, at, sentinel);
       const to = { host: parts[3], port: Number(parts[4]) };
       if (this.masterAddr && key(this.masterAddr) === key(to)) return;
-      this.switchTo(to, { host: parts[1], port: Number(parts[2]) });
+      void this.onSwitch(to, { host: parts[1], port: Number(parts[2]) }, sentinel);
       return;
     }
     // "<type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>" or "master <name> <ip> <port>".
@@ -107,14 +107,45 @@ export class SentinelTopology extends ProbedTopology {
     void this.recheck();
   }
 
-  /** React to +switch-master at once: ROLE-confirm the new master (retrying briefly while it finishes promotion), then emit. */
+  /**
+   * A `+switch-master` carries no epoch, and under load Sentinels can disagree for a while (two of them promoting
+   * different replicas, each announcing its own switch). One round trip to the announcing Sentinel for its
+   * config-epoch lets the higher epoch win, as it will in Sentinel itself; a stale announcement only triggers a re-check.
+   */
+  private async onSwitch(to: Addr, from: Addr, sentinel: string): Promise<void> {
+    const conn = this.conns.find((c) => c.addr === sentinel);
+    let epoch: number | null = null;
+    if (conn && conn.cmd.status === 'ready') {
+      try {
+        const m = fields(await conn.cmd.call('SENTINEL', 'MASTER', this.masterName));
+        const addr = { host: m.get('ip') ?? '', port: Number(m.get('port')) };
+        // The Sentinel may have moved on again since it announced: its current answer is the one to use.
+        if (addr.host) to = addr;
+        epoch = Number(m.get('config-epoch'));
+      } catch {
+        // fall through: adopt the announcement without an epoch, the re-check corrects it
+      }
+    }
+    if (this.closed) return;
+    if (epoch !== null && epoch < this.configEpoch) return void this.recheck();
+    if (epoch !== null) this.configEpoch = epoch;
+    if (this.masterAddr && key(this.masterAddr) === key(to)) return;
+    this.switchTo(to, from);
+  }
+
+  /** Adopt `to` at once: ROLE-confirm it (retrying briefly while it finishes promotion); `update` emits when ROLE says master. */
   private switchTo(to: Addr, from: Addr): void {
+    const old = this.masterAddr;
     this.masterAddr = to;
-    this.configEpoch++; // a failover always raises the epoch: older answers from a lagging Sentinel are ignored
     this.replicaAddrs.delete(key(to));
-    this.replicaAddrs.set(key(from), from);
+    // The masters we leave become replica candidates (Sentinel lists them so; ROLE decides whether they serve).
+    for (const x of [old, from]) {
+      if (x && key(x) !== key(to)) {
+        this.replicaAddrs.set(key(x), x);
+        this.probeFor(x);
+      }
+    }
     const p = this.probeFor(to);
-    this.probeFor(from);
     this.update('+switch-master');
     const confirm = async (tries: number): Promise<void> => {
       const r = await p.probe();
