@@ -2,7 +2,7 @@
 import { flag, withEnvPrefix } from '../core/config.js';
 
 /** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */
-export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', {
+const flags = {
   listen: flag.hostport({ help: 'Address clients connect to (loopback by default)', default: { host: '127.0.0.1', port: 6379 }, metavar: 'HOST:PORT' }),
   master: flag.hostport({ help: 'The write master (required)', metavar: 'HOST:PORT' }),
   replica: flag.hostport({ help: 'A read replica (repeatable)', repeatable: true, metavar: 'HOST:PORT', env: ['PODKIT_REDIS_AMBASSADOR_REPLICAS'] }),
@@ -22,4 +22,5 @@ export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', {
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),
   'log-format': flag.enum({ help: 'Log format', values: ['auto', 'json', 'text'], default: 'auto', env: ['PODKIT_LOG_FORMAT'] }),
-});
+};
+export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', flags);
