@@ -29,6 +29,7 @@ test('every subcommand answers --help with its flags, and rejects an unknown fla
     assert.equal(bad.code, 2, `${c.name} with an unknown flag: ${bad.stdout}${bad.stderr}`);
     assert.match(bad.stderr, /--definitely-not-a-flag/);
     assert.equal(bad.stderr.trim().split('\n').length, 1, `${c.name}: one line on stderr`);
+    assert.equal(bad.stderr.split(`podkit ${c.name}:`).length, 2, `${c.name}: the command is named once: ${bad.stderr}`);
   }
 });
 

@@ -54,7 +54,7 @@ export const flag = {
 };
 
 export interface ParseOptions {
-  /** The command, for messages: `podkit git-sync`. */
+  /** The command, for the `see … --help` hint: `podkit git-sync`. Callers prefix messages with it (see cli/run.ts). */
   command: string;
   env?: NodeJS.ProcessEnv;
   /** Values from a config file, keyed by flag name; `source` names the file for messages. */
@@ -192,7 +192,7 @@ export function parseConfig<S extends FlagSpec>(spec: S, argv: readonly string[]
       break;
     }
     if (!arg.startsWith('-') || arg === '-') {
-      if (!opts.positionals) throw new UsageError(`${opts.command}: unexpected argument "${arg}" (see --help)`);
+      if (!opts.positionals) throw new UsageError(`unexpected argument "${arg}" (see ${opts.command} --help)`);
       positionals.push(arg);
       continue;
     }
@@ -209,7 +209,7 @@ export function parseConfig<S extends FlagSpec>(spec: S, argv: readonly string[]
         key = key.slice(3);
       }
     }
-    if (!name) throw new UsageError(`${opts.command}: unknown flag ${arg.split('=')[0]} (see --help)`);
+    if (!name) throw new UsageError(`unknown flag ${arg.split('=')[0]} (see ${opts.command} --help)`);
     const f = spec[name];
     const where = `flag --${name}`;
     let raw: string;
