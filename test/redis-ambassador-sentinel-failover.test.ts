@@ -26,7 +26,7 @@ const figures: Record<string, number[]> = {};
 const record = (k: string, ms: number) => (figures[k] ??= []).push(ms);
 
 before(async () => {
-  servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 500, failoverTimeoutMs: 2000 });
+  servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000, failoverTimeoutMs: 2000 });
   // Any node may become master: none should wait Redis's default 5 s before a full sync to a replica.
   for (const n of [servers.master, ...servers.replicas]) {
     const c = n.client();
