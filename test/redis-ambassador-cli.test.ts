@@ -32,6 +32,14 @@ const bad: [string, string[], RegExp][] = [
   ['a missing password file', ['--master', '127.0.0.1:1', '--password-file', '/nonexistent/pw'], /password-file: cannot read \/nonexistent\/pw/],
   ['a bad --max-bulk', ['--master', '127.0.0.1:1', '--max-bulk', 'lots'], /--max-bulk: expected a size/],
   ['a bad --pool-size', ['--master', '127.0.0.1:1', '--pool-size', '0'], /--pool-size: must be 1\.\.64/],
+  ['--sentinel and --master together', ['--sentinel', '127.0.0.1:1', '--master-name', 'm', '--master', '127.0.0.1:2'], /--sentinel: give either --sentinel .* or --master\/--replica, not both/],
+  ['--sentinel and --replica together', ['--sentinel', '127.0.0.1:1', '--master-name', 'm', '--replica', '127.0.0.1:2'], /not both/],
+  ['--sentinel without --master-name', ['--sentinel', '127.0.0.1:1'], /--master-name: required with --sentinel/],
+  ['--master-name without --sentinel', ['--master', '127.0.0.1:1', '--master-name', 'm'], /--master-name: only with --sentinel/],
+  ['a bad --sentinel', ['--sentinel', 'nohost', '--master-name', 'm'], /--sentinel: expected HOST:PORT/],
+  ['a bad --consistency', ['--master', '127.0.0.1:1', '--consistency', 'strong'], /--consistency: expected one of eventual\|session/],
+  ['--consistency session (not wired yet)', ['--master', '127.0.0.1:1', '--consistency', 'session'], /--consistency: session is not available yet/],
+  ['a too small --max-lag', ['--master', '127.0.0.1:1', '--max-lag', '500ms'], /--max-lag: must be at least 1s/],
 ];
 for (const [what, args, re] of bad) {
   test(`${what} → one line on stderr, exit 2`, async () => {

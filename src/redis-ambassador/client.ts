@@ -7,6 +7,7 @@ import { encodeCommand, encodeError } from './resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { HOOK_SELECT, freePending, markDirty, newPending, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
 import type { ProxyContext } from './context.js';
+import type { NodeConns } from './pools.js';
 import * as local from './local.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
@@ -37,6 +38,10 @@ export class ClientSession implements ReplySink, local.LocalState {
   private inMulti = false;
   private watching = false;
   private lastMaster: Upstream | null = null;
+  /** Topology mode: the replica this client reads from while it stays in rotation (monotonic reads). */
+  private replica: NodeConns | null = null;
+  /** Commands of this client waiting for a master (later master-bound ones queue behind them, in order). */
+  held = 0;
   private stall = 0;
   private quitting = false;
   private closed = false;
@@ -196,6 +201,12 @@ export class ClientSession implements ReplySink, local.LocalState {
     const ctx = this.ctx;
     if (info.replicaOk && ctx.readPolicy !== 'master') {
       const reps = ctx.replicas;
+      if (ctx.retry) {
+        const n = this.pickReplica(null);
+        const u = n ? n.shared(this.id, this.db, this.proto) : null;
+        if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
+        if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
+      }
       for (let k = 0; k < reps.length; k++) {
         const n = reps[(this.id + k) % reps.length];
         if (!n.up) continue;
@@ -204,14 +215,65 @@ export class ClientSession implements ReplySink, local.LocalState {
       }
       if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
     }
-    const u = ctx.master.shared(this.id, this.db, this.proto);
-    if (!u) return this.unavailable(info, 'master');
+    const u = ctx.noMaster || this.held > 0 ? null : ctx.master.shared(this.id, this.db, this.proto);
+    if (!u) {
+      if (!ctx.retry) return this.unavailable(info, 'master');
+      // Failover in progress: wait for the new master (bounded) rather than fail the command.
+      const p = this.link(info, R_MASTER);
+      ctx.routed(info, R_MASTER);
+      this.keep(p, buf, start, end);
+      this.held++;
+      ctx.rerouted('write_held');
+      ctx.hold(p, this);
+      return true;
+    }
     if (u !== this.lastMaster) {
       // Commands of one client to the master must not overtake each other across connections.
       if (this.pending > 0 && this.lastMaster !== null && !this.lastMaster.closed) return this.barrier();
       this.lastMaster = u;
     }
     return this.enqueue(u, info, R_MASTER, buf, start, end);
+  }
+
+  /** Topology mode: the client's replica while it stays in rotation, else the next one in rotation (not `not`). */
+  private pickReplica(not: NodeConns | null): NodeConns | null {
+    const r = this.replica;
+    if (r !== null && r !== not && r.inRotation && r.up) return r;
+    const reps = this.ctx.replicas;
+    for (let k = 0; k < reps.length; k++) {
+      const n = reps[(this.id + k) % reps.length];
+      if (n !== not && n.inRotation && n.up) return (this.replica = n);
+    }
+    return null;
+  }
+
+  /** Copy the command's bytes so it can be sent again. */
+  private keep(p: Pending, buf: Buffer, start: number, end: number): void {
+    const inline = this.cmd.inline;
+    p.cmd = inline ? encodeCommand(inline) : Buffer.from(buf.subarray(start, end));
+    p.db = this.db;
+    p.proto = this.proto;
+  }
+
+  retry(p: Pending, from: Upstream, reply: Buffer | null): boolean {
+    const ctx = this.ctx;
+    if (this.closed || p.cmd === null || ++p.tries > 4) return false;
+    if (reply === null && p.info.replicaOk) {
+      // A read whose connection died: another replica in rotation, else the master (unless reads must not go there).
+      const n = this.pickReplica(from.owner as NodeConns | null);
+      let u = n ? n.shared(this.id, p.db, p.proto) : null;
+      if (!u && ctx.readPolicy !== 'replica' && !ctx.noMaster && from.owner !== ctx.master) u = ctx.master.shared(this.id, p.db, p.proto);
+      if (!u) return false;
+      ctx.rerouted('read_retried');
+      u.sendBuf(p, p.cmd);
+      return true;
+    }
+    if (p.route !== R_MASTER) return false;
+    // -READONLY (the write did not run) or never sent: to the current master once there is one.
+    ctx.rerouted('write_retried');
+    this.held++;
+    ctx.hold(p, this);
+    return true;
   }
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
@@ -251,6 +313,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private enqueue(u: Upstream, info: CommandInfo, route: number, buf: Buffer, start: number, end: number): boolean {
     const p = this.link(info, route);
     this.ctx.routed(info, route);
+    if (this.ctx.retry && route !== R_DEDICATED) this.keep(p, buf, start, end);
     const inline = this.cmd.inline;
     if (inline) u.sendBuf(p, encodeCommand(inline));
     else u.send(p, buf, start, end);
@@ -321,7 +384,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         this.pinned = null;
         this.mode = MODE_NORMAL;
         this.lastMaster = null;
-        this.ctx.master.release(u);
+        (u.owner ?? this.ctx.master).release(u);
       }
     }
     if (this.stall & STALL_BACKPRESSURE && this.pending <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
@@ -374,7 +437,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     const u = this.pinned;
     this.pinned = null;
     this.mode = MODE_NORMAL;
-    if (u) this.ctx.master.release(u);
+    if (u) (u.owner ?? this.ctx.master).release(u);
     this.db = 0;
     this.proto = 2;
     this.name = null;
@@ -403,7 +466,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         u.tunnel = null;
         u.destroy('client gone');
       }
-      else this.ctx.master.release(u);
+      else (u.owner ?? this.ctx.master).release(u);
     }
     this.inb.clear();
     this.ctx.clientClosed(this);

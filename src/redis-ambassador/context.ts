@@ -3,6 +3,7 @@ import type { CommandInfo, CommandTable } from './resp/commands.js';
 import type { NodeConns } from './pools.js';
 import type { LocalConfig } from './local.js';
 import type { ClientSession } from './client.js';
+import type { Pending } from './upstream.js';
 
 export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
 
@@ -20,4 +21,12 @@ export interface ProxyContext {
   routed(info: CommandInfo, route: number): void;
   error(kind: string): void;
   clientClosed(c: ClientSession): void;
+  /** Topology mode: commands keep their bytes so a -READONLY write or a read on a lost replica can be retried. */
+  retry: boolean;
+  /** Topology mode: no ROLE-confirmed master right now (writes are held, not failed). */
+  noMaster: boolean;
+  /** Hold a master-bound command `p` of session `s` until a master can take it (bounded; then -ERR). */
+  hold(p: Pending, s: ClientSession): void;
+  /** Count a retry or reroute: `read_retried`, `write_retried`, `write_held`. */
+  rerouted(kind: string): void;
 }

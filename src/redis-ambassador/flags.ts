@@ -1,10 +1,11 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
 import { flag, withEnvPrefix } from '../core/config.js';
+import { topologySpec } from './topology/flags.js';
 
 /** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */
 const flags = {
   listen: flag.hostport({ help: 'Address clients connect to (loopback by default)', default: { host: '127.0.0.1', port: 6379 }, metavar: 'HOST:PORT' }),
-  master: flag.hostport({ help: 'The write master (required)', metavar: 'HOST:PORT' }),
+  master: flag.hostport({ help: 'The write master (static mode; or use --sentinel)', metavar: 'HOST:PORT' }),
   replica: flag.hostport({ help: 'A read replica (repeatable)', repeatable: true, metavar: 'HOST:PORT', env: ['PODKIT_REDIS_AMBASSADOR_REPLICAS'] }),
   'read-policy': flag.enum({
     help: 'Where reads go: replica (replicas only), prefer-replica (replicas, else the master), master',
@@ -20,6 +21,7 @@ const flags = {
   'max-bulk': flag.string({ help: 'Largest bulk string accepted (e.g. 512mb)', default: '512mb', metavar: 'BYTES' }),
   'max-pending': flag.int({ help: 'Replies a client may owe before its reading pauses', default: 1024, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
+  ...topologySpec,
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),
   'log-format': flag.enum({ help: 'Log format', values: ['auto', 'json', 'text'], default: 'auto', env: ['PODKIT_LOG_FORMAT'] }),
 };

@@ -12,6 +12,8 @@ import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandT
 import { NodeConns } from './pools.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { TopologyDriver } from './failover.js';
+import { TopologyMetrics, key, type Topology } from './topology/index.js';
 import { AmbassadorMetrics, connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
 
 export type { ReadPolicy } from './client.js';
@@ -21,8 +23,16 @@ export { routeChannel, connectionChannel, errorChannel, latencyChannel } from '.
 export interface Options {
   /** Where clients connect. Default 127.0.0.1:6379 (loopback). */
   listen?: HostPort;
-  /** The write master. Required. */
-  master: HostPort;
+  /** The write master. Required unless `topology` is given. */
+  master?: HostPort;
+  /**
+   * Discovery mode (Sentinel): the master and the replicas in rotation follow this topology (`master`/`replicas`
+   * are then ignored); -READONLY writes are retried on the new master, writes wait up to `holdMs` while there is
+   * none, reads lost with a replica are retried elsewhere. `start` owns it: `close()` closes it.
+   */
+  topology?: Topology;
+  /** Topology mode: how long a write waits for a master during a failover before -ERR, ms. Default 5000. */
+  holdMs?: number;
   /** Read replicas. Default: none (everything goes to the master). */
   replicas?: HostPort[];
   /** `replica`: reads only to replicas (an error when none is reachable); `prefer-replica`: replicas, else the master; `master`: everything to the master. Default `prefer-replica`. */
@@ -66,7 +76,8 @@ function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
 }
 
 export async function start(options: Options): Promise<Handle> {
-  if (!options.master) throw new ConfigError('master', 'a master HOST:PORT is required');
+  const topo = options.topology;
+  if (!options.master && !topo) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
   const log = options.log ?? silentLogger;
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
   const poolSize = options.poolSize ?? 1;
@@ -101,8 +112,11 @@ export async function start(options: Options): Promise<Handle> {
   const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
   // Replies are not limited by the client limit: a value written directly to Redis may be longer.
   const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: Number.MAX_SAFE_INTEGER, connectTimeoutMs: options.connectTimeoutMs ?? 2000 };
-  const master = new NodeConns(addr(options.master, 'master'), poolSize, uopts, events);
-  const replicas = (options.replicas ?? []).map((r) => new NodeConns(addr(r, 'replica'), poolSize, uopts, events));
+  const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
+  // Topology mode starts with a closed placeholder master (writes are held) until the topology confirms one.
+  const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');
+  if (topo) master.close();
+  const replicas = topo ? [] : (options.replicas ?? []).map((r) => mk(r, 'replica'));
 
   const commandsJson = createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, { flags: string[] }>;
   let table: CommandTable = tableFromStatic(commandsJson);
@@ -128,50 +142,69 @@ export async function start(options: Options): Promise<Handle> {
       sessions.delete(c);
       connectionChannel.publish({ kind: 'client', event: 'close' });
     },
+    retry: !!topo,
+    noMaster: !!topo,
+    hold: (p, s) => driver?.hold(p, s),
+    rerouted: (kind) => reroutes.labels({ kind }).inc(),
   };
+  let driver: TopologyDriver | null = null;
   const metrics = new AmbassadorMetrics(
     () => ctx.table,
-    () => [master, ...replicas].map((n) => ({ node: n.node.label, up: n.connected })),
+    () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
   );
+  const reroutes = metrics.registry.counter({ name: 'podkit_ambassador_reroutes_total', help: 'Commands sent again or held: read_retried (replica lost), write_retried (-READONLY or never sent), write_held (no master)', labelNames: ['kind'] });
+  const topoMetrics = topo ? new TopologyMetrics(topo) : null;
+  if (topoMetrics) metrics.registry.addCollector(() => topoMetrics.collect());
 
   // Control plane: one ioredis client to the master fetches COMMAND (routing flags), databases and version on every (re)connect.
-  const control = new Redis({
-    host: options.master.host,
-    port: options.master.port,
-    username: options.username,
-    password: options.password,
-    connectionName: 'podkit-ambassador-control',
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
-    lazyConnect: true,
-  });
-  control.on('error', () => {});
-  const refresh = async () => {
+  let control: Redis | null = null;
+  let firstDone: () => void = () => {};
+  const first = new Promise<void>((r) => (firstDone = r));
+  const connectControl = (hp: HostPort) => {
+    control?.disconnect();
+    const c = new Redis({
+      host: hp.host,
+      port: hp.port,
+      username: options.username,
+      password: options.password,
+      connectionName: 'podkit-ambassador-control',
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
+      lazyConnect: true,
+    });
+    control = c;
+    c.on('error', () => {});
+    c.on('ready', () => void refresh(c).then(() => firstDone()));
+    c.connect().catch(() => {});
+  };
+  const refresh = async (c: Redis) => {
     try {
-      const reply = await control.call('COMMAND');
+      const reply = await c.call('COMMAND');
       const next = tableFromCommandReply(reply);
       next.adoptCounts(table);
       table = ctx.table = next;
       source = 'live';
-      const info = await control.info('server');
+      const info = await c.info('server');
       const v = /redis_version:([^\r\n]+)/.exec(info);
       if (v) ctx.local.serverVersion = v[1];
-      const dbs = (await control.config('GET', 'databases').catch(() => [])) as string[];
+      const dbs = (await c.config('GET', 'databases').catch(() => [])) as string[];
       if (dbs[1] && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
       log.info('command table loaded from the master', { commands: next.size, version: ctx.local.serverVersion });
     } catch (e) {
       log.warn('could not load COMMAND from the master; using the static table', { error: (e as Error).message });
     }
   };
-  let firstDone: () => void = () => {};
-  const first = new Promise<void>((r) => (firstDone = r));
-  control.on('ready', () => void refresh().then(() => firstDone()));
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((r) => (timer = setTimeout(r, uopts.connectTimeoutMs)));
-  control.connect().catch(() => {});
-  master.warm();
-  for (const r of replicas) r.warm();
+  // Discovery may take a few probe rounds; a static master answers at once or not at all.
+  const timeout = new Promise<void>((r) => (timer = setTimeout(r, topo ? Math.max(5000, uopts.connectTimeoutMs) : uopts.connectTimeoutMs)));
+  if (topo) {
+    driver = new TopologyDriver(topo, ctx, { holdMs: options.holdMs ?? 5000, graceMs: 2000, log, make: mk, onMaster: connectControl });
+  } else {
+    connectControl(options.master as HostPort);
+    master.warm();
+    for (const r of replicas) r.warm();
+  }
   await Promise.race([first, timeout]);
   clearTimeout(timer);
 
@@ -192,7 +225,14 @@ export async function start(options: Options): Promise<Handle> {
   const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
 
-  const ready = () => (master.connected ? { ready: true } : { ready: false, reason: `master ${formatHostPort(options.master)} unreachable` });
+  const ready = (): { ready: boolean; reason?: string } => {
+    if (topo) {
+      const snap = topo.current();
+      if (!snap.master || ctx.noMaster) return { ready: false, reason: `no master: ${snap.reason ?? 'not confirmed yet'}` };
+      return ctx.master.connected ? { ready: true } : { ready: false, reason: `master ${key(snap.master)} unreachable` };
+    }
+    return master.connected ? { ready: true } : { ready: false, reason: `master ${formatHostPort(options.master as HostPort)} unreachable` };
+  };
   let http: HttpHandle | null = null;
   const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;
   if (httpBind) {
@@ -203,7 +243,7 @@ export async function start(options: Options): Promise<Handle> {
       throw e;
     }
   }
-  log.info('redis ambassador listening', { listen: formatHostPort(address), master: formatHostPort(options.master), replicas: (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy });
+  log.info('redis ambassador listening', { listen: formatHostPort(address), master: topo ? (topo.current().master ? key(topo.current().master as HostPort) : 'none yet') : formatHostPort(options.master as HostPort), replicas: topo ? ctx.replicas.map((r) => r.node.label) : (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy });
 
   return {
     address,
@@ -216,9 +256,12 @@ export async function start(options: Options): Promise<Handle> {
       closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sessions) s.destroy();
-      master.close();
+      driver?.close();
+      ctx.master.close();
       for (const r of replicas) r.close();
-      control.disconnect();
+      (control as Redis | null)?.disconnect();
+      topoMetrics?.close();
+      await topo?.close();
       await closed;
       await http?.close();
       metrics.close();

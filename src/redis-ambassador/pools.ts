@@ -22,6 +22,8 @@ export class NodeConns {
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   readonly all = new Set<Upstream>();
+  /** In read rotation (topology mode flips it; static replicas always are). */
+  inRotation = true;
 
   constructor(
     readonly node: NodeAddr,
@@ -50,6 +52,7 @@ export class NodeConns {
       },
       closed: (x, why) => this.onClosed(x, why),
     });
+    u.owner = this;
     this.all.add(u);
     return u;
   }
@@ -138,6 +141,22 @@ export class NodeConns {
     u.internal(['RESET']);
     u.handshake();
     idle.push(u);
+  }
+
+  /**
+   * No longer the master (or out of the topology): take no new connections, close idle ones now and the rest after
+   * `graceMs`, so replies in flight (e.g. -READONLY, retried elsewhere) can still arrive.
+   */
+  retire(graceMs: number): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const u of [...this.all]) if (!u.dedicated && u.inflight === 0) u.destroy('released');
+    setTimeout(() => this.close(), graceMs).unref();
+  }
+
+  get retired(): boolean {
+    return this.closing;
   }
 
   close(): void {

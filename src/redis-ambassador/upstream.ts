@@ -22,6 +22,11 @@ export interface ReplySink {
   /** The tunnelled connection is gone. */
   tunnelClosed(): void;
   hookSelect(db: number): void;
+  /**
+   * A command that kept its bytes (`cmd`) got `-READONLY` (reply) or lost its connection (reply null): true when
+   * the sink sent it elsewhere (it now owns `p`), false to deliver the error as usual.
+   */
+  retry(p: Pending, from: Upstream, reply: Buffer | null): boolean;
 }
 
 /**
@@ -36,6 +41,11 @@ export class Pending {
   route = 0;
   hook = HOOK_NONE;
   hookArg = 0;
+  /** The command's bytes, kept only where it may be retried (topology mode); with `db`/`proto` it was sent under. */
+  cmd: Buffer | null = null;
+  db = 0;
+  proto = 2;
+  tries = 0;
   unext: Pending | null = null;
   cnext: Pending | null = null;
 }
@@ -50,6 +60,8 @@ export function freePending(p: Pending): void {
   p.unext = null;
   p.cnext = null;
   p.hook = HOOK_NONE;
+  p.cmd = null;
+  p.tries = 0;
   if (free.length < 65536) free.push(p);
 }
 
@@ -123,6 +135,8 @@ export class Upstream {
   tunnel: ReplySink | null = null;
   /** Dedicated to one client (pinned or tunnel), not shared through a pool. */
   dedicated = false;
+  /** The pool it came from: a dedicated connection goes back there even after the master moved. */
+  owner: { release(u: Upstream): void } | null = null;
   private head: Pending | null = null;
   private tail: Pending | null = null;
   inflight = 0;
@@ -270,6 +284,8 @@ export class Upstream {
       freePending(p);
       return;
     }
+    // -READONLY: the node is (now) a replica and did not execute the write, so it can go to the current master.
+    if (p.cmd !== null && reply[0] === 45 && reply.length > 9 && reply.toString('latin1', 1, 9) === 'READONLY' && c.retry(p, this, reply)) return;
     this.events.latency(p.route, (now - p.t0) / 1000);
     p.reply = reply;
     c.replyReady(p);
@@ -284,6 +300,8 @@ export class Upstream {
     while (p) {
       const next = p.unext;
       if (p.hook === HOOK_INTERNAL || !p.client) freePending(p);
+      // Read-only commands may run again elsewhere; anything on a connection that never came up was never sent.
+      else if (p.cmd !== null && (p.info.replicaOk || !this.everReady) && p.client.retry(p, this, null)) continue;
       else {
         p.reply = err;
         p.client.replyReady(p);
