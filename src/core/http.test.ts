@@ -55,7 +55,9 @@ test('oversized bodies get 413; a throwing handler gets 500 and the server keeps
   h.route('POST', '/x', () => {
     throw new Error('boom');
   });
-  assert.equal((await get(h, '/x', {}, 'POST', 'x'.repeat(100))).status, 413);
+  const big = await get(h, '/x', {}, 'POST', 'x'.repeat(100));
+  assert.equal(big.status, 413);
+  assert.equal(big.body.toString(), 'request body larger than 10 bytes\n');
   assert.equal((await get(h, '/x', {}, 'POST', 'small')).status, 500);
   assert.equal((await get(h, '/healthz')).status, 200);
 });

@@ -1,5 +1,6 @@
 /** @module The small HTTP server every component runs for /healthz, /readyz, /metrics and its own routes. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { HostPort } from './parse.js';
@@ -29,6 +30,8 @@ export interface HttpServerOptions {
   metricsPath?: string;
   /** Largest request body accepted, bytes. Default 1 MiB. */
   maxBody?: number;
+  /** Serve HTTPS with this certificate and key (PEM). `server` is then an https.Server (setSecureContext rotates it). */
+  tls?: { cert: Buffer; key: Buffer };
   log?: Logger;
 }
 
@@ -75,7 +78,7 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
     route('GET', opts.metricsPath ?? '/metrics', async (req, res) => sendMetrics(req, res, await metrics()));
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const h = routes.get(`${req.method} ${path}`) ?? routes.get(`* ${path}`) ?? (req.method === 'HEAD' ? routes.get(`GET ${path}`) : undefined);
     if (!h) {
@@ -84,21 +87,29 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
       req.resume();
       return;
     }
+    const tooBig = () => {
+      // Answer at once and stop reading a body we will not use; the connection closes after the answer.
+      res.setHeader('connection', 'close');
+      sendText(res, 413, `request body larger than ${maxBody} bytes\n`);
+      res.on('finish', () => req.destroy());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooBig();
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooBig = false;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
       if (size > maxBody) {
-        if (!tooBig) sendText(res, 413, 'request body too large\n');
-        tooBig = true;
+        over = true;
+        tooBig();
         return;
       }
       chunks.push(c);
     });
     req.on('error', () => res.destroy());
     req.on('end', () => {
-      if (tooBig) return;
+      if (over) return;
       Promise.resolve()
         .then(() => h(req, res, Buffer.concat(chunks)))
         .catch((err: unknown) => {
@@ -107,7 +118,8 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
           else res.destroy();
         });
     });
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

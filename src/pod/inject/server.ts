@@ -1,11 +1,9 @@
 /** @module The webhook's HTTPS glue: TLS from files (reloaded when they change), POST /mutate → review(), /healthz, /readyz, /metrics. */
 import { readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../../core/errors.js';
-import { sendMetrics, sendText } from '../../core/http.js';
+import { sendText, startHttpServer, type Handler } from '../../core/http.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { Registry } from '../../core/metrics/index.js';
 import type { HostPort } from '../../core/parse.js';
@@ -64,69 +62,35 @@ function fingerprint(files: string[]): string {
 
 export async function startWebhook(o: WebhookOptions): Promise<WebhookHandle> {
   const log = o.log ?? silentLogger;
-  const maxBody = o.maxBody ?? 8 << 20;
   const registry = new Registry();
   const reviews = registry.counter({ name: 'podkit_webhook_reviews_total', help: 'Admission reviews by outcome', labelNames: ['outcome'] });
   const reloads = registry.counter({ name: 'podkit_webhook_tls_reloads_total', help: 'Certificate reloads by result', labelNames: ['result'] });
   let pair = readPair(o.certFile, o.keyFile);
   let seen = fingerprint([o.certFile, o.keyFile]);
 
-  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, (req, res) => handle(req, res));
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5000;
+  const http = await startHttpServer({ bind: o.bind, tls: pair, maxBody: o.maxBody ?? 8 << 20, metrics: () => registry.collect(), log });
+  const server = http.server as Server;
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) return sendText(res, 200, 'ok\n');
-    if (req.method === 'GET' && path === '/metrics') return sendMetrics(req, res, registry.collect());
-    if (path !== '/mutate' && path !== '/inject') {
-      req.resume();
-      return sendText(res, 404, 'not found: POST AdmissionReview v1 to /mutate\n');
-    }
-    if (req.method !== 'POST') {
-      req.resume();
-      res.setHeader('allow', 'POST');
-      return sendText(res, 405, 'method not allowed: POST AdmissionReview v1 to /mutate\n');
-    }
+  const mutate: Handler = (req, res, body) => {
     const type = String(req.headers['content-type'] ?? 'application/json');
     if (!/^application\/json\b/i.test(type)) {
-      req.resume();
       reviews.labels({ outcome: 'bad_request' }).inc();
       return sendText(res, 415, `unsupported content-type ${type}: send application/json\n`);
     }
-    const tooBig = () => {
-      reviews.labels({ outcome: 'bad_request' }).inc();
-      res.setHeader('connection', 'close');
-      sendText(res, 413, `request body larger than ${maxBody} bytes\n`);
-      // Stop reading a body we will not use; the client sees the 413 and then the close.
-      req.unpipe();
-      res.on('finish', () => req.destroy());
-    };
-    if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooBig();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > maxBody) {
-        over = true;
-        tooBig();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      if (over) return;
-      const r = review(Buffer.concat(chunks), o.review);
-      reviews.labels({ outcome: r.outcome }).inc();
-      if (r.outcome === 'denied' || r.outcome === 'bad_request') log.warn('admission review refused', { outcome: r.outcome, subject: r.subject, error: r.message });
-      else log.debug('admission review', { outcome: r.outcome, subject: r.subject });
-      if (r.status !== 200) return sendText(res, r.status, `${String(r.body)}\n`);
-      sendText(res, 200, JSON.stringify(r.body), 'application/json');
-    });
+    const r = review(body, o.review);
+    reviews.labels({ outcome: r.outcome }).inc();
+    if (r.outcome === 'denied' || r.outcome === 'bad_request') log.warn('admission review refused', { outcome: r.outcome, subject: r.subject, error: r.message });
+    else log.debug('admission review', { outcome: r.outcome, subject: r.subject });
+    if (r.status !== 200) return sendText(res, r.status, `${String(r.body)}\n`);
+    sendText(res, 200, JSON.stringify(r.body), 'application/json');
+  };
+  const postOnly: Handler = (_req, res) => {
+    res.setHeader('allow', 'POST');
+    sendText(res, 405, 'method not allowed: POST AdmissionReview v1 to /mutate\n');
+  };
+  for (const path of ['/mutate', '/inject']) {
+    http.route('POST', path, mutate);
+    http.route('*', path, postOnly);
   }
 
   async function reload(): Promise<boolean> {
@@ -152,24 +116,13 @@ export async function startWebhook(o: WebhookOptions): Promise<WebhookHandle> {
   const timer = interval > 0 ? setInterval(() => void (fingerprint([o.certFile, o.keyFile]) !== seen && reload()), interval) : undefined;
   timer?.unref();
 
-  const bind = o.bind ?? { host: '127.0.0.1', port: 0 };
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(bind.port, bind.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const a = server.address() as AddressInfo;
   return {
-    address: { host: a.address, port: a.port },
+    address: http.address,
     server,
     reload,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (timer) clearInterval(timer);
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await http.close();
+    },
   };
 }
