@@ -69,7 +69,8 @@ test('flags on argv replace repeatable values from env', () => {
 
 test('bad usage: one line naming the flag or env var, exit code 2', () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
-    [['--nope'], {}, /unknown flag --nope/],
+    [['--nope'], {}, /unknown flag --nope \(see podkit test --help\)/],
+    [['--deph=3'], {}, /unknown flag --deph \(did you mean --depth\?\)/],
     [['--depth', 'x'], {}, /flag --depth: expected an integer \(got "x"\)/],
     [['--depth', '-1'], {}, /flag --depth: must be >= 0/],
     [['--period', '10 parsecs'], {}, /flag --period: expected a duration/],

@@ -1,6 +1,7 @@
 /** @module Config loading: defaults → config file → env → flags, validated once into a frozen object. */
 import { UsageError } from './errors.js';
 import { parseDuration, parseHostPort, type HostPort } from './parse.js';
+import { didYouMean } from './suggest.js';
 
 export type FlagKind = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'hostport' | 'enum';
 
@@ -209,7 +210,7 @@ export function parseConfig<S extends FlagSpec>(spec: S, argv: readonly string[]
         key = key.slice(3);
       }
     }
-    if (!name) throw new UsageError(`unknown flag ${arg.split('=')[0]} (see ${opts.command} --help)`);
+    if (!name) throw new UsageError(`unknown flag ${arg.split('=')[0]}${didYouMean(key, byName.keys(), (n) => `--${n}`)} (see ${opts.command} --help)`);
     const f = spec[name];
     const where = `flag --${name}`;
     let raw: string;

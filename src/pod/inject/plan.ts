@@ -1,4 +1,5 @@
 /** @module Read a pod template's `podkit.io/*` annotations into a plan: which components, with which flags and objects. */
+import { closest } from '../../core/suggest.js';
 import { convert, flag, type Flag } from '../../core/config.js';
 import { ConfigError } from '../../core/errors.js';
 import { ANNOTATION_PREFIX, GLOBAL_ANNOTATIONS, componentOf, components, type ComponentDef } from './components.js';
@@ -28,30 +29,7 @@ export function annotationPath(base: string, key: string): string {
   return `${base ? `${base}.` : ''}metadata.annotations["${key}"]`;
 }
 
-function near(name: string, known: readonly string[]): string | undefined {
-  // Cheap "did you mean": same prefix or one edit apart is enough for flag names.
-  let best: string | undefined;
-  let bestD = 3;
-  for (const k of known) {
-    const d = editDistance(name, k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}
+const near = (name: string, known: readonly string[]) => closest(name, known);
 
 const hint = (n: string | undefined) => (n ? ` (did you mean "${n}"?)` : '');
 

@@ -1,4 +1,5 @@
 /** @module Walks a YAML value against a field table: unknown fields, bad types, missing required fields, fields podkit ignores. */
+import { closest } from '../../core/suggest.js';
 import type { Field } from './schema.js';
 import type { Issue } from './types.js';
 
@@ -72,30 +73,3 @@ export function walk(value: unknown, field: Field, path: string, out: Issue[]): 
   }
 }
 
-/** The known name closest to a misspelling (edit distance ≤ 2), for "did you mean". */
-function closest(name: string, known: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const k of known) {
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}
