@@ -257,7 +257,8 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   retry(p: Pending, from: Upstream, reply: Buffer | null): boolean {
     const ctx = this.ctx;
-    if (this.closed || p.cmd === null || ++p.tries > 4) return false;
+    // Reads get a few other nodes; writes are bounded by the hold time (a dead master is retried only after backoff).
+    if (this.closed || p.cmd === null || ++p.tries > (reply === null && p.info.replicaOk ? 4 : 64)) return false;
     if (reply === null && p.info.replicaOk) {
       // A read whose connection died: another replica in rotation, else the master (unless reads must not go there).
       const n = this.pickReplica(from.owner as NodeConns | null);

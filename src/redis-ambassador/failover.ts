@@ -1,4 +1,5 @@
 /** @module Drives the data path from a Topology: master switches, replicas in rotation, writes held while there is no master. */
+import { performance } from 'node:perf_hooks';
 import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
 import { encodeError } from './resp/encode.js';
@@ -11,7 +12,6 @@ import { key, type Topology, type TopologySnapshot } from './topology/index.js';
 interface Held {
   p: Pending;
   s: ClientSession;
-  since: number;
 }
 
 export interface DriverOptions {
@@ -78,13 +78,14 @@ export class TopologyDriver {
 
   /** A master-bound command waits here (in arrival order) for a master. */
   hold(p: Pending, s: ClientSession): void {
-    this.held.push({ p, s, since: Date.now() });
+    this.held.push({ p, s });
     this.drain();
   }
 
   private drain(): void {
     const ctx = this.ctx;
-    const now = Date.now();
+    // Counted from when the client's command arrived, so re-held retries cannot extend it.
+    const now = performance.now();
     const rest: Held[] = [];
     let blocked = ctx.noMaster;
     for (const h of this.held) {
@@ -101,7 +102,7 @@ export class TopologyDriver {
         continue;
       }
       blocked = true;
-      if (now - h.since >= this.o.holdMs) {
+      if (now - p.t0 >= this.o.holdMs) {
         s.held--;
         ctx.error('no_master');
         p.reply = encodeError(`ERR no master: ${this.topo.current().reason ?? 'failover in progress'} (held ${this.o.holdMs} ms)`);

@@ -299,12 +299,12 @@ export class Upstream {
     this.inflight = 0;
     while (p) {
       const next = p.unext;
-      if (p.hook === HOOK_INTERNAL || !p.client) freePending(p);
+      const c = p.client;
+      if (p.hook === HOOK_INTERNAL || !c) freePending(p);
       // Read-only commands may run again elsewhere; anything on a connection that never came up was never sent.
-      else if (p.cmd !== null && (p.info.replicaOk || !this.everReady) && p.client.retry(p, this, null)) continue;
-      else {
+      else if (!(p.cmd !== null && (p.info.replicaOk || !this.everReady) && c.retry(p, this, null))) {
         p.reply = err;
-        p.client.replyReady(p);
+        c.replyReady(p);
       }
       p = next;
     }
