@@ -11,6 +11,28 @@ let h: Handle;
 const clients: Redis[] = [];
 /** First receipt of +switch-master on the test's own subscriptions to every Sentinel (the reference clock). */
 let switchAt = 0;
+let topo: SentinelTopology;
+/** A write loop over 4 clients; `stop()` ends it and returns what it saw. */
+function writeLoop() {
+  const writers = [client(), client(), client(), client()];
+  let stopped = false;
+  const st = { ok: 0, firstOkAfterSwitch: 0, errors: new Map<string, number>() };
+  let i = 0;
+  const loops = writers.map(async (c) => {
+    while (!stopped) {
+      try {
+        await c.set(`e2e:w:${i++ % 1000}`, String(i));
+        st.ok++;
+        if (switchAt && !st.firstOkAfterSwitch) st.firstOkAfterSwitch = Date.now();
+      } catch (e) {
+        const msg = (e as Error).message.replace(/\d+/g, '#');
+        st.errors.set(msg, (st.errors.get(msg) ?? 0) + 1);
+      }
+    }
+  });
+  return { st, stop: async () => ((stopped = true), await Promise.all(loops)) };
+}
+const reroutes = (m: string, k: string) => /(\d+)$/.exec(m.split('\n').find((l) => l.startsWith(`podkit_ambassador_reroutes_total{kind="${k}"}`)) ?? '')?.[1] ?? '0';
 
 after(async () => {
   for (const c of clients) c.disconnect();
@@ -44,7 +66,7 @@ before(
     c.on('message', () => (switchAt ||= Date.now()));
     await c.subscribe('+switch-master');
   }
-  const topo = new SentinelTopology(
+  topo = new SentinelTopology(
     servers.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
     servers.masterName,
   );
@@ -57,7 +79,9 @@ before(
 test('GET load with zero errors while a replica is kill -9-ed; the dead replica leaves rotation', { timeout: 60_000 }, async () => {
   const seed = client();
   await seed.set('e2e:key', 'v');
-  await pollUntil(async () => (await servers.replicas[0].client().get('e2e:key')) === 'v' && (await servers.replicas[1].client().get('e2e:key')) === 'v', { timeoutMs: 5000, what: 'replicated' });
+  const nodes = [servers.master, ...servers.replicas];
+  const reps = topo.current().replicas.filter((r) => r.healthy).map((r) => nodes.find((n) => n.port === r.port) as (typeof nodes)[number]);
+  await pollUntil(async () => (await reps[0].client().get('e2e:key')) === 'v' && (await reps[1].client().get('e2e:key')) === 'v', { timeoutMs: 5000, what: 'replicated' });
   // Four clients: sticky per client, so both replicas serve some of them.
   const readers = [client(), client(), client(), client()];
   let stop = false;
@@ -74,7 +98,7 @@ test('GET load with zero errors while a replica is kill -9-ed; the dead replica 
     }
   });
   await pollUntil(() => ok > 2000, { timeoutMs: 10_000, what: 'reads flowing' });
-  const victim = servers.replicas[0];
+  const victim = reps[0];
   victim.proc.signal('SIGKILL');
   const killedAt = ok;
   await pollUntil(async () => (await http('/metrics')).text.includes('podkit_ambassador_replicas_in_rotation 1'), { timeoutMs: 5000, what: 'replica out of rotation' });
@@ -87,41 +111,37 @@ test('GET load with zero errors while a replica is kill -9-ed; the dead replica 
   assert.deepEqual(errors, []);
 });
 
-test('SET load while the master is kill -9-ed: no -READONLY reaches the client, writes resume after +switch-master', { timeout: 60_000 }, async () => {
-  const writers = [client(), client(), client(), client()];
-  let stop = false;
-  let ok = 0;
-  let firstOkAfterSwitch = 0;
-  const errors = new Map<string, number>();
-  let i = 0;
-  const loops = writers.map(async (c) => {
-    while (!stop) {
-      try {
-        await c.set(`e2e:w:${i++ % 1000}`, String(i));
-        ok++;
-        if (switchAt && !firstOkAfterSwitch) firstOkAfterSwitch = Date.now();
-      } catch (e) {
-        const msg = (e as Error).message.replace(/\d+/g, '#');
-        errors.set(msg, (errors.get(msg) ?? 0) + 1);
-      }
+test('SET load while the master is kill -9-ed: no -READONLY reaches the client, writes resume after +switch-master; /readyz 503 meanwhile', { timeout: 60_000 }, async () => {
+  const w = writeLoop();
+  await pollUntil(() => w.st.ok > 2000, { timeoutMs: 10_000, what: 'writes flowing' });
+  switchAt = 0;
+  const master = [servers.master, ...servers.replicas].find((n) => n.port === topo.current().master?.port);
+  assert.ok(master);
+  const notReady: string[] = [];
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      const r = await http('/readyz');
+      if (r.status === 503) notReady.push(r.text.trim());
+      await new Promise((res) => setTimeout(res, 50));
     }
-  });
-  await pollUntil(() => ok > 2000, { timeoutMs: 10_000, what: 'writes flowing' });
+  })();
   const killedAt = Date.now();
-  servers.master.proc.signal('SIGKILL');
+  master.proc.signal('SIGKILL');
   await pollUntil(() => switchAt > 0, { timeoutMs: 20_000, what: '+switch-master from a Sentinel' });
-  await pollUntil(() => firstOkAfterSwitch > 0, { timeoutMs: 10_000, what: 'a write succeeding after +switch-master' });
-  const okAtSwitch = ok;
-  await pollUntil(() => ok > okAtSwitch + 1000, { timeoutMs: 10_000, what: 'writes flowing on the new master' });
-  stop = true;
-  await Promise.all(loops);
+  await pollUntil(() => w.st.firstOkAfterSwitch > 0, { timeoutMs: 10_000, what: 'a write succeeding after +switch-master' });
+  const okAt = w.st.ok;
+  await pollUntil(() => w.st.ok > okAt + 1000, { timeoutMs: 10_000, what: 'writes flowing on the new master' });
+  await w.stop();
+  watching = false;
+  await watch;
   const m = (await http('/metrics')).text;
-  const n = (k: string) => /(\d+)$/.exec(m.split('\n').find((l) => l.startsWith(`podkit_ambassador_reroutes_total{kind="${k}"}`)) ?? '')?.[1] ?? '0';
   console.log(
-    `# master kill -9: kill → +switch-master ${switchAt - killedAt} ms; +switch-master → first successful write ${firstOkAfterSwitch - switchAt} ms; ` +
-      `${ok} SETs ok; errors ${JSON.stringify([...errors])}; writes held ${n('write_held')}, retried ${n('write_retried')}`,
+    `# master kill -9: kill → +switch-master ${switchAt - killedAt} ms; +switch-master → first successful write ${w.st.firstOkAfterSwitch - switchAt} ms; ` +
+      `${w.st.ok} SETs ok; errors ${JSON.stringify([...w.st.errors])}; writes held ${reroutes(m, 'write_held')}, retried ${reroutes(m, 'write_retried')}; /readyz 503 polls: ${notReady.length} (${notReady[0] ?? ''})`,
   );
-  assert.equal([...errors.keys()].filter((k) => k.includes('READONLY')).length, 0, JSON.stringify([...errors]));
+  assert.equal([...w.st.errors.keys()].filter((k) => k.includes('READONLY')).length, 0, JSON.stringify([...w.st.errors]));
   assert.match(m, /podkit_ambassador_failovers_total 1/);
+  assert.ok(notReady.some((t) => /no master/.test(t)), `readyz said: ${JSON.stringify(notReady)}`);
   assert.equal((await http('/readyz')).status, 200);
 });
