@@ -38,7 +38,6 @@ const bad: [string, string[], RegExp][] = [
   ['--master-name without --sentinel', ['--master', '127.0.0.1:1', '--master-name', 'm'], /--master-name: only with --sentinel/],
   ['a bad --sentinel', ['--sentinel', 'nohost', '--master-name', 'm'], /--sentinel: expected HOST:PORT/],
   ['a bad --consistency', ['--master', '127.0.0.1:1', '--consistency', 'strong'], /--consistency: expected one of eventual\|session/],
-  ['--consistency session (not wired yet)', ['--master', '127.0.0.1:1', '--consistency', 'session'], /--consistency: session is not available yet/],
   ['a too small --max-lag', ['--master', '127.0.0.1:1', '--max-lag', '500ms'], /--max-lag: must be at least 1s/],
 ];
 for (const [what, args, re] of bad) {

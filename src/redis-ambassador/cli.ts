@@ -40,19 +40,20 @@ export async function run(argv: string[]): Promise<number> {
         if (sentinel && (v.master || v.replica.length > 0)) throw new UsageError('flag --sentinel: give either --sentinel (with --master-name) or --master/--replica, not both');
         if (!sentinel && !v.master) throw new UsageError('flag --master: required (HOST:PORT of the write master), or --sentinel HOST:PORT with --master-name');
         if (sentinel && !v['master-name']) throw new UsageError('flag --master-name: required with --sentinel');
-        // Read-your-writes is designed (topology.caughtUp) but not yet wired into the routing: refuse rather than pretend.
-        if ((v.consistency as string) === 'session') throw new UsageError('flag --consistency: session is not available yet in this build (only eventual)');
         if (!sentinel && v['master-name']) throw new UsageError('flag --master-name: only with --sentinel');
         const maxBulk = parseBytes(v['max-bulk']);
         if (maxBulk === undefined || maxBulk < 1) throw new UsageError(`flag --max-bulk: expected a size like 512mb (got ${JSON.stringify(v['max-bulk'])})`);
         const log = createLogger({ name: 'redis-ambassador', level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
         const username = v.username;
         const password = v['password-file'] ? readSecret(v['password-file'], 'password-file') : undefined;
-        const topology = sentinel ? topologyFromFlags(v, { username, password }) : undefined;
+        // Static mode keeps its plain lists unless session consistency needs replication offsets (a probed StaticTopology).
+        const consistency = v.consistency as 'eventual' | 'session';
+        const topology = sentinel || consistency === 'session' ? topologyFromFlags(v, { username, password }) : undefined;
         const handle = await start({
           listen: v.listen,
           master: v.master,
           topology,
+          consistency,
           replicas: [...v.replica],
           readPolicy: v['read-policy'] as ReadPolicy,
           httpBind: v['http-bind'],

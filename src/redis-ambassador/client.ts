@@ -42,6 +42,9 @@ export class ClientSession implements ReplySink, local.LocalState {
   private replica: NodeConns | null = null;
   /** Commands of this client waiting for a master (later master-bound ones queue behind them, in order). */
   held = 0;
+  /** --consistency session: writes whose reply has not come yet, and Date.now() when the last one's reply came. */
+  private writesOut = 0;
+  private lastWriteAt = 0;
   private stall = 0;
   private quitting = false;
   private closed = false;
@@ -203,11 +206,15 @@ export class ClientSession implements ReplySink, local.LocalState {
       const reps = ctx.replicas;
       if (ctx.retry) {
         const n = this.pickReplica(null);
-        const u = n ? n.shared(this.id, this.db, this.proto) : null;
-        if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
-        if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
-      }
-      for (let k = 0; k < reps.length; k++) {
+        if (n !== null && ctx.consistency === 'session' && (this.writesOut > 0 || (this.lastWriteAt > 0 && !ctx.caughtUp(n, this.lastWriteAt)))) {
+          // Read-your-writes: this replica may not have the client's last write yet; the master has.
+          ctx.rerouted('stale_read_protected');
+        } else {
+          const u = n ? n.shared(this.id, this.db, this.proto) : null;
+          if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
+          if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
+        }
+      } else for (let k = 0; k < reps.length; k++) {
         const n = reps[(this.id + k) % reps.length];
         if (!n.up) continue;
         const u = n.shared(this.id, this.db, this.proto);
@@ -221,6 +228,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       // Failover in progress: wait for the new master (bounded) rather than fail the command.
       const p = this.link(info, R_MASTER);
       ctx.routed(info, R_MASTER);
+      this.countWrite(p);
       this.keep(p, buf, start, end);
       this.held++;
       ctx.rerouted('write_held');
@@ -261,7 +269,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.closed || p.cmd === null || ++p.tries > (reply === null && p.info.replicaOk ? 4 : 64)) return false;
     if (reply === null && p.info.replicaOk) {
       // A read whose connection died: another replica in rotation, else the master (unless reads must not go there).
-      const n = this.pickReplica(from.owner as NodeConns | null);
+      const n = ctx.consistency === 'session' ? null : this.pickReplica(from.owner as NodeConns | null);
       let u = n ? n.shared(this.id, p.db, p.proto) : null;
       if (!u && ctx.readPolicy !== 'replica' && !ctx.noMaster && from.owner !== ctx.master) u = ctx.master.shared(this.id, p.db, p.proto);
       if (!u) return false;
@@ -315,6 +323,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     const p = this.link(info, route);
     this.ctx.routed(info, route);
     if (this.ctx.retry && route !== R_DEDICATED) this.keep(p, buf, start, end);
+    this.countWrite(p);
     const inline = this.cmd.inline;
     if (inline) u.sendBuf(p, encodeCommand(inline));
     else u.send(p, buf, start, end);
@@ -358,7 +367,20 @@ export class ClientSession implements ReplySink, local.LocalState {
     return true;
   }
 
+  /** Session consistency: a command that may write is outstanding until its reply. */
+  private countWrite(p: Pending): void {
+    if (this.ctx.consistency === 'session' && p.route !== R_REPLICA && p.route !== R_LOCAL && !p.info.replicaOk) {
+      this.writesOut++;
+      p.write = true;
+    }
+  }
+
   replyReady(p: Pending): void {
+    if (p.write) {
+      p.write = false;
+      this.writesOut--;
+      this.lastWriteAt = Date.now();
+    }
     if (p !== this.head) return;
     let q: Pending | null = p;
     while (q !== null && q.reply !== null) {

@@ -27,6 +27,10 @@ export interface ProxyContext {
   noMaster: boolean;
   /** Hold a master-bound command `p` of session `s` until a master can take it (bounded; then -ERR). */
   hold(p: Pending, s: ClientSession): void;
-  /** Count a retry or reroute: `read_retried`, `write_retried`, `write_held`. */
+  /** `session`: after a client's write, its reads go to the master until the replica has caught up (topology mode). */
+  consistency: 'eventual' | 'session';
+  /** Has replica `n` applied every write the master acknowledged before `since` (Date.now())? */
+  caughtUp(n: NodeConns, since: number): boolean;
+  /** Count a retry or reroute: `read_retried`, `write_retried`, `write_held`, `stale_read_protected`. */
   rerouted(kind: string): void;
 }

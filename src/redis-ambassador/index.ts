@@ -31,6 +31,11 @@ export interface Options {
    * none, reads lost with a replica are retried elsewhere. `start` owns it: `close()` closes it.
    */
   topology?: Topology;
+  /**
+   * `session` (needs `topology`): after a client's write, its reads go to the master until the replica has applied
+   * it (replication offsets via `topology.caughtUp`). Default `eventual`.
+   */
+  consistency?: 'eventual' | 'session';
   /** Topology mode: how long a write waits for a master during a failover before -ERR, ms. Default 5000. */
   holdMs?: number;
   /** Read replicas. Default: none (everything goes to the master). */
@@ -77,6 +82,7 @@ function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
 
 export async function start(options: Options): Promise<Handle> {
   const topo = options.topology;
+  if (options.consistency === 'session' && !topo) throw new ConfigError('consistency', 'session consistency needs a topology (replication offsets)');
   if (!options.master && !topo) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
   const log = options.log ?? silentLogger;
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
@@ -143,6 +149,8 @@ export async function start(options: Options): Promise<Handle> {
       connectionChannel.publish({ kind: 'client', event: 'close' });
     },
     retry: !!topo,
+    consistency: options.consistency ?? 'eventual',
+    caughtUp: (n, since) => !!topo && topo.caughtUp(n.node, since),
     noMaster: !!topo,
     hold: (p, s) => driver?.hold(p, s),
     rerouted: (kind) => reroutes.labels({ kind }).inc(),

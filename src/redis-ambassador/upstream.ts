@@ -46,6 +46,8 @@ export class Pending {
   db = 0;
   proto = 2;
   tries = 0;
+  /** Counted as an outstanding write of its session (--consistency session). */
+  write = false;
   unext: Pending | null = null;
   cnext: Pending | null = null;
 }
@@ -62,6 +64,7 @@ export function freePending(p: Pending): void {
   p.hook = HOOK_NONE;
   p.cmd = null;
   p.tries = 0;
+  p.write = false;
   if (free.length < 65536) free.push(p);
 }
 
