@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { pollUntil, startTopology, stopAll, type Topology as Servers } from './helpers/index.js';
+import { freePort, pollUntil, startPodkit, startTopology, stopAll, waitForPort, type Topology as Servers } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
 import { SentinelTopology } from '../src/redis-ambassador/topology/index.js';
 
@@ -144,4 +144,22 @@ test('SET load while the master is kill -9-ed: no -READONLY reaches the client, 
   assert.match(m, /podkit_ambassador_failovers_total 1/);
   assert.ok(notReady.some((t) => /no master/.test(t)), `readyz said: ${JSON.stringify(notReady)}`);
   assert.equal((await http('/readyz')).status, 200);
+});
+
+test('the CLI in Sentinel mode: --sentinel (repeatable) --master-name, SET/GET through it, /readyz 200, SIGTERM exits 0', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const httpPort = await freePort();
+  const sentinels = servers.sentinels.flatMap((x) => ['--sentinel', `127.0.0.1:${x.port}`]);
+  const p = startPodkit(['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--http-bind', `127.0.0.1:${httpPort}`, ...sentinels, '--master-name', servers.masterName]);
+  await waitForPort(port, '127.0.0.1', 20_000);
+  await pollUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, { timeoutMs: 15_000, what: 'readyz' });
+  const c = new Redis({ port, host: '127.0.0.1', commandTimeout: 10_000 });
+  clients.push(c);
+  await c.set('e2e:cli', 'yes');
+  assert.equal(await c.get('e2e:cli'), 'yes');
+  const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  assert.match(m, /podkit_ambassador_master_info\{address="127\.0\.0\.1:\d+"\} 1/);
+  c.disconnect();
+  p.signal('SIGTERM');
+  assert.equal(await p.exited, 0);
 });
