@@ -281,7 +281,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     // -READONLY (the write did not run) or never sent: to the current master once there is one.
     ctx.rerouted('write_retried');
     this.held++;
-    ctx.hold(p, this);
+    // After -READONLY that node is no master any more: wait for the switch rather than ping-pong with it.
+    ctx.hold(p, this, reply !== null ? (from.owner as NodeConns | null) : null);
     return true;
   }
 

@@ -26,7 +26,7 @@ export interface ProxyContext {
   /** Topology mode: no ROLE-confirmed master right now (writes are held, not failed). */
   noMaster: boolean;
   /** Hold a master-bound command `p` of session `s` until a master can take it (bounded; then -ERR). */
-  hold(p: Pending, s: ClientSession): void;
+  hold(p: Pending, s: ClientSession, notTo?: NodeConns | null): void;
   /** `session`: after a client's write, its reads go to the master until the replica has caught up (topology mode). */
   consistency: 'eventual' | 'session';
   /** Has replica `n` applied every write the master acknowledged before `since` (Date.now())? */

@@ -12,6 +12,8 @@ import { key, type Topology, type TopologySnapshot } from './topology/index.js';
 interface Held {
   p: Pending;
   s: ClientSession;
+  /** The node that refused it with -READONLY: not sent there again. */
+  notTo: NodeConns | null;
 }
 
 export interface DriverOptions {
@@ -31,6 +33,7 @@ export class TopologyDriver {
   private held: Held[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly offs: (() => void)[];
+  private lastRecheck = 0;
 
   constructor(
     private readonly topo: Topology,
@@ -77,8 +80,13 @@ export class TopologyDriver {
   }
 
   /** A master-bound command waits here (in arrival order) for a master. */
-  hold(p: Pending, s: ClientSession): void {
-    this.held.push({ p, s });
+  hold(p: Pending, s: ClientSession, notTo: NodeConns | null = null): void {
+    this.held.push({ p, s, notTo });
+    if (notTo && Date.now() - this.lastRecheck > 100) {
+      // A -READONLY means the master moved: ask the topology now rather than at the next poll.
+      this.lastRecheck = Date.now();
+      this.topo.recheck().catch(() => {});
+    }
     this.drain();
   }
 
@@ -95,7 +103,7 @@ export class TopologyDriver {
         freePending(p);
         continue;
       }
-      const u = blocked ? null : ctx.master.shared(s.id, p.db, p.proto);
+      const u = blocked || ctx.master === h.notTo ? null : ctx.master.shared(s.id, p.db, p.proto);
       if (u && p.cmd) {
         s.held--;
         u.sendBuf(p, p.cmd);

@@ -152,7 +152,7 @@ export async function start(options: Options): Promise<Handle> {
     consistency: options.consistency ?? 'eventual',
     caughtUp: (n, since) => !!topo && topo.caughtUp(n.node, since),
     noMaster: !!topo,
-    hold: (p, s) => driver?.hold(p, s),
+    hold: (p, s, notTo) => driver?.hold(p, s, notTo ?? null),
     rerouted: (kind) => reroutes.labels({ kind }).inc(),
   };
   let driver: TopologyDriver | null = null;
