@@ -1,5 +1,6 @@
 /** @module The ambassador's topology layer: who is master, which replicas may serve reads (static lists or Sentinel). */
 import { readFileSync } from 'node:fs';
+import { addSecret } from '../../core/log.js';
 import type { HostPort } from '../../core/parse.js';
 import { ConfigError } from '../../core/errors.js';
 import { SentinelTopology, type SentinelOptions } from './sentinel.js';
@@ -32,6 +33,7 @@ export function topologyFromFlags(f: TopologyFlags, auth: { username?: string; p
     if (f['sentinel-password-file']) {
       try {
         sentinelPassword = readFileSync(f['sentinel-password-file'], 'utf8').trim();
+        addSecret(sentinelPassword); // never in a log line
       } catch (e) {
         throw new ConfigError('sentinel-password-file', `cannot read ${f['sentinel-password-file']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
