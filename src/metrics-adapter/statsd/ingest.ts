@@ -97,7 +97,7 @@ export class StatsdIngest implements SampleSink {
     else storeType = (mapping?.observerType ?? defaults.observerType) === 'histogram' ? 'histogram' : 'summary';
 
     let pairs: Array<[string, string]>;
-    if (tags === null) pairs = m.labels.length ? m.labels.slice() : [];
+    if (tags === null) pairs = m.labels.length ? m.labels.slice() : NO_PAIRS;
     else if (m.labels.length === 0) pairs = tags;
     else {
       // Mapping labels win over tags unless the mapping says honor_labels.
@@ -137,6 +137,8 @@ export class StatsdIngest implements SampleSink {
 }
 
 const EMPTY_SPEC = {};
+/** Shared by every untagged, unlabelled sample (never written: the loops above only touch non-empty pairs). */
+const NO_PAIRS: Array<[string, string]> = [];
 
 function dedupe(pairs: Array<[string, string]>): Array<[string, string]> {
   const m = new Map<string, string>();

@@ -66,6 +66,9 @@ function parseNumber(s: string): number | undefined {
  */
 export function parsePacket(buf: Uint8Array, sink: SampleSink, styles: TagStyles = ALL_TAG_STYLES, start = 0, end = buf.length): number {
   // Fast path: an all-ASCII packet is decoded once and split as a string (the common case by far).
+  // Fastest path: one plain line (`name:123|c`, the common single-metric datagram) parsed from the bytes. It gives
+  // up within a few bytes on anything else (a batched packet's first line has more after its type).
+  if (plainLine(buf, start, end, sink)) return 1;
   let ascii = true;
   for (let k = start; k < end; k++) {
     if (buf[k] >= 0x80) {
@@ -110,6 +113,42 @@ export function parsePacket(buf: Uint8Array, sink: SampleSink, styles: TagStyles
     i = j + 1;
   }
   return lines;
+}
+
+/** Type letters of a plain line, by the byte after `|` (`m` stands for `ms`). */
+const PLAIN_TYPE: Record<number, StatType> = { 99: 'c', 103: 'g', 104: 'h', 100: 'd', 109: 'ms' };
+
+/**
+ * A packet that is one ASCII line `name:digits|type` (optionally ending in `\n` or `\r\n`) with no tags, sign,
+ * fraction, rate or other parts: handled from the bytes with the name as the only string made. Returns false
+ * (nothing reported) for anything else, which then takes the general path, so the two always agree.
+ */
+function plainLine(buf: Uint8Array, start: number, end: number, sink: SampleSink): boolean {
+  if (end > start && buf[end - 1] === 10) end--;
+  if (end > start && buf[end - 1] === 13) end--;
+  if (end - start > MAX_LINE) return false;
+  let colon = start;
+  for (; colon < end; colon++) {
+    const c = buf[colon];
+    if (c === 58) break;
+    if (c === 35 || c === 44 || c === 91 || c === 93 || c === 124 || c === 10 || c >= 0x80) return false;
+  }
+  if (colon === start || colon >= end) return false;
+  let value = 0;
+  let k = colon + 1;
+  // At most 15 digits: exact as a double, so the result equals Number() of the text.
+  for (; k < end && k - colon <= 15; k++) {
+    const c = buf[k] - 48;
+    if (c < 0 || c > 9) break;
+    value = value * 10 + c;
+  }
+  if (k === colon + 1 || k >= end || buf[k] !== 124) return false;
+  const type = PLAIN_TYPE[buf[k + 1]];
+  if (type === undefined) return false;
+  if (type === 'ms' ? !(k + 3 === end && buf[k + 2] === 115) : k + 2 !== end) return false;
+  const name = Buffer.prototype.latin1Slice.call(buf, start, colon) as string;
+  sink.sample(name, type, type === 'ms' ? value / 1000 : value, 1, false, null, undefined);
+  return true;
 }
 
 /** Parse the line in buf[start, end) (no terminator). `ascii` says whether every byte is < 0x80. */
