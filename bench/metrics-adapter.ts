@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Registry as PromRegistry, Gauge as PromGauge } from 'prom-client';
@@ -78,19 +79,25 @@ async function ingestBench(smoke: boolean, out: BenchOptions['out']): Promise<vo
       const before = h.ingest.stats.lines;
       const dgBefore = h.ingest.stats.packets.udp;
       const cpu0 = process.cpuUsage();
+      const wall0 = performance.now();
+      // Loss comes from the receiver not reading for longer than the socket buffer lasts: show its own stalls.
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
       const sent = JSON.parse(await child('bench/_statsd-sender.ts', [h.statsd.udp!.port, mode, rate, duration])) as { linesSent: number; datagrams: number; elapsedMs: number };
       const got = (await settle(h, before + sent.linesSent)) - before;
       const dgGot = h.ingest.stats.packets.udp - dgBefore;
       const cpu = process.cpuUsage(cpu0);
+      loop.disable();
+      const cpuShare = (cpu.user + cpu.system) / 1e3 / (performance.now() - wall0);
       // Lines per CPU-second of the receiving process: what one dedicated core would sustain, whatever the load.
       const perCpuSec = got / ((cpu.user + cpu.system) / 1e6);
       const loss = 1 - got / sent.linesSent;
-      rows.push([mode, rate, Math.round((sent.linesSent / sent.elapsedMs) * 1000), Math.round((sent.datagrams / sent.elapsedMs) * 1000), `${dgGot}/${sent.datagrams}`, `${(Math.max(0, loss) * 100).toFixed(3)}%`, loss <= 0.0001 ? 'yes' : 'no', Math.round(perCpuSec)]);
+      rows.push([mode, rate, Math.round((sent.linesSent / sent.elapsedMs) * 1000), Math.round((sent.datagrams / sent.elapsedMs) * 1000), `${dgGot}/${sent.datagrams}`, `${(Math.max(0, loss) * 100).toFixed(3)}%`, loss <= 0.0001 ? 'yes' : 'no', Math.round(perCpuSec), `${Math.round(cpuShare * 100)}%`, loop.max / 1e6, os.loadavg()[0]]);
     }
   }
   await h.close();
   out('StatsD ingest over UDP (sender in a separate process; SO_RCVBUF 4 MiB = rmem_max here)');
-  out(table(['datagrams', 'target lines/s', 'sent lines/s', 'sent dgrams/s', 'received/sent dgrams', 'loss', '<= 0.01%', 'received lines per receiver CPU-s'], rows));
+  out(table(['datagrams', 'target lines/s', 'sent lines/s', 'sent dgrams/s', 'received/sent dgrams', 'loss', '<= 0.01%', 'received lines per receiver CPU-s', 'receiver CPU/wall', 'receiver loop stall max ms', 'load 1m'], rows));
   out('');
 }
 
