@@ -121,7 +121,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       output: (c, _s, line) => o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`),
       event: (e) => {
         if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished'].includes(e.event)) {
-          o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` ${e.detail}` : ''}`);
+          o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
         }
         if (e.event === 'sandbox-ready') {
           state.ip = sb.podIP;
