@@ -228,3 +228,60 @@ describe('statsd parser', () => {
     );
   });
 });
+
+describe('single plain-line fast path', () => {
+  type Call = unknown[];
+  const recorder = () => {
+    const calls: Call[] = [];
+    const sink: SampleSink = {
+      sample: (...args) => calls.push(['sample', ...args]),
+      error: (reason) => calls.push(['error', reason]),
+      tagError: () => calls.push(['tagError']),
+    };
+    return { calls, sink };
+  };
+  // parseLineBytes is the general per-line parser: the fast path must report exactly what it reports.
+  const general = async (text: string) => {
+    const { parseLineBytes } = await import('./parser.js');
+    const r = recorder();
+    const body = text.replace(/\r?\n$/, '');
+    const bytes = Buffer.from(body, 'latin1');
+    parseLineBytes(bytes, 0, bytes.length, !/[\x80-\xff]/.test(body), r.sink);
+    return r.calls;
+  };
+  const viaPacket = (text: string) => {
+    const r = recorder();
+    const n = parsePacket(Buffer.from(text, 'latin1'), r.sink);
+    return { calls: r.calls, n };
+  };
+
+  test('plain single lines (and near misses) give what the general parser gives', async () => {
+    const chars = fc.constantFrom(...'abz._-:|#,=[]0123456789cgmshd@+-.\r\n'.split(''));
+    const plain = fc.tuple(
+      fc.stringMatching(/^[a-z][a-z0-9._-]{0,12}$/),
+      fc.bigInt({ min: 0n, max: 10n ** 18n }),
+      fc.constantFrom('c', 'g', 'ms', 'h', 'd', 's', 'x', 'msx', ''),
+      fc.constantFrom('', '\n', '\r\n', '\n\n', '|@0.5', '|#a:b'),
+    ).map(([n, v, t, tail]) => `${n}:${v}|${t}${tail}`);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(plain, fc.string({ unit: chars, maxLength: 40 })), async (text) => {
+        const body = text.replace(/\r?\n$/, '');
+        // Several lines, or a stray CR: the packet splitter's business (tested above), not this path's.
+        if (body.includes('\n') || body.includes('\r')) return;
+        const got = viaPacket(text);
+        const want = await general(text);
+        if (text.replace(/\r?\n$/, '') === '') return; // an empty packet: the splitter's business, covered above
+        assert.deepEqual(got.calls, want, JSON.stringify(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('the fast path takes a plain counter and a timer in seconds', () => {
+    const a = viaPacket('shop.orders:12|c\n');
+    assert.equal(a.n, 1);
+    assert.deepEqual(a.calls, [['sample', 'shop.orders', 'c', 12, 1, false, null, undefined]]);
+    const b = viaPacket('shop.checkout:250|ms');
+    assert.deepEqual(b.calls, [['sample', 'shop.checkout', 'ms', 0.25, 1, false, null, undefined]]);
+  });
+});
