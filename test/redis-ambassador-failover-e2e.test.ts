@@ -55,11 +55,6 @@ const http = async (path: string) => {
 before(
   async () => {
   servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000 });
-  for (const n of [servers.master, ...servers.replicas]) {
-    const c = n.client();
-    await c.config('SET', 'repl-diskless-sync-delay', '0');
-    c.disconnect();
-  }
   for (const s of servers.sentinels) {
     const c = s.client();
     clients.push(c);

@@ -32,11 +32,7 @@ const figures: Record<string, number[]> = {};
 const record = (name: string, ms: number) => (figures[name] ??= []).push(ms);
 
 before(async () => {
-  servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000 });
-  // Redis waits 5 s before a diskless full sync by default; a restarted replica need not (keeps the suite fast).
-  const c = servers.master.client();
-  await c.config('SET', 'repl-diskless-sync-delay', '0');
-  c.disconnect();
+  servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000 }); // helpers set repl-diskless-sync-delay 0
 });
 after(async () => {
   console.log('# topology figures (ms):', JSON.stringify(figures));
@@ -164,7 +160,7 @@ for (const [name, make] of impls) {
 describe('StaticTopology with upstream passwords', () => {
   test('probes AUTH with the password; a wrong one is reported as the reason', async () => {
     const pw = 'topology-secret';
-    const master = await startRedis({ password: pw, args: ['--repl-diskless-sync-delay', '0'] });
+    const master = await startRedis({ password: pw });
     const replica = await startRedis({ password: pw, replicaOf: master });
     const good = new StaticTopology(master, [replica], { password: pw });
     const bad = new StaticTopology(master, [replica], { password: 'wrong' });

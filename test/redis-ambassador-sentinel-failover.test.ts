@@ -27,12 +27,6 @@ const record = (k: string, ms: number) => (figures[k] ??= []).push(ms);
 
 before(async () => {
   servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: 1000, failoverTimeoutMs: 2000 });
-  // Any node may become master: none should wait Redis's default 5 s before a full sync to a replica.
-  for (const n of [servers.master, ...servers.replicas]) {
-    const c = n.client();
-    await c.config('SET', 'repl-diskless-sync-delay', '0');
-    c.disconnect();
-  }
   for (const s of servers.sentinels) {
     const c = s.client();
     c.on('message', (_ch: string, payload: string) => sentinelSwitches.push({ at: Date.now(), payload }));

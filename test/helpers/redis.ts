@@ -59,7 +59,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisNode> {
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const dir = tempDir('podkit-redis-');
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', ''];
+    // No 5 s wait before a full sync: any node may become a master in a failover test, and tests wait on sync.
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--repl-diskless-sync-delay', '0'];
     if (opts.replicaOf) args.push('--replicaof', opts.replicaOf.host, String(opts.replicaOf.port));
     if (opts.password) args.push('--requirepass', opts.password, '--masterauth', opts.password);
     args.push(...(opts.args ?? []));
