@@ -37,6 +37,7 @@ describe('podkit metrics-adapter CLI', () => {
       ['bogus: 1\n', /bogus: unknown setting/],
       ['statsd: [\n', /invalid YAML at line/],
       ['outputs:\n  otlp:\n    interval: 5s\n', /outputs\.otlp\.endpoint: required/],
+      ['outputs:\n  otlp:\n    endpoint: http://127.0.0.1:4318/v1/metrics\n    compression: zstd\n', /outputs\.otlp\.compression: expected gzip or none/],
     ];
     for (const [yaml, re] of cases) {
       const f = join(dir, 'adapter.yaml');

@@ -23,7 +23,7 @@ test('StatsD deltas arrive as one cumulative monotonic Sum with a stable start t
     overrides: { listenUdp: '127.0.0.1:0', listenTcp: '127.0.0.1:0' },
     doc: {
       sources: [{ name: 'cache', kind: 'redis', address: redis.addr }],
-      outputs: { otlp: { endpoint: rx.url, interval: '200ms', headers: { 'x-tenant': 't1' } } },
+      outputs: { otlp: { endpoint: rx.url, interval: '200ms', headers: { 'x-tenant': 't1' }, resource: { 'service.name': 'shop' }, compression: 'gzip' } },
     },
   });
   const c = new StatsD({ host: '127.0.0.1', port: h.statsd.udp!.port, errorHandler: (e: Error) => assert.fail(e.message) });
@@ -53,6 +53,8 @@ test('StatsD deltas arrive as one cumulative monotonic Sum with a stable start t
   assert.equal(second.m.points[0].start, first.m.points[0].start, 'same start time: cumulative, not deltas');
   assert.ok(second.m.points[0].time > first.m.points[0].time);
   assert.equal(first.headers['x-tenant'], 't1');
+  assert.equal(first.headers['content-encoding'], 'gzip', 'outputs.otlp.compression from the YAML');
+  assert.equal(first.d.resource['service.name'], 'shop', 'outputs.otlp.resource from the YAML');
 
   const names = new Set(second.d.metrics.map((m) => m.name));
   assert.ok(names.has('redis_connected_clients'), `source families pushed too: ${[...names].slice(0, 20).join(', ')}`);

@@ -32,7 +32,7 @@ export interface AdapterConfig {
   };
   limits: { maxSeries: number; maxSeriesPerFamily: number; ttlMs: number; maxSetMembers: number };
   sources: SourceConfig[];
-  otlp?: { endpoint: string; intervalMs: number; headers: Record<string, string> };
+  otlp?: { endpoint: string; intervalMs: number; headers: Record<string, string>; resource: Record<string, string>; compression: 'gzip' | 'none' };
 }
 
 /** What flags (or start options) may override. Empty string disables a listener. */
@@ -186,7 +186,7 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
   const outs = section(root.outputs, 'outputs', ['otlp']);
   let otlp: AdapterConfig['otlp'];
   if (outs.otlp !== undefined && outs.otlp !== null) {
-    const ot = section(outs.otlp, 'outputs.otlp', ['endpoint', 'interval', 'headers']);
+    const ot = section(outs.otlp, 'outputs.otlp', ['endpoint', 'interval', 'headers', 'resource', 'compression']);
     if (typeof ot.endpoint !== 'string' || !/^https?:\/\//.test(ot.endpoint)) throw new ConfigError('outputs.otlp.endpoint', 'required: an http(s):// URL such as http://127.0.0.1:4318/v1/metrics');
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(section(ot.headers, 'outputs.otlp.headers', Object.keys(isObj(ot.headers) ? ot.headers : {})))) {
@@ -195,7 +195,14 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     }
     const intervalMs = dur(ot.interval, 'outputs.otlp.interval', 10_000);
     if (intervalMs < 100) throw new ConfigError('outputs.otlp.interval', 'must be at least 100ms');
-    otlp = { endpoint: ot.endpoint, intervalMs, headers };
+    const resource: Record<string, string> = {};
+    for (const [k, v] of Object.entries(section(ot.resource, 'outputs.otlp.resource', Object.keys(isObj(ot.resource) ? ot.resource : {})))) {
+      if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.resource.${k}`, 'expected a string (a resource attribute such as service.name)');
+      resource[k] = v;
+    }
+    const compression = ot.compression ?? 'none';
+    if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('outputs.otlp.compression', 'expected gzip or none');
+    otlp = { endpoint: ot.endpoint, intervalMs, headers, resource, compression };
   }
 
   return {

@@ -2,6 +2,7 @@
 import type { Logger } from '../core/log.js';
 import type { MetricFamily } from '../core/metrics/model.js';
 import { startOtlpPusher } from './outputs/otlp.js';
+import type { AdapterConfig } from './config.js';
 
 export interface OtlpHandle {
   close(): Promise<void>;
@@ -9,7 +10,7 @@ export interface OtlpHandle {
   stats(): { pushes: number; failures: number };
 }
 
-export async function startOtlp(cfg: { endpoint: string; intervalMs: number; headers: Record<string, string> }, collect: () => Promise<MetricFamily[]>, log: Logger): Promise<OtlpHandle> {
+export async function startOtlp(cfg: NonNullable<AdapterConfig['otlp']>, collect: () => Promise<MetricFamily[]>, log: Logger): Promise<OtlpHandle> {
   const h = startOtlpPusher({ ...cfg, collect, log: log.child({ output: 'otlp' }) });
   return { close: () => h.close(), stats: () => h.stats() };
 }
