@@ -1,5 +1,6 @@
 /** @module Shared glue for subcommands: parse flags, print --help, turn errors into one line and an exit code. */
-import { helpText, parseConfig, type FlagSpec, type Parsed, type ParseOptions } from '../core/config.js';
+import { flag, helpText, parseConfig, type FlagSpec, type Parsed, type ParseOptions } from '../core/config.js';
+import { createLogger, levelFromVerbosity, type Logger } from '../core/log.js';
 import { describeError, exitCodeOf } from '../core/errors.js';
 
 export interface CommandDef<S extends FlagSpec> {
@@ -30,4 +31,12 @@ export async function runCommand<S extends FlagSpec>(def: CommandDef<S>, argv: s
     process.stderr.write(`${def.command}: ${describeError(err)}\n`);
     return exitCodeOf(err);
   }
+}
+
+/** The `--log-format` flag every long-running component takes (one env var for all: PODKIT_LOG_FORMAT). */
+export const logFormatFlag = flag.enum({ help: 'log format', values: ['auto', 'json', 'text'], env: ['PODKIT_LOG_FORMAT'], default: 'auto' });
+
+/** The component's logger from its `-v` and `--log-format` values. */
+export function commandLogger(name: string, v: { readonly verbose: number; readonly 'log-format': string }): Logger {
+  return createLogger({ name, level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
 }

@@ -1,6 +1,5 @@
 /** @module `podkit git-sync` CLI glue: flags → Options, run until a signal, --one-time or too many failures. */
-import { runCommand } from '../cli/run.js';
-import { createLogger, levelFromVerbosity } from '../core/log.js';
+import { commandLogger, runCommand } from '../cli/run.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { spec } from './flags.js';
 import { optionsFromFlags } from './options.js';
@@ -23,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
       async main(parsed) {
         const v = parsed.values;
         const opts = optionsFromFlags(v, (name) => parsed.origin[name] !== 'default');
-        const log = createLogger({ name: 'git-sync', level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
+        const log = commandLogger('git-sync', v);
         const handle = await start({ ...opts, log });
         let code = 0;
         const done = handle.done.then((c) => {

@@ -1,5 +1,6 @@
 /** @module The `podkit git-sync` flag spec: kubernetes/git-sync v4 spellings, GITSYNC_* env (and the legacy GIT_SYNC_* forms v4 still reads), plus podkit's own. */
 import { flag } from '../core/config.js';
+import { logFormatFlag } from '../cli/run.js';
 
 /** `GITSYNC_X` first, then the legacy spellings v4 still accepts. */
 const env = (name: string, ...legacy: string[]) => [`GITSYNC_${name}`, ...legacy];
@@ -97,7 +98,7 @@ export const spec = {
     check: (v) => (v < 0 ? 'must be >= 0' : undefined),
   }),
   verbose: flag.int({ help: 'log verbosity: 0 info, 1-4 debug, 5+ trace', short: 'v', env: env('VERBOSE'), default: 0 }),
-  'log-format': flag.enum({ help: 'log format', values: ['auto', 'json', 'text'], env: ['PODKIT_LOG_FORMAT'], default: 'auto' }),
+  'log-format': logFormatFlag,
 };
 
 export type Spec = typeof spec;

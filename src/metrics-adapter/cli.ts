@@ -1,6 +1,5 @@
 /** @module `podkit metrics-adapter` command line: flags → start() → run until SIGTERM; SIGHUP reloads. */
-import { runCommand } from '../cli/run.js';
-import { createLogger, levelFromVerbosity } from '../core/log.js';
+import { commandLogger, runCommand } from '../cli/run.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { loadConfig, type ConfigOverrides } from './config.js';
 import { spec } from './flags.js';
@@ -20,7 +19,7 @@ export async function run(argv: string[]): Promise<number> {
       spec,
       epilog: 'Signals: SIGHUP (or POST /-/reload) re-reads the config; a bad config keeps the running one. SIGTERM stops.',
       async main({ values: v }) {
-        const log = createLogger({ name: 'metrics-adapter', level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
+        const log = commandLogger('metrics-adapter', v);
         const overrides: ConfigOverrides = {
           listenUdp: v['statsd.listen-udp'],
           listenTcp: v['statsd.listen-tcp'],

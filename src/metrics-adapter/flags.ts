@@ -1,5 +1,6 @@
 /** @module The `podkit metrics-adapter` flag spec, with statsd_exporter's `--statsd.*` spellings. */
 import { flag } from '../core/config.js';
+import { logFormatFlag } from '../cli/run.js';
 
 const env = (name: string) => [`PODKIT_METRICS_ADAPTER_${name}`];
 
@@ -31,7 +32,7 @@ export const spec = {
   'statsd.event-flush-interval': flag.duration({ help: 'accepted for statsd_exporter compatibility; ignored', env: [], hidden: true }),
   'check-config': flag.bool({ help: 'validate the config (and mapping) and exit: 0 if good, 2 with the YAML path if not', env: [], default: false }),
   verbose: flag.int({ help: 'log verbosity: 0 info, 1-4 debug, 5+ trace', short: 'v', env: env('VERBOSE'), default: 0 }),
-  'log-format': flag.enum({ help: 'log format', values: ['auto', 'json', 'text'], env: ['PODKIT_LOG_FORMAT'], default: 'auto' }),
+  'log-format': logFormatFlag,
 };
 
 export type Spec = typeof spec;

@@ -1,7 +1,7 @@
 /** @module `podkit redis-ambassador` CLI glue: flags → Options (secrets from files), run until a signal. */
 import { readFileSync } from 'node:fs';
-import { runCommand } from '../cli/run.js';
-import { addSecret, createLogger, levelFromVerbosity } from '../core/log.js';
+import { commandLogger, runCommand } from '../cli/run.js';
+import { addSecret } from '../core/log.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { parseBytes } from '../core/parse.js';
@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
         if (!sentinel && v['master-name']) throw new UsageError('flag --master-name: only with --sentinel');
         const maxBulk = parseBytes(v['max-bulk']);
         if (maxBulk === undefined || maxBulk < 1) throw new UsageError(`flag --max-bulk: expected a size like 512mb (got ${JSON.stringify(v['max-bulk'])})`);
-        const log = createLogger({ name: 'redis-ambassador', level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
+        const log = commandLogger('redis-ambassador', v);
         const username = v.username;
         const password = v['password-file'] ? readSecret(v['password-file'], 'password-file') : undefined;
         // Static mode keeps its plain lists unless session consistency needs replication offsets (a probed StaticTopology).

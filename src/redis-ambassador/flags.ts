@@ -1,5 +1,6 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
 import { flag, withEnvPrefix } from '../core/config.js';
+import { logFormatFlag } from '../cli/run.js';
 import { topologySpec } from './topology/flags.js';
 
 /** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */
@@ -23,6 +24,6 @@ const flags = {
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
   ...topologySpec,
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),
-  'log-format': flag.enum({ help: 'Log format', values: ['auto', 'json', 'text'], default: 'auto', env: ['PODKIT_LOG_FORMAT'] }),
+  'log-format': logFormatFlag,
 };
 export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', flags);

@@ -1,9 +1,8 @@
 /** @module `podkit webhook` CLI glue: flags → startWebhook, run until a signal; SIGHUP reloads the certificate. */
-import { runCommand } from '../../cli/run.js';
+import { commandLogger, logFormatFlag, runCommand } from '../../cli/run.js';
 import { flag } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { runUntilSignal } from '../../core/lifecycle.js';
-import { createLogger, levelFromVerbosity } from '../../core/log.js';
 import { formatHostPort, parseBytes } from '../../core/parse.js';
 import type { SidecarMode } from './plan.js';
 import { startWebhook } from './server.js';
@@ -19,7 +18,7 @@ export const spec = {
   'max-body': flag.string({ help: 'largest AdmissionReview accepted', default: '8mb', metavar: 'BYTES', check: (v) => (parseBytes(v) === undefined ? 'expected a size like 8mb' : undefined) }),
   'tls-reload-interval': flag.duration({ help: 'how often to check the TLS files for changes (0 = only on SIGHUP)', default: 10_000 }),
   verbose: flag.int({ help: 'log verbosity: 0 info, 1+ debug', short: 'v', default: 0 }),
-  'log-format': flag.enum({ help: 'log format', values: ['auto', 'json', 'text'], env: ['PODKIT_LOG_FORMAT'], default: 'auto' }),
+  'log-format': logFormatFlag,
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -32,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
       epilog: 'Kubernetes objects for it: deploy/webhook.yaml. See docs/inject.md.',
       async main({ values: v }) {
         if (!v['tls-cert-file'] || !v['tls-key-file']) throw new UsageError('flags --tls-cert-file and --tls-key-file are required');
-        const log = createLogger({ name: 'webhook', level: levelFromVerbosity(v.verbose), format: v['log-format'] as 'auto' | 'json' | 'text' });
+        const log = commandLogger('webhook', v);
         const handle = await startWebhook({
           certFile: v['tls-cert-file'],
           keyFile: v['tls-key-file'],
