@@ -1,5 +1,4 @@
 /** @module The one glue file between sockets and the pure StatsD parser: UDP, TCP and unix datagram listeners. */
-import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as NetSocket } from 'node:net';
 import type { HostPort } from '../../core/parse.js';
 import type { Logger } from '../../core/log.js';
@@ -8,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { ConfigError } from '../../core/errors.js';
 import type { StatsdIngest } from './ingest.js';
 import { LineSplitter } from './lines.js';
+import { openUdpReceiver, type UdpReceiver, type UdpReceiverKind, type UdpReceiverMode } from './udp-receiver.js';
 
 export interface ListenerOptions {
   udp?: HostPort;
@@ -15,12 +15,16 @@ export interface ListenerOptions {
   unixgram?: string;
   /** SO_RCVBUF for UDP, bytes; 0 leaves the system default. */
   readBuffer?: number;
+  /** Which UDP receiver (default: PODKIT_METRICS_ADAPTER_UDP_RECEIVER, else auto). */
+  udpReceiver?: UdpReceiverMode;
   log: Logger;
 }
 
 export interface Listeners {
   readonly udp?: HostPort;
   readonly tcp?: HostPort;
+  /** Which UDP receiver is running. */
+  readonly udpReceiver?: UdpReceiverKind;
   close(): Promise<void>;
 }
 
@@ -42,13 +46,34 @@ function loadUnixDgram(): UnixDgramModule {
 }
 
 export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
-  let udpSock: Socket | undefined;
+  let udp: UdpReceiver | undefined;
   let tcpSrv: Server | undefined;
   const conns = new Set<NetSocket>();
-  let udpAddr: HostPort | undefined;
   let tcpAddr: HostPort | undefined;
 
   let unixSock: UnixDgramSocket | undefined;
+  // Whatever is open so far; also what a failed start undoes, so a bind error leaks no socket.
+  const close = async (): Promise<void> => {
+    await Promise.all([
+      udp?.close(),
+      unixSock
+        ? (async () => {
+            unixSock!.close();
+            await rm(opts.unixgram!, { force: true });
+          })()
+        : undefined,
+      tcpSrv
+        ? new Promise<void>((r) => {
+            tcpSrv!.close(() => r());
+            for (const c of conns) c.destroy();
+          })
+        : undefined,
+    ]);
+  };
+  const undo = async (err: unknown): Promise<never> => {
+    await close();
+    throw err;
+  };
   if (opts.unixgram) {
     const path = opts.unixgram;
     const mod = loadUnixDgram();
@@ -57,6 +82,7 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
       ingest.stats.packets.unixgram++;
       ingest.packet(msg);
     });
+    unixSock = sock;
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       sock.once('listening', () => {
@@ -64,29 +90,35 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
         resolve();
       });
       sock.bind(path);
-    });
+    }).catch(undo);
     sock.on('error', (err: Error) => opts.log.error('statsd unixgram socket error', { err }));
-    unixSock = sock;
   }
 
   if (opts.udp) {
-    const bind = opts.udp;
-    const sock = createSocket({ type: bind.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: opts.readBuffer || undefined });
-    sock.on('message', (msg) => {
-      ingest.stats.packets.udp++;
-      ingest.packet(msg);
-    });
-    sock.on('error', (err) => opts.log.error('statsd udp socket error', { err }));
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(bind.port, bind.host || undefined, () => {
-        sock.off('error', reject);
-        resolve();
-      });
-    });
-    const a = sock.address();
-    udpAddr = { host: a.address, port: a.port };
-    udpSock = sock;
+    const stats = ingest.stats;
+    udp = await openUdpReceiver({
+      bind: opts.udp,
+      readBuffer: opts.readBuffer,
+      mode: opts.udpReceiver,
+      onDatagram(buf, start, end) {
+        stats.packets.udp++;
+        ingest.packet(buf, start, end);
+      },
+      onTruncated() {
+        stats.packets.udp++;
+        ingest.error('datagram_truncated');
+      },
+      onKernelDrops(n) {
+        stats.udpKernelDrops += n;
+      },
+      onError: (err) => opts.log.error('statsd udp socket error', { err }),
+      log: opts.log,
+    }).catch(undo);
+    if (opts.readBuffer && udp.readBuffer < opts.readBuffer) {
+      // Linux grants at most net.core.rmem_max (then doubles it); say so rather than silently running with less.
+      opts.log.warn('statsd udp: the kernel granted a smaller socket buffer than read_buffer asks; raise net.core.rmem_max', { asked: opts.readBuffer, granted: udp.readBuffer });
+    }
+    opts.log.debug('statsd udp listening', { receiver: udp.kind, readBuffer: udp.readBuffer });
   }
 
   if (opts.tcp) {
@@ -109,31 +141,16 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
         srv.off('error', reject);
         resolve();
       });
-    });
+    }).catch(undo);
     const a = srv.address();
     if (a && typeof a === 'object') tcpAddr = { host: a.address, port: a.port };
     tcpSrv = srv;
   }
 
   return {
-    udp: udpAddr,
+    udp: udp?.address,
     tcp: tcpAddr,
-    async close() {
-      await Promise.all([
-        udpSock ? new Promise<void>((r) => udpSock!.close(() => r())) : undefined,
-        unixSock
-          ? (async () => {
-              unixSock!.close();
-              await rm(opts.unixgram!, { force: true });
-            })()
-          : undefined,
-        tcpSrv
-          ? new Promise<void>((r) => {
-              tcpSrv!.close(() => r());
-              for (const c of conns) c.destroy();
-            })
-          : undefined,
-      ]);
-    },
+    udpReceiver: udp?.kind,
+    close,
   };
 }

@@ -17,7 +17,9 @@ export type ParseErrorReason =
   | 'illegal_stat_type'
   | 'malformed_container_id'
   | 'malformed_timestamp'
-  | 'line_too_long';
+  | 'line_too_long'
+  /** A UDP datagram longer than the receiver's slot (dropped whole: a cut line could carry a wrong value). */
+  | 'datagram_truncated';
 
 export type Tags = Array<[string, string]>;
 

@@ -1,0 +1,175 @@
+/** @module StatsD UDP receive behind one interface: batched recvmmsg via the udp_batch addon, or Node's dgram when the addon is unavailable. */
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
+import type { HostPort } from '../../core/parse.js';
+import type { Logger } from '../../core/log.js';
+import { ConfigError } from '../../core/errors.js';
+
+/** `recvmmsg`: the native batched receiver; `dgram`: Node's socket, one callback per datagram. */
+export type UdpReceiverKind = 'recvmmsg' | 'dgram';
+/** `auto` uses recvmmsg when the addon loads and falls back to dgram with one log line. */
+export type UdpReceiverMode = 'auto' | UdpReceiverKind;
+
+/** Env var that picks the receiver (auto | recvmmsg | dgram), e.g. to test or compare both paths. */
+export const RECEIVER_ENV = 'PODKIT_METRICS_ADAPTER_UDP_RECEIVER';
+
+export interface UdpReceiverOptions {
+  bind: HostPort;
+  /** SO_RCVBUF in bytes (the kernel doubles it for bookkeeping); 0 leaves the system default. */
+  readBuffer?: number;
+  /** Default: the env var above, else auto. */
+  mode?: UdpReceiverMode;
+  /** recvmmsg only: datagrams per system call (default 64) and bytes per datagram slot (default 65536: no UDP payload is longer). */
+  batch?: number;
+  slot?: number;
+  /** One datagram's bytes are buf[start, end). The bytes are reused after the call returns: copy what you keep. */
+  onDatagram(buf: Buffer, start: number, end: number): void;
+  /** A datagram longer than a slot (recvmmsg only): its bytes are not delivered. */
+  onTruncated?(): void;
+  /** The kernel dropped `n` more datagrams because the socket buffer was full (recvmmsg only, via SO_RXQ_OVFL). */
+  onKernelDrops?(n: number): void;
+  onError(err: Error): void;
+  log: Logger;
+}
+
+export interface UdpReceiver {
+  readonly kind: UdpReceiverKind;
+  readonly address: HostPort;
+  /** The socket buffer the kernel granted (bytes, as getsockopt reports it). */
+  readonly readBuffer: number;
+  close(): Promise<void>;
+}
+
+/** The addon's interface (native/udp-batch/udp_batch.c). */
+interface UdpBatchAddon {
+  open(o: { family: 4 | 6; host: string; port: number; rcvbuf: number; batch: number; slot: number; onBatch(count: number, drops: number): void }): {
+    handle: object;
+    port: number;
+    data: ArrayBuffer;
+    lengths: ArrayBuffer;
+    rcvbuf: number;
+  };
+  close(handle: object): void;
+  stats(handle: object): { wakeups: number; calls: number; datagrams: number; truncated: number; drops: number };
+}
+
+const TRUNCATED = 0xffffffff;
+/** src/… and dist/… sit at the same depth, so one relative path serves both. */
+const ADDON_PATH = fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
+
+let addon: UdpBatchAddon | Error | undefined;
+/** The addon, or why it did not load; tried once per process. */
+export function loadAddon(): UdpBatchAddon | Error {
+  if (addon === undefined) {
+    try {
+      addon = createRequire(import.meta.url)(ADDON_PATH) as UdpBatchAddon;
+    } catch (err) {
+      addon = new Error(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `recvmmsg receiver is Linux-only (${process.platform})`);
+    }
+  }
+  return addon;
+}
+
+let toldFallback = false;
+
+function modeFromEnv(): UdpReceiverMode {
+  const v = process.env[RECEIVER_ENV];
+  if (v === undefined || v === '') return 'auto';
+  if (v === 'auto' || v === 'recvmmsg' || v === 'dgram') return v;
+  throw new ConfigError(RECEIVER_ENV, `must be auto, recvmmsg or dgram, got ${JSON.stringify(v)}`);
+}
+
+export async function openUdpReceiver(o: UdpReceiverOptions): Promise<UdpReceiver> {
+  const mode = o.mode ?? modeFromEnv();
+  if (mode !== 'dgram') {
+    const a = loadAddon();
+    if (!(a instanceof Error)) return openNative(a, o);
+    if (mode === 'recvmmsg') throw new ConfigError(RECEIVER_ENV, `the recvmmsg UDP receiver did not load: ${a.message}`);
+    if (!toldFallback) {
+      toldFallback = true;
+      o.log.warn("statsd udp: batched recvmmsg receiver unavailable, using Node's dgram (one callback per datagram)", { reason: a.message });
+    }
+  }
+  return openDgram(o);
+}
+
+async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpReceiver> {
+  // Same address rules as dgram: a ':' means IPv6, '' means any address, a name is looked up.
+  const v6 = o.bind.host.includes(':');
+  let host = o.bind.host;
+  if (host === '') host = v6 ? '::' : '0.0.0.0';
+  else if (isIP(host) === 0) host = (await lookup(host, { family: v6 ? 6 : 4 })).address;
+  const batch = o.batch ?? 64;
+  const slot = o.slot ?? 65_536;
+  // Views of the addon's shared buffers, set once open() returns (the callback cannot run before that).
+  const shared: { data?: Buffer; lengths?: Uint32Array } = {};
+  let lastDrops = 0;
+  const onBatch = (count: number, drops: number): void => {
+    if (count < 0) {
+      const name = getSystemErrorName(count);
+      o.onError(Object.assign(new Error(`recvmmsg ${name}`), { code: name }));
+      return;
+    }
+    const data = shared.data!;
+    const lengths = shared.lengths!;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i];
+      if (len === TRUNCATED) o.onTruncated?.();
+      else o.onDatagram(data, i * slot, i * slot + len);
+    }
+    if (drops !== lastDrops) {
+      // SO_RXQ_OVFL is the socket's running uint32 total.
+      o.onKernelDrops?.((drops - lastDrops) >>> 0);
+      lastDrops = drops;
+    }
+  };
+  let r: ReturnType<UdpBatchAddon['open']>;
+  try {
+    r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, onBatch });
+  } catch (err) {
+    // Shaped like dgram's bind errors: `bind EADDRINUSE 127.0.0.1:9125` with .code.
+    const code = (err as { code?: string }).code ?? 'EINVAL';
+    throw Object.assign(new Error(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`), { code });
+  }
+  shared.data = Buffer.from(r.data);
+  shared.lengths = new Uint32Array(r.lengths);
+  let handle: object | undefined = r.handle;
+  return {
+    kind: 'recvmmsg',
+    address: { host, port: r.port },
+    readBuffer: r.rcvbuf,
+    close() {
+      if (handle) a.close(handle);
+      handle = undefined;
+      return Promise.resolve();
+    },
+  };
+}
+
+async function openDgram(o: UdpReceiverOptions): Promise<UdpReceiver> {
+  const sock = createSocket({ type: o.bind.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.readBuffer || undefined });
+  sock.on('message', (msg) => o.onDatagram(msg, 0, msg.length));
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(o.bind.port, o.bind.host || undefined, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+  sock.on('error', (err) => o.onError(err));
+  const a = sock.address();
+  let closed: Promise<void> | undefined;
+  return {
+    kind: 'dgram',
+    address: { host: a.address, port: a.port },
+    readBuffer: sock.getRecvBufferSize(),
+    close() {
+      closed ??= new Promise<void>((r) => sock.close(() => r()));
+      return closed;
+    },
+  };
+}
