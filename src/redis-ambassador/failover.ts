@@ -40,7 +40,24 @@ export class TopologyDriver {
     private readonly ctx: ProxyContext,
     private readonly o: DriverOptions,
   ) {
-    this.offs = [topo.on('switch-master', (_from, to) => this.apply(topo.current(), to)), topo.on('change', (s) => this.apply(s, s.master))];
+    this.offs = [
+      topo.on('switch-master', (from, to, _at, loss) => {
+        this.apply(topo.current(), to);
+        if (from && loss) {
+          // The operator's record of what asynchronous replication may have cost (a lower bound; see docs).
+          const lost = loss.unreplicatedBytes;
+          this.o.log[lost ? 'warn' : 'info']('failover: replication stream not on the new master', {
+            from: key(from),
+            to: key(to),
+            unreplicated_bytes: lost ?? 'unknown',
+            old_history_offset: loss.oldOffset,
+            promoted_at_offset: loss.promotedAt ?? 'unknown',
+            sample_age_ms: loss.sampleAgeMs,
+          });
+        }
+      }),
+      topo.on('change', (s) => this.apply(s, s.master)),
+    ];
     this.apply(topo.current(), topo.current().master);
   }
 

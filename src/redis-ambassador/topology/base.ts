@@ -1,6 +1,8 @@
 /** @module What both topologies share: one probe per node, the snapshot built from probes, change/switch-master events, offset history. */
 import { NodeProbe, type ProbeOptions } from './probe.js';
 import {
+  failoverLoss,
+  historyOffset,
   key,
   masterState,
   replicaState,
@@ -22,6 +24,8 @@ type Snap = Omit<TopologySnapshot, 'epoch'>;
 
 /** Master offset samples kept for read-your-writes (4 s at the default 250 ms poll). */
 const OFFSET_HISTORY = 16;
+/** Replication histories (replids) whose highest seen offset is kept for the failover loss estimate. */
+const REPLIDS_KEPT = 8;
 
 export abstract class ProbedTopology implements Topology {
   protected readonly probes = new Map<string, NodeProbe>();
@@ -39,6 +43,10 @@ export abstract class ProbedTopology implements Topology {
   private lastMaster: NodeState | null = null;
   /** (sentAt, master_repl_offset) of recent master probes, oldest first. */
   private offsets: { at: number; offset: number; master: string }[] = [];
+  /** Highest offset seen per replication id on any node (and the probe's send time), for the failover loss estimate. */
+  private readonly seen = new Map<string, { offset: number; at: number }>();
+  /** The confirmed master's replication id (the history a switch away from it may cut short). */
+  private masterReplid: string | undefined;
 
   constructor(opts: TopologyOptions) {
     this.probeOpts = {
@@ -76,6 +84,17 @@ export abstract class ProbedTopology implements Topology {
     if (this.closed) return;
     const m = this.masterAddr;
     const r = p.result;
+    if (r.alive && r.info?.replid) {
+      const off = historyOffset(r.info);
+      const had = this.seen.get(r.info.replid);
+      if (!had || off > had.offset) {
+        this.seen.delete(r.info.replid); // re-insert: the Map's order is then least recently advanced first
+        this.seen.set(r.info.replid, { offset: off, at: r.sentAt });
+        if (this.seen.size > REPLIDS_KEPT) this.seen.delete(this.seen.keys().next().value as string);
+      }
+      const lm = this.lastMaster;
+      if (lm && lm.host === p.host && lm.port === p.port && r.role?.role === 'master') this.masterReplid = r.info.replid;
+    }
     if (m && m.host === p.host && m.port === p.port && r.alive && r.info && r.role?.role === 'master') {
       const last = this.offsets[this.offsets.length - 1];
       if (!last || r.sentAt > last.at) {
@@ -126,7 +145,10 @@ export abstract class ProbedTopology implements Topology {
     if (s.master && (!prev || key(prev) !== key(s.master))) {
       this.lastMaster = s.master;
       const at = Date.now();
-      for (const fn of [...this.switchFns]) fn(prev, s.master, at);
+      // Not for the first confirmation: there is no earlier history to lose.
+      const loss = prev ? failoverLoss(this.masterReplid, this.probes.get(key(s.master))?.result.info, this.seen, at) : undefined;
+      this.masterReplid = this.probes.get(key(s.master))?.result.info?.replid;
+      for (const fn of [...this.switchFns]) fn(prev, s.master, at, loss);
     }
     for (const fn of [...this.changeFns]) fn(snap, why);
   }

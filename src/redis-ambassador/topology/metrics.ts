@@ -9,12 +9,18 @@ import { key, type Topology } from './topology.js';
 export class TopologyMetrics {
   private failovers = 0;
   private changes = 0;
+  /** Sum of the lower-bound loss estimates over every switch, and the last one (null: unknown or none yet). */
+  private unreplicated = 0;
+  private lastUnreplicated: number | null = null;
   private readonly offs: (() => void)[];
 
   constructor(private readonly topo: Topology) {
     this.offs = [
-      topo.on('switch-master', (from) => {
-        if (from) this.failovers++; // the first confirmation at start (from null) is not a failover
+      topo.on('switch-master', (from, _to, _at, loss) => {
+        if (!from) return; // the first confirmation at start (from null) is not a failover
+        this.failovers++;
+        this.lastUnreplicated = loss?.unreplicatedBytes ?? null;
+        this.unreplicated += loss?.unreplicatedBytes ?? 0;
       }),
       topo.on('change', () => this.changes++),
     ];
@@ -48,6 +54,20 @@ export class TopologyMetrics {
         metrics: mOff === undefined ? [] : reps.filter((r) => r.ackOffset !== undefined).map((r) => ({ labels: { address: key(r) }, value: Math.max(0, mOff - (r.ackOffset as number)) })),
       },
       { name: 'podkit_ambassador_failovers_total', help: 'Master switches seen (Sentinel failovers)', type: 'counter', metrics: [{ labels: {}, value: this.failovers }] },
+      {
+        name: 'podkit_ambassador_failover_unreplicated_bytes_total',
+        help: "Lower bound of replication-stream bytes the old master held (as last seen on any node) beyond where the promoted replica's copy ended, summed over failovers",
+        type: 'counter',
+        unit: 'bytes',
+        metrics: [{ labels: {}, value: this.unreplicated }],
+      },
+      {
+        name: 'podkit_ambassador_failover_last_unreplicated_bytes',
+        help: 'The same estimate for the last failover (absent when unknown: the new master did not continue the old history)',
+        type: 'gauge',
+        unit: 'bytes',
+        metrics: this.lastUnreplicated === null ? [] : [{ labels: {}, value: this.lastUnreplicated }],
+      },
       { name: 'podkit_ambassador_topology_changes_total', help: 'Topology changes (master, replica set, or a node in/out of rotation)', type: 'counter', metrics: [{ labels: {}, value: this.changes }] },
       { name: 'podkit_ambassador_topology_epoch', help: 'Topology epoch (bumps on every change)', type: 'gauge', metrics: [{ labels: {}, value: s.epoch }] },
     ];

@@ -1,7 +1,7 @@
 /** @module Unit tests for the pure topology rules: ROLE / INFO parsing and replica/master health decisions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { masterState, parseReplInfo, parseRole, replicaState, structuralKey, type ProbeResult } from './topology.js';
+import { failoverLoss, historyOffset, masterState, parseReplInfo, parseRole, replicaState, structuralKey, type ProbeResult } from './topology.js';
 
 const masterInfo = ['# Replication', 'role:master', 'connected_slaves:1', 'slave0:ip=127.0.0.1,port=7001,state=online,offset=900,lag=0', 'master_repl_offset:1000', ''].join('\r\n');
 const replicaInfo = (link: string, off: number) =>
@@ -68,4 +68,17 @@ test('structuralKey ignores offsets and lag numbers', () => {
   const b = { ...a, reason: 'no reply for 1050 ms', ackOffset: 99, lagSeconds: 3 };
   assert.equal(structuralKey({ master: null, replicas: [a] }), structuralKey({ master: null, replicas: [b] }));
   assert.notEqual(structuralKey({ master: null, replicas: [a] }), structuralKey({ master: null, replicas: [{ ...a, healthy: true, reason: undefined }] }));
+});
+
+test('failoverLoss: bytes of the old history seen beyond where the promoted node continued it; unknown when it did not continue it', () => {
+  const promoted = parseReplInfo(['role:master', 'master_replid:new', 'master_replid2:old', 'master_repl_offset:5200', 'second_repl_offset:5001', ''].join('\r\n'));
+  const seen = new Map([['old', { offset: 5300, at: 900 }]]);
+  assert.deepEqual(failoverLoss('old', promoted, seen, 1000), { oldOffset: 5300, promotedAt: 5000, unreplicatedBytes: 300, sampleAgeMs: 100 });
+  // The promoted node had more than anyone was seen to have: nothing known lost.
+  assert.equal(failoverLoss('old', promoted, new Map([['old', { offset: 4000, at: 900 }]]), 1000).unreplicatedBytes, 0);
+  // A node that never replicated the old master (e.g. a manual REPLICAOF NO ONE elsewhere): unknown, not 0.
+  assert.equal(failoverLoss('other', promoted, seen, 1000).unreplicatedBytes, null);
+  assert.equal(failoverLoss(undefined, promoted, seen, 1000).promotedAt, null);
+  const replica = parseReplInfo(replicaInfo('down', 950));
+  assert.equal(historyOffset(replica), 1000);
 });

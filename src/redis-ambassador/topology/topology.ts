@@ -34,7 +34,24 @@ export interface TopologySnapshot {
 }
 
 export type ChangeListener = (s: TopologySnapshot, why: string) => void;
-export type SwitchListener = (from: NodeState | null, to: NodeState, at: number) => void;
+/**
+ * What a master switch may have lost, from replication offsets (see docs/redis-ambassador.md, "Lost writes").
+ * `unreplicatedBytes` is a LOWER bound: bytes of the old master's replication stream that some node was seen to
+ * hold (the old master itself at its last probe, or any replica) beyond the point where the new master was promoted.
+ * Writes the old master acknowledged after the last sample that no replica received are invisible to it.
+ */
+export interface FailoverLoss {
+  /** Highest offset of the old master's replication history seen on any node (0 when never seen). */
+  oldOffset: number;
+  /** Where the promoted node's copy of that history ends (`second_repl_offset - 1`), or null when it did not come from it. */
+  promotedAt: number | null;
+  /** max(0, oldOffset − promotedAt), or null when `promotedAt` is unknown. */
+  unreplicatedBytes: number | null;
+  /** ms between the newest sample of the old history (`oldOffset`) and the switch. */
+  sampleAgeMs: number;
+}
+
+export type SwitchListener = (from: NodeState | null, to: NodeState, at: number, loss?: FailoverLoss) => void;
 
 export interface Topology {
   current(): TopologySnapshot;
@@ -111,6 +128,11 @@ export interface ReplInfo {
   masterOffset: number;
   /** Master: its `slaveN:` lines. */
   connected: ReplicaSeen[];
+  /** `master_replid`: the replication history this node's offsets belong to (a replica shares its master's). */
+  replid?: string;
+  /** `master_replid2` / `second_repl_offset`: after a promotion, the history it continued and where its copy of it ends (+1). */
+  replid2?: string;
+  secondOffset?: number;
 }
 
 /** Parse `INFO replication` text. */
@@ -137,7 +159,27 @@ export function parseReplInfo(text: string): ReplInfo {
     replicaOffset: num('slave_repl_offset'),
     masterOffset: num('master_repl_offset') ?? 0,
     connected,
+    replid: f.get('master_replid'),
+    replid2: f.get('master_replid2'),
+    secondOffset: num('second_repl_offset'),
   };
+}
+
+/** The node's offset in its own replication history (`replid`): the master's offset, or what a replica processed. */
+export function historyOffset(info: ReplInfo): number {
+  return info.role === 'slave' ? Math.max(info.replicaOffset ?? 0, info.masterOffset) : info.masterOffset;
+}
+
+/**
+ * The loss estimate for a switch to a master whose INFO is `promoted`, from `seen` (the highest offset observed per
+ * replication id, with when) and the old master's last replication id. Pure, so the rule is unit-tested.
+ */
+export function failoverLoss(oldReplid: string | undefined, promoted: ReplInfo | null | undefined, seen: Map<string, { offset: number; at: number }>, now: number): FailoverLoss {
+  const old = oldReplid ? seen.get(oldReplid) : undefined;
+  const oldOffset = old?.offset ?? 0;
+  // second_repl_offset is one past the last byte of the old history the promoted node had (-1 when it has none).
+  const promotedAt = oldReplid && promoted?.replid2 === oldReplid && (promoted.secondOffset ?? -1) > 0 ? (promoted.secondOffset as number) - 1 : null;
+  return { oldOffset, promotedAt, unreplicatedBytes: promotedAt === null || !old ? null : Math.max(0, oldOffset - promotedAt), sampleAgeMs: old ? now - old.at : -1 };
 }
 
 /** What one probe of a node found (null fields while it has never answered). */

@@ -1,0 +1,182 @@
+/** @module 1 master, 2 replicas, 3 Sentinels and the ambassador in Sentinel mode, with kill -9 failovers timed against Sentinel's +switch-master. */
+import { Redis } from 'ioredis';
+import { pollUntil } from './poll.js';
+import { startRedis, startTopology, type RedisNode, type SentinelNode, type Topology as Servers } from './redis.js';
+import { SwitchWatch, type WriteLoad } from './redis-failover-load.js';
+import { render } from '../../src/core/metrics/index.js';
+import { start, type Handle } from '../../src/redis-ambassador/index.js';
+import { SentinelTopology } from '../../src/redis-ambassador/topology/index.js';
+
+export interface FailoverFigures {
+  label: string;
+  from: number;
+  to: number;
+  /** kill -9 → first +switch-master on the test's own Sentinel subscriptions. */
+  killToSwitchMs: number;
+  /** That +switch-master → the ambassador's topology adopting the ROLE-confirmed new master. */
+  switchToAmbassadorMs: number;
+  /** That +switch-master → the first write acknowledged to the client after it. */
+  switchToAckMs: number;
+  /** Last OK before the kill → first OK after the switch: how long writes were not acknowledged. */
+  gapMs: number;
+  /** Sentinel promoted again before settling (the new master is not the first one announced). */
+  doubled: boolean;
+}
+
+export interface RigOptions {
+  downAfterMs?: number;
+  failoverTimeoutMs?: number;
+  log?: Parameters<typeof start>[0]['log'];
+}
+
+export class FailoverRig {
+  /** Live nodes by port (a restarted node replaces the dead one on the same port). */
+  readonly nodes = new Map<number, RedisNode>();
+  /** Date.now() of each switch-master inside the ambassador's topology. */
+  readonly topoSwitches: { at: number; to: number }[] = [];
+
+  private constructor(
+    readonly servers: Servers,
+    readonly topo: SentinelTopology,
+    readonly h: Handle,
+    readonly watch: SwitchWatch,
+  ) {
+    for (const n of [servers.master, ...servers.replicas]) this.nodes.set(n.port, n);
+    topo.on('switch-master', (_from, to, at) => this.topoSwitches.push({ at, to: to.port }));
+  }
+
+  static async start(o: RigOptions = {}): Promise<FailoverRig> {
+    const servers = await startTopology({ replicas: 2, sentinels: 3, downAfterMs: o.downAfterMs ?? 1000, failoverTimeoutMs: o.failoverTimeoutMs ?? 2000 });
+    const watch = await SwitchWatch.start(servers.sentinels);
+    const topo = new SentinelTopology(
+      servers.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+      servers.masterName,
+    );
+    const h = await start({ listen: { host: '127.0.0.1', port: 0 }, httpBind: null, topology: topo, log: o.log });
+    const rig = new FailoverRig(servers, topo, h, watch);
+    await pollUntil(() => h.ready().ready && topo.current().replicas.filter((r) => r.healthy).length === 2, { timeoutMs: 20_000, what: 'ambassador ready with 2 healthy replicas' });
+    return rig;
+  }
+
+  get sentinels(): SentinelNode[] {
+    return this.servers.sentinels;
+  }
+
+  /** The node the ambassador uses as master now. */
+  master(): RedisNode {
+    const port = this.topo.current().master?.port;
+    const n = port === undefined ? undefined : this.nodes.get(port);
+    if (!n) throw new Error(`no known master (topology says ${port})`);
+    return n;
+  }
+
+  /** A direct client to a node (for reading back what survived). */
+  direct(port: number): Redis {
+    const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => null });
+    c.on('error', () => {});
+    return c;
+  }
+
+  /** kill -9 the master under `load`; wait for +switch-master, the ambassador's switch, writes flowing again; settle. */
+  async failover(load: WriteLoad, label: string, rate: number): Promise<FailoverFigures> {
+    const old = this.master();
+    const killedAt = Date.now();
+    old.proc.signal('SIGKILL');
+    this.nodes.delete(old.port);
+    const sw = await pollUntil(() => this.watch.first(old.port), { timeoutMs: 30_000, intervalMs: 5, what: `${label}: +switch-master away from :${old.port}` });
+    const own = await pollUntil(() => this.topoSwitches.find((s) => s.at >= killedAt), { timeoutMs: 15_000, intervalMs: 5, what: `${label}: the ambassador's switch` });
+    const ack = await pollUntil(() => load.firstAckAfter(sw.at), { timeoutMs: 15_000, intervalMs: 5, what: `${label}: a write acknowledged after +switch-master` });
+    // Writes keep flowing: a second's worth acknowledged after the switch.
+    await pollUntil(() => load.acksAfter(sw.at) >= rate, { timeoutMs: 20_000, what: `${label}: writes flowing on the new master` });
+    const final = await this.settled(label);
+    return {
+      label,
+      from: old.port,
+      to: final,
+      killToSwitchMs: sw.at - killedAt,
+      switchToAmbassadorMs: own.at - sw.at,
+      switchToAckMs: ack - sw.at,
+      gapMs: ack - load.lastAckBefore(killedAt + 1),
+      doubled: final !== sw.to,
+    };
+  }
+
+  /** Every Sentinel names the same master, ROLE on it says master, and the ambassador uses it. */
+  async settled(label: string): Promise<number> {
+    const cs = this.sentinels.map((s) => this.direct(s.port));
+    let seen = '';
+    try {
+      return await pollUntil(
+        async () => {
+          const ports = await Promise.all(cs.map(async (c) => Number(((await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.servers.masterName)) as string[])[1])));
+          seen = `sentinels say ${ports.join(',')}; ambassador says ${this.topo.current().master?.port}`;
+          if (new Set(ports).size !== 1 || this.topo.current().master?.port !== ports[0] || !this.h.ready().ready) return 0;
+          return ports[0];
+        },
+        { timeoutMs: 30_000, what: `${label}: Sentinels and the ambassador to agree on the master` },
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; last seen: ${seen}`);
+    } finally {
+      for (const c of cs) c.disconnect();
+    }
+  }
+
+  /**
+   * Wait until the ambassador has `n` healthy replicas and every Sentinel lists each as a good replica of the
+   * master (so it can be promoted next). A Sentinel that ends a flapping failover without one in its list (seen in
+   * CI) gets what an operator would do: REPLICAOF (a no-op when it already follows) and SENTINEL RESET.
+   */
+  async replicasReady(n: number, label: string): Promise<void> {
+    await pollUntil(() => this.topo.current().replicas.filter((r) => r.healthy).length >= n, { timeoutMs: 20_000, what: `${label}: ${n} healthy replicas` });
+    const master = this.master();
+    const reps = this.topo.current().replicas.filter((r) => r.healthy).map((r) => r.port);
+    for (const s of this.sentinels) {
+      const c = this.direct(s.port);
+      const sees = async () => {
+        const m = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.servers.masterName)) as string[];
+        const list = ((await c.call('SENTINEL', 'REPLICAS', this.servers.masterName)) as string[][]).map((x) => new Map(x.map((v, i) => [v, x[i + 1]])));
+        const good = (p: number) => list.some((r) => r.get('port') === String(p) && !/s_down|disconnected/.test(r.get('flags') ?? '') && r.get('master-link-status') === 'ok');
+        return Number(m[1]) === master.port && reps.every(good);
+      };
+      try {
+        const ok = await pollUntil(sees, { timeoutMs: 15_000, what: 'sentinel lists the replicas' }).then(
+          () => true,
+          () => false,
+        );
+        if (!ok) {
+          for (const p of reps) {
+            const r = this.direct(p);
+            await r.call('REPLICAOF', '127.0.0.1', String(master.port));
+            r.disconnect();
+          }
+          await c.call('SENTINEL', 'RESET', this.servers.masterName);
+          await pollUntil(sees, { timeoutMs: 30_000, what: `${label}: sentinel ${s.addr} to list ${reps.join(',')} under :${master.port}` });
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+  }
+
+  /** Start a fresh (empty) redis-server on a killed node's port, replicating from the current master (a pod restarting). */
+  async restartAsReplica(port: number): Promise<RedisNode> {
+    const n = await startRedis({ port, replicaOf: { host: '127.0.0.1', port: this.master().port } });
+    this.nodes.set(port, n);
+    return n;
+  }
+
+  metricsText(): string {
+    return render(this.h.metrics.collect(), 'prometheus');
+  }
+
+  /** The ambassador's loss estimate, summed over failovers (bytes). */
+  unreplicatedBytes(): number {
+    return Number(/^podkit_ambassador_failover_unreplicated_bytes_total (\d+)$/m.exec(this.metricsText())?.[1] ?? NaN);
+  }
+
+  async close(): Promise<void> {
+    this.watch.close();
+    await this.h.close();
+  }
+}
