@@ -62,8 +62,7 @@ test(`${RATE} SET/s through the ambassador; kill -9 the master, then the new mas
 
 test('each SET followed by WAIT 1 through the ambassador: 0 lost among the writes WAIT confirmed', { timeout: 120_000 }, async () => {
   // Both killed nodes come back (empty) as replicas of the current master, as restarted pods would.
-  const dead = [rig.servers.master, ...rig.servers.replicas].map((n) => n.port).filter((p) => !rig.nodes.has(p));
-  for (const p of dead) await rig.restartAsReplica(p);
+  await rig.restartDead();
   await rig.replicasReady(2, 'restarted replicas');
   const rate = RATE / 2;
   const load = new WriteLoad({ port: rig.h.address.port, clients: 8, rate, prefix: 'fow', wait: { replicas: 1, timeoutMs: 200 } });
@@ -89,8 +88,7 @@ test('each SET followed by WAIT 1 through the ambassador: 0 lost among the write
 });
 
 test('a loss that does happen is counted: replicas SIGSTOP-ed, 32 MB acknowledged by the master alone, master kill -9 — the client finds the writes missing and the ambassador estimates the bytes', { timeout: 120_000 }, async () => {
-  const dead = [rig.servers.master, ...rig.servers.replicas].map((n) => n.port).filter((p) => !rig.nodes.has(p));
-  for (const p of dead) await rig.restartAsReplica(p);
+  await rig.restartDead();
   await rig.replicasReady(2, 'restarted replica');
   const master = rig.master();
   const replicas = [...rig.nodes.values()].filter((n) => n !== master);

@@ -166,6 +166,11 @@ export class FailoverRig {
     return n;
   }
 
+  /** Every killed node back, empty, as a replica of the current master. */
+  async restartDead(): Promise<void> {
+    for (const n of [this.servers.master, ...this.servers.replicas]) if (!this.nodes.has(n.port)) await this.restartAsReplica(n.port);
+  }
+
   metricsText(): string {
     return render(this.h.metrics.collect(), 'prometheus');
   }
