@@ -4,7 +4,8 @@
     {
       "target_name": "udp_batch",
       "sources": ["udp_batch.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-pthread"],
+      "ldflags": ["-pthread"]
     }
   ]
 }

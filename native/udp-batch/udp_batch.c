@@ -1,89 +1,94 @@
 /*
- * udp_batch: a UDP receive socket for Node that reads many datagrams per system call.
+ * udp_batch: a UDP receive socket for Node that keeps reading while JavaScript is busy.
  *
- * Why: Node's dgram delivers one datagram per libuv read and per JS callback, with a new
- * Buffer each time (~4 us per datagram). A StatsD receiver at 100,000 single-line datagrams/s
- * then spends a third of a core on plumbing, and any pause overflows the socket buffer.
- * Here a libuv poll handle watches the fd; on readability recvmmsg(2) fills up to `batch`
- * fixed-size slots of ONE ArrayBuffer (shared with JS, allocated once) and JS is called once
- * per batch with the number of datagrams; their lengths are in a shared Uint32Array.
+ * Why: Node's dgram delivers one datagram per libuv read and per JS callback, with a new Buffer
+ * each time (~4 us per datagram), and reads nothing while the event loop is blocked (GC, a big
+ * scrape). A small datagram costs ~1 KB of socket-buffer truesize, so a 4 MiB buffer (rmem_max)
+ * holds only a few thousand datagrams: tens of ms at 100,000/s. Here a reader thread drains the
+ * socket with recvmmsg(2) (`batch` datagrams per system call) into a user-space ring of compact
+ * records (4-byte length + bytes: a single-line datagram takes ~28 bytes, not ~1 KB), and wakes
+ * the event loop with uv_async_send; JS is called once per chunk of records.
  *
- * JS API (plain Node-API, no node-addon-api):
- *   open({family: 4|6, host, port, rcvbuf, batch, slot, onBatch})
- *     -> {handle, port, data: ArrayBuffer(batch*slot), lengths: ArrayBuffer(batch*4), rcvbuf}
- *     onBatch(count, kernelDrops): count >= 0 datagrams are in slots 0..count-1, lengths[i] is
- *     the byte length or TRUNCATED (0xffffffff) when the datagram was longer than a slot;
- *     count < 0 is a libuv error code (-errno); kernelDrops is SO_RXQ_OVFL's running total.
- *   stats(handle) -> {wakeups, calls, datagrams, truncated, drops}
- *   close(handle): stops polling and closes the fd at once (idempotent).
- * The slots are reused by the next batch: JS must not keep views into them past the callback.
+ * Ring: one ArrayBuffer shared with JS, single producer (reader thread) and single consumer
+ * (event-loop thread). head/tail are byte counters that only grow; position = counter % size.
+ * A record is [u32 len][len bytes][pad to 4]; len TRUNCATED means a datagram longer than `slot`
+ * (no bytes follow), len WRAP means "continue at position 0". When the ring is full the datagram
+ * is dropped and counted (ringDrops): JS has not read for seconds.
+ *
+ * JS API (plain Node-API):
+ *   open({family: 4|6, host, port, rcvbuf, batch, slot, ring, onData})
+ *     -> {handle, port, ring: ArrayBuffer, rcvbuf}
+ *     onData(start, bytes, kernelDrops, ringDrops): records fill ring[start, start+bytes) (never
+ *     wrapped, never WRAP); start < 0 is a libuv error code instead. kernelDrops: the socket's
+ *     drop total (SO_MEMINFO), read whenever the reader has drained the socket.
+ *   stats(handle) -> {datagrams, calls, truncated, kernelDrops, ringDrops}
+ *   close(handle): stops the reader, closes the fd (idempotent).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
-#ifndef SO_RXQ_OVFL
-#define SO_RXQ_OVFL 40
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
 #endif
 
 #define TRUNCATED 0xffffffffu
+#define WRAP 0xfffffffeu
 #define MAX_BATCH 1024
 #define MAX_SLOT 65536
-/* recvmmsg rounds per wakeup before giving the event loop back (the poll is level-triggered). */
-#define MAX_ROUNDS 16
+/* Bytes of records per JS call: ~10 ms of parsing, so a backlog is worked off between other events. */
+#define CHUNK (256 * 1024)
 
 typedef struct {
-  uv_poll_t poll; /* first member: the uv handle's address is the struct's */
+  uv_async_t async; /* first member: the uv handle's address is the struct's */
   napi_env env;
-  int fd;
-  int closed;
-  int owners; /* the JS handle and the libuv handle: the struct is freed when both have let go */
+  int fd, efd; /* the socket; an eventfd that tells the reader to stop */
+  int closed, started, owners;
   unsigned batch, slot;
-  uint8_t *data;      /* backing store of the shared ArrayBuffer (owned by V8, kept alive by data_ref) */
-  uint32_t *lengths;  /* backing store of the shared lengths ArrayBuffer */
-  napi_ref data_ref, lengths_ref, cb_ref, resource_ref;
-  napi_async_context async;
+  uint8_t *ring;
+  size_t ring_size;
+  _Atomic uint64_t head, tail;
+  _Atomic uint32_t kernel_drops;
+  _Atomic int error; /* a libuv error code from the reader, reported once */
+  _Atomic double datagrams, calls, truncated, ring_drops;
+  uint8_t *scratch; /* batch * slot bytes the reader receives into */
   struct mmsghdr *msgs;
   struct iovec *iov;
-  char *control; /* per message: room for one SO_RXQ_OVFL cmsg */
-  size_t control_len;
-  uint32_t drops;
-  double wakeups, calls, datagrams, truncated;
+  pthread_t thread;
+  napi_ref ring_ref, cb_ref, resource_ref;
+  napi_async_context actx;
+  uint32_t told_kernel_drops; /* what JS was last told (event-loop thread only) */
+  double told_ring_drops;
 } receiver;
 
-#define CHECK(call)                                                                       \
-  do {                                                                                    \
-    if ((call) != napi_ok) {                                                              \
-      napi_throw_error(env, "PODKIT_ERR_NATIVE", "udp_batch: Node-API call failed: " #call); \
-      return NULL;                                                                        \
-    }                                                                                     \
-  } while (0)
-
-/* Throw an Error whose .code is the errno name, as Node's own socket errors have. */
 static napi_value throw_errno(napi_env env, int err, const char *what) {
   char msg[160];
   const char *name = uv_err_name(uv_translate_sys_error(err));
   snprintf(msg, sizeof msg, "%s %s: %s", what, name, strerror(err));
-  napi_throw_error(env, name, msg);
+  napi_throw_error(env, name, msg); /* .code is the errno name, as on Node's own socket errors */
   return NULL;
 }
 
 static void free_receiver(receiver *r) {
+  free(r->scratch);
   free(r->msgs);
   free(r->iov);
-  free(r->control);
   free(r);
 }
-
 static void release(receiver *r) {
   if (--r->owners == 0) free_receiver(r);
 }
@@ -94,97 +99,156 @@ static void on_handle_gc(napi_env env, void *data, void *hint) {
   release((receiver *)data);
 }
 
-/* Stop at once (no more callbacks, fd closed); the memory goes when libuv has let go of the handle. */
-static void shutdown_receiver(receiver *r, int release_js) {
-  if (r->closed) return;
-  r->closed = 1;
-  uv_poll_stop(&r->poll);
-  close(r->fd);
-  r->fd = -1;
-  if (release_js) {
-    napi_delete_reference(r->env, r->data_ref);
-    napi_delete_reference(r->env, r->lengths_ref);
-    napi_delete_reference(r->env, r->cb_ref);
-    napi_delete_reference(r->env, r->resource_ref);
-    napi_async_destroy(r->env, r->async);
+/* ---- reader thread: no Node-API or V8 here, only the socket, the ring and uv_async_send ---- */
+
+static void add(_Atomic double *c, double n) { atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed); }
+
+/* Append one record; 0 when the ring has no room. `h` is the producer's private copy of head. */
+static int put(receiver *r, uint64_t *h, const uint8_t *src, uint32_t len) {
+  uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+  size_t need = 4 + (len == TRUNCATED ? 0 : ((size_t)len + 3) & ~(size_t)3);
+  size_t pos = *h % r->ring_size;
+  size_t skip = pos + need > r->ring_size ? r->ring_size - pos : 0; /* a record never wraps */
+  if (*h - t + skip + need > r->ring_size) return 0;
+  if (skip) {
+    memcpy(r->ring + pos, &(uint32_t){WRAP}, 4); /* pos is 4-aligned and < size: the marker fits */
+    *h += skip;
+    pos = 0;
   }
-  uv_close((uv_handle_t *)&r->poll, on_uv_closed);
+  memcpy(r->ring + pos, &len, 4);
+  if (len != TRUNCATED) memcpy(r->ring + pos + 4, src, len);
+  *h += need;
+  return 1;
 }
 
-/* Environment teardown (process exit, worker end) without close(): release the fd. */
-static void cleanup_hook(void *arg) { shutdown_receiver((receiver *)arg, 0); }
+static void reader_error(receiver *r, int err) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&r->error, &expected, uv_translate_sys_error(err))) uv_async_send(&r->async);
+}
 
-/* One JS call; false when the receiver was closed by it (or the call failed). */
-static int deliver(receiver *r, int32_t count) {
+static void *reader(void *arg) {
+  receiver *r = arg;
+  struct pollfd fds[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->efd, .events = POLLIN}};
+  uint64_t h = atomic_load(&r->head);
+  for (;;) {
+    int n = recvmmsg(r->fd, r->msgs, r->batch, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      int idle = e == EAGAIN || e == EWOULDBLOCK;
+      if (!idle) reader_error(r, e);
+      /* Drained: publish the socket's drop total (exact, not lagging like SO_RXQ_OVFL), then sleep. */
+      uint32_t mem[SK_MEMINFO_VARS];
+      socklen_t ml = sizeof mem;
+      if (getsockopt(r->fd, SOL_SOCKET, SO_MEMINFO, mem, &ml) == 0 && ml > SK_MEMINFO_DROPS * sizeof(uint32_t) &&
+          mem[SK_MEMINFO_DROPS] != atomic_load(&r->kernel_drops)) {
+        atomic_store(&r->kernel_drops, mem[SK_MEMINFO_DROPS]);
+        uv_async_send(&r->async);
+      }
+      /* A persistent error would spin: back off 10 ms; otherwise wait for data or the stop signal. */
+      int p = poll(fds, 2, idle ? -1 : 10);
+      if (p > 0 && (fds[1].revents & POLLIN)) return NULL;
+      continue;
+    }
+    add(&r->calls, 1);
+    add(&r->datagrams, n);
+    for (int i = 0; i < n; i++) {
+      int trunc = (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+      if (trunc) add(&r->truncated, 1);
+      if (!put(r, &h, r->scratch + (size_t)i * r->slot, trunc ? TRUNCATED : r->msgs[i].msg_len)) add(&r->ring_drops, 1);
+      r->msgs[i].msg_hdr.msg_flags = 0;
+    }
+    atomic_store_explicit(&r->head, h, memory_order_release);
+    uv_async_send(&r->async); /* coalesces: one wake-up however many batches arrive meanwhile */
+  }
+}
+
+/* ---- event-loop thread ---- */
+
+static int call_js(receiver *r, double start, double bytes) {
   napi_env env = r->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
-  napi_value cb, resource, argv[2], result;
+  napi_value cb, resource, argv[4], result;
   napi_get_reference_value(env, r->cb_ref, &cb);
   napi_get_reference_value(env, r->resource_ref, &resource);
-  napi_create_int32(env, count, &argv[0]);
-  napi_create_uint32(env, r->drops, &argv[1]);
-  /* make_callback (not call_function): runs the microtask queue and async hooks like any I/O callback. */
-  napi_status st = napi_make_callback(env, r->async, resource, cb, 2, argv, &result);
-  if (st != napi_ok) {
+  napi_create_double(env, start, &argv[0]);
+  napi_create_double(env, bytes, &argv[1]);
+  napi_create_uint32(env, atomic_load(&r->kernel_drops), &argv[2]);
+  napi_create_double(env, atomic_load(&r->ring_drops), &argv[3]);
+  /* make_callback (not call_function): microtasks and async hooks run as after any I/O callback. */
+  if (napi_make_callback(env, r->actx, resource, cb, 4, argv, &result) != napi_ok) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) {
       napi_value err;
       napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err); /* → process 'uncaughtException', as a throwing dgram handler would */
+      napi_fatal_exception(env, err); /* → 'uncaughtException', as a throwing dgram handler would */
     }
   }
   napi_close_handle_scope(env, scope);
   return !r->closed;
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  receiver *r = (receiver *)handle;
-  (void)events;
+static void on_async(uv_async_t *a) {
+  receiver *r = (receiver *)a;
   if (r->closed) return;
-  if (status < 0) {
-    deliver(r, status);
-    return;
+  int err = atomic_exchange(&r->error, 0);
+  if (err != 0 && !call_js(r, err, 0)) return;
+  uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+  uint32_t len;
+  if (t < h) {
+    memcpy(&len, r->ring + t % r->ring_size, 4);
+    if (len == WRAP) t += r->ring_size - t % r->ring_size; /* a record always follows its marker */
   }
-  r->wakeups++;
-  for (int round = 0; round < MAX_ROUNDS; round++) {
-    for (unsigned i = 0; i < r->batch; i++) {
-      /* The kernel rewrites these on every call. */
-      r->msgs[i].msg_hdr.msg_control = r->control + i * r->control_len;
-      r->msgs[i].msg_hdr.msg_controllen = r->control_len;
-      r->msgs[i].msg_hdr.msg_flags = 0;
-    }
-    int n = recvmmsg(r->fd, r->msgs, r->batch, MSG_DONTWAIT, NULL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      deliver(r, uv_translate_sys_error(errno));
-      return;
-    }
-    if (n == 0) return;
-    r->calls++;
-    r->datagrams += n;
-    for (int i = 0; i < n; i++) {
-      struct msghdr *m = &r->msgs[i].msg_hdr;
-      if (m->msg_flags & MSG_TRUNC) {
-        r->lengths[i] = TRUNCATED;
-        r->truncated++;
-      } else {
-        r->lengths[i] = r->msgs[i].msg_len;
-      }
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof(uint32_t))) {
-          memcpy(&r->drops, CMSG_DATA(c), sizeof(uint32_t));
-        }
-      }
-    }
-    if (!deliver(r, n)) return;
-    if ((unsigned)n < r->batch) return; /* drained */
+  /* One contiguous run of whole records, at most CHUNK bytes; the rest after the loop's other events. */
+  size_t start = t % r->ring_size, pos = start;
+  while (t < h && pos - start < CHUNK) {
+    memcpy(&len, r->ring + pos, 4);
+    if (len == WRAP) break;
+    size_t adv = 4 + (len == TRUNCATED ? 0 : ((size_t)len + 3) & ~(size_t)3);
+    pos += adv;
+    t += adv;
+    if (pos == r->ring_size) break;
   }
+  uint32_t kd = atomic_load(&r->kernel_drops);
+  double rd = atomic_load(&r->ring_drops);
+  if (pos > start || kd != r->told_kernel_drops || rd != r->told_ring_drops) {
+    r->told_kernel_drops = kd;
+    r->told_ring_drops = rd;
+    if (!call_js(r, (double)start, (double)(pos - start))) return;
+  }
+  atomic_store_explicit(&r->tail, t, memory_order_release);
+  if (t < h) uv_async_send(&r->async);
 }
 
-/* Read an optional uint32 property; absent or undefined → dflt. */
+/* Stop the reader and close the socket now; memory goes when libuv lets go of the handle. */
+static void shutdown_receiver(receiver *r, int release_js) {
+  if (r->closed) return;
+  r->closed = 1;
+  if (r->started) {
+    uint64_t one = 1;
+    if (write(r->efd, &one, sizeof one) < 0) { /* cannot fail for a fresh eventfd; nothing else to do */
+    }
+    pthread_join(r->thread, NULL);
+  }
+  close(r->fd);
+  close(r->efd);
+  if (release_js) {
+    napi_delete_reference(r->env, r->ring_ref);
+    napi_delete_reference(r->env, r->cb_ref);
+    napi_delete_reference(r->env, r->resource_ref);
+    napi_async_destroy(r->env, r->actx);
+  }
+  uv_close((uv_handle_t *)&r->async, on_uv_closed);
+}
+
+static void cleanup_hook(void *arg) { shutdown_receiver((receiver *)arg, 0); }
+
+/* ---- JS entry points ---- */
+
+/* An optional uint32 property; absent → dflt. 0 on a wrong type. */
 static int get_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt, uint32_t *out) {
   napi_value v;
   napi_valuetype t;
@@ -196,32 +260,37 @@ static int get_u32(napi_env env, napi_value obj, const char *key, uint32_t dflt,
   return napi_get_value_uint32(env, v, out) == napi_ok;
 }
 
+#define FAIL(what)                                                                          \
+  do {                                                                                      \
+    napi_throw_error(env, "PODKIT_ERR_NATIVE", "udp_batch: Node-API call failed: " what); \
+    goto fail;                                                                              \
+  } while (0)
+#define TRY(call) \
+  if ((call) != napi_ok) FAIL(#call)
+
 static napi_value open_receiver(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value opts, cb, host_v;
+  napi_value opts, cb, host_v, ring_ab, resource, name, result, ext, v;
+  napi_valuetype t;
   char host[64];
   size_t host_len = 0;
-  uint32_t family, port, rcvbuf, batch, slot;
-  napi_valuetype t;
-  CHECK(napi_get_cb_info(env, info, &argc, &opts, NULL, NULL));
-  if (argc < 1 || napi_typeof(env, opts, &t) != napi_ok || t != napi_object) {
+  uint32_t family, port, rcvbuf, batch, slot, ring;
+  if (napi_get_cb_info(env, info, &argc, &opts, NULL, NULL) != napi_ok || argc < 1 || napi_typeof(env, opts, &t) != napi_ok || t != napi_object) {
     napi_throw_type_error(env, NULL, "udp_batch.open: options object expected");
     return NULL;
   }
   if (!get_u32(env, opts, "family", 4, &family) || !get_u32(env, opts, "port", 0, &port) || !get_u32(env, opts, "rcvbuf", 0, &rcvbuf) ||
-      !get_u32(env, opts, "batch", 64, &batch) || !get_u32(env, opts, "slot", MAX_SLOT, &slot) || (family != 4 && family != 6) || port > 65535 ||
-      batch < 1 || batch > MAX_BATCH || slot < 1 || slot > MAX_SLOT) {
-    napi_throw_range_error(env, NULL, "udp_batch.open: family 4|6, port 0-65535, batch 1-1024, slot 1-65536");
+      !get_u32(env, opts, "batch", 64, &batch) || !get_u32(env, opts, "slot", MAX_SLOT, &slot) || !get_u32(env, opts, "ring", 8u << 20, &ring) ||
+      (family != 4 && family != 6) || port > 65535 || batch < 1 || batch > MAX_BATCH || slot < 1 || slot > MAX_SLOT || ring < 2 * slot + 8 ||
+      ring > (1u << 30) || ring % 4 != 0) {
+    napi_throw_range_error(env, NULL, "udp_batch.open: family 4|6, port 0-65535, batch 1-1024, slot 1-65536, ring a multiple of 4 >= 2*slot+8 and <= 1 GiB");
     return NULL;
   }
-  CHECK(napi_get_named_property(env, opts, "onBatch", &cb));
-  CHECK(napi_typeof(env, cb, &t));
-  if (t != napi_function) {
-    napi_throw_type_error(env, NULL, "udp_batch.open: onBatch must be a function");
+  if (napi_get_named_property(env, opts, "onData", &cb) != napi_ok || napi_typeof(env, cb, &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: onData must be a function");
     return NULL;
   }
-  CHECK(napi_get_named_property(env, opts, "host", &host_v));
-  if (napi_get_value_string_utf8(env, host_v, host, sizeof host, &host_len) != napi_ok) {
+  if (napi_get_named_property(env, opts, "host", &host_v) != napi_ok || napi_get_value_string_utf8(env, host_v, host, sizeof host, &host_len) != napi_ok) {
     napi_throw_type_error(env, NULL, "udp_batch.open: host must be a numeric address string");
     return NULL;
   }
@@ -231,122 +300,89 @@ static napi_value open_receiver(napi_env env, napi_callback_info info) {
     struct sockaddr_in6 v6;
   } addr;
   memset(&addr, 0, sizeof addr);
-  socklen_t alen;
-  int domain = family == 6 ? AF_INET6 : AF_INET;
-  if (family == 6) {
-    addr.v6.sin6_family = AF_INET6;
-    addr.v6.sin6_port = htons((uint16_t)port);
-    alen = sizeof addr.v6;
-    if (host_len > 0 && inet_pton(AF_INET6, host, &addr.v6.sin6_addr) != 1) return throw_errno(env, EINVAL, "udp_batch: bad IPv6 address");
-  } else {
-    addr.v4.sin_family = AF_INET;
-    addr.v4.sin_port = htons((uint16_t)port);
-    alen = sizeof addr.v4;
-    if (host_len > 0 && inet_pton(AF_INET, host, &addr.v4.sin_addr) != 1) return throw_errno(env, EINVAL, "udp_batch: bad IPv4 address");
-  }
+  socklen_t alen = family == 6 ? sizeof addr.v6 : sizeof addr.v4;
+  addr.v4.sin_family = family == 6 ? AF_INET6 : AF_INET; /* sin_family and sin6_family share the offset */
+  addr.v4.sin_port = htons((uint16_t)port);               /* as do the ports */
+  if (host_len > 0 && inet_pton(addr.v4.sin_family, host, family == 6 ? (void *)&addr.v6.sin6_addr : (void *)&addr.v4.sin_addr) != 1)
+    return throw_errno(env, EINVAL, "udp_batch: bad address");
 
-  int fd = socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(addr.v4.sin_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "udp_batch: socket");
   if (rcvbuf > 0) {
-    /* SO_RCVBUFFORCE passes rmem_max when we have CAP_NET_ADMIN; otherwise the kernel caps SO_RCVBUF at rmem_max. */
-    int v = (int)(rcvbuf > INT32_MAX ? INT32_MAX : rcvbuf);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    /* SO_RCVBUFFORCE passes rmem_max with CAP_NET_ADMIN; without it the kernel caps SO_RCVBUF at rmem_max. */
+    int val = rcvbuf > INT32_MAX / 2 ? INT32_MAX / 2 : (int)rcvbuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &val, sizeof val) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &val, sizeof val);
   }
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one); /* drop counter; older kernels: no counter, no error */
-  if (bind(fd, (struct sockaddr *)&addr, alen) != 0) {
+  if (bind(fd, (struct sockaddr *)&addr, alen) != 0 || getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) {
     int e = errno;
     close(fd);
     return throw_errno(env, e, "udp_batch: bind");
   }
-  if (getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) {
-    int e = errno;
-    close(fd);
-    return throw_errno(env, e, "udp_batch: getsockname");
-  }
-  int actual = 0;
-  socklen_t ol = sizeof actual;
-  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &ol);
-
+  int granted = 0;
+  socklen_t gl = sizeof granted;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &gl);
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   receiver *r = calloc(1, sizeof *r);
-  size_t control_len = CMSG_SPACE(sizeof(uint32_t));
   if (r) {
+    r->scratch = malloc((size_t)batch * slot);
     r->msgs = calloc(batch, sizeof *r->msgs);
     r->iov = calloc(batch, sizeof *r->iov);
-    r->control = calloc(batch, control_len);
   }
-  if (!r || !r->msgs || !r->iov || !r->control) {
+  if (efd < 0 || !r || !r->scratch || !r->msgs || !r->iov) {
+    int e = efd < 0 ? errno : ENOMEM;
     close(fd);
+    if (efd >= 0) close(efd);
     if (r) free_receiver(r);
-    return throw_errno(env, ENOMEM, "udp_batch: allocating buffers");
+    return throw_errno(env, e, "udp_batch: setting up");
   }
   r->env = env;
   r->fd = fd;
-  r->owners = 1; /* the libuv handle; the JS handle takes the second below */
+  r->efd = efd;
   r->batch = batch;
   r->slot = slot;
-  r->control_len = control_len;
-
-  napi_value data_ab, lengths_ab, resource, name, result, ext, v;
-  void *p;
-#define CHECK_R(call)               \
-  do {                              \
-    if ((call) != napi_ok) {        \
-      close(fd);                    \
-      free_receiver(r);             \
-      napi_throw_error(env, "PODKIT_ERR_NATIVE", "udp_batch: Node-API call failed: " #call); \
-      return NULL;                  \
-    }                               \
-  } while (0)
-  CHECK_R(napi_create_arraybuffer(env, (size_t)batch * slot, &p, &data_ab));
-  r->data = p;
-  CHECK_R(napi_create_arraybuffer(env, (size_t)batch * sizeof(uint32_t), &p, &lengths_ab));
-  r->lengths = p;
+  r->ring_size = ring;
   for (unsigned i = 0; i < batch; i++) {
-    r->iov[i].iov_base = r->data + (size_t)i * slot;
+    r->iov[i].iov_base = r->scratch + (size_t)i * slot;
     r->iov[i].iov_len = slot;
     r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
     r->msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  CHECK_R(napi_create_object(env, &resource));
-  CHECK_R(napi_create_string_utf8(env, "PodkitUdpBatch", NAPI_AUTO_LENGTH, &name));
-  CHECK_R(napi_async_init(env, resource, name, &r->async));
-  CHECK_R(napi_create_reference(env, data_ab, 1, &r->data_ref));
-  CHECK_R(napi_create_reference(env, lengths_ab, 1, &r->lengths_ref));
-  CHECK_R(napi_create_reference(env, cb, 1, &r->cb_ref));
-  CHECK_R(napi_create_reference(env, resource, 1, &r->resource_ref));
-
+  void *p;
+  TRY(napi_create_arraybuffer(env, ring, &p, &ring_ab));
+  r->ring = p;
+  TRY(napi_create_object(env, &resource));
+  TRY(napi_create_string_utf8(env, "PodkitUdpBatch", NAPI_AUTO_LENGTH, &name));
+  TRY(napi_async_init(env, resource, name, &r->actx));
+  TRY(napi_create_reference(env, ring_ab, 1, &r->ring_ref));
+  TRY(napi_create_reference(env, cb, 1, &r->cb_ref));
+  TRY(napi_create_reference(env, resource, 1, &r->resource_ref));
   uv_loop_t *loop;
-  CHECK_R(napi_get_uv_event_loop(env, &loop));
-  int e = uv_poll_init(loop, &r->poll, fd);
+  TRY(napi_get_uv_event_loop(env, &loop));
+  if (uv_async_init(loop, &r->async, on_async) != 0) FAIL("uv_async_init");
+  r->owners = 1; /* the libuv handle; from here on shutdown_receiver() cleans up */
+  int e = pthread_create(&r->thread, NULL, reader, r);
   if (e != 0) {
-    close(fd);
-    napi_delete_reference(env, r->data_ref);
-    napi_delete_reference(env, r->lengths_ref);
-    napi_delete_reference(env, r->cb_ref);
-    napi_delete_reference(env, r->resource_ref);
-    napi_async_destroy(env, r->async);
-    free_receiver(r);
-    return throw_errno(env, -e, "udp_batch: uv_poll_init");
+    shutdown_receiver(r, 1);
+    return throw_errno(env, e, "udp_batch: pthread_create");
   }
-  e = uv_poll_start(&r->poll, UV_READABLE, on_readable);
-  if (e != 0) {
-    shutdown_receiver(r, 1); /* the handle is registered with the loop now: libuv frees it */
-    return throw_errno(env, -e, "udp_batch: uv_poll_start");
-  }
+  r->started = 1;
   napi_add_env_cleanup_hook(env, cleanup_hook, r);
 
-  CHECK(napi_create_external(env, r, on_handle_gc, NULL, &ext));
+  if (napi_create_external(env, r, on_handle_gc, NULL, &ext) != napi_ok) return NULL; /* never: leaves the socket open until exit */
   r->owners++;
-  CHECK(napi_create_object(env, &result));
-  CHECK(napi_set_named_property(env, result, "handle", ext));
-  CHECK(napi_set_named_property(env, result, "data", data_ab));
-  CHECK(napi_set_named_property(env, result, "lengths", lengths_ab));
-  CHECK(napi_create_uint32(env, ntohs(family == 6 ? addr.v6.sin6_port : addr.v4.sin_port), &v));
-  CHECK(napi_set_named_property(env, result, "port", v));
-  CHECK(napi_create_int32(env, actual, &v));
-  CHECK(napi_set_named_property(env, result, "rcvbuf", v));
+  if (napi_create_object(env, &result) != napi_ok || napi_set_named_property(env, result, "handle", ext) != napi_ok ||
+      napi_set_named_property(env, result, "ring", ring_ab) != napi_ok || napi_create_uint32(env, ntohs(addr.v4.sin_port), &v) != napi_ok ||
+      napi_set_named_property(env, result, "port", v) != napi_ok || napi_create_int32(env, granted, &v) != napi_ok ||
+      napi_set_named_property(env, result, "rcvbuf", v) != napi_ok)
+    return NULL;
   return result;
+
+fail:
+  /* Before the uv handle exists: undo by hand (references left unreleased are reclaimed with the env). */
+  close(fd);
+  close(efd);
+  free_receiver(r);
+  return NULL;
 }
 
 static receiver *unwrap(napi_env env, napi_callback_info info) {
@@ -365,22 +401,21 @@ static receiver *unwrap(napi_env env, napi_callback_info info) {
 /* Safe to call twice: the struct lives as long as the JS handle does. */
 static napi_value close_receiver(napi_env env, napi_callback_info info) {
   receiver *r = unwrap(env, info);
-  if (!r) return NULL;
-  if (!r->closed) napi_remove_env_cleanup_hook(env, cleanup_hook, r);
-  shutdown_receiver(r, 1);
+  if (r && !r->closed) {
+    napi_remove_env_cleanup_hook(env, cleanup_hook, r);
+    shutdown_receiver(r, 1);
+  }
   return NULL;
 }
 
 static napi_value receiver_stats(napi_env env, napi_callback_info info) {
   receiver *r = unwrap(env, info);
-  if (!r) return NULL;
   napi_value o, v;
-  CHECK(napi_create_object(env, &o));
-  const char *keys[] = {"wakeups", "calls", "datagrams", "truncated", "drops"};
-  double vals[] = {r->wakeups, r->calls, r->datagrams, r->truncated, (double)r->drops};
+  if (!r || napi_create_object(env, &o) != napi_ok) return NULL;
+  const char *keys[] = {"datagrams", "calls", "truncated", "kernelDrops", "ringDrops"};
+  double vals[] = {atomic_load(&r->datagrams), atomic_load(&r->calls), atomic_load(&r->truncated), atomic_load(&r->kernel_drops), atomic_load(&r->ring_drops)};
   for (int i = 0; i < 5; i++) {
-    CHECK(napi_create_double(env, vals[i], &v));
-    CHECK(napi_set_named_property(env, o, keys[i], v));
+    if (napi_create_double(env, vals[i], &v) != napi_ok || napi_set_named_property(env, o, keys[i], v) != napi_ok) return NULL;
   }
   return o;
 }

@@ -180,7 +180,7 @@ export async function start(options: Options = {}): Promise<Handle> {
     store.close();
     throw err;
   }
-  log.info('metrics-adapter started', { http: http.address, statsdUdp: listeners.udp, statsdTcp: listeners.tcp, mappings: cfg.statsd.mapping.mappings.length, sources: cfg.sources.length });
+  log.info('metrics-adapter started', { http: http.address, statsdUdp: listeners.udp, statsdUdpReceiver: listeners.udpReceiver, statsdTcp: listeners.tcp, mappings: cfg.statsd.mapping.mappings.length, sources: cfg.sources.length });
 
   const h = http;
   return {

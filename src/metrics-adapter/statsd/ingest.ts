@@ -18,8 +18,8 @@ export class IngestStats {
   readonly errors = new Map<ParseErrorReason, number>();
   readonly events: Record<StatType, number> = { c: 0, g: 0, s: 0, ms: 0, h: 0, d: 0 };
   tcpConnections = 0;
-  /** UDP datagrams the kernel dropped because the socket buffer was full (recvmmsg receiver: SO_RXQ_OVFL). */
-  udpKernelDrops = 0;
+  /** UDP datagrams lost before parsing (recvmmsg receiver only): socket buffer full (kernel), or receive ring full. */
+  udpDrops = { socket_buffer: 0, receive_ring: 0 };
 }
 
 function labelKeyOf(pairs: Array<[string, string]>): string {

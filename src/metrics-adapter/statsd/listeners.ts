@@ -108,8 +108,8 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
         stats.packets.udp++;
         ingest.error('datagram_truncated');
       },
-      onKernelDrops(n) {
-        stats.udpKernelDrops += n;
+      onDrops(n, where) {
+        stats.udpDrops[where] += n;
       },
       onError: (err) => opts.log.error('statsd udp socket error', { err }),
       log: opts.log,

@@ -23,18 +23,22 @@ export interface UdpReceiverOptions {
   readBuffer?: number;
   /** Default: the env var above, else auto. */
   mode?: UdpReceiverMode;
-  /** recvmmsg only: datagrams per system call (default 64) and bytes per datagram slot (default 65536: no UDP payload is longer). */
+  /** recvmmsg only: datagrams per system call (default 64), bytes per datagram (default 65536: no UDP payload is longer),
+   *  and the ring the reader thread fills while JS is busy (default 8 MiB ≈ 300,000 single-line datagrams). */
   batch?: number;
   slot?: number;
+  ring?: number;
   /** One datagram's bytes are buf[start, end). The bytes are reused after the call returns: copy what you keep. */
   onDatagram(buf: Buffer, start: number, end: number): void;
   /** A datagram longer than a slot (recvmmsg only): its bytes are not delivered. */
   onTruncated?(): void;
-  /** The kernel dropped `n` more datagrams because the socket buffer was full (recvmmsg only, via SO_RXQ_OVFL). */
-  onKernelDrops?(n: number): void;
+  /** `n` more datagrams were lost (recvmmsg only): the kernel's socket buffer was full (SO_MEMINFO drops), or the ring was. */
+  onDrops?(n: number, where: UdpDropReason): void;
   onError(err: Error): void;
   log: Logger;
 }
+
+export type UdpDropReason = 'socket_buffer' | 'receive_ring';
 
 export interface UdpReceiver {
   readonly kind: UdpReceiverKind;
@@ -46,27 +50,33 @@ export interface UdpReceiver {
 
 /** The addon's interface (native/udp-batch/udp_batch.c). */
 interface UdpBatchAddon {
-  open(o: { family: 4 | 6; host: string; port: number; rcvbuf: number; batch: number; slot: number; onBatch(count: number, drops: number): void }): {
-    handle: object;
+  open(o: {
+    family: 4 | 6;
+    host: string;
     port: number;
-    data: ArrayBuffer;
-    lengths: ArrayBuffer;
     rcvbuf: number;
-  };
+    batch: number;
+    slot: number;
+    ring: number;
+    onData(start: number, bytes: number, kernelDrops: number, ringDrops: number): void;
+  }): { handle: object; port: number; ring: ArrayBuffer; rcvbuf: number };
   close(handle: object): void;
-  stats(handle: object): { wakeups: number; calls: number; datagrams: number; truncated: number; drops: number };
+  stats(handle: object): { datagrams: number; calls: number; truncated: number; kernelDrops: number; ringDrops: number };
 }
 
 const TRUNCATED = 0xffffffff;
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
 const ADDON_PATH = fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
 
+/** Env var naming another addon file (packaging, and tests of the fallback). */
+export const ADDON_ENV = 'PODKIT_UDP_BATCH_ADDON';
+
 let addon: UdpBatchAddon | Error | undefined;
 /** The addon, or why it did not load; tried once per process. */
 export function loadAddon(): UdpBatchAddon | Error {
   if (addon === undefined) {
     try {
-      addon = createRequire(import.meta.url)(ADDON_PATH) as UdpBatchAddon;
+      addon = createRequire(import.meta.url)(process.env[ADDON_ENV] || ADDON_PATH) as UdpBatchAddon;
     } catch (err) {
       addon = new Error(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `recvmmsg receiver is Linux-only (${process.platform})`);
     }
@@ -105,38 +115,47 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   else if (isIP(host) === 0) host = (await lookup(host, { family: v6 ? 6 : 4 })).address;
   const batch = o.batch ?? 64;
   const slot = o.slot ?? 65_536;
-  // Views of the addon's shared buffers, set once open() returns (the callback cannot run before that).
-  const shared: { data?: Buffer; lengths?: Uint32Array } = {};
-  let lastDrops = 0;
-  const onBatch = (count: number, drops: number): void => {
-    if (count < 0) {
-      const name = getSystemErrorName(count);
+  const ringSize = o.ring ?? 8 * 2 ** 20;
+  // Views of the addon's ring, set once open() returns (the callback cannot run before that).
+  const shared: { ring?: Buffer; u32?: Uint32Array } = {};
+  let told = { kernel: 0, ring: 0 };
+  // Records are [u32 length][bytes][pad to 4] (see udp_batch.c); a run never wraps.
+  const onData = (start: number, bytes: number, kernelDrops: number, ringDrops: number): void => {
+    if (start < 0) {
+      const name = getSystemErrorName(start);
       o.onError(Object.assign(new Error(`recvmmsg ${name}`), { code: name }));
       return;
     }
-    const data = shared.data!;
-    const lengths = shared.lengths!;
-    for (let i = 0; i < count; i++) {
-      const len = lengths[i];
-      if (len === TRUNCATED) o.onTruncated?.();
-      else o.onDatagram(data, i * slot, i * slot + len);
+    const ring = shared.ring!;
+    const u32 = shared.u32!;
+    const end = start + bytes;
+    for (let pos = start; pos < end; ) {
+      const len = u32[pos >>> 2];
+      if (len === TRUNCATED) {
+        o.onTruncated?.();
+        pos += 4;
+      } else {
+        o.onDatagram(ring, pos + 4, pos + 4 + len);
+        pos += 4 + ((len + 3) & ~3);
+      }
     }
-    if (drops !== lastDrops) {
-      // SO_RXQ_OVFL is the socket's running uint32 total.
-      o.onKernelDrops?.((drops - lastDrops) >>> 0);
-      lastDrops = drops;
+    if (kernelDrops !== told.kernel || ringDrops !== told.ring) {
+      // Running totals for this socket; the kernel's is a uint32.
+      if (kernelDrops !== told.kernel) o.onDrops?.((kernelDrops - told.kernel) >>> 0, 'socket_buffer');
+      if (ringDrops !== told.ring) o.onDrops?.(ringDrops - told.ring, 'receive_ring');
+      told = { kernel: kernelDrops, ring: ringDrops };
     }
   };
   let r: ReturnType<UdpBatchAddon['open']>;
   try {
-    r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, onBatch });
+    r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, ring: ringSize, onData });
   } catch (err) {
     // Shaped like dgram's bind errors: `bind EADDRINUSE 127.0.0.1:9125` with .code.
     const code = (err as { code?: string }).code ?? 'EINVAL';
     throw Object.assign(new Error(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`), { code });
   }
-  shared.data = Buffer.from(r.data);
-  shared.lengths = new Uint32Array(r.lengths);
+  shared.ring = Buffer.from(r.ring);
+  shared.u32 = new Uint32Array(r.ring);
   let handle: object | undefined = r.handle;
   return {
     kind: 'recvmmsg',
@@ -154,9 +173,12 @@ async function openDgram(o: UdpReceiverOptions): Promise<UdpReceiver> {
   const sock = createSocket({ type: o.bind.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.readBuffer || undefined });
   sock.on('message', (msg) => o.onDatagram(msg, 0, msg.length));
   await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
+    sock.once('error', (err) => {
+      sock.close(); // a failed bind still holds the fd
+      reject(err);
+    });
     sock.bind(o.bind.port, o.bind.host || undefined, () => {
-      sock.off('error', reject);
+      sock.removeAllListeners('error');
       resolve();
     });
   });
