@@ -44,6 +44,8 @@ export enum Special {
   Tunnel,
   /** Refused: replication or cluster handshakes make no sense through the ambassador. */
   Refuse,
+  /** SCAN/HSCAN/SSCAN/ZSCAN: a continuation (cursor ≠ 0) must go to the node that issued the cursor. */
+  Scan,
 }
 
 /** Where a command went, for metrics. */
@@ -94,6 +96,10 @@ const SPECIALS: Record<string, Special> = {
   sync: Special.Refuse,
   psync: Special.Refuse,
   replconf: Special.Refuse,
+  scan: Special.Scan,
+  hscan: Special.Scan,
+  sscan: Special.Scan,
+  zscan: Special.Scan,
 };
 
 export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null): CommandInfo {
