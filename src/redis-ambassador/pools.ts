@@ -144,15 +144,22 @@ export class NodeConns {
   }
 
   /**
-   * No longer the master (or out of the topology): take no new connections, close idle ones now and the rest after
-   * `graceMs`, so replies in flight (e.g. -READONLY, retried elsewhere) can still arrive.
+   * No longer the master, out of the topology or removed by a reload: take no new connections; drain — each shared
+   * connection closes once its replies in flight (e.g. -READONLY, retried elsewhere) are in — and close whatever is
+   * left after `graceMs`.
    */
   retire(graceMs: number): void {
     if (this.closing) return;
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const u of [...this.all]) if (!u.dedicated && u.inflight === 0) u.destroy('released');
-    setTimeout(() => this.close(), graceMs).unref();
+    const deadline = Date.now() + graceMs;
+    const sweep = () => {
+      for (const u of [...this.all]) if (!u.dedicated && u.inflight === 0) u.destroy('released');
+      if (this.all.size === 0) return;
+      if (Date.now() >= deadline) this.close();
+      else setTimeout(sweep, Math.min(50, graceMs)).unref();
+    };
+    sweep();
   }
 
   get retired(): boolean {
