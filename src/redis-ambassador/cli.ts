@@ -5,9 +5,29 @@ import { addSecret } from '../core/log.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { parseBytes } from '../core/parse.js';
-import { spec } from './flags.js';
-import { start, type ReadPolicy } from './index.js';
+import { parseConfig, type Values } from '../core/config.js';
+import { spec, readConfigFile, LIVE_FLAGS } from './flags.js';
+import { start, type LiveOptions, type ReadPolicy } from './index.js';
 import { topologyFromFlags } from './topology/index.js';
+
+const COMMAND = 'podkit redis-ambassador';
+type V = Values<typeof spec>;
+
+/** The settings as flags, env and the --config file give them (flags win over env, env over the file). */
+function load(argv: string[], path: string | undefined): V {
+  const file = path ? readConfigFile(path) : undefined;
+  const v = parseConfig(spec, argv, { command: COMMAND, file }).values;
+  const sentinel = v.sentinel.length > 0;
+  if (sentinel && (v.master || v.replica.length > 0)) throw new UsageError('flag --sentinel: give either --sentinel (with --master-name) or --master/--replica, not both');
+  if (!sentinel && !v.master) throw new UsageError('flag --master: required (HOST:PORT of the write master), or --sentinel HOST:PORT with --master-name');
+  if (sentinel && !v['master-name']) throw new UsageError('flag --master-name: required with --sentinel');
+  if (!sentinel && v['master-name']) throw new UsageError('flag --master-name: only with --sentinel');
+  return v;
+}
+
+function liveOf(v: V): LiveOptions {
+  return { replicas: v.sentinel.length > 0 ? undefined : [...v.replica], readPolicy: v['read-policy'] as ReadPolicy, consistency: v.consistency as 'eventual' | 'session' };
+}
 
 const EPILOG = `Passwords are read from files (--password-file, --client-password-file), never from argv; the first line is used.
 Writes and anything not known to be read-only go to --master; read-only commands go to a --replica under --read-policy.
@@ -29,33 +49,33 @@ function readSecret(path: string, flagName: string): string {
 export async function run(argv: string[]): Promise<number> {
   return runCommand(
     {
-      command: 'podkit redis-ambassador',
-      usage: 'podkit redis-ambassador (--master HOST:PORT [--replica HOST:PORT …] | --sentinel HOST:PORT … --master-name NAME) [flags]',
+      command: COMMAND,
+      usage: 'podkit redis-ambassador (--master HOST:PORT [--replica HOST:PORT …] | --sentinel HOST:PORT … --master-name NAME) [--config FILE] [flags]',
       summary: 'A Redis ambassador: the app talks to one Redis on localhost; writes go to the master, reads to replicas.',
       spec,
       epilog: EPILOG,
       async main(parsed) {
-        const v = parsed.values;
+        const path = parsed.values.config;
+        let v = load(argv, path);
         const sentinel = v.sentinel.length > 0;
-        if (sentinel && (v.master || v.replica.length > 0)) throw new UsageError('flag --sentinel: give either --sentinel (with --master-name) or --master/--replica, not both');
-        if (!sentinel && !v.master) throw new UsageError('flag --master: required (HOST:PORT of the write master), or --sentinel HOST:PORT with --master-name');
-        if (sentinel && !v['master-name']) throw new UsageError('flag --master-name: required with --sentinel');
-        if (!sentinel && v['master-name']) throw new UsageError('flag --master-name: only with --sentinel');
         const maxBulk = parseBytes(v['max-bulk']);
         if (maxBulk === undefined || maxBulk < 1) throw new UsageError(`flag --max-bulk: expected a size like 512mb (got ${JSON.stringify(v['max-bulk'])})`);
         const log = commandLogger('redis-ambassador', v);
         const username = v.username;
         const password = v['password-file'] ? readSecret(v['password-file'], 'password-file') : undefined;
-        // Static mode keeps its plain lists unless session consistency needs replication offsets (a probed StaticTopology).
-        const consistency = v.consistency as 'eventual' | 'session';
-        const topology = sentinel || consistency === 'session' ? topologyFromFlags(v, { username, password }) : undefined;
+        // Static mode keeps plain lists in both consistency modes (session adds offset probes over them), so a reload
+        // can switch the mode; Sentinel mode follows its topology.
+        const topology = sentinel ? topologyFromFlags(v, { username, password }) : undefined;
+        const first = liveOf(v);
         const handle = await start({
           listen: v.listen,
           master: v.master,
           topology,
-          consistency,
-          replicas: [...v.replica],
-          readPolicy: v['read-policy'] as ReadPolicy,
+          consistency: first.consistency,
+          maxLagSeconds: Math.floor(v['max-lag'] / 1000),
+          maxLagOffset: v['max-lag-offset'],
+          replicas: first.replicas,
+          readPolicy: first.readPolicy,
           httpBind: v['http-bind'],
           username,
           password,
@@ -66,8 +86,18 @@ export async function run(argv: string[]): Promise<number> {
           maxPending: v['max-pending'],
           connectTimeoutMs: v['connect-timeout'],
           log,
+          // SIGHUP: re-read the file (and env); a bad one throws here and the running settings stay.
+          reloadSource: () => {
+            const next = load(argv, path);
+            const restart = Object.keys(spec).filter((k) => !LIVE_FLAGS.has(k) && JSON.stringify(next[k as keyof V]) !== JSON.stringify(v[k as keyof V]));
+            if (next.sentinel.length > 0 !== sentinel) restart.push('mode (static/Sentinel)');
+            if (restart.length > 0) log.warn('changed settings that need a restart to take effect (still using the old values)', { settings: restart.map((k) => `--${k}`) });
+            const live = liveOf(next);
+            v = { ...v, replica: next.replica, 'read-policy': next['read-policy'], consistency: next.consistency };
+            return live;
+          },
         });
-        await runUntilSignal(handle, { log, deadlineMs: 10_000 });
+        await runUntilSignal({ close: () => handle.close(), reload: async () => void (await handle.reload()) }, { log, deadlineMs: 10_000 });
         await handle.close();
         return 0;
       },

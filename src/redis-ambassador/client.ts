@@ -203,21 +203,12 @@ export class ClientSession implements ReplySink, local.LocalState {
   private forward(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const ctx = this.ctx;
     if (info.replicaOk && ctx.readPolicy !== 'master') {
-      const reps = ctx.replicas;
-      if (ctx.retry) {
-        const n = this.pickReplica(null);
-        if (n !== null && ctx.consistency === 'session' && (this.writesOut > 0 || (this.lastWriteAt > 0 && !ctx.caughtUp(n, this.lastWriteAt)))) {
-          // Read-your-writes: this replica may not have the client's last write yet; the master has.
-          ctx.rerouted('stale_read_protected');
-        } else {
-          const u = n ? n.shared(this.id, this.db, this.proto) : null;
-          if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
-          if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
-        }
-      } else for (let k = 0; k < reps.length; k++) {
-        const n = reps[(this.id + k) % reps.length];
-        if (!n.up) continue;
-        const u = n.shared(this.id, this.db, this.proto);
+      const n = this.pickReplica(null);
+      if (n !== null && ctx.consistency === 'session' && (this.writesOut > 0 || (this.lastWriteAt > 0 && !ctx.caughtUp(n, this.lastWriteAt)))) {
+        // Read-your-writes: this replica may not have the client's last write yet; the master has.
+        ctx.rerouted('stale_read_protected');
+      } else {
+        const u = n ? n.shared(this.id, this.db, this.proto) : null;
         if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
       }
       if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
@@ -243,7 +234,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     return this.enqueue(u, info, R_MASTER, buf, start, end);
   }
 
-  /** Topology mode: the client's replica while it stays in rotation, else the next one in rotation (not `not`). */
+  /** The client's replica while it stays in rotation, else the next one in rotation (not `not`). */
   private pickReplica(not: NodeConns | null): NodeConns | null {
     const r = this.replica;
     if (r !== null && r !== not && r.inRotation && r.up) return r;

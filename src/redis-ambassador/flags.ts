@@ -1,5 +1,8 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { flag, withEnvPrefix } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import { logFormatFlag } from '../cli/run.js';
 import { topologySpec } from './topology/flags.js';
 
@@ -23,7 +26,36 @@ const flags = {
   'max-pending': flag.int({ help: 'Replies a client may owe before its reading pauses', default: 1024, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
   ...topologySpec,
+  config: flag.string({ help: 'YAML file of settings keyed by flag name (replica: [HOST:PORT, …], read-policy: …); re-read on SIGHUP', metavar: 'PATH' }),
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),
   'log-format': logFormatFlag,
 };
 export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', flags);
+
+/** Settings a SIGHUP reload applies live (everything else needs a restart). */
+export const LIVE_FLAGS: ReadonlySet<string> = new Set(['replica', 'read-policy', 'consistency', 'config']);
+
+/** The `--config` file: a YAML mapping from flag names to values (a list for a repeatable flag); read again on SIGHUP. */
+export function readConfigFile(path: string): { values: Record<string, unknown>; source: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new ConfigError('config', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return { values: {}, source: path };
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('config', `${path}: expected a mapping of flag names to values`);
+  const values = doc as Record<string, unknown>;
+  if ('config' in values) throw new ConfigError('config', `${path}: a config file cannot name another config file`);
+  for (const [k, x] of Object.entries(values)) {
+    const items = Array.isArray(x) ? x : [x];
+    if (items.some((i) => i === null || typeof i === 'object')) throw new ConfigError('config', `${path}: ${k}: expected a value or a list of values`);
+  }
+  return { values, source: path };
+}

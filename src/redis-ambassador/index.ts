@@ -14,9 +14,11 @@ import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
 import { TopologyMetrics, key, type Topology } from './topology/index.js';
+import { LiveConfig, type LiveOptions, type ReloadResult } from './reload.js';
 import { AmbassadorMetrics, connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
 
 export type { ReadPolicy } from './client.js';
+export type { LiveOptions, ReloadResult } from './reload.js';
 export { ProtocolError, UpstreamError, ConfigError, AuthError } from '../core/errors.js';
 export { routeChannel, connectionChannel, errorChannel, latencyChannel } from './metrics.js';
 
@@ -32,10 +34,18 @@ export interface Options {
    */
   topology?: Topology;
   /**
-   * `session` (needs `topology`): after a client's write, its reads go to the master until the replica has applied
-   * it (replication offsets via `topology.caughtUp`). Default `eventual`.
+   * `session`: after a client's write, its reads go to the master until the replica has applied it (replication
+   * offsets via `topology.caughtUp`; in static mode a probed StaticTopology over the lists). Default `eventual`.
    */
   consistency?: 'eventual' | 'session';
+  /** Static mode with session consistency: replica lag bounds of the offset probes (seconds, bytes). Default 5, 0 (none). */
+  maxLagSeconds?: number;
+  maxLagOffset?: number;
+  /**
+   * Where `handle.reload()` (SIGHUP) reads the live settings from (the CLI re-reads `--config` and env); it may throw
+   * to keep the running settings. Default: none (reload does nothing).
+   */
+  reloadSource?: () => Promise<LiveOptions> | LiveOptions;
   /** Topology mode: how long a write waits for a master during a failover before -ERR, ms. Default 5000. */
   holdMs?: number;
   /** Read replicas. Default: none (everything goes to the master). */
@@ -73,6 +83,12 @@ export interface Handle {
   ready(): { ready: boolean; reason?: string };
   /** The command table now in use: 'static' until the master has answered COMMAND, then 'live'. */
   tableSource(): 'static' | 'live';
+  /** Re-read the live settings from `reloadSource` and apply them; a failure keeps the running ones (logged, counted). */
+  reload(): Promise<ReloadResult>;
+  /** Apply live settings in-process (fields left out keep their value). */
+  reconfigure(next: LiveOptions): Promise<ReloadResult>;
+  /** The live settings now in use. */
+  live(): Required<LiveOptions>;
   close(): Promise<void>;
 }
 
@@ -82,7 +98,6 @@ function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
 
 export async function start(options: Options): Promise<Handle> {
   const topo = options.topology;
-  if (options.consistency === 'session' && !topo) throw new ConfigError('consistency', 'session consistency needs a topology (replication offsets)');
   if (!options.master && !topo) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
   const log = options.log ?? silentLogger;
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
@@ -150,12 +165,25 @@ export async function start(options: Options): Promise<Handle> {
     },
     retry: !!topo,
     consistency: options.consistency ?? 'eventual',
-    caughtUp: (n, since) => !!topo && topo.caughtUp(n.node, since),
+    caughtUp: (n, since) => live.caughtUp(n, since),
     noMaster: !!topo,
     hold: (p, s, notTo) => driver?.hold(p, s, notTo ?? null),
     rerouted: (kind) => reroutes.labels({ kind }).inc(),
   };
   let driver: TopologyDriver | null = null;
+  const live = new LiveConfig(
+    {
+      ctx,
+      topo,
+      master: options.master,
+      make: mk,
+      graceMs: 2000,
+      connectTimeoutMs: uopts.connectTimeoutMs,
+      probe: { username: options.username, password: options.password, maxLagSeconds: options.maxLagSeconds, maxLagOffset: options.maxLagOffset },
+      log,
+    },
+    topo ? [] : (options.replicas ?? []),
+  );
   const metrics = new AmbassadorMetrics(
     () => ctx.table,
     () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
@@ -163,6 +191,7 @@ export async function start(options: Options): Promise<Handle> {
   const reroutes = metrics.registry.counter({ name: 'podkit_ambassador_reroutes_total', help: 'Commands sent again or held: read_retried (replica lost), write_retried (-READONLY or never sent), write_held (no master)', labelNames: ['kind'] });
   const topoMetrics = topo ? new TopologyMetrics(topo) : null;
   if (topoMetrics) metrics.registry.addCollector(() => topoMetrics.collect());
+  metrics.registry.addCollector(() => live.collect());
 
   // Control plane: one ioredis client to the master fetches COMMAND (routing flags), databases and version on every (re)connect.
   let control: Redis | null = null;
@@ -215,6 +244,7 @@ export async function start(options: Options): Promise<Handle> {
   }
   await Promise.race([first, timeout]);
   clearTimeout(timer);
+  await live.init(ctx.consistency);
 
   let nextId = 1;
   const server: Server = createServer({ noDelay: true }, (socket) => {
@@ -259,6 +289,24 @@ export async function start(options: Options): Promise<Handle> {
     metrics,
     ready,
     tableSource: () => source,
+    async reload() {
+      if (!options.reloadSource) {
+        log.info('reload: no config source (nothing to re-read)');
+        return { ok: true, changed: [] };
+      }
+      let next: LiveOptions;
+      try {
+        next = await options.reloadSource();
+      } catch (e) {
+        log.error('reload failed; keeping the running config', { error: (e as Error).message });
+        return live.failed((e as Error).message);
+      }
+      const r = await live.apply(next);
+      if (!r.ok) log.error('reload failed; keeping the running config', { error: r.error });
+      return r;
+    },
+    reconfigure: (next) => live.apply(next),
+    live: () => ({ replicas: topo ? ctx.replicas.map((n) => ({ host: n.node.host, port: n.node.port })) : live.replicaList(), readPolicy: ctx.readPolicy, consistency: ctx.consistency }),
     async close() {
       if (closing) return;
       closing = true;
@@ -266,7 +314,8 @@ export async function start(options: Options): Promise<Handle> {
       for (const s of sessions) s.destroy();
       driver?.close();
       ctx.master.close();
-      for (const r of replicas) r.close();
+      for (const r of ctx.replicas) r.close();
+      live.close();
       (control as Redis | null)?.disconnect();
       topoMetrics?.close();
       await topo?.close();
