@@ -1,5 +1,6 @@
 /** @module `npm run bench -- metrics-adapter`: StatsD ingest loss at rate, scrape latency/blocking at 100k series vs prom-client, memory. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,7 @@ import { start, type Handle } from '../src/metrics-adapter/index.js';
 import { SeriesStore } from '../src/metrics-adapter/store.js';
 import { StatsdIngest } from '../src/metrics-adapter/statsd/ingest.js';
 import { parseMappingConfig } from '../src/metrics-adapter/statsd/mapping.js';
+import { loadAddon, RECEIVER_ENV, type UdpReceiverMode } from '../src/metrics-adapter/statsd/udp-receiver.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -61,44 +63,126 @@ async function settle(h: Handle, expected: number): Promise<number> {
   return h.ingest.stats.lines;
 }
 
+/** One paced send into a running adapter: what arrived, and what it cost the receiving process. */
+/** Block the event loop for `ms`, as a long GC pause or a synchronous render would. */
+function blockFor(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/** `pauseMs` > 0: the receiving event loop is blocked that long once a second during the send. */
+async function ingestRun(h: Handle, mode: string, rate: number, duration: number, pauseMs = 0) {
+  const st = h.ingest.stats;
+  const before = st.lines;
+  const dgBefore = st.packets.udp;
+  const dropsBefore = { ...st.udpDrops };
+  const load = os.loadavg()[0];
+  let cpu0 = process.cpuUsage();
+  let wall0 = performance.now();
+  // Loss comes from the receiver not reading for longer than the socket buffer lasts: show its own stalls.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let pauses: NodeJS.Timeout | undefined;
+  const sent = JSON.parse(
+    await child('bench/_statsd-sender.ts', [h.statsd.udp!.port, mode, rate, duration], () => {
+      cpu0 = process.cpuUsage();
+      wall0 = performance.now();
+      loop.enable();
+      if (pauseMs > 0) pauses = setInterval(() => blockFor(pauseMs), 1000);
+    }),
+  ) as { linesSent: number; datagrams: number; elapsedMs: number };
+  clearInterval(pauses);
+  const got = (await settle(h, before + sent.linesSent)) - before;
+  const cpu = process.cpuUsage(cpu0);
+  loop.disable();
+  const cpuUs = cpu.user + cpu.system;
+  const dgGot = st.packets.udp - dgBefore;
+  return {
+    sent,
+    got,
+    dgGot,
+    drops: `${st.udpDrops.socket_buffer - dropsBefore.socket_buffer}/${st.udpDrops.receive_ring - dropsBefore.receive_ring}`,
+    loss: Math.max(0, 1 - got / sent.linesSent),
+    cpuShare: cpuUs / 1e3 / (performance.now() - wall0),
+    usPerDatagram: cpuUs / Math.max(1, dgGot),
+    stallMs: loop.max / 1e6,
+    load: `${load.toFixed(1)}→${os.loadavg()[0].toFixed(1)}`,
+  };
+}
+
 async function ingestBench(smoke: boolean, out: BenchOptions['out']): Promise<void> {
-  const h = await start({ httpBind: { host: '127.0.0.1', port: 0 }, overrides: { listenUdp: '127.0.0.1:0', listenTcp: '', readBuffer: 4 * 1024 * 1024 } });
+  // Both receivers in one run, interleaved, so a change in the machine's load hits both alike.
+  const native = loadAddon();
+  const kinds: Array<[string, UdpReceiverMode]> = [
+    [native instanceof Error ? 'recvmmsg (addon missing: dgram)' : 'recvmmsg', 'auto'],
+    ['dgram', 'dgram'],
+  ];
+  const handles = new Map<string, Handle>();
+  const saved = process.env[RECEIVER_ENV];
+  for (const [label, m] of kinds) {
+    process.env[RECEIVER_ENV] = m;
+    handles.set(label, await start({ httpBind: { host: '127.0.0.1', port: 0 }, overrides: { listenUdp: '127.0.0.1:0', listenTcp: '', readBuffer: 4 * 1024 * 1024 } }));
+  }
+  if (saved === undefined) delete process.env[RECEIVER_ENV];
+  else process.env[RECEIVER_ENV] = saved;
+
   const rows: (string | number)[][] = [];
-  const plans: Array<[string, number[]]> = smoke
+  // [datagrams, lines/s, event-loop pause ms once a second]
+  const plans: Array<[string, number, number]> = smoke
     ? [
-        ['batched', [100_000]],
-        ['single', [20_000]],
+        ['batched', 100_000, 0],
+        ['single', 20_000, 0],
+        ['single', 20_000, 50],
       ]
     : [
-        ['batched', [200_000, 400_000, 600_000, 800_000]],
-        ['single', [50_000, 100_000, 150_000, 200_000]],
+        ['single', 100_000, 0],
+        ['single', 150_000, 0],
+        ['single', 200_000, 0],
+        ['single', 100_000, 200],
+        ['batched', 400_000, 0],
+        ['batched', 800_000, 0],
       ];
   const duration = smoke ? 500 : 3000;
-  for (const [mode, rates] of plans) {
-    for (const rate of rates) {
-      const before = h.ingest.stats.lines;
-      const dgBefore = h.ingest.stats.packets.udp;
-      const cpu0 = process.cpuUsage();
-      const wall0 = performance.now();
-      // Loss comes from the receiver not reading for longer than the socket buffer lasts: show its own stalls.
-      const loop = monitorEventLoopDelay({ resolution: 1 });
-      loop.enable();
-      const sent = JSON.parse(await child('bench/_statsd-sender.ts', [h.statsd.udp!.port, mode, rate, duration])) as { linesSent: number; datagrams: number; elapsedMs: number };
-      const got = (await settle(h, before + sent.linesSent)) - before;
-      const dgGot = h.ingest.stats.packets.udp - dgBefore;
-      const cpu = process.cpuUsage(cpu0);
-      loop.disable();
-      const cpuShare = (cpu.user + cpu.system) / 1e3 / (performance.now() - wall0);
-      // Lines per CPU-second of the receiving process: what one dedicated core would sustain, whatever the load.
-      const perCpuSec = got / ((cpu.user + cpu.system) / 1e6);
-      const loss = 1 - got / sent.linesSent;
-      rows.push([mode, rate, Math.round((sent.linesSent / sent.elapsedMs) * 1000), Math.round((sent.datagrams / sent.elapsedMs) * 1000), `${dgGot}/${sent.datagrams}`, `${(Math.max(0, loss) * 100).toFixed(3)}%`, loss <= 0.0001 ? 'yes' : 'no', Math.round(perCpuSec), `${Math.round(cpuShare * 100)}%`, loop.max / 1e6, os.loadavg()[0]]);
+  const repeats = smoke ? 1 : 2;
+  for (let rep = 0; rep < repeats; rep++) {
+    for (const [mode, rate, pauseMs] of plans) {
+      // Alternate which receiver goes first.
+      const order = rep % 2 === 0 ? kinds : [...kinds].reverse();
+      for (const [label] of order) {
+        const r = await ingestRun(handles.get(label)!, mode, rate, duration, pauseMs);
+        rows.push([
+          label,
+          pauseMs ? `${mode}, ${pauseMs} ms pause/s` : mode,
+          rate,
+          Math.round((r.sent.datagrams / r.sent.elapsedMs) * 1000),
+          `${r.dgGot}/${r.sent.datagrams}`,
+          `${(r.loss * 100).toFixed(3)}%`,
+          r.loss <= 0.0001 ? 'yes' : 'no',
+          label === 'recvmmsg' ? r.drops : '-',
+          r.usPerDatagram,
+          `${Math.round(r.cpuShare * 100)}%`,
+          r.stallMs,
+          r.load,
+        ]);
+      }
     }
   }
-  await h.close();
-  out('StatsD ingest over UDP (sender in a separate process; SO_RCVBUF 4 MiB = rmem_max here)');
-  out(table(['datagrams', 'target lines/s', 'sent lines/s', 'sent dgrams/s', 'received/sent dgrams', 'loss', '<= 0.01%', 'received lines per receiver CPU-s', 'receiver CPU/wall', 'receiver loop stall max ms', 'load 1m'], rows));
+  for (const h of handles.values()) await h.close();
+  out(`StatsD ingest over UDP, ${repeats} interleaved round(s) (sender in a separate process; SO_RCVBUF asked 4 MiB, rmem_max here ${rmemMax()})`);
+  out(
+    table(
+      ['receiver', 'datagrams', 'target lines/s', 'sent dgrams/s', 'received/sent dgrams', 'loss', '<= 0.01%', 'counted drops socket/ring', 'receiver CPU µs/datagram', 'receiver CPU/wall', 'receiver loop stall max ms', 'load 1m before→after'],
+      rows,
+    ),
+  );
   out('');
+}
+
+function rmemMax(): string {
+  try {
+    return `${Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8')) / 2 ** 20} MiB`;
+  } catch {
+    return 'unknown';
+  }
 }
 
 interface ScrapeResult {

@@ -28,6 +28,8 @@ export interface UdpReceiverOptions {
   batch?: number;
   slot?: number;
   ring?: number;
+  /** recvmmsg only: after the first datagram wakes the reader, wait this long for more (default 200 µs; 0 = never). */
+  coalesceUs?: number;
   /** One datagram's bytes are buf[start, end). The bytes are reused after the call returns: copy what you keep. */
   onDatagram(buf: Buffer, start: number, end: number): void;
   /** A datagram longer than a slot (recvmmsg only): its bytes are not delivered. */
@@ -58,6 +60,7 @@ interface UdpBatchAddon {
     batch: number;
     slot: number;
     ring: number;
+    coalesceUs: number;
     onData(start: number, bytes: number, kernelDrops: number, ringDrops: number): void;
   }): { handle: object; port: number; ring: ArrayBuffer; rcvbuf: number };
   close(handle: object): void;
@@ -148,7 +151,7 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   };
   let r: ReturnType<UdpBatchAddon['open']>;
   try {
-    r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, ring: ringSize, onData });
+    r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, ring: ringSize, coalesceUs: o.coalesceUs ?? 200, onData });
   } catch (err) {
     // Shaped like dgram's bind errors: `bind EADDRINUSE 127.0.0.1:9125` with .code.
     const code = (err as { code?: string }).code ?? 'EINVAL';
