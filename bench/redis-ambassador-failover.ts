@@ -3,7 +3,9 @@
  * the ambassador (1 master, 2 replicas, 3 Sentinels, down-after 1 s): resume time after +switch-master, write gap,
  * acknowledged writes lost (read back from the new master) against the ambassador's estimate; plain SET and SET + WAIT 1.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pollUntil, stopAll, closeRedisClients } from '../test/helpers/index.js';
 import { WriteLoad } from '../test/helpers/redis-failover-load.js';
 import { FailoverRig } from '../test/helpers/redis-failover-rig.js';
@@ -19,6 +21,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   const rig = await FailoverRig.start();
   const rows: (string | number)[][] = [];
   const resume: number[] = [];
+  const notes: string[] = [];
   try {
     for (const [i, r] of rounds.entries()) {
       if (i > 0) {
@@ -37,6 +40,12 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
       fresh.disconnect();
       load.close();
       const lostConfirmed = missing.filter((a) => a.waited >= 1).length;
+      if (f.preempted || f.doubled) {
+        // +switch-master sooner than Sentinel's down-after can follow a kill: a failover that began before it. Keep the evidence.
+        const file = join(tmpdir(), `podkit-failover-bench-round${i + 1}.log`);
+        writeFileSync(file, `kill at ${new Date(f.killedAt).toISOString()} of :${f.from}; +switch-master at ${new Date(f.switchAt).toISOString()}\n${rig.sentinelLogs()}`);
+        notes.push(`round ${i + 1}: +switch-master ${f.killToSwitchMs} ms after the kill${f.preempted ? ' (a failover Sentinel began on its own before the kill)' : ''}${f.doubled ? ', Sentinel promoted twice' : ''}: Sentinel logs in ${file}`);
+      }
       const errs = [...load.errors].map(([k, v]) => `${v} ${k.includes('connection lost') ? 'in flight at the kill' : k}`).join('; ') || '0';
       resume.push(f.switchToAckMs);
       const n = (x: number) => x.toLocaleString('en-US');
@@ -65,5 +74,6 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out(table(['round', 'writes', 'rate', 'kill→+switch-master ms', '→ambassador ms', '→first OK ms', 'write gap ms', 'acked', 'acked writes lost', 'estimate bytes', '-READONLY', 'errors'], rows));
   out('');
   out(`+switch-master → first acknowledged write: median ${median(resume)} ms, max ${percentile(resume, 100)} ms (target ≤ 200 ms)`);
+  for (const n of notes) out(n);
   out(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
 }

@@ -26,7 +26,7 @@ after(async () => {
 const fmtErrors = (l: WriteLoad) => JSON.stringify({ errors: Object.fromEntries(l.errors), wait: Object.fromEntries(l.waitErrors) });
 const show = (f: FailoverFigures) =>
   `${f.label} :${f.from}→:${f.to}: kill→+switch-master ${f.killToSwitchMs} ms, +switch-master→ambassador switch ${f.switchToAmbassadorMs} ms, ` +
-  `+switch-master→first acknowledged write ${f.switchToAckMs} ms, write gap ${f.gapMs} ms${f.doubled ? ' (Sentinel promoted twice)' : ''}`;
+  `+switch-master→first acknowledged write ${f.switchToAckMs} ms, write gap ${f.gapMs} ms${f.doubled ? ' (Sentinel promoted twice)' : ''}${f.preempted ? ' (Sentinel had begun this failover before the kill)' : ''}`;
 
 /** Errors a client may see in a failover besides none: a write in flight on the dying master (outcome unknown, not retried) or one held past the bound. */
 const allowed = /connection lost|no master/;
@@ -44,8 +44,8 @@ test(`${RATE} SET/s through the ambassador; kill -9 the master, then the new mas
   const missing = await load.missingOn(final);
   final.disconnect();
   const ackedBy = (lo: number, hi: number) => missing.filter((a) => a.at >= lo && a.at < hi).length;
-  const sw1 = rig.watch.first(f1.from)?.at ?? 0;
-  const sw2 = rig.watch.first(f2.from)?.at ?? 0;
+  const sw1 = f1.switchAt;
+  const sw2 = f2.switchAt;
   const bytes = rig.unreplicatedBytes();
   console.log(`# ${show(f1)}`);
   console.log(`# ${show(f2)}`);
@@ -60,31 +60,40 @@ test(`${RATE} SET/s through the ambassador; kill -9 the master, then the new mas
   assert.match(rig.metricsText(), /^podkit_ambassador_failover_last_unreplicated_bytes \d+$/m, 'the estimate is known (the new master continued the old history)');
 });
 
-test('each SET followed by WAIT 1 through the ambassador: 0 lost among the writes WAIT confirmed', { timeout: 120_000 }, async () => {
-  // Both killed nodes come back (empty) as replicas of the current master, as restarted pods would.
-  await rig.restartDead();
-  await rig.replicasReady(2, 'restarted replicas');
+test('each SET followed by WAIT 1 through the ambassador: 0 lost among the writes WAIT confirmed', { timeout: 180_000 }, async () => {
   const rate = RATE / 2;
-  const load = new WriteLoad({ port: rig.h.address.port, clients: 8, rate, prefix: 'fow', wait: { replicas: 1, timeoutMs: 200 } });
-  loads.push(load);
-  load.start();
-  await pollUntil(() => load.acks.length >= rate, { timeoutMs: 15_000, what: 'writes flowing' });
-  const f = await rig.failover(load, 'failover 3 (SET + WAIT 1)', rate);
-  await load.stop();
-  const final = rig.direct(rig.master().port);
-  const missing = await load.missingOn(final);
-  final.disconnect();
-  const confirmed = load.acks.filter((a) => a.waited >= 1).length;
-  const lostConfirmed = missing.filter((a) => a.waited >= 1);
-  console.log(`# ${show(f)}`);
-  console.log(
-    `# WAIT: ${load.issued} issued at ${rate}/s, ${load.acks.length} SETs acknowledged, ${confirmed} confirmed by WAIT >= 1, ${load.acks.length - confirmed} not (WAIT 0 or failed); ` +
-      `lost: ${lostConfirmed.length} confirmed, ${missing.length - lostConfirmed.length} unconfirmed; ${fmtErrors(load)}`,
-  );
-  assert.equal(load.readonlyErrors(), 0, fmtErrors(load));
-  for (const k of [...load.errors.keys(), ...load.waitErrors.keys()]) assert.match(k, allowed, fmtErrors(load));
-  assert.ok(confirmed > rate, `WAIT confirmed ${confirmed} writes`);
-  assert.deepEqual(lostConfirmed, []);
+  // A failover Sentinel starts on its own before the kill (see FailoverFigures.preempted) loses writes WAIT confirmed
+  // on the old master whatever the ambassador does: such a round is reported and run again (at most 3 rounds).
+  for (let attempt = 1; ; attempt++) {
+    // Killed nodes come back (empty) as replicas of the current master, as restarted pods would.
+    await rig.restartDead();
+    await rig.replicasReady(2, 'restarted replicas');
+    const load = new WriteLoad({ port: rig.h.address.port, clients: 8, rate, prefix: `fow${attempt}`, wait: { replicas: 1, timeoutMs: 200 } });
+    loads.push(load);
+    load.start();
+    await pollUntil(() => load.acks.length >= rate, { timeoutMs: 15_000, what: 'writes flowing' });
+    const f = await rig.failover(load, `failover 3 (SET + WAIT 1, round ${attempt})`, rate);
+    await load.stop();
+    const final = rig.direct(rig.master().port);
+    const missing = await load.missingOn(final);
+    final.disconnect();
+    const confirmed = load.acks.filter((a) => a.waited >= 1).length;
+    const lostConfirmed = missing.filter((a) => a.waited >= 1);
+    console.log(`# ${show(f)}`);
+    console.log(
+      `# WAIT: ${load.issued} issued at ${rate}/s, ${load.acks.length} SETs acknowledged, ${confirmed} confirmed by WAIT >= 1, ${load.acks.length - confirmed} not (WAIT 0 or failed); ` +
+        `lost: ${lostConfirmed.length} confirmed, ${missing.length - lostConfirmed.length} unconfirmed; ${fmtErrors(load)}`,
+    );
+    assert.equal(load.readonlyErrors(), 0, fmtErrors(load));
+    for (const k of [...load.errors.keys(), ...load.waitErrors.keys()]) assert.match(k, allowed, fmtErrors(load));
+    if (f.preempted && attempt < 3) {
+      console.log(`# round ${attempt}: Sentinel had begun a failover before the kill (+switch-master ${f.killToSwitchMs} ms after it); again`);
+      continue;
+    }
+    assert.ok(confirmed > rate, `WAIT confirmed ${confirmed} writes`);
+    assert.deepEqual(lostConfirmed, []);
+    return;
+  }
 });
 
 test('a loss that does happen is counted: replicas SIGSTOP-ed, 32 MB acknowledged by the master alone, master kill -9 — the client finds the writes missing and the ambassador estimates the bytes', { timeout: 120_000 }, async () => {

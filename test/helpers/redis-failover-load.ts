@@ -166,10 +166,10 @@ export class SwitchWatch {
     return w;
   }
 
-  /** The first +switch-master (from any Sentinel) away from the master on `fromPort`, once one arrives. */
-  first(fromPort: number): { at: number; to: number } | null {
+  /** The first +switch-master (from any Sentinel) away from the master on `fromPort` received after `since` (ports are reused by restarted nodes). */
+  first(fromPort: number, since: number): { at: number; to: number } | null {
     let best: { at: number; to: number } | null = null;
-    for (const s of this.seen) if (s.from === fromPort && (!best || s.at < best.at)) best = s;
+    for (const s of this.seen) if (s.from === fromPort && s.at >= since && (!best || s.at < best.at)) best = s;
     return best;
   }
 

@@ -21,6 +21,15 @@ export interface FailoverFigures {
   gapMs: number;
   /** Sentinel promoted again before settling (the new master is not the first one announced). */
   doubled: boolean;
+  /**
+   * +switch-master came sooner after the kill than Sentinel's down-after allows: a failover Sentinel had begun on its
+   * own before the kill (seen under load right after a failover: a Sentinel that has not yet heard from the fresh
+   * master calls it down). Writes the old master acknowledged meanwhile are lost whatever the ambassador does.
+   */
+  preempted: boolean;
+  killedAt: number;
+  /** Date.now() of the first +switch-master (test's own subscription). */
+  switchAt: number;
 }
 
 export interface RigOptions {
@@ -40,6 +49,7 @@ export class FailoverRig {
     readonly topo: SentinelTopology,
     readonly h: Handle,
     readonly watch: SwitchWatch,
+    readonly downAfterMs: number,
   ) {
     for (const n of [servers.master, ...servers.replicas]) this.nodes.set(n.port, n);
     topo.on('switch-master', (_from, to, at) => this.topoSwitches.push({ at, to: to.port }));
@@ -53,7 +63,7 @@ export class FailoverRig {
       servers.masterName,
     );
     const h = await start({ listen: { host: '127.0.0.1', port: 0 }, httpBind: null, topology: topo, log: o.log });
-    const rig = new FailoverRig(servers, topo, h, watch);
+    const rig = new FailoverRig(servers, topo, h, watch, o.downAfterMs ?? 1000);
     await pollUntil(() => h.ready().ready && topo.current().replicas.filter((r) => r.healthy).length === 2, { timeoutMs: 20_000, what: 'ambassador ready with 2 healthy replicas' });
     return rig;
   }
@@ -83,7 +93,7 @@ export class FailoverRig {
     const killedAt = Date.now();
     old.proc.signal('SIGKILL');
     this.nodes.delete(old.port);
-    const sw = await pollUntil(() => this.watch.first(old.port), { timeoutMs: 30_000, intervalMs: 5, what: `${label}: +switch-master away from :${old.port}` });
+    const sw = await pollUntil(() => this.watch.first(old.port, killedAt), { timeoutMs: 30_000, intervalMs: 5, what: `${label}: +switch-master away from :${old.port}` });
     const own = await pollUntil(() => this.topoSwitches.find((s) => s.at >= killedAt), { timeoutMs: 15_000, intervalMs: 5, what: `${label}: the ambassador's switch` });
     const ack = await pollUntil(() => load.firstAckAfter(sw.at), { timeoutMs: 15_000, intervalMs: 5, what: `${label}: a write acknowledged after +switch-master` });
     // Writes keep flowing: a second's worth acknowledged after the switch.
@@ -98,6 +108,9 @@ export class FailoverRig {
       switchToAckMs: ack - sw.at,
       gapMs: ack - load.lastAckBefore(killedAt + 1),
       doubled: final !== sw.to,
+      preempted: sw.at - killedAt < this.downAfterMs,
+      killedAt,
+      switchAt: sw.at,
     };
   }
 
@@ -128,34 +141,72 @@ export class FailoverRig {
    * CI) gets what an operator would do: REPLICAOF (a no-op when it already follows) and SENTINEL RESET.
    */
   async replicasReady(n: number, label: string): Promise<void> {
-    await pollUntil(() => this.topo.current().replicas.filter((r) => r.healthy).length >= n, { timeoutMs: 20_000, what: `${label}: ${n} healthy replicas` });
-    const master = this.master();
-    const reps = this.topo.current().replicas.filter((r) => r.healthy).map((r) => r.port);
-    for (const s of this.sentinels) {
-      const c = this.direct(s.port);
-      const sees = async () => {
-        const m = (await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.servers.masterName)) as string[];
-        const list = ((await c.call('SENTINEL', 'REPLICAS', this.servers.masterName)) as string[][]).map((x) => new Map(x.map((v, i) => [v, x[i + 1]])));
+    const cs = this.sentinels.map((s) => this.direct(s.port));
+    let seen = '';
+    // Re-read everything each time: Sentinel may fail over again meanwhile (then the replicas to check change too).
+    const check = async (): Promise<number[]> => {
+      const m = this.topo.current().master;
+      const reps = this.topo.current().replicas.filter((r) => r.healthy).map((r) => r.port);
+      if (!m || reps.length < n) return ((seen = `ambassador: master :${m?.port}, ${reps.length} healthy replicas`), cs.map((_, i) => i));
+      const bad: number[] = [];
+      const views: string[] = [];
+      for (const [i, c] of cs.entries()) {
+        const mp = ((await c.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.servers.masterName)) as string[])[1];
+        const list = ((await c.call('SENTINEL', 'REPLICAS', this.servers.masterName)) as string[][]).map((x) => new Map(x.map((v, j) => [v, x[j + 1]])));
         const good = (p: number) => list.some((r) => r.get('port') === String(p) && !/s_down|disconnected/.test(r.get('flags') ?? '') && r.get('master-link-status') === 'ok');
-        return Number(m[1]) === master.port && reps.every(good);
-      };
-      try {
-        const ok = await pollUntil(sees, { timeoutMs: 15_000, what: 'sentinel lists the replicas' }).then(
-          () => true,
-          () => false,
-        );
-        if (!ok) {
-          for (const p of reps) {
-            const r = this.direct(p);
-            await r.call('REPLICAOF', '127.0.0.1', String(master.port));
-            r.disconnect();
-          }
-          await c.call('SENTINEL', 'RESET', this.servers.masterName);
-          await pollUntil(sees, { timeoutMs: 30_000, what: `${label}: sentinel ${s.addr} to list ${reps.join(',')} under :${master.port}` });
-        }
-      } finally {
-        c.disconnect();
+        views.push(`master :${mp}; ${list.map((r) => `:${r.get('port')} ${r.get('flags')} link ${r.get('master-link-status')}`).join(', ')}`);
+        if (Number(mp) !== m.port || !reps.every(good)) bad.push(i);
       }
+      seen = `ambassador: master :${m.port}, replicas ${reps.join(',')}; sentinels: ${views.join(' | ')}`;
+      return bad;
+    };
+    try {
+      let bad: number[] = [];
+      const ok = await pollUntil(async () => (bad = await check()).length === 0, { timeoutMs: 20_000, intervalMs: 100, what: 'sentinels list the replicas' }).then(
+        () => true,
+        () => false,
+      );
+      if (!ok && this.topo.current().master) {
+        const master = this.topo.current().master?.port as number;
+        for (const p of this.topo.current().replicas.filter((r) => r.healthy).map((r) => r.port)) {
+          const r = this.direct(p);
+          await r.call('REPLICAOF', '127.0.0.1', String(master)).catch(() => {});
+          r.disconnect();
+        }
+        for (const i of bad) if (i < cs.length) await cs[i].call('SENTINEL', 'RESET', this.servers.masterName);
+      }
+      if (!ok) await pollUntil(async () => (await check()).length === 0, { timeoutMs: 30_000, intervalMs: 100, what: `${label}: every Sentinel to list ${n} good replicas of the master` });
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; last seen: ${seen}`);
+    } finally {
+      for (const c of cs) c.disconnect();
+    }
+    await this.quiet(label);
+  }
+
+  /**
+   * Sentinel is at rest: every Sentinel names the ambassador's master with flags exactly `master` (no s_down, o_down,
+   * failover in progress) and no +switch-master has arrived for 1.5 s. Killing the master earlier invites a second,
+   * overlapping failover that would muddle what the round measures.
+   */
+  async quiet(label: string): Promise<void> {
+    const cs = this.sentinels.map((s) => this.direct(s.port));
+    let seen = '';
+    try {
+      await pollUntil(
+        async () => {
+          const last = this.watch.seen.reduce((a, b) => Math.max(a, b.at), 0);
+          const views = await Promise.all(cs.map(async (c) => new Map(((await c.call('SENTINEL', 'MASTER', this.servers.masterName)) as string[]).map((v, i, a) => [v, a[i + 1]]))));
+          seen = views.map((v) => `:${v.get('port')} ${v.get('flags')}`).join(', ');
+          const port = String(this.topo.current().master?.port);
+          return Date.now() - last > 1500 && this.h.ready().ready && views.every((v) => v.get('port') === port && v.get('flags') === 'master');
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `${label}: Sentinel at rest` },
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; sentinels say ${seen}`);
+    } finally {
+      for (const c of cs) c.disconnect();
     }
   }
 
@@ -169,6 +220,11 @@ export class FailoverRig {
   /** Every killed node back, empty, as a replica of the current master. */
   async restartDead(): Promise<void> {
     for (const n of [this.servers.master, ...this.servers.replicas]) if (!this.nodes.has(n.port)) await this.restartAsReplica(n.port);
+  }
+
+  /** Every Sentinel's own log (its events with times), for diagnosing an odd round. */
+  sentinelLogs(): string {
+    return this.sentinels.map((x) => `--- sentinel ${x.addr}\n${x.proc.stdout()}`).join('\n');
   }
 
   metricsText(): string {
