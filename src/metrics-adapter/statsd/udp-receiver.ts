@@ -24,7 +24,7 @@ export interface UdpReceiverOptions {
   /** Default: the env var above, else auto. */
   mode?: UdpReceiverMode;
   /** recvmmsg only: datagrams per system call (default 64), bytes per datagram (default 65536: no UDP payload is longer),
-   *  and the ring the reader thread fills while JS is busy (default 8 MiB ≈ 300,000 single-line datagrams). */
+   *  and the ring the reader thread fills while JS is busy (default: readBuffer, at least 8 MiB ≈ 300,000 single-line datagrams). */
   batch?: number;
   slot?: number;
   ring?: number;
@@ -118,7 +118,8 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   else if (isIP(host) === 0) host = (await lookup(host, { family: v6 ? 6 : 4 })).address;
   const batch = o.batch ?? 64;
   const slot = o.slot ?? 65_536;
-  const ringSize = o.ring ?? 8 * 2 ** 20;
+  // An operator who raises read_buffer asks for more buffering: the ring (compact records) grows with it.
+  const ringSize = o.ring ?? Math.min(2 ** 30, Math.max(8 * 2 ** 20, Math.ceil((o.readBuffer ?? 0) / 4) * 4));
   // Views of the addon's ring, set once open() returns (the callback cannot run before that).
   const shared: { ring?: Buffer; u32?: Uint32Array } = {};
   let told = { kernel: 0, ring: 0 };
