@@ -114,8 +114,8 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
       onError: (err) => opts.log.error('statsd udp socket error', { err }),
       log: opts.log,
     }).catch(undo);
-    if (opts.readBuffer && udp.readBuffer < opts.readBuffer) {
-      // Linux grants at most net.core.rmem_max (then doubles it); say so rather than silently running with less.
+    if (opts.readBuffer && udp.readBuffer < 2 * opts.readBuffer) {
+      // Linux grants min(asked, net.core.rmem_max) and reports it doubled; say so rather than silently running with less.
       opts.log.warn('statsd udp: the kernel granted a smaller socket buffer than read_buffer asks; raise net.core.rmem_max', { asked: opts.readBuffer, granted: udp.readBuffer });
     }
     opts.log.debug('statsd udp listening', { receiver: udp.kind, readBuffer: udp.readBuffer });
