@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { StatsD } from 'hot-shots';
 import { freePort, pollUntil, runPodkit, startPodkit, stopAll, waitForOutput } from './helpers/index.js';
 import { createLogger } from '../src/core/log.js';
@@ -138,6 +139,15 @@ for (const kind of ['recvmmsg', 'dgram'] as const) {
     });
   });
 }
+
+test('a read_buffer above net.core.rmem_max is reported, not silently shrunk (dgram: no SO_RCVBUFFORCE)', async () => {
+  const lines: string[] = [];
+  const stream = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
+  const ingest = new StatsdIngest(new SeriesStore(), parseMappingConfig({}));
+  const l = await startListeners(ingest, { udp: { host: '127.0.0.1', port: 0 }, readBuffer: 2 * rmemMax, udpReceiver: 'dgram', log: createLogger({ name: 't', format: 'json', stream }) });
+  await l.close();
+  assert.equal(lines.filter((x) => x.includes('raise net.core.rmem_max')).length, 1, lines.join(''));
+});
 
 describe('recvmmsg receiver specifics', () => {
   test('a datagram longer than a slot is counted as truncated, not delivered, and nothing else is disturbed', async () => {
