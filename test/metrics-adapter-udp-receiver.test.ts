@@ -184,6 +184,40 @@ describe('recvmmsg receiver specifics', () => {
     }
   });
 
+  test('close() while datagrams stream in, and from inside the callback, is clean: no crash, no fd left, no callback after', async () => {
+    const before = fdCount();
+    const s = sender();
+    for (let i = 0; i < 20; i++) {
+      let after = 0;
+      let closed = false;
+      const r = await openUdpReceiver({
+        bind: { host: '127.0.0.1', port: 0 },
+        mode: 'recvmmsg',
+        onDatagram: () => {
+          if (closed) after++;
+          // Every other round closes from inside the callback, the rest from outside mid-stream.
+          if (i % 2 === 0 && !closed) {
+            closed = true;
+            void r.close();
+          }
+        },
+        onError: assert.fail,
+        log,
+      });
+      const sends = Array.from({ length: 300 }, (_, k) => s.send(r.address.port, `close.race${k}:1|c`));
+      if (i % 2 === 1) {
+        await sends[150];
+        closed = true;
+        await r.close();
+      }
+      await Promise.all(sends);
+      await r.close();
+      assert.equal(after, 0, 'no datagram delivered after close()');
+    }
+    s.sock.close();
+    await pollUntil(() => fdCount() === before, { what: `fd count back to ${before}` });
+  });
+
   test('bad receiver options are a clear error', async () => {
     await assert.rejects(
       openUdpReceiver({ bind: { host: '127.0.0.1', port: 0 }, mode: 'recvmmsg', batch: 0, onDatagram: () => undefined, onError: assert.fail, log }),

@@ -123,6 +123,7 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   // Views of the addon's ring, set once open() returns (the callback cannot run before that).
   const shared: { ring?: Buffer; u32?: Uint32Array } = {};
   let told = { kernel: 0, ring: 0 };
+  let handle: object | undefined;
   // Records are [u32 length][bytes][pad to 4] (see udp_batch.c); a run never wraps.
   const onData = (start: number, bytes: number, kernelDrops: number, ringDrops: number): void => {
     if (start < 0) {
@@ -133,7 +134,8 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
     const ring = shared.ring!;
     const u32 = shared.u32!;
     const end = start + bytes;
-    for (let pos = start; pos < end; ) {
+    // `handle` is cleared by close(), which a callback may call: nothing is delivered after it.
+    for (let pos = start; pos < end && handle !== undefined; ) {
       const len = u32[pos >>> 2];
       if (len === TRUNCATED) {
         o.onTruncated?.();
@@ -160,7 +162,7 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   }
   shared.ring = Buffer.from(r.ring);
   shared.u32 = new Uint32Array(r.ring);
-  let handle: object | undefined = r.handle;
+  handle = r.handle;
   return {
     kind: 'recvmmsg',
     address: { host, port: r.port },
