@@ -218,6 +218,30 @@ describe('recvmmsg receiver specifics', () => {
     await pollUntil(() => fdCount() === before, { what: `fd count back to ${before}` });
   });
 
+  test('datagrams of every length wrap around a small ring byte-exact; whatever does not fit is counted', async () => {
+    const sent = new Set<string>();
+    const got: string[] = [];
+    const drops = { socket_buffer: 0, receive_ring: 0 };
+    const r = await openUdpReceiver({ bind: { host: '127.0.0.1', port: 0 }, readBuffer: 4 * 2 ** 20, mode: 'recvmmsg', slot: 1024, ring: 4096, onDatagram: (b, st, e) => got.push(b.toString('latin1', st, e)), onDrops: (n, w) => (drops[w] += n), onError: assert.fail, log });
+    const s = sender();
+    try {
+      for (let i = 0; i < 2000; i++) {
+        // Lengths 1..1024 in a scrambled order, so records end at every alignment and position.
+        const len = 1 + ((i * 389) % 1024);
+        const msg = `${i}:`.padEnd(len, String.fromCharCode(97 + (i % 26))).slice(0, len);
+        sent.add(msg);
+        await s.send(r.address.port, msg);
+      }
+      await pollUntil(() => got.length + drops.receive_ring + drops.socket_buffer === 2000, { what: `2000 accounted for (got ${got.length}, drops ${JSON.stringify(drops)})` });
+      for (const g of got) assert.ok(sent.has(g), `received bytes that were never sent: ${JSON.stringify(g.slice(0, 40))}…`);
+      assert.equal(new Set(got).size, got.length, 'no datagram twice');
+      assert.ok(got.length > 0);
+    } finally {
+      s.sock.close();
+      await r.close();
+    }
+  });
+
   test('bad receiver options are a clear error', async () => {
     await assert.rejects(
       openUdpReceiver({ bind: { host: '127.0.0.1', port: 0 }, mode: 'recvmmsg', batch: 0, onDatagram: () => undefined, onError: assert.fail, log }),
