@@ -1,5 +1,7 @@
 /** @module StatsD UDP receive behind one interface: batched recvmmsg via the udp_batch addon, or Node's dgram when the addon is unavailable. */
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { lookup } from 'node:dns/promises';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -28,13 +30,15 @@ export interface UdpReceiverOptions {
   batch?: number;
   slot?: number;
   ring?: number;
-  /** recvmmsg only: after the first datagram wakes the reader, wait this long for more (default 200 µs; 0 = never). */
+  /** recvmmsg only: after the first datagram wakes the reader, wait this long for more (default 200 µs; 0 = never;
+   *  never when the kernel granted a socket buffer under 1 MiB, which a fast burst could fill meanwhile). */
   coalesceUs?: number;
   /** One datagram's bytes are buf[start, end). The bytes are reused after the call returns: copy what you keep. */
   onDatagram(buf: Buffer, start: number, end: number): void;
   /** A datagram longer than a slot (recvmmsg only): its bytes are not delivered. */
   onTruncated?(): void;
-  /** `n` more datagrams were lost (recvmmsg only): the kernel's socket buffer was full (SO_MEMINFO drops), or the ring was. */
+  /** `n` more datagrams were lost: the kernel's socket buffer was full (recvmmsg: SO_MEMINFO at once; dgram: /proc/net/udp
+   *  once a second, Linux only), or the recvmmsg ring was. */
   onDrops?(n: number, where: UdpDropReason): void;
   onError(err: Error): void;
   log: Logger;
@@ -190,14 +194,51 @@ async function openDgram(o: UdpReceiverOptions): Promise<UdpReceiver> {
   });
   sock.on('error', (err) => o.onError(err));
   const a = sock.address();
+  // dgram has no drop counter of its own: read the kernel's for this socket once a second (Linux; elsewhere none).
+  const v6 = a.family === 'IPv6';
+  let told = procUdpDrops(v6, a.address, a.port) ?? 0;
+  const checkDrops = () => {
+    const d = procUdpDrops(v6, a.address, a.port);
+    if (d !== undefined && d > told) o.onDrops?.(d - told, 'socket_buffer');
+    if (d !== undefined) told = d;
+  };
+  const timer = setInterval(checkDrops, 1000).unref();
   let closed: Promise<void> | undefined;
   return {
     kind: 'dgram',
     address: { host: a.address, port: a.port },
     readBuffer: sock.getRecvBufferSize(),
     close() {
+      if (!closed) {
+        clearInterval(timer);
+        checkDrops();
+      }
       closed ??= new Promise<void>((r) => sock.close(() => r()));
       return closed;
     },
   };
+}
+
+/** The kernel's drop total for the UDP socket bound to this local address, from /proc/net/udp{,6}; undefined if not found. */
+export function procUdpDrops(v6: boolean, host: string, port: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(v6 ? '/proc/net/udp6' : '/proc/net/udp', 'latin1');
+  } catch {
+    return undefined;
+  }
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  // IPv4 is printed as the raw 32-bit word: byte-reversed on little-endian hosts. IPv6 sockets are matched by port.
+  let addrHex: string | undefined;
+  if (!v6) {
+    const bytes = host.split('.').map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0'));
+    addrHex = (endianness() === 'LE' ? bytes.reverse() : bytes).join('');
+  }
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13 || !f[1].includes(':')) continue;
+    const [addr, p] = f[1].split(':');
+    if (p === portHex && (addrHex === undefined || addr === addrHex)) return Number(f[f.length - 1]);
+  }
+  return undefined;
 }
