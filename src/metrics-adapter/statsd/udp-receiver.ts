@@ -68,7 +68,6 @@ interface UdpBatchAddon {
     onData(start: number, bytes: number, kernelDrops: number, ringDrops: number): void;
   }): { handle: object; port: number; ring: ArrayBuffer; rcvbuf: number };
   close(handle: object): void;
-  stats(handle: object): { datagrams: number; calls: number; truncated: number; kernelDrops: number; ringDrops: number };
 }
 
 const TRUNCATED = 0xffffffff;
