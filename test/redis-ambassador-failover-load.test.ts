@@ -35,7 +35,7 @@ test(`${RATE} SET/s through the ambassador; kill -9 the master, then the new mas
   const load = new WriteLoad({ port: rig.h.address.port, clients: 4, rate: RATE, prefix: 'fo' });
   loads.push(load);
   load.start();
-  await pollUntil(() => load.acks.length >= RATE, { timeoutMs: 15_000, what: 'writes flowing' });
+  await pollUntil(() => load.acks.length >= RATE, { timeoutMs: 15_000, what: 'writes flowing' }).catch((e: Error) => assert.fail(`${e.message}: ${load.describe()}`));
   const f1 = await rig.failover(load, 'failover 1', RATE);
   await rig.replicasReady(1, 'before failover 2');
   const f2 = await rig.failover(load, 'failover 2 (back to back)', RATE);
@@ -71,7 +71,7 @@ test('each SET followed by WAIT 1 through the ambassador: 0 lost among the write
     const load = new WriteLoad({ port: rig.h.address.port, clients: 8, rate, prefix: `fow${attempt}`, wait: { replicas: 1, timeoutMs: 200 } });
     loads.push(load);
     load.start();
-    await pollUntil(() => load.acks.length >= rate, { timeoutMs: 15_000, what: 'writes flowing' });
+    await pollUntil(() => load.acks.length >= rate, { timeoutMs: 15_000, what: 'writes flowing' }).catch((e: Error) => assert.fail(`${e.message}: ${load.describe()}`));
     const f = await rig.failover(load, `failover 3 (SET + WAIT 1, round ${attempt})`, rate);
     await load.stop();
     const final = rig.direct(rig.master().port);

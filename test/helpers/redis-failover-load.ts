@@ -130,7 +130,15 @@ export class WriteLoad {
   }
 
   close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     for (const c of this.conns) c.disconnect();
+  }
+
+  /** For failure messages: counts, errors, and the last few OK times. */
+  describe(): string {
+    const last = this.acks.length ? this.acks[this.acks.length - 1].at : 0;
+    return `issued ${this.issued}, acknowledged ${this.acks.length} (last ${last ? Date.now() - last : '-'} ms ago), in flight ${this.inFlight}, skipped ${this.skipped}; errors ${JSON.stringify(Object.fromEntries(this.errors))}; WAIT errors ${JSON.stringify(Object.fromEntries(this.waitErrors))}`;
   }
 
   /** The acknowledged writes missing on `node` (read straight from it, in MGET batches). */

@@ -90,6 +90,18 @@ export class FailoverRig {
   /** kill -9 the master under `load`; wait for +switch-master, the ambassador's switch, writes flowing again; settle. */
   async failover(load: WriteLoad, label: string, rate: number): Promise<FailoverFigures> {
     const old = this.master();
+    try {
+      return await this.failoverOf(old, load, label, rate);
+    } catch (e) {
+      const s = this.topo.current();
+      throw new Error(
+        `${(e as Error).message}; load: ${load.describe()}; ambassador: ready ${JSON.stringify(this.h.ready())}, master :${s.master?.port} (${s.reason ?? ''}), ` +
+          `replicas ${s.replicas.map((r) => `:${r.port} ${r.healthy ? 'ok' : r.reason}`).join(', ')}; switches seen ${JSON.stringify(this.watch.seen.slice(-6))}`,
+      );
+    }
+  }
+
+  private async failoverOf(old: RedisNode, load: WriteLoad, label: string, rate: number): Promise<FailoverFigures> {
     const killedAt = Date.now();
     old.proc.signal('SIGKILL');
     this.nodes.delete(old.port);
