@@ -9,6 +9,8 @@ import { HOOK_SELECT, freePending, markDirty, newPending, traffic, type Pending,
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
+import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
+import { Transaction, releaseDedicated } from './transaction.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -35,11 +37,12 @@ export class ClientSession implements ReplySink, local.LocalState {
   private readonly out = new OutputBatch();
   private mode = MODE_NORMAL;
   private pinned: Upstream | null = null;
-  private inMulti = false;
-  private watching = false;
+  private readonly tx = new Transaction();
   private lastMaster: Upstream | null = null;
   /** Topology mode: the replica this client reads from while it stays in rotation (monotonic reads). */
   private replica: NodeConns | null = null;
+  /** SCAN-family cursors this client holds and the nodes that issued them (made on its first scan). */
+  private scans: ScanTracker | null = null;
   /** Commands of this client waiting for a master (later master-bound ones queue behind them, in order). */
   held = 0;
   /** --consistency session: writes whose reply has not come yet, and Date.now() when the last one's reply came. */
@@ -167,6 +170,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     }
     if (this.mode === MODE_PINNED) return this.pinnedCommand(info, buf, start, end);
     switch (sp) {
+      case Special.Scan:
+        return this.scanCommand(info, buf, start, end);
       case Special.Multi:
       case Special.Watch:
       case Special.Blocking:
@@ -226,12 +231,43 @@ export class ClientSession implements ReplySink, local.LocalState {
       ctx.hold(p, this);
       return true;
     }
+    return this.toMaster(u, info, buf, start, end);
+  }
+
+  private toMaster(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     if (u !== this.lastMaster) {
       // Commands of one client to the master must not overtake each other across connections.
       if (this.pending > 0 && this.lastMaster !== null && !this.lastMaster.closed) return this.barrier();
       this.lastMaster = u;
     }
     return this.enqueue(u, info, R_MASTER, buf, start, end);
+  }
+
+  /**
+   * SCAN family: a fresh scan is routed like any read; a continuation goes to the node that issued its cursor, even
+   * where session consistency would send a read to the master (see docs: a scan never promised to see writes made
+   * during it), or gets an -ERR when that node is gone.
+   */
+  private scanCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
+    const q = scanQuery(info, this.args(buf, start, end), this.db);
+    if (q === null) return this.forward(info, buf, start, end);
+    const sc = (this.scans ??= new ScanTracker());
+    const n = sc.target(q);
+    if (n === null) {
+      if (!this.forward(info, buf, start, end)) return false;
+      const p = this.tail; // null when an -ERR made here was delivered at once
+      if (p?.route === R_REPLICA) sc.onSent(p, this.replica, q);
+      else if (p?.route === R_MASTER) sc.onSent(p, this.held > 0 ? null : this.ctx.master, q);
+      return true;
+    }
+    const u = n.retired || !n.up ? null : n.shared(this.id, this.db, this.proto);
+    if (u === null) {
+      this.ctx.error('scan_node_lost');
+      return this.reply(info, encodeError(lostCursorError(q, n)));
+    }
+    if (!(n === this.ctx.master ? this.toMaster(u, info, buf, start, end) : this.enqueue(u, info, R_REPLICA, buf, start, end))) return false;
+    sc.onSent(this.tail as Pending, n, q);
+    return true;
   }
 
   /** The client's replica while it stays in rotation, else the next one in rotation (not `not`). */
@@ -259,12 +295,15 @@ export class ClientSession implements ReplySink, local.LocalState {
     // Reads get a few other nodes; writes are bounded by the hold time (a dead master is retried only after backoff).
     if (this.closed || p.cmd === null || ++p.tries > (reply === null && p.info.replicaOk ? 4 : 64)) return false;
     if (reply === null && p.info.replicaOk) {
+      // A scan continuation's cursor means nothing on another node: its error is delivered.
+      if (p.info.special === Special.Scan && this.scans?.isContinuation(p)) return false;
       // A read whose connection died: another replica in rotation, else the master (unless reads must not go there).
       const n = ctx.consistency === 'session' ? null : this.pickReplica(from.owner as NodeConns | null);
       let u = n ? n.shared(this.id, p.db, p.proto) : null;
       if (!u && ctx.readPolicy !== 'replica' && !ctx.noMaster && from.owner !== ctx.master) u = ctx.master.shared(this.id, p.db, p.proto);
       if (!u) return false;
       ctx.rerouted('read_retried');
+      if (p.info.special === Special.Scan) this.scans?.moved(p, u.owner as NodeConns);
       u.sendBuf(p, p.cmd);
       return true;
     }
@@ -279,30 +318,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const u = this.pinned as Upstream;
-    let hookDb = -1;
-    switch (info.special) {
-      case Special.Multi:
-        this.inMulti = true;
-        break;
-      case Special.Watch:
-        this.watching = true;
-        break;
-      case Special.Exec:
-      case Special.Discard:
-        this.inMulti = false;
-        this.watching = false;
-        break;
-      case Special.Unwatch:
-        if (!this.inMulti) this.watching = false;
-        break;
-      case Special.Select: {
-        const a = this.args(buf, start, end);
-        if (!this.inMulti && a.length === 2) hookDb = Number(a[1].toString());
-        break;
-      }
-      default:
-        break;
-    }
+    const hookDb = this.tx.track(info.special, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);
     if (hookDb >= 0 && this.tail) {
       this.tail.hook = HOOK_SELECT;
@@ -373,6 +389,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       this.writesOut--;
       this.lastWriteAt = Date.now();
     }
+    if (p.info.special === Special.Scan && this.scans !== null) this.scans.replied(p, this.ctx.master);
     if (p !== this.head) return;
     let q: Pending | null = p;
     while (q !== null && q.reply !== null) {
@@ -394,12 +411,12 @@ export class ClientSession implements ReplySink, local.LocalState {
       if (u.closed) {
         this.pinned = null;
         this.mode = MODE_NORMAL;
-        this.inMulti = this.watching = false;
-      } else if (!this.inMulti && !this.watching && u.inflight === 0 && this.pending === 0) {
+        this.tx.reset();
+      } else if (!this.tx.open && u.inflight === 0 && this.pending === 0) {
         this.pinned = null;
         this.mode = MODE_NORMAL;
         this.lastMaster = null;
-        (u.owner ?? this.ctx.master).release(u);
+        releaseDedicated(u, this.ctx.master);
       }
     }
     if (this.stall & STALL_BACKPRESSURE && this.pending <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
@@ -452,13 +469,14 @@ export class ClientSession implements ReplySink, local.LocalState {
     const u = this.pinned;
     this.pinned = null;
     this.mode = MODE_NORMAL;
-    if (u) (u.owner ?? this.ctx.master).release(u);
+    if (u) releaseDedicated(u, this.ctx.master);
     this.db = 0;
     this.proto = 2;
     this.name = null;
     this.authed = this.ctx.local.clientPassword === undefined;
-    this.inMulti = this.watching = false;
+    this.tx.reset();
     this.lastMaster = null;
+    this.scans?.clear();
   }
 
   private onClose(): void {
@@ -481,7 +499,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         u.tunnel = null;
         u.destroy('client gone');
       }
-      else (u.owner ?? this.ctx.master).release(u);
+      else releaseDedicated(u, this.ctx.master);
     }
     this.inb.clear();
     this.ctx.clientClosed(this);
