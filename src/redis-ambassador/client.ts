@@ -55,11 +55,12 @@ export class ClientSession implements ReplySink, local.LocalState {
     readonly socket: Socket,
     readonly id: number,
     private readonly ctx: ProxyContext,
+    ownReads = false,
   ) {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
     socket.setNoDelay(true);
-    socket.on('data', (c: Buffer) => this.onData(c));
+    if (!ownReads) socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('drain', () => {
       if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
       this.unstall(STALL_WRITE);
@@ -68,7 +69,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     socket.on('close', () => this.onClose());
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     traffic.clientIn += chunk.length;
     if (this.mode === MODE_TUNNEL) {
       this.pinned?.sendRaw(chunk);

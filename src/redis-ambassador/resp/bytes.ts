@@ -1,4 +1,4 @@
-/** @module Input and output byte buffers for the hot path: one buffer and an offset in, batched copies out (pure). */
+/** @module Input and output byte buffers for the hot path: one buffer and an offset in, batched copies out. */
 
 const EMPTY = Buffer.alloc(0);
 
@@ -56,6 +56,25 @@ export class InputBuffer {
     this.end = 0;
     this.owned = false;
   }
+}
+
+/** Every socket of the process reads into this one buffer (reads are handled synchronously, one at a time). */
+const SHARED_READ = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A socket `onread` option: libuv reads into SHARED_READ, and `onChunk` gets its own copy (from Node's pool for
+ * small reads), so a read costs neither a fresh 64 KiB allocation shrunk to size nor the Readable push/emit path.
+ */
+export function readInto(onChunk: (chunk: Buffer) => void): { buffer: Buffer; callback: (n: number, buf: Uint8Array) => boolean } {
+  return {
+    buffer: SHARED_READ,
+    callback(n, buf) {
+      const c = Buffer.allocUnsafe(n);
+      c.set(buf.subarray(0, n));
+      onChunk(c);
+      return true;
+    },
+  };
 }
 
 /** Slices shorter than this are copied into the batch; longer ones are written as they are. */
