@@ -435,13 +435,13 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.closed) return;
     if (!this.out.empty) {
       traffic.clientOut += this.out.bytes;
-      const parts = this.out.take();
+      const n = this.out.take();
       let ok: boolean;
-      if (parts.length === 1) ok = this.socket.write(parts[0]);
+      if (n === 1) ok = this.socket.write(this.out.part(0));
       else {
         this.socket.cork();
         ok = true;
-        for (const b of parts) ok = this.socket.write(b);
+        for (let i = 0; i < n; i++) ok = this.socket.write(this.out.part(i));
         this.socket.uncork();
       }
       if (!ok) {

@@ -215,11 +215,11 @@ export class Upstream {
   flush(): void {
     if (this.closed || this.out.empty) return;
     traffic.upstreamOut += this.out.bytes;
-    const parts = this.out.take();
-    if (parts.length === 1) this.socket.write(parts[0]);
+    const n = this.out.take();
+    if (n === 1) this.socket.write(this.out.part(0));
     else {
       this.socket.cork();
-      for (const b of parts) this.socket.write(b);
+      for (let i = 0; i < n; i++) this.socket.write(this.out.part(i));
       this.socket.uncork();
     }
   }
