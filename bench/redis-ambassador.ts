@@ -4,8 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, requireBinary, run, startProcess, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
-import { start } from '../src/redis-ambassador/index.js';
+import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
 
@@ -23,11 +22,6 @@ interface Sample {
 function procCpu(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-function selfCpu(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
 }
 
 /** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
@@ -58,20 +52,18 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   );
   const nc = startProcess(NUTCRACKER, ['-c', conf, '-s', String(await freePort()), '-a', '127.0.0.1', '-o', join(dir, 'nc.log'), '-p', join(dir, 'nc.pid'), '-v', '1'], { name: 'nutcracker' });
   await waitForPort(ncPort);
-  const amb = await start({
-    listen: { host: '127.0.0.1', port: 0 },
-    master: { host: '127.0.0.1', port: master.port },
-    replicas: replicas.map((r) => ({ host: '127.0.0.1', port: r.port })),
-    readPolicy: 'prefer-replica',
-    httpBind: null,
-  });
+  // The ambassador runs as users run it: the built CLI in its own process, like nutcracker (not inside this one).
+  const ambPort = await freePort();
+  const amb = startPodkit(
+    ['redis-ambassador', '--listen', `127.0.0.1:${ambPort}`, '--master', `127.0.0.1:${master.port}`, ...replicas.flatMap((r) => ['--replica', `127.0.0.1:${r.port}`]), '--read-policy', 'prefer-replica', '--http-bind', `127.0.0.1:${await freePort()}`],
+    { name: 'ambassador' },
+  );
+  await waitForPort(ambPort);
 
   const targets: [string, number, (() => number) | null][] = [
-    // The bench runs in the ambassador's process: its own CPU while driving direct Redis (spawning redis-benchmark,
-    // reading its output) is measured and subtracted from the ambassador's.
-    ['direct', master.port, selfCpu],
+    ['direct', master.port, null],
     ['nutcracker', ncPort, () => procCpu(nc.pid)],
-    ['ambassador', amb.address.port, selfCpu],
+    ['ambassador', ambPort, () => procCpu(amb.pid)],
   ];
   const configs = [
     { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000 },
@@ -92,15 +84,13 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
             samples.set(key, [...(samples.get(key) ?? []), s]);
           }
   } finally {
-    await amb.close();
     closeRedisClients();
     await stopAll();
   }
 
   const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
   out(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (cores shared with other work: rps swings with it; CPU per request less so)`);
-  const cpuOf = (cfg: string, test: string, name: string) =>
-    name === 'ambassador' ? Math.max(0, med(`${cfg}|${test}|ambassador`, 'cpu') - med(`${cfg}|${test}|direct`, 'cpu')) : med(`${cfg}|${test}|${name}`, 'cpu');
+  const cpuOf = (cfg: string, test: string, name: string) => med(`${cfg}|${test}|${name}`, 'cpu');
   const rows: (string | number)[][] = [];
   const ratios: (string | number)[][] = [];
   for (const cfg of configs)

@@ -58,11 +58,12 @@ export class ClientSession implements ReplySink, local.LocalState {
     readonly socket: Socket,
     readonly id: number,
     private readonly ctx: ProxyContext,
+    ownReads = false,
   ) {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
     socket.setNoDelay(true);
-    socket.on('data', (c: Buffer) => this.onData(c));
+    if (!ownReads) socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('drain', () => {
       if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
       this.unstall(STALL_WRITE);
@@ -71,7 +72,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     socket.on('close', () => this.onClose());
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     traffic.clientIn += chunk.length;
     if (this.mode === MODE_TUNNEL) {
       this.pinned?.sendRaw(chunk);
@@ -442,13 +443,13 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.closed) return;
     if (!this.out.empty) {
       traffic.clientOut += this.out.bytes;
-      const parts = this.out.take();
+      const n = this.out.take();
       let ok: boolean;
-      if (parts.length === 1) ok = this.socket.write(parts[0]);
+      if (n === 1) ok = this.socket.write(this.out.part(0));
       else {
         this.socket.cork();
         ok = true;
-        for (const b of parts) ok = this.socket.write(b);
+        for (let i = 0; i < n; i++) ok = this.socket.write(this.out.part(i));
         this.socket.uncork();
       }
       if (!ok) {

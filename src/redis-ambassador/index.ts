@@ -10,6 +10,7 @@ import { ConfigError, UpstreamError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK } from './resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
+import { adopt } from './accept.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
@@ -247,12 +248,14 @@ export async function start(options: Options): Promise<Handle> {
   await live.init(ctx.consistency);
 
   let nextId = 1;
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) => {
     if (closing) {
-      socket.destroy();
+      raw.destroy();
       return;
     }
-    const s = new ClientSession(socket, nextId++, ctx);
+    let s: ClientSession | null = null;
+    const socket = adopt(server, raw, (chunk) => s?.onData(chunk));
+    s = new ClientSession(socket, nextId++, ctx, true);
     sessions.add(s);
     connectionChannel.publish({ kind: 'client', event: 'open' });
   });

@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
-import { InputBuffer, OutputBatch } from './resp/bytes.js';
+import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 
@@ -156,7 +156,7 @@ export class Upstream {
     private readonly events: UpstreamEvents,
   ) {
     this.st = scanState(opts.maxBulk);
-    this.socket = connect({ host: node.host, port: node.port, noDelay: true });
+    this.socket = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
     this.socket.setTimeout(opts.connectTimeoutMs);
     this.socket.on('timeout', () => this.destroy('connect timeout'));
     this.socket.on('connect', () => {
@@ -166,7 +166,6 @@ export class Upstream {
       this.everReady = true;
       this.events.ready(this);
     });
-    this.socket.on('data', (c: Buffer) => this.onData(c));
     this.socket.on('error', (e: Error) => this.destroy(e.message));
     this.socket.on('close', () => this.destroy('connection closed'));
     this.handshake();
@@ -216,11 +215,11 @@ export class Upstream {
   flush(): void {
     if (this.closed || this.out.empty) return;
     traffic.upstreamOut += this.out.bytes;
-    const parts = this.out.take();
-    if (parts.length === 1) this.socket.write(parts[0]);
+    const n = this.out.take();
+    if (n === 1) this.socket.write(this.out.part(0));
     else {
       this.socket.cork();
-      for (const b of parts) this.socket.write(b);
+      for (let i = 0; i < n; i++) this.socket.write(this.out.part(i));
       this.socket.uncork();
     }
   }

@@ -1,4 +1,4 @@
-/** @module Input and output byte buffers for the hot path: one buffer and an offset in, batched copies out (pure). */
+/** @module Input and output byte buffers for the hot path: one buffer and an offset in, batched copies out. */
 
 const EMPTY = Buffer.alloc(0);
 
@@ -58,6 +58,25 @@ export class InputBuffer {
   }
 }
 
+/** Every socket of the process reads into this one buffer (reads are handled synchronously, one at a time). */
+const SHARED_READ = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A socket `onread` option: libuv reads into SHARED_READ, and `onChunk` gets its own copy (from Node's pool for
+ * small reads), so a read costs neither a fresh 64 KiB allocation shrunk to size nor the Readable push/emit path.
+ */
+export function readInto(onChunk: (chunk: Buffer) => void): { buffer: Buffer; callback: (n: number) => boolean } {
+  return {
+    buffer: SHARED_READ,
+    callback(n) {
+      const c = Buffer.allocUnsafe(n);
+      SHARED_READ.copy(c, 0, 0, n);
+      onChunk(c);
+      return true;
+    },
+  };
+}
+
 /** Slices shorter than this are copied into the batch; longer ones are written as they are. */
 const COPY_LIMIT = 16 * 1024;
 const BLOCK = 64 * 1024;
@@ -68,18 +87,37 @@ const BLOCK = 64 * 1024;
  * what to hand to one write (or to cork/uncork when there are several parts).
  */
 export class OutputBatch {
-  private parts: Buffer[] = [];
+  /** parts[0, n): the array never shrinks (emptying a JS array frees its storage, and the next push allocates). */
+  private readonly parts: Buffer[] = [];
+  private n = 0;
   private block: Buffer = EMPTY;
   private blockStart = 0;
   private blockPos = 0;
+  /** parts[0] is a small buffer kept by reference: the batch's only content so far (the common one-reply turn). */
+  private borrowed = false;
   bytes = 0;
 
+  /** Add `b`; it must not change until written (replies and chunks are never reused, so they qualify). */
   add(b: Buffer): void {
+    const n = b.length;
+    if (n === 0) return;
+    if (this.bytes === 0 && n <= COPY_LIMIT) {
+      // Alone in the batch it is written as it is: no copy, no slice.
+      this.push(b);
+      this.borrowed = true;
+      this.bytes = n;
+      return;
+    }
+    if (this.borrowed) this.unborrow();
+    this.append(b);
+  }
+
+  private append(b: Buffer): void {
     const n = b.length;
     this.bytes += n;
     if (n > COPY_LIMIT) {
       this.seal();
-      this.parts.push(b);
+      this.push(b);
       return;
     }
     if (this.block.length - this.blockPos < n) {
@@ -92,11 +130,20 @@ export class OutputBatch {
     this.blockPos += n;
   }
 
-  /** Add a slice of a buffer without creating a subarray for the copy case. */
+  /** A second buffer joins the borrowed one: copy that into the block so the batch stays one write. */
+  private unborrow(): void {
+    this.borrowed = false;
+    const b = this.parts[--this.n];
+    this.bytes -= b.length;
+    this.append(b);
+  }
+
+  /** Add src[from, to) without creating a subarray when it is copied. */
   addRange(src: Buffer, from: number, to: number): void {
+    if (this.borrowed) this.unborrow();
     const n = to - from;
     if (n > COPY_LIMIT || this.block.length - this.blockPos < n) {
-      this.add(src.subarray(from, to));
+      this.append(src.subarray(from, to));
       return;
     }
     this.bytes += n;
@@ -106,7 +153,7 @@ export class OutputBatch {
 
   private seal(): void {
     if (this.blockPos > this.blockStart) {
-      this.parts.push(this.block.subarray(this.blockStart, this.blockPos));
+      this.push(this.block.subarray(this.blockStart, this.blockPos));
       this.blockStart = this.blockPos;
     }
   }
@@ -115,12 +162,29 @@ export class OutputBatch {
     return this.bytes === 0;
   }
 
-  /** The parts to write, in order; the batch is empty afterwards. */
-  take(): Buffer[] {
+  private push(b: Buffer): void {
+    if (this.n < this.parts.length) this.parts[this.n] = b;
+    else this.parts.push(b);
+    this.n++;
+  }
+
+  /**
+   * End the batch: the number of parts to write, read with `part(i)` before anything is added again. The batch is
+   * empty afterwards.
+   */
+  take(): number {
     this.seal();
-    const p = this.parts;
-    this.parts = [];
+    const n = this.n;
+    this.n = 0;
     this.bytes = 0;
-    return p;
+    this.borrowed = false;
+    return n;
+  }
+
+  /** Part `i` of what the last `take()` ended; the reference is dropped here, so a written buffer is not kept. */
+  part(i: number): Buffer {
+    const b = this.parts[i];
+    this.parts[i] = EMPTY;
+    return b;
   }
 }

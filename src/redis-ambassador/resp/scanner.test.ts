@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BAD, NEED, commandFrame, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
-import { InputBuffer, OutputBatch } from './bytes.js';
+import { InputBuffer } from './bytes.js';
 
 /** Reference decoder: recursive, obviously right, slow. Returns [value, next offset] or throws. */
 type Ref = string | number | null | boolean | Ref[] | { t: string; v: Ref };
@@ -266,26 +266,5 @@ describe('scanCommand', () => {
     assert.deepEqual(splitArgs('  a  b\t"c d"  '), ['a', 'b', 'c d']);
     assert.equal(splitArgs('"abc"def'), null);
     assert.equal(splitArgs("'abc"), null);
-  });
-});
-
-describe('bytes', () => {
-  test('InputBuffer never overwrites a slice it handed out', () => {
-    const inb = new InputBuffer();
-    inb.push(Buffer.from('+OK\r\n+PA'));
-    const first = inb.buf.subarray(0, 5);
-    inb.consume(5);
-    inb.push(Buffer.from('RTIAL\r\n'));
-    assert.equal(first.toString(), '+OK\r\n');
-    assert.equal(inb.buf.toString('latin1', inb.start, inb.end), '+PARTIAL\r\n');
-  });
-  test('OutputBatch keeps order across copied and referenced parts', () => {
-    const ob = new OutputBatch();
-    ob.add(Buffer.from('a'));
-    ob.add(Buffer.alloc(20_000, 0x62));
-    ob.addRange(Buffer.from('xcdx'), 1, 3);
-    const out = Buffer.concat(ob.take()).toString();
-    assert.equal(out, 'a' + 'b'.repeat(20_000) + 'cd');
-    assert.ok(ob.empty);
   });
 });

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { InputBuffer, OutputBatch } from './bytes.js';
+
+function takeParts(o: OutputBatch): Buffer[] {
+  const n = o.take();
+  return Array.from({ length: n }, (_, i) => o.part(i));
+}
+const takeAll = (o: OutputBatch) => Buffer.concat(takeParts(o));
+
+const chunk = fc.uint8Array({ minLength: 0, maxLength: 40_000 }).map((a) => Buffer.from(a));
+
+test('OutputBatch: what take() returns, in order, is exactly what was added (add, addRange, any sizes)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('add', 'range', 'take'), chunk), { maxLength: 40 }), (ops) => {
+      const o = new OutputBatch();
+      const want: Buffer[] = [];
+      const got: Buffer[] = [];
+      for (const [op, b] of ops) {
+        if (op === 'take') got.push(takeAll(o));
+        else if (op === 'add') {
+          o.add(b);
+          want.push(b);
+        } else {
+          const from = b.length >> 2;
+          o.addRange(b, from, b.length);
+          want.push(b.subarray(from));
+        }
+      }
+      got.push(takeAll(o));
+      assert.ok(o.empty);
+      assert.deepEqual(Buffer.concat(got), Buffer.concat(want));
+    }),
+  );
+});
+
+test('OutputBatch: one small buffer is written as it is; small ones together are one part', () => {
+  const o = new OutputBatch();
+  const a = Buffer.from('+OK\r\n');
+  o.add(a);
+  const one = takeParts(o);
+  assert.equal(one.length, 1);
+  assert.equal(one[0], a, 'the same buffer, not a copy');
+  for (let i = 0; i < 16; i++) o.add(Buffer.from(`:${i}\r\n`));
+  const parts = takeParts(o);
+  assert.equal(parts.length, 1);
+  assert.equal(parts[0].toString(), Array.from({ length: 16 }, (_, i) => `:${i}\r\n`).join(''));
+  // A part already taken stays valid while later batches are built.
+  o.add(Buffer.from('x'));
+  o.add(Buffer.from('y'));
+  assert.equal(takeAll(o).toString(), 'xy');
+  assert.equal(parts[0].toString().startsWith(':0'), true);
+});
+
+test('InputBuffer: chunks pushed and consumed at random points read back as the same byte stream', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(chunk, fc.nat()), { maxLength: 30 }), (steps) => {
+      const inb = new InputBuffer();
+      const all = Buffer.concat(steps.map(([c]) => c));
+      let read = 0;
+      for (const [c, k] of steps) {
+        inb.push(c);
+        const take = inb.length === 0 ? 0 : k % (inb.length + 1);
+        assert.deepEqual(inb.buf.subarray(inb.start, inb.start + take), all.subarray(read, read + take));
+        read += take;
+        inb.consume(inb.start + take);
+      }
+      assert.deepEqual(inb.buf.subarray(inb.start, inb.end), all.subarray(read));
+    }),
+  );
+});
+
+test('InputBuffer never overwrites a slice it handed out', () => {
+  const inb = new InputBuffer();
+  inb.push(Buffer.from('+OK\r\n+PA'));
+  const first = inb.buf.subarray(0, 5);
+  inb.consume(5);
+  inb.push(Buffer.from('RTIAL\r\n'));
+  assert.equal(first.toString(), '+OK\r\n');
+  assert.equal(inb.buf.toString('latin1', inb.start, inb.end), '+PARTIAL\r\n');
+});
+
+test('OutputBatch keeps order across copied and referenced parts', () => {
+  const ob = new OutputBatch();
+  ob.add(Buffer.from('a'));
+  ob.add(Buffer.alloc(20_000, 0x62));
+  ob.addRange(Buffer.from('xcdx'), 1, 3);
+  assert.equal(takeAll(ob).toString(), 'a' + 'b'.repeat(20_000) + 'cd');
+  assert.ok(ob.empty);
+});
