@@ -5,7 +5,7 @@ import { startRedis, startTopology, type RedisNode, type SentinelNode, type Topo
 import { SwitchWatch, type WriteLoad } from './redis-failover-load.js';
 import { render } from '../../src/core/metrics/index.js';
 import { start, type Handle } from '../../src/redis-ambassador/index.js';
-import { SentinelTopology } from '../../src/redis-ambassador/topology/index.js';
+import { SentinelTopology, type FailoverLoss } from '../../src/redis-ambassador/topology/index.js';
 
 export interface FailoverFigures {
   label: string;
@@ -42,7 +42,7 @@ export class FailoverRig {
   /** Live nodes by port (a restarted node replaces the dead one on the same port). */
   readonly nodes = new Map<number, RedisNode>();
   /** Date.now() of each switch-master inside the ambassador's topology. */
-  readonly topoSwitches: { at: number; to: number }[] = [];
+  readonly topoSwitches: { at: number; to: number; from?: number; loss?: FailoverLoss }[] = [];
 
   private constructor(
     readonly servers: Servers,
@@ -52,7 +52,7 @@ export class FailoverRig {
     readonly downAfterMs: number,
   ) {
     for (const n of [servers.master, ...servers.replicas]) this.nodes.set(n.port, n);
-    topo.on('switch-master', (_from, to, at) => this.topoSwitches.push({ at, to: to.port }));
+    topo.on('switch-master', (from, to, at, loss) => this.topoSwitches.push({ at, to: to.port, from: from?.port, loss }));
   }
 
   static async start(o: RigOptions = {}): Promise<FailoverRig> {

@@ -9,6 +9,7 @@ import {
   structuralKey,
   type ChangeListener,
   type NodeState,
+  type ReplInfo,
   type SwitchListener,
   type Topology,
   type TopologyOptions,
@@ -45,8 +46,8 @@ export abstract class ProbedTopology implements Topology {
   private offsets: { at: number; offset: number; master: string }[] = [];
   /** Highest offset seen per replication id on any node (and the probe's send time), for the failover loss estimate. */
   private readonly seen = new Map<string, { offset: number; at: number }>();
-  /** The confirmed master's replication id (the history a switch away from it may cut short). */
-  private masterReplid: string | undefined;
+  /** The confirmed master's last INFO replication (the history a switch away from it may cut short). */
+  private masterInfo: ReplInfo | null = null;
 
   constructor(opts: TopologyOptions) {
     this.probeOpts = {
@@ -93,7 +94,7 @@ export abstract class ProbedTopology implements Topology {
         if (this.seen.size > REPLIDS_KEPT) this.seen.delete(this.seen.keys().next().value as string);
       }
       const lm = this.lastMaster;
-      if (lm && lm.host === p.host && lm.port === p.port && r.role?.role === 'master') this.masterReplid = r.info.replid;
+      if (lm && lm.host === p.host && lm.port === p.port && r.role?.role === 'master') this.masterInfo = r.info;
     }
     if (m && m.host === p.host && m.port === p.port && r.alive && r.info && r.role?.role === 'master') {
       const last = this.offsets[this.offsets.length - 1];
@@ -146,8 +147,8 @@ export abstract class ProbedTopology implements Topology {
       this.lastMaster = s.master;
       const at = Date.now();
       // Not for the first confirmation: there is no earlier history to lose.
-      const loss = prev ? failoverLoss(this.masterReplid, this.probes.get(key(s.master))?.result.info, this.seen, at) : undefined;
-      this.masterReplid = this.probes.get(key(s.master))?.result.info?.replid;
+      const loss = prev ? failoverLoss(this.masterInfo, this.probes.get(key(s.master))?.result.info, this.seen, at) : undefined;
+      this.masterInfo = this.probes.get(key(s.master))?.result.info ?? null;
       for (const fn of [...this.switchFns]) fn(prev, s.master, at, loss);
     }
     for (const fn of [...this.changeFns]) fn(snap, why);

@@ -70,15 +70,21 @@ test('structuralKey ignores offsets and lag numbers', () => {
   assert.notEqual(structuralKey({ master: null, replicas: [a] }), structuralKey({ master: null, replicas: [{ ...a, healthy: true, reason: undefined }] }));
 });
 
-test('failoverLoss: bytes of the old history seen beyond where the promoted node continued it; unknown when it did not continue it', () => {
-  const promoted = parseReplInfo(['role:master', 'master_replid:new', 'master_replid2:old', 'master_repl_offset:5200', 'second_repl_offset:5001', ''].join('\r\n'));
+test('failoverLoss: bytes of the old history seen beyond where the promoted node continued it; siblings; unknown otherwise', () => {
+  const info = (lines: string[]) => parseReplInfo([...lines, ''].join('\r\n'));
+  const oldMaster = info(['role:master', 'master_replid:old', 'master_replid2:older', 'master_repl_offset:5300', 'second_repl_offset:4001']);
+  const promoted = info(['role:master', 'master_replid:new', 'master_replid2:old', 'master_repl_offset:5200', 'second_repl_offset:5001']);
   const seen = new Map([['old', { offset: 5300, at: 900 }]]);
-  assert.deepEqual(failoverLoss('old', promoted, seen, 1000), { oldOffset: 5300, promotedAt: 5000, unreplicatedBytes: 300, sampleAgeMs: 100 });
+  assert.deepEqual(failoverLoss(oldMaster, promoted, seen, 1000), { oldOffset: 5300, promotedAt: 5000, unreplicatedBytes: 300, sampleAgeMs: 100 });
   // The promoted node had more than anyone was seen to have: nothing known lost.
-  assert.equal(failoverLoss('old', promoted, new Map([['old', { offset: 4000, at: 900 }]]), 1000).unreplicatedBytes, 0);
-  // A node that never replicated the old master (e.g. a manual REPLICAOF NO ONE elsewhere): unknown, not 0.
-  assert.equal(failoverLoss('other', promoted, seen, 1000).unreplicatedBytes, null);
-  assert.equal(failoverLoss(undefined, promoted, seen, 1000).promotedAt, null);
+  assert.equal(failoverLoss(oldMaster, promoted, new Map([['old', { offset: 4000, at: 900 }]]), 1000).unreplicatedBytes, 0);
+  // A sibling promoted from the same earlier master (Sentinel's double failover): everything since the split.
+  const sibling = info(['role:master', 'master_replid:other', 'master_replid2:older', 'master_repl_offset:4500', 'second_repl_offset:4201']);
+  assert.deepEqual(failoverLoss(oldMaster, sibling, seen, 1000), { oldOffset: 5300, promotedAt: 4000, unreplicatedBytes: 1300, sampleAgeMs: 100 });
+  // A node that never shared the history (e.g. a manual REPLICAOF NO ONE elsewhere): unknown, not 0.
+  const stranger = info(['role:master', 'master_replid:x', 'master_replid2:y', 'master_repl_offset:10', 'second_repl_offset:5']);
+  assert.equal(failoverLoss(oldMaster, stranger, seen, 1000).unreplicatedBytes, null);
+  assert.equal(failoverLoss(null, promoted, seen, 1000).promotedAt, null);
   const replica = parseReplInfo(replicaInfo('down', 950));
   assert.equal(historyOffset(replica), 1000);
 });

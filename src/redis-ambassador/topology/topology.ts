@@ -171,15 +171,25 @@ export function historyOffset(info: ReplInfo): number {
 }
 
 /**
- * The loss estimate for a switch to a master whose INFO is `promoted`, from `seen` (the highest offset observed per
- * replication id, with when) and the old master's last replication id. Pure, so the rule is unit-tested.
+ * The loss estimate for a switch from a master whose last INFO was `old` to one whose INFO is `promoted`, from
+ * `seen` (the highest offset observed per replication id, with when). Offsets continue across replication ids
+ * (PSYNC2), so bytes compare directly. Pure, so the rule is unit-tested.
+ *
+ * - The promoted node continued the old master's history (`master_replid2` = the old `master_replid`): its copy
+ *   ends at `second_repl_offset − 1`.
+ * - It is a sibling that never followed the old master (Sentinel's double failover: both promoted from the same
+ *   earlier master): the histories split where the earlier of the two promotions happened.
+ * - Anything else (e.g. a manual `REPLICAOF NO ONE` on an unrelated node): unknown.
  */
-export function failoverLoss(oldReplid: string | undefined, promoted: ReplInfo | null | undefined, seen: Map<string, { offset: number; at: number }>, now: number): FailoverLoss {
-  const old = oldReplid ? seen.get(oldReplid) : undefined;
-  const oldOffset = old?.offset ?? 0;
-  // second_repl_offset is one past the last byte of the old history the promoted node had (-1 when it has none).
-  const promotedAt = oldReplid && promoted?.replid2 === oldReplid && (promoted.secondOffset ?? -1) > 0 ? (promoted.secondOffset as number) - 1 : null;
-  return { oldOffset, promotedAt, unreplicatedBytes: promotedAt === null || !old ? null : Math.max(0, oldOffset - promotedAt), sampleAgeMs: old ? now - old.at : -1 };
+export function failoverLoss(old: ReplInfo | null | undefined, promoted: ReplInfo | null | undefined, seen: Map<string, { offset: number; at: number }>, now: number): FailoverLoss {
+  const h = old?.replid ? seen.get(old.replid) : undefined;
+  const oldOffset = h?.offset ?? 0;
+  // second_repl_offset is one past the last byte of the earlier history the node had (-1 when it has none).
+  const end = (i: ReplInfo | null | undefined) => ((i?.secondOffset ?? -1) > 0 ? (i?.secondOffset as number) - 1 : null);
+  let promotedAt: number | null = null;
+  if (old?.replid && promoted?.replid2 === old.replid) promotedAt = end(promoted);
+  else if (old?.replid2 && promoted?.replid2 === old.replid2 && end(promoted) !== null && end(old) !== null) promotedAt = Math.min(end(promoted) as number, end(old) as number);
+  return { oldOffset, promotedAt, unreplicatedBytes: promotedAt === null || !h ? null : Math.max(0, oldOffset - promotedAt), sampleAgeMs: h ? now - h.at : -1 };
 }
 
 /** What one probe of a node found (null fields while it has never answered). */
