@@ -38,7 +38,10 @@ export function parseJson(text: string): Json {
         const k = str();
         ws();
         if (text[i++] !== ':') fail('expected :');
-        o[k] = value(depth + 1);
+        const v = value(depth + 1);
+        // As JSON.parse: "__proto__" is an own key, never the object's prototype (no prototype pollution from a scrape).
+        if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+        else o[k] = v;
         ws();
         if (text[i] === ',') { i++; continue; }
         if (text[i] === '}') { i++; return o; }

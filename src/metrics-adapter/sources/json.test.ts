@@ -21,6 +21,14 @@ test('parseJson agrees with JSON.parse on arbitrary JSON (fast-check)', () => {
   }), { numRuns: 300 });
 });
 
+test('a "__proto__" key is an own key, as with JSON.parse: the prototype is untouched', () => {
+  const doc = parseJson('{"__proto__": {"polluted": 1}, "a": 2}') as Record<string, Json>;
+  assert.equal(Object.getPrototypeOf(doc), Object.prototype);
+  assert.ok(Object.hasOwn(doc, '__proto__'));
+  assert.equal((doc as { polluted?: unknown }).polluted, undefined);
+  assert.deepEqual(plain(doc), JSON.parse('{"__proto__": {"polluted": 1}, "a": 2}'));
+});
+
 test('numbers keep their source digits, even past 2^53', () => {
   const doc = parseJson('{"id": 18446744073709551615, "neg": -9007199254740993, "f": 1.50e3}') as Record<string, JsonNumber>;
   assert.equal(doc.id.text, '18446744073709551615');
