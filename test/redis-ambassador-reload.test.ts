@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { start } from '../src/redis-ambassador/index.js';
+import { StaticTopology } from '../src/redis-ambassador/topology/index.js';
 import { closeRedisClients, freePort, pollUntil, runPodkit, startPodkit, startProcess, startTopology, stopAll, tempDir, waitForOutput, type Proc, type RedisNode, type Topology } from './helpers/index.js';
 
 let topo: Topology;
@@ -62,12 +64,18 @@ async function growsWhileStill(grows: () => Promise<number>, still: () => Promis
 test('bad --config path or content at start → one line on stderr, exit 2', async () => {
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'read-policy: sometimes\n');
+  const list = join(dir, 'list.yaml');
+  writeFileSync(list, '- master\n');
+  const nested = join(dir, 'nested.yaml');
+  writeFileSync(nested, `master: {host: 127.0.0.1}\n`);
   const unknown = join(dir, 'unknown.yaml');
   writeFileSync(unknown, `master: ${addr(topo.master)}\nreplicas: [1.2.3.4:5]\n`);
   for (const [args, re] of [
     [['--config', '/nonexistent/ambassador.yaml'], /config: cannot read \/nonexistent\/ambassador\.yaml: ENOENT/],
     [['--master', addr(topo.master), '--config', bad], /bad\.yaml: read-policy: expected one of replica\|prefer-replica\|master/],
     [['--config', unknown], /unknown\.yaml: unknown setting "replicas"/],
+    [['--config', list], /config: .*list\.yaml: expected a mapping of flag names to values/],
+    [['--config', nested], /config: .*nested\.yaml: master: expected a value or a list of values/],
   ] as [string[], RegExp][]) {
     const r = await runPodkit(['redis-ambassador', ...args], { timeoutMs: 20_000 });
     assert.equal(r.code, 2, r.stderr);
@@ -178,4 +186,26 @@ test('SIGHUP applies replica list, read policy and consistency changes with 0 cl
   console.log(`# reload under redis-benchmark -l: ${loops} GET+SET rounds, ${reloads} reloads applied, 2 bad ones refused; GETs served by the master ${await gets(cm)}, replicas ${await gets(c1)}/${await gets(c2)}/${await gets(c3)}; stale-read protections ${await protectedReads()}; 0 benchmark errors, 0 ambassador errors`);
   assert.ok(amb.child.exitCode === null, 'ambassador still running');
   await amb.stop();
+});
+
+test('in-process: reconfigure() in topology mode (StaticTopology) and reload() from a source that fails', { timeout: 60_000 }, async () => {
+  const [r1, r2] = topo.replicas;
+  const hp = (n: RedisNode) => ({ host: '127.0.0.1', port: n.port });
+  let source: () => { readPolicy: 'master' } = () => ({ readPolicy: 'master' });
+  const h = await start({ listen: { host: '127.0.0.1', port: 0 }, httpBind: null, topology: new StaticTopology(hp(topo.master), [hp(r1)]), reloadSource: () => source() });
+  try {
+    const keys = () => h.live().replicas.map((r) => r.port);
+    await pollUntil(() => keys().join() === String(r1.port), { timeoutMs: 10_000, what: 'r1 in rotation' });
+    assert.deepEqual(await h.reconfigure({ replicas: [hp(r2)], consistency: 'session' }), { ok: true, changed: ['replicas', 'consistency'] });
+    await pollUntil(() => keys().join() === String(r2.port), { timeoutMs: 10_000, what: 'r2 replaces r1 in rotation' });
+    assert.deepEqual(await h.reconfigure({ replicas: [hp(r2)] }), { ok: true, changed: [] });
+    assert.deepEqual(await h.reload(), { ok: true, changed: ['read-policy'] });
+    source = () => {
+      throw new Error('bad file');
+    };
+    assert.deepEqual(await h.reload(), { ok: false, changed: [], error: 'bad file' });
+    assert.deepEqual({ ...h.live(), replicas: keys() }, { replicas: [r2.port], readPolicy: 'master', consistency: 'session' });
+  } finally {
+    await h.close();
+  }
 });
