@@ -38,6 +38,7 @@ const bad: [string, string[], RegExp][] = [
   ['--master-name without --sentinel', ['--master', '127.0.0.1:1', '--master-name', 'm'], /--master-name: only with --sentinel/],
   ['a bad --sentinel', ['--sentinel', 'nohost', '--master-name', 'm'], /--sentinel: expected HOST:PORT/],
   ['a bad --consistency', ['--master', '127.0.0.1:1', '--consistency', 'strong'], /--consistency: expected one of eventual\|session/],
+  ['--consistency session with --read-policy replica', ['--master', '127.0.0.1:1', '--replica', '127.0.0.1:2', '--consistency', 'session', '--read-policy', 'replica'], /--consistency: session needs --read-policy prefer-replica or master/],
   ['a too small --max-lag', ['--master', '127.0.0.1:1', '--max-lag', '500ms'], /--max-lag: must be at least 1s/],
 ];
 for (const [what, args, re] of bad) {

@@ -204,6 +204,10 @@ test('in-process: reconfigure() in topology mode (StaticTopology) and reload() f
       throw new Error('bad file');
     };
     assert.deepEqual(await h.reload(), { ok: false, changed: [], error: 'bad file' });
+    // A pair that cannot work is refused whole: nothing of it is applied.
+    const refused = await h.reconfigure({ readPolicy: 'replica', replicas: [hp(r1)] });
+    assert.equal(refused.ok, false);
+    assert.match(String(refused.error), /--consistency: session needs --read-policy prefer-replica or master/);
     assert.deepEqual({ ...h.live(), replicas: keys() }, { replicas: [r2.port], readPolicy: 'master', consistency: 'session' });
   } finally {
     await h.close();

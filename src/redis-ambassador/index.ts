@@ -15,7 +15,7 @@ import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
 import { TopologyMetrics, key, type Topology } from './topology/index.js';
-import { LiveConfig, type LiveOptions, type ReloadResult } from './reload.js';
+import { LiveConfig, policyConflict, type LiveOptions, type ReloadResult } from './reload.js';
 import { AmbassadorMetrics, connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
 
 export type { ReadPolicy } from './client.js';
@@ -100,6 +100,8 @@ function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
 export async function start(options: Options): Promise<Handle> {
   const topo = options.topology;
   if (!options.master && !topo) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
+  const conflict = policyConflict(options.readPolicy ?? 'prefer-replica', options.consistency ?? 'eventual');
+  if (conflict) throw new ConfigError('--consistency', conflict);
   const log = options.log ?? silentLogger;
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
   const poolSize = options.poolSize ?? 1;

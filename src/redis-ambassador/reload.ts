@@ -92,6 +92,8 @@ export class LiveConfig {
   private async applyNow(next: LiveOptions): Promise<ReloadResult> {
     const ctx = this.d.ctx;
     const changed: string[] = [];
+    const conflict = policyConflict(next.readPolicy ?? ctx.readPolicy, next.consistency ?? ctx.consistency);
+    if (conflict) throw new Error(`--consistency: ${conflict}`);
     if (next.replicas && !sameList(next.replicas, this.replicas)) {
       if (this.d.topo && !(this.d.topo instanceof StaticTopology)) throw new Error('replicas cannot be set: they are discovered from Sentinel');
       await this.setReplicas(next.replicas);
@@ -192,4 +194,12 @@ export class LiveConfig {
   close(): void {
     this.stopProbe();
   }
+}
+
+/**
+ * Session consistency sends a read to the master while the replica lacks the client's write; `--read-policy replica`
+ * forbids exactly that, so every such read would fail. The pair is refused rather than turned into errors.
+ */
+export function policyConflict(readPolicy: string, consistency: string): string | null {
+  return consistency === 'session' && readPolicy === 'replica' ? 'session needs --read-policy prefer-replica or master (a read the replica has not caught up with goes to the master)' : null;
 }
