@@ -10,6 +10,8 @@ interface Wrapped {
 }
 
 /**
+ * Returns the socket to use from now on (`raw` itself when its shape is not the expected one).
+ *
  * `net.Server` cannot give an accepted socket the `onread` option, so the connection is accepted paused
  * (`pauseOnConnect`) and its handle is moved into a socket made with it, as Node does for its own accepted
  * sockets. The new socket is counted on `server` (its close lowers the count `server.close()` waits for).
@@ -17,6 +19,12 @@ interface Wrapped {
 export function adopt(server: Server, raw: Socket, onChunk: (chunk: Buffer) => void): Socket {
   const w = raw as unknown as Wrapped;
   const handle = w._handle;
+  if (!handle) {
+    // Not the shape this relies on (another runtime): plain 'data' events, correct if slower.
+    raw.on('data', onChunk);
+    raw.resume();
+    return raw;
+  }
   w._handle = null;
   // `handle` is missing from the public constructor typings.
   const s = new Socket({ handle, readable: true, writable: true, onread: readInto(onChunk) } as ConstructorParameters<typeof Socket>[0]);
