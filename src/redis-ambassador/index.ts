@@ -108,17 +108,19 @@ export async function start(options: Options): Promise<Handle> {
   if (!(poolSize >= 1 && poolSize <= 64)) throw new ConfigError('pool-size', 'must be between 1 and 64');
   let closing = false;
 
-  const latencyEv: LatencyEvent = { route: 0, seconds: 0 };
+  // Names this ambassador's events on the process-wide channels (see metrics.ts).
+  const origin = {};
+  const latencyEv: LatencyEvent = { source: origin, route: 0, seconds: 0 };
   const events: UpstreamEvents = {
     ready: (u) => {
-      connectionChannel.publish({ kind: 'upstream', event: 'open', node: u.node.label });
+      connectionChannel.publish({ source: origin, kind: 'upstream', event: 'open', node: u.node.label });
       log.debug('upstream connected', { node: u.node.label, db: u.db, proto: u.proto });
     },
     closed: (u, why) => {
       if (!u.everReady) return;
-      connectionChannel.publish({ kind: 'upstream', event: 'close', node: u.node.label, reason: why });
+      connectionChannel.publish({ source: origin, kind: 'upstream', event: 'close', node: u.node.label, reason: why });
       if (!closing && why !== 'released' && why !== 'client gone') {
-        errorChannel.publish({ kind: 'upstream_lost' });
+        errorChannel.publish({ source: origin, kind: 'upstream_lost' });
         log.warn('upstream connection lost', { node: u.node.label, reason: why });
       }
     },
@@ -129,7 +131,7 @@ export async function start(options: Options): Promise<Handle> {
       latencyChannel.publish(latencyEv);
     },
     internalError: (u, reply) => {
-      errorChannel.publish({ kind: 'upstream_internal' });
+      errorChannel.publish({ source: origin, kind: 'upstream_internal' });
       log.warn('upstream refused a setup command', { node: u.node.label, reply });
     },
   };
@@ -145,7 +147,7 @@ export async function start(options: Options): Promise<Handle> {
   const commandsJson = createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, { flags: string[] }>;
   let table: CommandTable = tableFromStatic(commandsJson);
   let source: 'static' | 'live' = 'static';
-  const routeEv: RouteEvent = { info: table.get('ping') as CommandInfo, route: 0 };
+  const routeEv: RouteEvent = { source: origin, info: table.get('ping') as CommandInfo, route: 0 };
   const sessions = new Set<ClientSession>();
   const ctx: ProxyContext = {
     table,
@@ -161,10 +163,10 @@ export async function start(options: Options): Promise<Handle> {
       routeEv.route = route;
       routeChannel.publish(routeEv);
     },
-    error: (kind) => errorChannel.publish({ kind }),
+    error: (kind) => errorChannel.publish({ source: origin, kind }),
     clientClosed(c) {
       sessions.delete(c);
-      connectionChannel.publish({ kind: 'client', event: 'close' });
+      connectionChannel.publish({ source: origin, kind: 'client', event: 'close' });
     },
     retry: !!topo,
     consistency: options.consistency ?? 'eventual',
@@ -188,6 +190,7 @@ export async function start(options: Options): Promise<Handle> {
     topo ? [] : (options.replicas ?? []),
   );
   const metrics = new AmbassadorMetrics(
+    origin,
     () => ctx.table,
     () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
   );
@@ -259,7 +262,7 @@ export async function start(options: Options): Promise<Handle> {
     const socket = adopt(server, raw, (chunk) => s?.onData(chunk));
     s = new ClientSession(socket, nextId++, ctx, true);
     sessions.add(s);
-    connectionChannel.publish({ kind: 'client', event: 'open' });
+    connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new UpstreamError(`cannot listen on ${formatHostPort(listen)}: ${e.code ?? e.message}`, { cause: e })));

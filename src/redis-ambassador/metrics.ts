@@ -4,20 +4,28 @@ import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.
 import { ROUTES, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { traffic } from './upstream.js';
 
+/**
+ * Every event names the ambassador it comes from (`source`, one object per `start()`): the channels are
+ * process-wide, and an ambassador's metrics count only its own events.
+ */
+interface Sourced {
+  source: object;
+}
+
 /** One routed command. The event object is reused: read it inside the subscriber, do not keep it. */
-export interface RouteEvent {
+export interface RouteEvent extends Sourced {
   info: CommandInfo;
   /** Index into ROUTES. */
   route: number;
 }
-export interface ConnectionEvent {
+export interface ConnectionEvent extends Sourced {
   kind: 'client' | 'upstream';
   event: 'open' | 'close';
   /** For upstreams: "master" or "replica:HOST:PORT". */
   node?: string;
   reason?: string;
 }
-export interface ErrorEvent {
+export interface ErrorEvent extends Sourced {
   kind: string;
 }
 
@@ -27,7 +35,7 @@ export const errorChannel = channel('podkit:ambassador:error');
 export const latencyChannel = channel('podkit:ambassador:latency');
 
 /** Latency events carry route and seconds; reused like RouteEvent. */
-export interface LatencyEvent {
+export interface LatencyEvent extends Sourced {
   route: number;
   seconds: number;
 }
@@ -39,7 +47,7 @@ export class AmbassadorMetrics {
   readonly registry = new Registry();
   private readonly unsub: (() => void)[] = [];
 
-  constructor(table: () => CommandTable, upstreamsUp: () => { node: string; up: boolean }[]) {
+  constructor(source: object, table: () => CommandTable, upstreamsUp: () => { node: string; up: boolean }[]) {
     const r = this.registry;
     const latency = r.histogram({ name: 'podkit_ambassador_command_duration_seconds', help: 'Time from a command being read to its reply, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS });
     const byRoute = ROUTES.map((route) => latency.labels({ route }));
@@ -49,20 +57,24 @@ export class AmbassadorMetrics {
 
     const onRoute = (m: unknown) => {
       const e = m as RouteEvent;
-      e.info.counts[e.route]++;
+      if (e.source === source) e.info.counts[e.route]++;
     };
     const onLatency = (m: unknown) => {
       const e = m as LatencyEvent;
-      byRoute[e.route].observe(e.seconds);
+      if (e.source === source) byRoute[e.route].observe(e.seconds);
     };
     const onConn = (m: unknown) => {
       const e = m as ConnectionEvent;
+      if (e.source !== source) return;
       if (e.event === 'open') {
         conns.labels({ kind: e.kind }).inc();
         opened.labels({ kind: e.kind }).inc();
       } else conns.labels({ kind: e.kind }).dec();
     };
-    const onError = (m: unknown) => errors.labels({ kind: (m as ErrorEvent).kind }).inc();
+    const onError = (m: unknown) => {
+      const e = m as ErrorEvent;
+      if (e.source === source) errors.labels({ kind: e.kind }).inc();
+    };
     for (const [ch, fn] of [
       [routeChannel, onRoute],
       [latencyChannel, onLatency],
