@@ -5,12 +5,13 @@ import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { HOOK_SELECT, freePending, markDirty, newPending, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { HOOK_SELECT, markDirty, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
 import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
+import { ReplyQueue } from './replies.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -31,9 +32,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private readonly st;
   private readonly cmd = commandFrame();
   private need = 0;
-  private head: Pending | null = null;
-  private tail: Pending | null = null;
-  private pending = 0;
+  private readonly replies = new ReplyQueue();
   private readonly out = new OutputBatch();
   private mode = MODE_NORMAL;
   private pinned: Upstream | null = null;
@@ -93,7 +92,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       const cmd = this.cmd;
       let p = inb.start;
       while (this.stall === 0 && !this.quitting && p < inb.end) {
-        if (this.pending >= this.ctx.maxPending) {
+        if (this.replies.length >= this.ctx.maxPending) {
           this.setStall(STALL_BACKPRESSURE);
           break;
         }
@@ -159,7 +158,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         this.quitting = true;
         return this.reply(info, local.OK);
       case Special.Reset:
-        if (this.pending > 0) return this.barrier();
+        if (this.replies.length > 0) return this.barrier();
         this.resetState();
         return this.reply(info, local.RESET_REPLY);
       case Special.Refuse:
@@ -177,7 +176,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       case Special.Watch:
       case Special.Blocking:
       case Special.Wait: {
-        if (this.pending > 0) return this.barrier();
+        if (this.replies.length > 0) return this.barrier();
         const u = this.ctx.master.dedicated(this.db, this.proto);
         if (!u) return this.unavailable(info, 'master');
         this.mode = MODE_PINNED;
@@ -238,7 +237,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private toMaster(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     if (u !== this.lastMaster) {
       // Commands of one client to the master must not overtake each other across connections.
-      if (this.pending > 0 && this.lastMaster !== null && !this.lastMaster.closed) return this.barrier();
+      if (this.replies.length > 0 && this.lastMaster !== null && !this.lastMaster.closed) return this.barrier();
       this.lastMaster = u;
     }
     return this.enqueue(u, info, R_MASTER, buf, start, end);
@@ -256,7 +255,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     const n = sc.target(q);
     if (n === null) {
       if (!this.forward(info, buf, start, end)) return false;
-      const p = this.tail; // null when an -ERR made here was delivered at once
+      const p = this.replies.tail; // null when an -ERR made here was delivered at once
       if (p?.route === R_REPLICA) sc.onSent(p, this.replica, q);
       else if (p?.route === R_MASTER) sc.onSent(p, this.held > 0 ? null : this.ctx.master, q);
       return true;
@@ -267,7 +266,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       return this.reply(info, encodeError(lostCursorError(q, n)));
     }
     if (!(n === this.ctx.master ? this.toMaster(u, info, buf, start, end) : this.enqueue(u, info, R_REPLICA, buf, start, end))) return false;
-    sc.onSent(this.tail as Pending, n, q);
+    sc.onSent(this.replies.tail as Pending, n, q);
     return true;
   }
 
@@ -321,9 +320,9 @@ export class ClientSession implements ReplySink, local.LocalState {
     const u = this.pinned as Upstream;
     const hookDb = this.tx.track(info.special, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);
-    if (hookDb >= 0 && this.tail) {
-      this.tail.hook = HOOK_SELECT;
-      this.tail.hookArg = hookDb;
+    if (hookDb >= 0 && this.replies.tail) {
+      this.replies.tail.hook = HOOK_SELECT;
+      this.replies.tail.hookArg = hookDb;
     }
     return true;
   }
@@ -340,16 +339,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   }
 
   private link(info: CommandInfo, route: number): Pending {
-    const p = newPending();
-    p.client = this;
-    p.info = info;
-    p.route = route;
-    p.t0 = this.now;
-    if (this.tail) this.tail.cnext = p;
-    else this.head = p;
-    this.tail = p;
-    this.pending++;
-    return p;
+    return this.replies.push(this, info, route, this.now);
   }
 
   /** A reply made here, queued in order behind the replies still owed. */
@@ -362,7 +352,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   }
 
   private startTunnel(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
-    if (this.pending > 0) return this.barrier();
+    if (this.replies.length > 0) return this.barrier();
     let u = this.pinned;
     if (!u) {
       u = this.ctx.master.dedicated(this.db, this.proto);
@@ -391,17 +381,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       this.lastWriteAt = Date.now();
     }
     if (p.info.special === Special.Scan && this.scans !== null) this.scans.replied(p, this.ctx.master);
-    if (p !== this.head) return;
-    let q: Pending | null = p;
-    while (q !== null && q.reply !== null) {
-      this.out.add(q.reply);
-      const n: Pending | null = q.cnext;
-      freePending(q);
-      this.pending--;
-      q = n;
-    }
-    this.head = q;
-    if (q === null) this.tail = null;
+    if (!this.replies.deliver(p, this.out)) return;
     markDirty(this);
     this.afterDelivery();
   }
@@ -413,15 +393,15 @@ export class ClientSession implements ReplySink, local.LocalState {
         this.pinned = null;
         this.mode = MODE_NORMAL;
         this.tx.reset();
-      } else if (!this.tx.open && u.inflight === 0 && this.pending === 0) {
+      } else if (!this.tx.open && u.inflight === 0 && this.replies.length === 0) {
         this.pinned = null;
         this.mode = MODE_NORMAL;
         this.lastMaster = null;
         releaseDedicated(u, this.ctx.master);
       }
     }
-    if (this.stall & STALL_BACKPRESSURE && this.pending <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
-    if (this.stall & STALL_BARRIER && this.pending === 0) this.unstall(STALL_BARRIER);
+    if (this.stall & STALL_BACKPRESSURE && this.replies.length <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
+    if (this.stall & STALL_BARRIER && this.replies.length === 0) this.unstall(STALL_BARRIER);
   }
 
   tunnelData(chunk: Buffer): void {
@@ -457,7 +437,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         else this.setStall(STALL_WRITE);
       }
     }
-    if (this.quitting && this.pending === 0) this.socket.end();
+    if (this.quitting && this.replies.length === 0) this.socket.end();
   }
 
   private protocolError(msg: string): void {
@@ -483,15 +463,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    let p = this.head;
-    this.head = this.tail = null;
-    while (p) {
-      const n: Pending | null = p.cnext;
-      // Still in an upstream FIFO when it has no reply: that upstream frees it when the reply comes.
-      if (p.reply !== null) freePending(p);
-      else p.client = null;
-      p = n;
-    }
+    this.replies.abandon();
     const u = this.pinned;
     this.pinned = null;
     if (u) {

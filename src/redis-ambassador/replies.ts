@@ -1,0 +1,59 @@
+/** @module A client's replies owed, in command order: entries are linked as commands go out, replies leave from the head only. */
+import { freePending, newPending, type Pending, type ReplySink } from './upstream.js';
+import type { CommandInfo } from './resp/commands.js';
+import type { OutputBatch } from './resp/bytes.js';
+
+/**
+ * One entry (a pooled `Pending`) per command, linked through `cnext`. Replies may come back out of order (reads on
+ * a replica, writes on the master); they are written only once every earlier one is in.
+ */
+export class ReplyQueue {
+  private head: Pending | null = null;
+  /** The newest entry (a hook may still be set on it), null when nothing is owed. */
+  tail: Pending | null = null;
+  /** Replies still owed. */
+  length = 0;
+
+  /** An entry for a command `client` sends now. */
+  push(client: ReplySink, info: CommandInfo, route: number, t0: number): Pending {
+    const p = newPending();
+    p.client = client;
+    p.info = info;
+    p.route = route;
+    p.t0 = t0;
+    if (this.tail) this.tail.cnext = p;
+    else this.head = p;
+    this.tail = p;
+    this.length++;
+    return p;
+  }
+
+  /** `p` has its reply: move every reply ready at the head into `out`. False while `p` waits behind an earlier one. */
+  deliver(p: Pending, out: OutputBatch): boolean {
+    if (p !== this.head) return false;
+    let q: Pending | null = p;
+    while (q !== null && q.reply !== null) {
+      out.add(q.reply);
+      const n: Pending | null = q.cnext;
+      freePending(q);
+      this.length--;
+      q = n;
+    }
+    this.head = q;
+    if (q === null) this.tail = null;
+    return true;
+  }
+
+  /** The client is gone: entries with a reply are freed; the rest are detached (their upstream frees them on reply). */
+  abandon(): void {
+    let p = this.head;
+    this.head = this.tail = null;
+    this.length = 0;
+    while (p) {
+      const n: Pending | null = p.cnext;
+      if (p.reply !== null) freePending(p);
+      else p.client = null;
+      p = n;
+    }
+  }
+}
