@@ -1,28 +1,17 @@
 /** @module More podkit up UX: logs -f on a detached pod, --color, the host sandbox end to end, hostNetwork, postStart, force stop. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout } from './helpers/index.js';
+import { downAllPods, freePort, podStateDir, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
 
-const dirs: string[] = [];
-function stateDir(): string {
-  const d = tempDir('podkit-state-');
-  dirs.push(d);
-  return d;
-}
-function yamlFile(text: string): string {
-  const f = join(tempDir('podkit-yaml-'), 'pod.yaml');
-  writeFileSync(f, text);
-  return f;
-}
 after(async () => {
-  for (const d of dirs) await runPodkit(['down', '--all', '--state-dir', d], { timeoutMs: 60_000 });
+  await downAllPods();
   await stopAll();
 });
 
 test('logs -f follows a detached pod until it is gone', async () => {
-  const dir = stateDir();
+  const dir = podStateDir();
   const f = yamlFile(`apiVersion: v1
 kind: Pod
 metadata: { name: ticker }
@@ -42,7 +31,7 @@ spec:
 });
 
 test('--color always colours the pod/container prefix; a second Ctrl-C forces the stop', async () => {
-  const dir = stateDir();
+  const dir = podStateDir();
   const f = yamlFile(`apiVersion: v1
 kind: Pod
 metadata: { name: stubborn }
@@ -63,7 +52,7 @@ spec:
 });
 
 test('--sandbox=host runs plain processes: volumes as symlinks, hostPort forwarded, postStart runs', async () => {
-  const dir = stateDir();
+  const dir = podStateDir();
   const port = await freePort();
   const hostPort = await freePort();
   const mnt = `/tmp/podkit-host-sandbox-${process.pid}`;
@@ -90,7 +79,7 @@ spec:
 });
 
 test('hostNetwork: the pod shares the host network', async () => {
-  const dir = stateDir();
+  const dir = podStateDir();
   const port = await freePort();
   const f = yamlFile(`apiVersion: v1
 kind: Pod
@@ -111,7 +100,7 @@ spec:
 });
 
 test('StatefulSet pods start in order, each once the previous is Ready; -d reads manifests from stdin', async () => {
-  const dir = stateDir();
+  const dir = podStateDir();
   const marks = tempDir('podkit-marks-');
   const yaml = `apiVersion: apps/v1
 kind: StatefulSet
@@ -168,7 +157,7 @@ spec:
   - name: c
     command: [sh, -c, 'getent hosts api db-0.db; python3 -c "import urllib.request; print(urllib.request.urlopen(\\"http://api:8080/\\").status)"; sleep 60']
 `);
-  const p = startPodkit(['up', '--max-backoff', '1s', '--status-bind', '', '--state-dir', stateDir(), f]);
+  const p = startPodkit(['up', '--max-backoff', '1s', '--status-bind', '', '--state-dir', podStateDir(), f]);
   await waitForOutput(p, /client\/c \| 200/, 30_000);
   const ip = /client\/c \| (10\.244\.0\.\d+)\s+api/.exec(p.stdout())?.[1];
   assert.ok(ip, p.stdout());

@@ -2,19 +2,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, pollUntil, requireBinary, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout } from './helpers/index.js';
+import { downAllPods, freePort, podStateDir, pollUntil, requireBinary, runPodkit, startPodkit, stopAll, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
 
 const FIX = new URL('./fixtures/pod/', import.meta.url).pathname;
-const dirs: string[] = [];
-function stateDir(): string {
-  const d = tempDir('podkit-state-');
-  dirs.push(d);
-  return d;
-}
 after(async () => {
-  for (const d of dirs) await runPodkit(['down', '--all', '--state-dir', d], { timeoutMs: 60_000 });
+  await downAllPods();
   await stopAll();
 });
 
@@ -46,7 +40,7 @@ const alive = (pid: number) => {
 
 describe('validation before anything starts', () => {
   test('an error names the YAML path and exits 2; nothing is created', async () => {
-    const dir = stateDir();
+    const dir = podStateDir();
     const r = await runPodkit(['up', '--state-dir', dir, join(FIX, 'invalid.yaml')]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /invalid\.yaml#1: spec\.containers\[1\]\.volumeMounts\[1\]\.name: volume "missing" is not defined/);
@@ -57,7 +51,7 @@ describe('validation before anything starts', () => {
     assert.equal((await runPodkit(['up'])).code, 2);
     assert.equal((await runPodkit(['up', '--bogus', 'x.yaml'])).code, 2);
     assert.equal((await runPodkit(['down'])).code, 2);
-    assert.equal((await runPodkit(['logs', '--state-dir', stateDir(), 'nope'])).code, 2);
+    assert.equal((await runPodkit(['logs', '--state-dir', podStateDir(), 'nope'])).code, 2);
   });
 
   test('--dry-run lists pods and prints warnings for unhonoured fields', async () => {
@@ -88,7 +82,7 @@ describe('validation before anything starts', () => {
 describe('running pods', () => {
   test('two redis pods each on 127.0.0.1:6379: no conflict, no shared data; ps, logs, down', async () => {
     requireBinary('redis-server');
-    const dir = stateDir();
+    const dir = podStateDir();
     const up = await runPodkit(['up', '-d', '--state-dir', dir, join(FIX, 'redis.yaml')], { timeoutMs: 60_000 });
     assert.equal(up.code, 0, up.stderr);
     await pollUntil(async () => (await ps(dir)).filter((p) => p.ready).length === 2 || undefined, { timeoutMs: 30_000, what: 'both redis pods ready' });
@@ -108,10 +102,9 @@ describe('running pods', () => {
   });
 
   test('foreground: logs prefixed pod/container, hostPort published, Ctrl-C stops the pod the Kubernetes way', async () => {
-    const dir = stateDir();
+    const dir = podStateDir();
     const port = await freePort();
-    const file = join(tempDir('podkit-yaml-'), 'web.yaml');
-    writeFileSync(file, readFileSync(join(FIX, 'web.yaml'), 'utf8').replace('hostPort: 18080', `hostPort: ${port}`));
+    const file = yamlFile(readFileSync(join(FIX, 'web.yaml'), 'utf8').replace('hostPort: 18080', `hostPort: ${port}`), 'web.yaml');
     const p = startPodkit(['up', '--state-dir', dir, file]);
     await waitForOutput(p, /web\/server ready/, 30_000);
     const res = await fetch(`http://127.0.0.1:${port}/`);
@@ -134,8 +127,7 @@ describe('running pods', () => {
   });
 
   test('a Job runs to completion and up exits with its result', async () => {
-    const file = join(tempDir('podkit-yaml-'), 'job.yaml');
-    writeFileSync(file, `apiVersion: batch/v1
+    const file = yamlFile(`apiVersion: batch/v1
 kind: Job
 metadata: { name: once }
 spec:
@@ -144,19 +136,18 @@ spec:
     spec:
       restartPolicy: Never
       containers: [{ name: work, command: [sh, -c, 'echo working in $(POD)'], env: [{ name: POD, valueFrom: { fieldRef: { fieldPath: metadata.name } } }] }]
-`);
-    const r = await runPodkit(['up', '--status-bind', '', '--state-dir', stateDir(), file], { timeoutMs: 30_000 });
+`, 'job.yaml');
+    const r = await runPodkit(['up', '--status-bind', '', '--state-dir', podStateDir(), file], { timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /once-0\/work \| working in once-0/);
     assert.match(r.stdout, /once-1\/work \| working in once-1/);
-    const bad = await runPodkit(['up', '--status-bind', '', '--state-dir', stateDir(), '-'], { input: readFileSync(file, 'utf8').replace("'echo working in $(POD)'", "'exit 4'"), timeoutMs: 30_000 });
+    const bad = await runPodkit(['up', '--status-bind', '', '--state-dir', podStateDir(), '-'], { input: readFileSync(file, 'utf8').replace("'echo working in $(POD)'", "'exit 4'"), timeoutMs: 30_000 });
     assert.equal(bad.code, 1, bad.stderr);
   });
 
   test('SIGKILL of the runner, then down --all: no processes, namespaces or mounts remain', async () => {
-    const dir = stateDir();
-    const file = join(tempDir('podkit-yaml-'), 'kill.yaml');
-    writeFileSync(file, `apiVersion: v1
+    const dir = podStateDir();
+    const file = yamlFile(`apiVersion: v1
 kind: Pod
 metadata: { name: victim }
 spec:
@@ -165,7 +156,7 @@ spec:
   containers:
   - { name: a, command: [sh, -c, 'echo hi > /mem/x; exec sleep 1000'], volumeMounts: [{ name: mem, mountPath: /mem }] }
   - { name: b, command: [sleep, '1000'] }
-`);
+`, 'kill.yaml');
     const up = await runPodkit(['up', '-d', '--state-dir', dir, file], { timeoutMs: 60_000 });
     assert.equal(up.code, 0, up.stderr);
     const st = podState(dir, 'victim');
@@ -188,14 +179,13 @@ spec:
 
 describe('orphans', () => {
   test('after a SIGKILLed runner, the next podkit up cleans up its pods first', async () => {
-    const dir = stateDir();
-    const file = join(tempDir('podkit-yaml-'), 'orphan.yaml');
-    writeFileSync(file, `apiVersion: v1
+    const dir = podStateDir();
+    const file = yamlFile(`apiVersion: v1
 kind: Pod
 metadata: { name: orphan }
 spec:
   containers: [{ name: a, command: [sleep, '1001'] }]
-`);
+`, 'orphan.yaml');
     const up = await runPodkit(['up', '-d', '--state-dir', dir, file], { timeoutMs: 60_000 });
     assert.equal(up.code, 0, up.stderr);
     const st = podState(dir, 'orphan');
@@ -203,14 +193,13 @@ spec:
     const pids = podState(dir, 'orphan').pids.map((p) => p.pid);
     process.kill(st.runner.pid, 'SIGKILL');
     await pollUntil(async () => (await ps(dir))[0]?.orphaned || undefined, { timeoutMs: 10_000, what: 'orphaned' });
-    const job = join(tempDir('podkit-yaml-'), 'job.yaml');
-    writeFileSync(job, `apiVersion: v1
+    const job = yamlFile(`apiVersion: v1
 kind: Pod
 metadata: { name: next }
 spec:
   restartPolicy: Never
   containers: [{ name: a, command: ['true'] }]
-`);
+`, 'job.yaml');
     const next = await runPodkit(['up', '--status-bind', '', '--state-dir', dir, job], { timeoutMs: 30_000 });
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stderr, /cleaned up pod orphan left by a runner that is gone/);

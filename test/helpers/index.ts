@@ -6,6 +6,7 @@ export * from './redis.js';
 export * from './git.js';
 export * from './nginx.js';
 export * from './cli.js';
+export * from './pods.js';
 export * from './redis-raw.js';
 export * from './http-backend.js';
 export * from './sshd.js';
