@@ -6,6 +6,8 @@ export interface RawClient {
   readonly socket: Socket;
   /** Write bytes (optionally in pieces of `chunk` bytes, one write per piece) and resolve with the next `n` replies. */
   send(bytes: Buffer | string, n: number, chunk?: number): Promise<Buffer[]>;
+  /** Resolve with the next `n` replies (to bytes already written, e.g. through `socket`). */
+  read(n: number): Promise<Buffer[]>;
   /** Resolves when the server closes the connection. */
   readonly closed: Promise<void>;
   close(): void;
@@ -42,6 +44,13 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
     buf = buf.subarray(p);
     check();
   });
+  const read = (n: number) => {
+    const p = new Promise<Buffer[]>((resolve, reject) => {
+      waiter = { n, resolve, reject };
+    });
+    check();
+    return p;
+  };
   const closed = new Promise<void>((resolve) => socket.once('close', () => {
     if (waiter) waiter.reject(new Error(`connection closed with ${replies.length} of ${waiter.n} replies`));
     resolve();
@@ -51,14 +60,12 @@ export async function rawClient(port: number, host = '127.0.0.1'): Promise<RawCl
     closed,
     send(bytes, n, chunk) {
       const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      const p = new Promise<Buffer[]>((resolve, reject) => {
-        waiter = { n, resolve, reject };
-      });
+      const p = read(n);
       if (!chunk) socket.write(b);
       else for (let i = 0; i < b.length; i += chunk) socket.write(b.subarray(i, i + chunk));
-      check();
       return p;
     },
+    read,
     close: () => socket.destroy(),
   };
 }
