@@ -57,12 +57,10 @@ export class ClientSession implements ReplySink, local.LocalState {
     readonly socket: Socket,
     readonly id: number,
     private readonly ctx: ProxyContext,
-    ownReads = false,
   ) {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
     socket.setNoDelay(true);
-    if (!ownReads) socket.on('data', (c: Buffer) => this.onData(c));
     socket.on('drain', () => {
       if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
       this.unstall(STALL_WRITE);
@@ -71,6 +69,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     socket.on('close', () => this.onClose());
   }
 
+  /** Bytes from the client; the acceptor (`accept.ts`) feeds them in, so the socket's reads need no stream events. */
   onData(chunk: Buffer): void {
     traffic.clientIn += chunk.length;
     if (this.mode === MODE_TUNNEL) {

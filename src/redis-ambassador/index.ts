@@ -260,7 +260,7 @@ export async function start(options: Options): Promise<Handle> {
     }
     let s: ClientSession | null = null;
     const socket = adopt(server, raw, (chunk) => s?.onData(chunk));
-    s = new ClientSession(socket, nextId++, ctx, true);
+    s = new ClientSession(socket, nextId++, ctx);
     sessions.add(s);
     connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
