@@ -12,6 +12,7 @@ import * as local from './local.js';
 import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
+import { Sink } from './sink.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -34,6 +35,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private need = 0;
   private readonly replies = new ReplyQueue();
   private readonly out = new OutputBatch();
+  private readonly sink: Sink;
   private mode = MODE_NORMAL;
   private pinned: Upstream | null = null;
   private readonly tx = new Transaction();
@@ -61,7 +63,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
     socket.setNoDelay(true);
-    socket.on('drain', () => {
+    this.sink = new Sink(socket, () => {
       if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
       this.unstall(STALL_WRITE);
     });
@@ -422,16 +424,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.closed) return;
     if (!this.out.empty) {
       traffic.clientOut += this.out.bytes;
-      const n = this.out.take();
-      let ok: boolean;
-      if (n === 1) ok = this.socket.write(this.out.part(0));
-      else {
-        this.socket.cork();
-        ok = true;
-        for (let i = 0; i < n; i++) ok = this.socket.write(this.out.part(i));
-        this.socket.uncork();
-      }
-      if (!ok) {
+      if (!this.out.writeTo(this.sink)) {
         if (this.mode === MODE_TUNNEL) this.pinned?.socket.pause();
         else this.setStall(STALL_WRITE);
       }

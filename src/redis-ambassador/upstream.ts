@@ -5,6 +5,7 @@ import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
 import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
+import { Sink } from './sink.js';
 
 /** What to do with a reply besides delivering it. */
 export const HOOK_NONE = 0;
@@ -144,6 +145,7 @@ export class Upstream {
   private tail: Pending | null = null;
   inflight = 0;
   private readonly out = new OutputBatch();
+  private readonly sink: Sink;
   private readonly inb = new InputBuffer();
   private readonly st;
   private need = 0;
@@ -157,6 +159,8 @@ export class Upstream {
   ) {
     this.st = scanState(opts.maxBulk);
     this.socket = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
+    // Nothing waits for the upstream to drain: a client's replies are bounded by its own backpressure instead.
+    this.sink = new Sink(this.socket, () => {});
     this.socket.setTimeout(opts.connectTimeoutMs);
     this.socket.on('timeout', () => this.destroy('connect timeout'));
     this.socket.on('connect', () => {
@@ -215,13 +219,7 @@ export class Upstream {
   flush(): void {
     if (this.closed || this.out.empty) return;
     traffic.upstreamOut += this.out.bytes;
-    const n = this.out.take();
-    if (n === 1) this.socket.write(this.out.part(0));
-    else {
-      this.socket.cork();
-      for (let i = 0; i < n; i++) this.socket.write(this.out.part(i));
-      this.socket.uncork();
-    }
+    this.out.writeTo(this.sink);
   }
 
   private onData(chunk: Buffer): void {

@@ -3,6 +3,25 @@
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Copy src[from, to) to dst at `at`. Commands and replies are mostly a few dozen bytes, for which a JS loop beats
+ * `Buffer.copy` (a fixed ~60 ns: it makes a Uint8Array view per call); from ~48 bytes on the native copy wins.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  if (to - from <= 48) {
+    let i = from;
+    for (; i + 4 <= to; i += 4, at += 4) {
+      dst[at] = src[i];
+      dst[at + 1] = src[i + 1];
+      dst[at + 2] = src[i + 2];
+      dst[at + 3] = src[i + 3];
+    }
+    for (; i < to; i++) dst[at++] = src[i];
+    return;
+  }
+  dst.set(src.subarray(from, to), at);
+}
+
+/**
  * Bytes received but not yet consumed. A chunk that arrives while nothing is pending is used as is (no copy);
  * a partial frame is merged with the next chunk by appending into free tail space or, when there is none,
  * into a new buffer sized for what the scanner said it needs. Regions already handed out as slices are never
@@ -70,11 +89,18 @@ export function readInto(onChunk: (chunk: Buffer) => void): { buffer: Buffer; ca
     buffer: SHARED_READ,
     callback(n) {
       const c = Buffer.allocUnsafe(n);
-      SHARED_READ.copy(c, 0, 0, n);
+      copyBytes(SHARED_READ, 0, n, c, 0);
       onChunk(c);
       return true;
     },
   };
+}
+
+/** Where a batch is written (`Sink` in sink.ts). */
+export interface BatchSink {
+  write(b: Buffer): boolean;
+  /** `parts` is handed over. */
+  writev(parts: Buffer[]): boolean;
 }
 
 /** Slices shorter than this are copied into the batch; longer ones are written as they are. */
@@ -126,7 +152,7 @@ export class OutputBatch {
       this.blockStart = 0;
       this.blockPos = 0;
     }
-    b.copy(this.block, this.blockPos);
+    copyBytes(b, 0, n, this.block, this.blockPos);
     this.blockPos += n;
   }
 
@@ -147,7 +173,7 @@ export class OutputBatch {
       return;
     }
     this.bytes += n;
-    src.copy(this.block, this.blockPos, from, to);
+    copyBytes(src, from, to, this.block, this.blockPos);
     this.blockPos += n;
   }
 
@@ -166,6 +192,15 @@ export class OutputBatch {
     if (this.n < this.parts.length) this.parts[this.n] = b;
     else this.parts.push(b);
     this.n++;
+  }
+
+  /** End the batch and write it as one write; the batch is empty afterwards. False: the sink asks to stop producing. */
+  writeTo(sink: BatchSink): boolean {
+    const n = this.take();
+    if (n === 1) return sink.write(this.part(0));
+    const parts = new Array<Buffer>(n);
+    for (let i = 0; i < n; i++) parts[i] = this.part(i);
+    return sink.writev(parts);
   }
 
   /**
