@@ -126,12 +126,15 @@ export function hashLower(buf: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+const HASH_SLOTS = 1024;
+
 /** Name → info. Lookups try the name as sent, then lowercase, so common spellings cost one Map get. */
 export class CommandTable {
   private readonly byName = new Map<string, CommandInfo>();
   readonly size: number;
 
-  private readonly byHash = new Map<number, { nameBytes: Buffer; info: CommandInfo }[]>();
+  /** Open hash by the name's lowercase FNV-1a, indexed by its low bits (an array index costs less than a Map get). */
+  private readonly byHash: ({ nameBytes: Buffer; info: CommandInfo }[] | undefined)[] = new Array(HASH_SLOTS).fill(undefined);
 
   constructor(infos: Iterable<CommandInfo>) {
     let n = 0;
@@ -139,10 +142,8 @@ export class CommandTable {
       this.byName.set(i.name, i);
       this.byName.set(i.name.toUpperCase(), i);
       const b = Buffer.from(i.name, 'latin1');
-      const h = hashLower(b, 0, b.length);
-      const bucket = this.byHash.get(h) ?? [];
-      bucket.push({ nameBytes: b, info: i });
-      this.byHash.set(h, bucket);
+      const slot = hashLower(b, 0, b.length) & (HASH_SLOTS - 1);
+      (this.byHash[slot] ??= []).push({ nameBytes: b, info: i });
       n++;
     }
     this.size = n;
@@ -154,7 +155,7 @@ export class CommandTable {
 
   /** Look a name up straight from the frame's bytes, case-insensitively, without making a string (hot path). */
   getBytes(buf: Buffer, start: number, end: number): CommandInfo | undefined {
-    const bucket = this.byHash.get(hashLower(buf, start, end));
+    const bucket = this.byHash[hashLower(buf, start, end) & (HASH_SLOTS - 1)];
     if (bucket === undefined) return undefined;
     outer: for (let k = 0; k < bucket.length; k++) {
       const n = bucket[k].nameBytes;

@@ -50,10 +50,22 @@ export function parseIntAt(buf: Uint8Array, from: number, to: number): number {
   return neg ? -n : n;
 }
 
+/**
+ * Index of byte `b` in buf[from, end), or -1. Headers are a few bytes long, and a native `indexOf` call costs more
+ * than looking at them in JS; past the first 32 bytes the native search takes over.
+ */
+export function findByte(buf: Buffer, b: number, from: number, end: number): number {
+  const stop = end - from > 32 ? from + 32 : end;
+  for (let i = from; i < stop; i++) if (buf[i] === b) return i;
+  if (stop === end) return -1;
+  const i = buf.indexOf(b, stop);
+  return i < 0 || i >= end ? -1 : i;
+}
+
 /** Index of the CR of the next CRLF at or after `from`, NEED when not yet buffered, BAD when CR is not followed by LF. */
 function lineEnd(buf: Buffer, from: number, end: number, st: ScanState): number {
-  const cr = buf.indexOf(CR, from);
-  if (cr < 0 || cr >= end) {
+  const cr = findByte(buf, CR, from, end);
+  if (cr < 0) {
     if (end - from > MAX_INLINE) {
       st.error = 'Protocol error: too big header line';
       return BAD;
@@ -185,8 +197,8 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
     return NEED;
   }
   if (buf[pos] !== 42) return scanInline(buf, pos, end, st, cmd);
-  const cr = buf.indexOf(CR, pos + 1);
-  if (cr < 0 || cr >= end) {
+  const cr = findByte(buf, CR, pos + 1, end);
+  if (cr < 0) {
     if (end - pos > MAX_INLINE) return bad(st, 'Protocol error: too big mbulk count string');
     st.need = 0;
     return NEED;
@@ -205,8 +217,8 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
       return NEED;
     }
     if (buf[p] !== 36) return bad(st, `Protocol error: expected '$', got '${String.fromCharCode(buf[p])}'`);
-    const c2 = buf.indexOf(CR, p + 1);
-    if (c2 < 0 || c2 >= end) {
+    const c2 = findByte(buf, CR, p + 1, end);
+    if (c2 < 0) {
       if (end - p > MAX_INLINE) return bad(st, 'Protocol error: too big bulk count string');
       st.need = 0;
       return NEED;
@@ -230,8 +242,8 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
 }
 
 function scanInline(buf: Buffer, pos: number, end: number, st: ScanState, cmd: CommandFrame): number {
-  const lf = buf.indexOf(LF, pos);
-  if (lf < 0 || lf >= end) {
+  const lf = findByte(buf, LF, pos, end);
+  if (lf < 0) {
     if (end - pos > MAX_INLINE) return bad(st, 'Protocol error: too big inline request');
     st.need = 0;
     return NEED;
