@@ -22,7 +22,6 @@ interface StreamHandle {
 interface WriteReq {
   handle: StreamHandle;
   oncomplete: ((status: number) => void) | null;
-  async: boolean;
   /** What the waiting write reads from: held here so it is not collected before the write ends. */
   buffer: Buffer | Buffer[] | null;
 }
@@ -111,7 +110,6 @@ export class Sink {
     let req = this.req;
     if (req === null) {
       req = new binding!.WriteWrap();
-      req.async = false;
       req.buffer = null;
       req.oncomplete = null;
       this.req = req;
@@ -128,7 +126,6 @@ export class Sink {
     if (binding!.streamBaseState[binding!.kLastWriteWasAsync] === 0) return true;
     // The native side now holds `req` until the write ends: keep the bytes alive, and use a new request next time.
     this.req = null;
-    req.async = true;
     req.buffer = data;
     req.oncomplete = (status) => this.completed(req, status);
     if (req.handle.writeQueueSize < HIGH_WATER) return true;
@@ -150,7 +147,8 @@ export class Sink {
   }
 
   private fail(err: number): void {
-    const e = Object.assign(new Error(`write ${getSystemErrorName(err)}`), { code: getSystemErrorName(err), errno: err });
+    const code = getSystemErrorName(err);
+    const e = Object.assign(new Error(`write ${code}`), { code, errno: err });
     this.socket.destroy(e);
   }
 }
