@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { InputBuffer, OutputBatch } from './bytes.js';
+import { InputBuffer, OutputBatch, copyBytes } from './bytes.js';
 
 function takeParts(o: OutputBatch): Buffer[] {
   const n = o.take();
@@ -88,4 +88,19 @@ test('OutputBatch keeps order across copied and referenced parts', () => {
   ob.addRange(Buffer.from('xcdx'), 1, 3);
   assert.equal(takeAll(ob).toString(), 'a' + 'b'.repeat(20_000) + 'cd');
   assert.ok(ob.empty);
+});
+
+test('copyBytes: copies exactly src[from, to) to dst at `at`, below and above the 48-byte loop limit', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 200 }), fc.nat(200), fc.nat(200), fc.nat(50), (bytes, a, b, at) => {
+      const src = Buffer.from(bytes);
+      const from = Math.min(a, b, src.length);
+      const to = Math.min(Math.max(a, b), src.length);
+      const dst = Buffer.alloc(at + (to - from) + 8, 0xee);
+      const want = Buffer.from(dst);
+      src.copy(want, at, from, to);
+      copyBytes(src, from, to, dst, at);
+      assert.ok(dst.equals(want));
+    }),
+  );
 });

@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BAD, NEED, commandFrame, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
+import { BAD, NEED, commandFrame, findByte, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
 import { InputBuffer } from './bytes.js';
 
 /** Reference decoder: recursive, obviously right, slow. Returns [value, next offset] or throws. */
@@ -267,4 +267,16 @@ describe('scanCommand', () => {
     assert.equal(splitArgs('"abc"def'), null);
     assert.equal(splitArgs("'abc"), null);
   });
+});
+
+test('findByte: the first match in [from, end) only, on both sides of the JS/native switch at 32 bytes', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 0, maxLength: 120 }), fc.nat(120), fc.nat(120), (bytes, a, b) => {
+      const buf = Buffer.from(bytes);
+      const from = Math.min(a, b, buf.length);
+      const end = Math.min(Math.max(a, b), buf.length);
+      const want = buf.subarray(from, end).indexOf(13);
+      assert.equal(findByte(buf, 13, from, end), want < 0 ? -1 : from + want);
+    }),
+  );
 });
