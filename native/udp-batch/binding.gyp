@@ -1,4 +1,4 @@
-# Built by build.mjs (npm run build) with node-gyp and the local Node's headers; Linux only (recvmmsg).
+# Built by ../build.mjs (npm run build) with node-gyp and the local Node's headers; Linux only (recvmmsg).
 {
   "targets": [
     {

@@ -1,5 +1,4 @@
 /** @module One client connection: parse commands, route them, deliver replies strictly in order, per-client state. */
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
@@ -12,7 +11,7 @@ import * as local from './local.js';
 import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
-import { Sink } from './sink.js';
+import type { ClientConn, ConnEvents } from './conn.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -35,7 +34,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private need = 0;
   private readonly replies = new ReplyQueue();
   private readonly out = new OutputBatch();
-  private readonly sink: Sink;
+  private readonly conn: ClientConn;
   private mode = MODE_NORMAL;
   private pinned: Upstream | null = null;
   private readonly tx = new Transaction();
@@ -55,23 +54,25 @@ export class ClientSession implements ReplySink, local.LocalState {
   private inPump = false;
   private now = 0;
 
+  /** `open` makes the connection (`conn.ts`) that reports to this session. */
   constructor(
-    readonly socket: Socket,
+    open: (ev: ConnEvents) => ClientConn,
     readonly id: number,
     private readonly ctx: ProxyContext,
   ) {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
-    socket.setNoDelay(true);
-    this.sink = new Sink(socket, () => {
-      if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
-      this.unstall(STALL_WRITE);
+    this.conn = open({
+      data: (chunk) => this.onData(chunk),
+      drain: () => {
+        if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
+        this.unstall(STALL_WRITE);
+      },
+      close: () => this.onClose(),
     });
-    socket.on('error', () => {});
-    socket.on('close', () => this.onClose());
   }
 
-  /** Bytes from the client; the acceptor (`accept.ts`) feeds them in, so the socket's reads need no stream events. */
+  /** Bytes from the client. */
   onData(chunk: Buffer): void {
     traffic.clientIn += chunk.length;
     if (this.mode === MODE_TUNNEL) {
@@ -125,7 +126,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   }
 
   private setStall(bit: number): void {
-    if (this.stall === 0) this.socket.pause();
+    if (this.stall === 0) this.conn.pause();
     this.stall |= bit;
   }
 
@@ -133,7 +134,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if ((this.stall & bit) === 0) return;
     this.stall &= ~bit;
     if (this.stall === 0 && !this.closed) {
-      this.socket.resume();
+      this.conn.resume();
       this.now = performance.now();
       this.pump();
     }
@@ -424,12 +425,12 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.closed) return;
     if (!this.out.empty) {
       traffic.clientOut += this.out.bytes;
-      if (!this.out.writeTo(this.sink)) {
+      if (!this.out.writeTo(this.conn)) {
         if (this.mode === MODE_TUNNEL) this.pinned?.socket.pause();
         else this.setStall(STALL_WRITE);
       }
     }
-    if (this.quitting && this.replies.length === 0) this.socket.end();
+    if (this.quitting && this.replies.length === 0) this.conn.end();
   }
 
   private protocolError(msg: string): void {
@@ -472,6 +473,6 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   /** Close the client connection now (ambassador shutting down). */
   destroy(): void {
-    this.socket.destroy();
+    this.conn.destroy();
   }
 }

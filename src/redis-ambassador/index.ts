@@ -10,7 +10,7 @@ import { ConfigError, UpstreamError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK } from './resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
-import { adopt } from './accept.js';
+import { clientIoFromEnv, connOpener, type ClientIo } from './conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
@@ -71,6 +71,8 @@ export interface Options {
   maxPending?: number;
   /** Upstream connect timeout, ms. Default 2000. */
   connectTimeoutMs?: number;
+  /** Client connection I/O: the conn_io addon (`native`), net.Socket, or the addon when it loads (`auto`, the default; env PODKIT_AMBASSADOR_CLIENT_IO). */
+  clientIo?: ClientIo;
   log?: Logger;
 }
 
@@ -106,6 +108,7 @@ export async function start(options: Options): Promise<Handle> {
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
   const poolSize = options.poolSize ?? 1;
   if (!(poolSize >= 1 && poolSize <= 64)) throw new ConfigError('pool-size', 'must be between 1 and 64');
+  const opener = connOpener(options.clientIo ?? clientIoFromEnv(), (msg, fields) => log.warn(msg, fields));
   let closing = false;
 
   // Names this ambassador's events on the process-wide channels (see metrics.ts).
@@ -258,9 +261,7 @@ export async function start(options: Options): Promise<Handle> {
       raw.destroy();
       return;
     }
-    let s: ClientSession | null = null;
-    const socket = adopt(server, raw, (chunk) => s?.onData(chunk));
-    s = new ClientSession(socket, nextId++, ctx);
+    const s = new ClientSession((ev) => opener.open(server, raw, ev), nextId++, ctx);
     sessions.add(s);
     connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
@@ -289,7 +290,7 @@ export async function start(options: Options): Promise<Handle> {
       throw e;
     }
   }
-  log.info('redis ambassador listening', { listen: formatHostPort(address), master: topo ? (topo.current().master ? key(topo.current().master as HostPort) : 'none yet') : formatHostPort(options.master as HostPort), replicas: topo ? ctx.replicas.map((r) => r.node.label) : (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy });
+  log.info('redis ambassador listening', { listen: formatHostPort(address), master: topo ? (topo.current().master ? key(topo.current().master as HostPort) : 'none yet') : formatHostPort(options.master as HostPort), replicas: topo ? ctx.replicas.map((r) => r.node.label) : (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy, clientIo: opener.kind });
 
   return {
     address,

@@ -1,0 +1,10 @@
+# Built by ../build.mjs (npm run build) with node-gyp and the local Node's headers; Linux only.
+{
+  "targets": [
+    {
+      "target_name": "conn_io",
+      "sources": ["conn_io.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,177 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type Socket, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
+import { pollUntil } from '../../test/helpers/poll.js';
+
+/** What a connection reported to its session. */
+interface Seen {
+  data: Buffer[];
+  drains: number;
+  closes: number;
+  closed: Promise<void>;
+}
+
+/** A loopback pair: `conn` is ours (opened as the ambassador opens clients), `peer` the client's end. */
+async function pair(opener: ConnOpener): Promise<{ conn: ClientConn; peer: Socket; seen: Seen; server: Server }> {
+  let onClose = (): void => {};
+  const seen: Seen = { data: [], drains: 0, closes: 0, closed: new Promise<void>((r) => (onClose = r)) };
+  const server = createServer({ pauseOnConnect: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const peer = connect((server.address() as { port: number }).port, '127.0.0.1');
+  const [raw] = await accepted;
+  const conn = opener.open(server, raw, {
+    data: (c) => seen.data.push(c),
+    drain: () => seen.drains++,
+    close: () => {
+      seen.closes++;
+      onClose();
+    },
+  });
+  if (peer.connecting) await once(peer, 'connect');
+  return { conn, peer, seen, server };
+}
+
+function collect(s: Socket): { bytes: () => Buffer; ended: Promise<unknown> } {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  return { bytes: () => Buffer.concat(chunks), ended: once(s, 'end') };
+}
+
+const received = (seen: Seen): number => seen.data.reduce((n, c) => n + c.length, 0);
+
+test('conn_io: the addon loads on this machine (CI builds it; without it clients use sockets)', () => {
+  const a = loadConnIo();
+  assert.ok(!(a instanceof Error), a instanceof Error ? a.message : '');
+  assert.equal(connOpener('auto', () => {}).kind, 'native');
+});
+
+test('connOpener: socket is honoured; native without the addon would be a ConfigError, not a silent fallback', () => {
+  assert.equal(connOpener('socket', () => assert.fail('no warning expected')).kind, 'socket');
+});
+
+for (const kind of ['native', 'socket'] as const) {
+  const opener = connOpener(kind, () => {});
+
+  test(`${kind} conn: reads arrive whole and in order; writes and writevs (past what the kernel takes at once) too`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    const got = collect(peer);
+    const fromPeer: Buffer[] = [];
+    for (let i = 0; i < 500; i++) {
+      const c = randomBytes(1 + ((i * 37) % (i % 50 === 0 ? 200_000 : 700)));
+      fromPeer.push(c);
+      peer.write(c);
+    }
+    const wantIn = Buffer.concat(fromPeer);
+    await pollUntil(() => received(seen) >= wantIn.length, { what: 'all bytes from the peer' });
+    assert.ok(Buffer.concat(seen.data).equals(wantIn));
+
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 2000; i++) {
+      if (i % 3 === 0) {
+        const parts = Array.from({ length: 1 + (i % 70) }, (_, k) => randomBytes(1 + ((i * 7 + k) % 300)));
+        sent.push(...parts);
+        conn.writev(parts);
+      } else {
+        // Now and then a write far larger than a socket buffer: the rest is queued and sent in order.
+        const c = randomBytes(i % 400 === 1 ? 3_000_000 : 1 + (i % 1000));
+        sent.push(c);
+        conn.write(c);
+      }
+    }
+    conn.end();
+    await got.ended;
+    const want = Buffer.concat(sent);
+    assert.equal(got.bytes().length, want.length);
+    assert.ok(got.bytes().equals(want));
+    peer.end();
+    await seen.closed;
+    assert.equal(seen.closes, 1);
+    server.close();
+  });
+
+  test(`${kind} conn: a peer that stops reading gets backpressure, then one drain, and nothing is lost`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    peer.pause();
+    const chunk = randomBytes(64 * 1024);
+    let n = 0;
+    while (conn.write(chunk)) {
+      n++;
+      assert.ok(n < 10_000, 'write never reported backpressure');
+    }
+    n++;
+    const got = collect(peer);
+    peer.resume();
+    await pollUntil(() => seen.drains > 0, { what: 'drain' });
+    await pollUntil(() => got.bytes().length >= n * chunk.length, { what: 'every byte at the peer' });
+    assert.equal(got.bytes().length, n * chunk.length);
+    for (let i = 0; i < n; i++) assert.ok(got.bytes().subarray(i * chunk.length, (i + 1) * chunk.length).equals(chunk));
+    conn.destroy();
+    await seen.closed;
+    server.close();
+  });
+
+  test(`${kind} conn: pause stops reading (the peer's writes back up), resume delivers the rest in order`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    conn.pause();
+    const big = randomBytes(16 * 1024 * 1024);
+    peer.write(big);
+    // The peer's socket keeps bytes the kernel would not take: we are not reading.
+    await pollUntil(() => peer.writableLength > 0, { what: 'the peer to back up' });
+    const before = received(seen);
+    assert.ok(before < big.length, `read ${before} of ${big.length} while paused`);
+    conn.resume();
+    await pollUntil(() => received(seen) === big.length, { what: 'the rest after resume' });
+    assert.ok(Buffer.concat(seen.data).equals(big));
+    conn.destroy();
+    await seen.closed;
+    server.close();
+  });
+
+  test(`${kind} conn: the peer's end closes it once; queued replies are still sent first`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    const got = collect(peer);
+    peer.pause();
+    const reply = randomBytes(4 * 1024 * 1024);
+    conn.write(reply);
+    peer.end(); // our side sees EOF while most of `reply` is queued
+    peer.resume();
+    await seen.closed;
+    await got.ended;
+    assert.ok(got.bytes().equals(reply));
+    assert.equal(seen.closes, 1);
+    server.close();
+  });
+
+  test(`${kind} conn: a reset by the peer closes it; writes afterwards neither throw nor reopen it`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    peer.resetAndDestroy();
+    await seen.closed;
+    assert.equal(seen.closes, 1);
+    conn.write(Buffer.from('+late\r\n'));
+    conn.writev([Buffer.from('a'), Buffer.from('b')]);
+    conn.pause();
+    conn.resume();
+    conn.end();
+    conn.destroy();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.closes, 1);
+    server.close();
+  });
+
+  test(`${kind} conn: destroy closes the peer; the session hears close once, after destroy returns`, async () => {
+    const { conn, peer, seen, server } = await pair(opener);
+    const peerClosed = once(peer, 'close');
+    conn.destroy();
+    assert.equal(seen.closes, 0);
+    conn.destroy();
+    await seen.closed;
+    await peerClosed;
+    assert.equal(seen.closes, 1);
+    server.close();
+  });
+}

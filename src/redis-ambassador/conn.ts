@@ -1,0 +1,240 @@
+/**
+ * @module Client connections behind one interface: the conn_io addon (every read of an event-loop turn handed to
+ * JS in one call), or a net.Socket (one callback per read) where the addon is unavailable.
+ */
+import { createRequire } from 'node:module';
+import type { Server, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../core/errors.js';
+import { adopt } from './accept.js';
+import { copyBytes, type BatchSink } from './resp/bytes.js';
+import { Sink } from './sink.js';
+
+/** What a connection tells its session. */
+export interface ConnEvents {
+  data(chunk: Buffer): void;
+  /** Writing may go on again (after `write`/`writev` returned false). */
+  drain(): void;
+  /** The connection is gone (the peer closed it, an error, or `destroy()`); called once, never synchronously. */
+  close(): void;
+}
+
+/** A client connection: writes return false when the caller should stop producing until `drain`. */
+export interface ClientConn extends BatchSink {
+  pause(): void;
+  resume(): void;
+  /** Close our side once what was written has been sent. */
+  end(): void;
+  destroy(): void;
+}
+
+export type ClientIo = 'auto' | 'native' | 'socket';
+export const CLIENT_IO_ENV = 'PODKIT_AMBASSADOR_CLIENT_IO';
+
+/** `PODKIT_AMBASSADOR_CLIENT_IO`: auto (the addon when it loads), native (required) or socket. */
+export function clientIoFromEnv(): ClientIo {
+  const v = process.env[CLIENT_IO_ENV];
+  if (v === undefined || v === '') return 'auto';
+  if (v === 'auto' || v === 'native' || v === 'socket') return v;
+  throw new ConfigError(CLIENT_IO_ENV, `must be auto, native or socket, got ${JSON.stringify(v)}`);
+}
+
+/** A client connection on a net.Socket: reads through `adopt` (no stream push), writes through `Sink`. */
+export function socketConn(server: Server, raw: Socket, ev: ConnEvents): ClientConn {
+  const socket = adopt(server, raw, (c) => ev.data(c));
+  socket.setNoDelay(true);
+  const sink = new Sink(socket, () => ev.drain());
+  socket.on('error', () => {});
+  socket.on('close', () => ev.close());
+  return {
+    write: (b) => sink.write(b),
+    writev: (parts) => sink.writev(parts),
+    pause: () => socket.pause(),
+    resume: () => socket.resume(),
+    end: () => socket.end(),
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** The addon's interface (native/conn-io/conn_io.c). */
+interface ConnIoAddon {
+  init(arena: ArrayBuffer, events: ArrayBuffer, onEvents: (count: number) => void): void;
+  adopt(fd: number): number;
+  write(id: number, b: Buffer): number;
+  writev(id: number, parts: Buffer[]): number;
+  pause(id: number): void;
+  resume(id: number): void;
+  end(id: number): void;
+  close(id: number): void;
+}
+
+/** src/… and dist/… sit at the same depth, so one relative path serves both. */
+const ADDON_PATH = fileURLToPath(new URL('../../native/conn-io/build/Release/conn_io.node', import.meta.url));
+
+const EV_DATA = 1;
+const EV_EOF = 2;
+const EV_ERROR = 3;
+const EV_DRAIN = 4;
+/** Reads per turn fill at most this much; a read needs 4 KiB free, so a turn takes ≥ 15 full 64 KiB reads. */
+const ARENA_BYTES = 1024 * 1024;
+const EVENTS = 16 * 1024;
+/** Queued bytes above which a write reports backpressure (as `Sink` does). */
+const HIGH_WATER = 64 * 1024;
+
+let io: ConnIoAddon | Error | undefined;
+let arena: Buffer;
+let events: Int32Array;
+const conns: (NativeConn | undefined)[] = [];
+
+/** Every read of the turn, in order: each gets its own copy (the arena is reused after this call returns). */
+function onEvents(count: number): void {
+  for (let i = 0, k = 0; i < count; i++, k += 4) {
+    const c = conns[events[k]];
+    if (c === undefined) continue; // closed earlier in this turn
+    switch (events[k + 1]) {
+      case EV_DATA: {
+        const from = events[k + 2];
+        const len = events[k + 3];
+        const b = Buffer.allocUnsafe(len);
+        copyBytes(arena, from, from + len, b, 0);
+        c.ev.data(b);
+        break;
+      }
+      case EV_EOF:
+        c.peerEnded();
+        break;
+      case EV_ERROR:
+        c.destroy();
+        break;
+      case EV_DRAIN:
+        c.drained();
+        break;
+    }
+  }
+}
+
+/** The addon, set up, or why it did not load; tried once per process. */
+export function loadConnIo(): ConnIoAddon | Error {
+  if (io === undefined) {
+    try {
+      const a = createRequire(import.meta.url)(ADDON_PATH) as ConnIoAddon;
+      const ab = new ArrayBuffer(ARENA_BYTES);
+      const eb = new ArrayBuffer(EVENTS * 16);
+      a.init(ab, eb, onEvents);
+      arena = Buffer.from(ab);
+      events = new Int32Array(eb);
+      io = a;
+    } catch (err) {
+      io = new Error(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `conn_io is Linux-only (${process.platform})`);
+    }
+  }
+  return io;
+}
+
+class NativeConn implements ClientConn {
+  private closed = false;
+  /** Bytes the addon still holds for this connection (as of the last write or drain). */
+  private queued = 0;
+  /** A write reported backpressure: tell the session at the next drain. */
+  private waiting = false;
+  /** The peer ended while bytes were queued: close once they are sent. */
+  private closeOnDrain = false;
+
+  constructor(
+    private readonly a: ConnIoAddon,
+    readonly id: number,
+    readonly ev: ConnEvents,
+  ) {}
+
+  write(b: Buffer): boolean {
+    return this.closed || this.after(this.a.write(this.id, b));
+  }
+
+  writev(parts: Buffer[]): boolean {
+    return this.closed || this.after(this.a.writev(this.id, parts));
+  }
+
+  private after(r: number): boolean {
+    if (r < 0) {
+      // A broken connection (EPIPE, ECONNRESET): the session learns it from `close`, as with a socket.
+      this.destroy();
+      return true;
+    }
+    this.queued = r;
+    if (r < HIGH_WATER) return true;
+    this.waiting = true;
+    return false;
+  }
+
+  drained(): void {
+    this.queued = 0;
+    if (this.closeOnDrain) return this.destroy();
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.ev.drain();
+  }
+
+  /** As a socket that does not allow half-open connections: what is queued is still sent, then it closes. */
+  peerEnded(): void {
+    if (this.queued === 0) return this.destroy();
+    this.closeOnDrain = true;
+    this.a.end(this.id);
+  }
+
+  pause(): void {
+    if (!this.closed) this.a.pause(this.id);
+  }
+
+  resume(): void {
+    if (!this.closed) this.a.resume(this.id);
+  }
+
+  end(): void {
+    if (!this.closed) this.a.end(this.id);
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    conns[this.id] = undefined;
+    this.a.close(this.id);
+    process.nextTick(() => this.ev.close());
+  }
+}
+
+/** Socket fields read here. */
+interface HandleFd {
+  _handle: { fd?: number } | null;
+}
+
+/**
+ * Move an accepted (paused) connection to the addon: it reads and writes a duplicate of the descriptor, and the
+ * socket is destroyed (closing only its own descriptor). Null when the socket has no descriptor to take.
+ */
+export function nativeConn(a: ConnIoAddon, raw: Socket, ev: ConnEvents): ClientConn | null {
+  const fd = (raw as unknown as HandleFd)._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return null;
+  const id = a.adopt(fd);
+  if (id < 0) return null;
+  raw.destroy();
+  const c = new NativeConn(a, id, ev);
+  conns[id] = c;
+  return c;
+}
+
+/** How accepted connections are opened, decided once at start. */
+export interface ConnOpener {
+  readonly kind: 'native' | 'socket';
+  open(server: Server, raw: Socket, ev: ConnEvents): ClientConn;
+}
+
+/** `native` needs the addon (a ConfigError without it); `auto` falls back to sockets and says so once. */
+export function connOpener(mode: ClientIo, warn: (msg: string, fields: Record<string, unknown>) => void): ConnOpener {
+  const a = mode === 'socket' ? null : loadConnIo();
+  if (a instanceof Error) {
+    if (mode === 'native') throw new ConfigError(CLIENT_IO_ENV, `the conn_io addon did not load: ${a.message}`);
+    warn('redis ambassador: conn_io addon unavailable, client connections use net.Socket (one callback per read)', { reason: a.message });
+  }
+  if (a === null || a instanceof Error) return { kind: 'socket', open: socketConn };
+  return { kind: 'native', open: (server, raw, ev) => nativeConn(a, raw, ev) ?? socketConn(server, raw, ev) };
+}
