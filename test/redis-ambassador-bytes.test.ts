@@ -1,31 +1,34 @@
 /**
  * @module Byte-for-byte correctness: concurrent clients run the same scripted pipelines against Redis directly and
  * through the ambassador (--read-policy master); every reply must be identical. PODKIT_AMBASSADOR_FULL=1 runs the
- * issue's 10⁶ commands (20 × 50,000); the default is 20 × 2,500.
+ * issue's 10⁶ commands (20 × 50,000); the default is 20 × 2,500. A shorter run covers clients on net.Socket (the
+ * path used where the conn_io addon does not load).
  */
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeRedisClients, rawClient, resp, startRedis, stopAll, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
+import type { ClientIo } from '../src/redis-ambassador/conn.js';
 
 const CLIENTS = 20;
 const PER_CLIENT = process.env.PODKIT_AMBASSADOR_FULL === '1' ? 50_000 : 2_500;
 
-let direct: RedisNode;
-let behind: RedisNode;
-let amb: Handle;
-
-before(async () => {
-  direct = await startRedis();
-  behind = await startRedis();
-  amb = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port: behind.port }, readPolicy: 'master', httpBind: null, poolSize: 2 });
-});
+const ambs: Handle[] = [];
 
 after(async () => {
   closeRedisClients();
-  await amb?.close();
+  for (const a of ambs) await a.close();
   await stopAll();
 });
+
+/** A Redis to compare with, and an ambassador in front of another. */
+async function rig(clientIo: ClientIo): Promise<{ direct: RedisNode; amb: Handle }> {
+  const direct = await startRedis();
+  const behind = await startRedis();
+  const amb = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port: behind.port }, readPolicy: 'master', httpBind: null, poolSize: 2, clientIo });
+  ambs.push(amb);
+  return { direct, amb };
+}
 
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -110,21 +113,24 @@ async function runClient(port: number, batches: Batch[]): Promise<Buffer[]> {
   return out;
 }
 
-test(`${CLIENTS} concurrent clients × ${PER_CLIENT} commands: every reply equals Redis's own, byte for byte`, { timeout: 900_000 }, async () => {
-  const scripts = Array.from({ length: CLIENTS }, (_, i) => script(i, PER_CLIENT));
-  const [want, got] = await Promise.all([
-    Promise.all(scripts.map((s) => runClient(direct.port, s))),
-    Promise.all(scripts.map((s) => runClient(amb.address.port, s))),
-  ]);
-  let compared = 0;
-  for (let i = 0; i < CLIENTS; i++) {
-    assert.equal(got[i].length, want[i].length, `client ${i}: reply count`);
-    // A HELLO reply names the connection id, which differs; everything else must match exactly.
-    const skip = i % 4 === 1 ? 1 : 0;
-    for (let k = skip; k < want[i].length; k++) {
-      if (!got[i][k].equals(want[i][k])) assert.fail(`client ${i} reply ${k}: ${JSON.stringify(got[i][k].toString().slice(0, 200))} ≠ ${JSON.stringify(want[i][k].toString().slice(0, 200))}`);
-      compared++;
+for (const [clientIo, perClient] of [['native', PER_CLIENT], ['socket', 1000]] as const) {
+  test(`${CLIENTS} concurrent clients × ${perClient} commands (clients on ${clientIo} I/O): every reply equals Redis's own, byte for byte`, { timeout: 900_000 }, async () => {
+    const { direct, amb } = await rig(clientIo);
+    const scripts = Array.from({ length: CLIENTS }, (_, i) => script(i, perClient));
+    const [want, got] = await Promise.all([
+      Promise.all(scripts.map((s) => runClient(direct.port, s))),
+      Promise.all(scripts.map((s) => runClient(amb.address.port, s))),
+    ]);
+    let compared = 0;
+    for (let i = 0; i < CLIENTS; i++) {
+      assert.equal(got[i].length, want[i].length, `client ${i}: reply count`);
+      // A HELLO reply names the connection id, which differs; everything else must match exactly.
+      const skip = i % 4 === 1 ? 1 : 0;
+      for (let k = skip; k < want[i].length; k++) {
+        if (!got[i][k].equals(want[i][k])) assert.fail(`client ${i} reply ${k}: ${JSON.stringify(got[i][k].toString().slice(0, 200))} ≠ ${JSON.stringify(want[i][k].toString().slice(0, 200))}`);
+        compared++;
+      }
     }
-  }
-  assert.ok(compared >= CLIENTS * PER_CLIENT * 0.9, `compared ${compared} replies`);
-});
+    assert.ok(compared >= CLIENTS * perClient * 0.9, `compared ${compared} replies`);
+  });
+}
