@@ -9,7 +9,7 @@
  * events to JS in one call. Writes are write(2)/writev(2) at once; what the kernel does not take is copied into a
  * per-connection queue and sent when the socket is writable again.
  *
- * JS API (plain Node-API; one instance per process):
+ * JS API (plain Node-API; one instance per Node environment):
  *   init(arena: ArrayBuffer, events: ArrayBuffer, onEvents(count))
  *     events is an Int32Array of records [id, kind, a, b]:
  *       DATA 1: arena[a, a+b) holds bytes read (valid only during the call: copy what you keep)
@@ -48,7 +48,7 @@
 
 typedef struct io io_t;
 
-typedef struct {
+typedef struct conn {
   uv_poll_t poll; /* first member: the uv handle's address is the struct's */
   io_t *io;
   int fd;
@@ -60,6 +60,7 @@ typedef struct {
   int pend_kind; /* DRAIN or ERROR that found the event array full: delivered right after it is emptied */
   int32_t pend_a;
   char *q;       /* unsent bytes are q[qoff, qlen) */
+  struct conn *closing_prev, *closing_next; /* while uv_close is pending (see cleanup) */
   size_t qoff, qlen, qcap;
 } conn_t;
 
@@ -78,9 +79,15 @@ struct io {
   uint32_t nfree, nlater;
   int32_t *pend_ids; /* connections with a pend_kind */
   uint32_t npend;
+  conn_t *closing; /* closed by JS, close callback not run yet */
 };
 
-static io_t *the_io;
+/* Each Node environment (the main thread, a worker) has its own io_t, kept as the addon's instance data. */
+static io_t *io_of(napi_env env) {
+  void *data = NULL;
+  napi_get_instance_data(env, &data);
+  return data;
+}
 
 static void push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) {
   int32_t *e = io->ev + (size_t)io->ev_count * EV_FIELDS;
@@ -252,17 +259,20 @@ static napi_value num(napi_env env, int64_t v) {
 
 static conn_t *conn_arg(napi_env env, napi_value v) {
   int32_t id;
-  if (!the_io || napi_get_value_int32(env, v, &id) != napi_ok || id < 0 || (uint32_t)id >= the_io->conns_cap) return NULL;
-  return the_io->conns[id];
+  io_t *io = io_of(env);
+  if (!io || napi_get_value_int32(env, v, &id) != napi_ok || id < 0 || (uint32_t)id >= io->conns_cap) return NULL;
+  return io->conns[id];
 }
 
 /* ---- JS functions ---- */
+
+static void cleanup(napi_env env, void *data, void *hint);
 
 static napi_value js_init(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (the_io) return throw_type(env, "conn_io: init() was already called");
+  if (io_of(env)) return throw_type(env, "conn_io: init() was already called");
   void *arena, *ev;
   size_t arena_size, ev_size;
   napi_valuetype t;
@@ -289,7 +299,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   uv_check_start(&io->check, on_check);
   /* The check handle alone must not keep the process alive; the connections' polls do. */
   uv_unref((uv_handle_t *)&io->check);
-  the_io = io;
+  napi_set_instance_data(env, io, cleanup, NULL);
   return NULL;
 }
 
@@ -311,7 +321,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
-  if (!the_io) return throw_type(env, "conn_io: init() first");
+  io_t *io = io_of(env);
+  if (!io) return throw_type(env, "conn_io: init() first");
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "conn_io.adopt(fd: number)");
   int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (nfd < 0) return num(env, -errno);
@@ -323,7 +334,6 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   }
   int one = 1;
   setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on a non-TCP socket */
-  io_t *io = the_io;
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   conn_t *c = calloc(1, sizeof *c);
@@ -344,6 +354,9 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
 
 static void on_closed(uv_handle_t *h) {
   conn_t *c = (conn_t *)h;
+  if (c->closing_prev) c->closing_prev->closing_next = c->closing_next;
+  else c->io->closing = c->closing_next;
+  if (c->closing_next) c->closing_next->closing_prev = c->closing_prev;
   close(c->fd);
   free(c->q);
   free(c);
@@ -470,23 +483,39 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   io_t *io = c->io;
   io->conns[c->id] = NULL;
   io->later_ids[io->nlater++] = c->id;
+  c->closing_next = io->closing;
+  if (io->closing) io->closing->closing_prev = c;
+  io->closing = c;
   uv_close((uv_handle_t *)&c->poll, on_closed);
   return NULL;
 }
 
-static void cleanup(void *arg) {
-  (void)arg;
-  io_t *io = the_io;
-  if (!io) return;
-  /* The loop is ending with the environment: stop calling JS and close every connection's socket. */
-  uv_check_stop(&io->check);
+
+/*
+ * The environment is going away (a worker ending). Its loop still runs the close of every handle, but a worker's
+ * addon may be unloaded before that: no close callback may point into this file. So every connection's socket is
+ * closed here, the handles are closed without callbacks (those already closing lose theirs), and the few structs
+ * libuv still links until then are left allocated.
+ */
+static void cleanup(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  io_t *io = data;
   for (uint32_t i = 0; i < io->conns_cap; i++) {
     conn_t *c = io->conns[i];
     if (!c) continue;
     io->conns[i] = NULL;
-    uv_close((uv_handle_t *)&c->poll, on_closed);
+    uv_close((uv_handle_t *)&c->poll, NULL);
+    close(c->fd);
+    free(c->q);
   }
-  the_io = NULL;
+  for (conn_t *c = io->closing; c; c = c->closing_next) {
+    c->poll.close_cb = NULL; /* a public field of uv_handle_t, read when the close completes */
+    close(c->fd);
+    free(c->q);
+  }
+  io->closing = NULL;
+  uv_close((uv_handle_t *)&io->check, NULL);
 }
 
 static napi_value module_init(napi_env env, napi_value exports) {
@@ -501,7 +530,6 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;
 }
 

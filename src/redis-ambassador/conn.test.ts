@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
 import { pollUntil } from '../../test/helpers/poll.js';
 
@@ -175,3 +177,12 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 }
+
+test('native conn: a worker that ends with connections open (and one mid-close) ends cleanly; its peers see them close', () => {
+  // Its own process: here the addon is loaded by this thread too, which would keep it mapped after the worker ends.
+  const host = fileURLToPath(new URL('./testdata/conn-worker-host.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [host], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.signal, null, `the host process died of ${r.signal}: ${r.stderr}`);
+  assert.equal(r.stdout.trim(), 'ok', r.stderr);
+  assert.equal(r.status, 0);
+});
