@@ -5,7 +5,8 @@ import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
+import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
+import { ConfigError } from '../core/errors.js';
 import { pollUntil } from '../../test/helpers/poll.js';
 
 /** What a connection reported to its session. */
@@ -54,6 +55,21 @@ test('conn_io: the addon loads on this machine (CI builds it; without it clients
 
 test('connOpener: socket is honoured; native without the addon would be a ConfigError, not a silent fallback', () => {
   assert.equal(connOpener('socket', () => assert.fail('no warning expected')).kind, 'socket');
+});
+
+test('PODKIT_AMBASSADOR_CLIENT_IO: auto by default; a value other than auto, native or socket is a ConfigError', () => {
+  const saved = process.env[CLIENT_IO_ENV];
+  try {
+    delete process.env[CLIENT_IO_ENV];
+    assert.equal(clientIoFromEnv(), 'auto');
+    process.env[CLIENT_IO_ENV] = 'socket';
+    assert.equal(clientIoFromEnv(), 'socket');
+    process.env[CLIENT_IO_ENV] = 'epoll';
+    assert.throws(() => clientIoFromEnv(), (e: Error) => e instanceof ConfigError && /auto, native or socket, got "epoll"/.test(e.message));
+  } finally {
+    if (saved === undefined) delete process.env[CLIENT_IO_ENV];
+    else process.env[CLIENT_IO_ENV] = saved;
+  }
 });
 
 for (const kind of ['native', 'socket'] as const) {
