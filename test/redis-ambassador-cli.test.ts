@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, pollUntil, run, runPodkit, startPodkit, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, type RedisNode } from './helpers/index.js';
+import { freePort, pollUntil, run, runPodkit, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, type RedisNode } from './helpers/index.js';
 
 let master: RedisNode;
 let replica: RedisNode;
@@ -79,4 +79,26 @@ test('the CLI with secrets from files: redis-benchmark through it, /readyz, /met
   const logs = p.stdout() + p.stderr();
   assert.ok(logs.includes('redis ambassador listening'), logs.slice(0, 500));
   assert.ok(!logs.includes(PASS) && !logs.includes(CLIENT_PASS), 'no secret in the logs');
+});
+
+test('without the conn_io addon: one warning line and clients on net.Socket; forcing native is exit 2; a bad PODKIT_AMBASSADOR_CLIENT_IO is exit 2', { timeout: 60_000 }, async () => {
+  const missing = { ...process.env, PODKIT_CONN_IO_ADDON: '/nonexistent/conn_io.node', PODKIT_LOG_FORMAT: 'json' };
+  const port = await freePort();
+  const args = ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--password-file', join(dir, 'pw'), '--http-bind', '127.0.0.1:0'];
+  const p = startPodkit(args, { env: missing });
+  await waitForOutput(p, /redis ambassador listening/);
+  const set = await run('redis-cli', ['-p', String(port), 'SET', 'fallback:k', 'v']);
+  assert.equal(set.stdout.trim(), 'OK');
+  const get = await run('redis-cli', ['-p', String(port), 'GET', 'fallback:k']);
+  assert.equal(get.stdout.trim(), 'v');
+  assert.equal(p.stderr().split('\n').filter((x) => x.includes('conn_io addon unavailable')).length, 1, p.stderr());
+  assert.match(p.stderr(), /"clientIo":"socket"/);
+  await p.stop();
+
+  const forced = await runPodkit(['redis-ambassador', '--listen', '127.0.0.1:0', '--master', '127.0.0.1:1', '--http-bind', '127.0.0.1:0'], { env: { ...missing, PODKIT_AMBASSADOR_CLIENT_IO: 'native' }, timeoutMs: 20_000 });
+  assert.equal(forced.code, 2, forced.stderr);
+  assert.match(forced.stderr, /PODKIT_AMBASSADOR_CLIENT_IO: the conn_io addon did not load/);
+  const bogus = await runPodkit(['redis-ambassador', '--listen', '127.0.0.1:0', '--master', '127.0.0.1:1', '--http-bind', '127.0.0.1:0'], { env: { ...process.env, PODKIT_AMBASSADOR_CLIENT_IO: 'epoll' }, timeoutMs: 20_000 });
+  assert.equal(bogus.code, 2, bogus.stderr);
+  assert.match(bogus.stderr, /must be auto, native or socket, got "epoll"/);
 });

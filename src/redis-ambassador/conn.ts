@@ -71,6 +71,9 @@ interface ConnIoAddon {
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
 const ADDON_PATH = fileURLToPath(new URL('../../native/conn-io/build/Release/conn_io.node', import.meta.url));
 
+/** Env var naming another addon file (packaging, and tests of the fallback). */
+export const CONN_IO_ADDON_ENV = 'PODKIT_CONN_IO_ADDON';
+
 const EV_DATA = 1;
 const EV_EOF = 2;
 const EV_ERROR = 3;
@@ -117,7 +120,7 @@ function onEvents(count: number): void {
 export function loadConnIo(): ConnIoAddon | Error {
   if (io === undefined) {
     try {
-      const a = createRequire(import.meta.url)(ADDON_PATH) as ConnIoAddon;
+      const a = createRequire(import.meta.url)(process.env[CONN_IO_ADDON_ENV] || ADDON_PATH) as ConnIoAddon;
       const ab = new ArrayBuffer(ARENA_BYTES);
       const eb = new ArrayBuffer(EVENTS * 16);
       a.init(ab, eb, onEvents);
