@@ -11,6 +11,7 @@ import * as local from './local.js';
 import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
+import { Placement } from './placement.js';
 import type { ClientConn, ConnEvents } from './conn.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
@@ -39,15 +40,9 @@ export class ClientSession implements ReplySink, local.LocalState {
   private pinned: Upstream | null = null;
   private readonly tx = new Transaction();
   private lastMaster: Upstream | null = null;
-  /** Topology mode: the replica this client reads from while it stays in rotation (monotonic reads). */
-  private replica: NodeConns | null = null;
-  /** SCAN-family cursors this client holds and the nodes that issued them (made on its first scan). */
-  private scans: ScanTracker | null = null;
+  private readonly place: Placement;
   /** Commands of this client waiting for a master (later master-bound ones queue behind them, in order). */
   held = 0;
-  /** --consistency session: writes whose reply has not come yet, and Date.now() when the last one's reply came. */
-  private writesOut = 0;
-  private lastWriteAt = 0;
   private stall = 0;
   private quitting = false;
   private closed = false;
@@ -62,6 +57,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   ) {
     this.st = scanState(ctx.maxBulk);
     this.authed = ctx.local.clientPassword === undefined;
+    this.place = new Placement(ctx, id);
     this.conn = open({
       data: (chunk) => this.onData(chunk),
       drain: () => {
@@ -210,14 +206,9 @@ export class ClientSession implements ReplySink, local.LocalState {
   private forward(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const ctx = this.ctx;
     if (info.replicaOk && ctx.readPolicy !== 'master') {
-      const n = this.pickReplica(null);
-      if (n !== null && ctx.consistency === 'session' && (this.writesOut > 0 || (this.lastWriteAt > 0 && !ctx.caughtUp(n, this.lastWriteAt)))) {
-        // Read-your-writes: this replica may not have the client's last write yet; the master has.
-        ctx.rerouted('stale_read_protected');
-      } else {
-        const u = n ? n.shared(this.id, this.db, this.proto) : null;
-        if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
-      }
+      const n = this.place.readReplica();
+      const u = n ? n.shared(this.id, this.db, this.proto) : null;
+      if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
       if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
     }
     const u = ctx.noMaster || this.held > 0 ? null : ctx.master.shared(this.id, this.db, this.proto);
@@ -226,7 +217,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       // Failover in progress: wait for the new master (bounded) rather than fail the command.
       const p = this.link(info, R_MASTER);
       ctx.routed(info, R_MASTER);
-      this.countWrite(p);
+      this.place.sent(p);
       this.keep(p, buf, start, end);
       this.held++;
       ctx.rerouted('write_held');
@@ -253,12 +244,12 @@ export class ClientSession implements ReplySink, local.LocalState {
   private scanCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const q = scanQuery(info, this.args(buf, start, end), this.db);
     if (q === null) return this.forward(info, buf, start, end);
-    const sc = (this.scans ??= new ScanTracker());
+    const sc = (this.place.scans ??= new ScanTracker());
     const n = sc.target(q);
     if (n === null) {
       if (!this.forward(info, buf, start, end)) return false;
       const p = this.replies.tail; // null when an -ERR made here was delivered at once
-      if (p?.route === R_REPLICA) sc.onSent(p, this.replica, q);
+      if (p?.route === R_REPLICA) sc.onSent(p, this.place.replica, q);
       else if (p?.route === R_MASTER) sc.onSent(p, this.held > 0 ? null : this.ctx.master, q);
       return true;
     }
@@ -270,18 +261,6 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (!(n === this.ctx.master ? this.toMaster(u, info, buf, start, end) : this.enqueue(u, info, R_REPLICA, buf, start, end))) return false;
     sc.onSent(this.replies.tail as Pending, n, q);
     return true;
-  }
-
-  /** The client's replica while it stays in rotation, else the next one in rotation (not `not`). */
-  private pickReplica(not: NodeConns | null): NodeConns | null {
-    const r = this.replica;
-    if (r !== null && r !== not && r.inRotation && r.up) return r;
-    const reps = this.ctx.replicas;
-    for (let k = 0; k < reps.length; k++) {
-      const n = reps[(this.id + k) % reps.length];
-      if (n !== not && n.inRotation && n.up) return (this.replica = n);
-    }
-    return null;
   }
 
   /** Copy the command's bytes so it can be sent again. */
@@ -297,15 +276,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     // Reads get a few other nodes; writes are bounded by the hold time (a dead master is retried only after backoff).
     if (this.closed || p.cmd === null || ++p.tries > (reply === null && p.info.replicaOk ? 4 : 64)) return false;
     if (reply === null && p.info.replicaOk) {
-      // A scan continuation's cursor means nothing on another node: its error is delivered.
-      if (p.info.special === Special.Scan && this.scans?.isContinuation(p)) return false;
-      // A read whose connection died: another replica in rotation, else the master (unless reads must not go there).
-      const n = ctx.consistency === 'session' ? null : this.pickReplica(from.owner as NodeConns | null);
-      let u = n ? n.shared(this.id, p.db, p.proto) : null;
-      if (!u && ctx.readPolicy !== 'replica' && !ctx.noMaster && from.owner !== ctx.master) u = ctx.master.shared(this.id, p.db, p.proto);
+      const u = this.place.retryRead(p, from);
       if (!u) return false;
-      ctx.rerouted('read_retried');
-      if (p.info.special === Special.Scan) this.scans?.moved(p, u.owner as NodeConns);
       u.sendBuf(p, p.cmd);
       return true;
     }
@@ -333,7 +305,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     const p = this.link(info, route);
     this.ctx.routed(info, route);
     if (this.ctx.retry && route !== R_DEDICATED) this.keep(p, buf, start, end);
-    this.countWrite(p);
+    this.place.sent(p);
     const inline = this.cmd.inline;
     if (inline) u.sendBuf(p, encodeCommand(inline));
     else u.send(p, buf, start, end);
@@ -368,21 +340,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     return true;
   }
 
-  /** Session consistency: a command that may write is outstanding until its reply. */
-  private countWrite(p: Pending): void {
-    if (this.ctx.consistency === 'session' && p.route !== R_REPLICA && p.route !== R_LOCAL && !p.info.replicaOk) {
-      this.writesOut++;
-      p.write = true;
-    }
-  }
-
   replyReady(p: Pending): void {
-    if (p.write) {
-      p.write = false;
-      this.writesOut--;
-      this.lastWriteAt = Date.now();
-    }
-    if (p.info.special === Special.Scan && this.scans !== null) this.scans.replied(p, this.ctx.master);
+    this.place.replied(p);
     if (!this.replies.deliver(p, this.out)) return;
     markDirty(this);
     this.afterDelivery();
@@ -450,7 +409,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.authed = this.ctx.local.clientPassword === undefined;
     this.tx.reset();
     this.lastMaster = null;
-    this.scans?.clear();
+    this.place.scans?.clear();
   }
 
   private onClose(): void {
