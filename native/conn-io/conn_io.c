@@ -282,6 +282,10 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
     return throw_type(env, "conn_io.init(arena: ArrayBuffer, events: ArrayBuffer, onEvents: function)");
   if (arena_size < READ_MAX || ev_size < 16 * EV_FIELDS * sizeof(int32_t)) return throw_type(env, "conn_io.init: buffers too small");
   io_t *io = calloc(1, sizeof *io);
+  if (!io) {
+    napi_throw_error(env, NULL, "conn_io.init: out of memory");
+    return NULL;
+  }
   io->env = env;
   io->arena = arena;
   io->arena_size = arena_size;
@@ -303,13 +307,21 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* realloc that leaves *p as it was when it fails (0, or -1). */
+static int grow(void *p, size_t bytes) {
+  void *q = realloc(*(void **)p, bytes);
+  if (!q) return -1;
+  *(void **)p = q;
+  return 0;
+}
+
+/* A free id, or -1 without memory (arrays that did grow are kept: larger than conns_cap is harmless). */
 static int32_t new_id(io_t *io) {
   if (io->nfree > 0) return io->free_ids[--io->nfree];
   uint32_t old = io->conns_cap, cap = old ? old * 2 : 64;
-  io->conns = realloc(io->conns, cap * sizeof *io->conns);
-  io->free_ids = realloc(io->free_ids, cap * sizeof *io->free_ids);
-  io->later_ids = realloc(io->later_ids, cap * sizeof *io->later_ids);
-  io->pend_ids = realloc(io->pend_ids, cap * sizeof *io->pend_ids);
+  if (grow(&io->conns, cap * sizeof *io->conns) || grow(&io->free_ids, cap * sizeof *io->free_ids) ||
+      grow(&io->later_ids, cap * sizeof *io->later_ids) || grow(&io->pend_ids, cap * sizeof *io->pend_ids))
+    return -1;
   for (uint32_t i = old; i < cap; i++) io->conns[i] = NULL;
   for (uint32_t i = cap; i > old + 1; i--) io->free_ids[io->nfree++] = (int32_t)(i - 1);
   io->conns_cap = cap;
@@ -337,8 +349,15 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   conn_t *c = calloc(1, sizeof *c);
+  int32_t id = c ? new_id(io) : -1;
+  if (id < 0) {
+    free(c);
+    close(nfd);
+    return num(env, -ENOMEM);
+  }
   int err = uv_poll_init(loop, &c->poll, nfd);
   if (err < 0) {
+    io->free_ids[io->nfree++] = id;
     free(c);
     close(nfd);
     return num(env, err);
@@ -346,8 +365,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->io = io;
   c->fd = nfd;
   c->reading = 1;
-  c->id = new_id(io);
-  io->conns[c->id] = c;
+  c->id = id;
+  io->conns[id] = c;
   update(c);
   return num(env, c->id);
 }
@@ -362,8 +381,8 @@ static void on_closed(uv_handle_t *h) {
   free(c);
 }
 
-/* Queue iov[0, n) past `skip` bytes already sent. */
-static void enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
+/* Queue iov[0, n) past `skip` bytes already sent; -ENOMEM when the queue cannot grow. */
+static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
   size_t need = 0;
   for (int i = 0; i < n; i++) need += iov[i].iov_len;
   need -= skip;
@@ -377,7 +396,7 @@ static void enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
     if (c->qlen + need > c->qcap) {
       size_t cap = c->qcap ? c->qcap : 16384;
       while (cap < c->qlen + need) cap *= 2;
-      c->q = realloc(c->q, cap);
+      if (grow(&c->q, cap)) return -ENOMEM;
       c->qcap = cap;
     }
   }
@@ -392,12 +411,13 @@ static void enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
     c->qlen += len - skip;
     skip = 0;
   }
+  return 0;
 }
 
 /* Write iov[0, n) after anything queued; returns bytes still queued or a negative errno. */
 static int64_t send_iov(conn_t *c, struct iovec *iov, int n) {
   if (c->qlen > c->qoff) {
-    enqueue(c, iov, n, 0);
+    if (enqueue(c, iov, n, 0) < 0) return -ENOMEM;
     return (int64_t)(c->qlen - c->qoff);
   }
   ssize_t w;
@@ -410,7 +430,7 @@ static int64_t send_iov(conn_t *c, struct iovec *iov, int n) {
   size_t total = 0;
   for (int i = 0; i < n; i++) total += iov[i].iov_len;
   if ((size_t)w == total) return 0;
-  enqueue(c, iov, n, (size_t)w);
+  if (enqueue(c, iov, n, (size_t)w) < 0) return -ENOMEM;
   update(c);
   return (int64_t)(c->qlen - c->qoff);
 }
