@@ -2,22 +2,22 @@
 // Never fails the build: each addon has a pure-Node fallback, which its component uses (and says so once at start).
 // PODKIT_NATIVE_STRICT=1 makes a failed build an error (CI on Linux, where the addons must exist).
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const strict = process.env.PODKIT_NATIVE_STRICT === '1';
 
-/** Each addon: its folder, target, source and what runs without it. */
+/** Each addon: its folder, target and what runs without it. */
 const ADDONS = [
-  { dir: 'udp-batch', target: 'udp_batch', source: 'udp_batch.c', fallback: "StatsD UDP will use Node's dgram" },
-  { dir: 'conn-io', target: 'conn_io', source: 'conn_io.c', fallback: "the Redis ambassador's clients will use net.Socket" },
+  { dir: 'udp-batch', target: 'udp_batch', fallback: "StatsD UDP will use Node's dgram" },
+  { dir: 'conn-io', target: 'conn_io', fallback: "the Redis ambassador's clients will use net.Socket" },
 ];
 
 let failed = false;
 
-function build({ dir, target, source, fallback }) {
+function build({ dir, target, fallback }) {
   const cwd = join(here, dir);
   const out = join(cwd, 'build', 'Release', `${target}.node`);
   const skip = (why) => {
@@ -27,7 +27,8 @@ function build({ dir, target, source, fallback }) {
   // Both use Linux-only system calls and socket options (recvmmsg, SO_MEMINFO; level-triggered polls of dup'ed fds).
   if (process.platform !== 'linux') return skip(`Linux only, this is ${process.platform}`);
   const mtime = (p) => statSync(p).mtimeMs;
-  if (existsSync(out) && mtime(out) >= Math.max(mtime(join(cwd, source)), mtime(join(cwd, 'binding.gyp')))) return;
+  const inputs = readdirSync(cwd).filter((f) => /\.(c|h|gyp)$/.test(f));
+  if (existsSync(out) && mtime(out) >= Math.max(...inputs.map((f) => mtime(join(cwd, f))))) return;
 
   // The headers of the Node that runs this script (Debian/NodeSource put them in <prefix>/include/node).
   const nodedir = resolve(dirname(process.execPath), '..');

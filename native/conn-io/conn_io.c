@@ -27,221 +27,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <node_api.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
-#include <uv.h>
 
-#define EV_DATA 1
-#define EV_EOF 2
-#define EV_ERROR 3
-#define EV_DRAIN 4
-#define EV_FIELDS 4
-/* A read takes at most this much, and is not tried with less room left in the arena (it waits for the next turn). */
-#define READ_MAX (64 * 1024)
-#define READ_MIN 4096
+#include "conn_io.h"
+
 #define IOV_BATCH 64
-
-typedef struct io io_t;
-
-typedef struct conn {
-  uv_poll_t poll; /* first member: the uv handle's address is the struct's */
-  io_t *io;
-  int fd;
-  int32_t id;
-  int reading;   /* JS has not paused it */
-  int read_done; /* EOF or error seen */
-  int shut;      /* end(): shutdown once the queue is sent */
-  int watching;  /* the poll events asked for */
-  int pend_kind; /* DRAIN or ERROR that found the event array full: delivered right after it is emptied */
-  int32_t pend_a;
-  char *q;       /* unsent bytes are q[qoff, qlen) */
-  struct conn *closing_prev, *closing_next; /* while uv_close is pending (see cleanup) */
-  size_t qoff, qlen, qcap;
-} conn_t;
-
-struct io {
-  uv_check_t check;
-  napi_env env;
-  napi_ref on_events, arena_ref, events_ref;
-  napi_async_context actx;
-  uint8_t *arena;
-  size_t arena_size, arena_used;
-  int32_t *ev;
-  uint32_t ev_cap, ev_count;
-  conn_t **conns; /* by id */
-  uint32_t conns_cap;
-  int32_t *free_ids, *later_ids; /* reusable now / after the next delivery */
-  uint32_t nfree, nlater;
-  int32_t *pend_ids; /* connections with a pend_kind */
-  uint32_t npend;
-  conn_t *closing; /* closed by JS, close callback not run yet */
-};
 
 /* Each Node environment (the main thread, a worker) has its own io_t, kept as the addon's instance data. */
 static io_t *io_of(napi_env env) {
   void *data = NULL;
   napi_get_instance_data(env, &data);
   return data;
-}
-
-static void push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) {
-  int32_t *e = io->ev + (size_t)io->ev_count * EV_FIELDS;
-  e[0] = id;
-  e[1] = kind;
-  e[2] = a;
-  e[3] = b;
-  io->ev_count++;
-}
-
-static int room_for_event(io_t *io) { return io->ev_count < io->ev_cap; }
-
-/* A DRAIN or ERROR is never dropped: without room it waits in the pending list (an ERROR replaces a DRAIN). */
-static void emit(conn_t *c, int32_t kind, int32_t a) {
-  io_t *io = c->io;
-  if (c->pend_kind == 0 && room_for_event(io)) {
-    push_event(io, c->id, kind, a, 0);
-    return;
-  }
-  if (c->pend_kind == 0) io->pend_ids[io->npend++] = c->id;
-  if (c->pend_kind != EV_ERROR) {
-    c->pend_kind = kind;
-    c->pend_a = a;
-  }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-/* Ask libuv for exactly the events this connection needs now. */
-static void update(conn_t *c) {
-  int want = 0;
-  if (c->reading && !c->read_done) want |= UV_READABLE;
-  if (c->qlen > c->qoff) want |= UV_WRITABLE;
-  if (want == c->watching) return;
-  c->watching = want;
-  if (want) uv_poll_start(&c->poll, want, on_poll);
-  else uv_poll_stop(&c->poll);
-}
-
-static void read_some(conn_t *c) {
-  io_t *io = c->io;
-  size_t room = io->arena_size - io->arena_used;
-  /* No room this turn: the socket stays readable (level-triggered) and is read next turn. */
-  if (room < READ_MIN || !room_for_event(io)) return;
-  if (room > READ_MAX) room = READ_MAX;
-  ssize_t n;
-  do n = read(c->fd, io->arena + io->arena_used, room);
-  while (n < 0 && errno == EINTR);
-  if (n > 0) {
-    push_event(io, c->id, EV_DATA, (int32_t)io->arena_used, (int32_t)n);
-    io->arena_used += (size_t)n;
-    return;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-  c->read_done = 1;
-  if (n == 0) push_event(io, c->id, EV_EOF, 0, 0);
-  else emit(c, EV_ERROR, -errno);
-  update(c);
-}
-
-/* Send what is queued; returns 0 or a negative errno. */
-static int flush_queue(conn_t *c) {
-  while (c->qoff < c->qlen) {
-    ssize_t n = write(c->fd, c->q + c->qoff, c->qlen - c->qoff);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-      return -errno;
-    }
-    c->qoff += (size_t)n;
-  }
-  c->qoff = c->qlen = 0;
-  return 0;
-}
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  conn_t *c = (conn_t *)h;
-  if (status < 0) {
-    if (!c->read_done) {
-      c->read_done = 1;
-      emit(c, EV_ERROR, status);
-    }
-    c->qoff = c->qlen = 0;
-    update(c);
-    return;
-  }
-  if (events & UV_WRITABLE) {
-    int err = flush_queue(c);
-    if (err < 0) {
-      /* The connection is broken: report it as a read error so JS closes it (queued bytes cannot be sent). */
-      c->qoff = c->qlen = 0;
-      if (!c->read_done) {
-        c->read_done = 1;
-        emit(c, EV_ERROR, err);
-      }
-    } else if (c->qlen == 0) {
-      if (c->shut) shutdown(c->fd, SHUT_WR);
-      emit(c, EV_DRAIN, 0);
-    }
-    update(c);
-  }
-  if ((events & UV_READABLE) && c->reading && !c->read_done) read_some(c);
-}
-
-/* After each delivery, ids closed before it may be used again (no event of theirs is pending any more). */
-static void release_later_ids(io_t *io) {
-  while (io->nlater > 0) io->free_ids[io->nfree++] = io->later_ids[--io->nlater];
-}
-
-/* Move waiting DRAIN/ERROR events into the (just emptied) event array, as far as it has room. */
-static void take_pending(io_t *io) {
-  uint32_t kept = 0;
-  for (uint32_t i = 0; i < io->npend; i++) {
-    int32_t id = io->pend_ids[i];
-    conn_t *c = io->conns[id];
-    if (!c || c->pend_kind == 0) continue; /* closed meanwhile */
-    if (!room_for_event(io)) {
-      io->pend_ids[kept++] = id;
-      continue;
-    }
-    push_event(io, id, c->pend_kind, c->pend_a, 0);
-    c->pend_kind = 0;
-  }
-  io->npend = kept;
-}
-
-static int deliver(io_t *io) {
-  napi_env env = io->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return -1;
-  napi_value cb, recv, argv[1], result;
-  napi_get_reference_value(env, io->on_events, &cb);
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-  napi_create_uint32(env, io->ev_count, &argv[0]);
-  napi_status st = napi_make_callback(env, io->actx, recv, cb, 1, argv, &result);
-  io->ev_count = 0;
-  io->arena_used = 0;
-  if (st == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
-  return 0;
-}
-
-static void on_check(uv_check_t *h) {
-  io_t *io = (io_t *)h;
-  while (io->ev_count > 0 || io->npend > 0) {
-    if (io->ev_count > 0 && deliver(io) < 0) break;
-    take_pending(io);
-    if (io->ev_count == 0) break;
-  }
-  release_later_ids(io);
 }
 
 /* ---- argument helpers ---- */
@@ -300,27 +99,19 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   uv_check_init(loop, &io->check);
-  uv_check_start(&io->check, on_check);
+  uv_check_start(&io->check, cio_on_check);
   /* The check handle alone must not keep the process alive; the connections' polls do. */
   uv_unref((uv_handle_t *)&io->check);
   napi_set_instance_data(env, io, cleanup, NULL);
   return NULL;
 }
 
-/* realloc that leaves *p as it was when it fails (0, or -1). */
-static int grow(void *p, size_t bytes) {
-  void *q = realloc(*(void **)p, bytes);
-  if (!q) return -1;
-  *(void **)p = q;
-  return 0;
-}
-
 /* A free id, or -1 without memory (arrays that did grow are kept: larger than conns_cap is harmless). */
 static int32_t new_id(io_t *io) {
   if (io->nfree > 0) return io->free_ids[--io->nfree];
   uint32_t old = io->conns_cap, cap = old ? old * 2 : 64;
-  if (grow(&io->conns, cap * sizeof *io->conns) || grow(&io->free_ids, cap * sizeof *io->free_ids) ||
-      grow(&io->later_ids, cap * sizeof *io->later_ids) || grow(&io->pend_ids, cap * sizeof *io->pend_ids))
+  if (cio_grow(&io->conns, cap * sizeof *io->conns) || cio_grow(&io->free_ids, cap * sizeof *io->free_ids) ||
+      cio_grow(&io->later_ids, cap * sizeof *io->later_ids) || cio_grow(&io->pend_ids, cap * sizeof *io->pend_ids))
     return -1;
   for (uint32_t i = old; i < cap; i++) io->conns[i] = NULL;
   for (uint32_t i = cap; i > old + 1; i--) io->free_ids[io->nfree++] = (int32_t)(i - 1);
@@ -367,72 +158,8 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->reading = 1;
   c->id = id;
   io->conns[id] = c;
-  update(c);
+  cio_update(c);
   return num(env, c->id);
-}
-
-static void on_closed(uv_handle_t *h) {
-  conn_t *c = (conn_t *)h;
-  if (c->closing_prev) c->closing_prev->closing_next = c->closing_next;
-  else c->io->closing = c->closing_next;
-  if (c->closing_next) c->closing_next->closing_prev = c->closing_prev;
-  close(c->fd);
-  free(c->q);
-  free(c);
-}
-
-/* Queue iov[0, n) past `skip` bytes already sent; -ENOMEM when the queue cannot grow. */
-static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
-  size_t need = 0;
-  for (int i = 0; i < n; i++) need += iov[i].iov_len;
-  need -= skip;
-  if (c->qoff > 0 && c->qoff == c->qlen) c->qoff = c->qlen = 0;
-  if (c->qlen + need > c->qcap) {
-    if (c->qoff > 0) {
-      memmove(c->q, c->q + c->qoff, c->qlen - c->qoff);
-      c->qlen -= c->qoff;
-      c->qoff = 0;
-    }
-    if (c->qlen + need > c->qcap) {
-      size_t cap = c->qcap ? c->qcap : 16384;
-      while (cap < c->qlen + need) cap *= 2;
-      if (grow(&c->q, cap)) return -ENOMEM;
-      c->qcap = cap;
-    }
-  }
-  for (int i = 0; i < n; i++) {
-    size_t len = iov[i].iov_len;
-    const char *p = iov[i].iov_base;
-    if (skip >= len) {
-      skip -= len;
-      continue;
-    }
-    memcpy(c->q + c->qlen, p + skip, len - skip);
-    c->qlen += len - skip;
-    skip = 0;
-  }
-  return 0;
-}
-
-/* Write iov[0, n) after anything queued; returns bytes still queued or a negative errno. */
-static int64_t send_iov(conn_t *c, struct iovec *iov, int n) {
-  if (c->qlen > c->qoff) {
-    if (enqueue(c, iov, n, 0) < 0) return -ENOMEM;
-    return (int64_t)(c->qlen - c->qoff);
-  }
-  ssize_t w;
-  do w = n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, n);
-  while (w < 0 && errno == EINTR);
-  if (w < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
-    w = 0;
-  }
-  size_t total = 0;
-  for (int i = 0; i < n; i++) total += iov[i].iov_len;
-  if ((size_t)w == total) return 0;
-  if (enqueue(c, iov, n, (size_t)w) < 0) return -ENOMEM;
-  update(c);
-  return (int64_t)(c->qlen - c->qoff);
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
@@ -442,7 +169,7 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   conn_t *c = argc == 2 ? conn_arg(env, argv[0]) : NULL;
   struct iovec iov;
   if (!c || napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len) != napi_ok) return throw_type(env, "conn_io.write(id, buffer)");
-  return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : send_iov(c, &iov, 1));
+  return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
 }
 
 static napi_value js_writev(napi_env env, napi_callback_info info) {
@@ -463,7 +190,7 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
       if (napi_get_buffer_info(env, el, &iov[n].iov_base, &iov[n].iov_len) != napi_ok) return throw_type(env, "conn_io.writev: not a Buffer");
       if (iov[n].iov_len > 0) n++;
     }
-    if (n > 0) r = send_iov(c, iov, n);
+    if (n > 0) r = cio_send_iov(c, iov, n);
     if (r < 0) break;
   }
   return num(env, r);
@@ -476,7 +203,7 @@ static napi_value set_reading(napi_env env, napi_callback_info info, int on) {
   conn_t *c = argc == 1 ? conn_arg(env, argv[0]) : NULL;
   if (!c) return throw_type(env, "conn_io: unknown connection id");
   c->reading = on;
-  update(c);
+  cio_update(c);
   return NULL;
 }
 
@@ -506,10 +233,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   c->closing_next = io->closing;
   if (io->closing) io->closing->closing_prev = c;
   io->closing = c;
-  uv_close((uv_handle_t *)&c->poll, on_closed);
+  uv_close((uv_handle_t *)&c->poll, cio_on_closed);
   return NULL;
 }
-
 
 /*
  * The environment is going away (a worker ending). Its loop still runs the close of every handle, but a worker's
