@@ -298,3 +298,19 @@ describe('fallback to dgram (built CLI)', () => {
     assert.match(bad.stderr, /must be auto, recvmmsg or dgram/);
   });
 });
+
+test('a worker thread that ends with a recvmmsg receiver open ends cleanly (its own process: nothing else holds the addon)', () => {
+  // Ending a worker unloads its addons before its loop has closed their handles; a close callback into the
+  // addon was a SIGSEGV.
+  const worker = new URL('./fixtures/udp-batch-worker.mjs', import.meta.url).href;
+  const host = `import { Worker } from 'node:worker_threads';
+const w = new Worker(new URL(${JSON.stringify(worker)}), { execArgv: [] });
+w.once('error', (e) => { console.error(e); process.exit(3); });
+const m = await new Promise((r) => w.once('message', r));
+const code = await w.terminate();
+console.log(m.kind, code);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', host], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.signal, null, `the host process died of ${r.signal}: ${r.stderr}`);
+  assert.equal(r.stdout.trim(), 'recvmmsg 1', r.stderr);
+  assert.equal(r.status, 0);
+});

@@ -228,8 +228,8 @@ static void on_async(uv_async_t *a) {
   if (t < h) uv_async_send(&r->async);
 }
 
-/* Stop the reader and close the socket now; memory goes when libuv lets go of the handle. */
-static void shutdown_receiver(receiver *r, int release_js) {
+/* Stop the reader and close the socket now; memory goes when libuv lets go of the handle (`closed_cb`). */
+static void shutdown_receiver(receiver *r, int release_js, uv_close_cb closed_cb) {
   if (r->closed) return;
   r->closed = 1;
   if (r->started) {
@@ -246,10 +246,19 @@ static void shutdown_receiver(receiver *r, int release_js) {
     napi_delete_reference(r->env, r->resource_ref);
     napi_async_destroy(r->env, r->actx);
   }
-  uv_close((uv_handle_t *)&r->async, on_uv_closed);
+  uv_close((uv_handle_t *)&r->async, closed_cb);
 }
 
-static void cleanup_hook(void *arg) { shutdown_receiver((receiver *)arg, 0); }
+/*
+ * The environment is going away (a worker ending). A worker's addon may be unloaded before its loop finishes closing
+ * handles, so this close gets no callback into this file (that was a SIGSEGV), and the receiver stays allocated: libuv
+ * still links its handle until then, and the JS handle's finalizer must not free it.
+ */
+static void cleanup_hook(void *arg) {
+  receiver *r = arg;
+  r->owners++;
+  shutdown_receiver(r, 0, NULL);
+}
 
 /* ---- JS entry points ---- */
 
@@ -371,7 +380,7 @@ static napi_value open_receiver(napi_env env, napi_callback_info info) {
   r->owners = 1; /* the libuv handle; from here on shutdown_receiver() cleans up */
   int e = pthread_create(&r->thread, NULL, reader, r);
   if (e != 0) {
-    shutdown_receiver(r, 1);
+    shutdown_receiver(r, 1, on_uv_closed);
     return throw_errno(env, e, "udp_batch: pthread_create");
   }
   r->started = 1;
@@ -412,7 +421,7 @@ static napi_value close_receiver(napi_env env, napi_callback_info info) {
   receiver *r = unwrap(env, info);
   if (r && !r->closed) {
     napi_remove_env_cleanup_hook(env, cleanup_hook, r);
-    shutdown_receiver(r, 1);
+    shutdown_receiver(r, 1, on_uv_closed);
   }
   return NULL;
 }
