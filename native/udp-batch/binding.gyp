@@ -3,7 +3,7 @@
   "targets": [
     {
       "target_name": "udp_batch",
-      "sources": ["udp_batch.c"],
+      "sources": ["udp_batch.c", "udp_reader.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-pthread"],
       "ldflags": ["-pthread"]
     }
