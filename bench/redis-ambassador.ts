@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
+import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
 
@@ -59,6 +59,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     { name: 'ambassador' },
   );
   await waitForPort(ambPort);
+  // The start log says whether clients run on the conn_io addon or on net.Socket (the addon did not build).
+  const clientIo = (await waitForOutput(amb, /clientIo\W+(\w+)/))[1];
 
   const targets: [string, number, (() => number) | null][] = [
     ['direct', master.port, null],
@@ -104,7 +106,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
       const cpuRatio = cpuOf(cfg.name, test, 'ambassador') / cpuOf(cfg.name, test, 'nutcracker');
       ratios.push([cfg.name, test.toUpperCase(), `${fmt(a / med(`${cfg.name}|${test}|nutcracker`, 'rps'))}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
     }
-  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas)`);
+  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas; its clients on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
   out('');
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req'], rows));
   out('');
