@@ -7,8 +7,8 @@ import type { Server, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { adopt } from './accept.js';
-import { copyBytes, type BatchSink } from './resp/bytes.js';
-import { Sink } from './sink.js';
+import { copyOut, type BatchSink } from './resp/bytes.js';
+import { HIGH_WATER, Sink } from './sink.js';
 
 /** What a connection tells its session. */
 export interface ConnEvents {
@@ -81,8 +81,6 @@ const EV_DRAIN = 4;
 /** Reads per turn fill at most this much; a read needs 4 KiB free, so a turn takes ≥ 15 full 64 KiB reads. */
 const ARENA_BYTES = 1024 * 1024;
 const EVENTS = 16 * 1024;
-/** Queued bytes above which a write reports backpressure (as `Sink` does). */
-const HIGH_WATER = 64 * 1024;
 
 let io: ConnIoAddon | Error | undefined;
 let arena: Buffer;
@@ -95,14 +93,9 @@ function onEvents(count: number): void {
     const c = conns[events[k]];
     if (c === undefined) continue; // closed earlier in this turn
     switch (events[k + 1]) {
-      case EV_DATA: {
-        const from = events[k + 2];
-        const len = events[k + 3];
-        const b = Buffer.allocUnsafe(len);
-        copyBytes(arena, from, from + len, b, 0);
-        c.ev.data(b);
+      case EV_DATA:
+        c.ev.data(copyOut(arena, events[k + 2], events[k + 3]));
         break;
-      }
       case EV_EOF:
         c.peerEnded();
         break;

@@ -48,8 +48,11 @@ const binding = process.env.PODKIT_AMBASSADOR_DIRECT_WRITES === '0' ? null : loa
 /** Whether writes go to the handle directly (false: every write is `socket.write`). */
 export const directWrites = binding !== null;
 
-/** Queued bytes above which `write` reports backpressure, as `socket.write` does past its high-water mark. */
-const HIGH_WATER = 64 * 1024;
+/**
+ * Queued bytes above which `write` reports backpressure, as `socket.write` does past its high-water mark (the
+ * conn_io connections use the same bound).
+ */
+export const HIGH_WATER = 64 * 1024;
 
 /** Socket fields read here. */
 interface SocketInternals {

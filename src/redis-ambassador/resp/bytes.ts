@@ -77,6 +77,13 @@ export class InputBuffer {
   }
 }
 
+/** src[from, from + len) in a buffer of its own (from Node's pool when small): what a reused read buffer hands on. */
+export function copyOut(src: Uint8Array, from: number, len: number): Buffer {
+  const c = Buffer.allocUnsafe(len);
+  copyBytes(src, from, from + len, c, 0);
+  return c;
+}
+
 /** Every socket of the process reads into this one buffer (reads are handled synchronously, one at a time). */
 const SHARED_READ = Buffer.allocUnsafe(64 * 1024);
 
@@ -88,9 +95,7 @@ export function readInto(onChunk: (chunk: Buffer) => void): { buffer: Buffer; ca
   return {
     buffer: SHARED_READ,
     callback(n) {
-      const c = Buffer.allocUnsafe(n);
-      copyBytes(SHARED_READ, 0, n, c, 0);
-      onChunk(c);
+      onChunk(copyOut(SHARED_READ, 0, n));
       return true;
     },
   };
