@@ -56,10 +56,13 @@ static napi_value num(napi_env env, int64_t v) {
   return r;
 }
 
-static conn_t *conn_arg(napi_env env, napi_value v) {
+/* The live connection a call's first argument names, or NULL; argv receives the call's first `want` arguments. */
+static conn_t *conn_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
   int32_t id;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   io_t *io = io_of(env);
-  if (!io || napi_get_value_int32(env, v, &id) != napi_ok || id < 0 || (uint32_t)id >= io->conns_cap) return NULL;
+  if (argc < want || !io || napi_get_value_int32(env, argv[0], &id) != napi_ok || id < 0 || (uint32_t)id >= io->conns_cap) return NULL;
   return io->conns[id];
 }
 
@@ -163,20 +166,16 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_write(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  conn_t *c = argc == 2 ? conn_arg(env, argv[0]) : NULL;
+  conn_t *c = conn_call(env, info, 2, argv);
   struct iovec iov;
   if (!c || napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len) != napi_ok) return throw_type(env, "conn_io.write(id, buffer)");
   return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
 }
 
 static napi_value js_writev(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  conn_t *c = argc == 2 ? conn_arg(env, argv[0]) : NULL;
+  conn_t *c = conn_call(env, info, 2, argv);
   uint32_t len;
   if (!c || napi_get_array_length(env, argv[1], &len) != napi_ok) return throw_type(env, "conn_io.writev(id, buffers)");
   struct iovec iov[IOV_BATCH];
@@ -197,10 +196,8 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
 }
 
 static napi_value set_reading(napi_env env, napi_callback_info info, int on) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  conn_t *c = argc == 1 ? conn_arg(env, argv[0]) : NULL;
+  conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return throw_type(env, "conn_io: unknown connection id");
   c->reading = on;
   cio_update(c);
@@ -211,10 +208,8 @@ static napi_value js_pause(napi_env env, napi_callback_info info) { return set_r
 static napi_value js_resume(napi_env env, napi_callback_info info) { return set_reading(env, info, 1); }
 
 static napi_value js_end(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  conn_t *c = argc == 1 ? conn_arg(env, argv[0]) : NULL;
+  conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return throw_type(env, "conn_io: unknown connection id");
   c->shut = 1;
   if (c->qlen == c->qoff) shutdown(c->fd, SHUT_WR);
@@ -222,10 +217,8 @@ static napi_value js_end(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  conn_t *c = argc == 1 ? conn_arg(env, argv[0]) : NULL;
+  conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return NULL; /* closing twice is allowed */
   io_t *io = c->io;
   io->conns[c->id] = NULL;

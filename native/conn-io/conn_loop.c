@@ -187,7 +187,6 @@ static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
   size_t need = 0;
   for (int i = 0; i < n; i++) need += iov[i].iov_len;
   need -= skip;
-  if (c->qoff > 0 && c->qoff == c->qlen) c->qoff = c->qlen = 0;
   if (c->qlen + need > c->qcap) {
     if (c->qoff > 0) {
       memmove(c->q, c->q + c->qoff, c->qlen - c->qoff);
