@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
 import { ConfigError } from '../core/errors.js';
 import { pollUntil } from '../../test/helpers/poll.js';
+import { collect, writeUntilFull } from '../../test/helpers/sockets.js';
 
 /** What a connection reported to its session. */
 interface Seen {
@@ -39,11 +40,6 @@ async function pair(opener: ConnOpener): Promise<{ conn: ClientConn; peer: Socke
   return { conn, peer, seen, server };
 }
 
-function collect(s: Socket): { bytes: () => Buffer; ended: Promise<unknown> } {
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  return { bytes: () => Buffer.concat(chunks), ended: once(s, 'end') };
-}
 
 const received = (seen: Seen): number => seen.data.reduce((n, c) => n + c.length, 0);
 
@@ -116,12 +112,7 @@ for (const kind of ['native', 'socket'] as const) {
     const { conn, peer, seen, server } = await pair(opener);
     peer.pause();
     const chunk = randomBytes(64 * 1024);
-    let n = 0;
-    while (conn.write(chunk)) {
-      n++;
-      assert.ok(n < 10_000, 'write never reported backpressure');
-    }
-    n++;
+    const n = writeUntilFull((b) => conn.write(b), chunk);
     const got = collect(peer);
     peer.resume();
     await pollUntil(() => seen.drains > 0, { what: 'drain' });

@@ -8,6 +8,7 @@ export * from './nginx.js';
 export * from './cli.js';
 export * from './pods.js';
 export * from './redis-raw.js';
+export * from './sockets.js';
 export * from './http-backend.js';
 export * from './sshd.js';
 export * from './prometheus.js';
