@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
+import { cores, headroom, machineBusy, procCpu } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 
@@ -16,12 +17,10 @@ interface Sample {
   p99: number;
   /** Proxy CPU time per request, µs (user + system); NaN for direct. Less sensitive to a busy machine than rps. */
   cpu: number;
-}
-
-/** CPU seconds used so far by a process (utime + stime from /proc, at 100 ticks/s). */
-function procCpu(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+  /** The proxy's system time per request, µs: its reads and writes, with the loopback TCP work they carry. */
+  sys: number;
+  /** The whole machine's busy CPU time per request, µs (client, servers, proxy, kernel). */
+  busy: number;
 }
 
 /** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
@@ -31,7 +30,7 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
   const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
   if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
   const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
-  return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN };
+  return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN, sys: NaN, busy: NaN };
 }
 
 export default async function main({ smoke, out }: BenchOptions): Promise<void> {
@@ -62,15 +61,15 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   // The start log says whether clients run on the conn_io addon or on net.Socket (the addon did not build).
   const clientIo = (await waitForOutput(amb, /clientIo\W+(\w+)/))[1];
 
-  const targets: [string, number, (() => number) | null][] = [
+  const targets: [string, number, (() => { user: number; sys: number }) | null][] = [
     ['direct', master.port, null],
     ['nutcracker', ncPort, () => procCpu(nc.pid)],
     ['ambassador', ambPort, () => procCpu(amb.pid)],
   ];
   const configs = [
-    { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000 },
-    { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 500_000 },
-    { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 20_000 },
+    { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000, target: 1.0 },
+    { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 500_000, target: 1.6 },
+    { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 20_000, target: 0 },
   ];
   // Odd, and enough that one round disturbed by the machine does not move the median.
   const rounds = smoke ? 1 : 5;
@@ -81,9 +80,15 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
         for (const test of ['set', 'get'] as const)
           for (const [name, port, cpu] of targets) {
             const key = `${cfg.name}|${test}|${name}`;
-            const c0 = cpu?.() ?? 0;
+            const c0 = cpu?.();
+            const b0 = machineBusy();
             const s = await bench(port, test, cfg.c, cfg.P, cfg.n);
-            if (cpu) s.cpu = ((cpu() - c0) / cfg.n) * 1e6;
+            s.busy = ((machineBusy() - b0) / cfg.n) * 1e6;
+            if (cpu && c0) {
+              const c1 = cpu();
+              s.cpu = ((c1.user + c1.sys - c0.user - c0.sys) / cfg.n) * 1e6;
+              s.sys = ((c1.sys - c0.sys) / cfg.n) * 1e6;
+            }
             samples.set(key, [...(samples.get(key) ?? []), s]);
           }
   } finally {
@@ -95,22 +100,43 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (cores shared with other work: rps swings with it; CPU per request less so)`);
   const cpuOf = (cfg: string, test: string, name: string) => med(`${cfg}|${test}|${name}`, 'cpu');
   const rows: (string | number)[][] = [];
+  const allows: (string | number)[][] = [];
+  const allowRow = (cfg: string, test: string, target: number, ratio: number): (string | number)[] => {
+    const k = `${cfg}|${test}|ambassador`;
+    const own = med(k, 'cpu');
+    const sys = med(k, 'sys');
+    const h = headroom(med(`${cfg}|${test}|nutcracker`, 'rps'), med(k, 'busy'), own, target);
+    const ncSys = med(`${cfg}|${test}|nutcracker`, 'sys');
+    const verdict =
+      ratio >= target ? 'met'
+      : sys > h.budget ? 'over budget in system time alone'
+      : own > h.budget ? `needs ${Math.ceil((1 - h.budget / own) * 100)}% less CPU/req`
+      : 'CPU within budget; short by scheduling';
+    return [cfg, test.toUpperCase(), `${target.toFixed(1)}×`, `${fmt(ratio)}×`, h.rig, `${fmt(h.ceiling)}×`, h.budget, own, sys, ncSys, verdict];
+  };
   const ratios: (string | number)[][] = [];
   for (const cfg of configs)
     for (const test of ['set', 'get'] as const) {
       for (const [name] of targets) {
         const k = `${cfg.name}|${test}|${name}`;
-        rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99'), name === 'direct' ? '-' : cpuOf(cfg.name, test, name)]);
+        rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99'), name === 'direct' ? '-' : cpuOf(cfg.name, test, name), med(k, 'busy')]);
       }
       const a = med(`${cfg.name}|${test}|ambassador`, 'rps');
       const cpuRatio = cpuOf(cfg.name, test, 'ambassador') / cpuOf(cfg.name, test, 'nutcracker');
-      ratios.push([cfg.name, test.toUpperCase(), `${fmt(a / med(`${cfg.name}|${test}|nutcracker`, 'rps'))}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
+      const ratio = a / med(`${cfg.name}|${test}|nutcracker`, 'rps');
+      ratios.push([cfg.name, test.toUpperCase(), `${fmt(ratio)}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
+      if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, ratio));
     }
   out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas; its clients on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
   out('');
-  out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req'], rows));
+  out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
   out('');
   out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker'], ratios));
   out('');
   out('targets: ≥ 1.0× nutcracker at -P 1, ≥ 1.6× at -P 16, p99 ≤ 1.0 ms at -c 50 -P 1');
+  out('');
+  out(`what this machine allows (${cores} cores shared by redis-benchmark, the servers and the proxy; µs per request):`);
+  out('  rig: machine CPU outside the ambassador on its path; ceiling: ambassador ÷ nutcracker for a proxy that used no CPU;');
+  out('  budget: the most CPU the ambassador may spend to reach the target (nutcracker\'s run, cores ÷ rps, over target, less rig)');
+  out(table(['config', 'test', 'target', 'measured', 'rig', 'ceiling', 'budget', 'amb CPU', 'amb system', 'nc system', 'verdict'], allows));
 }

@@ -1,0 +1,45 @@
+/**
+ * @module What the machine allows a proxy benchmark to show. When the benchmark client, the servers and the proxy share
+ * a few cores that they keep busy, throughput is set by the CPU every process spends per request, not by the proxy
+ * alone. Reading the whole machine's CPU time next to the proxy's gives the ratio a proxy that used no CPU at all
+ * would reach, and the most CPU per request a proxy may spend to reach a target ratio.
+ */
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+const TICK = 100; // USER_HZ: /proc/stat and /proc/PID/stat count in 1/100 s.
+
+/** CPU seconds a process has used so far, user and system (utime and stime from /proc/PID/stat). */
+export function procCpu(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may itself hold ') '
+  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK };
+}
+
+/** CPU seconds the whole machine has been busy (every core; work of other guests on the host not included). */
+export function machineBusy(): number {
+  const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return (user + nice + system + irq + softirq) / TICK;
+}
+
+export const cores = cpus().length;
+
+export interface Headroom {
+  /** CPU per request, µs, spent outside the proxy on the proxy's path: the benchmark client, the servers, the kernel. */
+  rig: number;
+  /** Ratio to the peer that a proxy using no CPU at all would reach: the machine's capacity over the rig's cost. */
+  ceiling: number;
+  /** The most CPU per request, µs, the proxy may spend for its throughput to reach `target` × the peer's. */
+  budget: number;
+}
+
+/**
+ * `peerRps`: the peer's throughput; `busy`: the whole machine's CPU per request through our proxy, µs; `own`: our
+ * proxy's share of it. Every core spends 1e6 µs per second, so the peer's run cost `cores × 1e6 / peerRps` of
+ * machine time per request; a proxy reaches `target` × that rate only if rig + own ≤ that cost ÷ target.
+ */
+export function headroom(peerRps: number, busy: number, own: number, target: number): Headroom {
+  const capacity = (cores * 1e6) / peerRps;
+  const rig = busy - own;
+  return { rig, ceiling: capacity / rig, budget: capacity / target - rig };
+}
