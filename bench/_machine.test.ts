@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cores, headroom, machineBusy, procCpu } from './_machine.js';
+
+test('headroom: ceiling and budget follow from the peer rate, the machine CPU per request and our share', () => {
+  // The peer's run costs cores × 1e6 / rps µs of machine time per request.
+  const capacity = (cores * 1e6) / 100_000;
+  const h = headroom(100_000, 15, 5, 1.6);
+  assert.equal(h.rig, 10);
+  assert.equal(h.ceiling, capacity / 10);
+  assert.equal(h.budget, capacity / 1.6 - 10);
+  // A proxy spending exactly the budget reaches the target: rig + budget = capacity ÷ target.
+  assert.ok(Math.abs(h.rig + h.budget - capacity / 1.6) < 1e-9);
+});
+
+test('machine and process CPU counters read from /proc and only grow', () => {
+  const b0 = machineBusy();
+  const c0 = procCpu(process.pid);
+  let x = 0;
+  for (let i = 0; i < 2e7; i++) x += i;
+  assert.ok(x > 0);
+  assert.ok(machineBusy() >= b0);
+  const c1 = procCpu(process.pid);
+  assert.ok(c1.user + c1.sys >= c0.user + c0.sys);
+  assert.ok(Number.isFinite(c1.user) && Number.isFinite(c1.sys));
+});
