@@ -66,6 +66,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     ['nutcracker', ncPort, () => procCpu(nc.pid)],
     ['ambassador', ambPort, () => procCpu(amb.pid)],
   ];
+  // target: the throughput target, ambassador ÷ nutcracker (none at -c 1).
   const configs = [
     { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000, target: 1.0 },
     { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 500_000, target: 1.6 },
