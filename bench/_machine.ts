@@ -2,18 +2,24 @@
  * @module What the machine allows a proxy benchmark to show. When the benchmark client, the servers and the proxy share
  * a few cores that they keep busy, throughput is set by the CPU every process spends per request, not by the proxy
  * alone. Reading the whole machine's CPU time next to the proxy's gives the ratio a proxy that used no CPU at all
- * would reach, and the most CPU per request a proxy may spend to reach a target ratio.
+ * would reach, and the most CPU per request a proxy may spend to reach a target ratio. The CPU counters here serve
+ * every benchmark that reads /proc.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-const TICK = 100; // USER_HZ: /proc/stat and /proc/PID/stat count in 1/100 s.
+/** Clock ticks per second of /proc/stat and /proc/PID/stat (USER_HZ). */
+const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** CPU seconds a process has used so far, user and system (utime and stime from /proc/PID/stat). */
-export function procCpu(pid: number): { user: number; sys: number } {
+/**
+ * CPU seconds a process has used so far: its own user and system time (utime, stime), and `children`, the user and
+ * system time of every child it has waited for (cutime + cstime: git, upload-pack…).
+ */
+export function procCpu(pid: number | 'self'): { user: number; sys: number; children: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may itself hold ') '
-  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK };
+  return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK, children: (Number(f[13]) + Number(f[14])) / TICK };
 }
 
 /** CPU seconds the whole machine has been busy (every core; work of other guests on the host not included). */

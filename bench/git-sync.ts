@@ -1,21 +1,20 @@
 /** @module `npm run bench -- git-sync`: push→visible latency (webhook, polling), idle-poll CPU incl. children, one-file publish in a big repo. */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './run.js';
 import { median, percentile, table } from './_table.js';
+import { procCpu } from './_machine.js';
 import { freePort, git, makeRepo, pollUntil, startPodkit, stopAll, tempDir, waitForPort, type Proc } from '../test/helpers/index.js';
 import { versionedHistory } from '../test/fixtures/git-sync/history.js';
 
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
 const SECRET = 'bench-secret';
 
-/** utime+stime+cutime+cstime of a process (ms): its own CPU plus every child it has waited for (git, upload-pack…). */
+/** CPU ms of a process: its own plus every child it has waited for (git, upload-pack…). */
 function cpuMs(pid: number | 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
+  const c = procCpu(pid);
+  return (c.user + c.sys + c.children) * 1000;
 }
 
 const linkTarget = (link: string) => {
