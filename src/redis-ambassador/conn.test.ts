@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
 import { ConfigError } from '../core/errors.js';
 import { pollUntil } from '../../test/helpers/poll.js';
-import { collect, writeUntilFull } from '../../test/helpers/sockets.js';
+import { collect, mixedWrite, writeUntilFull } from '../../test/helpers/sockets.js';
 
 /** What a connection reported to its session. */
 interface Seen {
@@ -85,18 +85,8 @@ for (const kind of ['native', 'socket'] as const) {
     assert.ok(Buffer.concat(seen.data).equals(wantIn));
 
     const sent: Buffer[] = [];
-    for (let i = 0; i < 2000; i++) {
-      if (i % 3 === 0) {
-        const parts = Array.from({ length: 1 + (i % 70) }, (_, k) => randomBytes(1 + ((i * 7 + k) % 300)));
-        sent.push(...parts);
-        conn.writev(parts);
-      } else {
-        // Now and then a write far larger than a socket buffer: the rest is queued and sent in order.
-        const c = randomBytes(i % 400 === 1 ? 3_000_000 : 1 + (i % 1000));
-        sent.push(c);
-        conn.write(c);
-      }
-    }
+    // With writes far larger than a socket buffer now and then: the rest is queued and sent in order.
+    for (let i = 0; i < 2000; i++) sent.push(...mixedWrite(conn, i, 70, true));
     conn.end();
     await got.ended;
     const want = Buffer.concat(sent);

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Sink, directWrites } from './sink.js';
-import { collect, writeUntilFull } from '../../test/helpers/sockets.js';
+import { collect, mixedWrite, writeUntilFull } from '../../test/helpers/sockets.js';
 
 /** A loopback pair: `a` is ours (written through a Sink), `b` the peer. */
 async function pair(): Promise<{ a: Socket; b: Socket; server: Server }> {
@@ -32,15 +32,7 @@ for (const direct of [true, false]) {
     const sink = new Sink(a, () => {}, direct);
     const sent: Buffer[] = [];
     for (let i = 0; i < 2000; i++) {
-      if (i % 3 === 0) {
-        const parts = Array.from({ length: 1 + (i % 5) }, (_, k) => randomBytes(1 + ((i * 7 + k) % 300)));
-        sent.push(...parts);
-        sink.writev(parts);
-      } else {
-        const c = randomBytes(1 + (i % 1000));
-        sent.push(c);
-        sink.write(c);
-      }
+      sent.push(...mixedWrite(sink, i, 5));
       // A plain socket.write between sink writes must keep its place too.
       if (i % 97 === 0) {
         const c = Buffer.from(`<${i}>`);

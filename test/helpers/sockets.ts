@@ -1,5 +1,6 @@
 /** @module Byte-level helpers for the socket write paths' contract tests (Sink, client connections). */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 
 /** Everything `s` receives from now on; `ended` resolves at its 'end'. */
@@ -17,4 +18,19 @@ export function writeUntilFull(write: (b: Buffer) => boolean, chunk: Buffer): nu
     assert.ok(n < 10_000, 'write never reported backpressure');
   }
   return n + 1;
+}
+
+/**
+ * Step `i` of the write paths' order test: every third step a writev of 1..`maxParts` parts, the others one write;
+ * with `big`, now and then a write far larger than a socket buffer. Returns the bytes the step sent.
+ */
+export function mixedWrite(w: { write(b: Buffer): unknown; writev(parts: Buffer[]): unknown }, i: number, maxParts: number, big = false): Buffer[] {
+  if (i % 3 === 0) {
+    const parts = Array.from({ length: 1 + (i % maxParts) }, (_, k) => randomBytes(1 + ((i * 7 + k) % 300)));
+    w.writev(parts);
+    return parts;
+  }
+  const c = randomBytes(big && i % 400 === 1 ? 3_000_000 : 1 + (i % 1000));
+  w.write(c);
+  return [c];
 }
