@@ -18,6 +18,7 @@
  *       DRAIN 4: the write queue has emptied
  *   adopt(fd) -> id       dup(2)s fd (the caller closes its own), non-blocking, TCP_NODELAY, reading
  *   write(id, buf) / writev(id, [buf...]) -> bytes still queued (0: all sent), or a negative errno
+ *   writeRange(id, buf, from, to)  write buf[from, to), the same result (the caller may reuse buf at once)
  *   pause(id) / resume(id)   stop / restart reading
  *   end(id)                  shutdown(SHUT_WR) once the queue is sent
  *   close(id)                stop and close; the id is reused only after the next onEvents delivery
@@ -173,6 +174,20 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
 }
 
+static napi_value js_write_range(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  conn_t *c = conn_call(env, info, 4, argv);
+  struct iovec iov;
+  int64_t from, to;
+  if (!c || napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &from) != napi_ok || napi_get_value_int64(env, argv[3], &to) != napi_ok ||
+      from < 0 || to < from || (uint64_t)to > iov.iov_len)
+    return throw_type(env, "conn_io.writeRange(id, buffer, from, to) with 0 <= from <= to <= buffer.length");
+  iov.iov_base = (char *)iov.iov_base + from;
+  iov.iov_len = (size_t)(to - from);
+  return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
+}
+
 static napi_value js_writev(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   conn_t *c = conn_call(env, info, 2, argv);
@@ -262,6 +277,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
       {"adopt", NULL, js_adopt, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
+      {"writeRange", NULL, js_write_range, NULL, NULL, NULL, napi_default, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
       {"pause", NULL, js_pause, NULL, NULL, NULL, napi_default, NULL},
       {"resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL},

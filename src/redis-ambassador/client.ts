@@ -347,6 +347,18 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.afterDelivery();
   }
 
+  replyRange(p: Pending, src: Buffer, from: number, to: number): void {
+    // The scan tracker reads the reply's cursor from p.reply.
+    if (p.info.special === Special.Scan) {
+      p.reply = src.subarray(from, to);
+      return this.replyReady(p);
+    }
+    this.place.replied(p);
+    if (!this.replies.deliverRange(p, src, from, to, this.out)) return;
+    markDirty(this);
+    this.afterDelivery();
+  }
+
   private afterDelivery(): void {
     if (this.mode === MODE_PINNED && this.pinned !== null) {
       const u = this.pinned;

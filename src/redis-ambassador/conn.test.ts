@@ -68,6 +68,24 @@ test('PODKIT_AMBASSADOR_CLIENT_IO: auto by default; a value other than auto, nat
   }
 });
 
+test('native conn: writeRange refuses a range outside its buffer (TypeError), and writes nothing for it', async () => {
+  const { conn, peer, seen, server } = await pair(connOpener('native', () => {}));
+  const got = collect(peer);
+  const w = conn.writeRange!.bind(conn);
+  const b = Buffer.from('0123456789');
+  assert.throws(() => w(b, 4, 3), TypeError);
+  assert.throws(() => w(b, -1, 3), TypeError);
+  assert.throws(() => w(b, 0, 11), TypeError);
+  assert.equal(w(b, 5, 5), true, 'an empty range is allowed');
+  w(b.subarray(2), 1, 4);
+  conn.end();
+  await got.ended;
+  assert.equal(got.bytes().toString(), '345', 'the range is relative to the view it is given');
+  peer.end();
+  await seen.closed;
+  server.close();
+});
+
 for (const kind of ['native', 'socket'] as const) {
   const opener = connOpener(kind, () => {});
 

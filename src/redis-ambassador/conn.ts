@@ -61,6 +61,7 @@ interface ConnIoAddon {
   init(arena: ArrayBuffer, events: ArrayBuffer, onEvents: (count: number) => void): void;
   adopt(fd: number): number;
   write(id: number, b: Buffer): number;
+  writeRange(id: number, b: Buffer, from: number, to: number): number;
   writev(id: number, parts: Buffer[]): number;
   pause(id: number): void;
   resume(id: number): void;
@@ -148,6 +149,11 @@ class NativeConn implements ClientConn {
 
   writev(parts: Buffer[]): boolean {
     return this.closed || this.after(this.a.writev(this.id, parts));
+  }
+
+  /** The addon copies what the kernel does not take at once, so `b` may be reused as soon as this returns. */
+  writeRange(b: Buffer, from: number, to: number): boolean {
+    return this.closed || this.after(this.a.writeRange(this.id, b, from, to));
   }
 
   private after(r: number): boolean {

@@ -13,7 +13,7 @@ function written(out: OutputBatch): string {
   return Array.from({ length: n }, (_, i) => out.part(i).toString()).join('');
 }
 
-test('ReplyQueue: replies arriving in any order are written in command order, each once', () => {
+test('ReplyQueue: replies arriving in any order (whole or as ranges) are written in command order, each once', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 30 }).chain((n) => fc.tuple(fc.constant(n), fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }))), ([n, order]) => {
       const q = new ReplyQueue();
@@ -23,8 +23,15 @@ test('ReplyQueue: replies arriving in any order are written in command order, ea
       assert.equal(q.length, n);
       let text = '';
       for (const i of order) {
-        ps[i].reply = Buffer.from(`:${i}\r\n`);
-        if (q.deliver(ps[i], out)) text += written(out);
+        const r = `:${i}\r\n`;
+        let delivered: boolean;
+        // Half arrive as a range of a larger buffer (as from an upstream's read), half as a Buffer of their own.
+        if (i % 2 === 0) delivered = q.deliverRange(ps[i], Buffer.from(`##${r}##`), 2, 2 + r.length, out);
+        else {
+          ps[i].reply = Buffer.from(r);
+          delivered = q.deliver(ps[i], out);
+        }
+        if (delivered) text += written(out);
       }
       assert.equal(text, [...Array(n).keys()].map((i) => `:${i}\r\n`).join(''));
       assert.equal(q.length, 0);

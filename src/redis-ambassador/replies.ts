@@ -31,7 +31,29 @@ export class ReplyQueue {
   /** `p` has its reply: move every reply ready at the head into `out`. False while `p` waits behind an earlier one. */
   deliver(p: Pending, out: OutputBatch): boolean {
     if (p !== this.head) return false;
-    let q: Pending | null = p;
+    this.writeReady(p, out);
+    return true;
+  }
+
+  /**
+   * `p`'s reply is src[from, to) (a region its owner never overwrites): at the head it is copied into `out` with no
+   * Buffer made for it, and every reply ready behind it follows; otherwise `p` keeps a slice of it and waits.
+   */
+  deliverRange(p: Pending, src: Buffer, from: number, to: number, out: OutputBatch): boolean {
+    if (p !== this.head) {
+      p.reply = src.subarray(from, to);
+      return false;
+    }
+    out.addRange(src, from, to);
+    const n = p.cnext;
+    freePending(p);
+    this.length--;
+    this.writeReady(n, out);
+    return true;
+  }
+
+  private writeReady(from: Pending | null, out: OutputBatch): void {
+    let q = from;
     while (q !== null && q.reply !== null) {
       out.add(q.reply);
       const n: Pending | null = q.cnext;
@@ -41,7 +63,6 @@ export class ReplyQueue {
     }
     this.head = q;
     if (q === null) this.tail = null;
-    return true;
   }
 
   /** The client is gone: entries with a reply are freed; the rest are detached (their upstream frees them on reply). */

@@ -18,6 +18,8 @@ export const HOOK_SELECT = 2;
 export interface ReplySink {
   /** `p.reply` has just been set. */
   replyReady(p: Pending): void;
+  /** `p`'s reply is src[from, to): `src` is never overwritten there, but a slice is made only if it must wait. */
+  replyRange(p: Pending, src: Buffer, from: number, to: number): void;
   /** Raw bytes from a tunnelled connection. */
   tunnelData(chunk: Buffer): void;
   /** The tunnelled connection is gone. */
@@ -259,7 +261,7 @@ export class Upstream {
       this.head = pend.unext;
       if (!this.head) this.tail = null;
       this.inflight--;
-      this.deliver(pend, buf.subarray(p, e), now);
+      this.deliver(pend, buf, p, e, now);
       p = e;
       if (this.tunnel && this.head === null) {
         // Handshake replies are in: from here on the connection is a raw relay.
@@ -270,25 +272,26 @@ export class Upstream {
     inb.consume(p);
   }
 
-  private deliver(p: Pending, reply: Buffer, now: number): void {
+  /** The reply buf[from, to) for `p`; no Buffer is made for it unless it must be kept. */
+  private deliver(p: Pending, buf: Buffer, from: number, to: number, now: number): void {
     const c = p.client;
+    const first = buf[from];
     if (p.hook !== HOOK_NONE) {
       if (p.hook === HOOK_INTERNAL) {
-        if (reply[0] === 45) this.events.internalError(this, reply.toString('latin1', 1, reply.length - 2));
+        if (first === 45) this.events.internalError(this, buf.toString('latin1', from + 1, to - 2));
         freePending(p);
         return;
       }
-      if (p.hook === HOOK_SELECT && c && reply[0] === 43) c.hookSelect(p.hookArg);
+      if (p.hook === HOOK_SELECT && c && first === 43) c.hookSelect(p.hookArg);
     }
     if (!c) {
       freePending(p);
       return;
     }
     // -READONLY: the node is (now) a replica and did not execute the write, so it can go to the current master.
-    if (p.cmd !== null && reply[0] === 45 && reply.length > 9 && reply.toString('latin1', 1, 9) === 'READONLY' && c.retry(p, this, reply)) return;
+    if (p.cmd !== null && first === 45 && to - from > 9 && buf.toString('latin1', from + 1, from + 9) === 'READONLY' && c.retry(p, this, buf.subarray(from, to))) return;
     this.events.latency(p.route, (now - p.t0) / 1000);
-    p.reply = reply;
-    c.replyReady(p);
+    c.replyRange(p, buf, from, to);
   }
 
   /** Fail every command in flight with -ERR (never another command's reply). */

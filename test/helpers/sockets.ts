@@ -20,17 +20,32 @@ export function writeUntilFull(write: (b: Buffer) => boolean, chunk: Buffer): nu
   return n + 1;
 }
 
+/** What `mixedWrite` writes to: a Sink or a client connection (`writeRange` where the connection copies). */
+interface Writer {
+  write(b: Buffer): unknown;
+  writev(parts: Buffer[]): unknown;
+  writeRange?(b: Buffer, from: number, to: number): unknown;
+}
+
 /**
  * Step `i` of the write paths' order test: every third step a writev of 1..`maxParts` parts, the others one write;
- * with `big`, now and then a write far larger than a socket buffer. Returns the bytes the step sent.
+ * with `big`, now and then a write far larger than a socket buffer. Where the writer has `writeRange`, every third
+ * step writes a range of a buffer that is overwritten right after the call (what was queued must be a copy).
+ * Returns the bytes the step sent.
  */
-export function mixedWrite(w: { write(b: Buffer): unknown; writev(parts: Buffer[]): unknown }, i: number, maxParts: number, big = false): Buffer[] {
+export function mixedWrite(w: Writer, i: number, maxParts: number, big = false): Buffer[] {
   if (i % 3 === 0) {
     const parts = Array.from({ length: 1 + (i % maxParts) }, (_, k) => randomBytes(1 + ((i * 7 + k) % 300)));
     w.writev(parts);
     return parts;
   }
   const c = randomBytes(big && i % 400 === 1 ? 3_000_000 : 1 + (i % 1000));
+  if (i % 3 === 2 && w.writeRange !== undefined) {
+    const scratch = Buffer.concat([randomBytes(7), c, randomBytes(7)]);
+    w.writeRange(scratch, 7, 7 + c.length);
+    scratch.fill(0);
+    return [c];
+  }
   w.write(c);
   return [c];
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { InputBuffer, OutputBatch, copyBytes } from './bytes.js';
+import { InputBuffer, OutputBatch, copyBytes, type BatchSink } from './bytes.js';
 
 function takeParts(o: OutputBatch): Buffer[] {
   const n = o.take();
@@ -51,6 +51,52 @@ test('OutputBatch: one small buffer is written as it is; small ones together are
   o.add(Buffer.from('y'));
   assert.equal(takeAll(o).toString(), 'xy');
   assert.equal(parts[0].toString().startsWith(':0'), true);
+});
+
+/** A sink that copies what it is given, as a client connection on the conn_io addon does. */
+function copyingSink(): { sink: BatchSink; out: Buffer[]; ranges: Buffer[] } {
+  const out: Buffer[] = [];
+  const ranges: Buffer[] = [];
+  const sink: BatchSink = {
+    write: (b) => (out.push(Buffer.from(b)), true),
+    writev: (parts) => (out.push(Buffer.concat(parts)), true),
+    writeRange: (b, from, to) => (ranges.push(b), out.push(Buffer.from(b.subarray(from, to))), true),
+  };
+  return { sink, out, ranges };
+}
+
+test('OutputBatch to a copying sink: the same bytes in order, and the block is written in place and reused', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('add', 'range', 'write'), chunk), { maxLength: 40 }), (ops) => {
+      const o = new OutputBatch();
+      const { sink, out } = copyingSink();
+      const want: Buffer[] = [];
+      for (const [op, b] of ops) {
+        if (op === 'write') {
+          if (!o.empty) o.writeTo(sink);
+        } else if (op === 'add') {
+          o.add(b);
+          want.push(b);
+        } else {
+          o.addRange(b, b.length >> 1, b.length);
+          want.push(b.subarray(b.length >> 1));
+        }
+      }
+      if (!o.empty) o.writeTo(sink);
+      assert.ok(o.empty);
+      assert.deepEqual(Buffer.concat(out), Buffer.concat(want));
+    }),
+  );
+  const o = new OutputBatch();
+  const { sink, out, ranges } = copyingSink();
+  for (let turn = 0; turn < 3; turn++) {
+    o.addRange(Buffer.from(`xx:${turn}\r\n`), 2, 6);
+    o.addRange(Buffer.from(`+OK\r\n`), 0, 5);
+    o.writeTo(sink);
+  }
+  assert.deepEqual(out.map(String), [':0\r\n+OK\r\n', ':1\r\n+OK\r\n', ':2\r\n+OK\r\n']);
+  assert.equal(ranges.length, 3, 'no slice made: each turn is one writeRange of the block');
+  assert.ok(ranges[1] === ranges[0] && ranges[2] === ranges[0], 'one block for every turn');
 });
 
 test('InputBuffer: chunks pushed and consumed at random points read back as the same byte stream', () => {

@@ -101,11 +101,16 @@ export function readInto(onChunk: (chunk: Buffer) => void): { buffer: Buffer; ca
   };
 }
 
-/** Where a batch is written (`Sink` in sink.ts). */
+/** Where a batch is written (`Sink` in sink.ts, a client connection in conn.ts). */
 export interface BatchSink {
   write(b: Buffer): boolean;
   /** `parts` is handed over. */
   writev(parts: Buffer[]): boolean;
+  /**
+   * Write b[from, to). Present only on a sink that keeps no reference to what it is given once the call returns
+   * (it copies what the kernel does not take at once), so the batch may reuse its block right away.
+   */
+  writeRange?(b: Buffer, from: number, to: number): boolean;
 }
 
 /** Slices shorter than this are copied into the batch; longer ones are written as they are. */
@@ -113,9 +118,11 @@ const COPY_LIMIT = 16 * 1024;
 const BLOCK = 64 * 1024;
 
 /**
- * Bytes to write on one socket this event-loop turn. Small slices are copied into a block that only ever moves
- * forward (a region is handed out once, then never reused), large ones are kept by reference; `take()` returns
- * what to hand to one write (or to cork/uncork when there are several parts).
+ * Bytes to write on one socket this event-loop turn. Small slices are copied into a block, large ones are kept by
+ * reference; `take()` returns what to hand to one write (or to cork/uncork when there are several parts). For a
+ * sink that may keep what it is given, the block only moves forward (a region is handed out once, then never
+ * reused); for one that copies (`writeRange`), the block is written in place and reused from its start, so a busy
+ * connection allocates nothing per turn.
  */
 export class OutputBatch {
   /** parts[0, n): the array never shrinks (emptying a JS array frees its storage, and the next push allocates). */
@@ -201,11 +208,31 @@ export class OutputBatch {
 
   /** End the batch and write it as one write; the batch is empty afterwards. False: the sink asks to stop producing. */
   writeTo(sink: BatchSink): boolean {
+    if (sink.writeRange !== undefined) return this.writeCopied(sink, sink.writeRange);
     const n = this.take();
     if (n === 1) return sink.write(this.part(0));
     const parts = new Array<Buffer>(n);
     for (let i = 0; i < n; i++) parts[i] = this.part(i);
     return sink.writev(parts);
+  }
+
+  private writeCopied(sink: BatchSink, writeRange: (b: Buffer, from: number, to: number) => boolean): boolean {
+    let ok: boolean;
+    if (this.n === 0) {
+      // Everything is in the block: no slice of it is made.
+      ok = writeRange.call(sink, this.block, this.blockStart, this.blockPos);
+      this.bytes = 0;
+    } else {
+      const n = this.take();
+      if (n === 1) ok = sink.write(this.part(0));
+      else {
+        const parts = new Array<Buffer>(n);
+        for (let i = 0; i < n; i++) parts[i] = this.part(i);
+        ok = sink.writev(parts);
+      }
+    }
+    this.blockStart = this.blockPos = 0;
+    return ok;
   }
 
   /**
