@@ -128,7 +128,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
       ratios.push([cfg.name, test.toUpperCase(), `${fmt(ratio)}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
       if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, ratio));
     }
-  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas; its clients on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
+  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas; its connections on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
   out('');
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
   out('');

@@ -114,7 +114,7 @@ async function runClient(port: number, batches: Batch[]): Promise<Buffer[]> {
 }
 
 for (const [clientIo, perClient] of [['native', PER_CLIENT], ['socket', 1000]] as const) {
-  test(`${CLIENTS} concurrent clients × ${perClient} commands (clients on ${clientIo} I/O): every reply equals Redis's own, byte for byte`, { timeout: 900_000 }, async () => {
+  test(`${CLIENTS} concurrent clients × ${perClient} commands (connections on ${clientIo} I/O): every reply equals Redis's own, byte for byte`, { timeout: 900_000 }, async () => {
     const { direct, amb } = await rig(clientIo);
     const scripts = Array.from({ length: CLIENTS }, (_, i) => script(i, perClient));
     const [want, got] = await Promise.all([

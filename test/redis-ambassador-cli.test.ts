@@ -81,7 +81,7 @@ test('the CLI with secrets from files: redis-benchmark through it, /readyz, /met
   assert.ok(!logs.includes(PASS) && !logs.includes(CLIENT_PASS), 'no secret in the logs');
 });
 
-test('without the conn_io addon: one warning line and clients on net.Socket; forcing native is exit 2; a bad PODKIT_AMBASSADOR_CLIENT_IO is exit 2', { timeout: 60_000 }, async () => {
+test('without the conn_io addon: one warning line and connections on net.Socket; forcing native is exit 2; a bad PODKIT_AMBASSADOR_CLIENT_IO is exit 2', { timeout: 60_000 }, async () => {
   const missing = { ...process.env, PODKIT_CONN_IO_ADDON: '/nonexistent/conn_io.node', PODKIT_LOG_FORMAT: 'json' };
   const port = await freePort();
   const args = ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--password-file', join(dir, 'pw'), '--http-bind', '127.0.0.1:0'];

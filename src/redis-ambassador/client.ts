@@ -4,7 +4,8 @@ import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { HOOK_SELECT, markDirty, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { markDirty } from './turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
@@ -61,7 +62,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.conn = open({
       data: (chunk) => this.onData(chunk),
       drain: () => {
-        if (this.mode === MODE_TUNNEL) this.pinned?.socket.resume();
+        if (this.mode === MODE_TUNNEL) this.pinned?.resume();
         this.unstall(STALL_WRITE);
       },
       close: () => this.onClose(),
@@ -397,7 +398,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (!this.out.empty) {
       traffic.clientOut += this.out.bytes;
       if (!this.out.writeTo(this.conn)) {
-        if (this.mode === MODE_TUNNEL) this.pinned?.socket.pause();
+        if (this.mode === MODE_TUNNEL) this.pinned?.pause();
         else this.setStall(STALL_WRITE);
       }
     }

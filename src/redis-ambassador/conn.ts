@@ -1,25 +1,30 @@
 /**
- * @module Client connections behind one interface: the conn_io addon (every read of an event-loop turn handed to
- * JS in one call), or a net.Socket (one callback per read) where the addon is unavailable.
+ * @module Connections behind one interface, for clients and upstreams alike: the conn_io addon (every read of an
+ * event-loop turn handed to JS in one call), or a net.Socket (one callback per read) where the addon is unavailable.
  */
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
 import type { Server, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { adopt } from './accept.js';
 import { copyOut, type BatchSink } from './resp/bytes.js';
 import { HIGH_WATER, Sink } from './sink.js';
+import { beginTurn, endTurn } from './turn.js';
 
 /** What a connection tells its session. */
 export interface ConnEvents {
   data(chunk: Buffer): void;
   /** Writing may go on again (after `write`/`writev` returned false). */
   drain(): void;
-  /** The connection is gone (the peer closed it, an error, or `destroy()`); called once, never synchronously. */
-  close(): void;
+  /**
+   * The connection is gone (the peer closed it, an error, or `destroy()`); called once, never synchronously.
+   * `why`: the error that ended it, if one did.
+   */
+  close(why?: string): void;
 }
 
-/** A client connection: writes return false when the caller should stop producing until `drain`. */
+/** A connection: writes return false when the caller should stop producing until `drain`. */
 export interface ClientConn extends BatchSink {
   pause(): void;
   resume(): void;
@@ -43,9 +48,20 @@ export function clientIoFromEnv(): ClientIo {
 export function socketConn(server: Server, raw: Socket, ev: ConnEvents): ClientConn {
   const socket = adopt(server, raw, (c) => ev.data(c));
   socket.setNoDelay(true);
+  return onSocket(socket, ev);
+}
+
+/** A socket this process connected (an upstream) kept as it is: reads arrive through the `onread` it was made with. */
+export function socketConnected(raw: Socket, ev: ConnEvents): ClientConn {
+  return onSocket(raw, ev);
+}
+
+/** A socket whose reads are already wired: writes through `Sink`; `close` once, with the error that ended it. */
+function onSocket(socket: Socket, ev: ConnEvents): ClientConn {
   const sink = new Sink(socket, () => ev.drain());
-  socket.on('error', () => {});
-  socket.on('close', () => ev.close());
+  let why: string | undefined;
+  socket.on('error', (e: Error) => (why ??= e.message));
+  socket.on('close', () => ev.close(why));
   return {
     write: (b) => sink.write(b),
     writev: (parts) => sink.writev(parts),
@@ -88,8 +104,20 @@ let arena: Buffer;
 let events: Int32Array;
 const conns: (NativeConn | undefined)[] = [];
 
-/** Every read of the turn, in order: each gets its own copy (the arena is reused after this call returns). */
+/**
+ * Every read of the turn, in order: each gets its own copy (the arena is reused after this call returns). The
+ * turn's writes follow at the end (turn.ts).
+ */
 function onEvents(count: number): void {
+  beginTurn();
+  try {
+    deliver(count);
+  } finally {
+    endTurn();
+  }
+}
+
+function deliver(count: number): void {
   for (let i = 0, k = 0; i < count; i++, k += 4) {
     const c = conns[events[k]];
     if (c === undefined) continue; // closed earlier in this turn
@@ -101,7 +129,7 @@ function onEvents(count: number): void {
         c.peerEnded();
         break;
       case EV_ERROR:
-        c.destroy();
+        c.fail(events[k + 2]);
         break;
       case EV_DRAIN:
         c.drained();
@@ -195,12 +223,21 @@ class NativeConn implements ClientConn {
     if (!this.closed) this.a.end(this.id);
   }
 
+  /** A read or poll error (a negative errno). */
+  fail(errno: number): void {
+    this.close(`read ${getSystemErrorName(errno)}`);
+  }
+
   destroy(): void {
+    this.close(undefined);
+  }
+
+  private close(why: string | undefined): void {
     if (this.closed) return;
     this.closed = true;
     conns[this.id] = undefined;
     this.a.close(this.id);
-    process.nextTick(() => this.ev.close());
+    process.nextTick(() => this.ev.close(why));
   }
 }
 
@@ -224,10 +261,13 @@ export function nativeConn(a: ConnIoAddon, raw: Socket, ev: ConnEvents): ClientC
   return c;
 }
 
-/** How accepted connections are opened, decided once at start. */
+/** How connections are opened, decided once at start. */
 export interface ConnOpener {
   readonly kind: 'native' | 'socket';
+  /** An accepted client connection (paused, from a `pauseOnConnect` server). */
   open(server: Server, raw: Socket, ev: ConnEvents): ClientConn;
+  /** A socket this process connected, just connected, made with an `onread` that the socket path keeps. */
+  connected(raw: Socket, ev: ConnEvents): ClientConn;
 }
 
 /** `native` needs the addon (a ConfigError without it); `auto` falls back to sockets and says so once. */
@@ -235,8 +275,12 @@ export function connOpener(mode: ClientIo, warn: (msg: string, fields: Record<st
   const a = mode === 'socket' ? null : loadConnIo();
   if (a instanceof Error) {
     if (mode === 'native') throw new ConfigError(CLIENT_IO_ENV, `the conn_io addon did not load: ${a.message}`);
-    warn('redis ambassador: conn_io addon unavailable, client connections use net.Socket (one callback per read)', { reason: a.message });
+    warn('redis ambassador: conn_io addon unavailable, client and upstream connections use net.Socket (one callback per read)', { reason: a.message });
   }
-  if (a === null || a instanceof Error) return { kind: 'socket', open: socketConn };
-  return { kind: 'native', open: (server, raw, ev) => nativeConn(a, raw, ev) ?? socketConn(server, raw, ev) };
+  if (a === null || a instanceof Error) return { kind: 'socket', open: socketConn, connected: socketConnected };
+  return {
+    kind: 'native',
+    open: (server, raw, ev) => nativeConn(a, raw, ev) ?? socketConn(server, raw, ev),
+    connected: (raw, ev) => nativeConn(a, raw, ev) ?? socketConnected(raw, ev),
+  };
 }

@@ -140,7 +140,7 @@ export async function start(options: Options): Promise<Handle> {
   };
   const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
   // Replies are not limited by the client limit: a value written directly to Redis may be longer.
-  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: Number.MAX_SAFE_INTEGER, connectTimeoutMs: options.connectTimeoutMs ?? 2000 };
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: Number.MAX_SAFE_INTEGER, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener };
   const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
   // Topology mode starts with a closed placeholder master (writes are held) until the topology confirms one.
   const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');

@@ -5,7 +5,8 @@ import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
 import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { Sink } from './sink.js';
+import { socketConnected, type ClientConn, type ConnOpener } from './conn.js';
+import { markDirty } from './turn.js';
 
 /** What to do with a reply besides delivering it. */
 export const HOOK_NONE = 0;
@@ -71,35 +72,6 @@ export function freePending(p: Pending): void {
   if (free.length < 65536) free.push(p);
 }
 
-interface Flushable {
-  dirty: boolean;
-  flush(): void;
-}
-let dirtyList: Flushable[] = [];
-let spare: Flushable[] = [];
-let scheduled = false;
-function runFlush(): void {
-  scheduled = false;
-  const list = dirtyList;
-  dirtyList = spare;
-  for (let i = 0; i < list.length; i++) {
-    list[i].dirty = false;
-    list[i].flush();
-  }
-  list.length = 0;
-  spare = list;
-}
-/** Write `x` once at the end of this event-loop turn, after every socket read of the turn has been handled. */
-export function markDirty(x: Flushable): void {
-  if (x.dirty) return;
-  x.dirty = true;
-  dirtyList.push(x);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(runFlush);
-  }
-}
-
 export interface NodeAddr {
   host: string;
   port: number;
@@ -114,6 +86,8 @@ export interface UpstreamOptions {
   /** Largest bulk accepted in a server reply. The server is trusted: values stored directly may exceed the client limit. */
   maxBulk: number;
   connectTimeoutMs: number;
+  /** How a connected socket is taken over (the conn_io addon, as for clients); default: the socket itself. */
+  opener?: ConnOpener;
 }
 
 /** Counters the metrics read; plain numbers so the hot path pays an add. */
@@ -131,7 +105,9 @@ let nextId = 1;
 
 export class Upstream {
   readonly id = nextId++;
-  readonly socket: Socket;
+  /** Until connected; then `conn` reads and writes (the socket itself, or its descriptor moved to the addon). */
+  private readonly socket: Socket;
+  private conn: ClientConn | null = null;
   dirty = false;
   ready = false;
   /** Connected at least once (a close after that is not a connect failure). */
@@ -147,7 +123,6 @@ export class Upstream {
   private tail: Pending | null = null;
   inflight = 0;
   private readonly out = new OutputBatch();
-  private readonly sink: Sink;
   private readonly inb = new InputBuffer();
   private readonly st;
   private need = 0;
@@ -160,21 +135,32 @@ export class Upstream {
     private readonly events: UpstreamEvents,
   ) {
     this.st = scanState(opts.maxBulk);
-    this.socket = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
-    // Nothing waits for the upstream to drain: a client's replies are bounded by its own backpressure instead.
-    this.sink = new Sink(this.socket, () => {});
-    this.socket.setTimeout(opts.connectTimeoutMs);
-    this.socket.on('timeout', () => this.destroy('connect timeout'));
-    this.socket.on('connect', () => {
-      this.socket.setTimeout(0);
-      this.socket.setKeepAlive(true, 10_000);
-      this.ready = true;
-      this.everReady = true;
-      this.events.ready(this);
-    });
-    this.socket.on('error', (e: Error) => this.destroy(e.message));
-    this.socket.on('close', () => this.destroy('connection closed'));
+    const s = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
+    this.socket = s;
+    s.setTimeout(opts.connectTimeoutMs);
+    s.on('timeout', () => this.destroy('connect timeout'));
+    s.on('error', (e: Error) => this.destroy(e.message));
+    s.on('close', () => this.destroy('connection closed'));
+    s.on('connect', () => this.connected());
     this.handshake();
+  }
+
+  private connected(): void {
+    const s = this.socket;
+    s.setTimeout(0);
+    s.setKeepAlive(true, 10_000);
+    // Nothing waits for the upstream to drain: a client's replies are bounded by its own backpressure instead.
+    const ev = { data: (c: Buffer) => this.onData(c), drain: () => {}, close: (why?: string) => this.destroy(why ?? 'connection closed') };
+    // The socket's own events end here: from now on the connection reports through `ev`.
+    s.removeAllListeners('timeout');
+    s.removeAllListeners('error');
+    s.removeAllListeners('close');
+    s.on('error', () => {});
+    this.conn = this.opts.opener ? this.opts.opener.connected(s, ev) : socketConnected(s, ev);
+    this.ready = true;
+    this.everReady = true;
+    this.flush();
+    this.events.ready(this);
   }
 
   /** AUTH, HELLO, SELECT: sent first, replies swallowed. */
@@ -218,10 +204,22 @@ export class Upstream {
     markDirty(this);
   }
 
+  /** Until connected, what is queued (the handshake first) waits in the batch. */
   flush(): void {
-    if (this.closed || this.out.empty) return;
+    if (this.closed || this.conn === null || this.out.empty) return;
     traffic.upstreamOut += this.out.bytes;
-    this.out.writeTo(this.sink);
+    this.out.writeTo(this.conn);
+  }
+
+  /** Stop / restart reading (a tunnel whose client is not keeping up). */
+  pause(): void {
+    if (this.conn) this.conn.pause();
+    else this.socket.pause();
+  }
+
+  resume(): void {
+    if (this.conn) this.conn.resume();
+    else this.socket.resume();
   }
 
   private onData(chunk: Buffer): void {
@@ -317,6 +315,7 @@ export class Upstream {
     if (this.closed) return;
     this.closed = true;
     this.ready = false;
+    this.conn?.destroy();
     this.socket.destroy();
     this.inb.clear();
     this.failAll();
