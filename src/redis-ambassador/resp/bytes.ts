@@ -123,6 +123,10 @@ const BLOCK = 64 * 1024;
  * sink that may keep what it is given, the block only moves forward (a region is handed out once, then never
  * reused); for one that copies (`writeRange`), the block is written in place and reused from its start, so a busy
  * connection allocates nothing per turn.
+ *
+ * A range is copied only when something else follows it, and ranges that continue one another in the same buffer
+ * are joined first: a client's pipeline of commands to one node, or one node's replies to one client, is one copy,
+ * and a batch that is a single range goes to a copying sink straight from where it lies.
  */
 export class OutputBatch {
   /** parts[0, n): the array never shrinks (emptying a JS array frees its storage, and the next push allocates). */
@@ -133,6 +137,10 @@ export class OutputBatch {
   private blockPos = 0;
   /** parts[0] is a small buffer kept by reference: the batch's only content so far (the common one-reply turn). */
   private borrowed = false;
+  /** The newest range, not copied yet (it comes after everything else): pendSrc[pendFrom, pendTo). */
+  private pendSrc: Buffer | null = null;
+  private pendFrom = 0;
+  private pendTo = 0;
   bytes = 0;
 
   /** Add `b`; it must not change until written (replies and chunks are never reused, so they qualify). */
@@ -147,44 +155,68 @@ export class OutputBatch {
       return;
     }
     if (this.borrowed) this.unborrow();
+    this.settle();
+    this.bytes += n;
     this.append(b);
   }
 
+  /** Copy `b` into the block, or keep it by reference when large (`bytes` is the caller's to count). */
   private append(b: Buffer): void {
     const n = b.length;
-    this.bytes += n;
     if (n > COPY_LIMIT) {
       this.seal();
       this.push(b);
       return;
     }
-    if (this.block.length - this.blockPos < n) {
-      this.seal();
-      this.block = Buffer.allocUnsafe(BLOCK);
-      this.blockStart = 0;
-      this.blockPos = 0;
-    }
+    this.room(n);
     copyBytes(b, 0, n, this.block, this.blockPos);
     this.blockPos += n;
+  }
+
+  /** A fresh block when this one has less than `n` bytes free. */
+  private room(n: number): void {
+    if (this.block.length - this.blockPos >= n) return;
+    this.seal();
+    this.block = Buffer.allocUnsafe(BLOCK);
+    this.blockStart = 0;
+    this.blockPos = 0;
   }
 
   /** A second buffer joins the borrowed one: copy that into the block so the batch stays one write. */
   private unborrow(): void {
     this.borrowed = false;
-    const b = this.parts[--this.n];
-    this.bytes -= b.length;
-    this.append(b);
+    this.append(this.parts[--this.n]);
   }
 
-  /** Add src[from, to) without creating a subarray when it is copied. */
+  /** Add src[from, to); like `add`, those bytes must not change until the batch is written. */
   addRange(src: Buffer, from: number, to: number): void {
+    if (from === to) return;
     if (this.borrowed) this.unborrow();
-    const n = to - from;
-    if (n > COPY_LIMIT || this.block.length - this.blockPos < n) {
-      this.append(src.subarray(from, to));
+    this.bytes += to - from;
+    if (src === this.pendSrc && from === this.pendTo) {
+      this.pendTo = to;
       return;
     }
-    this.bytes += n;
+    this.settle();
+    this.pendSrc = src;
+    this.pendFrom = from;
+    this.pendTo = to;
+  }
+
+  /** Copy the pending range into the block (a large one is kept as a slice). */
+  private settle(): void {
+    const src = this.pendSrc;
+    if (src === null) return;
+    this.pendSrc = null;
+    const from = this.pendFrom;
+    const to = this.pendTo;
+    const n = to - from;
+    if (n > COPY_LIMIT) {
+      this.seal();
+      this.push(src.subarray(from, to));
+      return;
+    }
+    this.room(n);
     copyBytes(src, from, to, this.block, this.blockPos);
     this.blockPos += n;
   }
@@ -218,17 +250,26 @@ export class OutputBatch {
 
   private writeCopied(sink: BatchSink, writeRange: (b: Buffer, from: number, to: number) => boolean): boolean {
     let ok: boolean;
-    if (this.n === 0) {
-      // Everything is in the block: no slice of it is made.
-      ok = writeRange.call(sink, this.block, this.blockStart, this.blockPos);
+    const src = this.pendSrc;
+    if (src !== null && this.n === 0 && this.blockPos === this.blockStart) {
+      // One range and nothing else: written from where it lies, never copied here.
+      this.pendSrc = null;
+      ok = writeRange.call(sink, src, this.pendFrom, this.pendTo);
       this.bytes = 0;
     } else {
-      const n = this.take();
-      if (n === 1) ok = sink.write(this.part(0));
-      else {
-        const parts = new Array<Buffer>(n);
-        for (let i = 0; i < n; i++) parts[i] = this.part(i);
-        ok = sink.writev(parts);
+      this.settle();
+      if (this.n === 0) {
+        // Everything is in the block: no slice of it is made.
+        ok = writeRange.call(sink, this.block, this.blockStart, this.blockPos);
+        this.bytes = 0;
+      } else {
+        const n = this.take();
+        if (n === 1) ok = sink.write(this.part(0));
+        else {
+          const parts = new Array<Buffer>(n);
+          for (let i = 0; i < n; i++) parts[i] = this.part(i);
+          ok = sink.writev(parts);
+        }
       }
     }
     this.blockStart = this.blockPos = 0;
@@ -240,6 +281,7 @@ export class OutputBatch {
    * empty afterwards.
    */
   take(): number {
+    this.settle();
     this.seal();
     const n = this.n;
     this.n = 0;
