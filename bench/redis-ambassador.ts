@@ -10,6 +10,7 @@ import { median, table, fmt } from './_table.js';
 import { cores, headroom, machineBusy, procCpu } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
+const MASTER_READS = 'amb, master reads';
 
 interface Sample {
   rps: number;
@@ -60,11 +61,21 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   await waitForPort(ambPort);
   // The start log says whether clients run on the conn_io addon or on net.Socket (the addon did not build).
   const clientIo = (await waitForOutput(amb, /clientIo\W+(\w+)/))[1];
+  // The same ambassador with reads kept on the master, for GETs only: what the proxy costs apart from the read split
+  // (two more busy servers on the same cores).
+  const onMasterPort = await freePort();
+  const onMaster = startPodkit(
+    ['redis-ambassador', '--listen', `127.0.0.1:${onMasterPort}`, '--master', `127.0.0.1:${master.port}`, '--read-policy', 'master', '--http-bind', `127.0.0.1:${await freePort()}`],
+    { name: 'ambassador-master-reads' },
+  );
+  await waitForPort(onMasterPort);
 
-  const targets: [string, number, (() => { user: number; sys: number }) | null][] = [
+  // name, port, CPU reader, tests it runs (all when absent)
+  const targets: [string, number, (() => { user: number; sys: number }) | null, string[]?][] = [
     ['direct', master.port, null],
     ['nutcracker', ncPort, () => procCpu(nc.pid)],
     ['ambassador', ambPort, () => procCpu(amb.pid)],
+    [MASTER_READS, onMasterPort, () => procCpu(onMaster.pid), ['get']],
   ];
   // target: the issue's throughput target, ambassador ÷ nutcracker (none at -c 1).
   const configs = [
@@ -79,7 +90,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     for (let round = 0; round < rounds; round++)
       for (const cfg of configs)
         for (const test of ['set', 'get'] as const)
-          for (const [name, port, cpu] of targets) {
+          for (const [name, port, cpu, only] of targets) {
+            if (only && !only.includes(test)) continue;
             const key = `${cfg.name}|${test}|${name}`;
             const c0 = cpu?.();
             const b0 = machineBusy();
@@ -118,7 +130,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   const ratios: (string | number)[][] = [];
   for (const cfg of configs)
     for (const test of ['set', 'get'] as const) {
-      for (const [name] of targets) {
+      for (const [name, , , only] of targets) {
+        if (only && !only.includes(test)) continue;
         const k = `${cfg.name}|${test}|${name}`;
         rows.push([cfg.name, test.toUpperCase(), name, med(k, 'rps'), med(k, 'p50'), med(k, 'p99'), name === 'direct' ? '-' : cpuOf(cfg.name, test, name), med(k, 'busy')]);
       }
@@ -126,9 +139,14 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
       const cpuRatio = cpuOf(cfg.name, test, 'ambassador') / cpuOf(cfg.name, test, 'nutcracker');
       const ratio = a / med(`${cfg.name}|${test}|nutcracker`, 'rps');
       ratios.push([cfg.name, test.toUpperCase(), `${fmt(ratio)}×`, `${fmt(a / med(`${cfg.name}|${test}|direct`, 'rps'))}×`, `${fmt(cpuRatio)}×`]);
+      if (test === 'get') {
+        const m = med(`${cfg.name}|get|${MASTER_READS}`, 'rps');
+        const mCpu = cpuOf(cfg.name, 'get', MASTER_READS) / cpuOf(cfg.name, 'get', 'nutcracker');
+        ratios.push([cfg.name, `GET (${MASTER_READS})`, `${fmt(m / med(`${cfg.name}|get|nutcracker`, 'rps'))}×`, `${fmt(m / med(`${cfg.name}|get|direct`, 'rps'))}×`, `${fmt(mCpu)}×`]);
+      }
       if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, ratio));
     }
-  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas; its connections on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
+  out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas, through '${MASTER_READS}' to the master; its connections on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
   out('');
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
   out('');
