@@ -1,11 +1,10 @@
 /** @module One client connection: parse commands, route them, deliver replies strictly in order, per-client state. */
-import { performance } from 'node:perf_hooks';
 import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
-import { markDirty } from './turn.js';
+import { clock, markDirty } from './turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
@@ -79,7 +78,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.inb.push(chunk, this.need);
     if (this.need > 0 && this.inb.length < this.need) return;
     this.need = 0;
-    this.now = performance.now();
+    this.now = clock();
     this.pump();
   }
 
@@ -132,7 +131,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.stall &= ~bit;
     if (this.stall === 0 && !this.closed) {
       this.conn.resume();
-      this.now = performance.now();
+      this.now = clock();
       this.pump();
     }
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { beginTurn, endTurn, markDirty, type Flushable } from './turn.js';
+import { beginTurn, clock, endTurn, markDirty, type Flushable } from './turn.js';
 
 function conn(log: string[], name: string, onFlush?: () => void): Flushable {
   return {
@@ -54,4 +54,16 @@ test('a connection marked again while the flush runs is written by the next setI
   assert.deepEqual(log, ['a']);
   await nextImmediate();
   assert.deepEqual(log, ['a', 'b']);
+});
+
+test('clock: one reading for a whole turn, the live clock outside one', () => {
+  const before = clock();
+  beginTurn();
+  const t = clock();
+  const until = performance.now() + 2;
+  while (performance.now() < until); // let the real clock move on
+  assert.equal(clock(), t, 'the same stamp for everything in the turn');
+  assert.ok(t >= before);
+  endTurn();
+  assert.ok(clock() > t, 'outside a turn it reads the clock');
 });

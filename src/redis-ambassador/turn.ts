@@ -7,6 +7,8 @@
  * on the fallback path) is flushed from a `setImmediate`, which also keeps the poll phase from blocking first.
  */
 
+import { performance } from 'node:perf_hooks';
+
 export interface Flushable {
   dirty: boolean;
   flush(): void;
@@ -18,6 +20,8 @@ let nDirty = 0;
 let spare: Flushable[] = [];
 let scheduled = false;
 let inTurn = false;
+/** performance.now() when the turn's delivery began. */
+let turnStart = 0;
 
 function runFlush(): void {
   scheduled = false;
@@ -53,6 +57,15 @@ export function markDirty(x: Flushable): void {
 /** The reads of a turn are about to be handled (conn.ts, around each delivery). */
 export function beginTurn(): void {
   inTurn = true;
+  turnStart = performance.now();
+}
+
+/**
+ * The time for latency stamps: within a turn the turn's start (one clock read for all its commands and replies,
+ * which are handled within microseconds of it), otherwise the clock.
+ */
+export function clock(): number {
+  return inTurn ? turnStart : performance.now();
 }
 
 /** They have been: flush. What is marked dirty during the flush itself waits for a `setImmediate`. */

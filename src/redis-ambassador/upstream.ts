@@ -1,12 +1,11 @@
 /** @module One pipelined connection to a Redis node: a FIFO of commands in flight, writes batched per event-loop turn. */
 import { connect, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
 import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { socketConnected, type ClientConn, type ConnOpener } from './conn.js';
-import { markDirty } from './turn.js';
+import { clock, markDirty } from './turn.js';
 
 /** What to do with a reply besides delivering it. */
 export const HOOK_NONE = 0;
@@ -235,7 +234,7 @@ export class Upstream {
     const buf = inb.buf;
     const end = inb.end;
     let p = inb.start;
-    const now = performance.now();
+    const now = clock();
     while (p < end) {
       const e = scanValue(buf, p, end, this.st);
       if (e === NEED) {
