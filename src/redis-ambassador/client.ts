@@ -12,7 +12,7 @@ import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
-import type { ClientConn, ConnEvents } from './conn.js';
+import type { Conn, ConnEvents } from './conn.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -35,7 +35,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   private need = 0;
   private readonly replies = new ReplyQueue();
   private readonly out = new OutputBatch();
-  private readonly conn: ClientConn;
+  private readonly conn: Conn;
   private mode = MODE_NORMAL;
   private pinned: Upstream | null = null;
   private readonly tx = new Transaction();
@@ -51,7 +51,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   /** `open` makes the connection (`conn.ts`) that reports to this session. */
   constructor(
-    open: (ev: ConnEvents) => ClientConn,
+    open: (ev: ConnEvents) => Conn,
     readonly id: number,
     private readonly ctx: ProxyContext,
   ) {

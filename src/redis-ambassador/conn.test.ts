@@ -5,10 +5,11 @@ import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type ClientConn, type ConnOpener } from './conn.js';
+import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type Conn, type ConnOpener } from './conn.js';
 import { ConfigError } from '../core/errors.js';
 import { pollUntil } from '../../test/helpers/poll.js';
 import { collect, mixedWrite, writeUntilFull } from '../../test/helpers/sockets.js';
+import { readInto } from './resp/bytes.js';
 
 /** What a connection reported to its session. */
 interface Seen {
@@ -18,28 +19,40 @@ interface Seen {
   closed: Promise<void>;
 }
 
-/** A loopback pair: `conn` is ours (opened as the ambassador opens clients), `peer` the client's end. */
-async function pair(opener: ConnOpener): Promise<{ conn: ClientConn; peer: Socket; seen: Seen; server: Server }> {
+/** Which end of a loopback connection is ours: one a server accepted (a client), or one we connected (an upstream). */
+type Side = 'accepted' | 'connected';
+
+/** A loopback pair: `conn` is ours (opened as the ambassador opens clients or upstreams), `peer` the other end. */
+async function pair(opener: ConnOpener, side: Side = 'accepted'): Promise<{ conn: Conn; peer: Socket; seen: Seen; server: Server }> {
   let onClose = (): void => {};
   const seen: Seen = { data: [], drains: 0, closes: 0, closed: new Promise<void>((r) => (onClose = r)) };
-  const server = createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const peer = connect((server.address() as { port: number }).port, '127.0.0.1');
-  const [raw] = await accepted;
-  const conn = opener.open(server, raw, {
-    data: (c) => seen.data.push(c),
+  const ev = {
+    data: (c: Buffer) => seen.data.push(c),
     drain: () => seen.drains++,
     close: () => {
       seen.closes++;
       onClose();
     },
-  });
-  if (peer.connecting) await once(peer, 'connect');
+  };
+  const server = createServer({ pauseOnConnect: side === 'accepted' });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const port = (server.address() as { port: number }).port;
+  if (side === 'accepted') {
+    const peer = connect(port, '127.0.0.1');
+    const [raw] = await accepted;
+    const conn = opener.open(server, raw, ev);
+    if (peer.connecting) await once(peer, 'connect');
+    return { conn, peer, seen, server };
+  }
+  // As an upstream is made: reads through `onread` until (and, on the socket path, after) it is taken over.
+  const ours = connect({ port, host: '127.0.0.1', onread: readInto((c) => ev.data(c)) });
+  await once(ours, 'connect');
+  const conn = opener.connected(ours, ev);
+  const [peer] = await accepted;
   return { conn, peer, seen, server };
 }
-
 
 const received = (seen: Seen): number => seen.data.reduce((n, c) => n + c.length, 0);
 
@@ -86,11 +99,12 @@ test('native conn: writeRange refuses a range outside its buffer (TypeError), an
   server.close();
 });
 
-for (const kind of ['native', 'socket'] as const) {
+for (const [kind, side] of [['native', 'accepted'], ['socket', 'accepted'], ['native', 'connected'], ['socket', 'connected']] as const) {
   const opener = connOpener(kind, () => {});
+  const open = () => pair(opener, side);
 
-  test(`${kind} conn: reads arrive whole and in order; writes and writevs (past what the kernel takes at once) too`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): reads arrive whole and in order; writes and writevs (past what the kernel takes at once) too`, async () => {
+    const { conn, peer, seen, server } = await open();
     const got = collect(peer);
     const fromPeer: Buffer[] = [];
     for (let i = 0; i < 500; i++) {
@@ -116,8 +130,8 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 
-  test(`${kind} conn: a peer that stops reading gets backpressure, then one drain, and nothing is lost`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): a peer that stops reading gets backpressure, then one drain, and nothing is lost`, async () => {
+    const { conn, peer, seen, server } = await open();
     peer.pause();
     const chunk = randomBytes(64 * 1024);
     const n = writeUntilFull((b) => conn.write(b), chunk);
@@ -132,8 +146,8 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 
-  test(`${kind} conn: pause stops reading (the peer's writes back up), resume delivers the rest in order`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): pause stops reading (the peer's writes back up), resume delivers the rest in order`, async () => {
+    const { conn, peer, seen, server } = await open();
     conn.pause();
     const big = randomBytes(16 * 1024 * 1024);
     peer.write(big);
@@ -149,8 +163,8 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 
-  test(`${kind} conn: the peer's end closes it once; queued replies are still sent first`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): the peer's end closes it once; queued replies are still sent first`, async () => {
+    const { conn, peer, seen, server } = await open();
     const got = collect(peer);
     peer.pause();
     const reply = randomBytes(4 * 1024 * 1024);
@@ -164,8 +178,8 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 
-  test(`${kind} conn: a reset by the peer closes it; writes afterwards neither throw nor reopen it`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): a reset by the peer closes it; writes afterwards neither throw nor reopen it`, async () => {
+    const { conn, peer, seen, server } = await open();
     peer.resetAndDestroy();
     await seen.closed;
     assert.equal(seen.closes, 1);
@@ -180,8 +194,8 @@ for (const kind of ['native', 'socket'] as const) {
     server.close();
   });
 
-  test(`${kind} conn: destroy closes the peer; the session hears close once, after destroy returns`, async () => {
-    const { conn, peer, seen, server } = await pair(opener);
+  test(`${kind} conn (${side}): destroy closes the peer; the session hears close once, after destroy returns`, async () => {
+    const { conn, peer, seen, server } = await open();
     const peerClosed = once(peer, 'close');
     conn.destroy();
     assert.equal(seen.closes, 0);

@@ -25,7 +25,7 @@ export interface ConnEvents {
 }
 
 /** A connection: writes return false when the caller should stop producing until `drain`. */
-export interface ClientConn extends BatchSink {
+export interface Conn extends BatchSink {
   pause(): void;
   resume(): void;
   /** Close our side once what was written has been sent. */
@@ -45,19 +45,19 @@ export function clientIoFromEnv(): ClientIo {
 }
 
 /** A client connection on a net.Socket: reads through `adopt` (no stream push), writes through `Sink`. */
-export function socketConn(server: Server, raw: Socket, ev: ConnEvents): ClientConn {
+export function socketConn(server: Server, raw: Socket, ev: ConnEvents): Conn {
   const socket = adopt(server, raw, (c) => ev.data(c));
   socket.setNoDelay(true);
   return onSocket(socket, ev);
 }
 
 /** A socket this process connected (an upstream) kept as it is: reads arrive through the `onread` it was made with. */
-export function socketConnected(raw: Socket, ev: ConnEvents): ClientConn {
+export function socketConnected(raw: Socket, ev: ConnEvents): Conn {
   return onSocket(raw, ev);
 }
 
 /** A socket whose reads are already wired: writes through `Sink`; `close` once, with the error that ended it. */
-function onSocket(socket: Socket, ev: ConnEvents): ClientConn {
+function onSocket(socket: Socket, ev: ConnEvents): Conn {
   const sink = new Sink(socket, () => ev.drain());
   let why: string | undefined;
   socket.on('error', (e: Error) => (why ??= e.message));
@@ -156,7 +156,7 @@ export function loadConnIo(): ConnIoAddon | Error {
   return io;
 }
 
-class NativeConn implements ClientConn {
+class NativeConn implements Conn {
   private closed = false;
   /** Bytes the addon still holds for this connection (as of the last write or drain). */
   private queued = 0;
@@ -250,7 +250,7 @@ interface HandleFd {
  * Move an accepted (paused) connection to the addon: it reads and writes a duplicate of the descriptor, and the
  * socket is destroyed (closing only its own descriptor). Null when the socket has no descriptor to take.
  */
-export function nativeConn(a: ConnIoAddon, raw: Socket, ev: ConnEvents): ClientConn | null {
+export function nativeConn(a: ConnIoAddon, raw: Socket, ev: ConnEvents): Conn | null {
   const fd = (raw as unknown as HandleFd)._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return null;
   const id = a.adopt(fd);
@@ -265,9 +265,9 @@ export function nativeConn(a: ConnIoAddon, raw: Socket, ev: ConnEvents): ClientC
 export interface ConnOpener {
   readonly kind: 'native' | 'socket';
   /** An accepted client connection (paused, from a `pauseOnConnect` server). */
-  open(server: Server, raw: Socket, ev: ConnEvents): ClientConn;
+  open(server: Server, raw: Socket, ev: ConnEvents): Conn;
   /** A socket this process connected, just connected, made with an `onread` that the socket path keeps. */
-  connected(raw: Socket, ev: ConnEvents): ClientConn;
+  connected(raw: Socket, ev: ConnEvents): Conn;
 }
 
 /** `native` needs the addon (a ConfigError without it); `auto` falls back to sockets and says so once. */

@@ -4,7 +4,7 @@ import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
 import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { socketConnected, type ClientConn, type ConnOpener } from './conn.js';
+import { socketConnected, type Conn, type ConnOpener } from './conn.js';
 import { clock, markDirty } from './turn.js';
 
 /** What to do with a reply besides delivering it. */
@@ -106,7 +106,7 @@ export class Upstream {
   readonly id = nextId++;
   /** Until connected; then `conn` reads and writes (the socket itself, or its descriptor moved to the addon). */
   private readonly socket: Socket;
-  private conn: ClientConn | null = null;
+  private conn: Conn | null = null;
   dirty = false;
   ready = false;
   /** Connected at least once (a close after that is not a connect failure). */
