@@ -36,8 +36,8 @@ export class ReplyQueue {
   }
 
   /**
-   * `p`'s reply is src[from, to) (a region its owner never overwrites): at the head it is copied into `out` with no
-   * Buffer made for it, and every reply ready behind it follows; otherwise `p` keeps a slice of it and waits.
+   * `p`'s reply is src[from, to) (a region its owner never overwrites): at the head it joins `out` as a range, with
+   * no Buffer made for it, and every reply ready behind it follows; otherwise `p` keeps a slice of it and waits.
    */
   deliverRange(p: Pending, src: Buffer, from: number, to: number, out: OutputBatch): boolean {
     if (p !== this.head) {

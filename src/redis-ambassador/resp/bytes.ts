@@ -157,19 +157,19 @@ export class OutputBatch {
     if (this.borrowed) this.unborrow();
     this.settle();
     this.bytes += n;
-    this.append(b);
+    this.copyIn(b, 0, n);
   }
 
-  /** Copy `b` into the block, or keep it by reference when large (`bytes` is the caller's to count). */
-  private append(b: Buffer): void {
-    const n = b.length;
+  /** Copy src[from, to) into the block, or keep it by reference when large (`bytes` is the caller's to count). */
+  private copyIn(src: Buffer, from: number, to: number): void {
+    const n = to - from;
     if (n > COPY_LIMIT) {
       this.seal();
-      this.push(b);
+      this.push(from === 0 && to === src.length ? src : src.subarray(from, to));
       return;
     }
     this.room(n);
-    copyBytes(b, 0, n, this.block, this.blockPos);
+    copyBytes(src, from, to, this.block, this.blockPos);
     this.blockPos += n;
   }
 
@@ -185,7 +185,8 @@ export class OutputBatch {
   /** A second buffer joins the borrowed one: copy that into the block so the batch stays one write. */
   private unborrow(): void {
     this.borrowed = false;
-    this.append(this.parts[--this.n]);
+    const b = this.parts[--this.n];
+    this.copyIn(b, 0, b.length);
   }
 
   /** Add src[from, to); like `add`, those bytes must not change until the batch is written. */
@@ -208,17 +209,7 @@ export class OutputBatch {
     const src = this.pendSrc;
     if (src === null) return;
     this.pendSrc = null;
-    const from = this.pendFrom;
-    const to = this.pendTo;
-    const n = to - from;
-    if (n > COPY_LIMIT) {
-      this.seal();
-      this.push(src.subarray(from, to));
-      return;
-    }
-    this.room(n);
-    copyBytes(src, from, to, this.block, this.blockPos);
-    this.blockPos += n;
+    this.copyIn(src, this.pendFrom, this.pendTo);
   }
 
   private seal(): void {
