@@ -52,7 +52,7 @@ export function socketConn(server: Server, raw: Socket, ev: ConnEvents): Conn {
 }
 
 /** A socket this process connected (an upstream) kept as it is: reads arrive through the `onread` it was made with. */
-export function socketConnected(raw: Socket, ev: ConnEvents): Conn {
+function socketConnected(raw: Socket, ev: ConnEvents): Conn {
   return onSocket(raw, ev);
 }
 

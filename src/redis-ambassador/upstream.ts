@@ -4,7 +4,7 @@ import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
 import { InputBuffer, OutputBatch, readInto } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { socketConnected, type Conn, type ConnOpener } from './conn.js';
+import type { Conn, ConnOpener } from './conn.js';
 import { clock, markDirty } from './turn.js';
 
 /** What to do with a reply besides delivering it. */
@@ -85,8 +85,8 @@ export interface UpstreamOptions {
   /** Largest bulk accepted in a server reply. The server is trusted: values stored directly may exceed the client limit. */
   maxBulk: number;
   connectTimeoutMs: number;
-  /** How a connected socket is taken over (the conn_io addon, as for clients); default: the socket itself. */
-  opener?: ConnOpener;
+  /** How a connected socket is taken over: the conn_io addon, as for clients, or the socket itself. */
+  opener: ConnOpener;
 }
 
 /** Counters the metrics read; plain numbers so the hot path pays an add. */
@@ -155,7 +155,7 @@ export class Upstream {
     s.removeAllListeners('error');
     s.removeAllListeners('close');
     s.on('error', () => {});
-    this.conn = this.opts.opener ? this.opts.opener.connected(s, ev) : socketConnected(s, ev);
+    this.conn = this.opts.opener.connected(s, ev);
     this.ready = true;
     this.everReady = true;
     this.flush();

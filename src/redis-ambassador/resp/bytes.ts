@@ -231,40 +231,33 @@ export class OutputBatch {
 
   /** End the batch and write it as one write; the batch is empty afterwards. False: the sink asks to stop producing. */
   writeTo(sink: BatchSink): boolean {
-    if (sink.writeRange !== undefined) return this.writeCopied(sink, sink.writeRange);
+    if (sink.writeRange === undefined) return this.writeParts(sink);
+    // The sink copies what it keeps: write from where the bytes lie, and reuse the block from its start afterwards.
+    let ok: boolean;
+    const src = this.pendSrc;
+    if (src !== null && this.n === 0 && this.blockPos === this.blockStart) {
+      // One range and nothing else: never copied here.
+      this.pendSrc = null;
+      this.bytes = 0;
+      ok = sink.writeRange(src, this.pendFrom, this.pendTo);
+    } else {
+      this.settle();
+      if (this.n === 0) {
+        // Everything is in the block: no slice of it is made.
+        this.bytes = 0;
+        ok = sink.writeRange(this.block, this.blockStart, this.blockPos);
+      } else ok = this.writeParts(sink);
+    }
+    this.blockStart = this.blockPos = 0;
+    return ok;
+  }
+
+  private writeParts(sink: BatchSink): boolean {
     const n = this.take();
     if (n === 1) return sink.write(this.part(0));
     const parts = new Array<Buffer>(n);
     for (let i = 0; i < n; i++) parts[i] = this.part(i);
     return sink.writev(parts);
-  }
-
-  private writeCopied(sink: BatchSink, writeRange: (b: Buffer, from: number, to: number) => boolean): boolean {
-    let ok: boolean;
-    const src = this.pendSrc;
-    if (src !== null && this.n === 0 && this.blockPos === this.blockStart) {
-      // One range and nothing else: written from where it lies, never copied here.
-      this.pendSrc = null;
-      ok = writeRange.call(sink, src, this.pendFrom, this.pendTo);
-      this.bytes = 0;
-    } else {
-      this.settle();
-      if (this.n === 0) {
-        // Everything is in the block: no slice of it is made.
-        ok = writeRange.call(sink, this.block, this.blockStart, this.blockPos);
-        this.bytes = 0;
-      } else {
-        const n = this.take();
-        if (n === 1) ok = sink.write(this.part(0));
-        else {
-          const parts = new Array<Buffer>(n);
-          for (let i = 0; i < n; i++) parts[i] = this.part(i);
-          ok = sink.writev(parts);
-        }
-      }
-    }
-    this.blockStart = this.blockPos = 0;
-    return ok;
   }
 
   /**
