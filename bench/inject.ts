@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { parseAllDocuments } from 'yaml';
-import { injectText } from '../src/pod/inject/index.js';
-import { startWebhook } from '../src/pod/inject/server.js';
+import { injectText } from '../src/inject/index.js';
+import { startWebhook } from '../src/inject/server.js';
 import { issueCert, makeCA } from '../test/helpers/tls.js';
 import type { BenchOptions } from './run.js';
 import { percentile, table } from './_table.js';

@@ -14,7 +14,7 @@ import { start, type Handle } from '../src/metrics-adapter/index.js';
 import { SeriesStore } from '../src/metrics-adapter/store.js';
 import { StatsdIngest } from '../src/metrics-adapter/statsd/ingest.js';
 import { parseMappingConfig } from '../src/metrics-adapter/statsd/mapping.js';
-import { loadAddon, RECEIVER_ENV, type UdpReceiverMode } from '../src/metrics-adapter/statsd/udp-receiver.js';
+import { loadAddon, RECEIVER_ENV, type UdpReceiverMode } from '../src/metrics-adapter/udp-receiver.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { injectText } from '../src/pod/inject/index.js';
+import { injectText } from '../src/inject/index.js';
 import { runPodkit, stopAll, tempDir } from './helpers/index.js';
 
 after(stopAll);

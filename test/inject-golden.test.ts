@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../src/core/config.js';
-import { components, injectText } from '../src/pod/inject/index.js';
-import { validateObject } from '../src/pod/validate/index.js';
+import { components, injectText } from '../src/inject/index.js';
+import { validateObject } from '../src/inject/validate/index.js';
 import { stopAll, tempDir } from './helpers/index.js';
 
 after(stopAll);

@@ -11,8 +11,8 @@ import { createLogger } from '../src/core/log.js';
 import { SeriesStore } from '../src/metrics-adapter/store.js';
 import { StatsdIngest } from '../src/metrics-adapter/statsd/ingest.js';
 import { parseMappingConfig } from '../src/metrics-adapter/statsd/mapping.js';
-import { startListeners, type Listeners } from '../src/metrics-adapter/statsd/listeners.js';
-import { ADDON_ENV, loadAddon, openUdpReceiver, RECEIVER_ENV, type UdpReceiverKind } from '../src/metrics-adapter/statsd/udp-receiver.js';
+import { startListeners, type Listeners } from '../src/metrics-adapter/statsd-listeners.js';
+import { ADDON_ENV, loadAddon, openUdpReceiver, RECEIVER_ENV, type UdpReceiverKind } from '../src/metrics-adapter/udp-receiver.js';
 
 after(stopAll);
 

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeRedisClients, rawClient, resp, startRedis, stopAll, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
-import type { ClientIo } from '../src/redis-ambassador/conn.js';
+import type { ClientIo } from '../src/redis-ambassador/io/conn.js';
 
 const CLIENTS = 20;
 const PER_CLIENT = process.env.PODKIT_AMBASSADOR_FULL === '1' ? 50_000 : 2_500;

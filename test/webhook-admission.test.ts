@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { injectText, TEMPLATE_PATHS } from '../src/pod/inject/index.js';
+import { injectText, TEMPLATE_PATHS } from '../src/inject/index.js';
 import { freePort, issueCert, makeCA, startPodkit, stopAll, waitForOutput, type Proc, type TestCA } from './helpers/index.js';
 
 after(stopAll);

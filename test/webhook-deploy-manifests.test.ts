@@ -6,10 +6,10 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../src/core/config.js';
-import { injectText } from '../src/pod/inject/index.js';
-import { spec as webhookSpec } from '../src/pod/inject/webhook-cli.js';
+import { injectText } from '../src/inject/index.js';
+import { spec as webhookSpec } from '../src/inject/webhook-cli.js';
 import { formatIssue, loadManifests, parseManifests } from '../src/pod/spec/index.js';
-import { validateObject } from '../src/pod/validate/index.js';
+import { validateObject } from '../src/inject/validate/index.js';
 import { runPodkit, stopAll, tempDir } from './helpers/index.js';
 
 after(stopAll);

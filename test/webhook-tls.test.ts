@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startWebhook } from '../src/pod/inject/server.js';
+import { startWebhook } from '../src/inject/server.js';
 import { issueCert, makeCA, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, freePort } from './helpers/index.js';
 
 after(stopAll);

@@ -18,7 +18,7 @@ export const commands: CommandEntry[] = [
   { name: 'ps', summary: 'list pods started by podkit up', load: () => import('../pod/cli/ps.js') },
   { name: 'logs', summary: "print (-f: follow) a pod's container logs", load: () => import('../pod/cli/logs.js') },
   { name: 'down', summary: 'stop pods started by podkit up and clean up (--all: every pod)', load: () => import('../pod/cli/down.js') },
-  { name: 'inject', summary: "add podkit's containers to Pod/workload YAML from podkit.io/* annotations (like istioctl kube-inject)", load: () => import('../pod/inject/cli.js') },
+  { name: 'inject', summary: "add podkit's containers to Pod/workload YAML from podkit.io/* annotations (like istioctl kube-inject)", load: () => import('../inject/cli.js') },
   { name: 'metrics-adapter', summary: 'StatsD, JMX and app stats → one normalized /metrics (Prometheus, OpenMetrics) and OTLP', load: () => import('../metrics-adapter/cli.js') },
-  { name: 'webhook', summary: 'Kubernetes mutating admission webhook that injects podkit containers (AdmissionReview v1, JSONPatch)', load: () => import('../pod/inject/webhook-cli.js') },
+  { name: 'webhook', summary: 'Kubernetes mutating admission webhook that injects podkit containers (AdmissionReview v1, JSONPatch)', load: () => import('../inject/webhook-cli.js') },
 ];

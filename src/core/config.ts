@@ -55,7 +55,7 @@ export const flag = {
 };
 
 export interface ParseOptions {
-  /** The command, for the `see … --help` hint: `podkit git-sync`. Callers prefix messages with it (see cli/run.ts). */
+  /** The command, for the `see … --help` hint: `podkit git-sync`. Callers prefix messages with it (see core/command.ts). */
   command: string;
   env?: NodeJS.ProcessEnv;
   /** Values from a config file, keyed by flag name; `source` names the file for messages. */

@@ -1,5 +1,5 @@
 /** @module `podkit git-sync` CLI glue: flags → Options, run until a signal, --one-time or too many failures. */
-import { commandLogger, runCommand } from '../cli/run.js';
+import { commandLogger, runCommand } from '../core/command.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { spec } from './flags.js';
 import { optionsFromFlags } from './options.js';

@@ -1,6 +1,6 @@
 /** @module The `podkit git-sync` flag spec: kubernetes/git-sync v4 spellings, GITSYNC_* env (and the legacy GIT_SYNC_* forms v4 still reads), plus podkit's own. */
 import { flag } from '../core/config.js';
-import { logFormatFlag } from '../cli/run.js';
+import { logFormatFlag } from '../core/command.js';
 
 /** `GITSYNC_X` first, then the legacy spellings v4 still accepts. */
 const env = (name: string, ...legacy: string[]) => [`GITSYNC_${name}`, ...legacy];

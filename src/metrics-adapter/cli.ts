@@ -1,5 +1,5 @@
 /** @module `podkit metrics-adapter` command line: flags → start() → run until SIGTERM; SIGHUP reloads. */
-import { commandLogger, runCommand } from '../cli/run.js';
+import { commandLogger, runCommand } from '../core/command.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { loadConfig, type ConfigOverrides } from './config.js';
 import { spec } from './flags.js';

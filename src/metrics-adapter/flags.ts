@@ -1,6 +1,6 @@
 /** @module The `podkit metrics-adapter` flag spec, with statsd_exporter's `--statsd.*` spellings. */
 import { flag } from '../core/config.js';
-import { logFormatFlag } from '../cli/run.js';
+import { logFormatFlag } from '../core/command.js';
 
 const env = (name: string) => [`PODKIT_METRICS_ADAPTER_${name}`];
 

@@ -7,7 +7,7 @@ import type { MetricFamily } from '../core/metrics/model.js';
 import { loadConfig, type AdapterConfig, type ConfigOverrides } from './config.js';
 import { SeriesStore } from './store.js';
 import { StatsdIngest } from './statsd/ingest.js';
-import { startListeners, type Listeners } from './statsd/listeners.js';
+import { startListeners, type Listeners } from './statsd-listeners.js';
 import { SelfMetrics } from './self-metrics.js';
 import { SourcesRunner } from './sources-runner.js';
 import { sanitizeForeign, writeMetrics, type Piece } from './outputs/prometheus.js';

@@ -1,6 +1,6 @@
 /** @module `podkit redis-ambassador` CLI glue: flags → Options (secrets from files), run until a signal. */
 import { readFileSync } from 'node:fs';
-import { commandLogger, runCommand } from '../cli/run.js';
+import { commandLogger, runCommand } from '../core/command.js';
 import { addSecret } from '../core/log.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { ConfigError, UsageError } from '../core/errors.js';

@@ -4,7 +4,7 @@ import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from './resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
-import { clock, markDirty } from './turn.js';
+import { clock, markDirty } from './io/turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
@@ -12,7 +12,7 @@ import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
-import type { Conn, ConnEvents } from './conn.js';
+import type { Conn, ConnEvents } from './io/conn.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { flag, withEnvPrefix } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { logFormatFlag } from '../cli/run.js';
+import { logFormatFlag } from '../core/command.js';
 import { topologySpec } from './topology/flags.js';
 
 /** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */

@@ -10,7 +10,7 @@ import { ConfigError, UpstreamError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK } from './resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
-import { clientIoFromEnv, connOpener, type ClientIo } from './conn.js';
+import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flag } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { runCommand } from '../../cli/run.js';
+import { runCommand } from '../../core/command.js';
 import { cleanupPod, listPods } from '../runtime/state.js';
 import { stateDirFlag } from './ps.js';
 

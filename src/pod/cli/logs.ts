@@ -3,7 +3,7 @@ import { existsSync, openSync, readdirSync, readSync, closeSync, statSync } from
 import { join } from 'node:path';
 import { flag } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { runCommand } from '../../cli/run.js';
+import { runCommand } from '../../core/command.js';
 import { podDir } from '../runtime/state.js';
 import { stateDirFlag } from './ps.js';
 

@@ -1,7 +1,7 @@
 /** @module `podkit ps`: a table of the pods in the state folder (detached or not), with readiness, restarts and IP. */
 import { join } from 'node:path';
 import { flag } from '../../core/config.js';
-import { runCommand } from '../../cli/run.js';
+import { runCommand } from '../../core/command.js';
 import type { PodStatus } from '../runtime/pod.js';
 import { listPods, readJSON } from '../runtime/state.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { flag } from '../../core/config.js';
 import { ConfigError, PodkitError, UsageError } from '../../core/errors.js';
 import { parseHostPort } from '../../core/parse.js';
-import { runCommand } from '../../cli/run.js';
+import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
 import { listPods, readJSON } from '../runtime/state.js';
 import { chooseSandbox, runPods } from './runner.js';

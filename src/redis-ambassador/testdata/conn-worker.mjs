@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-const { connOpener } = await import('../conn.js');
+const { connOpener } = await import('../io/conn.js');
 const opener = connOpener('native', () => {});
 const conns = [];
 const server = createServer({ pauseOnConnect: true }, (raw) => {

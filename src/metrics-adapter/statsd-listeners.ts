@@ -1,12 +1,12 @@
 /** @module The one glue file between sockets and the pure StatsD parser: UDP, TCP and unix datagram listeners. */
 import { createServer, type Server, type Socket as NetSocket } from 'node:net';
-import type { HostPort } from '../../core/parse.js';
-import type { Logger } from '../../core/log.js';
+import type { HostPort } from '../core/parse.js';
+import type { Logger } from '../core/log.js';
 import { createRequire } from 'node:module';
 import { rm } from 'node:fs/promises';
-import { ConfigError } from '../../core/errors.js';
-import type { StatsdIngest } from './ingest.js';
-import { LineSplitter } from './lines.js';
+import { ConfigError } from '../core/errors.js';
+import type { StatsdIngest } from './statsd/ingest.js';
+import { LineSplitter } from './statsd/lines.js';
 import { openUdpReceiver, type UdpReceiver, type UdpReceiverKind, type UdpReceiverMode } from './udp-receiver.js';
 
 export interface ListenerOptions {

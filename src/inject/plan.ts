@@ -1,7 +1,7 @@
 /** @module Read a pod template's `podkit.io/*` annotations into a plan: which components, with which flags and objects. */
-import { closest } from '../../core/suggest.js';
-import { convert, flag, type Flag } from '../../core/config.js';
-import { ConfigError } from '../../core/errors.js';
+import { closest } from '../core/suggest.js';
+import { convert, flag, type Flag } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
 import { ANNOTATION_PREFIX, GLOBAL_ANNOTATIONS, componentOf, components, type ComponentDef } from './components.js';
 
 export type SidecarMode = 'native' | 'classic';

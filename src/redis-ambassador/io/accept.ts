@@ -1,6 +1,6 @@
 /** @module Accepted client connections re-wrapped to read through `readInto` (no per-read allocation, no stream push). */
 import { Socket, type Server } from 'node:net';
-import { readInto } from './resp/bytes.js';
+import { readInto } from './read.js';
 
 /** Socket fields Node uses to wrap an accepted connection and to count it on its server. */
 interface Wrapped {

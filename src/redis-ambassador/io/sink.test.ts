@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Sink, directWrites } from './sink.js';
-import { collect, mixedWrite, writeUntilFull } from '../../test/helpers/sockets.js';
-import { pollUntil } from '../../test/helpers/poll.js';
+import { collect, mixedWrite, writeUntilFull } from '../../../test/helpers/sockets.js';
+import { pollUntil } from '../../../test/helpers/poll.js';
 
 /** A loopback pair: `a` is ours (written through a Sink), `b` the peer. */
 async function pair(): Promise<{ a: Socket; b: Socket; server: Server }> {

@@ -1,8 +1,8 @@
 /** @module The components `podkit inject` can add, each described by its own flag spec (one source of truth) plus pod wiring. */
-import type { FlagSpec } from '../../core/config.js';
-import { spec as gitSyncSpec } from '../../git-sync/flags.js';
-import { spec as metricsAdapterSpec } from '../../metrics-adapter/flags.js';
-import { spec as redisAmbassadorSpec } from '../../redis-ambassador/flags.js';
+import type { FlagSpec } from '../core/config.js';
+import { spec as gitSyncSpec } from '../git-sync/flags.js';
+import { spec as metricsAdapterSpec } from '../metrics-adapter/flags.js';
+import { spec as redisAmbassadorSpec } from '../redis-ambassador/flags.js';
 
 /** A Kubernetes volume source podkit creates for an annotation (the annotation value names the object). */
 export interface ObjectRef {

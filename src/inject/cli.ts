@@ -1,8 +1,8 @@
 /** @module `podkit inject` CLI glue: read manifests (files or stdin), inject or un-inject, validate, write stdout or -o. */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { runCommand } from '../../cli/run.js';
-import { flag } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { runCommand } from '../core/command.js';
+import { flag } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
 import { injectText } from './index.js';
 import type { SidecarMode } from './plan.js';
 

@@ -5,7 +5,7 @@ let cached: string | undefined;
 
 export function podkitVersion(): string {
   if (!cached) {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     cached = pkg.version;
   }
   return cached;

@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type Conn, type ConnOpener } from './conn.js';
-import { ConfigError } from '../core/errors.js';
-import { pollUntil } from '../../test/helpers/poll.js';
-import { collect, mixedWrite, writeUntilFull } from '../../test/helpers/sockets.js';
-import { readInto } from './resp/bytes.js';
+import { ConfigError } from '../../core/errors.js';
+import { pollUntil } from '../../../test/helpers/poll.js';
+import { collect, mixedWrite, writeUntilFull } from '../../../test/helpers/sockets.js';
+import { readInto } from './read.js';
 
 /** What a connection reported to its session. */
 interface Seen {
@@ -209,7 +209,7 @@ for (const [kind, side] of [['native', 'accepted'], ['socket', 'accepted'], ['na
 
 test('native conn: a worker that ends with connections open (and one mid-close) ends cleanly; its peers see them close', () => {
   // Its own process: here the addon is loaded by this thread too, which would keep it mapped after the worker ends.
-  const host = fileURLToPath(new URL('./testdata/conn-worker-host.mjs', import.meta.url));
+  const host = fileURLToPath(new URL('../testdata/conn-worker-host.mjs', import.meta.url));
   const r = spawnSync(process.execPath, [host], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.signal, null, `the host process died of ${r.signal}: ${r.stderr}`);
   assert.equal(r.stdout.trim(), 'ok', r.stderr);

@@ -4,8 +4,8 @@
  * podkit writes (DaemonSet, ReplicaSet, CronJob, Service, ServiceAccount, Namespace, MutatingWebhookConfiguration).
  */
 import { ConfigError } from '../../core/errors.js';
-import { validateManifest, validatePodSpec, type Issue, type Manifest, type ObjectMeta } from '../spec/index.js';
-import { isObject, walk } from '../spec/walk.js';
+import { validateManifest, validatePodSpec, type Issue, type Manifest, type ObjectMeta } from '../../pod/spec/index.js';
+import { isObject, walk } from '../../pod/spec/walk.js';
 import { checkClusterFields } from './extras.js';
 import { checkClusterVolumes } from './volumes.js';
 import { clusterWorkloadSpecs, mutatingWebhookConfiguration, namespace, service, serviceAccount, top } from './schemas.js';

@@ -1,9 +1,9 @@
 /** @module `podkit webhook` CLI glue: flags → startWebhook, run until a signal; SIGHUP reloads the certificate. */
-import { commandLogger, logFormatFlag, runCommand } from '../../cli/run.js';
-import { flag } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
-import { runUntilSignal } from '../../core/lifecycle.js';
-import { formatHostPort, parseBytes } from '../../core/parse.js';
+import { commandLogger, logFormatFlag, runCommand } from '../core/command.js';
+import { flag } from '../core/config.js';
+import { UsageError } from '../core/errors.js';
+import { runUntilSignal } from '../core/lifecycle.js';
+import { formatHostPort, parseBytes } from '../core/parse.js';
 import type { SidecarMode } from './plan.js';
 import { startWebhook } from './server.js';
 import { defaultImage, podkitVersion } from './version.js';

@@ -2,11 +2,11 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Server } from 'node:https';
 import { createSecureContext } from 'node:tls';
-import { ConfigError } from '../../core/errors.js';
-import { sendText, startHttpServer, type Handler } from '../../core/http.js';
-import { silentLogger, type Logger } from '../../core/log.js';
-import { Registry } from '../../core/metrics/index.js';
-import type { HostPort } from '../../core/parse.js';
+import { ConfigError } from '../core/errors.js';
+import { sendText, startHttpServer, type Handler } from '../core/http.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { Registry } from '../core/metrics/index.js';
+import type { HostPort } from '../core/parse.js';
 import { review, type ReviewOptions } from './admission.js';
 
 export interface WebhookOptions {

@@ -1,6 +1,6 @@
 /** @module Inject/uninject across multi-document YAML: find pod templates by kind, compute a JSON Patch, apply it to the YAML Document so comments and order survive. */
 import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
-import { ConfigError, PodkitError } from '../../core/errors.js';
+import { ConfigError, PodkitError } from '../core/errors.js';
 import { ANNOTATION_PREFIX } from './components.js';
 import { diff, parsePointer, type Json, type PatchOp } from './jsonpatch.js';
 import { injectTemplate, uninjectTemplate, type InjectOptions } from './transform.js';

@@ -1,5 +1,5 @@
 /** @module The pure pod-template transform: add podkit's containers and volumes from a plan, record them, and take exactly them out again. */
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { GIT_SYNC_ROOT, STATUS_ANNOTATION } from './components.js';
 import type { Json } from './jsonpatch.js';
 import { annotationPath, planFromAnnotations, type ComponentPlan, type SidecarMode } from './plan.js';

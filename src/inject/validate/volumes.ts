@@ -3,10 +3,10 @@
  * walk reports them as unknown fields even though its rules accept them (run as emptyDir locally); on a cluster they
  * are normal — the API server adds a projected token volume to every pod — so they are checked here instead.
  */
-import type { Field } from '../spec/schema.js';
-import { SUBSTITUTED_VOLUME_SOURCES } from '../spec/schema.js';
-import type { Issue } from '../spec/types.js';
-import { isObject, walk } from '../spec/walk.js';
+import type { Field } from '../../pod/spec/schema.js';
+import { SUBSTITUTED_VOLUME_SOURCES } from '../../pod/spec/schema.js';
+import type { Issue } from '../../pod/spec/types.js';
+import { isObject, walk } from '../../pod/spec/walk.js';
 
 const str = (required = false): Field => ({ t: 'string', required });
 const int = (): Field => ({ t: 'int', min: 0 });

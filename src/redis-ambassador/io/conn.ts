@@ -6,9 +6,9 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import type { Server, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../../core/errors.js';
 import { adopt } from './accept.js';
-import { copyOut, type BatchSink } from './resp/bytes.js';
+import { copyOut, type BatchSink } from '../resp/bytes.js';
 import { HIGH_WATER, Sink } from './sink.js';
 import { beginTurn, endTurn } from './turn.js';
 
@@ -86,7 +86,7 @@ interface ConnIoAddon {
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
-const ADDON_PATH = fileURLToPath(new URL('../../native/conn-io/build/Release/conn_io.node', import.meta.url));
+const ADDON_PATH = fileURLToPath(new URL('../../../native/conn-io/build/Release/conn_io.node', import.meta.url));
 
 /** Env var naming another addon file (packaging, and tests of the fallback). */
 export const CONN_IO_ADDON_ENV = 'PODKIT_CONN_IO_ADDON';

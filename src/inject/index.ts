@@ -1,5 +1,5 @@
 /** @module podkit inject, pure: manifests in, manifests out (CLI and webhook share this), plus the admission review logic. */
-import { assertValid } from '../validate/index.js';
+import { assertValid } from './validate/index.js';
 import { transformText, type Direction } from './document.js';
 import type { SidecarMode } from './plan.js';
 import { defaultImage, podkitVersion } from './version.js';

@@ -3,9 +3,9 @@
  * contexts, resources, tolerations, image pull secrets, host aliases, DNS config. Checked strictly here so a
  * misspelled `runAsNonRoot` is an error, not a silently weaker pod.
  */
-import type { Field } from '../spec/schema.js';
-import type { Issue } from '../spec/types.js';
-import { isObject, walk } from '../spec/walk.js';
+import type { Field } from '../../pod/spec/schema.js';
+import type { Issue } from '../../pod/spec/types.js';
+import { isObject, walk } from '../../pod/spec/walk.js';
 
 const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
 const int = (min?: number): Field => ({ t: 'int', min });

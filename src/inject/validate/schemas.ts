@@ -1,5 +1,5 @@
 /** @module Field tables for the cluster kinds src/pod/spec does not cover (DaemonSet, ReplicaSet, CronJob, Service, ServiceAccount, Namespace, MutatingWebhookConfiguration). */
-import { objectMeta, podTemplate, workloadSpecs, type Field } from '../spec/schema.js';
+import { objectMeta, podTemplate, workloadSpecs, type Field } from '../../pod/spec/schema.js';
 
 const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
 const int = (min?: number, max?: number, extra: Partial<Field> = {}): Field => ({ t: 'int', min, max, ...extra }) as Field;

@@ -1,7 +1,7 @@
 /** @module Shared glue for subcommands: parse flags, print --help, turn errors into one line and an exit code. */
 import { flag, helpText, parseConfig, type FlagSpec, type Parsed, type ParseOptions } from '../core/config.js';
 import { createLogger, levelFromVerbosity, type Logger } from '../core/log.js';
-import { describeError, exitCodeOf } from '../core/errors.js';
+import { describeError, exitCodeOf } from './errors.js';
 
 export interface CommandDef<S extends FlagSpec> {
   /** `podkit git-sync`. */

@@ -7,9 +7,9 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
-import type { HostPort } from '../../core/parse.js';
-import type { Logger } from '../../core/log.js';
-import { ConfigError } from '../../core/errors.js';
+import type { HostPort } from '../core/parse.js';
+import type { Logger } from '../core/log.js';
+import { ConfigError } from '../core/errors.js';
 
 /** `recvmmsg`: the native batched receiver; `dgram`: Node's socket, one callback per datagram. */
 export type UdpReceiverKind = 'recvmmsg' | 'dgram';
@@ -72,7 +72,7 @@ interface UdpBatchAddon {
 
 const TRUNCATED = 0xffffffff;
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
-const ADDON_PATH = fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
+const ADDON_PATH = fileURLToPath(new URL('../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
 
 /** Env var naming another addon file (packaging, and tests of the fallback). */
 export const ADDON_ENV = 'PODKIT_UDP_BATCH_ADDON';
