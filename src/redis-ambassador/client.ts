@@ -1,7 +1,7 @@
 /** @module One client connection: parse commands, route them, deliver replies strictly in order, per-client state. */
-import { BAD, NEED, commandFrame, scanCommand, scanState } from './resp/scanner.js';
+import { BAD, NEED, commandFrame, scanCommand, scanState } from '../core/resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
-import { encodeCommand, encodeError } from './resp/encode.js';
+import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
 import { clock, markDirty } from './io/turn.js';

@@ -7,7 +7,7 @@ import { formatHostPort } from '../core/parse.js';
 import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { ConfigError, UpstreamError } from '../core/errors.js';
-import { DEFAULT_MAX_BULK } from './resp/scanner.js';
+import { DEFAULT_MAX_BULK } from '../core/resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
 import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';

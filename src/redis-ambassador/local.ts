@@ -1,7 +1,7 @@
 /** @module Commands the ambassador answers from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO. */
 import { timingSafeEqual } from 'node:crypto';
-import { parseIntAt } from './resp/scanner.js';
-import { encodeBulk, encodeError, encodeValue } from './resp/encode.js';
+import { parseIntAt } from '../core/resp/scanner.js';
+import { encodeBulk, encodeError, encodeValue } from '../core/resp/encode.js';
 import { Special } from './resp/commands.js';
 
 /** The per-client state these commands read and change. */

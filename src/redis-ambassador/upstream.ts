@@ -1,9 +1,9 @@
 /** @module One pipelined connection to a Redis node: a FIFO of commands in flight, writes batched per event-loop turn. */
 import { connect, type Socket } from 'node:net';
-import { BAD, NEED, scanState, scanValue } from './resp/scanner.js';
+import { BAD, NEED, scanState, scanValue } from '../core/resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { readInto } from './io/read.js';
-import { encodeCommand, encodeError } from './resp/encode.js';
+import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 import type { Conn, ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';

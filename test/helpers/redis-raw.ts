@@ -1,6 +1,6 @@
 /** @module A raw RESP test client: send exact bytes, get each reply back as its exact bytes (for byte-for-byte checks). */
 import { connect, type Socket } from 'node:net';
-import { BAD, NEED, scanState, scanValue } from '../../src/redis-ambassador/resp/scanner.js';
+import { BAD, NEED, scanState, scanValue } from '../../src/core/resp/scanner.js';
 
 export interface RawClient {
   readonly socket: Socket;

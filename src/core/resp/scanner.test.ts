@@ -3,7 +3,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BAD, NEED, commandFrame, findByte, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
-import { InputBuffer } from './bytes.js';
+import { InputBuffer } from './buffer.js';
 
 /** Reference decoder: recursive, obviously right, slow. Returns [value, next offset] or throws. */
 type Ref = string | number | null | boolean | Ref[] | { t: string; v: Ref };
