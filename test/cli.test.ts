@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { runPodkit } from './helpers/index.js';
+import { runPodkit, startPodkit, withTimeout } from './helpers/index.js';
 import { commands } from '../src/cli/commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,4 +39,20 @@ test('no command and unknown commands are usage errors (exit 2)', async () => {
   const r = await runPodkit(['frobnicate']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'podkit: unknown command "frobnicate" (see podkit --help)\n');
+});
+
+test('an unknown command suggests the nearest one', async () => {
+  const r = await runPodkit(['upp']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'podkit: unknown command "upp" (did you mean up?) (see podkit --help)\n');
+});
+
+test('a closed stdout (podkit … | head) ends every command quietly: no stack trace', async () => {
+  for (const args of [['--help'], ['up', '--help'], ['ps', '--state-dir', '/tmp/podkit-no-such-state'], ['inject', '--help']]) {
+    const p = startPodkit(args);
+    p.child.stdout!.destroy();
+    const code = await withTimeout(p.exited, 20_000, `podkit ${args.join(' ')}`);
+    assert.equal(code, 0, `podkit ${args.join(' ')}: ${p.stderr()}`);
+    assert.equal(p.stderr(), '', `podkit ${args.join(' ')}`);
+  }
 });

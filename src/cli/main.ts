@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { commands } from './commands.js';
 import { describeError, exitCodeOf } from '../core/errors.js';
+import { guardStdio } from '../core/stdio.js';
+import { closest } from '../core/suggest.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,13 +41,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands.find((c) => c.name === first);
   if (!entry) {
-    process.stderr.write(`podkit: unknown command "${first}" (see podkit --help)\n`);
+    const near = closest(first, commands.map((c) => c.name));
+    process.stderr.write(`podkit: unknown command "${first}"${near ? ` (did you mean ${near}?)` : ''} (see podkit --help)\n`);
     return 2;
   }
   const mod = await entry.load();
   return mod.run(rest);
 }
 
+guardStdio();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,6 +1,7 @@
 /** @module Process lifecycle: SIGTERM/SIGINT → graceful stop with a deadline; SIGHUP → reload. */
 import type { Logger } from './log.js';
 import { describeError } from './errors.js';
+import { onOutputClosed } from './stdio.js';
 
 export interface Stoppable {
   close(): Promise<void>;
@@ -26,7 +27,10 @@ export function runUntilSignal(handle: Stoppable, opts: LifecycleOptions, done?:
   const deadline = opts.deadlineMs ?? 10_000;
   return new Promise<void>((resolve) => {
     let stopping = false;
+    // A closed stdout/stderr (the reader of our logs went away) stops the component as SIGTERM would.
+    const offClosed = onOutputClosed(() => stopping || onStop('output closed'));
     const cleanup = () => {
+      offClosed();
       proc.off('SIGTERM', onStop);
       proc.off('SIGINT', onStop);
       proc.off('SIGHUP', onHup);

@@ -14,7 +14,9 @@ import type { Sandbox } from '../runtime/sandbox.js';
 import { HostSandbox } from '../runtime/sandbox-host.js';
 import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
 import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
+import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
+import { onOutputClosed } from '../../core/stdio.js';
 import { statusPage } from './status-page.js';
 
 export interface RunnerOptions {
@@ -52,6 +54,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   for (const p of o.loaded.pods) if (live.has(p.name)) throw new UsageError(`pod "${p.name}" is already running (podkit down ${p.name})`);
 
   const runners: PodRunner[] = [];
+  const countdown = killCountdown((l) => o.err(l));
   const states = new Map<PodRunner, { state: PodState; dir: string }>();
   let statusTimer: NodeJS.Timeout | undefined;
   const writeStatus = () => {
@@ -120,7 +123,8 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       backoff: { maxMs: o.maxBackoffMs },
       output: (c, _s, line) => o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`),
       event: (e) => {
-        if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished'].includes(e.event)) {
+        countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
+        if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill'].includes(e.event)) {
           o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
         }
         if (e.event === 'sandbox-ready') {
@@ -135,17 +139,20 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   }
 
   let stopping = false;
-  const stopAll = async () => {
+  const stopAll = async (why: 'SIGINT' | 'SIGTERM' | 'output closed' | 'failed start') => {
     if (stopping) return;
     stopping = true;
-    o.err('podkit: stopping pods (Ctrl-C again to force)');
+    // Only a Ctrl-C is answered with how to force: after SIGTERM or a lost reader there is no keyboard to press.
+    o.err(`podkit: stopping pods (${why}${why === 'SIGINT' ? '; Ctrl-C again to force' : ''})`);
     await Promise.all(runners.map((r) => r.stop()));
   };
   const force = async () => {
     o.err('podkit: forcing: killing every container');
     for (const r of runners) for (const c of r.containers) void c.stop(0);
   };
-  const onSignal = () => void (stopping ? force() : stopAll());
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => void (stopping ? force() : stopAll(sig));
+  // `podkit up | tee` and Ctrl-C: tee is gone before our last lines; stop the pods as for SIGTERM, never crash.
+  const offClosed = onOutputClosed(() => void stopAll('output closed'));
   const onUsr2 = () => {
     // `podkit down POD` asks for one pod by dropping a file in its folder.
     for (const r of runners) {
@@ -184,7 +191,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       ),
     );
   } catch (e) {
-    await stopAll();
+    await stopAll('failed start');
     await finishAll();
     throw e;
   }
@@ -193,6 +200,8 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   return phases.every((p) => p === 'Succeeded' || p === 'Stopped') ? 0 : 1;
 
   async function finishAll() {
+    offClosed();
+    countdown.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGUSR2', onUsr2);

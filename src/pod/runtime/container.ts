@@ -209,7 +209,7 @@ export class ContainerRunner {
       await Promise.race([pre.sleep ? new Promise<void>((r) => this.deps.clock.after(pre.sleep!.seconds * 1000, r)) : runHandler(pre, this.deps.probeTarget(() => this.proc), budget), gone]);
     }
     if (this.proc === proc) {
-      this.deps.event({ container: this.spec.name, event: 'sigterm' });
+      this.deps.event({ container: this.spec.name, event: 'sigterm', detail: `SIGKILL in ${Math.max(0, Math.round(deadline - this.deps.clock.now()))}ms` });
       proc.signal('SIGTERM');
     }
     await gone;
