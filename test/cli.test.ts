@@ -56,3 +56,15 @@ test('a closed stdout (podkit … | head) ends every command quietly: no stack t
     assert.equal(p.stderr(), '', `podkit ${args.join(' ')}`);
   }
 });
+
+test('every --help line is in one style: sentence case (the podkit: mark aside)', async () => {
+  const top = await runPodkit(['--help']);
+  const lines = [...top.stdout.matchAll(/^ {2}\S+ +(.+)$/gm)].map((m) => ['podkit --help', m[1]]);
+  for (const c of commands) {
+    const h = await runPodkit([c.name, '--help']);
+    // A flag row: "  -x, --name META   Help…" or the help alone on the next line when the flag is long.
+    for (const m of h.stdout.matchAll(/^ {2}(?:-\w, )?--\S+(?: \S+)? {2,}(\S.*)$|^ {8,}(\S.*)$/gm)) lines.push([`podkit ${c.name} --help`, m[1] ?? m[2]]);
+    lines.push([`podkit ${c.name} --help`, h.stdout.split('\n')[2]]);
+  }
+  assert.deepEqual(lines.filter(([, l]) => /^(?:podkit: )?[a-z]/.test(l)), []);
+});

@@ -2,6 +2,7 @@
 /** @module The podkit CLI: argv → subcommand. Sets process.exitCode; never exits mid-flight. */
 import { readFileSync } from 'node:fs';
 import { commands } from './commands.js';
+import { sentence } from '../core/config.js';
 import { describeError, exitCodeOf } from '../core/errors.js';
 import { guardStdio } from '../core/stdio.js';
 import { closest } from '../core/suggest.js';
@@ -19,7 +20,7 @@ function usage(): string {
     'Reusable containers for the composite-container patterns, and the Pod that composes them.',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${sentence(c.summary)}`),
     '',
     'Flags:',
     `  ${'--help'.padEnd(width)}Show this help (podkit <command> --help for a command's flags)`,

@@ -258,8 +258,18 @@ export function formatDuration(ms: number): string {
 }
 
 /** `--help` text: every flag with its env var(s) and default. */
+/**
+ * Every --help line in one style, sentence case ("Sync a git repo…"), whatever the flag's author wrote; the
+ * `podkit:` mark on flags a peer does not have stays lowercase as the name is.
+ */
+export function sentence(text: string): string {
+  const mark = /^podkit: /.exec(text)?.[0] ?? '';
+  const rest = text.slice(mark.length);
+  return mark + rest.replace(/^[a-z]/, (c) => c.toUpperCase());
+}
+
 export function helpText(spec: FlagSpec, usage: string, summary: string): string {
-  const lines = [`Usage: ${usage}`, '', summary, '', 'Flags:'];
+  const lines = [`Usage: ${usage}`, '', sentence(summary), '', 'Flags:'];
   const rows: [string, string][] = [];
   for (const [name, f] of Object.entries(spec)) {
     if (f.hidden) continue;
@@ -267,7 +277,7 @@ export function helpText(spec: FlagSpec, usage: string, summary: string): string
     const spellings = [f.short ? `-${f.short}, --${name}` : `    --${name}`, ...(f.aliases ?? []).map((a) => `--${a}`)].join(', ');
     const env = envNames(name, f);
     const extra = [f.repeatable ? 'repeatable' : '', env.length ? `env ${env.join(', ')}` : ''].filter(Boolean).join('; ');
-    rows.push([`  ${spellings}${meta}`, `${f.help}${showDefault(f)}${extra ? ` [${extra}]` : ''}`]);
+    rows.push([`  ${spellings}${meta}`, `${sentence(f.help)}${showDefault(f)}${extra ? ` [${extra}]` : ''}`]);
   }
   const width = Math.min(44, Math.max(...rows.map(([a]) => a.length)) + 2);
   for (const [a, b] of rows) lines.push(a.length + 1 >= width ? `${a}\n${' '.repeat(width)}${b}` : `${a.padEnd(width)}${b}`);

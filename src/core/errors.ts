@@ -103,6 +103,13 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** Why a file could not be read or written, in words ("no such file or directory"), without Node's errno prefix and path. */
+export function fileErrorReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const m = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '');
+  return m ? m[1] : describeError(err);
+}
+
 /** A post-sync hook (git-sync exechook or webhook) failed. */
 export class HookError extends PodkitError {
   constructor(message: string, options?: ErrorOptions) {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, fileErrorReason } from '../core/errors.js';
 import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core/parse.js';
 import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
 import type { TagStyles } from './statsd/parser.js';
@@ -95,7 +95,41 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(what, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(what, `cannot read${what === path ? '' : ` ${path}`}: ${fileErrorReason(err)}`);
+  }
+}
+
+/** A section with an unknown key still has its known keys checked. */
+const asObj = (v: unknown): Obj => (isObj(v) ? v : {});
+
+/**
+ * Every config error at once, as a linter reports them: each section is checked on its own and a bad one yields
+ * its fallback so the rest is still checked. One error is thrown as it is; several as one ConfigError, one per line.
+ */
+class Collector {
+  readonly errors: ConfigError[] = [];
+  check<T>(fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.errors.push(err);
+      return fallback;
+    }
+  }
+  async checkAsync<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.errors.push(err);
+      return fallback;
+    }
+  }
+  throwIfAny(file: string | undefined): void {
+    const named = this.errors.map((e) => (file && !e.message.startsWith(file) ? new ConfigError(`${file}: ${e.path}`, e.message.slice(e.path.length + 2), { cause: e }) : e));
+    if (named.length === 1) throw named[0];
+    if (named.length > 1) throw new ConfigError('', `${named.length} config errors:\n${named.map((e) => `  ${e.message}`).join('\n')}`, { cause: named[0] });
   }
 }
 
@@ -114,22 +148,20 @@ export async function loadConfig(opts: LoadOptions): Promise<AdapterConfig> {
   let doc: unknown = opts.doc;
   const base = opts.file ? dirname(resolve(opts.file)) : process.cwd();
   if (doc === undefined && opts.file) doc = parseYaml(await readText(opts.file, opts.file), opts.file);
-  try {
-    return await validate(doc, base, o, opts.factories);
-  } catch (err) {
-    if (err instanceof ConfigError && opts.file && !err.message.startsWith(opts.file)) throw new ConfigError(`${opts.file}: ${err.path}`, err.message.slice(err.path.length + 2), { cause: err });
-    throw err;
-  }
+  const c = new Collector();
+  const config = await c.checkAsync(() => validate(doc, base, o, opts.factories, c), undefined);
+  c.throwIfAny(opts.file);
+  return config!;
 }
 
-async function validate(doc: unknown, base: string, o: ConfigOverrides, factories: Record<string, SourceFactory<unknown>>): Promise<AdapterConfig> {
+async function validate(doc: unknown, base: string, o: ConfigOverrides, factories: Record<string, SourceFactory<unknown>>, c: Collector): Promise<AdapterConfig> {
   const root = section(doc, '', ['statsd', 'limits', 'sources', 'outputs']);
-  const sd = section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window']);
-  const tags = section(sd.tags, 'statsd.tags', ['dogstatsd', 'influxdb', 'librato', 'signalfx']);
+  const sd = c.check(() => section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window']), asObj(root.statsd));
+  const tags = c.check(() => section(sd.tags, 'statsd.tags', ['dogstatsd', 'influxdb', 'librato', 'signalfx']), asObj(sd.tags));
 
-  let mapping: MappingConfig;
   let mappingSource = 'statsd.mappings';
-  const mappingFile = o.mappingConfig ?? (sd.mapping_config as string | undefined);
+  const mappingFile = o.mappingConfig ?? (typeof sd.mapping_config === 'string' ? sd.mapping_config : undefined);
+  const mapping = await c.checkAsync(async (): Promise<MappingConfig> => {
   if (sd.mapping_config !== undefined && typeof sd.mapping_config !== 'string') throw new ConfigError('statsd.mapping_config', 'expected a file path');
   if (mappingFile && (sd.mappings !== undefined || sd.defaults !== undefined) && o.mappingConfig === undefined)
     throw new ConfigError('statsd.mapping_config', 'give either mapping_config or inline mappings/defaults, not both');
@@ -138,34 +170,36 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     mappingSource = mappingFile;
     const text = await readText(p, o.mappingConfig !== undefined ? '--statsd.mapping-config' : 'statsd.mapping_config');
     try {
-      mapping = parseMappingConfig(parseYaml(text, mappingFile));
+      return parseMappingConfig(parseYaml(text, mappingFile));
     } catch (err) {
       if (err instanceof ConfigError && !err.message.startsWith(mappingFile)) throw new ConfigError(`${mappingFile}: ${err.path}`, err.message.slice(err.path.length + 2));
       throw err;
     }
-  } else mapping = parseMappingConfig({ defaults: sd.defaults, mappings: sd.mappings }, 'statsd');
+  }
+  return parseMappingConfig({ defaults: sd.defaults, mappings: sd.mappings }, 'statsd');
+  }, parseMappingConfig({}, 'statsd'));
 
-  let readBuffer = 0;
-  const rb = o.readBuffer ?? sd.read_buffer;
-  if (rb !== undefined) {
+  const readBuffer = c.check(() => {
+    const rb = o.readBuffer ?? sd.read_buffer;
+    if (rb === undefined) return 0;
     const n = typeof rb === 'number' ? rb : typeof rb === 'string' ? parseBytes(rb) : undefined;
     if (n === undefined || n < 0) throw new ConfigError('statsd.read_buffer', 'expected a size like 8MiB');
-    readBuffer = n;
-  }
+    return n;
+  }, 0);
 
-  const lim = section(root.limits, 'limits', ['max_series', 'max_series_per_family', 'ttl', 'max_set_members']);
+  const lim = c.check(() => section(root.limits, 'limits', ['max_series', 'max_series_per_family', 'ttl', 'max_set_members']), asObj(root.limits));
   const limits = {
-    maxSeries: int(lim.max_series, 'limits.max_series', 100_000, 1),
-    maxSeriesPerFamily: int(lim.max_series_per_family, 'limits.max_series_per_family', 10_000, 1),
-    ttlMs: dur(lim.ttl, 'limits.ttl', 0),
-    maxSetMembers: int(lim.max_set_members, 'limits.max_set_members', 10_000, 1),
+    maxSeries: c.check(() => int(lim.max_series, 'limits.max_series', 100_000, 1), 0),
+    maxSeriesPerFamily: c.check(() => int(lim.max_series_per_family, 'limits.max_series_per_family', 10_000, 1), 0),
+    ttlMs: c.check(() => dur(lim.ttl, 'limits.ttl', 0), 0),
+    maxSetMembers: c.check(() => int(lim.max_set_members, 'limits.max_set_members', 10_000, 1), 0),
   };
 
   const sources: SourceConfig[] = [];
   if (root.sources !== undefined && root.sources !== null) {
     if (!Array.isArray(root.sources)) throw new ConfigError('sources', 'expected a list');
     const names = new Set<string>();
-    root.sources.forEach((raw: unknown, i: number) => {
+    root.sources.forEach((raw: unknown, i: number) => c.check(() => {
       const p = `sources[${i}]`;
       if (!isObj(raw)) throw new ConfigError(p, 'expected a mapping with name and kind');
       if (typeof raw.kind !== 'string') throw new ConfigError(`${p}.kind`, `required: one of ${Object.keys(factories).join(', ')}`);
@@ -180,12 +214,12 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
       const rest: Obj = { ...raw };
       delete rest.timeout;
       sources.push({ name, kind: raw.kind, timeoutMs, options: factory.parseOptions(rest, p), factory });
-    });
+    }, undefined));
   }
 
-  const outs = section(root.outputs, 'outputs', ['otlp']);
-  let otlp: AdapterConfig['otlp'];
-  if (outs.otlp !== undefined && outs.otlp !== null) {
+  const outs = c.check(() => section(root.outputs, 'outputs', ['otlp']), asObj(root.outputs));
+  const otlp = c.check((): AdapterConfig['otlp'] => {
+  if (outs.otlp === undefined || outs.otlp === null) return undefined;
     const ot = section(outs.otlp, 'outputs.otlp', ['endpoint', 'interval', 'headers', 'resource', 'compression']);
     if (typeof ot.endpoint !== 'string' || !/^https?:\/\//.test(ot.endpoint)) throw new ConfigError('outputs.otlp.endpoint', 'required: an http(s):// URL such as http://127.0.0.1:4318/v1/metrics');
     const headers: Record<string, string> = {};
@@ -202,24 +236,24 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     }
     const compression = ot.compression ?? 'none';
     if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('outputs.otlp.compression', 'expected gzip or none');
-    otlp = { endpoint: ot.endpoint, intervalMs, headers, resource, compression };
-  }
+    return { endpoint: ot.endpoint, intervalMs, headers, resource, compression };
+  }, undefined);
 
   return {
     statsd: {
-      udp: listen(o.listenUdp ?? sd.listen_udp ?? '127.0.0.1:9125', o.listenUdp !== undefined ? '--statsd.listen-udp' : 'statsd.listen_udp'),
-      tcp: listen(o.listenTcp ?? sd.listen_tcp ?? '127.0.0.1:9125', o.listenTcp !== undefined ? '--statsd.listen-tcp' : 'statsd.listen_tcp'),
+      udp: c.check(() => listen(o.listenUdp ?? sd.listen_udp ?? '127.0.0.1:9125', o.listenUdp !== undefined ? '--statsd.listen-udp' : 'statsd.listen_udp'), undefined),
+      tcp: c.check(() => listen(o.listenTcp ?? sd.listen_tcp ?? '127.0.0.1:9125', o.listenTcp !== undefined ? '--statsd.listen-tcp' : 'statsd.listen_tcp'), undefined),
       unixgram: (o.listenUnixgram ?? (sd.listen_unixgram as string | undefined)) || undefined,
       readBuffer,
       mapping,
       mappingSource,
       tags: {
-        dogstatsd: o.tags?.dogstatsd ?? bool(tags.dogstatsd, 'statsd.tags.dogstatsd', true),
-        influxdb: o.tags?.influxdb ?? bool(tags.influxdb, 'statsd.tags.influxdb', true),
-        librato: o.tags?.librato ?? bool(tags.librato, 'statsd.tags.librato', true),
-        signalfx: o.tags?.signalfx ?? bool(tags.signalfx, 'statsd.tags.signalfx', true),
+        dogstatsd: o.tags?.dogstatsd ?? c.check(() => bool(tags.dogstatsd, 'statsd.tags.dogstatsd', true), true),
+        influxdb: o.tags?.influxdb ?? c.check(() => bool(tags.influxdb, 'statsd.tags.influxdb', true), true),
+        librato: o.tags?.librato ?? c.check(() => bool(tags.librato, 'statsd.tags.librato', true), true),
+        signalfx: o.tags?.signalfx ?? c.check(() => bool(tags.signalfx, 'statsd.tags.signalfx', true), true),
       },
-      setWindowMs: dur(sd.set_window, 'statsd.set_window', 60_000) || 60_000,
+      setWindowMs: c.check(() => dur(sd.set_window, 'statsd.set_window', 60_000), 0) || 60_000,
     },
     limits,
     sources,

@@ -12,6 +12,7 @@ import { listPods, readJSON } from '../runtime/state.js';
 import { chooseSandbox, runPods } from './runner.js';
 
 export const upSpec = {
+  filename: flag.string({ help: 'A manifest to run, as `kubectl apply -f` takes it (- for stdin); repeatable, and the same as a FILE argument', short: 'f', repeatable: true, metavar: 'FILE', env: [] }),
   detach: flag.bool({ help: 'Run the pods in the background (podkit ps / logs / down work on them)', short: 'd', default: false, env: [] }),
   sandbox: flag.enum({ help: 'namespaced (root: netns, mount and pid namespaces per pod), host (no isolation), auto', values: ['auto', 'namespaced', 'host'], default: 'auto' }),
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
@@ -47,7 +48,8 @@ export function loadFiles(files: string[], err: (l: string) => void): LoadedMani
   const errors = all.filter((i) => i.severity === 'error');
   if (errors.length) {
     const first = errors[0];
-    throw new ConfigError(`${first.source ? `${first.source}: ` : ''}${first.path}`, `${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ''}`);
+    // One line: a YAML error's offending line and caret were printed above with every issue.
+    throw new ConfigError([first.source, first.path].filter(Boolean).join(': '), `${first.message.split('\n')[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ''}`);
   }
   if (loaded.pods.length === 0) throw new ConfigError(files.join(', '), 'no Pod, Deployment, StatefulSet or Job to run');
   return { ...loaded, issues: all };
@@ -57,14 +59,14 @@ export function run(argv: string[]): Promise<number> {
   return runCommand(
     {
       command: 'podkit up',
-      usage: 'podkit up [flags] FILE…',
+      usage: 'podkit up [flags] [-f] FILE…',
       summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, StatefulSet, Job; ConfigMaps and Secrets from the same files): one set of namespaces per pod, each container a host process running its command + args.',
       epilog: 'See docs/pod.md for what is honoured locally and what is not.',
       spec: upSpec,
       positionals: true,
       async main({ values, positionals }) {
         const err = (l: string) => process.stderr.write(l + '\n');
-        const loaded = loadFiles(positionals, err);
+        const loaded = loadFiles([...values.filename, ...positionals], err);
         const root = values['state-dir'];
         if (values['dry-run']) {
           for (const p of loaded.pods) process.stdout.write(`${p.namespace}/${p.name}: ${[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name).join(', ')}\n`);

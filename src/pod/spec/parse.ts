@@ -13,6 +13,15 @@ export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'Confi
  * Split a multi-document YAML text into manifests. YAML syntax errors and documents that are not
  * Kubernetes objects are errors; empty documents are skipped.
  */
+/** A YAML syntax error as compilers print one: `file:line:column: message`, then the offending line and a caret. */
+function yamlIssue(e: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, text: string, sourceName: string, source: string): Issue {
+  const message = `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+  const pos = e.linePos?.[0];
+  if (!pos) return { severity: 'error', path: '', source, message };
+  const line = (text.split('\n')[pos.line - 1] ?? '').replace(/\r$/, '');
+  return { severity: 'error', path: '', source: `${sourceName}:${pos.line}:${pos.col}`, message: `${message}\n  ${line}\n  ${' '.repeat(Math.max(0, pos.col - 1))}^` };
+}
+
 export function parseManifests(text: string, sourceName = '<stdin>'): { objects: Manifest[]; issues: Issue[] } {
   const objects: Manifest[] = [];
   const issues: Issue[] = [];
@@ -21,7 +30,7 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((d, i) => {
     const source = `${sourceName}#${i + 1}`;
-    for (const e of d.errors) issues.push({ severity: 'error', path: '', source, message: `YAML: ${e.message.split('\n')[0]}` });
+    for (const e of d.errors) issues.push(yamlIssue(e, text, sourceName, source));
     for (const w of d.warnings) issues.push({ severity: 'warning', path: '', source, message: `YAML: ${w.message.split('\n')[0]}` });
     if (d.errors.length) return;
     const body: unknown = d.toJS({ maxAliasCount: 100 });
