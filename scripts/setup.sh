@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # Make a fresh Debian machine ready to build, test and run podkit. Idempotent: installs only what is missing.
-#   - Debian packages the tests and the demo need (apt-get, only when root and something is missing)
+#   - Debian packages (apt-get, only when root and something is missing): with --demo only the demo's (DEMO_PKGS:
+#     what `npm run demo` runs), otherwise every one the tests need (PKGS)
 #   - npm dependencies (npm ci, skipped when node_modules already matches package-lock.json)
-# --check only reports what is missing (exit 1 when anything is). PODKIT_SETUP_EXTRA="pkg=/path …" adds requirements.
+#   - `podkit` on the PATH: a link to this checkout's dist/cli/main.js in npm's global bin (what `npm link` makes)
+# --check only reports what is missing (exit 1 when anything is); --list prints the packages wanted, one a line. PODKIT_SETUP_EXTRA="pkg=/path …" adds requirements.
+# PODKIT_SETUP_TIMES=1 prints how long each step took.
 set -euo pipefail
-check_only=0; [ "${1:-}" = "--check" ] && check_only=1
+check_only=0; demo_only=0; list_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=1 ;;
+    --demo) demo_only=1 ;;
+    --list) list_only=1 ;;
+    *) echo "setup: unknown argument $arg (use --check, --demo, --list)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
+as_root=0; [ "$(id -u)" = 0 ] && as_root=1
+sudo_=''; [ $as_root = 0 ] && command -v sudo >/dev/null && sudo_='sudo '
+t_start=$(date +%s%N)
+took() { [ -n "${PODKIT_SETUP_TIMES:-}" ] && echo "setup: $1 took $(( ($(date +%s%N) - $2) / 1000000 )) ms"; return 0; }
 
 # package → a file it installs (checked instead of dpkg state, so hand-built binaries also count)
 declare -A PKGS=(
@@ -28,17 +43,37 @@ declare -A PKGS=(
   [procps]=/usr/bin/pgrep
   [curl]=/usr/bin/curl
   [openssl]=/usr/bin/openssl
+  [chromium]=/usr/bin/chromium   # the status page test opens the page in headless Chromium
 )
 
-for extra in ${PODKIT_SETUP_EXTRA:-}; do PKGS[${extra%%=*}]=${extra#*=}; done
+# The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only
+# (the JDK, prometheus, nutcracker, sshd… are several hundred MB the demo never runs).
+DEMO_PKGS=(
+  git
+  redis-server
+  redis-tools
+  nginx
+  python3 gcc make            # native addons (npm ci, npm run build)
+  iproute2                    # ip netns, veth: the pods' network
+  util-linux                  # unshare, nsenter, mount: the pods' namespaces
+  procps
+  curl                        # the demo's "try it" lines
+)
 
+for extra in ${PODKIT_SETUP_EXTRA:-}; do PKGS[${extra%%=*}]=${extra#*=}; [ $demo_only = 1 ] && DEMO_PKGS+=("${extra%%=*}"); done
+
+wanted=("${!PKGS[@]}")
+[ $demo_only = 1 ] && wanted=("${DEMO_PKGS[@]}")
+[ $list_only = 1 ] && { printf '%s\n' "${wanted[@]}" | sort; exit 0; }
 missing=()
-for pkg in "${!PKGS[@]}"; do
+for pkg in "${wanted[@]}"; do
+  [ -n "${PKGS[$pkg]:-}" ] || { echo "setup: DEMO_PKGS names $pkg, which PKGS lacks" >&2; exit 2; }
   [ -e "${PKGS[$pkg]}" ] || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ $check_only = 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if [ $check_only = 0 ] && [ $as_root = 1 ] && command -v apt-get >/dev/null; then
+    t=$(date +%s%N)
     echo "setup: installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -49,9 +84,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     if [ $made_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+    took apt "$t"
   else
     echo "setup: missing Debian packages: ${missing[*]}" >&2
-    echo "setup: install them with: sudo apt-get install ${missing[*]}" >&2
+    if [ $as_root = 1 ] || [ -n "$sudo_" ]; then
+      echo "setup: install them with: ${sudo_}apt-get install ${missing[*]}" >&2
+    else
+      echo "setup: install them as root with: apt-get install ${missing[*]}" >&2
+    fi
     exit 1
   fi
 fi
@@ -59,13 +99,28 @@ fi
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
 for svc in redis-server redis-sentinel nginx prometheus ssh; do
-  if command -v service >/dev/null && [ "$(id -u)" = 0 ]; then service "$svc" stop >/dev/null 2>&1 || true; fi
+  if command -v service >/dev/null && [ $as_root = 1 ]; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f node_modules/.podkit-lock ] || [ "$(cat node_modules/.podkit-lock)" != "$lock_hash" ]; then
   echo "setup: npm ci"
+  t=$(date +%s%N)
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.podkit-lock
+  took "npm ci" "$t"
 fi
+
+# `podkit` on the PATH, as `npm link` would put it (a link into this checkout, so a rebuild is live at once).
+main="$(pwd)/dist/cli/main.js"
+if [ "$(readlink -f "$(command -v podkit 2>/dev/null || true)" 2>/dev/null)" != "$main" ]; then
+  bin="$(npm prefix -g 2>/dev/null)/bin"
+  if [ -d "$bin" ] && [ -w "$bin" ] && ln -sfn "$main" "$bin/podkit" 2>/dev/null; then
+    echo "setup: podkit is on the PATH ($bin/podkit → $main)"
+    case ":$PATH:" in *":$bin:"*) ;; *) echo "setup: add $bin to your PATH to type podkit (or use npx podkit)" ;; esac
+  else
+    echo "setup: cannot link podkit into $bin (not writable): run it as npx podkit from this folder, or ${sudo_}ln -s $main $bin/podkit"
+  fi
+fi
+took setup "$t_start"
 echo "setup: ready"

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== lint";      npx --no-install eslint .
 echo "== typecheck"; npx --no-install tsc -p tsconfig.json --noEmit
-echo "== build";     npm run --silent build
+echo "== build (tsc and the native addons)…"; npm run --silent build
 echo "== tests";     node scripts/run-tests.mjs "$@"
