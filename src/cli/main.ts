@@ -1,16 +1,11 @@
 #!/usr/bin/env node
 /** @module The podkit CLI: argv → subcommand. Sets process.exitCode; never exits mid-flight. */
-import { readFileSync } from 'node:fs';
 import { commands } from './commands.js';
 import { sentence } from '../core/config.js';
 import { describeError, exitCodeOf } from '../core/errors.js';
 import { guardStdio } from '../core/stdio.js';
+import { podkitVersion } from '../core/version.js';
 import { closest } from '../core/suggest.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function usage(): string {
   const width = Math.max(8, ...commands.map((c) => c.name.length)) + 2;
@@ -37,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-V' || first === 'version') {
-    process.stdout.write(`podkit ${version()}\n`);
+    process.stdout.write(`podkit ${podkitVersion()}\n`);
     return 0;
   }
   const entry = commands.find((c) => c.name === first);

@@ -1,4 +1,4 @@
-/** @module The small HTTP server every component runs for /healthz, /readyz, /metrics and its own routes. */
+/** @module The small HTTP server every component runs for /, /healthz, /readyz, /metrics and its own routes. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +7,8 @@ import type { HostPort } from './parse.js';
 import { CONTENT_TYPE, negotiate, renderChunks, type Format } from './metrics/exposition.js';
 import type { MetricFamily } from './metrics/model.js';
 import type { Logger } from './log.js';
-import { silentLogger } from './log.js';
+import { redact, silentLogger } from './log.js';
+import { podkitVersion } from './version.js';
 
 export interface Readiness {
   ready: boolean;
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   metricsPath?: string;
   /** Largest request body accepted, bytes. Default 1 MiB. */
   maxBody?: number;
+  /** A landing page on `/` (and the effective config on /config), as Prometheus exporters serve one. */
+  landing?: Landing;
   /** Serve HTTPS with this certificate and key (PEM). `server` is then an https.Server (setSecureContext rotates it). */
   tls?: { cert: Buffer; key: Buffer };
   log?: Logger;
@@ -41,6 +44,55 @@ export interface HttpHandle {
   /** Add a route; `path` matches exactly, `method` `*` matches any. */
   route(method: string, path: string, handler: Handler): void;
   close(): Promise<void>;
+}
+
+export interface Landing {
+  /** The command: `podkit redis-ambassador`. */
+  name: string;
+  /** One sentence: what this process does. */
+  description: string;
+  /** The effective config, read per request; secrets are redacted on the way out (by key name and known value). */
+  config?: () => unknown;
+  /** More links for the page: [path, what it is]. */
+  links?: [string, string][];
+  /** Who asks `/` without wanting HTML (a probe, curl) gets this instead (git-sync v4's `/` is its probe). */
+  plain?: Handler;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+
+/** The config as JSON a page can show: functions and empty leftovers dropped, Maps as objects, secrets redacted. */
+export function configView(config: unknown): unknown {
+  const clean = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'function' || typeof v === 'symbol' || depth > 8) return undefined;
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) return v;
+    if (v instanceof Map) return clean(Object.fromEntries(v), depth);
+    if (v instanceof Set || Array.isArray(v)) return [...(v as Iterable<unknown>)].map((x) => clean(x, depth + 1)).filter((x) => x !== undefined);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const c = clean(x, depth + 1);
+      if (c !== undefined && !(typeof c === 'object' && c !== null && !Array.isArray(c) && Object.keys(c).length === 0)) out[k] = c;
+    }
+    return out;
+  };
+  return redact(clean(config, 0));
+}
+
+/** The landing page: what this is, its version, links to its endpoints, and the config in use. */
+export function landingPage(l: Landing, paths: { metrics?: string }): string {
+  const links: [string, string][] = [
+    ...(paths.metrics ? [[paths.metrics, 'metrics (Prometheus text; OpenMetrics on request)'] as [string, string]] : []),
+    ['/healthz', 'liveness'],
+    ['/readyz', 'readiness, with the reason when not ready'],
+    ...(l.config ? [['/config', 'the config in use, as JSON (secrets redacted)'] as [string, string]] : []),
+    ...(l.links ?? []),
+  ];
+  const config = l.config ? `<h2>Config in use</h2><pre>${escapeHtml(JSON.stringify(configView(l.config()), null, 2))}</pre>` : '';
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(l.name)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}pre{background:#f4f4f4;padding:1em;overflow:auto}</style>
+</head><body><h1>${escapeHtml(l.name)}</h1><p>${escapeHtml(l.description)}</p><p>podkit ${escapeHtml(podkitVersion())}</p>
+<ul>${links.map(([href, what]) => `<li><a href="${escapeHtml(href)}">${escapeHtml(href)}</a> — ${escapeHtml(what)}</li>`).join('')}</ul>${config}
+</body></html>\n`;
 }
 
 export function sendText(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
@@ -76,6 +128,14 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
   if (opts.metrics) {
     const metrics = opts.metrics;
     route('GET', opts.metricsPath ?? '/metrics', async (req, res) => sendMetrics(req, res, await metrics()));
+  }
+  if (opts.landing) {
+    const l = opts.landing;
+    route('GET', '/', (req, res, body) => {
+      if (l.plain && !/\btext\/html\b/.test(String(req.headers.accept ?? ''))) return l.plain(req, res, body);
+      sendText(res, 200, landingPage(l, { metrics: opts.metrics || opts.metricsPath ? (opts.metricsPath ?? '/metrics') : undefined }), 'text/html; charset=utf-8');
+    });
+    if (l.config) route('GET', '/config', (_q, res) => sendText(res, 200, JSON.stringify(configView(l.config?.()), null, 2) + '\n', 'application/json'));
   }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {

@@ -222,9 +222,20 @@ export async function start(options: Options): Promise<Handle> {
   let http: HttpHandle | undefined;
   if (o.httpBind) {
     // GitHub caps webhook payloads at 25 MB; a big push must not be refused as too large.
-    http = await startHttpServer({ bind: o.httpBind, ready: readiness, metrics: o.httpMetrics ? metrics.collect : undefined, maxBody: 25 << 20, log });
-    // v4's probe endpoint: 503 until the first sync, 200 after.
-    http.route('GET', '/', (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'));
+    http = await startHttpServer({
+      bind: o.httpBind,
+      ready: readiness,
+      metrics: o.httpMetrics ? metrics.collect : undefined,
+      maxBody: 25 << 20,
+      log,
+      landing: {
+        name: 'podkit git-sync',
+        description: `Keeps ${redactString(o.repo)} (${o.ref}) synced into ${o.root} and publishes each commit through the link ${o.link}.`,
+        config: () => ({ ...o, lastSyncedHash: st.hash }),
+        // v4's probe endpoint (anything but a browser): 503 until the first sync, 200 after.
+        plain: (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'),
+      },
+    });
     if (o.triggerSecretFile) {
       const file = o.triggerSecretFile;
       http.route('POST', o.triggerPath, (req, res, body) => {

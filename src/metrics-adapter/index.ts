@@ -146,7 +146,16 @@ export async function start(options: Options = {}): Promise<Handle> {
   };
 
   try {
-    http = await startHttpServer({ bind: options.httpBind ?? { host: '127.0.0.1', port: 9102 }, log });
+    http = await startHttpServer({
+      bind: options.httpBind ?? { host: '127.0.0.1', port: 9102 },
+      log,
+      metricsPath: options.metricsPath ?? '/metrics',
+      landing: {
+        name: 'podkit metrics-adapter',
+        description: 'StatsD, Redis INFO, nginx stub_status, JSON, Prometheus and JMX sources normalized into one /metrics (a drop-in for statsd_exporter and the exporters).',
+        config: () => ({ file: options.config, ...cfg }),
+      },
+    });
     http.route('GET', options.metricsPath ?? '/metrics', async (req, res) => {
       let ps: Iterable<Piece>;
       try {

@@ -284,7 +284,17 @@ export async function start(options: Options): Promise<Handle> {
   const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;
   if (httpBind) {
     try {
-      http = await startHttpServer({ bind: httpBind, ready, metrics: () => metrics.collect(), log });
+      http = await startHttpServer({
+        bind: httpBind,
+        ready,
+        metrics: () => metrics.collect(),
+        log,
+        landing: {
+          name: 'podkit redis-ambassador',
+          description: `A Redis ambassador: clients connect to ${formatHostPort(address)} as to one Redis; writes go to the master, reads to the replicas.`,
+          config: () => ({ ...options, listen: formatHostPort(address), master: topo ? topo.current().master : options.master, log: undefined, topology: undefined }),
+        },
+      });
     } catch (e) {
       server.close();
       throw e;
