@@ -59,7 +59,8 @@ export interface Landing {
   plain?: Handler;
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+/** Text safe inside HTML elements and double-quoted attributes. */
+export const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 
 /** The config as JSON a page can show: functions and empty leftovers dropped, Maps as objects, secrets redacted. */
 export function configView(config: unknown): unknown {

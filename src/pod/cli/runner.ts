@@ -17,6 +17,7 @@ import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } 
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
 import { onOutputClosed } from '../../core/stdio.js';
+import { podList, type PodExtras } from './pod-status.js';
 import { statusPage } from './status-page.js';
 
 export interface RunnerOptions {
@@ -54,6 +55,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   for (const p of o.loaded.pods) if (live.has(p.name)) throw new UsageError(`pod "${p.name}" is already running (podkit down ${p.name})`);
 
   const runners: PodRunner[] = [];
+  const extras = new Map<PodRunner, PodExtras>();
   const countdown = killCountdown((l) => o.err(l));
   const states = new Map<PodRunner, { state: PodState; dir: string }>();
   let statusTimer: NodeJS.Timeout | undefined;
@@ -78,8 +80,9 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
       return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
     } });
-    http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(runners.map((r) => r.status())), 'text/html; charset=utf-8'));
-    http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(runners.map((r) => r.status()), null, 1), 'application/json'));
+    const views = () => runners.map((r) => ({ status: r.status(), extras: extras.get(r) }));
+    http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(views()), 'text/html; charset=utf-8'));
+    http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(podList(views()), null, 1) + '\n', 'application/json'));
   }
   const statusURL = http ? `http://${http.address.host}:${http.address.port}/` : undefined;
   if (statusURL) o.err(`podkit: status page ${statusURL}`);
@@ -114,6 +117,14 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       return p;
     };
     saveState();
+    const x: PodExtras = {
+      createdAt: state.createdAt,
+      events: [],
+      logs: new Map(),
+      ports: [...(plan.spec.initContainers ?? []), ...plan.spec.containers].flatMap((c) =>
+        (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ container: c.name, name: p.name, hostIP: p.hostIP ?? '127.0.0.1', hostPort: p.hostPort!, containerPort: p.containerPort })),
+      ),
+    };
     const runner = new PodRunner({
       plan,
       configMaps: o.loaded.configMaps,
@@ -121,8 +132,13 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       sandbox: sb,
       dir,
       backoff: { maxMs: o.maxBackoffMs },
-      output: (c, _s, line) => o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`),
+      output: (c, _s, line) => {
+        keepLast(x.logs, c, line, 8);
+        o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`);
+      },
       event: (e) => {
+        x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
+        if (x.events.length > 30) x.events.shift();
         countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
         if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill'].includes(e.event)) {
           o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
@@ -135,6 +151,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       changed: writeStatus,
     });
     runners.push(runner);
+    extras.set(runner, x);
     states.set(runner, { state, dir });
   }
 
@@ -224,6 +241,14 @@ async function startAfter(prev: PodRunner | undefined): Promise<void> {
   let ended = false;
   void prev.done.then(() => (ended = true));
   while (!ended && !prev.status().ready) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The last `n` lines of each container, for the status page. */
+function keepLast(m: Map<string, string[]>, key: string, line: string, n: number): void {
+  const l = m.get(key) ?? [];
+  l.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+  if (l.length > n) l.shift();
+  m.set(key, l);
 }
 
 function existsStop(dir: string): boolean {

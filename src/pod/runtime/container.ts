@@ -21,6 +21,22 @@ export interface ContainerStatus {
   ready: boolean;
   pid?: number;
   probes: ProbeState[];
+  /** Wall-clock ms of the current (or last) start. */
+  startedAt?: number;
+  /** Wall-clock ms at which a container in back-off restarts. */
+  restartAt?: number;
+  /** The latest termination, and the one before it (Kubernetes' state.terminated / lastState.terminated). */
+  lastTermination?: Termination;
+  previousTermination?: Termination;
+}
+
+export interface Termination {
+  exitCode: number;
+  reason: string;
+  /** How it ended, in words: `exit 1`, `killed by SIGKILL`. */
+  detail: string;
+  startedAt: number;
+  finishedAt: number;
 }
 
 export interface PodEvent {
@@ -97,7 +113,7 @@ export class ContainerRunner {
     }
     this.proc = proc;
     this.startedAt = this.deps.clock.now();
-    Object.assign(this.status, { state: 'running', reason: '', exitCode: undefined, pid: proc.pid, started: false, ready: false });
+    Object.assign(this.status, { state: 'running', reason: '', exitCode: undefined, pid: proc.pid, started: false, ready: false, startedAt: Date.now(), restartAt: undefined });
     this.deps.event({ container: this.spec.name, event: 'start', detail: `pid ${proc.pid}` });
     for (const s of ['stdout', 'stderr'] as const) pipeLines(proc.child[s], (l) => this.deps.output(s, l));
     void proc.exited.then(({ code, signal }) => {
@@ -168,11 +184,14 @@ export class ContainerRunner {
     this.probes = [];
     const ran = this.deps.clock.now() - this.startedAt;
     Object.assign(this.status, { state: 'terminated', reason: code === 0 ? 'Completed' : 'Error', exitCode: code, ready: false, pid: undefined });
+    this.status.previousTermination = this.status.lastTermination;
+    this.status.lastTermination = { exitCode: code, reason: this.status.reason, detail, startedAt: this.status.startedAt ?? Date.now(), finishedAt: Date.now() };
     this.deps.event({ container: this.spec.name, event: 'exit', detail });
     const restart = !this.stopping && this.shouldRestart(code);
     if (restart) {
       const delay = this.backoff.next(ran);
       this.status.reason = 'CrashLoopBackOff';
+      this.status.restartAt = Date.now() + delay;
       this.deps.event({ container: this.spec.name, event: 'backoff', detail: `${delay}ms` });
       this.restartTimer = this.deps.clock.after(delay, () => {
         this.status.restarts++;

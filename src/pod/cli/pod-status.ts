@@ -1,0 +1,89 @@
+/**
+ * @module The runner's view of its pods in Kubernetes' own words: a v1 PodList whose `status` has PodStatus's field
+ * names (phase, conditions, containerStatuses[].state/lastState/restartCount), plus what the status page shows
+ * beside it (published ports, recent events, the last lines of each container). Pure.
+ */
+import type { PodStatus } from '../runtime/pod.js';
+import type { ContainerStatus, Termination } from '../runtime/container.js';
+
+/** What the runner keeps about a pod besides its status. */
+export interface PodExtras {
+  /** hostPorts: where a browser reaches the pod from the host. */
+  ports: { container: string; name?: string; hostIP: string; hostPort: number; containerPort: number }[];
+  /** The latest events, oldest first. */
+  events: { t: number; container: string; event: string; detail?: string }[];
+  /** The last lines each container wrote. */
+  logs: Map<string, string[]>;
+  createdAt: number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+function terminated(t: Termination) {
+  return { terminated: { exitCode: t.exitCode, reason: t.reason, message: t.detail, startedAt: iso(t.startedAt), finishedAt: iso(t.finishedAt) } };
+}
+
+/** Kubernetes' ContainerStatus: state is exactly one of waiting, running, terminated; lastState the termination before. */
+export function containerStatus(c: ContainerStatus, now = Date.now()) {
+  let state: object;
+  let last = c.lastTermination;
+  if (c.state === 'running') state = { running: { startedAt: iso(c.startedAt) } };
+  else if (c.reason === 'CrashLoopBackOff' && c.restartAt !== undefined) {
+    const left = Math.max(0, Math.ceil((c.restartAt - now) / 1000));
+    state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off: restarting in ${left}s` } };
+  } else if (c.state === 'terminated' && c.lastTermination) {
+    state = terminated(c.lastTermination);
+    last = c.previousTermination;
+  } else state = { waiting: { reason: c.reason || 'ContainerCreating' } };
+  return {
+    name: c.name,
+    state,
+    lastState: last ? terminated(last) : {},
+    ready: c.ready,
+    started: c.started,
+    restartCount: c.restarts,
+    ...(c.pid !== undefined ? { pid: c.pid } : {}),
+  };
+}
+
+/** kubectl's STATUS column: a container's back-off or config error wins over the phase (the page's pod row). */
+export function podDisplayStatus(p: PodStatus): string {
+  if (p.containers.some((c) => c.reason === 'CrashLoopBackOff')) return 'CrashLoopBackOff';
+  const bad = p.containers.find((c) => c.reason === 'CreateContainerConfigError');
+  if (bad) return bad.reason;
+  return p.phase;
+}
+
+/** Kubernetes has no Terminating or Stopped phase: a terminating pod is still Running, a stopped one has ended. */
+function k8sPhase(p: PodStatus): string {
+  if (p.phase === 'Terminating') return 'Running';
+  if (p.phase === 'Stopped') return 'Succeeded';
+  return p.phase;
+}
+
+export function podObject(p: PodStatus, x?: PodExtras, now = Date.now()) {
+  const inits = p.containers.filter((c) => c.kind !== 'main');
+  const mains = p.containers.filter((c) => c.kind === 'main');
+  const cond = (type: string, ok: boolean) => ({ type, status: ok ? 'True' : 'False' });
+  const initialized = inits.every((c) => (c.kind === 'sidecar' ? c.started : c.state === 'terminated' && c.exitCode === 0));
+  const containersReady = p.containers.filter((c) => c.kind !== 'init').every((c) => c.ready);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    // A terminating pod is marked as Kubernetes marks it: a deletionTimestamp, its phase still Running.
+    metadata: { name: p.name, namespace: p.namespace, ...(x ? { creationTimestamp: iso(x.createdAt) } : {}), ...(p.phase === 'Terminating' ? { deletionTimestamp: iso(now) } : {}) },
+    status: {
+      phase: k8sPhase(p),
+      conditions: [cond('PodScheduled', true), cond('Initialized', initialized), cond('ContainersReady', containersReady), cond('Ready', p.ready)],
+      podIP: p.podIP,
+      ...(x ? { startTime: iso(x.createdAt) } : {}),
+      initContainerStatuses: inits.map((c) => containerStatus(c, now)),
+      containerStatuses: mains.map((c) => containerStatus(c, now)),
+    },
+  };
+}
+
+/** `/status.json`: a v1 PodList, as `kubectl get pods -o json` prints one. */
+export function podList(pods: { status: PodStatus; extras?: PodExtras }[], now = Date.now()) {
+  return { apiVersion: 'v1', kind: 'List', items: pods.map((p) => podObject(p.status, p.extras, now)) };
+}
