@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { runPodkit, yamlFile } from './helpers/index.js';
+import { PODKIT_MAIN, runPodkit, runStatus as run, yamlFile } from './helpers/index.js';
 
 const FIX = new URL('./fixtures/pod/', import.meta.url).pathname;
 
@@ -27,4 +27,14 @@ test('a YAML syntax error prints file:line:column: message, the offending line a
   assert.equal(pad.length, Number(col) - 1);
   // The last line is the one-line summary, naming the file and position.
   assert.match(r.stderr.trim().split('\n').at(-1)!, new RegExp(`^podkit up: \\S+broken\\.yaml:${line}:${col}: YAML: `));
+});
+
+test('--sandbox=host as a user who cannot write the state folder: exit 2 naming --state-dir and PODKIT_STATE_DIR, at once', { skip: process.getuid?.() !== 0 && 'needs root to run as nobody' }, async () => {
+  for (const args of [['up', '--sandbox=host'], ['up', '-d', '--sandbox=host']]) {
+    const env = { ...process.env };
+    delete env.PODKIT_STATE_DIR;
+    const r = await run('runuser', ['-u', 'nobody', '--', process.execPath, PODKIT_MAIN, ...args, join(FIX, 'web.yaml')], { timeoutMs: 20_000, env });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr, 'podkit up: --state-dir: cannot write the state folder /run/podkit (permission denied): give a writable one with --state-dir DIR or PODKIT_STATE_DIR=DIR\n');
+  }
 });

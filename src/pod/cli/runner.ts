@@ -3,9 +3,9 @@
  * folder current, serves the status page, and stops pods the Kubernetes way on Ctrl-C (twice: force).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PermissionError, UsageError } from '../../core/errors.js';
+import { ConfigError, fileErrorReason, PermissionError, UsageError } from '../../core/errors.js';
 import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
 import { hostsLines, type LoadedManifests } from '../spec/index.js';
@@ -41,6 +41,19 @@ export function chooseSandbox(choice: RunnerOptions['sandbox']): 'namespaced' | 
   return 'namespaced';
 }
 
+/**
+ * The state folder must be writable before anything starts (a non-root `--sandbox=host` run cannot write /run/podkit):
+ * a ConfigError (exit 2) naming the flag and the variable, instead of a failure halfway through start-up.
+ */
+export function checkStateDir(root: string): void {
+  try {
+    mkdirSync(join(root, 'pods'), { recursive: true });
+    accessSync(join(root, 'pods'), constants.W_OK);
+  } catch (e) {
+    throw new ConfigError('--state-dir', `cannot write the state folder ${root} (${fileErrorReason(e)}): give a writable one with --state-dir DIR or PODKIT_STATE_DIR=DIR`);
+  }
+}
+
 /** Clean up pods whose runner is gone (after a SIGKILL). Returns their names. */
 export async function reapOrphans(root: string): Promise<string[]> {
   const orphans = listPods(root).filter((p) => p.orphaned);
@@ -50,6 +63,7 @@ export async function reapOrphans(root: string): Promise<string[]> {
 
 export async function runPods(o: RunnerOptions): Promise<number> {
   const kind = chooseSandbox(o.sandbox);
+  checkStateDir(o.root);
   for (const name of await reapOrphans(o.root)) o.err(`podkit: cleaned up pod ${name} left by a runner that is gone`);
   const live = new Set(listPods(o.root).map((p) => p.name));
   for (const p of o.loaded.pods) if (live.has(p.name)) throw new UsageError(`pod "${p.name}" is already running (podkit down ${p.name})`);
@@ -94,65 +108,71 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     return `\x1b[${COLORS[h % COLORS.length]}m${text}\x1b[0m`;
   };
 
-  for (const plan of o.loaded.pods) {
-    const id = randomBytes(4).toString('hex');
-    const dir = claimPodDir(o.root, plan.name);
-    const state: PodState = { name: plan.name, namespace: plan.namespace, id, sandbox: kind, runner: procRef(process.pid), pids: [], statusURL, createdAt: Date.now() };
-    const saveState = () => writeJSON(join(dir, 'state.json'), state);
-    let sb: Sandbox;
-    if (kind === 'namespaced') {
-      const ns = new NamespacedSandbox({ id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid) => (state.pids.push(procRef(pid)), saveState()) });
-      if (!plan.spec.hostNetwork) Object.assign(state, { netns: ns.netns, veth: ns.veth });
-      sb = ns;
-    } else sb = new HostSandbox();
-    // Record every container process group before anything else can happen, for cleanup after a SIGKILL.
-    const spawn = sb.spawn.bind(sb);
-    sb.spawn = (spec) => {
-      const p = spawn(spec);
-      if (p.pid > 0) {
-        state.pids = state.pids.filter((x) => procRef(x.pid).start === x.start);
-        state.pids.push(procRef(p.pid));
-        saveState();
-      }
-      return p;
-    };
-    saveState();
-    const x: PodExtras = {
-      createdAt: state.createdAt,
-      events: [],
-      logs: new Map(),
-      ports: [...(plan.spec.initContainers ?? []), ...plan.spec.containers].flatMap((c) =>
-        (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ container: c.name, name: p.name, hostIP: p.hostIP ?? '127.0.0.1', hostPort: p.hostPort!, containerPort: p.containerPort })),
-      ),
-    };
-    const runner = new PodRunner({
-      plan,
-      configMaps: o.loaded.configMaps,
-      secrets: o.loaded.secrets,
-      sandbox: sb,
-      dir,
-      backoff: { maxMs: o.maxBackoffMs },
-      output: (c, _s, line) => {
-        keepLast(x.logs, c, line, 8);
-        o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`);
-      },
-      event: (e) => {
-        x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
-        if (x.events.length > 30) x.events.shift();
-        countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
-        if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill'].includes(e.event)) {
-          o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
-        }
-        if (e.event === 'sandbox-ready') {
-          state.ip = sb.podIP;
+  try {
+    for (const plan of o.loaded.pods) {
+      const id = randomBytes(4).toString('hex');
+      const dir = claimPodDir(o.root, plan.name);
+      const state: PodState = { name: plan.name, namespace: plan.namespace, id, sandbox: kind, runner: procRef(process.pid), pids: [], statusURL, createdAt: Date.now() };
+      const saveState = () => writeJSON(join(dir, 'state.json'), state);
+      let sb: Sandbox;
+      if (kind === 'namespaced') {
+        const ns = new NamespacedSandbox({ id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid) => (state.pids.push(procRef(pid)), saveState()) });
+        if (!plan.spec.hostNetwork) Object.assign(state, { netns: ns.netns, veth: ns.veth });
+        sb = ns;
+      } else sb = new HostSandbox();
+      // Record every container process group before anything else can happen, for cleanup after a SIGKILL.
+      const spawn = sb.spawn.bind(sb);
+      sb.spawn = (spec) => {
+        const p = spawn(spec);
+        if (p.pid > 0) {
+          state.pids = state.pids.filter((x) => procRef(x.pid).start === x.start);
+          state.pids.push(procRef(p.pid));
           saveState();
         }
-      },
-      changed: writeStatus,
-    });
-    runners.push(runner);
-    extras.set(runner, x);
-    states.set(runner, { state, dir });
+        return p;
+      };
+      saveState();
+      const x: PodExtras = {
+        createdAt: state.createdAt,
+        events: [],
+        logs: new Map(),
+        ports: [...(plan.spec.initContainers ?? []), ...plan.spec.containers].flatMap((c) =>
+          (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ container: c.name, name: p.name, hostIP: p.hostIP ?? '127.0.0.1', hostPort: p.hostPort!, containerPort: p.containerPort })),
+        ),
+      };
+      const runner = new PodRunner({
+        plan,
+        configMaps: o.loaded.configMaps,
+        secrets: o.loaded.secrets,
+        sandbox: sb,
+        dir,
+        backoff: { maxMs: o.maxBackoffMs },
+        output: (c, _s, line) => {
+          keepLast(x.logs, c, line, 8);
+          o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`);
+        },
+        event: (e) => {
+          x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
+          if (x.events.length > 30) x.events.shift();
+          countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
+          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill'].includes(e.event)) {
+            o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
+          }
+          if (e.event === 'sandbox-ready') {
+            state.ip = sb.podIP;
+            saveState();
+          }
+        },
+        changed: writeStatus,
+      });
+      runners.push(runner);
+      extras.set(runner, x);
+      states.set(runner, { state, dir });
+    }
+  } catch (e) {
+    // Nothing has started yet: free the status page's port so the error ends the process.
+    await http?.close();
+    throw e;
   }
 
   let stopping = false;

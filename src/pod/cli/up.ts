@@ -9,7 +9,7 @@ import { parseHostPort } from '../../core/parse.js';
 import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
 import { listPods, readJSON } from '../runtime/state.js';
-import { chooseSandbox, runPods } from './runner.js';
+import { checkStateDir, chooseSandbox, runPods } from './runner.js';
 
 export const upSpec = {
   filename: flag.string({ help: 'A manifest to run, as `kubectl apply -f` takes it (- for stdin); repeatable, and the same as a FILE argument', short: 'f', repeatable: true, metavar: 'FILE', env: [] }),
@@ -73,6 +73,7 @@ export function run(argv: string[]): Promise<number> {
           return 0;
         }
         chooseSandbox(values.sandbox as 'auto');
+        checkStateDir(root);
         const statusBind = values['status-bind'] ? parseHostPort(values['status-bind']) : undefined;
         if (values.detach) return detach(argv, root, loaded.pods.map((p) => p.name), stdinCache);
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
