@@ -27,6 +27,8 @@ export interface RunnerOptions {
   statusBind?: HostPort;
   maxBackoffMs: number;
   color: boolean;
+  /** PODKIT_LOG_FORMAT for podkit's own containers ('text' when the output is a terminal); unset: their default. */
+  podkitLogFormat?: string;
   /** Where container lines and runner events go. */
   out: (line: string) => void;
   err: (line: string) => void;
@@ -147,6 +149,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
         sandbox: sb,
         dir,
         backoff: { maxMs: o.maxBackoffMs },
+      podkitEnv: o.podkitLogFormat ? { PODKIT_LOG_FORMAT: o.podkitLogFormat } : undefined,
         output: (c, _s, line) => {
           keepLast(x.logs, c, line, 8);
           o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`);

@@ -77,7 +77,9 @@ export function run(argv: string[]): Promise<number> {
         const statusBind = values['status-bind'] ? parseHostPort(values['status-bind']) : undefined;
         if (values.detach) return detach(argv, root, loaded.pods.map((p) => p.name), stdinCache);
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], color, out: (l) => process.stdout.write(l + '\n'), err });
+        // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
+        const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,

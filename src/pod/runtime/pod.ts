@@ -46,6 +46,8 @@ export interface PodRunnerOptions {
   event?(e: PodEvent & { pod: string; t: number }): void;
   /** Any status change. */
   changed?(): void;
+  /** Env for podkit's own containers unless their spec sets it (PODKIT_LOG_FORMAT=text when the runner's output is a terminal). */
+  podkitEnv?: Record<string, string>;
   /** tmpfs mounts made for emptyDir medium Memory (for the state file). */
   onMount?(path: string): void;
 }
@@ -157,6 +159,7 @@ export class PodRunner {
     let argv: string[] = c.command ? [...expandArgv(c.command, env), ...expandArgv(c.args, env)] : expandArgv(c.args, env);
     if (isPodkitImage(c.image) && (!c.command || c.command[0] === 'podkit' || c.command[0].endsWith('/podkit'))) {
       argv = [...podkitArgv(), ...(c.command ? argv.slice(1) : argv)];
+      for (const [k, v] of Object.entries(this.o.podkitEnv ?? {})) if (!(k in r.env)) env[k] = v;
     }
     if (argv.length === 0) throw new SandboxError(`container "${c.name}" has no command`);
     const mounts = containerMounts(c, this.volumes);
