@@ -1,7 +1,7 @@
 /** @module The `podkit up` status page in a real headless Chromium, and /status.json in Kubernetes' PodStatus words. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, podStateDir, pollUntil, requireBinary, run, startPodkit, stopAll, tempDir, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
+import { freePort, podStateDir, pollUntil, requireBinary, run, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
 
 after(() => stopAll());
 
@@ -45,7 +45,8 @@ spec:
       image: busybox
       command: ["sh", "-c", "echo 'connecting to the database'; echo 'fatal: database <unreachable>' >&2; exit 3"]
 `, 'shop.yaml');
-  const p = startPodkit(['up', '--sandbox=host', '--state-dir', podStateDir(), `--status-bind=127.0.0.1:${status}`, '--max-backoff=20s', file]);
+  const dir = podStateDir();
+  const p = startPodkit(['up', '--sandbox=host', '--state-dir', dir, `--status-bind=127.0.0.1:${status}`, '--max-backoff=20s', file]);
   await waitForOutput(p, /shop\/crashy backoff/, 30_000);
   const base = `http://127.0.0.1:${status}`;
 
@@ -90,6 +91,10 @@ spec:
   assert.match(webRow[2], /<td>0<\/td><td>\d+s<\/td>/, 'restarts 0 and an age');
   assert.match(dom, /recent events/);
   assert.match(dom, /<td>crashy<\/td><td>backoff<\/td>/);
+
+  // podkit ps reads the same way as kubectl get pods.
+  const ps = await runPodkit(['ps', '--state-dir', dir]);
+  assert.match(ps.stdout, /^shop\s+1\/2\s+CrashLoopBackOff\s+[1-9]/m, ps.stdout);
 
   p.signal('SIGINT');
   assert.equal(await withTimeout(p.exited, 30_000, 'runner exit'), 0);

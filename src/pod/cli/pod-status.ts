@@ -46,6 +46,15 @@ export function containerStatus(c: ContainerStatus, now = Date.now()) {
   };
 }
 
+/** kubectl's AGE: 45s, 3m12s, 2h5m, 3d4h. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600) ? `${Math.floor((s % 86400) / 3600)}h` : ''}`;
+}
+
 /** kubectl's STATUS column: a container's back-off or config error wins over the phase (the page's pod row). */
 export function podDisplayStatus(p: PodStatus): string {
   if (p.containers.some((c) => c.reason === 'CrashLoopBackOff')) return 'CrashLoopBackOff';

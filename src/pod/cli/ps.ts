@@ -4,13 +4,9 @@ import { flag } from '../../core/config.js';
 import { runCommand } from '../../core/command.js';
 import type { PodStatus } from '../runtime/pod.js';
 import { listPods, readJSON } from '../runtime/state.js';
+import { age, podDisplayStatus } from './pod-status.js';
 
 export const stateDirFlag = flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' });
-
-function age(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`;
-}
 
 export function run(argv: string[]): Promise<number> {
   return runCommand(
@@ -55,7 +51,7 @@ function render(root: string, containers: boolean): string {
   const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
   for (const { e, st } of pods) {
     const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
-    const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : (st?.phase ?? 'Pending');
+    const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : st ? podDisplayStatus(st) : 'Pending';
     const restarts = String((st?.containers ?? []).reduce((n, c) => n + c.restarts, 0));
     rows.push([e.name, `${cs.filter((c) => c.ready).length}/${cs.length}`, status, restarts, e.state?.ip ?? st?.podIP ?? '', e.state ? age(Date.now() - e.state.createdAt) : '', e.state?.statusURL ?? '']);
     if (!containers) continue;

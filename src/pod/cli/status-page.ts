@@ -2,18 +2,9 @@
 import { escapeHtml } from '../../core/http.js';
 import type { PodStatus } from '../runtime/pod.js';
 import type { ContainerStatus } from '../runtime/container.js';
-import { podDisplayStatus, type PodExtras } from './pod-status.js';
+import { age, podDisplayStatus, type PodExtras } from './pod-status.js';
 
 const esc = escapeHtml;
-
-/** kubectl's AGE: 45s, 3m12s, 2h5m, 3d4h. */
-export function age(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60) ? `${Math.floor((s % 3600) / 60)}m` : ''}`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600) ? `${Math.floor((s % 86400) / 3600)}h` : ''}`;
-}
 
 /** A container is failing while it backs off, cannot start, ended in error, or runs unready after restarts. */
 export function failing(c: ContainerStatus): boolean {
