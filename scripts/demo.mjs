@@ -11,7 +11,7 @@
 // trigger, 8729), PODKIT_DEMO_METRICS_PORT (9102), PODKIT_DEMO_REDIS_PORT (master, 16379),
 // PODKIT_DEMO_REDIS_REPLICA_PORT (the next one), PODKIT_STATE_DIR (default: podkit's, /run/podkit; <dir>/state in --self-test),
 // PODKIT_DEMO_RESET=1 (as --reset).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -248,7 +248,14 @@ try {
   }
   if (pushed) {
     const t1 = Date.now();
-    git(work, 'push', '-q', 'origin', 'HEAD:main');
+    // The hook's own complaint (remote: post-receive: …) would otherwise vanish, and the page wait for git-sync's poll.
+    const push = spawnSync('git', ['push', '-q', 'origin', 'HEAD:main'], { cwd: work, env: gitEnv, encoding: 'utf8' });
+    if (push.status !== 0) throw new Error(`git push failed: ${push.stderr.trim()}`);
+    const hookSaid = push.stderr.split('\n').filter((l) => /post-receive|curl|openssl/.test(l));
+    if (hookSaid.length) {
+      if (selfTest) throw new Error(`the push hook did not reach git-sync:\n${hookSaid.join('\n')}`);
+      say(`the push hook did not reach git-sync (it will still poll): ${hookSaid.join(' / ')}`);
+    }
     const hash = published();
     await until('the pushed page', async () => (await page()).includes(`<code>${hash}</code>`));
     say(`pushed commit ${hash}: the page shows it through nginx ${Date.now() - t1} ms after git push`);

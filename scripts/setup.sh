@@ -34,6 +34,7 @@ declare -A PKGS=(
   [python3]=/usr/bin/python3
   [gcc]=/usr/bin/gcc          # with make and python3: node-gyp builds native/udp-batch and native/conn-io (npm run build)
   [make]=/usr/bin/make
+  [libc6-dev]=/usr/include/errno.h   # the C headers: gcc without its recommended packages has none
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
   [openssh-server]=/usr/sbin/sshd
@@ -53,11 +54,11 @@ DEMO_PKGS=(
   redis-server
   redis-tools
   nginx
-  python3 gcc make            # native addons (npm ci, npm run build)
+  python3 gcc make libc6-dev  # native addons (npm ci, npm run build)
   iproute2                    # ip netns, veth: the pods' network
   util-linux                  # unshare, nsenter, mount: the pods' namespaces
   procps
-  curl                        # the demo's "try it" lines
+  curl openssl                # the push hook signs git-sync's trigger (and the "try it" lines)
 )
 
 for extra in ${PODKIT_SETUP_EXTRA:-}; do PKGS[${extra%%=*}]=${extra#*=}; [ $demo_only = 1 ] && DEMO_PKGS+=("${extra%%=*}"); done
