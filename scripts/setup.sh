@@ -35,6 +35,7 @@ declare -A PKGS=(
   [gcc]=/usr/bin/gcc          # with make and python3: node-gyp builds native/udp-batch and native/conn-io (npm run build)
   [make]=/usr/bin/make
   [libc6-dev]=/usr/include/errno.h   # the C headers: gcc without its recommended packages has none
+  [g++]=/usr/bin/g++                 # node-gyp links the addons with the C++ driver
   [iproute2]=/usr/sbin/ip
   [util-linux]=/usr/bin/unshare
   [openssh-server]=/usr/sbin/sshd
@@ -54,7 +55,7 @@ DEMO_PKGS=(
   redis-server
   redis-tools
   nginx
-  python3 gcc make libc6-dev  # native addons (npm ci, npm run build)
+  python3 gcc g++ make libc6-dev   # native addons (npm ci, npm run build)
   iproute2                    # ip netns, veth: the pods' network
   util-linux                  # unshare, nsenter, mount: the pods' namespaces
   procps
