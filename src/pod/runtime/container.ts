@@ -120,13 +120,15 @@ export class ContainerRunner {
       if (this.proc !== proc) return;
       this.proc = undefined;
       for (const w of this.exitWaiters.splice(0)) w();
-      this.exited(code ?? 128 + signalNumber(signal), signal ? `killed by ${signal}` : `exit ${code}`);
+      this.exited(code ?? 128 + signalNumber(signal), proc.oomKilled ? 'OOMKilled' : signal ? `killed by ${signal}` : `exit ${code}`, proc.oomKilled ? 'OOMKilled' : undefined);
     });
     void this.afterStart(proc);
     this.deps.changed();
   }
 
   private async afterStart(proc: ContainerProcess): Promise<void> {
+    // A hook or probe must not run before the container's root and mounts exist (it would act on the host).
+    if (proc.created && !(await proc.created)) return;
     const post = this.spec.lifecycle?.postStart;
     if (post) {
       const r = await runHandler(post, this.deps.probeTarget(() => this.proc), this.deps.graceMs);
@@ -179,11 +181,11 @@ export class ContainerRunner {
     await this.terminate(probeGraceSeconds !== undefined ? probeGraceSeconds * 1000 : this.deps.graceMs);
   }
 
-  private exited(code: number, detail: string): void {
+  private exited(code: number, detail: string, reason?: string): void {
     for (const p of this.probes) p.stop();
     this.probes = [];
     const ran = this.deps.clock.now() - this.startedAt;
-    Object.assign(this.status, { state: 'terminated', reason: code === 0 ? 'Completed' : 'Error', exitCode: code, ready: false, pid: undefined });
+    Object.assign(this.status, { state: 'terminated', reason: reason ?? (code === 0 ? 'Completed' : 'Error'), exitCode: code, ready: false, pid: undefined });
     this.status.previousTermination = this.status.lastTermination;
     this.status.lastTermination = { exitCode: code, reason: this.status.reason, detail, startedAt: this.status.startedAt ?? Date.now(), finishedAt: Date.now() };
     this.deps.event({ container: this.spec.name, event: 'exit', detail });

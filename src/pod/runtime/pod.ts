@@ -16,6 +16,8 @@ import { forwardPort, type Forwarder } from './forward.js';
 import { baseEnv, tool } from './proc.js';
 import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
+import type { ImageProvider, UnpackedImage } from '../images/types.js';
+import { hostProcessOptIn, imageLaunch } from './oci/launch.js';
 
 /** Every pod lifecycle event is published here (convention 7): `{t, pod, container, event, detail}`. */
 export const podEvents = channel('podkit:pod:event');
@@ -50,6 +52,11 @@ export interface PodRunnerOptions {
   podkitEnv?: Record<string, string>;
   /** tmpfs mounts made for emptyDir medium Memory (for the state file). */
   onMount?(path: string): void;
+  /**
+   * Where images come from. With one (and a sandbox that runs images), every container runs from its image on the
+   * OCI runtime, except those opted out by annotation and podkit's own image when the store has no such image.
+   */
+  images?: ImageProvider;
 }
 
 /** The local podkit CLI for containers whose image is podkit's. */
@@ -64,6 +71,8 @@ export class PodRunner {
   readonly containers: ContainerRunner[] = [];
   private readonly clock: Clock;
   private volumes = new Map<string, PreparedVolume>();
+  /** The image each container runs from (absent: a host process). */
+  private readonly images = new Map<string, UnpackedImage>();
   private tmpfs: string[] = [];
   private hostsFile?: string;
   private starting?: Promise<void>;
@@ -154,8 +163,16 @@ export class PodRunner {
   private launchSpec(c: Container): LaunchSpec {
     const r = resolveEnv(c, this.ctx());
     if (r.errors.length) throw new SandboxError(r.errors.join('; '));
+    const hostname = (this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63);
+    const img = this.images.get(c.name);
+    if (img) {
+      const l = imageLaunch(c, this.o.plan.spec, img, { HOSTNAME: hostname, ...r.env });
+      const mounts = containerMounts(c, this.volumes);
+      if (this.hostsFile && !mounts.some((m) => m.target === '/etc/hosts')) mounts.push({ source: this.hostsFile, target: '/etc/hosts', readOnly: false });
+      return { name: c.name, argv: l.argv, env: l.env, cwd: l.cwd, mounts, oci: l.oci };
+    }
     // Kubernetes truncates the pod hostname to 63 characters.
-    const env = { ...baseEnv((this.o.plan.spec.hostname ?? this.o.plan.name).slice(0, 63)), ...r.env };
+    const env = { ...baseEnv(hostname), ...r.env };
     let argv: string[] = c.command ? [...expandArgv(c.command, env), ...expandArgv(c.args, env)] : expandArgv(c.args, env);
     if (isPodkitImage(c.image) && (!c.command || c.command[0] === 'podkit' || c.command[0].endsWith('/podkit'))) {
       argv = [...podkitArgv(), ...(c.command ? argv.slice(1) : argv)];
@@ -215,8 +232,9 @@ export class PodRunner {
         this.hostsFile = join(this.o.dir, 'hosts');
         this.setHosts(this.extraHosts);
       }
-      const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs);
+      const vr = await prepareVolumes(this.o.plan.spec.volumes ?? [], join(this.o.dir, 'volumes'), this.ctx(), mountTmpfs, this.o.plan.spec.securityContext?.fsGroup);
       this.volumes = vr.volumes;
+      await this.ensureImages();
       this.tmpfs = vr.tmpfs;
       for (const w of vr.warnings) this.emit({ container: '', event: 'warning', detail: w });
       await this.publishPorts();
@@ -226,6 +244,29 @@ export class PodRunner {
     }
     this.emit({ container: '', event: 'sandbox-ready', detail: this.o.sandbox.podIP });
     this.o.changed?.();
+  }
+
+  /** Pull (as imagePullPolicy says) the image of every container that runs from one. */
+  private async ensureImages(): Promise<void> {
+    const provider = this.o.images;
+    if (!provider) return;
+    const spec = this.o.plan.spec;
+    const secrets = (spec.imagePullSecrets ?? []).map((s) => this.o.secrets.get(`${this.o.plan.namespace}/${s.name}`)?.data['.dockerconfigjson']?.toString('utf8')).filter((x): x is string => !!x);
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      if (!c.image || hostProcessOptIn(c.name, this.o.plan.annotations)) continue;
+      if (isPodkitImage(c.image)) {
+        // podkit's own image runs as the local CLI unless a real image by that name is in the store.
+        const local = await provider.ensure(c.image, 'Never').catch(() => undefined);
+        if (local) this.images.set(c.name, local);
+        continue;
+      }
+      const tagged = /:[^/]+$/.test(c.image.replace(/@sha256:.*$/, '')) && !c.image.endsWith(':latest');
+      const policy = c.imagePullPolicy ?? (tagged || c.image.includes('@') ? 'IfNotPresent' : 'Always');
+      this.emit({ container: c.name, event: 'pulling', detail: c.image });
+      const img = await provider.ensure(c.image, policy, secrets);
+      this.images.set(c.name, img);
+      this.emit({ container: c.name, event: 'pulled', detail: `${img.ref} ${img.id}` });
+    }
   }
 
   private async publishPorts(): Promise<void> {

@@ -48,6 +48,11 @@ export class NamespacedSandbox implements Sandbox {
     if (opts.hostNetwork) this.podIP = '127.0.0.1';
   }
 
+  /** The pod's shared pid namespace (shareProcessNamespace), held by the pause process. */
+  get pidNamespace(): string | undefined {
+    return this.pausePid ? `/proc/${this.pausePid}/ns/pid` : undefined;
+  }
+
   private get netnsArgs(): string[] {
     return this.opts.hostNetwork ? [] : ['nsenter', `--net=/run/netns/${this.netns}`, '--'];
   }

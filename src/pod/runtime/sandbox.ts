@@ -1,5 +1,6 @@
 /** @module The pod sandbox interface: the runner-owned environment (network, mounts, pid namespace) that containers run in. */
 import type { ChildProcess } from 'node:child_process';
+import type { Limits, ProcessUser } from './oci/process.js';
 
 /** A volume mount for one container: `source` on the host appears at `target` inside the container. */
 export interface Mount {
@@ -16,6 +17,20 @@ export interface LaunchSpec {
   /** Working directory inside the container; `/` when unset. */
   cwd?: string;
   mounts: Mount[];
+  /** Run from an image on the OCI runtime instead of as a host process. */
+  oci?: OciLaunch;
+}
+
+/** What a container run from an image needs beyond argv/env/cwd/mounts (already resolved by Kubernetes' rules). */
+export interface OciLaunch {
+  /** Unpacked layer directories, lowest first. */
+  layers: string[];
+  user: ProcessUser;
+  capabilities: string[];
+  privileged: boolean;
+  readOnlyRoot: boolean;
+  noNewPrivileges: boolean;
+  limits: Limits;
 }
 
 /** A started container process. */
@@ -27,6 +42,10 @@ export interface ContainerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Signal the whole container (its process group). */
   signal(sig: NodeJS.Signals): void;
+  /** Resolves once the container's root and mounts are in place (false: it ended first); absent = at spawn. */
+  created?: Promise<boolean>;
+  /** Set once exited: the OOM killer ended it. */
+  oomKilled?: boolean;
 }
 
 export interface ExecResult {

@@ -1,5 +1,5 @@
 /** @module Pod volumes on the host: emptyDir (tmpfs for medium Memory), hostPath, and configMap/secret/downwardAPI rendered to files. */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SandboxError } from '../../core/errors.js';
 import { fieldValue, type PodContext } from '../spec/index.js';
@@ -23,7 +23,7 @@ export interface VolumeResult {
  * Create every volume of the pod under `dir`. `mountTmpfs` mounts a tmpfs (namespaced sandbox) or is
  * undefined (host sandbox: a plain directory with a warning).
  */
-export async function prepareVolumes(volumes: Volume[], dir: string, ctx: PodContext, mountTmpfs?: (path: string) => Promise<void>): Promise<VolumeResult> {
+export async function prepareVolumes(volumes: Volume[], dir: string, ctx: PodContext, mountTmpfs?: (path: string) => Promise<void>, fsGroup?: number): Promise<VolumeResult> {
   const out: VolumeResult = { volumes: new Map(), tmpfs: [], warnings: [] };
   for (const v of volumes) {
     const path = join(dir, v.name);
@@ -71,6 +71,11 @@ export async function prepareVolumes(volumes: Volume[], dir: string, ctx: PodCon
           await mountTmpfs(path);
           out.tmpfs.push(path);
         } else out.warnings.push(`volume "${v.name}": emptyDir medium Memory is a plain directory in the host sandbox`);
+      }
+      if (fsGroup !== undefined) {
+        // Kubernetes' fsGroup: the volume belongs to the group, and files made in it inherit the group (setgid).
+        chownSync(path, statSync(path).uid, fsGroup);
+        chmodSync(path, 0o2777);
       }
       out.volumes.set(v.name, { path, readOnly: false });
     }

@@ -54,6 +54,10 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
 const POD_TOP: Field = { t: 'object', fields: { apiVersion: { t: 'string' }, kind: { t: 'string' }, metadata: { ...objectMeta, required: true }, spec: { t: 'any', required: true }, status: { t: 'any', ignored: 'status is written by the runtime' } } };
 const WORKLOAD_TOP: Field = { ...POD_TOP };
 
+function annotationsOf(meta: unknown): Record<string, string> | undefined {
+  return isObject(meta) && isObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
+}
+
 /** Validate one manifest of a runnable kind; other kinds get one warning. */
 export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue[] {
   const out: Issue[] = [];
@@ -61,7 +65,7 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
   switch (m.kind) {
     case 'Pod':
       walk(b, POD_TOP, '', out);
-      out.push(...validatePodSpec(b.spec, 'spec', opts));
+      out.push(...validatePodSpec(b.spec, 'spec', { ...opts, annotations: annotationsOf(b.metadata) }));
       break;
     case 'Deployment':
     case 'StatefulSet':
@@ -70,7 +74,7 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
       const spec = b.spec;
       walk(spec, workloadSpecs[m.kind], 'spec', out);
       if (isObject(spec) && isObject(spec.template)) {
-        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', opts));
+        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', { ...opts, annotations: annotationsOf(spec.template.metadata) }));
         const tmplSpec = isObject(spec.template.spec) ? spec.template.spec : {};
         const rp = tmplSpec.restartPolicy;
         if (m.kind === 'Job' && rp !== 'Never' && rp !== 'OnFailure') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}` });

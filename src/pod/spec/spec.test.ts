@@ -79,9 +79,12 @@ test('fields podkit cannot honour are warnings naming the path, never dropped si
   assert.ok(warnings(POD.replace('emptyDir: {}', 'persistentVolumeClaim: { claimName: c }')).some((x) => x.startsWith('spec.volumes[0].persistentVolumeClaim:')));
 });
 
-test('local rule: a container needs command or args unless its image is podkit', () => {
-  const spec = { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'ghcr.io/x/podkit:1', args: ['git-sync'] }] };
-  assert.deepEqual(validatePodSpec(spec, 'spec', { local: true }).map((i) => i.path), ['spec.containers[0]']);
+test('local rule: a host-process container (no image, or the annotation) needs command or args unless its image is podkit', () => {
+  const spec = { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'ghcr.io/x/podkit:1', args: ['git-sync'] }, { name: 'c', image: 'redis' }] };
+  const annotations = { 'host-process.podkit.io/a': 'true' };
+  assert.deepEqual(validatePodSpec(spec, 'spec', { local: true, images: true, annotations }).map((i) => i.path), ['spec.containers[0]']);
+  assert.deepEqual(validatePodSpec(spec, 'spec', { local: true, images: true }), [], 'from images: the entrypoint applies');
+  assert.deepEqual(validatePodSpec(spec, 'spec', { local: true }).map((i) => i.path), ['spec.containers[0]', 'spec.containers[2]'], 'no image store: host processes');
   assert.deepEqual(validatePodSpec(spec, 'spec'), []);
 });
 

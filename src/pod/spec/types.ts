@@ -102,6 +102,21 @@ export interface Container {
   lifecycle?: { postStart?: Handler; preStop?: Handler };
   /** Only on init containers: `Always` makes it a native sidecar. */
   restartPolicy?: 'Always';
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
+  securityContext?: ContainerSecurityContext;
+}
+
+/** securityContext fields of a container (the pod level has the user and group ones). */
+export interface ContainerSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  privileged?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  procMount?: string;
 }
 
 export interface KeyToPath {
@@ -142,6 +157,8 @@ export interface PodSpec {
   hostname?: string;
   /** With a headless Service of that name: `<hostname>.<subdomain>` resolves to the pod (StatefulSets set it). */
   subdomain?: string;
+  securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean; supplementalGroups?: number[]; fsGroup?: number };
+  imagePullSecrets?: { name: string }[];
 }
 
 export interface PodTemplate {

@@ -12,10 +12,15 @@ export const FIELD_PATHS = /^(metadata\.(name|namespace|uid|labels|annotations)|
 
 export interface ValidateOptions {
   /**
-   * Add the rules that only matter when podkit runs the pod itself: a container needs `command` or `args`
-   * (no image entrypoint exists locally) unless its image is podkit's. Off for manifests meant for a cluster.
+   * Add the rules that only matter when podkit runs the pod itself: a container that runs as a host process (no
+   * image, or the `host-process.podkit.io/<container>` annotation) needs `command` or `args` unless its image is
+   * podkit's. Off for manifests meant for a cluster.
    */
   local?: boolean;
+  /** The pod's (or pod template's) annotations, for the host-process opt-in. */
+  annotations?: Record<string, string>;
+  /** The runner runs containers from their images (otherwise every container is a host process). */
+  images?: boolean;
 }
 
 /** True when the image maps to the local podkit CLI. */
@@ -96,8 +101,9 @@ export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOpti
           if (c[k] !== undefined) err(`${cp}.${k}`, `must not be set on an init container (only on a sidecar with restartPolicy: Always)`);
         }
       }
-      if (opts.local && c.command === undefined && c.args === undefined && !isPodkitImage(typeof c.image === 'string' ? c.image : undefined)) {
-        err(cp, 'needs command or args: podkit runs containers as host processes and has no image entrypoint');
+      const hostProcess = !opts.images || typeof c.image !== 'string' || opts.annotations?.[`host-process.podkit.io/${String(c.name)}`] === 'true';
+      if (opts.local && hostProcess && c.command === undefined && c.args === undefined && !isPodkitImage(typeof c.image === 'string' ? c.image : undefined)) {
+        err(cp, 'needs command or args: it runs as a host process (no image entrypoint applies)');
       }
       if (opts.local && typeof c.workingDir === 'string' && !c.workingDir.startsWith('/')) err(`${cp}.workingDir`, 'must be an absolute path');
       const portNames = new Set<string>();

@@ -1,0 +1,203 @@
+/**
+ * @module Running one container on an OCI runtime (crun, or runc): a fresh overlay root over the image's layers,
+ * `<runtime> --root <state> run` in the foreground (its exit status is the container's), exec/kill/delete by id,
+ * and the cgroups the container's limits live in.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SandboxError } from '../../../core/errors.js';
+import { execBounded, spawnContainer, tool } from '../proc.js';
+import { shq, type ContainerProcess, type ExecResult } from '../sandbox.js';
+
+export interface OciRuntime {
+  /** `crun` (default) or `runc`. */
+  bin: string;
+  /** The runtime's state folder (`--root`), one per podkit state dir. */
+  root: string;
+}
+
+const CG = '/sys/fs/cgroup';
+
+/** v2 when the unified hierarchy is mounted at /sys/fs/cgroup, otherwise v1 (legacy or hybrid). */
+export function cgroupMode(): 'v1' | 'v2' {
+  return existsSync(`${CG}/cgroup.controllers`) ? 'v2' : 'v1';
+}
+
+/**
+ * crun refuses a hybrid layout whose cgroup2 hierarchy holds controllers ("cgroups in hybrid mode not supported");
+ * such a controller is unused (nothing enabled it in subtree_control) and is moved to a v1 hierarchy of its own,
+ * as systemd's hybrid layout has it. Returns what was moved.
+ */
+export async function settleHybridCgroups(): Promise<string[]> {
+  if (cgroupMode() === 'v2') return [];
+  let ctl: string[] = [];
+  try {
+    ctl = readFileSync(`${CG}/unified/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+  for (const c of ctl) {
+    mkdirSync(`${CG}/${c}`, { recursive: true });
+    await tool(['mount', '-t', 'cgroup', '-o', c, 'cgroup', `${CG}/${c}`]).catch((e: Error) => {
+      throw new SandboxError(`crun needs the cgroup2 hierarchy free of controllers in hybrid mode; moving ${c} to v1 failed: ${e.message} (or use --oci-runtime runc)`);
+    });
+  }
+  return ctl;
+}
+
+/** The v1 memory cgroup podkit keeps per container (its limit, and its failcnt tells an OOM kill). */
+export function memoryCgroup(podId: string, container: string): string | undefined {
+  return cgroupMode() === 'v1' ? `${CG}/memory/podkit/${podId}/${container}` : undefined;
+}
+
+/** True when the container's memory cgroup hit its limit (the SIGKILL that ended it was the OOM killer's). */
+export function hitMemoryLimit(dir: string | undefined): boolean {
+  if (!dir) return false;
+  try {
+    const count = (f: string) => Number(readFileSync(`${dir}/${f}`, 'utf8').trim() || 0);
+    // The failure may be counted in the runtime's own (already removed) child cgroup: a peak at the limit tells it too.
+    return count('memory.failcnt') > 0 || count('memory.max_usage_in_bytes') >= count('memory.limit_in_bytes') - 65536 || /oom_kill [1-9]/.test(readFileSync(`${dir}/memory.oom_control`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+export interface LaunchOptions {
+  runtime: OciRuntime;
+  id: string;
+  /** Holds config.json, upper/, work/, rootfs/. */
+  bundle: string;
+  /** Image layers, lowest first. */
+  layers: string[];
+  config: Record<string, unknown>;
+  /** v1: the memory cgroup made (with this limit) before the runtime's, so the OOM count outlives the container. */
+  memory?: { dir: string; limit: number };
+  env: Record<string, string>;
+}
+
+export interface OciProcess extends ContainerProcess {
+  ociId: string;
+  /** Resolves once the runtime created the container (root, mounts, namespaces in place) or the launch failed. */
+  created: Promise<boolean>;
+  /** Set once exited: the container was killed by the OOM killer. */
+  oomKilled?: boolean;
+}
+
+/** One `sh` that mounts a fresh overlay and execs the runtime: one spawn from Node per container start. */
+export function launchOci(o: LaunchOptions): OciProcess {
+  const b = o.bundle;
+  const rootfs = join(b, 'rootfs');
+  mkdirSync(b, { recursive: true });
+  writeFileSync(join(b, 'config.json'), JSON.stringify(o.config));
+  rmSync(join(b, 'pid'), { force: true });
+  const lower = [...o.layers].reverse().join(':');
+  const rt = `${shq(o.runtime.bin)} --root ${shq(o.runtime.root)}`;
+  const lines = [
+    'set -e',
+    `cd ${shq(b)}`,
+    // A container left by a runner that died is removed first; its writes go with its upper layer.
+    `${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`,
+    'if mountpoint -q rootfs; then umount -l rootfs; fi',
+    'rm -rf upper work',
+    'mkdir -p upper work rootfs',
+    `mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`,
+  ];
+  if (o.memory) {
+    const d = shq(o.memory.dir);
+    lines.push(`mkdir -p ${d}`, `echo ${o.memory.limit} > ${d}/memory.limit_in_bytes`, `echo ${o.memory.limit} > ${d}/memory.memsw.limit_in_bytes 2>/dev/null || true`, `echo 0 > ${d}/memory.failcnt`, `echo 0 > ${d}/memory.max_usage_in_bytes`);
+  }
+  lines.push(`exec ${rt} run --bundle ${shq(b)} --pid-file ${shq(`${b}/pid`)} ${shq(o.id)}`);
+  const p = spawnContainer(['sh', '-c', lines.join('\n')], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
+  let gone = false;
+  const exited = p.exited.then(async (r) => {
+    gone = true;
+    const oom = r.code === 137 && hitMemoryLimit(o.memory?.dir);
+    if (oom) proc.oomKilled = true;
+    await tool(['sh', '-c', `${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true; if mountpoint -q ${shq(rootfs)}; then umount -l ${shq(rootfs)}; fi`]).catch(() => undefined);
+    return r;
+  });
+  const created = (async () => {
+    for (let i = 0; !gone; i++) {
+      if (existsSync(join(b, 'pid'))) return true;
+      await new Promise((r) => setTimeout(r, i < 50 ? 2 : 20));
+    }
+    return false;
+  })();
+  const proc: OciProcess = {
+    pid: p.pid,
+    child: p.child,
+    exited,
+    ociId: o.id,
+    created,
+    signal(sig) {
+      if (gone) return;
+      // Before the runtime made the container there is only the launch shell (its process group) to stop.
+      if (!existsSync(join(b, 'pid'))) return p.signal(sig);
+      const all = sig === 'SIGKILL' ? ['--all'] : [];
+      void tool([o.runtime.bin, '--root', o.runtime.root, 'kill', ...all, o.id, sig.replace(/^SIG/, '')]).catch(() => {
+        if (sig === 'SIGKILL') p.signal(sig);
+      });
+    },
+  };
+  return proc;
+}
+
+/** Run a command in a running container (`exec --process`, so env never reaches argv), bounded by `timeoutMs`. */
+export async function execOci(runtime: OciRuntime, bundle: string, id: string, process: Record<string, unknown>, timeoutMs: number): Promise<ExecResult> {
+  const f = join(bundle, `exec-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.json`);
+  writeFileSync(f, JSON.stringify(process), { mode: 0o600 });
+  try {
+    return await execBounded([runtime.bin, '--root', runtime.root, 'exec', '--process', f, id], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, timeoutMs);
+  } finally {
+    rmSync(f, { force: true });
+  }
+}
+
+/** Every container the runtime knows under `root` whose id starts with `prefix`. */
+export async function ociList(runtime: OciRuntime, prefix: string): Promise<string[]> {
+  if (!existsSync(runtime.root)) return [];
+  const out = await tool([runtime.bin, '--root', runtime.root, 'list', '-q']).catch(() => '');
+  return out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(prefix));
+}
+
+/** Kill and delete the pod's containers, unmount their roots, remove its cgroups: nothing of the pod stays. */
+export async function ociCleanup(runtime: OciRuntime, podId: string, containersDir: string): Promise<void> {
+  for (const id of await ociList(runtime, `${podId}-`)) {
+    await tool([runtime.bin, '--root', runtime.root, 'kill', '--all', id, 'KILL']).catch(() => undefined);
+    await tool([runtime.bin, '--root', runtime.root, 'delete', '-f', id]).catch(() => undefined);
+  }
+  let names: string[] = [];
+  try {
+    names = readdirSync(containersDir);
+  } catch {
+    // nothing was started
+  }
+  for (const n of names) await tool(['sh', '-c', `if mountpoint -q ${shq(join(containersDir, n, 'rootfs'))}; then umount -l ${shq(join(containersDir, n, 'rootfs'))}; fi`]).catch(() => undefined);
+  removeCgroups(podId);
+}
+
+/** rmdir the pod's cgroups in every hierarchy, deepest first (a cgroup with live processes stays). */
+export function removeCgroups(podId: string): void {
+  const roots = cgroupMode() === 'v2' ? [CG] : readdirSync(CG).map((h) => join(CG, h));
+  for (const r of roots) {
+    const top = join(r, 'podkit', podId);
+    if (!existsSync(top)) continue;
+    const dirs: string[] = [];
+    const walk = (d: string) => {
+      dirs.push(d);
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    };
+    try {
+      walk(top);
+    } catch {
+      continue;
+    }
+    for (const d of dirs.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // busy or gone
+      }
+    }
+  }
+}

@@ -1,0 +1,178 @@
+/** @module Containers from images on crun (as root): own root filesystem per container, the pod's namespaces, securityContext and limits. */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pollUntil, stopAll, tempDir } from './helpers/index.js';
+import { dirImage, layerDir, busyboxLayerDir, mapProvider } from './helpers/rootfs.js';
+import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
+import { PodRunner } from '../src/pod/runtime/pod.js';
+import { ContainerSandbox } from '../src/pod/runtime/sandbox-oci.js';
+import type { UnpackedImage } from '../src/pod/images/types.js';
+
+const runners: PodRunner[] = [];
+after(async () => {
+  await Promise.all(runners.map((r) => r.stop()));
+  await stopAll();
+});
+
+const runtimeBin = process.env.PODKIT_TEST_OCI_RUNTIME ?? 'crun';
+const crunRoot = tempDir('podkit-crun-');
+let seq = 0;
+
+function pod(yaml: string, images: Record<string, UnpackedImage>) {
+  const p = parseManifests(yaml, 'test.yaml');
+  const l = loadManifests(p.objects, { local: true, images: true });
+  assert.deepEqual([...p.issues, ...l.issues].filter((i) => i.severity === 'error'), []);
+  const dir = tempDir('podkit-pod-');
+  const id = `oc${process.pid.toString(16).slice(-4)}${seq++}`;
+  const output: string[] = [];
+  const plan = l.pods[0];
+  const sandbox = new ContainerSandbox({ id, dir, runtime: { bin: runtimeBin, root: crunRoot }, hostname: plan.name, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace });
+  const r = new PodRunner({ plan, configMaps: l.configMaps, secrets: l.secrets, sandbox, dir, images: mapProvider(images), output: (c, _s, line) => output.push(`${c}: ${line}`), backoff: { maxMs: 200 } });
+  runners.push(r);
+  const lines = (c: string) => output.filter((o) => o.startsWith(`${c}: `)).map((o) => o.slice(c.length + 2));
+  return { r, dir, id, output, lines };
+}
+
+const containers = (list: unknown[]) => JSON.stringify(list);
+
+test('two containers from different images share an emptyDir and localhost; writes elsewhere stay in each container', async () => {
+  const web = dirImage({ Entrypoint: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'] }, [busyboxLayerDir(), layerDir({ 'www/index.html': 'from-web-image\n' })], 'test.local/web:1');
+  const tools = dirImage({ Cmd: ['sh'] }, [busyboxLayerDir()], 'test.local/tools:1');
+  const hostTmp = `/tmp/x-podkit-${process.pid}`;
+  const { r, lines } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: share}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: web
+    image: test.local/web:1
+    volumeMounts: [{name: shared, mountPath: /www/shared}]
+  - name: client
+    image: test.local/tools:1
+    volumeMounts: [{name: shared, mountPath: /data}]
+    command: ${containers(['sh', '-c', `echo hello > /data/note; echo mine > /tmp/x; echo mine > ${hostTmp}; for i in $(seq 100); do wget -q -O - http://localhost:8080/shared/note && break; sleep 0.05; done; wget -q -O - http://127.0.0.1:8080/index.html; hostname; test -e /www && echo sees-web-root || echo own-root`])}
+`,
+    { 'test.local/web:1': web, 'test.local/tools:1': tools },
+  );
+  await r.start();
+  await pollUntil(() => r.containers[1].status.state === 'terminated', { timeoutMs: 20_000, what: 'client done' });
+  assert.equal(r.containers[1].status.exitCode, 0, lines('client').join('\n'));
+  assert.deepEqual(lines('client'), ['hello', 'from-web-image', 'share', 'own-root']);
+  assert.equal(existsSync(hostTmp), false, 'a write to /tmp inside the container must not reach the host');
+  const ex = await r.containers[0]['deps'].sandbox.exec(
+    (r.containers[0] as unknown as { proc: never }).proc,
+    ['sh', '-c', 'test -e /tmp/x && echo has-x || echo no-x; cat /www/shared/note'],
+    { PATH: '/bin' },
+    undefined,
+    5000,
+  );
+  assert.equal(ex.output, 'no-x\nhello\n');
+  await r.stop();
+});
+
+test('a restarted container starts on a fresh root; its volumes persist', async () => {
+  const { r, lines, dir } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: fresh}
+spec:
+  restartPolicy: OnFailure
+  volumes: [{name: v, emptyDir: {}}]
+  containers:
+  - name: c
+    image: test.local/bb:1
+    volumeMounts: [{name: v, mountPath: /v}]
+    command: ["sh", "-c", "if [ -e /marker ]; then echo stale-root; fi; if [ -e /v/once ]; then echo second; exit 0; fi; touch /marker /v/once; echo first; exit 1"]
+`,
+    { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') },
+  );
+  await r.start();
+  await pollUntil(() => r.containers[0].status.state === 'terminated' && r.containers[0].status.exitCode === 0, { timeoutMs: 20_000, what: 'second run' });
+  assert.deepEqual(lines('c'), ['first', 'second']);
+  await r.stop();
+  assert.equal(existsSync(join(dir, 'containers', 'c', 'rootfs', 'bin')), false, 'overlay unmounted');
+});
+
+test('runAsUser sees its files as its uid; readOnlyRootFilesystem refuses writes; dropped capabilities are gone; fsGroup owns the emptyDir', async () => {
+  const { r, lines, dir } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  restartPolicy: Never
+  securityContext: {fsGroup: 3000}
+  volumes: [{name: v, emptyDir: {}}]
+  containers:
+  - name: user
+    image: test.local/bb:1
+    securityContext: {runAsUser: 1000}
+    volumeMounts: [{name: v, mountPath: /v}]
+    command: ["sh", "-c", "id -u; id -G; touch /v/f; stat -c '%u %g' /v/f; grep CapEff /proc/self/status"]
+  - name: ro
+    image: test.local/bb:1
+    securityContext: {readOnlyRootFilesystem: true, capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}, allowPrivilegeEscalation: false}
+    command: ["sh", "-c", "touch /x 2>&1; grep -E 'CapEff|NoNewPrivs' /proc/self/status"]
+`,
+    { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') },
+  );
+  await r.start();
+  await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'both done' });
+  assert.deepEqual(lines('user'), ['1000', '1000 2000 3000', '1000 3000', 'CapEff:\t0000000000000000']);
+  const ro = lines('ro');
+  assert.match(ro[0], /Read-only file system/);
+  assert.equal(ro[1], 'CapEff:\t0000000000000400', 'only CAP_NET_BIND_SERVICE (bit 10)');
+  assert.equal(ro[2], 'NoNewPrivs:\t1');
+  assert.equal(statSync(join(dir, 'volumes', 'v', 'f')).uid, 1000);
+  await r.stop();
+});
+
+test('runAsNonRoot with a root image is refused with Kubernetes message', async () => {
+  const { r } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: test.local/bb:1
+    securityContext: {runAsNonRoot: true}
+    command: ["true"]
+`,
+    { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') },
+  );
+  const events: string[] = [];
+  await r.start();
+  await pollUntil(() => r.containers[0].status.lastTermination !== undefined, { timeoutMs: 10_000, what: 'refusal' });
+  events.push(readFileSync(join(r['o'].dir, 'events.log'), 'utf8'));
+  assert.match(events.join(''), /container has runAsNonRoot and image will run as root/);
+  await r.stop();
+});
+
+test('over its memory limit a container is OOMKilled (exit 137)', async () => {
+  const { r } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: oom}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: test.local/bb:1
+    resources: {limits: {memory: 32Mi, cpu: 500m}}
+    command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]
+`,
+    { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') },
+  );
+  await r.start();
+  await pollUntil(() => r.containers[0].status.state === 'terminated', { timeoutMs: 30_000, what: 'oom' });
+  assert.equal(r.containers[0].status.exitCode, 137);
+  assert.equal(r.containers[0].status.reason, 'OOMKilled');
+  await r.stop();
+});
