@@ -46,6 +46,9 @@ declare -A PKGS=(
   [curl]=/usr/bin/curl
   [openssl]=/usr/bin/openssl
   [chromium]=/usr/bin/chromium   # the status page test opens the page in headless Chromium
+  [crun]=/usr/bin/crun           # the OCI runtime that runs containers from images
+  [runc]=/usr/sbin/runc          # --oci-runtime runc
+  [busybox-static]=/bin/busybox  # the container tests' root filesystems
 )
 
 # The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only
@@ -58,6 +61,7 @@ DEMO_PKGS=(
   python3 gcc g++ make libc6-dev   # native addons (npm ci, npm run build)
   iproute2                    # ip netns, veth: the pods' network
   util-linux                  # unshare, nsenter, mount: the pods' namespaces
+  crun                        # containers from images
   procps
   curl openssl                # the push hook signs git-sync's trigger (and the "try it" lines)
 )

@@ -56,7 +56,7 @@ spec:
   - name: client
     image: test.local/tools:1
     volumeMounts: [{name: shared, mountPath: /data}]
-    command: ${containers(['sh', '-c', `echo hello > /data/note; echo mine > /tmp/x; echo mine > ${hostTmp}; for i in $(seq 100); do wget -q -O - http://localhost:8080/shared/note && break; sleep 0.05; done; wget -q -O - http://127.0.0.1:8080/index.html; hostname; test -e /www && echo sees-web-root || echo own-root`])}
+    command: ${containers(['sh', '-c', `echo hello > /data/note; echo mine > /tmp/x; echo mine > ${hostTmp}; for i in $(seq 100); do wget -q -O - http://localhost:8080/shared/note 2>/dev/null && break; sleep 0.05; done; wget -q -O - http://127.0.0.1:8080/index.html; hostname; test -e /www && echo sees-web-root || echo own-root`])}
 `,
     { 'test.local/web:1': web, 'test.local/tools:1': tools },
   );
@@ -174,5 +174,92 @@ spec:
   await pollUntil(() => r.containers[0].status.state === 'terminated', { timeoutMs: 30_000, what: 'oom' });
   assert.equal(r.containers[0].status.exitCode, 137);
   assert.equal(r.containers[0].status.reason, 'OOMKilled');
+  await r.stop();
+});
+
+test('exec liveness probe runs inside the container (the Kubernetes exec-liveness example); postStart and preStop act inside it; SIGTERM ends it', async () => {
+  const marker = `/tmp/healthy-podkit-${process.pid}`;
+  const out = tempDir('podkit-hooks-out-');
+  const { r } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{name: out, hostPath: {path: ${out}}}]
+  containers:
+  - name: liveness
+    image: test.local/bb:1
+    args: ["/bin/sh", "-c", "touch ${marker}; sleep 1; rm -f ${marker}; sleep 600"]
+    livenessProbe: {exec: {command: [cat, ${marker}]}, periodSeconds: 1, failureThreshold: 1}
+  - name: lifecycle
+    image: test.local/bb:1
+    volumeMounts: [{name: out, mountPath: /out}]
+    command: ["sh", "-c", "trap 'echo term > /out/term; exit 0' TERM; while :; do sleep 0.1; done"]
+    lifecycle:
+      postStart: {exec: {command: ["/bin/sh", "-c", "mkdir -p /usr/share; echo Hello from the postStart handler > /usr/share/message"]}}
+      preStop: {exec: {command: ["/bin/sh", "-c", "cp /usr/share/message /out/prestop"]}}
+`,
+    { 'test.local/bb:1': dirImage({ Entrypoint: [], Cmd: ['sh'] }, undefined, 'test.local/bb:1') },
+  );
+  await r.start();
+  await pollUntil(() => r.containers[0].status.restarts >= 1, { timeoutMs: 30_000, what: 'liveness restart' });
+  assert.equal(existsSync(marker), false, 'the probe file lives in the container, not on the host');
+  assert.equal(existsSync('/usr/share/message'), false, 'postStart wrote inside the container');
+  await r.stop();
+  assert.equal(readFileSync(join(out, 'prestop'), 'utf8'), 'Hello from the postStart handler\n');
+  assert.equal(readFileSync(join(out, 'term'), 'utf8'), 'term\n');
+  assert.equal(r.containers[1].status.exitCode, 0);
+});
+
+test('an httpGet readiness probe reaches the container on the pod IP', async () => {
+  const { r } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: ready}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: test.local/web:2
+    readinessProbe: {httpGet: {path: /index.html, port: 8080}, periodSeconds: 1}
+`,
+    { 'test.local/web:2': dirImage({ Entrypoint: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'] }, [busyboxLayerDir(), layerDir({ 'www/index.html': 'ok\n' })], 'test.local/web:2') },
+  );
+  await r.start();
+  await pollUntil(() => r.status().ready, { timeoutMs: 20_000, what: 'ready' });
+  const res = await fetch(`http://${r.status().podIP}:8080/index.html`);
+  assert.equal(await res.text(), 'ok\n');
+  await r.stop();
+});
+
+test('a hostile image (absolute symlinks at a mountPath and over /etc/passwd) does not reach the host', async () => {
+  const escape = `/tmp/podkit-escape-${process.pid}`;
+  const evil = dirImage({}, [busyboxLayerDir(), layerDir({ data: { link: escape }, 'etc/passwd': { link: '/etc/shadow' }, up: { link: '../../../../' } })], 'test.local/evil:1');
+  const { r, lines } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: evil}
+spec:
+  restartPolicy: Never
+  volumes: [{name: v, emptyDir: {}}]
+  containers:
+  - name: mount
+    image: test.local/evil:1
+    volumeMounts: [{name: v, mountPath: /data}]
+    command: ["sh", "-c", "echo x > /data/x"]
+  - name: read
+    image: test.local/evil:1
+    command: ["sh", "-c", "cat /etc/passwd 2>&1 | head -c 40; echo; ls /up/; echo ok"]
+`,
+    { 'test.local/evil:1': evil },
+  );
+  await r.start();
+  await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'done' });
+  assert.equal(existsSync(escape), false, 'a mount at a symlink pointing out of the root never lands on the host');
+  assert.notEqual(r.containers[0].status.exitCode, 0, 'the runtime refuses the mount');
+  const out = lines('read').join('\n');
+  assert.doesNotMatch(out, /root:[^x]/, 'the host shadow file is not readable through the image link');
+  assert.match(out, /\bbin\b[\s\S]*\bup\b[\s\S]*ok$/, 'a link climbing out of the root stays at the container root');
   await r.stop();
 });

@@ -13,6 +13,8 @@ import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { Sandbox } from '../runtime/sandbox.js';
 import { HostSandbox } from '../runtime/sandbox-host.js';
 import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
+import { ContainerSandbox } from '../runtime/sandbox-oci.js';
+import type { ImageProvider } from '../images/types.js';
 import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
@@ -29,6 +31,10 @@ export interface RunnerOptions {
   color: boolean;
   /** PODKIT_LOG_FORMAT for podkit's own containers ('text' when the output is a terminal); unset: their default. */
   podkitLogFormat?: string;
+  /** Where images come from: with one, containers run from their images on the OCI runtime (namespaced sandbox). */
+  images?: ImageProvider;
+  /** The OCI runtime binary (`crun`, or `runc`). */
+  ociRuntime?: string;
   /** Where container lines and runner events go. */
   out: (line: string) => void;
   err: (line: string) => void;
@@ -118,9 +124,16 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       const saveState = () => writeJSON(join(dir, 'state.json'), state);
       let sb: Sandbox;
       if (kind === 'namespaced') {
-        const ns = new NamespacedSandbox({ id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid) => (state.pids.push(procRef(pid)), saveState()) });
+        const nsOpts = { id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid: number) => (state.pids.push(procRef(pid)), saveState()) };
+        let ns: NamespacedSandbox;
+        if (o.images) {
+          // The runtime's state lives beside the pods', so a `podkit down` of this state dir finds its containers.
+          state.oci = { bin: o.ociRuntime ?? 'crun', root: join(o.root, 'oci') };
+          const cs = new ContainerSandbox({ ...nsOpts, dir, runtime: state.oci, hostname: (plan.spec.hostname ?? plan.name).slice(0, 63), notice: (m) => o.err(`podkit: ${m}`) });
+          ns = cs.ns;
+          sb = cs;
+        } else sb = ns = new NamespacedSandbox(nsOpts);
         if (!plan.spec.hostNetwork) Object.assign(state, { netns: ns.netns, veth: ns.veth });
-        sb = ns;
       } else sb = new HostSandbox();
       // Record every container process group before anything else can happen, for cleanup after a SIGKILL.
       const spawn = sb.spawn.bind(sb);
@@ -148,6 +161,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
         secrets: o.loaded.secrets,
         sandbox: sb,
         dir,
+        images: kind === 'namespaced' ? o.images : undefined,
         backoff: { maxMs: o.maxBackoffMs },
       podkitEnv: o.podkitLogFormat ? { PODKIT_LOG_FORMAT: o.podkitLogFormat } : undefined,
         output: (c, _s, line) => {

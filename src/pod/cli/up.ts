@@ -18,6 +18,7 @@ export const upSpec = {
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
   'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
   'state-dir': flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' }),
+  'oci-runtime': flag.enum({ help: 'The OCI runtime that runs containers from images (crun, or runc)', values: ['crun', 'runc'], default: 'crun' }),
   color: flag.enum({ help: 'Colour the pod/container prefixes', values: ['auto', 'always', 'never'], default: 'auto' }),
   'dry-run': flag.bool({ help: 'Validate and print the pods that would run, then exit', default: false }),
   'detached-child': flag.bool({ help: 'internal: the daemonized runner', hidden: true, default: false, env: [] }),
@@ -79,7 +80,7 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { deletePodNetwork, releaseIP } from './net.js';
 import { releaseMountpoints } from './mountpoints.js';
 import { tool } from './proc.js';
+import { ociCleanup, type OciRuntime } from './oci/runtime.js';
 
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.PODKIT_STATE_DIR || '/run/podkit';
@@ -32,6 +33,8 @@ export interface PodState {
   pids: ProcRef[];
   statusURL?: string;
   createdAt: number;
+  /** The OCI runtime and its state folder, when containers run from images (their ids start with `<id>-`). */
+  oci?: OciRuntime;
 }
 
 export function podDir(root: string, name: string): string {
@@ -108,6 +111,8 @@ export function claimPodDir(root: string, name: string): string {
  */
 export async function cleanupPod(entry: PodEntry): Promise<void> {
   const st = entry.state;
+  // Containers on the OCI runtime outlive a killed runner (the runtime reparents them): kill and delete them first.
+  if (st?.oci) await ociCleanup(st.oci, st.id, join(entry.dir, 'containers'));
   if (st) {
     for (const p of st.pids) {
       if (!alive(p)) continue;
