@@ -1,7 +1,12 @@
-/** @module Config errors as a linter reports them: every one at once, each naming the file and YAML path; a missing file in words. */
+/** @module Errors that end a command at start-up: config errors all at once with file and YAML path, a missing file in words, a busy port with its flag. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPodkit, yamlFile } from './helpers/index.js';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { freePort, runPodkit, tempDir, yamlFile } from './helpers/index.js';
+
+const FIX = new URL('./fixtures/pod/', import.meta.url).pathname;
 
 test('metrics-adapter: every config error at once, each with the file and YAML path; exit 2', async () => {
   const file = yamlFile('statsd:\n  listen_udp: nope\n  bogus: 1\nlimits: {ttl: x}\nsources:\n  - kind: wat\n', 'adapter.yaml');
@@ -21,4 +26,24 @@ test('metrics-adapter: a missing config or mapping file is named, in words (no b
   const m = await runPodkit(['metrics-adapter', '--statsd.mapping-config=/nonexistent/mapping.yaml']);
   assert.equal(m.code, 2);
   assert.equal(m.stderr, 'podkit metrics-adapter: --statsd.mapping-config: cannot read /nonexistent/mapping.yaml: no such file or directory\n');
+});
+
+test('a busy HTTP port ends each component at once with one line naming the address and the flag that moves it', async () => {
+  const holder = createServer().listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  const port = (holder.address() as AddressInfo).port;
+  try {
+    const cases: [string, string[], string][] = [
+      ['metrics-adapter', [`--http-bind=127.0.0.1:${port}`, `--statsd.listen-udp=127.0.0.1:${await freePort()}`, '--statsd.listen-tcp='], '--http-bind'],
+      ['git-sync', ['--repo=file:///nonexistent/repo.git', `--root=${tempDir('podkit-bind-')}`, `--http-bind=127.0.0.1:${port}`], '--http-bind'],
+      ['up', ['--sandbox=host', `--state-dir=${tempDir('podkit-bind-')}`, `--status-bind=127.0.0.1:${port}`, join(FIX, 'web.yaml')], '--status-bind'],
+    ];
+    for (const [cmd, args, flagName] of cases) {
+      const r = await runPodkit([cmd, ...args], { timeoutMs: 20_000 });
+      assert.equal(r.code, 1, `${cmd}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').at(-1), `podkit ${cmd}: cannot listen on 127.0.0.1:${port}: the port is in use by another process (choose another with ${flagName})`);
+    }
+  } finally {
+    holder.close();
+  }
 });

@@ -84,6 +84,13 @@ export class PermissionError extends PodkitError {
   }
 }
 
+/** A server socket could not be opened: the address is in use, not local, or needs privileges. */
+export class BindError extends PodkitError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PODKIT_ERR_BIND', message, options);
+  }
+}
+
 /** The component was closed while the operation was under way. */
 export class ClosedError extends PodkitError {
   constructor(message = 'closed', options?: ErrorOptions) {

@@ -65,5 +65,5 @@ test('oversized bodies get 413; a throwing handler gets 500 and the server keeps
 test('a taken port is a clear error', async () => {
   const a = await startHttpServer();
   handles.push(a);
-  await assert.rejects(startHttpServer({ bind: a.address }), /EADDRINUSE/);
+  await assert.rejects(startHttpServer({ bind: a.address }), (e: Error & { code: string }) => e.code === 'PODKIT_ERR_BIND' && /the port is in use by another process \(choose another with --http-bind\)/.test(e.message));
 });

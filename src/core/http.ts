@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import type { HostPort } from './parse.js';
+import { formatHostPort, type HostPort } from './parse.js';
+import { BindError } from './errors.js';
 import { CONTENT_TYPE, negotiate, renderChunks, type Format } from './metrics/exposition.js';
 import type { MetricFamily } from './metrics/model.js';
 import type { Logger } from './log.js';
@@ -21,6 +22,8 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) 
 export interface HttpServerOptions {
   /** Address to bind. Default 127.0.0.1:0 (loopback, any free port). */
   bind?: HostPort;
+  /** The flag that sets `bind`, named when it cannot be bound. Default --http-bind. */
+  bindFlag?: string;
   /** Liveness; default always alive. */
   health?: () => Readiness;
   /** Readiness; default always ready. */
@@ -187,7 +190,10 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
 
   const bind = opts.bind ?? { host: '127.0.0.1', port: 0 };
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the port is in use by another process' : e.code === 'EADDRNOTAVAIL' ? 'no local interface has that address' : e.code === 'EACCES' ? 'the port needs privileges' : (e.code ?? e.message);
+      reject(new BindError(`cannot listen on ${formatHostPort(bind)}: ${why} (choose another with ${opts.bindFlag ?? '--http-bind'})`, { cause: e }));
+    });
     server.listen(bind.port, bind.host, () => {
       server.off('error', reject);
       resolve();

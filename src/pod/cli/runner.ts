@@ -98,7 +98,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   };
   let http: HttpHandle | undefined;
   if (o.statusBind) {
-    http = await startHttpServer({ bind: o.statusBind, metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
+    http = await startHttpServer({ bind: o.statusBind, bindFlag: '--status-bind', metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
       const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
       return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
     } });
