@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, makeRepo, pollUntil, startPodkit, startRedis, stopAll, tempDir, yamlFile } from './helpers/index.js';
+import { dumpDom, freePort, makeRepo, pollUntil, startPodkit, startRedis, stopAll, tempDir, yamlFile } from './helpers/index.js';
 
 after(() => stopAll());
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -63,4 +63,9 @@ test('git-sync: a browser gets the landing page on /; a probe still gets v4\'s 5
   assert.equal(await (await fetch(base + '/')).text(), 'ok\n');
   const c = (await checkLanding(base, 'podkit git-sync', 'gs-s3cret-pw')) as { lastSyncedHash: string };
   assert.equal(c.lastSyncedHash, repo.head());
+  // A real browser asks for HTML, so it gets the page, not the probe's "ok".
+  const dom = await dumpDom(base + '/');
+  assert.match(dom, /<h1>podkit git-sync<\/h1>/);
+  assert.match(dom, /<a href="\/metrics">/);
+  assert.doesNotMatch(dom, /gs-s3cret-pw/);
 });

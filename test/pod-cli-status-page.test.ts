@@ -1,20 +1,9 @@
 /** @module The `podkit up` status page in a real headless Chromium, and /status.json in Kubernetes' PodStatus words. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, podStateDir, pollUntil, requireBinary, run, runPodkit, startPodkit, stopAll, tempDir, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
+import { dumpDom, freePort, podStateDir, pollUntil, runPodkit, startPodkit, stopAll, waitForOutput, withTimeout, yamlFile } from './helpers/index.js';
 
 after(() => stopAll());
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/** The page as Chromium renders it (after its scripts and parsing), from a fresh profile. */
-async function dumpDom(url: string): Promise<string> {
-  requireBinary(CHROMIUM);
-  const profile = tempDir('podkit-chromium-');
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`];
-  const r = await run(CHROMIUM, [...flags, '--dump-dom', url], { timeoutMs: 60_000 });
-  return r.stdout;
-}
 
 interface K8sContainerStatus {
   name: string;

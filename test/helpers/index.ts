@@ -13,3 +13,4 @@ export * from './http-backend.js';
 export * from './sshd.js';
 export * from './prometheus.js';
 export * from './tls.js';
+export * from './chromium.js';
