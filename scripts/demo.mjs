@@ -145,9 +145,11 @@ for (const s of [up.stdout, up.stderr]) {
 }
 
 /**
- * Redis's start-up banner (ASCII art, version, "Server initialized") is folded into one line per server, and its
- * memory-overcommit warning into one note: on a development machine it is noise, not a problem.
+ * Redis's start-up banner (ASCII art, version, "Server initialized") is folded into one line per server, its
+ * memory-overcommit warning into one note (on a development machine it is noise, not a problem), and the replication
+ * handshake into one line.
  */
+const REPL_CHATTER = /MASTER <-> REPLICA sync|Connecting to MASTER|Master replied to PING|Partial resynchronization|Full resync|Replication backlog created|Delay next BGSAVE|Starting BGSAVE for SYNC|Background RDB transfer|Fork CoW|Diskless rdb transfer|Loading RDB produced|RDB age|RDB memory usage|Done loading RDB|Streamed RDB transfer|Synchronization with replica|asks for synchronization|Non blocking connect for SYNC|Discarding previously cached master|Before turning into a replica|Ready to accept connections tcp/;
 function redisFolder() {
   const booting = new Set();
   let warned = false;
@@ -165,6 +167,9 @@ function redisFolder() {
       booting.add(who);
       return undefined;
     }
+    // The replication handshake (a dozen lines on each side) becomes one line when the replica has its copy.
+    if (/MASTER <-> REPLICA sync: Finished with success/.test(text)) return `${line.slice(0, line.length - text.length)}in sync with the master (replication handshake folded)`;
+    if (REPL_CHATTER.test(text)) return undefined;
     if (booting.has(who)) {
       if (!/Ready to accept connections/.test(text)) return undefined;
       booting.delete(who);
@@ -304,5 +309,5 @@ say(`  ip netns exec ${shopNs} redis-cli -p 6379 get app:visits   # Redis "on lo
 say(`  redis-cli -h ${NODE_IP} -p ${redisMaster} monitor        # watch the app's writes land on the master (${redisReplica}: the replica's reads)`);
 say(`  curl http://127.0.0.1:${metrics}/metrics            # nginx, Redis, the app's StatsD and JSON stats, normalized`);
 say(`  ${sd}${podkitCmd} ps -c; ${sd}${podkitCmd} logs shop app; ${podkitCmd} --help`);
-say(`  status page: http://127.0.0.1:${statusPort}/`);
+say(`  status page: http://127.0.0.1:${statusPort}/   landing pages: http://127.0.0.1:${metrics}/ (the adapter), http://127.0.0.1:${sync}/ (git-sync)`);
 say('Ctrl-C stops both pods.');
