@@ -9,6 +9,7 @@ import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
 import { PodRunner } from '../src/pod/runtime/pod.js';
 import { ContainerSandbox } from '../src/pod/runtime/sandbox-oci.js';
 import type { UnpackedImage } from '../src/pod/images/types.js';
+import { containerStatus } from '../src/pod/cli/pod-status.js';
 
 const runners: PodRunner[] = [];
 after(async () => {
@@ -174,6 +175,8 @@ spec:
   await pollUntil(() => r.containers[0].status.state === 'terminated', { timeoutMs: 30_000, what: 'oom' });
   assert.equal(r.containers[0].status.exitCode, 137);
   assert.equal(r.containers[0].status.reason, 'OOMKilled');
+  // What podkit ps, the status page and /status.json show.
+  assert.deepEqual((containerStatus(r.containers[0].status).state as { terminated: { reason: string; exitCode: number } }).terminated.reason, 'OOMKilled');
   await r.stop();
 });
 

@@ -4,6 +4,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { appendFileSync, existsSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../core/errors.js';
@@ -18,6 +19,9 @@ import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
 import type { ImageProvider, UnpackedImage } from '../images/types.js';
 import { hostProcessOptIn, imageLaunch } from './oci/launch.js';
+
+/** This machine as the pods' node: what an unset limit reads as through resourceFieldRef. */
+const NODE = { cpu: availableParallelism(), memory: totalmem() };
 
 /** Every pod lifecycle event is published here (convention 7): `{t, pod, container, event, detail}`. */
 export const podEvents = channel('podkit:pod:event');
@@ -112,7 +116,7 @@ export class PodRunner {
   }
 
   private ctx(): PodContext {
-    return { pod: this.o.plan, podIP: this.o.sandbox.podIP, hostIP: this.o.sandbox.hostIP, configMaps: this.o.configMaps, secrets: this.o.secrets };
+    return { pod: this.o.plan, podIP: this.o.sandbox.podIP, hostIP: this.o.sandbox.hostIP, configMaps: this.o.configMaps, secrets: this.o.secrets, node: NODE };
   }
 
   private emit(e: PodEvent): void {

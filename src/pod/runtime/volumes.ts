@@ -2,7 +2,7 @@
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SandboxError } from '../../core/errors.js';
-import { fieldValue, type PodContext } from '../spec/index.js';
+import { fieldValue, resourceFieldValue, type PodContext } from '../spec/index.js';
 import type { Container, Volume } from '../spec/types.js';
 import type { Mount } from './sandbox.js';
 
@@ -61,7 +61,12 @@ export async function prepareVolumes(volumes: Volume[], dir: string, ctx: PodCon
       out.volumes.set(v.name, { path, readOnly: true });
     } else if (v.downwardAPI) {
       for (const it of v.downwardAPI.items ?? []) {
-        const value = it.fieldRef ? (fieldValue(it.fieldRef.fieldPath, ctx) ?? '') : '0';
+        let value = '';
+        try {
+          value = it.fieldRef ? (fieldValue(it.fieldRef.fieldPath, ctx) ?? '') : it.resourceFieldRef ? resourceFieldValue(it.resourceFieldRef, undefined, ctx.pod.spec, ctx.node ?? { cpu: 0, memory: 0 }) : '';
+        } catch (e) {
+          throw fail((e as Error).message);
+        }
         writeFile(join(path, it.path), Buffer.from(value), it.mode ?? v.downwardAPI.defaultMode ?? 0o644);
       }
       out.volumes.set(v.name, { path, readOnly: true });

@@ -1,5 +1,6 @@
 /** @module Container environment as Kubernetes builds it: envFrom, then env in order with `$(VAR)` expansion, valueFrom sources. Pure. */
 import type { ConfigMapData, Container, PodPlan } from './types.js';
+import { resourceFieldValue, type NodeCapacity } from './resources.js';
 
 /**
  * Kubernetes' `$(VAR)` expansion: `$(NAME)` → the value when NAME is defined, else kept as written;
@@ -43,6 +44,8 @@ export interface PodContext {
   hostIP: string;
   configMaps: Map<string, ConfigMapData>;
   secrets: Map<string, ConfigMapData>;
+  /** What unset limits read as in resourceFieldRef; without it they read as 0. */
+  node?: NodeCapacity;
 }
 
 /** Resolve a downward-API field path (`metadata.name`, `metadata.labels['app']`, `status.podIP`, …). */
@@ -109,7 +112,11 @@ export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string,
         if (v !== undefined) env[e.name] = v.toString('utf8');
         else if (!ref.optional) errors.push(`${kind} key "${ref.name}/${ref.key}" not found (env ${e.name})`);
       } else if (vf.resourceFieldRef) {
-        env[e.name] = '0';
+        try {
+          env[e.name] = resourceFieldValue(vf.resourceFieldRef, c, ctx.pod.spec, ctx.node ?? { cpu: 0, memory: 0 });
+        } catch (err) {
+          errors.push(`${(err as Error).message} (env ${e.name})`);
+        }
       }
     } else {
       env[e.name] = expand(e.value ?? '', lookup);

@@ -4,3 +4,4 @@ export { validatePodSpec, isPodkitImage, FIELD_PATHS, type ValidateOptions } fro
 export { serviceFrom, hostsLines } from './services.js';
 export { expand, expandArgv, resolveEnv, fieldValue, type PodContext } from './env.js';
 export type * from './types.js';
+export { quantity, resourceFieldValue, type NodeCapacity } from './resources.js';

@@ -45,7 +45,7 @@ export const objectMeta = obj({
 
 const keySelector = obj({ name: str(), key: str({ required: true }), optional: bool() });
 const fieldRef = obj({ fieldPath: str({ required: true }), apiVersion: str() });
-const resourceFieldRef = obj({ resource: str({ required: true }), containerName: str(), divisor: { t: 'quantity' } }, { ignored: 'resources are not enforced; the value is resolved from requests/limits as written' });
+const resourceFieldRef = obj({ resource: str({ required: true }), containerName: str(), divisor: { t: 'quantity' } });
 
 const handlerFields: Record<string, Field> = {
   exec: obj({ command: strs() }),

@@ -235,3 +235,26 @@ spec: { selector: { app: db }, ports: [{ port: 80, targetPort: 8080 }] }
     '10.244.0.2\tdb-primary.default.svc.cluster.local db-primary.default.svc db-primary.default db-primary',
   ]);
 });
+
+test('resourceFieldRef: requests/limits with their divisor, unset limits read as the node, requests default to limits', async () => {
+  const { resourceFieldValue } = await import('./resources.js');
+  const plan: PodPlan = { name: 'p', namespace: 'ns', uid: 'u', labels: {}, annotations: {}, spec: { containers: [] }, source: 's' };
+  const env = resolveEnv(
+    { name: 'x', resources: { limits: { memory: '32Mi' } }, env: [{ name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } }, { name: 'BAD', valueFrom: { resourceFieldRef: { resource: 'limits.nope' } } }] },
+    { pod: plan, podIP: '', hostIP: '', configMaps: new Map(), secrets: new Map(), node: { cpu: 1, memory: 1 } },
+  );
+  assert.equal(env.env.MEM, '32');
+  assert.match(env.errors.join(), /unsupported resource "limits.nope" \(env BAD\)/);
+  const c = { name: 'a', resources: { limits: { cpu: '500m', memory: '64Mi' }, requests: { cpu: '250m' } } };
+  const pod = { containers: [c, { name: 'b' }] };
+  const node = { cpu: 2, memory: 8 * 2 ** 30 };
+  assert.equal(resourceFieldValue({ resource: 'limits.cpu' }, c, pod, node), '1', 'ceil(0.5 / 1)');
+  assert.equal(resourceFieldValue({ resource: 'limits.cpu', divisor: '1m' }, c, pod, node), '500');
+  assert.equal(resourceFieldValue({ resource: 'requests.cpu', divisor: '1m' }, c, pod, node), '250');
+  assert.equal(resourceFieldValue({ resource: 'limits.memory', divisor: '1Mi' }, c, pod, node), '64');
+  assert.equal(resourceFieldValue({ resource: 'requests.memory', divisor: '1Mi' }, c, pod, node), '64', 'request defaults to the limit');
+  assert.equal(resourceFieldValue({ resource: 'limits.cpu', containerName: 'b' }, undefined, pod, node), '2', 'unset limit: the node');
+  assert.equal(resourceFieldValue({ resource: 'requests.memory', containerName: 'b' }, undefined, pod, node), '0');
+  assert.throws(() => resourceFieldValue({ resource: 'limits.gpu' }, c, pod, node), /unsupported resource/);
+  assert.throws(() => resourceFieldValue({ resource: 'limits.cpu', containerName: 'zz' }, c, pod, node), /container "zz" not found/);
+});

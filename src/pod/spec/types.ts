@@ -128,7 +128,7 @@ export interface KeyToPath {
 export interface DownwardAPIFile {
   path: string;
   fieldRef?: { fieldPath: string; apiVersion?: string };
-  resourceFieldRef?: { resource: string; containerName?: string };
+  resourceFieldRef?: { resource: string; containerName?: string; divisor?: string | number };
   mode?: number;
 }
 

@@ -1,7 +1,8 @@
 /** @module Kubernetes' process rules for a container from an image: the command/args table, env order, users, capabilities, quantities. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { capabilitySet, DEFAULT_CAPS, limitsOf, mergeEnv, nonRootRefusal, processArgs, quantity, resolveUser } from './process.js';
+import { capabilitySet, DEFAULT_CAPS, limitsOf, mergeEnv, nonRootRefusal, processArgs, resolveUser } from './process.js';
+import { quantity } from '../../spec/resources.js';
 import { ociConfig } from './spec.js';
 
 const image = { Entrypoint: ['/ep'], Cmd: ['cmd-arg'] };

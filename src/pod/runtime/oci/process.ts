@@ -3,6 +3,7 @@
  * container's env, working directory, user and groups, and securityContext → capabilities. Pure (files come as text).
  */
 import type { ImageRunConfig } from '../../images/types.js';
+import { quantity } from '../../spec/resources.js';
 
 /** The securityContext fields a local container honours (pod-level fields merged under the container's). */
 export interface SecurityContext {
@@ -141,15 +142,6 @@ export function capabilitySet(sc: SecurityContext): string[] {
   if (add.includes('CAP_ALL')) return [...ALL_CAPS];
   for (const c of add) set.add(c);
   return [...set];
-}
-
-/** A Kubernetes quantity (`128Mi`, `1G`, `500m`, `0.5`, `2`) as a number of base units (bytes, cores). */
-export function quantity(q: string | number): number {
-  if (typeof q === 'number') return q;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m) throw new Error(`bad quantity "${q}"`);
-  const mult: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-  return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
 }
 
 export interface Limits {
