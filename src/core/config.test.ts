@@ -106,13 +106,21 @@ test('positionals only when allowed, and after --', () => {
 
 test('help lists every visible flag with env and default', () => {
   const h = helpText(spec, 'podkit test [flags]', 'A test command.');
-  assert.match(h, /--repo STRING\s+repository URL \[env GITSYNC_REPO, GIT_SYNC_REPO\]/);
-  assert.match(h, /--period DURATION\s+how often to poll \(default 10s\) \[env PODKIT_PERIOD\]/);
+  // Every help line in sentence case, whatever the flag's author wrote.
+  assert.match(h, /--repo STRING\s+Repository URL \[env GITSYNC_REPO, GIT_SYNC_REPO\]/);
+  assert.match(h, /--period DURATION\s+How often to poll \(default 10s\) \[env PODKIT_PERIOD\]/);
   assert.match(h, /-v, --verbose INT/);
   assert.match(h, /--listen, --statsd.listen-udp HOSTPORT/);
   assert.match(h, /\(default 127.0.0.1:9125\)/);
   assert.match(h, /replica.*repeatable/);
   assert.doesNotMatch(h, /default undefined/);
+});
+
+test('sentence case keeps the podkit: mark of flags a peer lacks', async () => {
+  const { sentence } = await import('./config.js');
+  assert.equal(sentence('sync once'), 'Sync once');
+  assert.equal(sentence('podkit: enable POST /webhook'), 'podkit: Enable POST /webhook');
+  assert.equal(sentence('HTTPS bind address'), 'HTTPS bind address');
 });
 
 test('withEnvPrefix gives unnamed flags a component prefix and keeps explicit env names', async () => {
