@@ -260,7 +260,7 @@ spec:
   await r.start();
   await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'done' });
   assert.equal(existsSync(escape), false, 'a mount at a symlink pointing out of the root never lands on the host');
-  assert.notEqual(r.containers[0].status.exitCode, 0, 'the runtime refuses the mount');
+  // crun refuses the mount (the link leaves the root), runc mounts at the link's target inside the root: neither reaches the host.
   const out = lines('read').join('\n');
   assert.doesNotMatch(out, /root:[^x]/, 'the host shadow file is not readable through the image link');
   assert.match(out, /\bbin\b[\s\S]*\bup\b[\s\S]*ok$/, 'a link climbing out of the root stays at the container root');
