@@ -49,6 +49,10 @@ declare -A PKGS=(
   [crun]=/usr/bin/crun           # the OCI runtime that runs containers from images
   [runc]=/usr/sbin/runc          # --oci-runtime runc
   [busybox-static]=/bin/busybox  # the container tests' root filesystems
+  [skopeo]=/usr/bin/skopeo              # podkit pull/load/save: the registry transport
+  [attr]=/usr/bin/setfattr              # opaque directories of unpacked layers (trusted.overlay.opaque)
+  [docker-registry]=/usr/bin/docker-registry  # tests: a real registry
+  [apache2-utils]=/usr/bin/htpasswd     # tests: the registry's htpasswd (bcrypt)
 )
 
 # The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only

@@ -123,3 +123,15 @@ export class HookError extends PodkitError {
     super('PODKIT_ERR_HOOK', message, options);
   }
 }
+
+/**
+ * An image could not be had. `reason` is the container waiting reason Kubernetes shows for it:
+ * `ErrImagePull` (the pull failed), `ErrImageNeverPull` (policy Never and not in the store), `InvalidImageName`.
+ */
+export class ImageError extends PodkitError {
+  readonly reason: 'ErrImagePull' | 'ErrImageNeverPull' | 'InvalidImageName';
+  constructor(reason: ImageError['reason'], message: string, options?: ErrorOptions) {
+    super('PODKIT_ERR_IMAGE', message, options);
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,5 @@
+/** @module Images: pull from registries (skopeo), load/save archives, the content-addressed store, unpacked layers. */
+export type { ImageProvider, ImageRunConfig, UnpackedImage } from './types.js';
+export { ImageService, imageServiceFor, type ImageServiceOptions } from './provider.js';
+export type { ImageRecord } from './store.js';
+export { defaultPullPolicy, formatRef, parseRef, type ImageRef, type PullPolicy } from './reference.js';

@@ -1,0 +1,117 @@
+/** @module The image service the pod runtime and the image commands use: ensure (policy), pull, list, remove, prune. */
+import { join } from 'node:path';
+import { ImageError } from '../../core/errors.js';
+import { withLock } from './lock.js';
+import { pull, type PullOptions } from './pull.js';
+import { formatRef, parseRef, type PullPolicy } from './reference.js';
+import { ImageStore, type ImageRecord } from './store.js';
+import type { ImageProvider, UnpackedImage } from './types.js';
+
+export type ImageServiceOptions = PullOptions;
+
+export class ImageService implements ImageProvider {
+  readonly store: ImageStore;
+  readonly options: ImageServiceOptions;
+  private readonly inflight = new Map<string, Promise<ImageRecord>>();
+
+  /** `root` is the store directory (`<state dir>/images`). */
+  constructor(root: string, options: ImageServiceOptions = {}) {
+    this.store = new ImageStore(root);
+    this.options = options;
+  }
+
+  async ensure(ref: string, policy: PullPolicy, pullSecrets: string[] = []): Promise<UnpackedImage> {
+    const name = formatRef(parseRef(ref));
+    const have = this.present(name);
+    if (have && policy !== 'Always') return this.store.unpacked(have);
+    if (policy === 'Never') {
+      if (have) return this.store.unpacked(have);
+      throw new ImageError('ErrImageNeverPull', `Container image "${ref}" is not present with pull policy of Never`);
+    }
+    return this.store.unpacked(await this.pull(name, pullSecrets, policy === 'IfNotPresent'));
+  }
+
+  /** Pulls `ref` (once, however many ask at the same time, in this process or others). */
+  pull(ref: string, pullSecrets: string[] = [], ifMissing = false): Promise<ImageRecord> {
+    const parsed = parseRef(ref);
+    const name = formatRef(parsed);
+    const key = `${name}\0${ifMissing}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = withLock(this.store.lockFile, async () => {
+        // Another process may have pulled it while we waited for the lock.
+        const have = ifMissing ? this.present(name) : undefined;
+        return have ?? pull(this.store, parsed, pullSecrets, this.options);
+      }).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private present(name: string): ImageRecord | undefined {
+    const rec = this.store.records().find((r) => r.ref === name);
+    return rec && this.store.complete(rec) ? rec : undefined;
+  }
+
+  async touch(id: string, user: string): Promise<void> {
+    await withLock(this.store.lockFile, async () => {
+      const list = this.store.records();
+      for (const r of list)
+        if (r.id === id || r.ref === id) {
+          r.lastUsed = new Date().toISOString();
+          r.users = [...new Set([...(r.users ?? []), user])];
+        }
+      this.store.saveRecords(list);
+    });
+  }
+
+  /** Forgets `user` (a pod that went away) on every image. */
+  async release(user: string): Promise<void> {
+    await withLock(this.store.lockFile, async () => {
+      const list = this.store.records();
+      for (const r of list) if (r.users) r.users = r.users.filter((u) => u !== user);
+      this.store.saveRecords(list);
+    });
+  }
+
+  list(): ImageRecord[] {
+    return this.store.records();
+  }
+
+  /** Removes images by reference or ID; refuses one a pod uses unless `force`. Returns the references removed. */
+  async remove(refs: readonly string[], force = false): Promise<string[]> {
+    return withLock(this.store.lockFile, async () => {
+      const gone = new Set<string>();
+      for (const r of refs) {
+        const rec = this.store.find(r) ?? this.store.find(safeName(r));
+        if (!rec) throw new ImageError('ErrImagePull', `no such image: ${r}`);
+        if (rec.users?.length && !force) throw new ImageError('ErrImagePull', `image ${rec.ref} is in use by ${rec.users.join(', ')} (stop them first, or --force)`);
+        gone.add(rec.ref);
+      }
+      this.store.remove(gone);
+      return [...gone];
+    });
+  }
+
+  /** Removes every image no pod uses; returns the references removed and the bytes freed. */
+  async prune(): Promise<{ removed: string[]; freed: number }> {
+    return withLock(this.store.lockFile, async () => {
+      const removed = this.store.records().filter((r) => !r.users?.length).map((r) => r.ref);
+      const freed = this.store.remove(new Set(removed));
+      return { removed, freed };
+    });
+  }
+}
+
+function safeName(ref: string): string {
+  try {
+    return formatRef(parseRef(ref));
+  } catch {
+    return ref;
+  }
+}
+
+/** The image service for a podkit state dir (the store lives in `<stateDir>/images`). */
+export function imageServiceFor(stateDir: string, options: ImageServiceOptions = {}): ImageService {
+  return new ImageService(join(stateDir, 'images'), options);
+}

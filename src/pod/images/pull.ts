@@ -1,0 +1,114 @@
+/** @module Pulling one image into the store: resolve the reference, choose the host's platform, copy its blobs with skopeo. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describeError, ImageError } from '../../core/errors.js';
+import { formatRef, isLoopbackRegistry, type ImageRef } from './reference.js';
+import { explain, skopeo } from './skopeo.js';
+import type { ImageRecord, ImageStore } from './store.js';
+
+export interface PullOptions {
+  /** Registries reached over plain HTTP (or TLS without verification) besides loopback ones. */
+  insecureRegistries?: readonly string[];
+  /** A directory of CA certificates (`*.crt`) for private registries. */
+  certDir?: string;
+  /** Docker config file with `auths`. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  dockerConfig?: string;
+  /** Platform to choose from an index. Default linux/amd64 (the host's). */
+  platform?: { os: string; architecture: string };
+  /** Progress lines (per blob) as they come. */
+  onProgress?: (line: string) => void;
+}
+
+interface RawManifest {
+  mediaType?: string;
+  schemaVersion?: number;
+  manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string } }[];
+  layers?: unknown[];
+}
+
+const hostArch = () => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
+
+function dockerConfigFile(o: PullOptions): string {
+  return o.dockerConfig ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+}
+
+/** One docker-config `auths` from the pull secrets (first wins) and the user's docker config, or null when empty. */
+export function mergeAuths(secrets: readonly string[], configFile: string): { auths: Record<string, unknown> } | null {
+  const auths: Record<string, unknown> = {};
+  const add = (text: string, what: string) => {
+    let parsed: { auths?: Record<string, unknown> };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch (e) {
+      throw new ImageError('ErrImagePull', `${what} is not valid JSON: ${describeError(e)}`);
+    }
+    for (const [k, v] of Object.entries(parsed.auths ?? {})) if (!(k in auths)) auths[k] = v;
+  };
+  secrets.forEach((s, i) => add(s, `imagePullSecrets[${i}] (.dockerconfigjson)`));
+  if (existsSync(configFile)) add(readFileSync(configFile, 'utf8'), configFile);
+  return Object.keys(auths).length ? { auths } : null;
+}
+
+/** Copies `ref` from its registry into the store (callers hold the store lock) and records it. */
+export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions): Promise<ImageRecord> {
+  const name = formatRef(ref);
+  const where = ref.registry;
+  const fail = (why: string, cause?: unknown) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
+  const common: string[] = [];
+  // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
+  if (o.certDir) common.push('--cert-dir', o.certDir);
+  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) common.push('--tls-verify=false');
+  const auth = mergeAuths(secrets, dockerConfigFile(o));
+  const authFile = join(store.root, `.auth-${process.pid}-${Date.now()}.json`);
+  if (auth) {
+    writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
+    common.push('--authfile', authFile);
+  } else common.push('--no-creds');
+  const policy = join(store.root, 'policy.json');
+  if (!existsSync(policy)) writeFileSync(policy, '{"default":[{"type":"insecureAcceptAnything"}]}');
+  const repo = `docker://${ref.registry}/${ref.repository}`;
+  try {
+    let raw: string;
+    try {
+      raw = (await skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `docker://${name}`])).stdout;
+    } catch (e) {
+      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    }
+    const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
+    if (ref.digest && ref.digest !== digest) throw fail(`the registry sent a manifest with digest ${digest}`);
+    const m = JSON.parse(raw) as RawManifest;
+    if (m.schemaVersion === 1) throw fail('Docker schema 1 manifests are not supported (push the image again with a current client)');
+    let manifestDigest = digest;
+    if (m.manifests) {
+      const want = o.platform ?? { os: 'linux', architecture: hostArch() };
+      const hit = m.manifests.find((d) => d.platform?.os === want.os && d.platform.architecture === want.architecture);
+      if (!hit) {
+        const has = m.manifests.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}${d.platform?.variant ? `/${d.platform.variant}` : ''}`);
+        throw fail(`no image for ${want.os}/${want.architecture} in its index (it has ${has.join(', ') || 'none'})`);
+      }
+      manifestDigest = hit.digest;
+    }
+    const existing = store.records().find((r) => r.ref === name);
+    if (existing && existing.digest === digest && store.complete(existing)) return existing;
+    store.cleanPartial();
+    try {
+      await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`], o.onProgress);
+    } catch (e) {
+      store.cleanPartial();
+      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    }
+    const local = store.manifestFor(name);
+    if (!local) throw fail('the copy left no manifest in the store');
+    try {
+      return await store.commit(name, local, digest);
+    } catch (e) {
+      store.cleanPartial();
+      if (e instanceof ImageError) throw e;
+      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    }
+  } finally {
+    rmSync(authFile, { force: true });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * @module The content-addressed image store under the state dir: `oci/` is an OCI image layout (each blob once, by
+ * digest), `layers/<hex>/` each layer unpacked once, `images.json` the names, digests and last use.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageError } from '../../core/errors.js';
+import type { ImageRunConfig, UnpackedImage } from './types.js';
+import { unpackLayer } from './unpack.js';
+
+export interface ImageRecord {
+  /** Normalized reference the image was pulled or loaded as. */
+  ref: string;
+  /** Config digest. */
+  id: string;
+  /** Digest the registry gave for `ref` (an index's, for multi-platform images); the manifest's for loaded images. */
+  digest: string;
+  /** Digest of the platform manifest in `oci/`. */
+  manifest: string;
+  /** Layer blob digests, lowest first. */
+  layers: string[];
+  /** Compressed bytes: config + layers. */
+  size: number;
+  pulled: string;
+  lastUsed?: string;
+  /** Who uses it (pod names), for rmi/prune. */
+  users?: string[];
+}
+
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+const hex = (d: string) => d.replace(/^sha256:/, '');
+
+export class ImageStore {
+  readonly root: string;
+  readonly oci: string;
+  readonly layersDir: string;
+  readonly lockFile: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.oci = join(root, 'oci');
+    this.layersDir = join(root, 'layers');
+    this.lockFile = join(root, 'lock');
+    mkdirSync(this.layersDir, { recursive: true });
+    mkdirSync(join(this.oci, 'blobs', 'sha256'), { recursive: true });
+    if (!existsSync(join(this.oci, 'oci-layout'))) writeFileSync(join(this.oci, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    if (!existsSync(join(this.oci, 'index.json'))) writeFileSync(join(this.oci, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+  }
+
+  blobPath(digest: string): string {
+    return join(this.oci, 'blobs', 'sha256', hex(digest));
+  }
+
+  readJson<T>(digest: string): T {
+    return JSON.parse(readFileSync(this.blobPath(digest), 'utf8')) as T;
+  }
+
+  records(): ImageRecord[] {
+    try {
+      return JSON.parse(readFileSync(join(this.root, 'images.json'), 'utf8')) as ImageRecord[];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Writes the records atomically (temp + rename); callers hold the store lock. */
+  saveRecords(list: ImageRecord[]): void {
+    const tmp = join(this.root, `.images.json.${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(list, null, 1));
+    renameSync(tmp, join(this.root, 'images.json'));
+  }
+
+  find(ref: string): ImageRecord | undefined {
+    return this.records().find((r) => r.ref === ref || r.id === ref || r.digest === ref || (ref.length >= 12 && hex(r.id).startsWith(hex(ref))));
+  }
+
+  /** Removes what an interrupted copy left: skopeo's temp blobs, half-unpacked layer dirs. */
+  cleanPartial(): void {
+    for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) rmSync(join(this.oci, f), { force: true });
+    for (const f of readdirSync(this.layersDir)) if (f.startsWith('.tmp-')) rmSync(join(this.layersDir, f), { recursive: true, force: true });
+  }
+
+  /** The manifest digest the OCI layout holds under `name`. */
+  manifestFor(name: string): string | undefined {
+    const idx = JSON.parse(readFileSync(join(this.oci, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
+    return idx.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)?.digest;
+  }
+
+  /** Records the image `manifest` (in `oci/`) as `ref`, unpacking its layers that are not unpacked yet. */
+  async commit(ref: string, manifest: string, digest: string): Promise<ImageRecord> {
+    const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
+    const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(m.config.digest);
+    const diffIds = cfg.rootfs?.diff_ids ?? [];
+    for (const [i, l] of m.layers.entries()) {
+      const dir = join(this.layersDir, hex(l.digest));
+      if (existsSync(dir)) continue;
+      const tmp = join(this.layersDir, `.tmp-${hex(l.digest).slice(0, 16)}-${process.pid}`);
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { mode: 0o755 });
+      try {
+        const r = await unpackLayer(this.blobPath(l.digest), tmp);
+        if (diffIds[i] && diffIds[i] !== r.diffId) throw new ImageError('ErrImagePull', `${ref}: layer ${l.digest} unpacks to ${r.diffId}, but the image config says ${diffIds[i]}`);
+        renameSync(tmp, dir);
+      } catch (e) {
+        rmSync(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
+    const rec: ImageRecord = { ref, id: m.config.digest, digest, manifest, layers: m.layers.map((l) => l.digest), size, pulled: new Date().toISOString() };
+    const old = this.records().find((r) => r.ref === ref);
+    if (old?.users) rec.users = old.users;
+    if (old?.lastUsed) rec.lastUsed = old.lastUsed;
+    this.saveRecords([...this.records().filter((r) => r.ref !== ref), rec]);
+    return rec;
+  }
+
+  /** What the runtime needs of a recorded image. */
+  unpacked(rec: ImageRecord): UnpackedImage {
+    const cfg = this.readJson<{ config?: ImageRunConfig }>(rec.id);
+    return { ref: rec.ref, id: rec.id, digest: rec.digest, layers: rec.layers.map((l) => join(this.layersDir, hex(l))), config: cfg.config ?? {} };
+  }
+
+  /** True when every blob and unpacked layer of `rec` is present (a half-removed image is not). */
+  complete(rec: ImageRecord): boolean {
+    return existsSync(this.blobPath(rec.manifest)) && existsSync(this.blobPath(rec.id)) && rec.layers.every((l) => existsSync(join(this.layersDir, hex(l))));
+  }
+
+  /** Drops the records of `refs`, then every blob and layer dir no remaining image refers to. Returns bytes freed. */
+  remove(refs: Set<string>): number {
+    const keep = this.records().filter((r) => !refs.has(r.ref));
+    this.saveRecords(keep);
+    const idxFile = join(this.oci, 'index.json');
+    const idx = JSON.parse(readFileSync(idxFile, 'utf8')) as { manifests: Descriptor[] };
+    const live = new Set<string>();
+    for (const r of keep) for (const d of [r.manifest, r.id, ...r.layers]) live.add(hex(d));
+    idx.manifests = idx.manifests.filter((m) => live.has(hex(m.digest)));
+    writeFileSync(`${idxFile}.tmp`, JSON.stringify(idx));
+    renameSync(`${idxFile}.tmp`, idxFile);
+    let freed = 0;
+    const blobs = join(this.oci, 'blobs', 'sha256');
+    for (const f of readdirSync(blobs)) {
+      if (live.has(f)) continue;
+      freed += statSync(join(blobs, f)).size;
+      rmSync(join(blobs, f), { force: true });
+    }
+    for (const f of readdirSync(this.layersDir)) if (!live.has(f)) rmSync(join(this.layersDir, f), { recursive: true, force: true });
+    return freed;
+  }
+}

@@ -1,0 +1,144 @@
+/** @module A streaming tar reader (ustar, pax and GNU long names): entries from decompressed layer bytes, no I/O of its own. */
+import { ProtocolError } from '../../core/errors.js';
+
+export interface TarHeader {
+  /** The path as written in the archive (not yet made safe). */
+  name: string;
+  /** `0` file, `1` hard link, `2` symlink, `3`/`4` char/block device, `5` directory, `6` FIFO. */
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+}
+
+function num(b: Buffer, off: number, len: number): number {
+  if (b[off]! & 0x80) {
+    // GNU base-256: big-endian, the top bit marks it.
+    let n = b[off]! & 0x7f;
+    for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
+    return n;
+  }
+  const s = b.toString('latin1', off, off + len).replace(/[\0 ].*$/s, '').trim();
+  return s ? parseInt(s, 8) : 0;
+}
+
+const str = (b: Buffer, off: number, len: number) => {
+  const end = b.indexOf(0, off);
+  return b.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
+};
+
+function parsePax(data: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = 0;
+  while (i < data.length) {
+    const sp = data.indexOf(0x20, i);
+    if (sp < 0) break;
+    const len = parseInt(data.toString('latin1', i, sp), 10);
+    if (!(len > 0)) throw new ProtocolError('tar: bad pax record');
+    const rec = data.toString('utf8', sp + 1, i + len - 1);
+    const eq = rec.indexOf('=');
+    if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
+    i += len;
+  }
+  return out;
+}
+
+export interface TarSink {
+  /** An entry starts; its data (for files) follows through `data` calls, then `end`. */
+  entry(h: TarHeader): Promise<void>;
+  data(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** Reads a tar stream, calling `sink` for each entry. Metadata entries (pax, GNU L/K) are folded into the next entry. */
+export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Promise<void> {
+  let pending = Buffer.alloc(0);
+  let inData = 0; // bytes of entry data still to come
+  let pad = 0;
+  let meta: { kind: string; parts: Buffer[] } | null = null;
+  let pax = new Map<string, string>();
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let done = false;
+  const feed = async (buf: Buffer) => {
+    let off = 0;
+    while (off < buf.length && !done) {
+      if (inData > 0 || meta) {
+        const n = Math.min(inData, buf.length - off);
+        const piece = buf.subarray(off, off + n);
+        off += n;
+        inData -= n;
+        if (meta) meta.parts.push(Buffer.from(piece));
+        else await sink.data(piece);
+        if (inData === 0) {
+          if (meta) {
+            const body = Buffer.concat(meta.parts);
+            if (meta.kind === 'x') pax = parsePax(body);
+            else if (meta.kind === 'L') longName = str(body, 0, body.length);
+            else if (meta.kind === 'K') longLink = str(body, 0, body.length);
+            meta = null;
+          } else await sink.end();
+        }
+        continue;
+      }
+      if (pad > 0) {
+        const n = Math.min(pad, buf.length - off);
+        off += n;
+        pad -= n;
+        continue;
+      }
+      const need = 512 - pending.length;
+      const take = buf.subarray(off, off + need);
+      off += take.length;
+      pending = pending.length ? Buffer.concat([pending, take]) : Buffer.from(take);
+      if (pending.length < 512) continue;
+      const h = pending;
+      pending = Buffer.alloc(0);
+      if (h.every((b) => b === 0)) {
+        done = true; // end-of-archive marker; what follows is padding
+        break;
+      }
+      let sum = 0;
+      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+      if (sum !== num(h, 148, 8)) throw new ProtocolError('tar: header checksum mismatch (not a tar, or corrupt)');
+      const type = String.fromCharCode(h[156] || 0x30);
+      const size = num(h, 124, 12);
+      pad = (512 - (size % 512)) % 512;
+      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
+        if (size > 1 << 20) throw new ProtocolError('tar: metadata entry too large');
+        meta = size > 0 ? { kind: type, parts: [] } : null;
+        inData = size;
+        continue;
+      }
+      const prefix = h.toString('latin1', 257, 262) === 'ustar' ? str(h, 345, 155) : '';
+      const hdr: TarHeader = {
+        name: pax.get('path') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100)),
+        type: type === '\0' || type === '7' ? '0' : type,
+        mode: num(h, 100, 8),
+        uid: pax.has('uid') ? Number(pax.get('uid')) : num(h, 108, 8),
+        gid: pax.has('gid') ? Number(pax.get('gid')) : num(h, 116, 8),
+        size: pax.has('size') ? Number(pax.get('size')) : size,
+        linkname: pax.get('linkpath') ?? longLink ?? str(h, 157, 100),
+        devmajor: num(h, 329, 8),
+        devminor: num(h, 337, 8),
+      };
+      if (hdr.size !== size) pad = (512 - (hdr.size % 512)) % 512;
+      pax = new Map();
+      longName = longLink = undefined;
+      await sink.entry(hdr);
+      // Only regular files carry data to the sink; anything another type carries is skipped.
+      if (hdr.type === '0') inData = hdr.size;
+      else pad += hdr.size;
+      if (inData === 0) await sink.end();
+    }
+  };
+  for await (const chunk of chunks) {
+    await feed(chunk);
+    if (done) break;
+  }
+  if (!done && (inData > 0 || pending.length > 0 || meta)) throw new ProtocolError('tar: archive ends in the middle of an entry');
+}

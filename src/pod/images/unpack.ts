@@ -1,0 +1,166 @@
+/**
+ * @module Unpacking one layer into its own directory, confined: no entry lands outside it (`../`, absolute paths, links
+ * through symlinked parents), OCI whiteouts become overlayfs whiteouts, ownership and modes are kept.
+ */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, promises as fsp, lstatSync, mkdirSync, rmSync, type Stats } from 'node:fs';
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { ImageError } from '../../core/errors.js';
+import { readTar, type TarHeader } from './tar.js';
+
+export interface UnpackResult {
+  /** sha256 of the uncompressed tar (the layer's DiffID). */
+  diffId: string;
+  /** Entries left out, with why (device nodes, FIFOs, writes through a symlinked parent). */
+  skipped: string[];
+}
+
+const isRoot = process.getuid?.() === 0;
+
+/** The decompressed bytes of a layer blob: gzip or plain tar by their first bytes; zstd where Node has it. */
+async function* decompressed(file: string): AsyncGenerator<Buffer> {
+  const fh = await fsp.open(file, 'r');
+  const magic = Buffer.alloc(4);
+  await fh.read(magic, 0, 4, 0);
+  await fh.close();
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  let stream: Readable = src;
+  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = src.pipe(zlib.createGunzip());
+  else if (magic.readUInt32LE(0) === 0xfd2fb528) {
+    const z = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
+    if (!z) throw new ImageError('ErrImagePull', `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
+    stream = src.pipe(z()) as unknown as Readable;
+  }
+  src.on('error', (e) => stream.destroy(e));
+  for await (const c of stream) yield c as Buffer;
+}
+
+/** Normalises an archive path to a relative one inside the layer (`../../etc/x` → `etc/x`, `/x` → `x`), as containerd does. */
+export function confine(name: string): string {
+  return posix.normalize(`/${name}`).replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Unpacks the layer blob `file` into the (new, empty) directory `dir`. */
+export async function unpackLayer(file: string, dir: string): Promise<UnpackResult> {
+  const hash = createHash('sha256');
+  const skipped: string[] = [];
+  const whiteouts: string[] = [];
+  const opaque: string[] = [];
+  let out: fsp.FileHandle | null = null;
+  let current: TarHeader | null = null;
+
+  /** Makes the parents of `rel` real directories; false when one of them is a symlink (the entry is refused). */
+  const parents = (rel: string): boolean => {
+    const parts = rel.split('/').slice(0, -1);
+    let p = dir;
+    for (const part of parts) {
+      p += `/${part}`;
+      const st = lstatOrNull(p);
+      if (st?.isDirectory()) continue;
+      if (st?.isSymbolicLink()) return false;
+      if (st) rmSync(p, { force: true });
+      mkdirSync(p, { mode: 0o755 });
+    }
+    return true;
+  };
+  const owned = async (p: string, h: TarHeader, link = false) => {
+    if (isRoot) await (link ? fsp.lchown(p, h.uid, h.gid) : fsp.chown(p, h.uid, h.gid));
+    if (!link) await fsp.chmod(p, h.mode & 0o7777);
+  };
+
+  const chunks = async function* () {
+    for await (const c of decompressed(file)) {
+      hash.update(c);
+      yield c;
+    }
+  };
+  await readTar(chunks(), {
+    async entry(h) {
+      current = h;
+      const rel = confine(h.name);
+      if (!rel) return; // the layer's root itself
+      const base = posix.basename(rel);
+      if (!parents(rel)) {
+        skipped.push(`${h.name}: a parent is a symlink`);
+        current = null;
+        return;
+      }
+      const target = `${dir}/${rel}`;
+      if (base === '.wh..wh..opq') {
+        opaque.push(posix.dirname(rel));
+        current = null;
+        return;
+      }
+      if (base.startsWith('.wh.')) {
+        whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
+        current = null;
+        return;
+      }
+      const st = lstatOrNull(target);
+      if (st && !(st.isDirectory() && h.type === '5')) rmSync(target, { recursive: true, force: true });
+      switch (h.type) {
+        case '0':
+          out = await fsp.open(target, 'wx', 0o600);
+          return;
+        case '5':
+          if (!st?.isDirectory()) await fsp.mkdir(target);
+          await owned(target, h);
+          break;
+        case '2':
+          await fsp.symlink(h.linkname, target);
+          await owned(target, h, true);
+          break;
+        case '1': {
+          const src = confine(h.linkname);
+          const srcSt = src && parents(src) ? lstatOrNull(`${dir}/${src}`) : null;
+          if (!srcSt || srcSt.isDirectory()) skipped.push(`${h.name}: hard link to ${h.linkname}, which this layer does not hold`);
+          else await fsp.link(`${dir}/${src}`, target);
+          break;
+        }
+        default:
+          skipped.push(`${h.name}: ${h.type === '6' ? 'FIFO' : h.type === '3' || h.type === '4' ? 'device node' : `entry type ${h.type}`}`);
+      }
+      current = null;
+    },
+    async data(chunk) {
+      if (out) await out.write(chunk);
+    },
+    async end() {
+      if (out && current) {
+        const h: TarHeader = current;
+        if (isRoot) await out.chown(h.uid, h.gid);
+        await out.chmod(h.mode & 0o7777);
+        await out.close();
+      }
+      out = null;
+      current = null;
+    },
+  });
+  // Whiteouts last, so a same-named entry of this layer (which the spec forbids anyway) cannot undo one.
+  for (const w of whiteouts) {
+    const target = `${dir}/${w}`;
+    if (!parents(w)) continue;
+    rmSync(target, { recursive: true, force: true });
+    const r = spawnSync('mknod', ['-m', '000', target, 'c', '0', '0']);
+    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot make the whiteout ${w}: ${String(r.stderr).trim() || 'mknod failed'} (unpacking images needs root)`);
+  }
+  for (const o of opaque) {
+    const target = o === '.' ? dir : `${dir}/${o}`;
+    if (o !== '.' && !parents(`${o}/x`)) continue;
+    mkdirSync(target, { recursive: true });
+    const r = spawnSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', target]);
+    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot mark ${o} opaque: ${String(r.stderr).trim() || 'setfattr failed'}`);
+  }
+  return { diffId: `sha256:${hash.digest('hex')}`, skipped };
+}
