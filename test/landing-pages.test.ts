@@ -57,12 +57,14 @@ test('git-sync: a browser gets the landing page on /; a probe still gets v4\'s 5
   const repo = makeRepo();
   const root = tempDir('podkit-landing-git-');
   const port = await freePort();
-  startPodkit(['git-sync', `--repo=${repo.url}`, `--root=${root}`, '--link=html', '--period=1h', `--http-bind=127.0.0.1:${port}`, '--password=gs-s3cret-pw', '--username=bob']);
+  startPodkit(['git-sync', `--repo=${repo.url}`, `--root=${root}`, '--link=html', '--period=1h', `--http-bind=127.0.0.1:${port}`, '--password=gs-s3cret-pw', '--username=bob', '--git-config=http.extraHeader:Authorization: Bearer gs-header-t0ken']);
   const base = `http://127.0.0.1:${port}`;
   await pollUntil(async () => (await fetch(base + '/').catch(() => undefined))?.status === 200, { what: 'first sync', timeoutMs: 30_000 });
   assert.equal(await (await fetch(base + '/')).text(), 'ok\n');
-  const c = (await checkLanding(base, 'podkit git-sync', 'gs-s3cret-pw')) as { lastSyncedHash: string };
+  const c = (await checkLanding(base, 'podkit git-sync', 'gs-s3cret-pw')) as { lastSyncedHash: string; gitConfig: [string, string][] };
   assert.equal(c.lastSyncedHash, repo.head());
+  assert.deepEqual(c.gitConfig, [['http.extraHeader', '[REDACTED]']]);
+  assert.doesNotMatch(await (await fetch(base + '/', { headers: html })).text(), /gs-header-t0ken/);
   // A real browser asks for HTML, so it gets the page, not the probe's "ok".
   const dom = await dumpDom(base + '/');
   assert.match(dom, /<h1>podkit git-sync<\/h1>/);

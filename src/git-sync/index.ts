@@ -231,7 +231,8 @@ export async function start(options: Options): Promise<Handle> {
       landing: {
         name: 'podkit git-sync',
         description: `Keeps ${redactString(o.repo)} (${o.ref}) synced into ${o.root} and publishes each commit through the link ${o.link}.`,
-        config: () => ({ ...o, lastSyncedHash: st.hash }),
+        // git config values can carry credentials (http.extraHeader=Authorization: …): shown by key, not value.
+        config: () => ({ ...o, gitConfig: o.gitConfig.map(([k, v]) => [k, /extraheader|cookie|auth|token|pass|credential/i.test(k) ? '[REDACTED]' : v]), lastSyncedHash: st.hash }),
         // v4's probe endpoint (anything but a browser): 503 until the first sync, 200 after.
         plain: (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'),
       },
