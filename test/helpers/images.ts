@@ -9,7 +9,7 @@ import { tempDir } from './proc.js';
 /** One tar entry. `type`: 0 file, 1 hard link, 2 symlink, 3 char device, 4 block device, 5 directory. */
 export interface TarEntry {
   name: string;
-  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6';
+  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'x' | 'L';
   mode?: number;
   uid?: number;
   gid?: number;
@@ -25,14 +25,7 @@ function octal(n: number, width: number): string {
 
 function header(e: TarEntry, size: number): Buffer {
   const h = Buffer.alloc(512);
-  let name = e.name;
-  let prefix = '';
-  if (Buffer.byteLength(name) > 100) {
-    const cut = name.lastIndexOf('/', 155);
-    prefix = name.slice(0, cut);
-    name = name.slice(cut + 1);
-  }
-  h.write(name, 0, 100);
+  h.write(e.name, 0, 100);
   h.write(octal(e.mode ?? (e.type === '5' ? 0o755 : 0o644), 8), 100);
   h.write(octal(e.uid ?? 0, 8), 108);
   h.write(octal(e.gid ?? 0, 8), 116);
@@ -45,7 +38,6 @@ function header(e: TarEntry, size: number): Buffer {
   h.write('00', 263);
   h.write(octal(e.devmajor ?? 0, 8), 329);
   h.write(octal(e.devminor ?? 0, 8), 337);
-  h.write(prefix, 345, 155);
   let sum = 0;
   for (const b of h) sum += b;
   h.write(octal(sum, 7) + ' ', 148);
@@ -55,9 +47,22 @@ function header(e: TarEntry, size: number): Buffer {
 /** An uncompressed tar of `entries`, in order, with no normalisation (so tests can write hostile names). */
 export function tarOf(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
-  for (const e of entries) {
-    const data = e.type === undefined || e.type === '0' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
+  const push = (e: TarEntry) => {
+    const data = e.type === undefined || e.type === '0' || e.type === 'x' || e.type === 'L' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
     parts.push(header(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  };
+  for (const e of entries) {
+    // Names past ustar's 100 bytes go in a pax header, as GNU tar --format=posix writes them.
+    if (Buffer.byteLength(e.name) > 100 && e.type !== 'x' && e.type !== 'L') {
+      const rec = (k: string, v: string) => {
+        const body = ` ${k}=${v}\n`;
+        let n = Buffer.byteLength(body) + 1;
+        while (String(n).length + Buffer.byteLength(body) !== n) n = String(n).length + Buffer.byteLength(body);
+        return `${n}${body}`;
+      };
+      push({ name: 'PaxHeader', type: 'x', data: rec('path', e.name) });
+      push({ ...e, name: e.name.slice(0, 100) });
+    } else push(e);
   }
   parts.push(Buffer.alloc(1024));
   return Buffer.concat(parts);

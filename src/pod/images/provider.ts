@@ -1,6 +1,7 @@
 /** @module The image service the pod runtime and the image commands use: ensure (policy), pull, list, remove, prune. */
 import { join } from 'node:path';
 import { ImageError } from '../../core/errors.js';
+import { load, save } from './archive.js';
 import { withLock } from './lock.js';
 import { pull, type PullOptions } from './pull.js';
 import { formatRef, parseRef, type PullPolicy } from './reference.js';
@@ -72,6 +73,18 @@ export class ImageService implements ImageProvider {
       for (const r of list) if (r.users) r.users = r.users.filter((u) => u !== user);
       this.store.saveRecords(list);
     });
+  }
+
+  /** Imports a docker save tar or an OCI layout (directory or tar); `name` names an image the file leaves unnamed. */
+  load(file: string, name?: string): Promise<ImageRecord[]> {
+    return withLock(this.store.lockFile, () => load(this.store, file, name));
+  }
+
+  /** Writes a stored image to `file`. */
+  async save(ref: string, file: string, format: 'docker' | 'oci' = 'docker'): Promise<void> {
+    const rec = this.store.find(ref) ?? this.store.find(safeName(ref));
+    if (!rec) throw new ImageError('ErrImagePull', `no such image: ${ref} (podkit images lists them)`);
+    await save(this.store, rec, file, format);
   }
 
   list(): ImageRecord[] {

@@ -17,15 +17,24 @@ export interface PullOptions {
   dockerConfig?: string;
   /** Platform to choose from an index. Default linux/amd64 (the host's). */
   platform?: { os: string; architecture: string };
-  /** Progress lines (per blob) as they come. */
-  onProgress?: (line: string) => void;
+  /** Called about four times a second during a copy, and once at its end. */
+  onProgress?: (p: PullProgress) => void;
+}
+
+export interface PullProgress {
+  ref: string;
+  layers: { digest: string; size: number; done: boolean }[];
+  /** Bytes in the store so far (finished layers and those being written). */
+  bytes: number;
+  total: number;
+  finished: boolean;
 }
 
 interface RawManifest {
   mediaType?: string;
   schemaVersion?: number;
   manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string } }[];
-  layers?: unknown[];
+  layers?: { digest: string; size: number }[];
 }
 
 const hostArch = () => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
@@ -61,13 +70,12 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
   if (o.certDir) common.push('--cert-dir', o.certDir);
   else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) common.push('--tls-verify=false');
   const auth = mergeAuths(secrets, dockerConfigFile(o));
+  const policy = store.policy;
   const authFile = join(store.root, `.auth-${process.pid}-${Date.now()}.json`);
   if (auth) {
     writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
     common.push('--authfile', authFile);
   } else common.push('--no-creds');
-  const policy = join(store.root, 'policy.json');
-  if (!existsSync(policy)) writeFileSync(policy, '{"default":[{"type":"insecureAcceptAnything"}]}');
   const repo = `docker://${ref.registry}/${ref.repository}`;
   try {
     let raw: string;
@@ -90,14 +98,20 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
       }
       manifestDigest = hit.digest;
     }
+    const layers = o.onProgress ? (m.manifests ? (JSON.parse((await skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`])).stdout) as RawManifest) : m).layers ?? [] : [];
     const existing = store.records().find((r) => r.ref === name);
     if (existing && existing.digest === digest && store.complete(existing)) return existing;
     store.cleanPartial();
+    const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
+    const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
     try {
-      await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`], o.onProgress);
+      await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
+      report(true);
     } catch (e) {
       store.cleanPartial();
       throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    } finally {
+      clearInterval(timer);
     }
     const local = store.manifestFor(name);
     if (!local) throw fail('the copy left no manifest in the store');

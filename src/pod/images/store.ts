@@ -34,6 +34,14 @@ interface Descriptor {
   annotations?: Record<string, string>;
 }
 
+function statOr0(p: string): number {
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
 const hex = (d: string) => d.replace(/^sha256:/, '');
 
 export class ImageStore {
@@ -41,15 +49,19 @@ export class ImageStore {
   readonly oci: string;
   readonly layersDir: string;
   readonly lockFile: string;
+  /** skopeo's signature policy: the store takes what the registry's TLS and digests vouch for. */
+  readonly policy: string;
 
   constructor(root: string) {
     this.root = root;
     this.oci = join(root, 'oci');
     this.layersDir = join(root, 'layers');
     this.lockFile = join(root, 'lock');
+    this.policy = join(root, 'policy.json');
     mkdirSync(this.layersDir, { recursive: true });
     mkdirSync(join(this.oci, 'blobs', 'sha256'), { recursive: true });
     if (!existsSync(join(this.oci, 'oci-layout'))) writeFileSync(join(this.oci, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    if (!existsSync(this.policy)) writeFileSync(this.policy, '{"default":[{"type":"insecureAcceptAnything"}]}');
     if (!existsSync(join(this.oci, 'index.json'))) writeFileSync(join(this.oci, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
   }
 
@@ -84,6 +96,15 @@ export class ImageStore {
   cleanPartial(): void {
     for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) rmSync(join(this.oci, f), { force: true });
     for (const f of readdirSync(this.layersDir)) if (f.startsWith('.tmp-')) rmSync(join(this.layersDir, f), { recursive: true, force: true });
+  }
+
+  /** How far a copy of `layers` into the store is: finished blobs, and bytes in skopeo's temp files. */
+  progress(layers: readonly { digest: string; size: number }[]): { layers: { digest: string; size: number; done: boolean }[]; bytes: number; total: number } {
+    let bytes = 0;
+    for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) bytes += statOr0(join(this.oci, f));
+    const out = layers.map((l) => ({ digest: l.digest, size: l.size, done: existsSync(this.blobPath(l.digest)) }));
+    for (const l of out) if (l.done) bytes += l.size;
+    return { layers: out, bytes, total: layers.reduce((a, l) => a + l.size, 0) };
   }
 
   /** The manifest digest the OCI layout holds under `name`. */

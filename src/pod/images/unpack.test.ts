@@ -1,0 +1,101 @@
+/** @module Unpacking hostile and tricky layers: confinement, whiteouts, opaque directories, links, devices, owners and modes. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { tarOf, type TarEntry } from '../../../test/helpers/images.js';
+import { confine, unpackLayer } from './unpack.js';
+
+async function unpack(entries: TarEntry[], gz = true) {
+  const base = mkdtempSync(join(tmpdir(), 'podkit-unpack-'));
+  const blob = join(base, 'blob');
+  const dir = join(base, 'layer');
+  execFileSync('mkdir', [dir]);
+  writeFileSync(blob, gz ? gzipSync(tarOf(entries)) : tarOf(entries));
+  const r = await unpackLayer(blob, dir);
+  return { base, dir, ...r };
+}
+
+test('confine() keeps every archive path inside the layer', () => {
+  assert.equal(confine('../../etc/x'), 'etc/x');
+  assert.equal(confine('/etc/passwd'), 'etc/passwd');
+  assert.equal(confine('./a/../../b/'), 'b');
+  assert.equal(confine('./'), '');
+});
+
+test('a malicious layer stays in its directory: ../, absolute paths, writes through symlinked parents, hard links out', async () => {
+  const { base, dir, skipped } = await unpack([
+    { name: '../../escape-dotdot', data: 'x' },
+    { name: '/escape-abs', data: 'x' },
+    { name: 'up', type: '2', linkname: '/' },
+    { name: 'up/escape-symlink', data: 'x' },
+    { name: 'rel', type: '2', linkname: '../..' },
+    { name: 'rel/escape-rel', data: 'x' },
+    { name: 'hl', type: '1', linkname: '../../../etc/passwd' },
+  ]);
+  assert.ok(existsSync(join(dir, 'escape-dotdot')));
+  assert.ok(existsSync(join(dir, 'escape-abs')));
+  assert.ok(!existsSync(join(base, 'escape-dotdot')) && !existsSync('/escape-abs') && !existsSync('/escape-symlink') && !existsSync(join(base, '..', 'escape-rel')));
+  assert.equal(readlinkSync(join(dir, 'up')), '/'); // kept as the image wrote it: it points inside the container's root at run time
+  assert.deepEqual(skipped.map((s) => s.split(':')[0]), ['up/escape-symlink', 'rel/escape-rel', 'hl']);
+  assert.ok(!existsSync(join(dir, 'hl')));
+});
+
+test('whiteouts become overlay whiteouts (char 0:0) and .wh..wh..opq marks the directory opaque', async () => {
+  const { dir } = await unpack([
+    { name: 'etc/', type: '5' },
+    { name: 'etc/.wh.motd', data: '' },
+    { name: 'var/lib/', type: '5' },
+    { name: 'var/lib/.wh..wh..opq', data: '' },
+    { name: 'var/lib/new', data: 'n' },
+  ]);
+  const wh = lstatSync(join(dir, 'etc', 'motd'));
+  assert.ok(wh.isCharacterDevice());
+  assert.equal(wh.rdev, 0);
+  assert.ok(!existsSync(join(dir, 'etc', '.wh.motd')));
+  assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(dir, 'var', 'lib')], { encoding: 'utf8' }), 'y');
+  assert.equal(readFileSync(join(dir, 'var', 'lib', 'new'), 'utf8'), 'n');
+  assert.ok(!existsSync(join(dir, 'var', 'lib', '.wh..wh..opq')));
+});
+
+test('hard links, symlinks, owners, modes (setuid too) are kept; device nodes and FIFOs are skipped', async () => {
+  const { dir, skipped, diffId } = await unpack(
+    [
+      { name: 'bin/', type: '5', mode: 0o711 },
+      { name: 'bin/tool', data: '#!/bin/sh\n', mode: 0o4755, uid: 0, gid: 0 },
+      { name: 'bin/alias', type: '1', linkname: 'bin/tool' },
+      { name: 'bin/sl', type: '2', linkname: 'tool', uid: 7, gid: 8 },
+      { name: 'home/u/f', data: 'u', mode: 0o600, uid: 1234, gid: 4321 },
+      { name: 'dev/null', type: '3', devmajor: 1, devminor: 3 },
+      { name: 'run/fifo', type: '6' },
+    ],
+    false,
+  );
+  const tool = lstatSync(join(dir, 'bin', 'tool'));
+  assert.equal(tool.mode & 0o7777, 0o4755);
+  assert.equal(lstatSync(join(dir, 'bin')).mode & 0o7777, 0o711);
+  assert.equal(lstatSync(join(dir, 'bin', 'alias')).ino, tool.ino);
+  const sl = lstatSync(join(dir, 'bin', 'sl'));
+  assert.ok(sl.isSymbolicLink());
+  assert.deepEqual([sl.uid, sl.gid], [7, 8]);
+  const f = lstatSync(join(dir, 'home', 'u', 'f'));
+  assert.deepEqual([f.uid, f.gid, f.mode & 0o777], [1234, 4321, 0o600]);
+  assert.deepEqual(skipped, ['dev/null: device node', 'run/fifo: FIFO']);
+  assert.match(diffId, /^sha256:[a-f0-9]{64}$/);
+});
+
+test('long names (GNU and pax) and a truncated archive', async () => {
+  const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+  const gnu = `${'g'.repeat(150)}/x`;
+  const { dir } = await unpack([{ name: long, data: 'long' }, { name: '././@LongLink', type: 'L', data: `${gnu}\0` }, { name: gnu.slice(0, 100), data: 'gnu' }]);
+  assert.equal(readFileSync(join(dir, long), 'utf8'), 'long');
+  assert.equal(readFileSync(join(dir, gnu), 'utf8'), 'gnu');
+  const base = mkdtempSync(join(tmpdir(), 'podkit-unpack-'));
+  const t = tarOf([{ name: 'a', data: 'x'.repeat(2000) }]);
+  writeFileSync(join(base, 'blob'), t.subarray(0, 1024));
+  execFileSync('mkdir', [join(base, 'l')]);
+  await assert.rejects(unpackLayer(join(base, 'blob'), join(base, 'l')), /archive ends in the middle of an entry/);
+});

@@ -1,0 +1,85 @@
+/** @module podkit pull / images / rmi / image prune / load / save, run as the built CLI against a real registry. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImage, busyboxImage, busyboxLayer } from './helpers/images.js';
+import { pushImage, startRegistry, type Registry } from './helpers/registry.js';
+import { runPodkit } from './helpers/cli.js';
+import { run, stopAll, tempDir } from './helpers/proc.js';
+
+let reg: Registry;
+before(async () => {
+  reg = await startRegistry();
+});
+after(stopAll);
+
+const blobs = (state: string) => readdirSync(join(state, 'images', 'oci', 'blobs', 'sha256')).sort();
+
+test('pull logs each layer (not a TTY), images lists it, rmi of a shared-layer image keeps the shared layer, prune empties the store', async () => {
+  const base = busyboxLayer();
+  const a = await pushImage(buildImage({ layers: [base, [{ name: 'a.txt', data: 'a' }]] }, 'a'), reg, 'cli/a', 'v1');
+  const b = await pushImage(buildImage({ layers: [base, [{ name: 'b.txt', data: 'b' }]] }, 'b'), reg, 'cli/b', 'v1');
+  const state = tempDir();
+  const p = await runPodkit(['pull', '--state-dir', state, a, b]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, new RegExp(`${a}: layer sha256:[a-f0-9]{64} [\\d.]+ MB done`));
+  assert.match(p.stdout, new RegExp(`${a}: sha256:[a-f0-9]{64} \\(image [a-f0-9]{12}\\)`));
+  const shared = readdirSync(join(state, 'images', 'layers'));
+  assert.equal(shared.length, 3, 'the busybox layer is stored and unpacked once');
+  const ls = await runPodkit(['images', '--state-dir', state]);
+  assert.match(ls.stdout, /^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+SIZE\s+LAST USED/);
+  assert.match(ls.stdout, new RegExp(`${reg.host}/cli/a\\s+v1\\s+sha256:[a-f0-9]{12}\\s+[a-f0-9]{12}\\s+[\\d.]+ MB\\s+never`));
+  const rm = await runPodkit(['rmi', '--state-dir', state, a]);
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.equal(readdirSync(join(state, 'images', 'layers')).length, 2);
+  assert.equal((await runPodkit(['rmi', '--state-dir', state, a])).stderr.trim(), `podkit rmi: no such image: ${a}`);
+  const pr = await runPodkit(['image', 'prune', '--state-dir', state]);
+  assert.match(pr.stdout, new RegExp(`Deleted: ${b}\\nTotal reclaimed space: [\\d.]+ MB`));
+  assert.deepEqual(blobs(state), []);
+  assert.deepEqual(readdirSync(join(state, 'images', 'layers')), []);
+});
+
+test('save writes a docker save tar and an OCI tar; load reads both, and an OCI layout directory, into another store', async () => {
+  const img = busyboxImage('s');
+  const ref = await pushImage(img, reg, 'cli/saved', 's');
+  const state = tempDir();
+  assert.equal((await runPodkit(['pull', '-q', '--state-dir', state, ref])).stdout.trim(), img.configDigest);
+  const out = tempDir();
+  for (const format of ['docker', 'oci']) {
+    const file = join(out, `${format}.tar`);
+    const s = await runPodkit(['save', '--state-dir', state, '-o', file, '--format', format, ref]);
+    assert.equal(s.code, 0, s.stderr);
+    const other = tempDir();
+    const l = await runPodkit(['load', '--state-dir', other, file]);
+    assert.equal(l.code, 0, l.stderr);
+    assert.equal(l.stdout, `Loaded image: ${ref}\n`);
+    const json = JSON.parse((await runPodkit(['images', '--json', '--state-dir', other])).stdout) as { id: string }[];
+    assert.equal(json[0]!.id, img.configDigest);
+  }
+  // A docker save tar made by skopeo the way `docker save` makes one: names from RepoTags.
+  const dockerTar = join(out, 'by-skopeo.tar');
+  await run('skopeo', ['copy', '--quiet', `oci:${img.layout}:s`, `docker-archive:${dockerTar}:example.com/team/app:2`]);
+  const other = tempDir();
+  assert.equal((await runPodkit(['load', '--state-dir', other, dockerTar])).stdout, 'Loaded image: example.com/team/app:2\n');
+  // An OCI layout directory tagged only "s" needs a name.
+  const bare = await runPodkit(['load', '--state-dir', other, img.layout]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /has no repository; give one with --name IMAGE/);
+  assert.equal((await runPodkit(['load', '--state-dir', other, '--name', 'local/bb:1', img.layout])).stdout, 'Loaded image: docker.io/local/bb:1\n');
+});
+
+test('bad input: no image, unknown file, not an archive, unknown image subcommand', async () => {
+  const state = tempDir();
+  assert.deepEqual(await runPodkit(['pull', '--state-dir', state]), { stdout: '', stderr: 'podkit pull: name an image to pull\n', code: 2 });
+  const nf = await runPodkit(['load', '--state-dir', state, '/nonexistent.tar']);
+  assert.equal(nf.code, 2);
+  assert.match(nf.stderr, /\/nonexistent\.tar: no such file or directory/);
+  const bad = await runPodkit(['load', '--state-dir', state, '/etc/hostname']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /not a docker save tar or an OCI layout tar/);
+  assert.equal((await runPodkit(['image', 'ls'])).code, 2);
+  const down = await runPodkit(['pull', '--state-dir', state, '127.0.0.1:1/nothing:1']);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^podkit pull: pull 127\.0\.0\.1:1\/nothing:1 from 127\.0\.0\.1:1: the registry cannot be reached/);
+});
