@@ -3,7 +3,7 @@
  * `<runtime> --root <state> run` in the foreground (its exit status is the container's), exec/kill/delete by id,
  * and the cgroups the container's limits live in.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../../../core/errors.js';
 import { execBounded, spawnContainer, tool } from '../proc.js';
@@ -72,6 +72,8 @@ export interface LaunchOptions {
   config: Record<string, unknown>;
   /** v1: the memory cgroup made (with this limit) before the runtime's, so the OOM count outlives the container. */
   memory?: { dir: string; limit: number };
+  /** A previous start of this container may have left runtime state or a mounted root behind. */
+  restart: boolean;
   env: Record<string, string>;
 }
 
@@ -92,19 +94,23 @@ export function launchOci(o: LaunchOptions): OciProcess {
   rmSync(join(b, 'pid'), { force: true });
   const lower = [...o.layers].reverse().join(':');
   const rt = `${shq(o.runtime.bin)} --root ${shq(o.runtime.root)}`;
-  const lines = [
-    'set -e',
-    `cd ${shq(b)}`,
-    // A container left by a runner that died is removed first; its writes go with its upper layer.
-    `${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`,
-    'if mountpoint -q rootfs; then umount -l rootfs; fi',
-    'rm -rf upper work',
-    'mkdir -p upper work rootfs',
-    `mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`,
-  ];
+  const lines = ['set -e', `cd ${shq(b)}`];
+  // What a previous start left is removed first (its writes go with its upper layer); a first start has nothing.
+  // Whatever needs no process is done here: each fork in the launch shell costs more than the file system calls.
+  if (o.restart) lines.push(`${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`, 'if mountpoint -q rootfs; then umount -l rootfs; fi', 'rm -rf upper work', 'mkdir upper work');
+  else for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(b, d), { recursive: true });
+  lines.push(`mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`);
   if (o.memory) {
-    const d = shq(o.memory.dir);
-    lines.push(`mkdir -p ${d}`, `echo ${o.memory.limit} > ${d}/memory.limit_in_bytes`, `echo ${o.memory.limit} > ${d}/memory.memsw.limit_in_bytes 2>/dev/null || true`, `echo 0 > ${d}/memory.failcnt`, `echo 0 > ${d}/memory.max_usage_in_bytes`);
+    const d = o.memory.dir;
+    mkdirSync(d, { recursive: true });
+    writeFileSync(`${d}/memory.limit_in_bytes`, String(o.memory.limit));
+    try {
+      writeFileSync(`${d}/memory.memsw.limit_in_bytes`, String(o.memory.limit));
+    } catch {
+      // no swap accounting
+    }
+    writeFileSync(`${d}/memory.failcnt`, '0');
+    writeFileSync(`${d}/memory.max_usage_in_bytes`, '0');
   }
   lines.push(`exec ${rt} run --bundle ${shq(b)} --pid-file ${shq(`${b}/pid`)} ${shq(o.id)}`);
   const p = spawnContainer(['sh', '-c', lines.join('\n')], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
@@ -116,13 +122,7 @@ export function launchOci(o: LaunchOptions): OciProcess {
     await tool(['sh', '-c', `${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true; if mountpoint -q ${shq(rootfs)}; then umount -l ${shq(rootfs)}; fi`]).catch(() => undefined);
     return r;
   });
-  const created = (async () => {
-    for (let i = 0; !gone; i++) {
-      if (existsSync(join(b, 'pid'))) return true;
-      await new Promise((r) => setTimeout(r, i < 50 ? 2 : 20));
-    }
-    return false;
-  })();
+  const created = whenFileAppears(b, 'pid', () => gone);
   const proc: OciProcess = {
     pid: p.pid,
     child: p.child,
@@ -140,6 +140,28 @@ export function launchOci(o: LaunchOptions): OciProcess {
     },
   };
   return proc;
+}
+
+/** Resolves true once `dir/name` exists (inotify, with a slow poll as a safety net), false once `stop()` says so. */
+function whenFileAppears(dir: string, name: string, stop: () => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    let w: FSWatcher | undefined;
+    const check = () => {
+      const seen = existsSync(join(dir, name));
+      if (!seen && !stop()) return;
+      w?.close();
+      clearInterval(t);
+      resolve(seen);
+    };
+    try {
+      w = watch(dir, (_e, f) => f === name && check());
+      w.on('error', () => undefined);
+    } catch {
+      // no inotify: the poll alone
+    }
+    const t = setInterval(check, 25);
+    check();
+  });
 }
 
 /** Run a command in a running container (`exec --process`, so env never reaches argv), bounded by `timeoutMs`. */
