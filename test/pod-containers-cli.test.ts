@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { downAllPods, podStateDir, pollUntil, runPodkit, startProcess, stopAll, tempDir, yamlFile } from './helpers/index.js';
 import { dirImage } from './helpers/rootfs.js';
+import { buildImage, busyboxLayer } from './helpers/images.js';
+import { pushImage, startRegistry } from './helpers/registry.js';
 
 after(async () => {
   await downAllPods();
@@ -55,4 +57,39 @@ spec:
   const left = execFileSync('crun', ['--root', state.oci.root, 'list', '-q']).toString().trim();
   assert.equal(left, '');
   assert.equal(existsSync(dir), false);
+});
+
+test('podkit up --from-images: two containers from two images pulled from a registry share an emptyDir and localhost', async () => {
+  const reg = await startRegistry();
+  const web = buildImage({ layers: [busyboxLayer(['sh', 'httpd', 'cat']), [{ name: 'www/', type: '5' }, { name: 'www/index.html', data: 'from the web image\n' }]], config: { Entrypoint: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'] } }, 'v1');
+  const tools = buildImage({ layers: [busyboxLayer()], config: { Cmd: ['sh'] } }, 'v1');
+  const webRef = await pushImage(web, reg, 'web', 'v1');
+  const toolsRef = await pushImage(tools, reg, 'tools', 'v1');
+  const root = podStateDir();
+  const manifest = yamlFile(`apiVersion: v1
+kind: Pod
+metadata: {name: imaged}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: web
+    image: ${webRef}
+    volumeMounts: [{name: shared, mountPath: /www/shared}]
+  - name: client
+    image: ${toolsRef}
+    volumeMounts: [{name: shared, mountPath: /data}]
+    command: ["sh", "-c", "echo hello > /data/note; until wget -q -O - http://localhost:8080/shared/note; do sleep 0.1; done; wget -q -O - http://localhost:8080/; exec sleep 1000"]
+`);
+  const up = await runPodkit(['up', '-d', '--from-images', '--state-dir', root, '--status-bind', '', manifest], { timeoutMs: 90_000 });
+  assert.equal(up.code, 0, up.stderr);
+  await pollUntil(async () => {
+    const l = await runPodkit(['logs', '--state-dir', root, 'imaged', 'client']);
+    return /hello\nfrom the web image/.test(l.stdout);
+  }, { timeoutMs: 30_000, what: `client output (${readdirSync(root).filter((f) => f.startsWith('runner-')).map((f) => readFileSync(join(root, f), 'utf8')).join('')})` });
+  const images = readFileSync(join(root, 'images', 'images.json'), 'utf8');
+  assert.match(images, /web/);
+  const down = await runPodkit(['down', '--state-dir', root, 'imaged'], { timeoutMs: 60_000 });
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(readFileSync('/proc/mounts', 'utf8').includes(join(root, 'pods')), false);
 });

@@ -10,6 +10,7 @@ import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
 import { listPods, readJSON } from '../runtime/state.js';
 import { checkStateDir, chooseSandbox, runPods } from './runner.js';
+import { imageServiceFor } from '../images/index.js';
 
 export const upSpec = {
   filename: flag.string({ help: 'A manifest to run, as `kubectl apply -f` takes it (- for stdin); repeatable, and the same as a FILE argument', short: 'f', repeatable: true, metavar: 'FILE', env: [] }),
@@ -18,6 +19,7 @@ export const upSpec = {
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
   'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
   'state-dir': flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' }),
+  'from-images': flag.bool({ help: 'Run each container from its image on the OCI runtime (pulled into the store under --state-dir; the host-process.podkit.io/<container> annotation opts one out); without it every container is a host process', env: ['PODKIT_FROM_IMAGES'], default: false }),
   'oci-runtime': flag.enum({ help: 'The OCI runtime that runs containers from images (crun, or runc)', values: ['crun', 'runc'], default: 'crun' }),
   color: flag.enum({ help: 'Colour the pod/container prefixes', values: ['auto', 'always', 'never'], default: 'auto' }),
   'dry-run': flag.bool({ help: 'Validate and print the pods that would run, then exit', default: false }),
@@ -27,7 +29,7 @@ export const upSpec = {
 let stdinCache: string | undefined;
 
 /** Read, parse and validate every file ('-' is stdin). Warnings and errors go to `err`; any error throws ConfigError (exit 2). */
-export function loadFiles(files: string[], err: (l: string) => void): LoadedManifests {
+export function loadFiles(files: string[], err: (l: string) => void, images = false): LoadedManifests {
   if (files.length === 0) throw new UsageError('give at least one manifest file (or - for stdin)');
   const objects = [];
   const issues: Issue[] = [];
@@ -43,7 +45,7 @@ export function loadFiles(files: string[], err: (l: string) => void): LoadedMani
     objects.push(...p.objects);
     issues.push(...p.issues);
   }
-  const loaded = loadManifests(objects, { local: true });
+  const loaded = loadManifests(objects, { local: true, images });
   const all = [...issues, ...loaded.issues];
   for (const i of all) err(formatIssue(i));
   const errors = all.filter((i) => i.severity === 'error');
@@ -67,7 +69,8 @@ export function run(argv: string[]): Promise<number> {
       positionals: true,
       async main({ values, positionals }) {
         const err = (l: string) => process.stderr.write(l + '\n');
-        const loaded = loadFiles([...values.filename, ...positionals], err);
+        const fromImages = values['from-images'] && (values.sandbox as string) !== 'host';
+        const loaded = loadFiles([...values.filename, ...positionals], err, fromImages);
         const root = values['state-dir'];
         if (values['dry-run']) {
           for (const p of loaded.pods) process.stdout.write(`${p.namespace}/${p.name}: ${[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name).join(', ')}\n`);
@@ -80,7 +83,7 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,

@@ -269,6 +269,7 @@ export class PodRunner {
       this.emit({ container: c.name, event: 'pulling', detail: c.image });
       const img = await provider.ensure(c.image, policy, secrets);
       this.images.set(c.name, img);
+      await provider.touch?.(img.id, `${this.o.plan.namespace}/${this.o.plan.name}`);
       this.emit({ container: c.name, event: 'pulled', detail: `${img.ref} ${img.id}` });
     }
   }
