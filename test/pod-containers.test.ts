@@ -266,3 +266,30 @@ spec:
   assert.match(out, /\bbin\b[\s\S]*\bup\b[\s\S]*ok$/, 'a link climbing out of the root stays at the container root');
   await r.stop();
 });
+
+test("podkit's own image runs as the local CLI when the store has no such image; the host-process annotation runs a container on the host", async () => {
+  const { r, lines } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata:
+  name: own
+  annotations: {host-process.podkit.io/dev: "true"}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: cli
+    image: ghcr.io/podkit/podkit:test
+    args: ["--version"]
+  - name: dev
+    image: test.local/bb:1
+    command: ["sh", "-c", "test -d /proc/1 && test -x ${process.execPath} && echo host-fs"]
+`,
+    { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') },
+  );
+  await r.start();
+  await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'both done' });
+  assert.equal(r.containers[0].status.exitCode, 0, lines('cli').join('\n'));
+  assert.match(lines('cli').join('\n'), /\d+\.\d+\.\d+/);
+  assert.deepEqual(lines('dev'), ['host-fs'], 'the opted-out container sees the host filesystem (node is not in the image)');
+  await r.stop();
+});

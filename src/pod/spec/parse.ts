@@ -54,6 +54,9 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
 const POD_TOP: Field = { t: 'object', fields: { apiVersion: { t: 'string' }, kind: { t: 'string' }, metadata: { ...objectMeta, required: true }, spec: { t: 'any', required: true }, status: { t: 'any', ignored: 'status is written by the runtime' } } };
 const WORKLOAD_TOP: Field = { ...POD_TOP };
 
+/** What running from images honours, though the field table warns of it for host processes. */
+const HONOURED_WITH_IMAGES = /(?:^|\.)(?:(?:initContainers|containers)\[\d+\]\.(?:resources|securityContext|imagePullPolicy)|spec\.(?:securityContext|imagePullSecrets))$/;
+
 function annotationsOf(meta: unknown): Record<string, string> | undefined {
   return isObject(meta) && isObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
 }
@@ -105,7 +108,8 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
   }
   if (typeof m.metadata.name !== 'string' && !(m.kind === 'Pod' && typeof m.metadata.generateName === 'string')) out.push({ severity: 'error', path: 'metadata.name', message: 'is required' });
   else if (typeof m.metadata.name === 'string' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(m.metadata.name)) out.push({ severity: 'error', path: 'metadata.name', message: `"${m.metadata.name}" is not a valid name (lowercase letters, digits, '-' and '.')` });
-  return out.map((i) => ({ ...i, source: m.source }));
+  const kept = opts.images ? out.filter((i) => !(i.severity === 'warning' && i.message.startsWith('ignored:') && HONOURED_WITH_IMAGES.test(i.path))) : out;
+  return kept.map((i) => ({ ...i, source: m.source }));
 }
 
 function checkData(v: unknown, p: string, out: Issue[]): void {

@@ -258,3 +258,23 @@ test('resourceFieldRef: requests/limits with their divisor, unset limits read as
   assert.throws(() => resourceFieldValue({ resource: 'limits.gpu' }, c, pod, node), /unsupported resource/);
   assert.throws(() => resourceFieldValue({ resource: 'limits.cpu', containerName: 'zz' }, c, pod, node), /container "zz" not found/);
 });
+
+test('running from images: resources, securityContext, imagePullPolicy and imagePullSecrets are no longer warned of', () => {
+  const yaml = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  securityContext: {fsGroup: 1}
+  imagePullSecrets: [{name: s}]
+  containers:
+  - name: a
+    image: busybox
+    imagePullPolicy: Always
+    resources: {limits: {memory: 1Mi}}
+    securityContext: {runAsUser: 1}
+    stdin: true
+`;
+  const paths = (images: boolean) => loadManifests(parseManifests(yaml, 'p.yaml').objects, { local: true, images }).issues.filter((i) => i.severity === 'warning').map((i) => i.path);
+  assert.deepEqual(paths(true), ['spec.containers[0].stdin']);
+  assert.ok(paths(false).includes('spec.containers[0].resources'));
+});
