@@ -94,6 +94,14 @@ test('a corrupted blob is refused with nothing stored', async () => {
   assert.deepEqual(svc.list(), []);
 });
 
+test('uncompressed tar layers are pulled and unpacked (the store keeps them gzipped, as skopeo writes an OCI layout)', async () => {
+  const img = buildImage({ layers: [busyboxLayer(), [{ name: 'plain.txt', data: 'plain' }]], compression: 'none' }, 'u');
+  const ref = await pushImage(img, reg, 'uncompressed', 'u', 'oci', true);
+  const u = await imageServiceFor(tempDir()).ensure(ref, 'IfNotPresent');
+  assert.equal(u.layers.length, 2);
+  assert.equal(readFileSync(join(u.layers[1]!, 'plain.txt'), 'utf8'), 'plain');
+});
+
 test('two pulls of one image at once do the work once', async () => {
   const ref = await pushImage(busyboxImage('t'), reg, 'twice', 't');
   const state = tempDir();

@@ -58,10 +58,12 @@ export function registryEndpoint(r: ImageRef): string {
 
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
-/** Kubernetes' default imagePullPolicy: Always for `:latest` or no tag (and no digest), IfNotPresent otherwise. */
+/**
+ * Kubernetes' default imagePullPolicy (SetDefaults_Container): Always when the tag is `latest`, written or implied by
+ * neither tag nor digest (so `nginx:latest@sha256:…` too); IfNotPresent otherwise.
+ */
 export function defaultPullPolicy(ref: string): PullPolicy {
-  const r = parseRef(ref);
-  return !r.digest && r.tag === 'latest' ? 'Always' : 'IfNotPresent';
+  return parseRef(ref).tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
 
 /** True for registries reached over plain HTTP without asking: loopback hosts. */
