@@ -28,21 +28,35 @@ export function cgroupMode(): 'v1' | 'v2' {
  * such a controller is unused (nothing enabled it in subtree_control) and is moved to a v1 hierarchy of its own,
  * as systemd's hybrid layout has it. Returns what was moved.
  */
-export async function settleHybridCgroups(): Promise<string[]> {
-  if (cgroupMode() === 'v2') return [];
-  let ctl: string[] = [];
+export function settleHybridCgroups(): Promise<string[]> {
+  settling ??= settle().finally(() => (settling = undefined));
+  return settling;
+}
+
+let settling: Promise<string[]> | undefined;
+
+function unifiedControllers(): string[] {
   try {
-    ctl = readFileSync(`${CG}/unified/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return readFileSync(`${CG}/unified/cgroup.controllers`, 'utf8').trim().split(/\s+/).filter(Boolean);
   } catch {
     return [];
   }
-  for (const c of ctl) {
+}
+
+async function settle(): Promise<string[]> {
+  if (cgroupMode() === 'v2') return [];
+  const moved: string[] = [];
+  for (const c of unifiedControllers()) {
     mkdirSync(`${CG}/${c}`, { recursive: true });
-    await tool(['mount', '-t', 'cgroup', '-o', c, 'cgroup', `${CG}/${c}`]).catch((e: Error) => {
-      throw new SandboxError(`crun needs the cgroup2 hierarchy free of controllers in hybrid mode; moving ${c} to v1 failed: ${e.message} (or use --oci-runtime runc)`);
-    });
+    try {
+      await tool(['mount', '-t', 'cgroup', '-o', c, 'cgroup', `${CG}/${c}`]);
+      moved.push(c);
+    } catch (e) {
+      // Another runner may have moved it at the same time.
+      if (unifiedControllers().includes(c)) throw new SandboxError(`crun needs the cgroup2 hierarchy free of controllers in hybrid mode; moving ${c} to v1 failed: ${(e as Error).message} (or use --oci-runtime runc)`);
+    }
   }
-  return ctl;
+  return moved;
 }
 
 /** The v1 memory cgroup podkit keeps per container (its limit, and its failcnt tells an OOM kill). */
