@@ -118,21 +118,8 @@ export class ImageStore {
     const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
     const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(m.config.digest);
     const diffIds = cfg.rootfs?.diff_ids ?? [];
-    for (const [i, l] of m.layers.entries()) {
-      const dir = join(this.layersDir, hex(l.digest));
-      if (existsSync(dir)) continue;
-      const tmp = join(this.layersDir, `.tmp-${hex(l.digest).slice(0, 16)}-${process.pid}`);
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp, { mode: 0o755 });
-      try {
-        const r = await unpackLayer(this.blobPath(l.digest), tmp);
-        if (diffIds[i] && diffIds[i] !== r.diffId) throw new ImageError('ErrImagePull', `${ref}: layer ${l.digest} unpacks to ${r.diffId}, but the image config says ${diffIds[i]}`);
-        renameSync(tmp, dir);
-      } catch (e) {
-        rmSync(tmp, { recursive: true, force: true });
-        throw e;
-      }
-    }
+    // Layers unpack side by side: each is its own directory, and gunzip is the cost.
+    await Promise.all(m.layers.map((l, i) => this.unpackOnce(ref, l.digest, diffIds[i])));
     const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
     const rec: ImageRecord = { ref, id: m.config.digest, digest, manifest, layers: m.layers.map((l) => l.digest), size, pulled: new Date().toISOString() };
     const old = this.records().find((r) => r.ref === ref);
@@ -140,6 +127,22 @@ export class ImageStore {
     if (old?.lastUsed) rec.lastUsed = old.lastUsed;
     this.saveRecords([...this.records().filter((r) => r.ref !== ref), rec]);
     return rec;
+  }
+
+  private async unpackOnce(ref: string, digest: string, diffId: string | undefined): Promise<void> {
+    const dir = join(this.layersDir, hex(digest));
+    if (existsSync(dir)) return;
+    const tmp = join(this.layersDir, `.tmp-${hex(digest).slice(0, 16)}-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { mode: 0o755 });
+    try {
+      const r = await unpackLayer(this.blobPath(digest), tmp);
+      if (diffId && diffId !== r.diffId) throw new ImageError('ErrImagePull', `${ref}: layer ${digest} unpacks to ${r.diffId}, but the image config says ${diffId}`);
+      renameSync(tmp, dir);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   /** What the runtime needs of a recorded image. */

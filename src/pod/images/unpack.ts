@@ -28,7 +28,7 @@ async function* decompressed(file: string): AsyncGenerator<Buffer> {
   await fh.close();
   const src = createReadStream(file, { highWaterMark: 1 << 20 });
   let stream: Readable = src;
-  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = src.pipe(zlib.createGunzip());
+  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = src.pipe(zlib.createGunzip({ chunkSize: 256 << 10 }));
   else if (magic.readUInt32LE(0) === 0xfd2fb528) {
     const z = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
     if (!z) throw new ImageError('ErrImagePull', `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
