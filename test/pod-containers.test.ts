@@ -9,6 +9,8 @@ import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
 import { PodRunner } from '../src/pod/runtime/pod.js';
 import { ContainerSandbox } from '../src/pod/runtime/sandbox-oci.js';
 import type { UnpackedImage } from '../src/pod/images/types.js';
+import type { ContainerProcess, Sandbox } from '../src/pod/runtime/sandbox.js';
+import { execFileSync } from 'node:child_process';
 import { containerStatus } from '../src/pod/cli/pod-status.js';
 
 const runners: PodRunner[] = [];
@@ -233,6 +235,11 @@ spec:
   await pollUntil(() => r.status().ready, { timeoutMs: 20_000, what: 'ready' });
   const res = await fetch(`http://${r.status().podIP}:8080/index.html`);
   assert.equal(await res.text(), 'ok\n');
+  // An exec that outlives its timeout is ended inside the container too, not only the runtime's exec.
+  const c = r.containers[0] as unknown as { proc: ContainerProcess; deps: { sandbox: Sandbox } };
+  const slow = await c.deps.sandbox.exec(c.proc, ['sleep', '31'], { PATH: '/bin' }, undefined, 300);
+  assert.equal(slow.timedOut, true);
+  await pollUntil(() => !execFileSync('ps', ['-eo', 'args']).toString().includes('sleep 31'), { timeoutMs: 5000, what: 'the exec process gone' });
   await r.stop();
 });
 

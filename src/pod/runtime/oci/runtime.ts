@@ -180,12 +180,24 @@ function whenFileAppears(dir: string, name: string, stop: () => boolean): Promis
 
 /** Run a command in a running container (`exec --process`, so env never reaches argv), bounded by `timeoutMs`. */
 export async function execOci(runtime: OciRuntime, bundle: string, id: string, process: Record<string, unknown>, timeoutMs: number): Promise<ExecResult> {
-  const f = join(bundle, `exec-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.json`);
-  writeFileSync(f, JSON.stringify(process), { mode: 0o600 });
+  const base = join(bundle, `exec-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`);
+  writeFileSync(`${base}.json`, JSON.stringify(process), { mode: 0o600 });
   try {
-    return await execBounded([runtime.bin, '--root', runtime.root, 'exec', '--process', f, id], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, timeoutMs);
+    const r = await execBounded([runtime.bin, '--root', runtime.root, 'exec', '--process', `${base}.json`, '--pid-file', `${base}.pid`, id], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }, timeoutMs);
+    // Killing the runtime's exec does not end the process it started inside the container: end that one too.
+    if (r.timedOut) killPidFile(`${base}.pid`);
+    return r;
   } finally {
-    rmSync(f, { force: true });
+    rmSync(`${base}.json`, { force: true });
+    rmSync(`${base}.pid`, { force: true });
+  }
+}
+
+function killPidFile(f: string): void {
+  try {
+    globalThis.process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
+  } catch {
+    // not started, or gone already
   }
 }
 
