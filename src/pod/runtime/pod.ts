@@ -18,6 +18,7 @@ import { baseEnv, tool } from './proc.js';
 import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
 import type { ImageProvider, UnpackedImage } from '../images/types.js';
+import { defaultPullPolicy } from '../images/reference.js';
 import { hostProcessOptIn, imageLaunch } from './oci/launch.js';
 
 /** This machine as the pods' node: what an unset limit reads as through resourceFieldRef. */
@@ -264,8 +265,12 @@ export class PodRunner {
         if (local) this.images.set(c.name, local);
         continue;
       }
-      const tagged = /:[^/]+$/.test(c.image.replace(/@sha256:.*$/, '')) && !c.image.endsWith(':latest');
-      const policy = c.imagePullPolicy ?? (tagged || c.image.includes('@') ? 'IfNotPresent' : 'Always');
+      let policy = c.imagePullPolicy;
+      try {
+        policy ??= defaultPullPolicy(c.image);
+      } catch {
+        policy = 'IfNotPresent'; // a bad reference: ensure() names what is wrong with it
+      }
       this.emit({ container: c.name, event: 'pulling', detail: c.image });
       const img = await provider.ensure(c.image, policy, secrets);
       this.images.set(c.name, img);
