@@ -1,8 +1,10 @@
 /** @module podkit pull / images / rmi / image prune / load / save, run as the built CLI against a real registry. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageServiceFor } from '../src/pod/images/index.js';
+import { procStart } from '../src/pod/runtime/state.js';
 import { buildImage, busyboxImage, busyboxLayer } from './helpers/images.js';
 import { pushImage, startRegistry, type Registry } from './helpers/registry.js';
 import { runPodkit } from './helpers/cli.js';
@@ -82,4 +84,26 @@ test('bad input: no image, unknown file, not an archive, unknown image subcomman
   const down = await runPodkit(['pull', '--state-dir', state, '127.0.0.1:1/nothing:1']);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^podkit pull: pull 127\.0\.0\.1:1\/nothing:1 from 127\.0\.0\.1:1: the registry cannot be reached/);
+});
+
+test('an image a running pod uses stays through rmi and prune; one whose pods are gone does not', async () => {
+  const state = tempDir();
+  const used = await pushImage(busyboxImage('u'), reg, 'cli/used', 'u');
+  const left = await pushImage(buildImage({ layers: [[{ name: 'l.txt', data: 'l' }]] }, 'l'), reg, 'cli/left', 'l');
+  const svc = imageServiceFor(state);
+  const u = await svc.ensure(used, 'IfNotPresent');
+  const l = await svc.ensure(left, 'IfNotPresent');
+  await svc.touch(u.id, 'default/web');
+  await svc.touch(l.id, 'default/gone');
+  // A pod folder whose runner (this test process) is alive, as podkit up writes it.
+  mkdirSync(join(state, 'pods', 'web'), { recursive: true });
+  writeFileSync(join(state, 'pods', 'web', 'state.json'), JSON.stringify({ runner: { pid: process.pid, start: procStart(process.pid) }, pids: [], createdAt: Date.now() }));
+  const rmi = await runPodkit(['rmi', '--state-dir', state, used]);
+  assert.equal(rmi.code, 1);
+  assert.equal(rmi.stderr, `podkit rmi: image ${used} is in use by default/web (stop them first, or --force)\n`);
+  const pr = await runPodkit(['image', 'prune', '--state-dir', state]);
+  assert.match(pr.stdout, new RegExp(`^Deleted: ${left}\\n`));
+  const ls = await runPodkit(['images', '--state-dir', state]);
+  assert.match(ls.stdout, new RegExp(`${reg.host}/cli/used\\s+u\\s+.*\\d{4}-\\d\\d-\\d\\dT`));
+  assert.equal((await runPodkit(['rmi', '-f', '--state-dir', state, used])).stdout, `Untagged: ${used}\n`);
 });

@@ -1,5 +1,6 @@
 /** @module The image service the pod runtime and the image commands use: ensure (policy), pull, list, remove, prune. */
 import { join } from 'node:path';
+import { listPods } from '../runtime/state.js';
 import { ImageError } from '../../core/errors.js';
 import { load, save } from './archive.js';
 import { withLock } from './lock.js';
@@ -8,7 +9,10 @@ import { formatRef, parseRef, type PullPolicy } from './reference.js';
 import { ImageStore, type ImageRecord } from './store.js';
 import type { ImageProvider, UnpackedImage } from './types.js';
 
-export type ImageServiceOptions = PullOptions;
+export interface ImageServiceOptions extends PullOptions {
+  /** Names of the pods that are running now; an image whose users are all gone is free to remove. Default: all users count. */
+  livePods?: () => Set<string>;
+}
 
 export class ImageService implements ImageProvider {
   readonly store: ImageStore;
@@ -87,6 +91,12 @@ export class ImageService implements ImageProvider {
     await save(this.store, rec, file, format);
   }
 
+  /** The pods using `rec` that still run (`namespace/name`; a pod folder is named by the pod's name). */
+  users(rec: ImageRecord): string[] {
+    const live = this.options.livePods?.();
+    return (rec.users ?? []).filter((u) => !live || live.has(u) || live.has(u.split('/').pop()!));
+  }
+
   list(): ImageRecord[] {
     return this.store.records();
   }
@@ -98,7 +108,8 @@ export class ImageService implements ImageProvider {
       for (const r of refs) {
         const rec = this.store.find(r) ?? this.store.find(safeName(r));
         if (!rec) throw new ImageError('ErrImagePull', `no such image: ${r}`);
-        if (rec.users?.length && !force) throw new ImageError('ErrImagePull', `image ${rec.ref} is in use by ${rec.users.join(', ')} (stop them first, or --force)`);
+        const users = this.users(rec);
+        if (users.length && !force) throw new ImageError('ErrImagePull', `image ${rec.ref} is in use by ${users.join(', ')} (stop them first, or --force)`);
         gone.add(rec.ref);
       }
       this.store.remove(gone);
@@ -109,7 +120,7 @@ export class ImageService implements ImageProvider {
   /** Removes every image no pod uses; returns the references removed and the bytes freed. */
   async prune(): Promise<{ removed: string[]; freed: number }> {
     return withLock(this.store.lockFile, async () => {
-      const removed = this.store.records().filter((r) => !r.users?.length).map((r) => r.ref);
+      const removed = this.store.records().filter((r) => !this.users(r).length).map((r) => r.ref);
       const freed = this.store.remove(new Set(removed));
       return { removed, freed };
     });
@@ -124,7 +135,14 @@ function safeName(ref: string): string {
   }
 }
 
-/** The image service for a podkit state dir (the store lives in `<stateDir>/images`). */
+/**
+ * The image service for a podkit state dir (the store lives in `<stateDir>/images`). Options not given come from
+ * PODKIT_INSECURE_REGISTRIES (comma-separated) and PODKIT_REGISTRY_CERT_DIR, so `podkit up` honours them too.
+ */
 export function imageServiceFor(stateDir: string, options: ImageServiceOptions = {}): ImageService {
-  return new ImageService(join(stateDir, 'images'), options);
+  const env = process.env;
+  const o: ImageServiceOptions = { livePods: () => new Set(listPods(stateDir).filter((p) => !p.orphaned).map((p) => p.name)), ...options };
+  if (!o.insecureRegistries && env.PODKIT_INSECURE_REGISTRIES) o.insecureRegistries = env.PODKIT_INSECURE_REGISTRIES.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!o.certDir && env.PODKIT_REGISTRY_CERT_DIR) o.certDir = env.PODKIT_REGISTRY_CERT_DIR;
+  return new ImageService(join(stateDir, 'images'), o);
 }
