@@ -1,7 +1,7 @@
 /** @module Containers from images on crun (as root): own root filesystem per container, the pod's namespaces, securityContext and limits. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, stopAll, tempDir } from './helpers/index.js';
 import { dirImage, layerDir, busyboxLayerDir, mapProvider } from './helpers/rootfs.js';
@@ -298,5 +298,35 @@ spec:
   assert.equal(r.containers[0].status.exitCode, 0, lines('cli').join('\n'));
   assert.match(lines('cli').join('\n'), /\d+\.\d+\.\d+/);
   assert.deepEqual(lines('dev'), ['host-fs'], 'the opted-out container sees the host filesystem (node is not in the image)');
+  await r.stop();
+});
+
+test('a setuid-root binary in the image gains root inside the container, and nothing with allowPrivilegeEscalation false (no_new_privs)', async () => {
+  const dir = tempDir('podkit-suid-');
+  writeFileSync(join(dir, 'euid.c'), '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d\\n",(int)geteuid());return 0;}\n');
+  execFileSync('gcc', ['-static', '-O1', '-o', join(dir, 'euid'), join(dir, 'euid.c')]);
+  const suid = dirImage({}, [busyboxLayerDir(), layerDir({ 'bin/euid': { content: readFileSync(join(dir, 'euid')), mode: 0o4755 } })], 'test.local/suid:1');
+  const { r, lines } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: suid}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000}
+  containers:
+  - name: gains
+    image: test.local/suid:1
+    command: ["/bin/euid"]
+  - name: nnp
+    image: test.local/suid:1
+    securityContext: {allowPrivilegeEscalation: false}
+    command: ["/bin/euid"]
+`,
+    { 'test.local/suid:1': suid },
+  );
+  await r.start();
+  await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'both done' });
+  assert.deepEqual(lines('gains'), ['0'], "setuid root works inside the container (its own root filesystem and the default capabilities), as in Kubernetes");
+  assert.deepEqual(lines('nnp'), ['1000']);
   await r.stop();
 });

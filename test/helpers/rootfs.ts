@@ -26,7 +26,7 @@ export function busyboxLayerDir(): string {
 }
 
 /** A layer holding `files` (path → content; a value `{ link }` makes a symlink, `{ mode }` sets the mode). */
-export function layerDir(files: Record<string, string | { content?: string; link?: string; mode?: number }>): string {
+export function layerDir(files: Record<string, string | { content?: string | Buffer; link?: string; mode?: number }>): string {
   const d = tempDir('podkit-layer-');
   for (const [p, v] of Object.entries(files)) {
     const f = join(d, p);
