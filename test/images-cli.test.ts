@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageServiceFor } from '../src/pod/images/index.js';
 import { procStart } from '../src/pod/runtime/state.js';
+import { progressPrinter } from '../src/pod/cli/images.js';
 import { buildImage, busyboxImage, busyboxLayer } from './helpers/images.js';
 import { pushImage, startRegistry, type Registry } from './helpers/registry.js';
 import { runPodkit } from './helpers/cli.js';
@@ -81,9 +82,20 @@ test('bad input: no image, unknown file, not an archive, unknown image subcomman
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /not a docker save tar or an OCI layout tar/);
   assert.equal((await runPodkit(['image', 'ls'])).code, 2);
+  assert.deepEqual(await runPodkit(['pull', '--state-dir', state, 'Bad/Name']), { stdout: '', stderr: 'podkit pull: invalid image name "Bad/Name": "Bad" is not a valid repository component (lowercase letters, digits, . _ -)\n', code: 2 });
   const down = await runPodkit(['pull', '--state-dir', state, '127.0.0.1:1/nothing:1']);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^podkit pull: pull 127\.0\.0\.1:1\/nothing:1 from 127\.0\.0\.1:1: the registry cannot be reached/);
+});
+
+test('progress on a TTY: one line per layer and a total, redrawn in place', () => {
+  let text = '';
+  const tty = { isTTY: true, write: (s: string) => (text += s) } as unknown as NodeJS.WriteStream;
+  const print = progressPrinter(tty);
+  const layers = [{ digest: `sha256:${'a'.repeat(64)}`, size: 2e6, done: true }, { digest: `sha256:${'b'.repeat(64)}`, size: 3e6, done: false }];
+  print({ ref: 'r', layers, bytes: 2.5e6, total: 5e6, finished: false });
+  print({ ref: 'r', layers: layers.map((l) => ({ ...l, done: true })), bytes: 5e6, total: 5e6, finished: true });
+  assert.equal(text, '\x1b[2Kaaaaaaaaaaaa  done 2.0 MB\n\x1b[2Kbbbbbbbbbbbb  3.0 MB …\n\x1b[2Kr: 2.5 MB / 5.0 MB\n' + '\x1b[3A\x1b[2Kaaaaaaaaaaaa  done 2.0 MB\n\x1b[2Kbbbbbbbbbbbb  done 3.0 MB\n\x1b[2Kr: 5.0 MB / 5.0 MB pulled\n');
 });
 
 test('an image a running pod uses stays through rmi and prune; one whose pods are gone does not', async () => {

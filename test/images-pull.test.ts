@@ -39,14 +39,17 @@ for (const format of ['oci', 'v2s2'] as const) {
   });
 }
 
-test('an index: the linux/amd64 image is chosen; an index without it is refused naming what it has', async () => {
+test('an OCI index and a Docker manifest list: the linux/amd64 image is chosen; an index without it is refused naming what it has', async () => {
   const amd = busyboxImage('amd');
   const arm = buildImage({ layers: [[{ name: 'arm.txt', data: 'arm' }]], architecture: 'arm64' }, 'arm');
   const both = await pushImage(buildIndex([{ image: arm, architecture: 'arm64' }, { image: amd, architecture: 'amd64' }], 'multi'), reg, 'multi', 'v1');
   const onlyArm = await pushImage(buildIndex([{ image: arm, architecture: 'arm64' }], 'armonly'), reg, 'armonly', 'v1');
+  const list = await pushImage(buildIndex([{ image: arm, architecture: 'arm64' }, { image: amd, architecture: 'amd64' }], 'multi'), reg, 'multi-docker', 'v1', 'v2s2');
   const svc = imageServiceFor(tempDir());
   const u = await svc.ensure(both, 'IfNotPresent');
   assert.equal(u.id, amd.configDigest);
+  const d = await svc.ensure(list, 'IfNotPresent');
+  assert.equal(d.id, amd.configDigest, 'a Docker manifest list');
   await assert.rejects(svc.ensure(onlyArm, 'IfNotPresent'), (e: ImageError) => {
     assert.equal(e.reason, 'ErrImagePull');
     assert.match(e.message, /armonly:v1 from 127\.0\.0\.1:\d+: no image for linux\/amd64 in its index \(it has linux\/arm64\)/);

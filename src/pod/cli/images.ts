@@ -1,6 +1,6 @@
 /** @module The image commands: `podkit pull`, `images`, `rmi`, `image prune`, `load`, `save`. */
 import { flag } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { ImageError, UsageError } from '../../core/errors.js';
 import { runCommand } from '../../core/command.js';
 import { imageServiceFor, type ImageRecord } from '../images/index.js';
 import type { PullProgress } from '../images/pull.js';
@@ -53,7 +53,11 @@ export function runPull(argv: string[]): Promise<number> {
           ...(values.quiet ? {} : { onProgress: progressPrinter() }),
         });
         for (const ref of positionals) {
-          const rec = await svc.pull(ref);
+          const rec = await Promise.resolve()
+            .then(() => svc.pull(ref))
+            .catch((e: unknown) => {
+            throw e instanceof ImageError && e.reason === 'InvalidImageName' ? new UsageError(e.message) : e;
+          });
           process.stdout.write(values.quiet ? `${rec.id}\n` : `${rec.ref}: ${rec.digest} (image ${rec.id.slice(7, 19)})\n`);
         }
         return 0;

@@ -99,3 +99,10 @@ test('long names (GNU and pax) and a truncated archive', async () => {
   execFileSync('mkdir', [join(base, 'l')]);
   await assert.rejects(unpackLayer(join(base, 'blob'), join(base, 'l')), /archive ends in the middle of an entry/);
 });
+
+test('a zstd layer on a Node without zstd is a clear error', { skip: 'createZstdDecompress' in (await import('node:zlib')) }, async () => {
+  const base = mkdtempSync(join(tmpdir(), 'podkit-unpack-'));
+  writeFileSync(join(base, 'blob'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
+  execFileSync('mkdir', [join(base, 'l')]);
+  await assert.rejects(unpackLayer(join(base, 'blob'), join(base, 'l')), /zstd-compressed layers need Node 22\.15 or newer/);
+});
