@@ -11,7 +11,7 @@ import { ContainerSandbox } from '../src/pod/runtime/sandbox-oci.js';
 import type { UnpackedImage } from '../src/pod/images/types.js';
 import type { ContainerProcess, Sandbox } from '../src/pod/runtime/sandbox.js';
 import { execFileSync } from 'node:child_process';
-import { containerStatus } from '../src/pod/cli/pod-status.js';
+import { containerStatus, podDisplayStatus } from '../src/pod/cli/pod-status.js';
 
 const runners: PodRunner[] = [];
 after(async () => {
@@ -328,5 +328,33 @@ spec:
   await pollUntil(() => r.containers.every((c) => c.status.state === 'terminated'), { timeoutMs: 20_000, what: 'both done' });
   assert.deepEqual(lines('gains'), ['0'], "setuid root works inside the container (its own root filesystem and the default capabilities), as in Kubernetes");
   assert.deepEqual(lines('nnp'), ['1000']);
+  await r.stop();
+});
+
+test('an image that cannot be pulled: the container waits in ErrImagePull then ImagePullBackOff, its siblings run, a later pull starts it', async () => {
+  const store: Record<string, UnpackedImage> = { 'test.local/bb:1': dirImage({}, undefined, 'test.local/bb:1') };
+  const { r, lines } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: {name: pullfail}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: ok
+    image: test.local/bb:1
+    command: ["sh", "-c", "echo running; exec sleep 100"]
+  - name: later
+    image: test.local/later:1
+    command: ["sh", "-c", "echo finally; exec sleep 100"]
+`,
+    store,
+  );
+  await r.start();
+  await pollUntil(() => lines('ok').includes('running'), { timeoutMs: 20_000, what: 'the sibling runs' });
+  await pollUntil(() => r.containers[1].status.reason === 'ImagePullBackOff', { timeoutMs: 20_000, what: 'back-off' });
+  assert.equal(r.containers[1].status.state, 'waiting');
+  assert.equal(podDisplayStatus(r.status()), 'ImagePullBackOff');
+  store['test.local/later:1'] = dirImage({}, undefined, 'test.local/later:1');
+  await pollUntil(() => lines('later').includes('finally'), { timeoutMs: 20_000, what: 'started after the image appeared' });
   await r.stop();
 });

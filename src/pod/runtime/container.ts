@@ -54,6 +54,8 @@ export interface ContainerDeps {
   graceMs: number;
   /** Builds the launch spec (env, argv, mounts) each time the container starts; throws when it cannot start. */
   launch(): LaunchSpec;
+  /** Work to finish before a start (the image pull); its failure is ErrImagePull, retried with back-off. */
+  beforeStart?(): Promise<void> | undefined;
   probeTarget(proc: () => ContainerProcess | undefined): ProbeTarget;
   event(e: PodEvent): void;
   output(stream: 'stdout' | 'stderr', line: string): void;
@@ -101,6 +103,26 @@ export class ContainerRunner {
   start(): void {
     if (this.stopping) return;
     this.restartTimer = undefined;
+    const before = this.deps.beforeStart?.();
+    if (before) return void before.then(() => this.launch(), (e: Error) => this.pullFailed(e));
+    this.launch();
+  }
+
+  /** Kubernetes' image pull failure: ErrImagePull, then ImagePullBackOff until a retry (with back-off) succeeds. */
+  private pullFailed(e: Error): void {
+    if (this.stopping) return;
+    const reason = (e as Error & { reason?: string }).reason;
+    Object.assign(this.status, { state: 'waiting', reason: this.status.reason === 'ErrImagePull' || this.status.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : (reason ?? 'ErrImagePull') });
+    if (reason === 'ErrImageNeverPull' || reason === 'InvalidImageName') this.status.reason = reason;
+    const delay = this.backoff.next(0);
+    this.status.restartAt = Date.now() + delay;
+    this.deps.event({ container: this.spec.name, event: 'error', detail: `${this.status.reason}: ${e.message}` });
+    this.restartTimer = this.deps.clock.after(delay, () => this.start());
+    this.deps.changed();
+  }
+
+  private launch(): void {
+    if (this.stopping) return;
     let proc: ContainerProcess;
     try {
       proc = this.deps.sandbox.spawn(this.deps.launch());

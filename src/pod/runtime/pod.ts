@@ -141,6 +141,7 @@ export class PodRunner {
       restartPolicy: this.o.plan.spec.restartPolicy ?? 'Always',
       graceMs: (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000,
       launch: () => this.launchSpec(c),
+      beforeStart: () => this.pending(c),
       probeTarget: (proc) => ({
         host: this.o.sandbox.podIP,
         ports: Object.fromEntries((c.ports ?? []).filter((p) => p.name).map((p) => [p.name!, p.containerPort])),
@@ -251,32 +252,41 @@ export class PodRunner {
     this.o.changed?.();
   }
 
-  /** Pull (as imagePullPolicy says) the image of every container that runs from one. */
+  /** Pull (as imagePullPolicy says) the image of every container that runs from one; a failure waits for its container's start. */
   private async ensureImages(): Promise<void> {
+    const spec = this.o.plan.spec;
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) await this.ensureImage(c).catch(() => undefined);
+  }
+
+  /** The image of `c` into `images` (nothing to do for a host process); rejects as the store does (ErrImagePull…). */
+  private async ensureImage(c: Container): Promise<void> {
     const provider = this.o.images;
-    if (!provider) return;
+    if (!provider || !c.image || this.images.has(c.name) || hostProcessOptIn(c.name, this.o.plan.annotations)) return;
+    if (isPodkitImage(c.image)) {
+      // podkit's own image runs as the local CLI unless a real image by that name is in the store.
+      const local = await provider.ensure(c.image, 'Never').catch(() => undefined);
+      if (local) this.images.set(c.name, local);
+      return;
+    }
     const spec = this.o.plan.spec;
     const secrets = (spec.imagePullSecrets ?? []).map((s) => this.o.secrets.get(`${this.o.plan.namespace}/${s.name}`)?.data['.dockerconfigjson']?.toString('utf8')).filter((x): x is string => !!x);
-    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-      if (!c.image || hostProcessOptIn(c.name, this.o.plan.annotations)) continue;
-      if (isPodkitImage(c.image)) {
-        // podkit's own image runs as the local CLI unless a real image by that name is in the store.
-        const local = await provider.ensure(c.image, 'Never').catch(() => undefined);
-        if (local) this.images.set(c.name, local);
-        continue;
-      }
-      let policy = c.imagePullPolicy;
-      try {
-        policy ??= defaultPullPolicy(c.image);
-      } catch {
-        policy = 'IfNotPresent'; // a bad reference: ensure() names what is wrong with it
-      }
-      this.emit({ container: c.name, event: 'pulling', detail: c.image });
-      const img = await provider.ensure(c.image, policy, secrets);
-      this.images.set(c.name, img);
-      await provider.touch?.(img.id, `${this.o.plan.namespace}/${this.o.plan.name}`);
-      this.emit({ container: c.name, event: 'pulled', detail: `${img.ref} ${img.id}` });
+    let policy = c.imagePullPolicy;
+    try {
+      policy ??= defaultPullPolicy(c.image);
+    } catch {
+      policy = 'IfNotPresent'; // a bad reference: ensure() names what is wrong with it
     }
+    this.emit({ container: c.name, event: 'pulling', detail: c.image });
+    const img = await provider.ensure(c.image, policy, secrets);
+    this.images.set(c.name, img);
+    await provider.touch?.(img.id, `${this.o.plan.namespace}/${this.o.plan.name}`);
+    this.emit({ container: c.name, event: 'pulled', detail: `${img.ref} ${img.id}` });
+  }
+
+  /** For a container whose image is not in hand yet: the pull to wait for before it starts. */
+  private pending(c: Container): Promise<void> | undefined {
+    if (!this.o.images || !c.image || this.images.has(c.name) || hostProcessOptIn(c.name, this.o.plan.annotations) || isPodkitImage(c.image)) return undefined;
+    return this.ensureImage(c);
   }
 
   private async publishPorts(): Promise<void> {
