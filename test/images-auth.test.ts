@@ -22,8 +22,8 @@ test('TLS + htpasswd: the CA is verified, credentials come from the docker confi
   writeFileSync(join(cfgDir, 'config.json'), dockerConfig(reg.host, 'alice', reg.password!));
   const u = await imageServiceFor(tempDir(), { certDir: reg.caDir!, dockerConfig: join(cfgDir, 'config.json') }).ensure(ref, 'IfNotPresent');
   assert.equal(u.id, img.configDigest);
-  // The same credentials as an imagePullSecret (.dockerconfigjson), with $DOCKER_CONFIG pointing nowhere useful.
-  const s = await imageServiceFor(tempDir(), { certDir: reg.caDir!, dockerConfig: join(tempDir(), 'none.json') }).ensure(ref, 'IfNotPresent', [dockerConfig(reg.host, 'alice', reg.password!)]);
+  // The same credentials as an imagePullSecret (.dockerconfigjson), the CA as one file, no docker config.
+  const s = await imageServiceFor(tempDir(), { caFile: reg.ca!.certFile, dockerConfig: join(tempDir(), 'none.json') }).ensure(ref, 'IfNotPresent', [dockerConfig(reg.host, 'alice', reg.password!)]);
   assert.equal(s.id, img.configDigest);
   const anon = imageServiceFor(tempDir(), { certDir: reg.caDir!, dockerConfig: join(tempDir(), 'none.json') });
   await assert.rejects(anon.ensure(ref, 'IfNotPresent'), (e: ImageError) => e.reason === 'ErrImagePull' && new RegExp(`pull ${ref} from ${reg.host}: authentication failed`).test(e.message));
@@ -34,6 +34,7 @@ test('TLS + htpasswd: the CA is verified, credentials come from the docker confi
   writeFileSync(join(wrongCa, 'ca.crt'), other.cert);
   await assert.rejects(imageServiceFor(tempDir(), { certDir: wrongCa }).ensure(ref, 'IfNotPresent', [dockerConfig(reg.host, 'alice', reg.password!)]), /TLS certificate not trusted/);
   await assert.rejects(anon.ensure(ref, 'IfNotPresent', ['{not json']), /imagePullSecrets\[0\] \(\.dockerconfigjson\) is not valid JSON/);
+  await assert.rejects(imageServiceFor(tempDir(), { caFile: '/nonexistent/ca.pem' }).ensure(ref, 'IfNotPresent'), /cannot read the CA file \/nonexistent\/ca\.pem/);
 });
 
 test('token auth: the registry sends the client to our token service, which hands a signed token for the scope', async () => {

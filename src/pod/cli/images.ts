@@ -10,6 +10,7 @@ const pullFlags = {
   'state-dir': stateDirFlag,
   'insecure-registry': flag.string({ help: 'A registry (HOST[:PORT]) reached over plain HTTP or unverified TLS; loopback registries always may be', repeatable: true, env: ['PODKIT_INSECURE_REGISTRIES'] }),
   'cert-dir': flag.string({ help: 'A directory of CA certificates (*.crt) for private registries', env: ['PODKIT_REGISTRY_CERT_DIR'] }),
+  'ca-file': flag.string({ help: 'A CA certificate (PEM) for private registries', env: ['PODKIT_REGISTRY_CA_FILE'] }),
   'docker-config': flag.string({ help: 'Registry credentials (docker config.json with auths); default $DOCKER_CONFIG/config.json, else ~/.docker/config.json', env: [] }),
 };
 
@@ -49,6 +50,7 @@ export function runPull(argv: string[]): Promise<number> {
         const svc = imageServiceFor(values['state-dir'], {
           insecureRegistries: values['insecure-registry'],
           ...(values['cert-dir'] ? { certDir: values['cert-dir'] } : {}),
+          ...(values['ca-file'] ? { caFile: values['ca-file'] } : {}),
           ...(values['docker-config'] ? { dockerConfig: values['docker-config'] } : {}),
           ...(values.quiet ? {} : { onProgress: progressPrinter() }),
         });

@@ -137,12 +137,13 @@ function safeName(ref: string): string {
 
 /**
  * The image service for a podkit state dir (the store lives in `<stateDir>/images`). Options not given come from
- * PODKIT_INSECURE_REGISTRIES (comma-separated) and PODKIT_REGISTRY_CERT_DIR, so `podkit up` honours them too.
+ * PODKIT_INSECURE_REGISTRIES (comma-separated), PODKIT_REGISTRY_CERT_DIR and PODKIT_REGISTRY_CA_FILE, so `podkit up` honours them too.
  */
 export function imageServiceFor(stateDir: string, options: ImageServiceOptions = {}): ImageService {
   const env = process.env;
   const o: ImageServiceOptions = { livePods: () => new Set(listPods(stateDir).filter((p) => !p.orphaned).map((p) => p.name)), ...options };
   if (!o.insecureRegistries && env.PODKIT_INSECURE_REGISTRIES) o.insecureRegistries = env.PODKIT_INSECURE_REGISTRIES.split(',').map((s) => s.trim()).filter(Boolean);
   if (!o.certDir && env.PODKIT_REGISTRY_CERT_DIR) o.certDir = env.PODKIT_REGISTRY_CERT_DIR;
+  if (!o.caFile && env.PODKIT_REGISTRY_CA_FILE) o.caFile = env.PODKIT_REGISTRY_CA_FILE;
   return new ImageService(join(stateDir, 'images'), o);
 }

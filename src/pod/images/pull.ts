@@ -1,6 +1,6 @@
 /** @module Pulling one image into the store: resolve the reference, choose the host's platform, copy its blobs with skopeo. */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError, ImageError } from '../../core/errors.js';
@@ -13,6 +13,8 @@ export interface PullOptions {
   insecureRegistries?: readonly string[];
   /** A directory of CA certificates (`*.crt`) for private registries. */
   certDir?: string;
+  /** One CA certificate file (PEM) for private registries; used with the certificates of `certDir`. */
+  caFile?: string;
   /** Docker config file with `auths`. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
   dockerConfig?: string;
   /** Platform to choose from an index. Default linux/amd64 (the host's). */
@@ -66,12 +68,24 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
   const where = ref.registry;
   const fail = (why: string, cause?: unknown) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
   const common: string[] = [];
-  // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
-  if (o.certDir) common.push('--cert-dir', o.certDir);
-  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) common.push('--tls-verify=false');
-  const auth = mergeAuths(secrets, dockerConfigFile(o));
   const policy = store.policy;
   const authFile = join(store.root, `.auth-${process.pid}-${Date.now()}.json`);
+  const certDir = o.caFile ? `${authFile.slice(0, -5)}.certs` : o.certDir;
+  if (o.caFile) {
+    // skopeo takes a directory: this pull's own, with the given CA beside the directory's ones.
+    mkdirSync(certDir!, { mode: 0o700 });
+    if (o.certDir) for (const f of readdirSync(o.certDir)) if (f.endsWith('.crt')) copyFileSync(join(o.certDir, f), join(certDir!, f));
+    try {
+      copyFileSync(o.caFile, join(certDir!, 'podkit-ca-file.crt'));
+    } catch (e) {
+      rmSync(certDir!, { recursive: true, force: true });
+      throw fail(`cannot read the CA file ${o.caFile}: ${describeError(e)}`, e);
+    }
+  }
+  // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
+  if (certDir) common.push('--cert-dir', certDir);
+  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) common.push('--tls-verify=false');
+  const auth = mergeAuths(secrets, dockerConfigFile(o));
   if (auth) {
     writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
     common.push('--authfile', authFile);
@@ -124,5 +138,6 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
     }
   } finally {
     rmSync(authFile, { force: true });
+    if (o.caFile) rmSync(certDir!, { recursive: true, force: true });
   }
 }
