@@ -5,9 +5,9 @@ import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { ImageError } from '../src/core/errors.js';
 import { imageServiceFor } from '../src/pod/images/index.js';
-import { buildImage, buildIndex, busyboxImage, busyboxLayer } from './helpers/images.js';
+import { buildImage, buildIndex, busyboxImage, busyboxLayer, hostBinariesLayer } from './helpers/images.js';
 import { pushImage, registryBlobPath, startRegistry, type Registry } from './helpers/registry.js';
-import { stopAll, tempDir } from './helpers/proc.js';
+import { run, stopAll, tempDir } from './helpers/proc.js';
 
 let reg: Registry;
 before(async () => {
@@ -116,4 +116,13 @@ test('two pulls of one image at once do the work once', async () => {
 test('bad names are InvalidImageName before any request', async () => {
   const svc = imageServiceFor(tempDir());
   await assert.rejects(svc.ensure('Nginx:1', 'IfNotPresent'), (e: ImageError) => e.reason === 'InvalidImageName' && /invalid image name "Nginx:1"/.test(e.message));
+});
+
+test('an image of a host binary with its libraries (ldd) runs from its unpacked layer', async () => {
+  const img = buildImage({ layers: [busyboxLayer(), hostBinariesLayer(['/usr/bin/redis-server'])], config: { Entrypoint: ['/usr/bin/redis-server'] } }, 'redis');
+  const ref = await pushImage(img, reg, 'host/redis', 'r');
+  const u = await imageServiceFor(tempDir()).ensure(ref, 'IfNotPresent');
+  // The binary's layer alone holds everything it needs to start: chroot into it.
+  const r = await run('chroot', [u.layers[1]!, '/usr/bin/redis-server', '--version']);
+  assert.match(r.stdout, /^Redis server v=\d/);
 });
