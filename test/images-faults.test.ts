@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageError } from '../src/core/errors.js';
 import { imageServiceFor } from '../src/pod/images/index.js';
@@ -48,14 +48,18 @@ test('the disk fills during a pull: a clear error, no partial blob, and the pull
 
 test('a pull killed mid-copy leaves no partial blob behind; the next pull takes over its lock and completes', async () => {
   const state = tempDir();
-  const p = startPodkit(['pull', '--state-dir', state, big]);
+  const cfg = join(tempDir(), 'config.json');
+  writeFileSync(cfg, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('u:p').toString('base64') } } }));
+  const p = startPodkit(['pull', '--state-dir', state, '--docker-config', cfg, big]);
   await pollUntil(() => existsSync(join(state, 'images', 'oci')) && readdirSync(join(state, 'images', 'oci')).some((f) => f.startsWith('oci-put-blob')), { timeoutMs: 30_000 });
   process.kill(-p.pid, 'SIGKILL'); // the whole group, skopeo too, as a crash would
   await p.exited;
   assert.ok(existsSync(join(state, 'images', 'lock')), 'the dead puller left its lock');
+  assert.equal(readdirSync(join(state, 'images')).filter((f) => f.startsWith('.auth-')).length, 1, 'and its credentials file');
   const again = await runPodkit(['pull', '--state-dir', state, big], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(leftovers(state), []);
+  assert.deepEqual(readdirSync(join(state, 'images')).filter((f) => f.startsWith('.auth-')), [], 'no credentials file of the killed pull stays');
   assert.ok(existsSync(imageServiceFor(state).store.blobPath(bigLayer)));
 });
 

@@ -92,8 +92,9 @@ export class ImageStore {
     return this.records().find((r) => r.ref === ref || r.id === ref || r.digest === ref || (ref.length >= 12 && hex(r.id).startsWith(hex(ref))));
   }
 
-  /** Removes what an interrupted copy left: skopeo's temp blobs, half-unpacked layer dirs. */
+  /** Removes what an interrupted copy left: skopeo's temp blobs, half-unpacked layer dirs, a killed pull's credentials. */
   cleanPartial(): void {
+    for (const f of readdirSync(this.root)) if (f.startsWith('.auth-') && !f.startsWith(`.auth-${process.pid}-`)) rmSync(join(this.root, f), { force: true });
     for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) rmSync(join(this.oci, f), { force: true });
     for (const f of readdirSync(this.layersDir)) if (f.startsWith('.tmp-')) rmSync(join(this.layersDir, f), { recursive: true, force: true });
   }
