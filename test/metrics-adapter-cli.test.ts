@@ -106,11 +106,11 @@ describe('podkit metrics-adapter CLI', () => {
       'my_timer_bucket{job="web_server",outcome="ok",provider="aws",le="0.25"} 0',
       'other_timer{job="web_server_other",outcome="ok",provider="gcp",quantile="0.99"} 0.02',
       'request_total{code="500",exec="api",hostname="host1",protocol="https"} 2',
-      'test_foo_total{provider="bar"} 3',
+      'test_foo{provider="bar"} 3',
       'test_foo_baz 3',
       'http_requests_total{code="201"} 1',
       'sessions 4',
-      'plain_k_v_total 1',
+      'plain_k_v 1',
     ]) {
       const name = series.split(/[{ ]/, 1)[0];
       const line = t.split('\n').find((l) => sameSeries(l, series));

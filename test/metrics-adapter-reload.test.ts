@@ -22,7 +22,7 @@ test('reload moves the UDP listener; an unbindable address fails the reload and 
   const sock = createSocket('udp4');
   const blocker = createSocket('udp4');
   try {
-    const value = () => h.store.collect().find((f) => f.name === 'moved_total')?.metrics[0].value ?? 0;
+    const value = () => h.store.collect().find((f) => f.name === 'moved')?.metrics[0].value ?? 0;
     await send(sock, a, 'moved:1|c');
     await pollUntil(() => value() === 1, { what: 'sample on the first port' });
 

@@ -26,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
           listenUnixgram: v['statsd.listen-unixgram'],
           mappingConfig: v['statsd.mapping-config'],
           readBuffer: v['statsd.read-buffer'],
+          alwaysTotal: v['statsd.counters-always-total'],
           tags: {
             dogstatsd: v['statsd.parse-dogstatsd-tags'],
             influxdb: v['statsd.parse-influxdb-tags'],

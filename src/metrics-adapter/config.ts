@@ -29,6 +29,8 @@ export interface AdapterConfig {
     mappingSource: string;
     tags: TagStyles;
     setWindowMs: number;
+    /** Counters always named <name>_total (earlier podkit naming); default false: statsd_exporter's names. */
+    alwaysTotal: boolean;
   };
   limits: { maxSeries: number; maxSeriesPerFamily: number; ttlMs: number; maxSetMembers: number };
   sources: SourceConfig[];
@@ -44,6 +46,8 @@ export interface ConfigOverrides {
   readBuffer?: number;
   /** statsd_exporter's --statsd.parse-*-tags. */
   tags?: Partial<TagStyles>;
+  /** --statsd.counters-always-total. */
+  alwaysTotal?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -156,7 +160,7 @@ export async function loadConfig(opts: LoadOptions): Promise<AdapterConfig> {
 
 async function validate(doc: unknown, base: string, o: ConfigOverrides, factories: Record<string, SourceFactory<unknown>>, c: Collector): Promise<AdapterConfig> {
   const root = section(doc, '', ['statsd', 'limits', 'sources', 'outputs']);
-  const sd = c.check(() => section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window']), asObj(root.statsd));
+  const sd = c.check(() => section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window', 'counters_always_total']), asObj(root.statsd));
   const tags = c.check(() => section(sd.tags, 'statsd.tags', ['dogstatsd', 'influxdb', 'librato', 'signalfx']), asObj(sd.tags));
 
   let mappingSource = 'statsd.mappings';
@@ -254,6 +258,7 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
         signalfx: o.tags?.signalfx ?? c.check(() => bool(tags.signalfx, 'statsd.tags.signalfx', true), true),
       },
       setWindowMs: c.check(() => dur(sd.set_window, 'statsd.set_window', 60_000), 0) || 60_000,
+      alwaysTotal: o.alwaysTotal ?? c.check(() => bool(sd.counters_always_total, 'statsd.counters_always_total', false), false),
     },
     limits,
     sources,

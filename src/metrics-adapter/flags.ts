@@ -22,6 +22,10 @@ export const spec = {
   'statsd.parse-influxdb-tags': flag.bool({ help: 'parse InfluxDB tags (name,k=v); overrides statsd.tags.influxdb', env: env('STATSD_PARSE_INFLUXDB_TAGS') }),
   'statsd.parse-librato-tags': flag.bool({ help: 'parse Librato tags (name#k=v); overrides statsd.tags.librato', env: env('STATSD_PARSE_LIBRATO_TAGS') }),
   'statsd.parse-signalfx-tags': flag.bool({ help: 'parse SignalFX tags (name[k=v]); overrides statsd.tags.signalfx', env: env('STATSD_PARSE_SIGNALFX_TAGS') }),
+  'statsd.counters-always-total': flag.bool({
+    help: 'name every StatsD counter <name>_total, also in the 0.0.4 text (default: names as statsd_exporter exposes them); overrides statsd.counters_always_total',
+    env: env('STATSD_COUNTERS_ALWAYS_TOTAL'),
+  }),
   'web.telemetry-path': flag.string({ help: 'path of the metrics endpoint', env: env('TELEMETRY_PATH'), default: '/metrics' }),
   // statsd_exporter tuning flags with no equivalent here (no event queue, a fixed bounded mapping cache): accepted so
   // existing command lines keep working, and ignored.

@@ -58,7 +58,7 @@ export async function start(options: Options = {}): Promise<Handle> {
   let cfg = await load();
 
   const store = new SeriesStore({ maxSeries: cfg.limits.maxSeries, maxSeriesPerFamily: cfg.limits.maxSeriesPerFamily, setWindowMs: cfg.statsd.setWindowMs, maxSetMembers: cfg.limits.maxSetMembers, onDrop: (r) => self.drop(r) });
-  const ingest = new StatsdIngest(store, cfg.statsd.mapping, cfg.statsd.tags, cfg.limits.ttlMs);
+  const ingest = new StatsdIngest(store, cfg.statsd.mapping, cfg.statsd.tags, cfg.limits.ttlMs, { alwaysTotal: cfg.statsd.alwaysTotal });
   const self: SelfMetrics = new SelfMetrics(() => ingest.stats, store);
   store.reserve(self.names());
   const sources = new SourcesRunner(self, log);
@@ -122,7 +122,7 @@ export async function start(options: Options = {}): Promise<Handle> {
           throw err;
         }
       }
-      ingest.setMapping(s.mapping);
+      ingest.setMapping(s.mapping, { alwaysTotal: s.alwaysTotal });
       ingest.styles = s.tags;
       ingest.defaultTtlMs = next.limits.ttlMs;
       Object.assign(store, { maxSeries: next.limits.maxSeries, maxSeriesPerFamily: next.limits.maxSeriesPerFamily, setWindowMs: s.setWindowMs, maxSetMembers: next.limits.maxSetMembers });

@@ -34,26 +34,26 @@ describe('series store', () => {
     const { store, feed } = setup();
     feed('hits:1|c|@0.1\nhits:1|c\ng:10|g\ng:+5|g\ng:-2|g\nusers:a|s\nusers:b|s\nusers:a|s');
     const byName = Object.fromEntries(store.collect().map((f) => [f.name, f]));
-    assert.equal(byName.hits_total.metrics[0].value, 11);
+    assert.equal(byName.hits.metrics[0].value, 11);
     assert.equal(byName.g.metrics[0].value, 13);
     assert.equal(byName.users.metrics[0].value, 2);
   });
 
   test('a type collision is dropped and counted; the first type stays', () => {
     const { store, feed, drops } = setup();
-    feed('x:1|c\nx_total:5|g\nx_total:1|ms');
+    feed('x:1|c\nx:5|g\nx:1|ms');
     const fams = store.collect();
     assert.equal(fams.length, 1);
     assert.equal(fams[0].type, 'counter');
     assert.equal(drops.get('type_conflict'), 2);
   });
 
-  test('line-name collisions between families are dropped (histogram foo vs gauge foo_count); counters get _total', () => {
+  test('line-name collisions between families are dropped (histogram foo vs gauge foo_count, counter a vs a_total)', () => {
     const { store, feed, drops } = setup({}, { defaults: { observer_type: 'histogram' } });
     feed('foo:1|ms\nfoo_count:1|g\nfoo.sum:2|g\na:1|c\na_total:1|c\nb:1|g\nb_total:1|c');
-    assert.deepEqual(store.collect().map((f) => f.name).sort(), ['a_total', 'b', 'foo']);
-    assert.equal(store.collect().find((f) => f.name === 'a_total')!.metrics[0].value, 2);
-    assert.equal(drops.get('name_conflict'), 3);
+    assert.deepEqual(store.collect().map((f) => f.name).sort(), ['a', 'b', 'foo']);
+    assert.equal(store.collect().find((f) => f.name === 'a')!.metrics[0].value, 1);
+    assert.equal(drops.get('name_conflict'), 4);
     assert.doesNotThrow(() => render(store.collect(), 'openmetrics'));
   });
 
@@ -110,7 +110,7 @@ describe('series store', () => {
     assert.equal(drops.get('family_limit'), 10);
     assert.equal(drops.get('global_limit'), 15);
     feed('fam:1|c|#id:0\n');
-    assert.equal(store.collect().find((f) => f.name === 'fam_total')!.metrics.find((m) => m.labels.id === '0')!.value, 2, 'existing series still update at the cap');
+    assert.equal(store.collect().find((f) => f.name === 'fam')!.metrics.find((m) => m.labels.id === '0')!.value, 2, 'existing series still update at the cap');
   });
 
   test('a burst of 200,000 unique names stays within the series cap and bounded memory', () => {

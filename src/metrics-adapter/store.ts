@@ -4,7 +4,7 @@ import type { Labels, Metric, MetricFamily } from '../core/metrics/model.js';
 export type StoreType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
 /** Why a sample was dropped; the `reason` label of the drop counter. */
-export type DropReason = 'global_limit' | 'family_limit' | 'type_conflict' | 'name_conflict' | 'negative_counter' | 'set_member_limit';
+export type DropReason = 'global_limit' | 'family_limit' | 'type_conflict' | 'name_conflict' | 'negative_counter' | 'set_member_limit' | 'empty_metric_name' | 'non_finite';
 
 export interface StoreOptions {
   /** Most series in the store; new series beyond it are dropped and counted. Default 100,000. */
@@ -179,21 +179,39 @@ export class SeriesStore {
     return s;
   }
 
-  /** Counter increment, already divided by the sample rate. */
+  /** Count a sample dropped before it reached a series. */
+  dropped(reason: DropReason): void {
+    this.onDrop(reason);
+  }
+
+  /** Counter increment, already divided by the sample rate. A result that is not finite is refused (non_finite). */
   inc(s: Series, by: number): void {
+    const v = s.v + by;
     if (by < 0) this.onDrop('negative_counter');
-    else s.v += by;
+    else if (!Number.isFinite(v)) this.onDrop('non_finite');
+    else s.v = v;
   }
 
   gauge(s: Series, value: number, relative: boolean): void {
-    s.v = relative ? s.v + value : value;
+    const v = relative ? s.v + value : value;
+    if (Number.isFinite(v)) s.v = v;
+    else this.onDrop('non_finite');
   }
 
-  /** One observation counted `weight` times (1/sample rate, fractional weights kept exactly). */
+  /**
+   * One observation counted `weight` times (1/sample rate, fractional weights kept exactly). An observation that
+   * would make the sum or count infinite or NaN is refused (non_finite): one such line must not poison the series.
+   */
   observe(s: Series, value: number, weight: number): void {
     const x = s.x!;
-    x.sum += value * weight;
-    x.count += weight;
+    const sum = x.sum + value * weight;
+    const count = x.count + weight;
+    if (!Number.isFinite(sum) || !Number.isFinite(count) || !Number.isFinite(value)) {
+      this.onDrop('non_finite');
+      return;
+    }
+    x.sum = sum;
+    x.count = count;
     const spec = s.family.spec;
     if (x.counts !== null) {
       const b = spec.buckets ?? [];

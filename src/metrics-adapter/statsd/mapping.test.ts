@@ -69,7 +69,8 @@ describe('statsd mapping', () => {
 
   test('unmatched names are escaped as statsd_exporter does', () => {
     assert.equal(m.map('test.web-server.foo.bar', 'g').name, 'test_web_server_foo_bar');
-    assert.equal(m.map('test.web-server.foo.bar', 'c').name, 'test_web_server_foo_bar_total');
+    assert.equal(m.map('test.web-server.foo.bar', 'c').name, 'test_web_server_foo_bar', 'a counter keeps its name, as statsd_exporter exposes it');
+    assert.equal(new Mapper(cfg, { alwaysTotal: true }).map('test.web-server.foo.bar', 'c').name, 'test_web_server_foo_bar_total', 'counters_always_total');
     assert.equal(m.map('9lives', 'g').name, '_9lives');
   });
 

@@ -1,8 +1,8 @@
 /** @module statsd_exporter's mapping YAML, accepted unchanged: validation (errors name the YAML path) and matching. Pure. */
 import { ConfigError } from '../../core/errors.js';
-import { DEFAULT_BUCKETS, LABEL_NAME_RE, sanitizeName } from '../../core/metrics/model.js';
+import { DEFAULT_BUCKETS, LABEL_NAME_RE } from '../../core/metrics/model.js';
 import { parseDuration } from '../../core/parse.js';
-import { own, type StatType } from './parser.js';
+import { escapeMetricName, own, type StatType } from './parser.js';
 
 export type MatchMetricType = 'counter' | 'gauge' | 'observer';
 export type ObserverType = 'histogram' | 'summary';
@@ -34,6 +34,8 @@ export interface Mapping {
   ttlMs: number;
   help?: string;
   honorLabels: boolean;
+  /** Multiplies every value the mapping matches (statsd_exporter's `scale`); undefined = as sent. */
+  scale?: number;
   re: RegExp;
   /** Number of literal (non-`*`) characters, for glob_disable_ordering's "literal beats wildcard". */
   specificity: number;
@@ -49,7 +51,16 @@ export interface MapResult {
   name: string;
   labels: Array<[string, string]>;
   mapping?: Mapping;
+  /** An `action: drop` mapping matched, or the name template expanded to nothing (`empty`). */
   drop: boolean;
+  empty?: boolean;
+}
+
+export interface MapperOptions {
+  /** Bound of the match cache. Default 10,000 names. */
+  cacheSize?: number;
+  /** Give every counter a `_total` suffix (podkit's earlier naming); default off, names as statsd_exporter makes them. */
+  alwaysTotal?: boolean;
 }
 
 export const DEFAULT_QUANTILES: QuantileObjective[] = [
@@ -231,19 +242,24 @@ function parseMapping(m: unknown, mp: string, defaults: MappingConfig['defaults'
     ttlMs: m.ttl === undefined ? defaults.ttlMs : duration(m.ttl, `${mp}.ttl`) || defaults.ttlMs,
     help: m.help === undefined ? undefined : str(m.help, `${mp}.help`),
     honorLabels: m.honor_labels === undefined ? false : bool(m.honor_labels, `${mp}.honor_labels`),
+    scale: m.scale === undefined || m.scale === null ? undefined : num(m.scale, `${mp}.scale`),
     re,
     specificity: match.replace(/\*/g, '').length,
   };
 }
 
-/** Expand `$n`, `${n}` (and, for regex matches, `$name`/`${name}`) in a template. */
+/**
+ * Expand `$n`, `${n}` (and, for regex matches, `$name`/`${name}`) in a template. A reference is the longest run of
+ * name characters, as Go's Expand (regex) and statsd_exporter's glob formatter read it: `$1_foo` is the group
+ * `1_foo`, which does not exist, so it expands to "" (write `${1}_foo`).
+ */
 export function expand(template: string, groups: RegExpExecArray, glob: boolean): string {
   if (!template.includes('$')) return template;
-  const re = glob ? /\$(?:\{(\d+)\}|(\d+))/g : /\$(?:\$|\{(\w+)\}|(\w+))/g;
+  const re = glob ? /\$\{?([a-zA-Z0-9_$]+)\}?()/g : /\$(?:\$|\{(\w+)\}|(\w+))/g;
   return template.replace(re, (all: string, a: string | undefined, b: string | undefined) => {
     if (all === '$$') return '$';
     const key = a ?? b ?? '';
-    if (/^\d+$/.test(key)) return groups[Number(key)] ?? '';
+    if (/^\d+$/.test(key)) return glob && key === '0' ? '' : (groups[Number(key)] ?? '');
     return groups.groups?.[key] ?? '';
   });
 }
@@ -257,10 +273,14 @@ export class Mapper {
   /** One cache per StatsD type, so a lookup needs no key building. */
   private caches: Record<StatType, Map<string, MapResult>> = { c: new Map(), g: new Map(), s: new Map(), ms: new Map(), h: new Map(), d: new Map() };
   private cached = 0;
+  private readonly cacheSize: number;
+  private readonly alwaysTotal: boolean;
   constructor(
     readonly config: MappingConfig,
-    private readonly cacheSize = 10_000,
+    opts: MapperOptions = {},
   ) {
+    this.cacheSize = opts.cacheSize ?? 10_000;
+    this.alwaysTotal = opts.alwaysTotal ?? false;
     this.globs = config.mappings.filter((m) => m.matchType === 'glob');
     // With ordering disabled, a literal part beats a `*` (the more literal characters, the earlier).
     if (config.defaults.globDisableOrdering) this.globs.sort((a, b) => b.specificity - a.specificity);
@@ -272,8 +292,8 @@ export class Mapper {
     const hit = cache.get(name);
     if (hit) return hit;
     const r = this.compute(name, TYPE_OF[type]);
-    // Counters are exposed as <name>_total in both formats (OpenMetrics requires it; promtool asks it of 0.0.4).
-    if (type === 'c' && !r.drop && !r.name.endsWith('_total')) r.name += '_total';
+    // Opt-in: counters named <name>_total in the 0.0.4 text too (OpenMetrics adds the suffix to samples anyway).
+    if (this.alwaysTotal && type === 'c' && !r.drop && !r.name.endsWith('_total')) r.name += '_total';
     if (this.cached >= this.cacheSize) {
       // Bounded: a burst of unique names must not grow memory; start over rather than track recency.
       for (const m of Object.values(this.caches)) m.clear();
@@ -292,9 +312,12 @@ export class Mapper {
         if (!g) continue;
         if (m.action === 'drop') return { name: '', labels: [], mapping: m, drop: true };
         const glob = m.matchType === 'glob';
-        return { name: sanitizeName(expand(m.name, g, glob)), labels: m.labels.map(([k, v]) => [k, expand(v, g, glob)]), mapping: m, drop: false };
+        const mapped = escapeMetricName(expand(m.name, g, glob));
+        // statsd_exporter drops the event (counted as empty_metric_name) rather than invent a name.
+        if (mapped === '') return { name: '', labels: [], mapping: m, drop: true, empty: true };
+        return { name: mapped, labels: m.labels.map(([k, v]) => [k, expand(v, g, glob)]), mapping: m, drop: false };
       }
     }
-    return { name: own(sanitizeName(name)), labels: [], drop: false };
+    return { name: own(escapeMetricName(name)), labels: [], drop: false };
   }
 }

@@ -104,21 +104,30 @@ describe('statsd parser', () => {
       ['a:0x10|c', 'malformed_value'],
       ['a:NaN|g', 'malformed_value'],
       ['a:1|q', 'illegal_stat_type'],
-      ['a:1|c|@x', 'invalid_sample_factor'],
-      ['a:1|c|@0', 'invalid_sample_factor'],
-      ['a:1|c|@2', 'invalid_sample_factor'],
       ['a:1|c||', 'malformed_component'],
       ['a:1|c|zz', 'invalid_sample_factor'],
       ['a:1:2|c', 'invalid_extended_aggregate_type'],
       ['a,k=v:1|c|#x:y', 'mixed_tagging_styles'],
       ['a:1|c|c', 'malformed_container_id'],
-      ['a:1|c|Tabc', 'malformed_timestamp'],
       ['a:1|c|1|2|3|4|5|6|7', 'malformed_component'],
     ];
     for (const [line, reason] of cases) {
       const c = parse(line);
       assert.deepEqual(c.errors, [reason], line);
       assert.equal(c.samples.length, 0, line);
+    }
+    // Counted but kept, as statsd_exporter keeps them: an unreadable rate (rate 1), @0 (rate 1), a bad timestamp.
+    const kept: Array<[string, ParseErrorReason[], number]> = [
+      ['a:1|c|@x', ['invalid_sample_factor'], 1],
+      ['a:1|c|@0', [], 1],
+      ['a:1|c|@2', [], 2],
+      ['a:1|c|Tabc', ['malformed_timestamp'], 1],
+    ];
+    for (const [line, errors, rate] of kept) {
+      const c = parse(line);
+      assert.deepEqual(c.errors, errors, line);
+      assert.equal(c.samples.length, 1, line);
+      assert.equal(c.samples[0].rate, rate, line);
     }
     const bad = parse(Buffer.from([0x61, 0x3a, 0x31, 0x7c, 0x63, 0xff, 0x0a, 0x62, 0x3a, 0x31, 0x7c, 0x63]));
     assert.deepEqual(bad.errors, ['invalid_utf8']);

@@ -1,6 +1,5 @@
 /** @module Pure byte-level StatsD parser: packets → lines → samples (DogStatsD, InfluxDB, Librato, SignalFX tags). No I/O. */
 import { isUtf8 } from 'node:buffer';
-import { sanitizeName } from '../../core/metrics/model.js';
 
 export type StatType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
@@ -167,6 +166,24 @@ export function parseLineBytes(buf: Uint8Array, start: number, end: number, asci
 }
 
 const LABEL_OK = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const NAME_OK = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * A StatsD name (or tag key) made a valid Prometheus name exactly as statsd_exporter escapes it: each invalid code
+ * point becomes one `_` (a run of `-` only one), and a leading digit gets a `_` in front. `:` is escaped too.
+ */
+export function escapeMetricName(name: string): string {
+  if (name === '' || NAME_OK.test(name)) return name;
+  let out = name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57 ? '_' : '';
+  let prev = '';
+  for (const ch of name) {
+    const c = ch.charCodeAt(0);
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95) out += ch;
+    else if (!(ch === '-' && prev === '-')) out += '_';
+    prev = ch;
+  }
+  return out;
+}
 
 /** Tags `k<sep>v` separated by commas in text[from, to), scanned by index (the hot path for tagged lines). */
 function addTagList(text: string, sep: string, tags: Tags, sink: SampleSink, dog: boolean, from = 0, to = text.length): void {
@@ -184,7 +201,7 @@ function addTagList(text: string, sep: string, tags: Tags, sink: SampleSink, dog
     if (k === -1 || k >= j || k === s || k === j - 1) sink.tagError?.();
     else {
       const key = text.slice(s, k);
-      tags.push([LABEL_OK.test(key) ? key : sanitizeName(key, true), text.slice(k + 1, j)]);
+      tags.push([LABEL_OK.test(key) ? key : escapeMetricName(key), text.slice(k + 1, j)]);
     }
     i = j + 1;
   }
@@ -231,21 +248,24 @@ export function parseLine(line: string, sink: SampleSink, styles: TagStyles = AL
   if (name === '') return sink.error('malformed_line');
   const bar = line.indexOf('|', colon + 1);
   if (bar === -1) return sink.error('not_enough_parts_after_colon');
-  const dog = styles.dogstatsd && line.indexOf('|#', bar) !== -1;
+  // As statsd_exporter: `|#` marks a DogStatsD line (no multi-sample split, no mixing with name tags) even when its
+  // tags are not parsed; with parsing off the sample is kept without them.
+  const dog = line.indexOf('|#', colon) !== -1;
   if (dog && tags.length > 0) return sink.error('mixed_tagging_styles');
+  const dogTags = dog && styles.dogstatsd;
   const colon2 = line.indexOf(':', colon + 1);
-  if (colon2 === -1 || (dog && colon2 > bar)) return parseSample(name, line, colon + 1, tags, dog, sink);
+  if (colon2 === -1 || (dog && colon2 > bar)) return parseSample(name, line, colon + 1, tags, dogTags, sink);
   if (colon2 < bar) {
     // DogStatsD extended aggregation: several values sharing one type/rate/tags suffix.
     const afterType = line.indexOf('|', bar + 1);
     const type = afterType === -1 ? line.slice(bar + 1) : line.slice(bar + 1, afterType);
     if (type !== 'ms' && type !== 'h' && type !== 'd') return sink.error('invalid_extended_aggregate_type');
     const suffix = line.slice(bar);
-    for (const v of line.slice(colon + 1, bar).split(':')) parseSample(name, v + suffix, 0, tags, dog, sink);
+    for (const v of line.slice(colon + 1, bar).split(':')) parseSample(name, v + suffix, 0, tags, dogTags, sink);
     return;
   }
   // Several samples on one line: a:1|c:2|c (not with DogStatsD tags, whose values hold colons).
-  for (const sample of line.slice(colon + 1).split(':')) parseSample(name, sample, 0, tags, dog, sink);
+  for (const sample of line.slice(colon + 1).split(':')) parseSample(name, sample, 0, tags, dogTags, sink);
 }
 
 const TYPE_BY_CODE: Record<number, StatType> = { 99: 'c', 103: 'g', 104: 'h', 100: 'd', 115: 's' };
@@ -293,18 +313,23 @@ function parseSample(name: string, text: string, from: number, baseTags: Tags, d
     if (next === k + 1) return sink.error('malformed_component');
     const c0 = text.charCodeAt(k + 1);
     if (c0 === 64 /* @ */) {
+      // As statsd_exporter: an unreadable rate is counted and the sample kept at rate 1; @0 means 1. A rate whose
+      // weight (1/rate) is not finite is refused later, where the sample is weighed.
       const r = parseNumber(text.slice(k + 2, next));
-      if (r === undefined || r <= 0 || r > 1) return sink.error('invalid_sample_factor');
-      rate = r;
-    } else if (c0 === 35 /* # */ && dog) {
-      tags ??= [];
-      addTagList(text, ':', tags, sink, true, k + 2, next);
+      if (r === undefined) sink.error('invalid_sample_factor');
+      else if (r !== 0) rate = r;
+    } else if (c0 === 35 /* # */) {
+      if (dog) {
+        tags ??= [];
+        addTagList(text, ':', tags, sink, true, k + 2, next);
+      }
     } else if (c0 === 99 /* c */) {
       if (text.charCodeAt(k + 2) !== 58 || next - k <= 3) return sink.error('malformed_container_id');
       tags ??= [];
       tags.push(['container_id', text.slice(k + 3, next)]);
     } else if (c0 === 84 /* T */) {
-      if (!INT_RE.test(text.slice(k + 2, next))) return sink.error('malformed_timestamp');
+      // Validated and ignored; a malformed one is counted and the sample kept (statsd_exporter's handling).
+      if (!INT_RE.test(text.slice(k + 2, next))) sink.error('malformed_timestamp');
     } else return sink.error('invalid_sample_factor');
     k = next;
   }
