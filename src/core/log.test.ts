@@ -66,3 +66,11 @@ test('verbosity maps like git-sync -v', () => {
   assert.equal(levelFromVerbosity(6), 'trace');
   assert.equal(redactString('ssh://git@host/repo'), 'ssh://git@host/repo');
 });
+
+test('URL secrets are redacted: user:password@ and credential query parameters', () => {
+  const url = 'http://u:pw@127.0.0.1:1/x?token=T1&access_token=T2&apikey=T3&api_key=T4&X-Amz-Signature=T5&private_token=T6&page=2#frag';
+  const shown = redactString(`GET ${url}: ECONNREFUSED`);
+  for (const secret of ['pw@', 'T1', 'T2', 'T3', 'T4', 'T5', 'T6']) assert.ok(!shown.includes(secret), `${secret} in ${shown}`);
+  assert.match(shown, /u:\[REDACTED\]@127\.0\.0\.1:1\/x\?token=\[REDACTED\]&access_token=\[REDACTED\]/);
+  assert.match(shown, /&page=2#frag: ECONNREFUSED$/, 'other parameters stay readable');
+});

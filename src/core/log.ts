@@ -42,11 +42,18 @@ export function addSecret(value: string | undefined): void {
   if (value && value.length >= 3) secretValues.add(value);
 }
 
-/** Scrub URL credentials and registered secret values from a string. */
+/**
+ * Query-string parameters that carry credentials (`?token=`, `&access_token=`, `?apikey=`, `X-Amz-Signature`, …):
+ * their values are scrubbed wherever a URL is logged. Errs on the side of scrubbing (`?monkey=` goes too).
+ */
+const SECRET_PARAM = /([?&;][^=&#\s]*(?:token|key|pass|pwd|secret|signature|sig|auth|credential|session)[^=&#\s]*=)[^&#\s]+/gi;
+
+/** Scrub URL credentials (user:password@ and secret query parameters) and registered secret values from a string. */
 export function redactString(s: string): string {
   let out = s.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+)(:[^/@\s]*)?@/gi, (_m, scheme: string, user: string, pass?: string) =>
     pass ? `${scheme}${user}:${REDACTED}@` : `${scheme}${user}@`,
   );
+  if (out.includes('=')) out = out.replace(SECRET_PARAM, `$1${REDACTED}`);
   for (const v of secretValues) if (out.includes(v)) out = out.split(v).join(REDACTED);
   return out;
 }

@@ -7,12 +7,20 @@ import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core
 import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
 import type { TagStyles } from './statsd/parser.js';
 import type { SourceFactory } from './sources/source.js';
+import { DEFAULT_MAX_BODY } from './sources/http.js';
+
+/** Default cap of series one source collection may contribute. */
+export const DEFAULT_SOURCE_MAX_SERIES = 50_000;
 
 export interface SourceConfig {
   name: string;
   kind: string;
   /** Per-collection deadline, ms. Default 5 s. */
   timeoutMs: number;
+  /** Most series kept from one collection (the rest dropped and counted). Default 50,000. */
+  maxSeries: number;
+  /** Largest response body an HTTP source reads (bigger: the collection fails, counted). Default 16 MiB. */
+  maxBodyBytes: number;
   /** What the kind's parseOptions returned. */
   options: unknown;
   factory: SourceFactory<unknown>;
@@ -215,9 +223,14 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
       names.add(name);
       const timeoutMs = dur(raw.timeout, `${p}.timeout`, 5000);
       if (timeoutMs <= 0) throw new ConfigError(`${p}.timeout`, 'must be positive');
+      const maxSeries = int(raw.max_series, `${p}.max_series`, DEFAULT_SOURCE_MAX_SERIES, 1);
+      const mb = raw.max_body_size === undefined ? DEFAULT_MAX_BODY : typeof raw.max_body_size === 'number' ? raw.max_body_size : typeof raw.max_body_size === 'string' ? parseBytes(raw.max_body_size) : undefined;
+      if (mb === undefined || !Number.isInteger(mb) || mb < 1) throw new ConfigError(`${p}.max_body_size`, 'expected a size like 16MiB');
       const rest: Obj = { ...raw };
       delete rest.timeout;
-      sources.push({ name, kind: raw.kind, timeoutMs, options: factory.parseOptions(rest, p), factory });
+      delete rest.max_series;
+      delete rest.max_body_size;
+      sources.push({ name, kind: raw.kind, timeoutMs, maxSeries, maxBodyBytes: mb, options: factory.parseOptions(rest, p), factory });
     }, undefined));
   }
 

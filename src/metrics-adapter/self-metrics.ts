@@ -14,6 +14,8 @@ export class SelfMetrics {
   readonly conflicts = new Map<ConflictReason, number>();
   readonly sourceUp: Gauge;
   readonly sourceErrors: Counter;
+  /** Series cut by a source's max_series, and bodies refused by its max_body_size. */
+  readonly sourceDropped: Counter;
   readonly sourceDuration: Histogram;
   readonly reloads: Counter;
   readonly lastReloadOk: Gauge;
@@ -29,6 +31,7 @@ export class SelfMetrics {
     const r = this.registry;
     this.sourceUp = r.gauge({ name: 'up', help: 'Whether the last collection from a source succeeded (1) or failed (0).', labelNames: ['source'] });
     this.sourceErrors = r.counter({ name: `${P}source_errors_total`, help: 'Failed collections by source.', labelNames: ['source'] });
+    this.sourceDropped = r.counter({ name: `${P}source_dropped_total`, help: "What a source's caps refused: series beyond max_series (series_limit), response bodies beyond max_body_size (body_size).", labelNames: ['source', 'reason'] });
     this.sourceDuration = r.histogram({
       name: `${P}source_scrape_duration_seconds`,
       help: 'How long collecting from a source took.',

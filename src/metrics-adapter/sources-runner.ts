@@ -5,6 +5,7 @@ import { describeError } from '../core/errors.js';
 import type { Source } from './sources/source.js';
 import type { SourceConfig } from './config.js';
 import type { SelfMetrics } from './self-metrics.js';
+import { isBodyTooLarge } from './sources/http.js';
 
 interface Running {
   cfg: SourceConfig;
@@ -27,7 +28,7 @@ export class SourcesRunner {
   /** Replace the sources (start or reload); closes the old ones. */
   async set(configs: SourceConfig[]): Promise<void> {
     const old = this.running;
-    this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, { log: this.log.child({ source: cfg.name }) }) }));
+    this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, { log: this.log.child({ source: cfg.name }), maxBodyBytes: cfg.maxBodyBytes }) }));
     const keep = new Set(configs.map((c) => c.name));
     for (const { cfg } of old) if (!keep.has(cfg.name)) this.self.sourceUp.remove({ source: cfg.name });
     await Promise.all(old.map((r) => r.source.close?.().catch((err: unknown) => this.log.warn('closing source failed', { source: r.cfg.name, error: describeError(err) }))));
@@ -60,16 +61,40 @@ export class SourcesRunner {
       const fams = await Promise.race([source.collect(ac.signal), deadline]);
       if (!Array.isArray(fams)) throw new Error('source returned no list of families');
       this.self.sourceUp.set({ source: cfg.name }, 1);
-      return fams;
+      return this.capped(cfg, fams);
     } catch (err) {
       this.self.sourceUp.set({ source: cfg.name }, 0);
       this.self.sourceErrors.inc({ source: cfg.name });
+      if (isBodyTooLarge(err)) this.self.sourceDropped.inc({ source: cfg.name, reason: 'body_size' });
       this.log.warn('source collection failed', { source: cfg.name, kind: cfg.kind, error: describeError(err) });
       return [];
     } finally {
       clearTimeout(timer);
       this.self.sourceDuration.observe({ source: cfg.name }, (performance.now() - t0) / 1000);
     }
+  }
+
+  /** At most max_series series from one collection, in the order the source gave them; the rest counted. */
+  private capped(cfg: SourceConfig, fams: MetricFamily[]): MetricFamily[] {
+    let left = cfg.maxSeries;
+    let dropped = 0;
+    const out: MetricFamily[] = [];
+    for (const f of fams) {
+      const n = Array.isArray(f?.metrics) ? f.metrics.length : 0;
+      if (n <= left) {
+        out.push(f);
+        left -= n;
+        continue;
+      }
+      dropped += n - left;
+      if (left > 0) out.push({ ...f, metrics: f.metrics.slice(0, left) });
+      left = 0;
+    }
+    if (dropped > 0) {
+      this.self.sourceDropped.inc({ source: cfg.name, reason: 'series_limit' }, dropped);
+      this.log.warn('source returned more series than max_series; the rest are dropped', { source: cfg.name, maxSeries: cfg.maxSeries, dropped });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -2,11 +2,23 @@
 import { UpstreamError, TimeoutError } from '../../core/errors.js';
 import { redactString } from '../../core/log.js';
 
+/** Default cap of a pull source's response body. */
+export const DEFAULT_MAX_BODY = 16 * 1024 * 1024;
+
+/** A response over the body-size cap: an UpstreamError marked so the core can count it apart. */
+function bodyTooLarge(message: string): UpstreamError {
+  return Object.assign(new UpstreamError(message), { limit: 'body_size' as const });
+}
+
+export function isBodyTooLarge(err: unknown): boolean {
+  return (err as { limit?: string } | undefined)?.limit === 'body_size';
+}
+
 export interface FetchOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
-  /** Reject bodies larger than this many bytes (default 64 MiB) so a runaway target cannot exhaust memory. */
+  /** Reject bodies larger than this many bytes (default 16 MiB, a source's `max_body_size`) so a runaway target cannot exhaust memory. */
   maxBytes?: number;
 }
 
@@ -24,14 +36,20 @@ export async function fetchText(url: string, signal: AbortSignal, opts: FetchOpt
     await res.body?.cancel().catch(() => undefined);
     throw new UpstreamError(`${shown}: HTTP ${res.status} ${res.statusText}`);
   }
-  const max = opts.maxBytes ?? 64 * 1024 * 1024;
+  const max = opts.maxBytes ?? DEFAULT_MAX_BODY;
+  // A declared length over the cap is refused before a byte is read.
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw bodyTooLarge(`${shown}: response of ${declared} bytes is larger than max_body_size (${max} bytes)`);
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     if (res.body) {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         size += chunk.byteLength;
-        if (size > max) throw new UpstreamError(`${shown}: response larger than ${max} bytes`);
+        if (size > max) throw bodyTooLarge(`${shown}: response larger than max_body_size (${max} bytes)`);
         chunks.push(chunk);
       }
     }

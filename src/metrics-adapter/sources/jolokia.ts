@@ -60,7 +60,7 @@ export const jolokiaSource: SourceFactory<JolokiaOptions> = {
     return { url: reqUrl(o, 'url', path), headers, mbeans, exclude, rules: parseJmxRules(o, path) };
   },
   create(name, options, deps): Source {
-    return { name, kind: 'jolokia', collect: (signal) => collectJolokia(options, signal, deps.log) };
+    return { name, kind: 'jolokia', collect: (signal) => collectJolokia(options, signal, deps.log, deps.maxBodyBytes) };
   },
 };
 
@@ -76,12 +76,12 @@ interface JolokiaResponse {
   request?: { mbean?: string };
 }
 
-async function collectJolokia(options: JolokiaOptions, signal: AbortSignal, log: Logger): Promise<MetricFamily[]> {
+async function collectJolokia(options: JolokiaOptions, signal: AbortSignal, log: Logger, maxBytes?: number): Promise<MetricFamily[]> {
   // canonicalNaming=false keeps key properties in registration order, which is what jmx_exporter matches against.
   const config = { ignoreErrors: true, canonicalNaming: false, serializeException: false, includeStackTrace: false };
   const body = options.mbeans.map((m) => ({ type: 'read', mbean: m.mbean, ...(m.attributes ? { attribute: m.attributes } : {}), config }));
   const url = `${options.url.replace(/\/+$/, '')}/`;
-  const { text } = await fetchText(url, signal, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...options.headers } });
+  const { text } = await fetchText(url, signal, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...options.headers }, maxBytes });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -98,12 +98,12 @@ export const jsonSource: SourceFactory<JsonOptions> = {
     if (!rules || rules.length === 0) throw new ConfigError(join(path, 'metrics'), 'needs at least one metric rule');
     return { url: reqUrl(o, 'url', path), headers: optStringMap(o, 'headers', path) ?? {}, metrics: rules.map((r, i) => parseRule(r, join(join(path, 'metrics'), i))) };
   },
-  create(name, options): Source {
+  create(name, options, deps): Source {
     return {
       name,
       kind: 'json',
       async collect(signal) {
-        const { text } = await fetchText(options.url, signal, { headers: { accept: 'application/json', ...options.headers } });
+        const { text } = await fetchText(options.url, signal, { headers: { accept: 'application/json', ...options.headers } , maxBytes: deps.maxBodyBytes });
         return extractJson(parseJson(text), options.metrics);
       },
     };

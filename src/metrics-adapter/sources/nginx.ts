@@ -46,12 +46,12 @@ export const nginxSource: SourceFactory<NginxOptions> = {
     onlyKeys(o, ['url', 'headers'], path);
     return { url: reqUrl(o, 'url', path), headers: optStringMap(o, 'headers', path) ?? {} };
   },
-  create(name, options): Source {
+  create(name, options, deps): Source {
     return {
       name,
       kind: 'nginx',
       async collect(signal) {
-        const { text } = await fetchText(options.url, signal, { headers: options.headers });
+        const { text } = await fetchText(options.url, signal, { headers: options.headers , maxBytes: deps.maxBodyBytes });
         return parseStubStatus(text);
       },
     };

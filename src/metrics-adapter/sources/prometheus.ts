@@ -25,12 +25,12 @@ export const prometheusSource: SourceFactory<PrometheusOptions> = {
     const key = o.relabel_configs !== undefined ? 'relabel_configs' : 'metric_relabel_configs';
     return { url: reqUrl(o, 'url', path), headers: optStringMap(o, 'headers', path) ?? {}, relabel: parseRelabelConfigs(o[key], join(path, key)) };
   },
-  create(name, options): Source {
+  create(name, options, deps): Source {
     return {
       name,
       kind: 'prometheus',
       async collect(signal: AbortSignal): Promise<MetricFamily[]> {
-        const { text, contentType } = await fetchText(options.url, signal, { headers: { accept: ACCEPT, ...options.headers } });
+        const { text, contentType } = await fetchText(options.url, signal, { headers: { accept: ACCEPT, ...options.headers } , maxBytes: deps.maxBodyBytes });
         const om = contentType.includes('openmetrics') || /(^|\n)# EOF\s*$/.test(text);
         return relabelFamilies(parseExposition(text, om ? 'openmetrics' : 'prometheus'), options.relabel);
       },

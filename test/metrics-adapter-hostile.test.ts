@@ -1,0 +1,110 @@
+/** @module metrics-adapter under hostile input: pull sources capped (series, body size), numbers kept finite, URL secrets never logged. */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createSocket } from 'node:dgram';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { freePort, pollUntil } from './helpers/index.js';
+import { createLogger } from '../src/core/log.js';
+import { start, type Handle } from '../src/metrics-adapter/index.js';
+import { parseExposition } from '../src/metrics-adapter/sources/prom-parse.js';
+
+async function scrape(port: number, accept = 'text/plain'): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { accept } });
+  return res.text();
+}
+
+describe('metrics-adapter hostile input', () => {
+  let h: Handle;
+  let target: Server;
+  const logs: string[] = [];
+  const SECRETS = ['s3cr3t-pw', 'TOK-1', 'TOK-2', 'KEY-3'];
+
+  before(async () => {
+    // A Prometheus endpoint with 3,000 series, and one whose body is larger than its source's max_body_size.
+    const many = Array.from({ length: 3000 }, (_, i) => `wide{i="${i}"} ${i}`).join('\n') + '\n';
+    const big = `# TYPE big gauge\n${'big 1\n'.repeat(50_000)}`;
+    target = createServer((req, res) => {
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      if (req.url === '/many') res.end(`# TYPE wide gauge\n${many}`);
+      else if (req.url === '/big') res.end(big);
+      else if (req.url === '/chunked') {
+        // No content-length: the cap must hold while streaming.
+        res.write('# TYPE big gauge\n');
+        for (let i = 0; i < 10; i++) res.write('big 1\n'.repeat(10_000));
+        res.end();
+      } else res.end('');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const tp = (target.address() as AddressInfo).port;
+    const closed = await freePort();
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logs.push(chunk.toString());
+        cb();
+      },
+    });
+    h = await start({
+      doc: {
+        statsd: { listen_tcp: '' , listen_udp: '127.0.0.1:0' },
+        sources: [
+          { name: 'many', kind: 'prometheus', url: `http://127.0.0.1:${tp}/many`, max_series: 1000 },
+          { name: 'big', kind: 'prometheus', url: `http://127.0.0.1:${tp}/big`, max_body_size: '64KiB' },
+          { name: 'chunked', kind: 'prometheus', url: `http://127.0.0.1:${tp}/chunked`, max_body_size: 65_536 },
+          { name: 'leaky', kind: 'json', url: `http://user:s3cr3t-pw@127.0.0.1:${closed}/s?token=TOK-1&access_token=TOK-2&apikey=KEY-3&page=1`, metrics: [{ name: 'x', path: '$.x' }] },
+        ],
+      },
+      httpBind: { host: '127.0.0.1', port: 0 },
+      log: createLogger({ name: 'metrics-adapter', level: 'debug', format: 'json', stream: sink }),
+    });
+  });
+
+  after(async () => {
+    await h?.close();
+    await new Promise((r) => target?.close(r));
+  });
+
+  test('a pull source keeps at most max_series series; the rest are dropped and counted', async () => {
+    const out = await scrape(h.address.port);
+    assert.equal(out.split('\n').filter((l) => l.startsWith('wide{')).length, 1000);
+    assert.match(out, /^podkit_metrics_adapter_source_dropped_total\{source="many",reason="series_limit"\} 2000$/m);
+    assert.match(out, /^up\{source="many"\} 1$/m);
+  });
+
+  test('a body over max_body_size fails that source (declared or streamed), counted; the rest is served', async () => {
+    const out = await scrape(h.address.port);
+    assert.match(out, /^up\{source="big"\} 0$/m);
+    assert.match(out, /^up\{source="chunked"\} 0$/m);
+    assert.match(out, /^podkit_metrics_adapter_source_dropped_total\{source="big",reason="body_size"\} [1-9]/m);
+    assert.match(out, /^podkit_metrics_adapter_source_dropped_total\{source="chunked",reason="body_size"\} [1-9]/m);
+    assert.doesNotMatch(out, /^big /m);
+  });
+
+  test('URL secrets (user:pw@, ?token=, ?access_token=, ?apikey=) never reach a log line or the landing page', async () => {
+    await scrape(h.address.port);
+    const line = await pollUntil(() => logs.find((l) => l.includes('source collection failed') && l.includes('leaky')), { what: 'the failure log line' });
+    assert.match(line, /\/s\?token=\[REDACTED\]/);
+    const landing = await (await fetch(`http://127.0.0.1:${h.address.port}/`)).text();
+    for (const s of SECRETS) {
+      assert.ok(!logs.some((l) => l.includes(s)), `${s} logged`);
+      assert.ok(!landing.includes(s), `${s} on the landing page`);
+    }
+  });
+
+  test('numbers stay finite: an underflowing rate or an overflowing sum is dropped and counted, OpenMetrics stays valid', async () => {
+    const c = createSocket('udp4');
+    const lines = ['rt.lat:1|ms|@1e-320', 'big.c:1e308|c', 'big.c:1e308|c', 'g.up:1e308|g', 'g.up:+1e308|g', 'h.sum:1e308|h', 'h.sum:1e308|h', 'ok:1|c'];
+    await new Promise<void>((r) => c.send(lines.join('\n'), h.statsd.udp!.port, '127.0.0.1', () => r()));
+    c.close();
+    const om = await pollUntil(async () => {
+      const t = await scrape(h.address.port, 'application/openmetrics-text; version=1.0.0');
+      return /^ok_total 1$/m.test(t) ? t : undefined;
+    });
+    assert.doesNotMatch(om.split('\n').filter((l) => !l.startsWith('#') && !/quantile=|le="\+Inf"/.test(l)).join('\n'), /\s(\+Inf|-Inf|NaN)$/m);
+    assert.match(om, /^big_c_total 1e\+308$/m);
+    assert.match(om, /^g_up 1e\+308$/m);
+    assert.match(om, /^podkit_metrics_adapter_dropped_samples_total\{reason="non_finite"\} 4$/m);
+    assert.doesNotThrow(() => parseExposition(om, 'openmetrics'));
+  });
+});
