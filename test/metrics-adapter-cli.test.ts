@@ -53,6 +53,18 @@ describe('podkit metrics-adapter CLI', () => {
     const r = await runPodkit(['metrics-adapter', '--statsd.mapping-config', mapping, '--check-config']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /mapping\.yml: mappings\[0\]\.observer_type: expected histogram or summary/);
+    // An unquoted glob starting with * is a YAML alias with no anchor: exit 2 naming the file, line and path.
+    writeFileSync(mapping, 'mappings:\n- match: a.*\n  name: x\n- match: *.test.*\n  name: "test_$1"\n');
+    const alias = await runPodkit(['metrics-adapter', '--statsd.mapping-config', mapping, '--check-config']);
+    assert.equal(alias.code, 2, alias.stderr);
+    assert.match(alias.stderr, /mapping\.yml: invalid YAML at line 4 \(mappings\[1\]\.match\): Unresolved alias/);
+    assert.equal(alias.stderr.trim().split('\n').length, 1, 'one line');
+    const limits = join(dir, 'limits.yaml');
+    writeFileSync(limits, 'sources:\n  - {name: a, kind: nginx, url: "http://127.0.0.1:1/", max_series: 0}\n  - {name: b, kind: nginx, url: "http://127.0.0.1:1/", max_body_size: lots}\n');
+    const lim = await runPodkit(['metrics-adapter', '--config', limits, '--check-config']);
+    assert.equal(lim.code, 2, lim.stderr);
+    assert.match(lim.stderr, /sources\[0\]\.max_series: expected an integer >= 1/);
+    assert.match(lim.stderr, /sources\[1\]\.max_body_size: expected a size like 16MiB/);
     const flagBad = await runPodkit(['metrics-adapter', '--http-bind', 'nope']);
     assert.equal(flagBad.code, 2);
     assert.match(flagBad.stderr, /--http-bind/);

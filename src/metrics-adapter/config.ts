@@ -1,7 +1,7 @@
 /** @module The adapter's YAML config: load, validate (errors name the YAML path, exit 2), and resolve against flags. */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isPair, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError, fileErrorReason } from '../core/errors.js';
 import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core/parse.js';
 import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
@@ -100,7 +100,33 @@ export function parseYaml(text: string, source: string): unknown {
     const line = e.linePos?.[0]?.line;
     throw new ConfigError(source, `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}`);
   }
-  return doc.toJS({ maxAliasCount: 100 });
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias with no anchor — typically an unquoted glob such as `match: *.test.*` — surfaces only here.
+    throw new ConfigError(source, `invalid YAML${aliasWhere(doc, text)}: ${(err as Error).message}${/alias/i.test((err as Error).message) ? ' (quote a value that starts with *, e.g. match: "*.test.*")' : ''}`);
+  }
+}
+
+/** " at line N (yaml.path)" of the first alias without an anchor, for the error message. */
+function aliasWhere(doc: Document, text: string): string {
+  let where = '';
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      if (where) return visit.BREAK;
+      const parts: string[] = [];
+      ancestors.forEach((a, i) => {
+        const child = ancestors[i + 1] ?? node;
+        if (isPair(a) && isScalar(a.key)) parts.push(String(a.key.value));
+        else if (isSeq(a)) parts.push(`[${a.items.indexOf(child as never)}]`);
+      });
+      const offset = node.range?.[0];
+      const line = offset === undefined ? undefined : text.slice(0, offset).split('\n').length;
+      where = `${line ? ` at line ${line}` : ''} (${parts.join('.').replace(/\.\[/g, '[')})`;
+      return visit.BREAK;
+    },
+  });
+  return where;
 }
 
 async function readText(path: string, what: string): Promise<string> {
