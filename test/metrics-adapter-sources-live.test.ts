@@ -202,3 +202,37 @@ describe('redis RESP reader (fault injection a real Redis cannot produce)', () =
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('$-5\r\n', 100)}` }), /bad bulk length/);
   });
 });
+
+describe('exporter parity where alerts look (through the adapter)', () => {
+  test('redis_up 0 / nginx_up 0 when the target is down; several redis sources are all served, labelled by source', async () => {
+    const { start } = await import('../src/metrics-adapter/index.js');
+    const master = await startRedis();
+    const replica = await startRedis({ replicaOf: { host: '127.0.0.1', port: master.port } });
+    await master.client().set('k', 'v');
+    const down = await freePort();
+    const h = await start({
+      doc: {
+        statsd: { listen_udp: '', listen_tcp: '' },
+        sources: [
+          { name: 'primary', kind: 'redis', address: master.addr },
+          { name: 'replica', kind: 'redis', address: replica.addr },
+          { name: 'gone', kind: 'redis', address: `127.0.0.1:${down}`, timeout: '2s' },
+          { name: 'web', kind: 'nginx', url: `http://127.0.0.1:${down}/stub_status`, timeout: '2s' },
+        ],
+      },
+      httpBind: { host: '127.0.0.1', port: 0 },
+    });
+    closers.push(() => h.close());
+    const text = await (await fetch(`http://127.0.0.1:${h.address.port}/metrics`)).text();
+    // redis-mixin's alert is `redis_up == 0`: the series must exist with 0, not vanish.
+    assert.match(text, /^redis_up\{source="gone"\} 0$/m);
+    assert.match(text, /^redis_up\{source="primary"\} 1$/m);
+    assert.match(text, /^redis_up\{source="replica"\} 1$/m);
+    assert.match(text, /^nginx_up 0$/m, 'a lone source keeps the exporter\'s exact series');
+    assert.match(text, /^redis_instance_info\{[^}]*role="master"[^}]*source="primary"\} 1$/m);
+    assert.match(text, /^redis_instance_info\{[^}]*role="slave"[^}]*source="replica"\} 1$/m);
+    assert.match(text, /^redis_connected_clients\{source="replica"\} \d+$/m);
+    assert.doesNotMatch(text, /podkit_metrics_adapter_conflicts_total\{reason="name_conflict"\}/);
+    assert.match(text, /^up\{source="gone"\} 0$/m);
+  });
+});

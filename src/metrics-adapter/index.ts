@@ -11,6 +11,7 @@ import { startListeners, type Listeners } from './statsd-listeners.js';
 import { SelfMetrics } from './self-metrics.js';
 import { SourcesRunner } from './sources-runner.js';
 import { sanitizeForeign, writeMetrics, type Piece } from './outputs/prometheus.js';
+import { mergeSources } from './outputs/merge.js';
 import type { SourceFactory } from './sources/source.js';
 import { sourceFactories } from './sources/index.js';
 import { startOtlp, type OtlpHandle } from './otlp-glue.js';
@@ -77,7 +78,8 @@ export async function start(options: Options = {}): Promise<Handle> {
 
   /** Self, StatsD and source families as render pieces; collisions resolved in that order of precedence. */
   const pieces = async (): Promise<Iterable<Piece>> => {
-    const fromSources = (await sources.collect()).flat();
+    const names = sources.names;
+    const fromSources = mergeSources((await sources.collect()).map((families, i) => ({ source: names[i], families })));
     const taken = new Set<string>(self.names());
     const foreign = sanitizeForeign(fromSources, (n) => taken.has(n) || store.owner(n) !== undefined, (n) => taken.add(n), (r) => self.conflict(r));
     const selfFams = self.registry.collect();

@@ -34,6 +34,11 @@ export class SourcesRunner {
     await Promise.all(old.map((r) => r.source.close?.().catch((err: unknown) => this.log.warn('closing source failed', { source: r.cfg.name, error: describeError(err) }))));
   }
 
+  /** Source names, in the order collect() returns their families. */
+  get names(): string[] {
+    return this.running.map((r) => r.cfg.name);
+  }
+
   get size(): number {
     return this.running.length;
   }
@@ -67,7 +72,7 @@ export class SourcesRunner {
       this.self.sourceErrors.inc({ source: cfg.name });
       if (isBodyTooLarge(err)) this.self.sourceDropped.inc({ source: cfg.name, reason: 'body_size' });
       this.log.warn('source collection failed', { source: cfg.name, kind: cfg.kind, error: describeError(err) });
-      return [];
+      return source.down?.() ?? [];
     } finally {
       clearTimeout(timer);
       this.self.sourceDuration.observe({ source: cfg.name }, (performance.now() - t0) / 1000);

@@ -1,7 +1,7 @@
 /** @module Source `nginx`: stub_status → nginx-prometheus-exporter's metrics. Pure parser plus HTTP glue. */
 import { ProtocolError } from '../../core/errors.js';
 import type { MetricFamily } from '../../core/metrics/model.js';
-import type { Source, SourceFactory } from './source.js';
+import { upFamily, type Source, type SourceFactory } from './source.js';
 import { fetchText } from './http.js';
 import { asObject, onlyKeys, optStringMap, reqUrl } from './options.js';
 
@@ -50,6 +50,7 @@ export const nginxSource: SourceFactory<NginxOptions> = {
     return {
       name,
       kind: 'nginx',
+      down: () => [upFamily('nginx_up', 'Status of the last metric scrape', 0)],
       async collect(signal) {
         const { text } = await fetchText(options.url, signal, { headers: options.headers , maxBytes: deps.maxBodyBytes });
         return parseStubStatus(text);

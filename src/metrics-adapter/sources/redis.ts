@@ -4,7 +4,7 @@ import { ConfigError, ProtocolError, TimeoutError, UpstreamError, AuthError } fr
 import { addSecret } from '../../core/log.js';
 import { parseHostPort } from '../../core/parse.js';
 import type { MetricFamily } from '../../core/metrics/model.js';
-import type { Source, SourceFactory } from './source.js';
+import { upFamily, type Source, type SourceFactory } from './source.js';
 import { asObject, join, onlyKeys, optString, reqString } from './options.js';
 import { parseRedisInfo } from './redis-info.js';
 
@@ -39,6 +39,7 @@ export const redisSource: SourceFactory<RedisOptions> = {
     return {
       name,
       kind: 'redis',
+      down: () => [upFamily(`${options.namespace}_up`, 'Information about the Redis instance: 1 when INFO was read', 0)],
       async collect(signal: AbortSignal): Promise<MetricFamily[]> {
         const cmds: string[][] = [];
         if (options.password !== undefined) cmds.push(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]);
