@@ -64,9 +64,16 @@ test('commandstats, errorstats, keyspace and replicas become labelled families',
 });
 
 test('a replica reports its link and master', () => {
-  const fams = parseRedisInfo('# Replication\nrole:slave\nmaster_host:10.0.0.1\nmaster_port:6379\nmaster_link_status:down\nslave_read_only:1\nslave_repl_offset:9\n');
-  assert.deepEqual(values(find(fams, 'redis_master_link_up')), [[{}, 0]]);
-  assert.deepEqual(values(find(fams, 'redis_slave_repl_offset')), [[{}, 9]]);
+  const fams = parseRedisInfo('# Replication\nrole:slave\nmaster_host:10.0.0.1\nmaster_port:6379\nmaster_link_status:down\nmaster_last_io_seconds_ago:3\nmaster_sync_in_progress:0\nslave_read_only:1\nslave_repl_offset:9\n# Stats\nsync_full:2\nsync_partial_ok:1\nsync_partial_err:4\n');
+  // As redis_exporter: the replica's link families carry the master, and sync_* use its replica_* names.
+  const master = { master_host: '10.0.0.1', master_port: '6379' };
+  assert.deepEqual(values(find(fams, 'redis_master_link_up')), [[master, 0]]);
+  assert.deepEqual(values(find(fams, 'redis_master_last_io_seconds_ago')), [[master, 3]]);
+  assert.deepEqual(values(find(fams, 'redis_master_sync_in_progress')), [[master, 0]]);
+  assert.deepEqual(values(find(fams, 'redis_slave_repl_offset')), [[master, 9]]);
+  assert.deepEqual(values(find(fams, 'redis_replica_resyncs_full')), [[{}, 2]]);
+  assert.deepEqual(values(find(fams, 'redis_replica_partial_resync_accepted')), [[{}, 1]]);
+  assert.deepEqual(values(find(fams, 'redis_replica_partial_resync_denied')), [[{}, 4]]);
   assert.deepEqual(find(fams, 'redis_slave_info').metrics[0].labels, { master_host: '10.0.0.1', master_port: '6379', read_only: '1' });
 });
 

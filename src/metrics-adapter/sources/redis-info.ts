@@ -28,7 +28,7 @@ const FIELDS: Record<string, Field> = {
   total_connections_received: c('connections_received_total'), total_commands_processed: c('commands_processed_total'),
   instantaneous_ops_per_sec: g('instantaneous_ops_per_sec'), instantaneous_input_kbps: g('instantaneous_input_kbps'), instantaneous_output_kbps: g('instantaneous_output_kbps'),
   total_net_input_bytes: c('net_input_bytes_total'), total_net_output_bytes: c('net_output_bytes_total'), rejected_connections: c('rejected_connections_total'),
-  sync_full: g('sync_full'), sync_partial_ok: g('sync_partial_ok'), sync_partial_err: g('sync_partial_err'),
+  sync_full: g('replica_resyncs_full'), sync_partial_ok: g('replica_partial_resync_accepted'), sync_partial_err: g('replica_partial_resync_denied'),
   expired_keys: c('expired_keys_total'), expired_stale_perc: g('expired_stale_percentage'), expired_time_cap_reached_count: c('expired_time_cap_reached_total'),
   evicted_keys: c('evicted_keys_total'), evicted_clients: c('evicted_clients_total'), keyspace_hits: c('keyspace_hits_total'), keyspace_misses: c('keyspace_misses_total'),
   pubsub_channels: g('pubsub_channels'), pubsub_patterns: g('pubsub_patterns'), pubsubshard_channels: g('pubsubshard_channels'),
@@ -83,6 +83,9 @@ class Families {
   }
 }
 
+/** Replica fields redis_exporter exports with master_host and master_port labels. */
+const MASTER_LABELLED = new Set(['master_last_io_seconds_ago', 'master_sync_in_progress', 'slave_repl_offset']);
+
 /** Parse INFO output. `ns` is the metric prefix (redis_exporter's `--namespace`, default `redis`). */
 export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
   const out = new Families();
@@ -136,15 +139,17 @@ export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
       if (s.lag !== undefined) out.add(`${ns}_connected_slave_lag_seconds`, 'gauge', 'Lag of connected slave', Number(s.lag), labels);
       continue;
     }
+    // On a replica, redis_exporter labels the link's families with the master (INFO lists master_host/port first).
+    const master = section === 'replication' && fields.master_host !== undefined ? { master_host: fields.master_host, master_port: fields.master_port ?? '' } : undefined;
     if (key === 'master_link_status') {
-      out.add(`${ns}_master_link_up`, 'gauge', 'Whether the link to the master is up', value === 'up' ? 1 : 0);
+      out.add(`${ns}_master_link_up`, 'gauge', 'Whether the link to the master is up', value === 'up' ? 1 : 0, master);
       continue;
     }
     const f = FIELDS[key];
     if (!f) continue;
     const v = numeric(value);
     if (v === undefined) continue;
-    out.add(`${ns}_${f.name}`, f.type, f.help ?? `Redis INFO field ${key}`, f.factor ? v * f.factor : v);
+    out.add(`${ns}_${f.name}`, f.type, f.help ?? `Redis INFO field ${key}`, f.factor ? v * f.factor : v, master && MASTER_LABELLED.has(key) ? master : undefined);
   }
   // redis_exporter's latency summaries: Latencystats percentiles, with count and sum (µs) from Commandstats.
   for (const [cmd, quantiles] of latency) {
