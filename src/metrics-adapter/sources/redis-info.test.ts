@@ -49,7 +49,7 @@ test('commandstats, errorstats, keyspace and replicas become labelled families',
   assert.deepEqual(values(find(fams, 'redis_commands_rejected_calls_total')), [[{ cmd: 'get' }, 0], [{ cmd: 'config|get' }, 1]]);
   const lat = find(fams, 'redis_latency_percentiles_usec');
   assert.equal(lat.type, 'summary');
-  assert.deepEqual(lat.metrics, [{ labels: { cmd: 'get' }, quantiles: [{ quantile: 0.5, value: 1.003 }, { quantile: 0.99, value: 3.007 }, { quantile: 0.999, value: 5.023 }], count: 4, sum: 20 }]);
+  assert.deepEqual(lat.metrics, [{ labels: { cmd: 'get' }, quantiles: [{ quantile: 50, value: 1.003 }, { quantile: 99, value: 3.007 }, { quantile: 99.9, value: 5.023 }], count: 4, sum: 20 }]);
   assert.deepEqual(values(find(fams, 'redis_errors_total')), [[{ err: 'ERR' }, 3], [{ err: 'WRONGTYPE' }, 1]]);
   assert.deepEqual(values(find(fams, 'redis_db_keys')), [[{ db: 'db0' }, 10], [{ db: 'db3' }, 1]]);
   assert.deepEqual(values(find(fams, 'redis_db_keys_expiring')), [[{ db: 'db0' }, 2], [{ db: 'db3' }, 0]]);

@@ -117,7 +117,8 @@ export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
       continue;
     }
     if (section === 'latencystats' && key.startsWith('latency_percentiles_usec_')) {
-      const quantiles = Object.entries(kv(value)).map(([p, v]) => ({ quantile: Number((Number(p.slice(1)) / 100).toPrecision(15)), value: Number(v) })).filter((q) => Number.isFinite(q.quantile) && Number.isFinite(q.value));
+      // redis_exporter keeps the percentile as the quantile label (p99.9 → quantile="99.9"); dashboards query that.
+      const quantiles = Object.entries(kv(value)).map(([p, v]) => ({ quantile: Number(p.slice(1)), value: Number(v) })).filter((q) => Number.isFinite(q.quantile) && Number.isFinite(q.value));
       latency.set(key.slice('latency_percentiles_usec_'.length), quantiles);
       continue;
     }
