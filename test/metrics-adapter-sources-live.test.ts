@@ -43,6 +43,8 @@ describe('redis', () => {
     }, { timeoutMs: 15_000, what: 'master to see its replica online' });
     assert.deepEqual(series(m, 'redis_commands_total').find(([l]) => (l as Record<string, string>).cmd === 'set'), [{ cmd: 'set' }, 5]);
     assert.equal(one(m, 'redis_db_keys', { db: 'db0' }), 5);
+    assert.equal(m.filter((f) => f.name === 'redis_db_keys')[0].metrics.length, 16, 'every database up to CONFIG GET databases');
+    assert.equal(one(m, 'redis_db_keys_expiring', { db: 'db15' }), 0);
     assert.equal(one(m, 'redis_connected_slaves'), 1);
     const slave = m.find((f) => f.name === 'redis_connected_slave_offset_bytes')?.metrics[0];
     assert.deepEqual(slave && { ...slave.labels }, { slave_ip: '127.0.0.1', slave_port: String(replica.port), slave_state: 'online' });
@@ -186,15 +188,23 @@ describe('redis RESP reader (fault injection a real Redis cannot produce)', () =
     return (s.address() as AddressInfo).port;
   }
   const info = '# Clients\r\nconnected_clients:7\r\n# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\n';
-  const bulk = `$${Buffer.byteLength(info)}\r\n${info}\r\n`;
+  // INFO's bulk, then CONFIG GET databases' array (redis_exporter reports every database, 0 for empty ones).
+  const bulk = `$${Buffer.byteLength(info)}\r\n${info}\r\n*2\r\n$9\r\ndatabases\r\n$1\r\n3\r\n`;
 
   for (const step of [1, 2, 3, 7, bulk.length]) {
     test(`a bulk reply split every ${step} byte(s) parses the same`, async () => {
       const fams = await collect('redis', { address: `127.0.0.1:${await fake(bulk, step)}` });
       assert.equal(one(fams, 'redis_connected_clients'), 7);
       assert.equal(one(fams, 'redis_db_keys', { db: 'db0' }), 3);
+      assert.deepEqual(series(fams, 'redis_db_keys'), [[{ db: 'db0' }, 3], [{ db: 'db1' }, 0], [{ db: 'db2' }, 0]]);
     });
   }
+
+  test('CONFIG denied (renamed or ACL) reads as unknown: only the databases INFO lists', async () => {
+    const denied = `$${Buffer.byteLength(info)}\r\n${info}\r\n-NOPERM this user has no permissions to run the 'config|get' command\r\n`;
+    const fams = await collect('redis', { address: `127.0.0.1:${await fake(denied, 5)}` });
+    assert.deepEqual(series(fams, 'redis_db_keys'), [[{ db: 'db0' }, 3]]);
+  });
 
   test('error replies and garbage are clear errors, never a hang', async () => {
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('-ERR unknown command\r\n', 4)}` }), (e: unknown) => e instanceof UpstreamError && /ERR unknown command/.test(e.message));

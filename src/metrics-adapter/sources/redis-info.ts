@@ -86,8 +86,11 @@ class Families {
 /** Replica fields redis_exporter exports with master_host and master_port labels. */
 const MASTER_LABELLED = new Set(['master_last_io_seconds_ago', 'master_sync_in_progress', 'slave_repl_offset']);
 
-/** Parse INFO output. `ns` is the metric prefix (redis_exporter's `--namespace`, default `redis`). */
-export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
+/**
+ * Parse INFO output. `ns` is the metric prefix (redis_exporter's `--namespace`, default `redis`); `databases` is
+ * `CONFIG GET databases` (0 = unknown): databases INFO does not list (empty ones) then report 0 keys, as redis_exporter.
+ */
+export function parseRedisInfo(text: string, ns = 'redis', databases = 0): MetricFamily[] {
   const out = new Families();
   const fields: Record<string, string> = {};
   const latency = new Map<string, Array<{ quantile: number; value: number }>>();
@@ -151,6 +154,11 @@ export function parseRedisInfo(text: string, ns = 'redis'): MetricFamily[] {
     const v = numeric(value);
     if (v === undefined) continue;
     out.add(`${ns}_${f.name}`, f.type, f.help ?? `Redis INFO field ${key}`, f.factor ? v * f.factor : v, master && MASTER_LABELLED.has(key) ? master : undefined);
+  }
+  for (let i = 0; i < databases; i++) {
+    if (fields[`db${i}`] !== undefined) continue;
+    out.add(`${ns}_db_keys`, 'gauge', 'Total number of keys by DB', 0, { db: `db${i}` });
+    out.add(`${ns}_db_keys_expiring`, 'gauge', 'Total number of expiring keys by DB', 0, { db: `db${i}` });
   }
   // redis_exporter's latency summaries: Latencystats percentiles, with count and sum (µs) from Commandstats.
   for (const [cmd, quantiles] of latency) {

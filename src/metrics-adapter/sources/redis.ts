@@ -43,9 +43,11 @@ export const redisSource: SourceFactory<RedisOptions> = {
       async collect(signal: AbortSignal): Promise<MetricFamily[]> {
         const cmds: string[][] = [];
         if (options.password !== undefined) cmds.push(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]);
-        cmds.push(['INFO', 'ALL']);
-        const replies = await respExchange(options.host, options.port, cmds, signal);
-        return parseRedisInfo(replies[replies.length - 1], options.namespace);
+        cmds.push(['INFO', 'ALL'], ['CONFIG', 'GET', 'databases']);
+        // CONFIG may be renamed or denied by ACL: its error reply then reads as "", and only listed databases show.
+        const replies = await respExchange(options.host, options.port, cmds, signal, cmds.length - 1);
+        const databases = Number(replies[replies.length - 1].split('\n')[1]);
+        return parseRedisInfo(replies[replies.length - 2], options.namespace, Number.isInteger(databases) && databases > 0 ? Math.min(databases, 10_000) : 0);
       },
     };
   },
@@ -57,8 +59,11 @@ function encode(args: string[]): string {
   return s;
 }
 
-/** Send commands, read one simple/bulk reply each; an error reply rejects. Only what INFO and AUTH need. */
-export function respExchange(host: string, port: number, cmds: string[][], signal: AbortSignal): Promise<string[]> {
+/**
+ * Send commands, read one simple/bulk reply each (a flat array of bulk strings joined by newlines); an error reply
+ * rejects, except for the command at index `tolerated`, whose error reads as "". Only what INFO, CONFIG GET and AUTH need.
+ */
+export function respExchange(host: string, port: number, cmds: string[][], signal: AbortSignal, tolerated = -1): Promise<string[]> {
   const where = `redis ${host.includes(':') ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal, where));
@@ -72,6 +77,9 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
       else resolve(replies);
     };
     const onAbort = () => done(abortError(signal, where));
+    /** Items still to read of an array reply, and those read. */
+    let arrayLeft = 0;
+    let items: string[] = [];
     signal.addEventListener('abort', onAbort, { once: true });
     sock.on('connect', () => sock.write(cmds.map(encode).join('')));
     sock.on('error', (err: NodeJS.ErrnoException) => done(new UpstreamError(`${where}: ${err.code ?? err.message}`, { cause: err })));
@@ -86,14 +94,30 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
         if (type === '+') {
           replies.push(head);
           buf = buf.subarray(nl + 2);
+        } else if (type === '-' && replies.length === tolerated && arrayLeft === 0) {
+          replies.push('');
+          buf = buf.subarray(nl + 2);
+        } else if (type === '*' && arrayLeft === 0) {
+          const n = Number(head);
+          if (!Number.isInteger(n) || n < 0 || n > 1024) return done(new ProtocolError(`${where}: bad array length ${head}`));
+          buf = buf.subarray(nl + 2);
+          if (n === 0) replies.push('');
+          arrayLeft = n;
+          items = [];
+          if (n > 0) continue;
         } else if (type === '-') {
           return done(/NOAUTH|WRONGPASS|invalid password/i.test(head) ? new AuthError(`${where}: ${head}`) : new UpstreamError(`${where}: ${head}`));
         } else if (type === '$' || type === '=') {
           const len = Number(head);
           if (!Number.isInteger(len) || len < 0) return done(new ProtocolError(`${where}: bad bulk length ${head}`));
           if (buf.length < nl + 2 + len + 2) return;
-          replies.push(buf.subarray(nl + 2 + (type === '=' ? 4 : 0), nl + 2 + len).toString());
+          const item = buf.subarray(nl + 2 + (type === '=' ? 4 : 0), nl + 2 + len).toString();
           buf = buf.subarray(nl + 2 + len + 2);
+          if (arrayLeft > 0) {
+            items.push(item);
+            if (--arrayLeft > 0) continue;
+            replies.push(items.join('\n'));
+          } else replies.push(item);
         } else return done(new ProtocolError(`${where}: unexpected reply type ${JSON.stringify(type)}`));
         if (replies.length === cmds.length) return done();
       }
