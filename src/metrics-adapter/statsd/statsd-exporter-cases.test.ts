@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { render } from '../../core/metrics/exposition.js';
 import { SeriesStore, type DropReason } from '../store.js';
 import { StatsdIngest } from './ingest.js';
-import { parseMappingConfig } from './mapping.js';
+import { Mapper, parseMappingConfig } from './mapping.js';
+import { parseYaml } from '../config.js';
 import { escapeMetricName, type TagStyles } from './parser.js';
 
 /** Expected series: name → [labels, value (counter/gauge) or observation count]. */
@@ -121,6 +122,77 @@ const ESCAPES: Array<[string, string]> = [
   ['', ''],
 ];
 
+/** pkg/mapper/mapper_test.go TestMetricMapperYAML: config → [statsd name, mapped name (undefined: no mapping), labels]. */
+const MAPPER_CASES: Array<[string, string, Array<[string, string | undefined, Record<string, string>?]>]> = [
+  [
+    'several mapping definitions',
+    `mappings:
+- match: test.dispatcher.*.*.*
+  name: "dispatch_events"
+  labels: {processor: "$1", action: "$2", result: "$3", job: "test_dispatcher"}
+- match: test.my-dispatch-host01.name.dispatcher.*.*.*
+  name: "host_dispatch_events"
+  labels: {processor: "$1", action: "$2", result: "$3", job: "test_dispatcher"}
+- match: request_time.*.*.*.*.*.*.*.*.*.*.*.*
+  name: "tyk_http_request"
+  labels: {method_and_path: "\${1}", response_code: "\${2}", apikey: "\${3}", apiversion: "\${4}", apiname: "\${5}", apiid: "\${6}", ipv4_t1: "\${7}", ipv4_t2: "\${8}", ipv4_t3: "\${9}", ipv4_t4: "\${10}", orgid: "\${11}", oauthid: "\${12}"}
+- match: "*.*"
+  name: "catchall"
+  labels: {first: "$1", second: "$2", third: "$3", job: "$1-$2-$3"}
+- match: (.*)\\.(.*)-(.*)\\.(.*)
+  match_type: regex
+  name: "proxy_requests_total"
+  labels: {job: "$1", protocol: "$2", endpoint: "$3", result: "$4"}
+`,
+    [
+      ['test.dispatcher.FooProcessor.send.succeeded', 'dispatch_events', { processor: 'FooProcessor', action: 'send', result: 'succeeded', job: 'test_dispatcher' }],
+      ['test.my-dispatch-host01.name.dispatcher.FooProcessor.send.succeeded', 'host_dispatch_events', { processor: 'FooProcessor', action: 'send', result: 'succeeded', job: 'test_dispatcher' }],
+      [
+        'request_time.get/threads/1/posts.200.00000000.nonversioned.discussions.a11bbcdf0ac64ec243658dc64b7100fb.172.20.0.1.12ba97b7eaa1a50001000001.',
+        'tyk_http_request',
+        { method_and_path: 'get/threads/1/posts', response_code: '200', apikey: '00000000', apiversion: 'nonversioned', apiname: 'discussions', apiid: 'a11bbcdf0ac64ec243658dc64b7100fb', ipv4_t1: '172', ipv4_t2: '20', ipv4_t3: '0', ipv4_t4: '1', orgid: '12ba97b7eaa1a50001000001', oauthid: '' },
+      ],
+      ['foo.bar', 'catchall', { first: 'foo', second: 'bar', third: '', job: 'foo-bar-' }],
+      ['foo.bar.baz', undefined],
+      ['proxy-1.http-goober.success', 'proxy_requests_total', { job: 'proxy-1', protocol: 'http', endpoint: 'goober', result: 'success' }],
+    ],
+  ],
+  [
+    'backtracking',
+    'defaults: {glob_disable_ordering: true}\nmappings:\n- {match: backtrack.*.bbb, name: testb, labels: {label: "${1}_foo"}}\n- {match: backtrack.justatest.aaa, name: testa, labels: {label: "${1}_foo"}}\n',
+    [['backtrack.good.bbb', 'testb', { label: 'good_foo' }], ['backtrack.justatest.bbb', 'testb', { label: 'justatest_foo' }], ['backtrack.justatest.aaa', 'testa', { label: '_foo' }]],
+  ],
+  [
+    'backtracking, the non-matched rule has stars',
+    "mappings:\n- {match: '*.dummy.*', name: metric_one, labels: {system: $1, attribute: $2}}\n- {match: 'full.name.*', name: metric_two, labels: {system: static, attribute: $1}}\n",
+    [['whatever.dummy.test', 'metric_one', { system: 'whatever', attribute: 'test' }], ['full.name.anothertest', 'metric_two', { system: 'static', attribute: 'anothertest' }]],
+  ],
+  [
+    'super sets, disables ordering',
+    'defaults: {glob_disable_ordering: true}\nmappings:\n- {match: noorder.*.*, name: testa, labels: {label: "${1}_foo"}}\n- {match: noorder.*.bbb, name: testb, labels: {label: "${1}_foo"}}\n- {match: noorder.ccc.bbb, name: testc, labels: {label: ccc_foo}}\n',
+    [['noorder.good.bbb', 'testb', { label: 'good_foo' }], ['noorder.ccc.bbb', 'testc', { label: 'ccc_foo' }]],
+  ],
+  ['super sets, keeps ordering', 'mappings:\n- {match: order.*.*, name: testa, labels: {label: "${1}_foo"}}\n- {match: order.*.bbb, name: testb, labels: {label: "${1}_foo"}}\n', [['order.good.bbb', 'testa', { label: 'good_foo' }]]],
+  ['bad regex reference', 'mappings:\n- {match: test.*, name: name, labels: {label: "$1_foo"}}\n', [['test.a', 'name', { label: '' }]]],
+  ['good regex reference', 'mappings:\n- {match: test.*, name: name, labels: {label: "${1}_foo"}}\n', [['test.a', 'name', { label: 'a_foo' }]]],
+  [
+    'dynamic metric name',
+    'mappings:\n- {match: test1.*.*, name: "$1"}\n- {match: test2.*.*, name: "${1}_$2"}\n- {match: test3\\.(\\w+)\\.(\\w+), match_type: regex, name: "${2}_$1"}\n',
+    [['test1.total_requests.count', 'total_requests'], ['test2.total_requests.count', 'total_requests_count'], ['test3.total_requests.count', 'count_total_requests']],
+  ],
+  ['without a trailing newline', 'mappings:\n- match: test.*\n  name: "name"\n  labels:\n    label: "${1}_foo"', [['test.a', 'name', { label: 'a_foo' }]]],
+  ['a properly escaped *', 'mappings:\n- match: "*.test.*"\n  name: "name"\n  labels:\n    label: "${2}_foo"', [['foo.test.a', 'name', { label: 'a_foo' }]]],
+];
+
+/** Mapping files statsd_exporter refuses (configBad). */
+const BAD_MAPPINGS: Array<[string, string]> = [
+  ['bad metric name', 'mappings:\n- {match: test.*.*, name: "0foo"}\n'],
+  ['no metric name', 'mappings:\n- {match: test.*.*, labels: {this: "$1"}}\n'],
+  ['an improperly escaped *', 'mappings:\n- match: *.test.*\n  name: "name"\n'],
+  ['bad observer type', 'mappings:\n- {match: test.*.*, observer_type: wrong, name: foo}\n'],
+  ['bad deprecated timer type', 'mappings:\n- {match: test.*.*, timer_type: wrong, name: foo}\n'],
+];
+
 describe("statsd_exporter's test tables", () => {
   test(`line_test TestLineToEvents: ${LINE_CASES.length} cases`, () => {
     for (const [name, line, want] of LINE_CASES) assert.deepEqual(run(line).got, want, name);
@@ -128,6 +200,21 @@ describe("statsd_exporter's test tables", () => {
 
   test(`line_test TestDisableParsing*: ${DISABLED_CASES.length} cases, --no-statsd.parse-<style>-tags keeps the sample`, () => {
     for (const [style, name, line, want] of DISABLED_CASES) assert.deepEqual(run(line, { [style]: false }).got, want, `${style} off: ${name}`);
+  });
+
+  test(`mapper_test TestMetricMapperYAML: ${MAPPER_CASES.reduce((n, c) => n + c[2].length, 0)} lookups in ${MAPPER_CASES.length} configs`, () => {
+    for (const [name, yaml, lookups] of MAPPER_CASES) {
+      const mapper = new Mapper(parseMappingConfig(parseYaml(yaml, name)));
+      for (const [metric, want, labels] of lookups) {
+        const r = mapper.map(metric, 'g');
+        assert.equal(r.mapping ? r.name : undefined, want, `${name}: ${metric}`);
+        if (want !== undefined) assert.deepEqual(Object.fromEntries(r.labels), labels ?? {}, `${name}: ${metric}`);
+      }
+    }
+  });
+
+  test(`mapper_test bad configs: ${BAD_MAPPINGS.length} refused`, () => {
+    for (const [name, yaml] of BAD_MAPPINGS) assert.throws(() => parseMappingConfig(parseYaml(yaml, name)), /./, name);
   });
 
   test(`escape_test TestEscapeMetricName: ${ESCAPES.length} cases (code points, not UTF-16 units; dash runs)`, () => {
