@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { freePort, pollUntil, runPodkit, startPodkit, stopAll, tempDir, waitForOutput } from './helpers/index.js';
+import { freePort, pollUntil, requireBinary, run, runPodkit, startPodkit, stopAll, tempDir, waitForOutput } from './helpers/index.js';
 
 after(stopAll);
 
@@ -130,6 +130,26 @@ describe('podkit metrics-adapter CLI', () => {
     }
     assert.doesNotMatch(t, /debug/);
     assert.match(t, /^# HELP http_requests_total Total number of http requests$/m);
+  });
+
+  test('--no-statsd.parse-dogstatsd-tags keeps |# lines without labels; --statsd.counters-always-total gives promtool-clean names', async () => {
+    requireBinary('promtool');
+    const [http, udp] = [await freePort(), await freePort()];
+    const p = startPodkit(['metrics-adapter', '--statsd.listen-udp', `127.0.0.1:${udp}`, '--statsd.listen-tcp', '', '--http-bind', `127.0.0.1:${http}`, '--no-statsd.parse-dogstatsd-tags', '--statsd.counters-always-total']);
+    await waitForOutput(p, /listening on http/);
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.send('foo:100|c|#tag1:bar\nlat:5|ms|@0.5|#a:b\nhits:1|c', udp, '127.0.0.1', () => r()));
+    sock.close();
+    const t = await pollUntil(async () => {
+      const m = await metrics(http, '/metrics');
+      return m.includes('hits_total 1') ? m : undefined;
+    });
+    await p.stop();
+    assert.match(t, /^foo_total 100$/m, 'the sample is kept, without the DogStatsD tag');
+    assert.match(t, /^lat_count 2$/m);
+    assert.doesNotMatch(t, /tag1|a="b"/);
+    const r = await run('promtool', ['check', 'metrics'], { input: t }).catch((e: { stdout?: string; stderr?: string }) => e);
+    assert.deepEqual(`${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter((l) => l.trim() !== ''), []);
   });
 
   test('SIGHUP and POST /-/reload swap the mapping; a bad config keeps the old one and says why; counters stay monotonic', async () => {
