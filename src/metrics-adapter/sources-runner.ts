@@ -28,7 +28,12 @@ export class SourcesRunner {
   /** Replace the sources (start or reload); closes the old ones. */
   async set(configs: SourceConfig[]): Promise<void> {
     const old = this.running;
-    this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, { log: this.log.child({ source: cfg.name }), maxBodyBytes: cfg.maxBodyBytes }) }));
+    this.running = configs.map((cfg) => ({ cfg, source: cfg.factory.create(cfg.name, cfg.options, {
+        log: this.log.child({ source: cfg.name }),
+        maxBodyBytes: cfg.maxBodyBytes,
+        maxSeries: cfg.maxSeries,
+        onTruncate: (n) => this.self.sourceDropped.inc({ source: cfg.name, reason: 'series_limit' }, n),
+      }) }));
     const keep = new Set(configs.map((c) => c.name));
     for (const { cfg } of old) if (!keep.has(cfg.name)) this.self.sourceUp.remove({ source: cfg.name });
     await Promise.all(old.map((r) => r.source.close?.().catch((err: unknown) => this.log.warn('closing source failed', { source: r.cfg.name, error: describeError(err) }))));

@@ -95,3 +95,11 @@ test('fast-check: any rendered gauge/counter family set parses back to itself (n
     assert.deepEqual(norm(parsed), norm(input));
   }), { numRuns: 300 });
 });
+
+test('maxSeries stops the parse and counts the sample lines left unparsed', () => {
+  const body = `# TYPE a gauge\n${Array.from({ length: 10 }, (_, i) => `a{i="${i}"} ${i}`).join('\n')}\n# HELP b x\nb 1\n`;
+  let skipped = -1;
+  const fams = parseExposition(body, 'prometheus', { maxSeries: 4, onTruncate: (n) => (skipped = n) });
+  assert.equal(fams[0].metrics.length, 4);
+  assert.equal(skipped, 7, 'six a lines and b, comments not counted');
+});

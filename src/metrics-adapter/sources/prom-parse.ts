@@ -40,8 +40,17 @@ const SUFFIXES: Partial<Record<MetricType, readonly string[]>> = {
   info: ['_info'],
 };
 
+export interface ParseLimits {
+  /** Stop parsing once this many series exist (a hostile body must not cost memory or time past the cap). */
+  maxSeries?: number;
+  /** Told how many sample lines were left unparsed because of maxSeries. */
+  onTruncate?: (skippedLines: number) => void;
+}
+
 /** Parse one exposition body. `format` decides timestamp units (ms vs s) and whether `# EOF` is expected. */
-export function parseExposition(text: string, format: TextFormat = 'prometheus'): MetricFamily[] {
+export function parseExposition(text: string, format: TextFormat = 'prometheus', limits: ParseLimits = {}): MetricFamily[] {
+  const maxSeries = limits.maxSeries ?? Infinity;
+  let total = 0;
   const om = format === 'openmetrics';
   const fams = new Map<string, Fam>();
   const famOf = (declared: string): Fam => {
@@ -74,10 +83,23 @@ export function parseExposition(text: string, format: TextFormat = 'prometheus')
       }
       continue;
     }
+    if (total >= maxSeries) {
+      // The cap is reached: count what is left (sample lines) without parsing it.
+      let skipped = 0;
+      for (let j = i; j < lines.length; j++) {
+        const c = lines[j].charCodeAt(0);
+        if (lines[j] === '# EOF') break;
+        if (c !== 35 /* # */ && lines[j].trim() !== '') skipped++;
+      }
+      limits.onTruncate?.(skipped);
+      break;
+    }
     const s = parseSample(line, where, om);
     const { fam, suffix } = resolve(fams, s.name);
     const f = fam ?? famOf(s.name);
+    const before = f.series.size;
     addSample(f, suffix, s, where);
+    total += f.series.size - before;
   }
   const out: MetricFamily[] = [];
   for (const f of fams.values()) {

@@ -32,7 +32,10 @@ export const prometheusSource: SourceFactory<PrometheusOptions> = {
       async collect(signal: AbortSignal): Promise<MetricFamily[]> {
         const { text, contentType } = await fetchText(options.url, signal, { headers: { accept: ACCEPT, ...options.headers } , maxBytes: deps.maxBodyBytes });
         const om = contentType.includes('openmetrics') || /(^|\n)# EOF\s*$/.test(text);
-        return relabelFamilies(parseExposition(text, om ? 'openmetrics' : 'prometheus'), options.relabel);
+        // The parse stops at max_series (+1, so the core still sees the cap exceeded); relabeling may drop some,
+        // and the core applies the exact cap after it.
+        const limits = deps.maxSeries === undefined ? {} : { maxSeries: deps.maxSeries + 1, onTruncate: deps.onTruncate };
+        return relabelFamilies(parseExposition(text, om ? 'openmetrics' : 'prometheus', limits), options.relabel);
       },
     };
   },

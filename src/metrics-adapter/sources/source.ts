@@ -17,4 +17,10 @@ export function upFamily(name: string, help: string, value: number): MetricFamil
 }
 export interface SourceFactory<O> { kind: string; parseOptions(raw: unknown, path: string): O /* throws ConfigError (src/core/errors.ts) naming the YAML path, e.g. 'sources[2].url' */; create(name: string, options: O, deps: SourceDeps): Source; }
 /** What the core gives every source: its logger and the body-size cap its requests must honour (`max_body_size`). */
-export interface SourceDeps { log: Logger; maxBodyBytes?: number; }
+export interface SourceDeps {
+  log: Logger;
+  maxBodyBytes?: number;
+  /** The source's max_series: a source that can stop early (a large exposition) does, and reports what it skipped. */
+  maxSeries?: number;
+  onTruncate?: (skipped: number) => void;
+}
