@@ -246,3 +246,16 @@ describe('exporter parity where alerts look (through the adapter)', () => {
     assert.match(text, /^up\{source="gone"\} 0$/m);
   });
 });
+
+test('redis: a reply longer than max_body_size is refused from its header, never buffered', async () => {
+  const { createServer: tcp } = await import('node:net');
+  const s = tcp((c) => {
+    c.on('error', () => {});
+    c.once('data', () => c.write('$999999999999\r\n'));
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  closers.push(() => new Promise<void>((r) => s.close(() => r())));
+  const f = sourceFactories.redis;
+  const src = f.create('r', f.parseOptions({ address: `127.0.0.1:${(s.address() as AddressInfo).port}` }, 'sources[0]'), { log: silent, maxBodyBytes: 1 << 20 });
+  await assert.rejects(src.collect(AbortSignal.timeout(5000)), (e: unknown) => e instanceof UpstreamError && /larger than max_body_size/.test(e.message));
+});

@@ -7,6 +7,7 @@ import type { MetricFamily } from '../../core/metrics/model.js';
 import { upFamily, type Source, type SourceFactory } from './source.js';
 import { asObject, join, onlyKeys, optString, reqString } from './options.js';
 import { parseRedisInfo } from './redis-info.js';
+import { DEFAULT_MAX_BODY } from './http.js';
 
 export interface RedisOptions {
   /** host:port of the Redis server. Required. */
@@ -35,7 +36,7 @@ export const redisSource: SourceFactory<RedisOptions> = {
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(namespace)) throw new ConfigError(join(path, 'namespace'), 'must be a metric name prefix');
     return { address, host: hp.host, port: hp.port, username: optString(o, 'username', path), password, namespace };
   },
-  create(name, options): Source {
+  create(name, options, deps): Source {
     return {
       name,
       kind: 'redis',
@@ -45,7 +46,7 @@ export const redisSource: SourceFactory<RedisOptions> = {
         if (options.password !== undefined) cmds.push(options.username ? ['AUTH', options.username, options.password] : ['AUTH', options.password]);
         cmds.push(['INFO', 'ALL'], ['CONFIG', 'GET', 'databases']);
         // CONFIG may be renamed or denied by ACL: its error reply then reads as "", and only listed databases show.
-        const replies = await respExchange(options.host, options.port, cmds, signal, cmds.length - 1);
+        const replies = await respExchange(options.host, options.port, cmds, signal, cmds.length - 1, deps.maxBodyBytes);
         const databases = Number(replies[replies.length - 1].split('\n')[1]);
         return parseRedisInfo(replies[replies.length - 2], options.namespace, Number.isInteger(databases) && databases > 0 ? Math.min(databases, 10_000) : 0);
       },
@@ -63,7 +64,7 @@ function encode(args: string[]): string {
  * Send commands, read one simple/bulk reply each (a flat array of bulk strings joined by newlines); an error reply
  * rejects, except for the command at index `tolerated`, whose error reads as "". Only what INFO, CONFIG GET and AUTH need.
  */
-export function respExchange(host: string, port: number, cmds: string[][], signal: AbortSignal, tolerated = -1): Promise<string[]> {
+export function respExchange(host: string, port: number, cmds: string[][], signal: AbortSignal, tolerated = -1, maxBytes = DEFAULT_MAX_BODY): Promise<string[]> {
   const where = `redis ${host.includes(':') ? `[${host}]` : host}:${port}`;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortError(signal, where));
@@ -110,6 +111,8 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
         } else if (type === '$' || type === '=') {
           const len = Number(head);
           if (!Number.isInteger(len) || len < 0) return done(new ProtocolError(`${where}: bad bulk length ${head}`));
+          // The source's max_body_size bounds a reply as it bounds an HTTP body (and keeps Buffer sizes sane).
+          if (len > maxBytes) return done(Object.assign(new UpstreamError(`${where}: reply of ${len} bytes is larger than max_body_size (${maxBytes} bytes)`), { limit: 'body_size' }));
           if (buf.length < nl + 2 + len + 2) return;
           const item = buf.subarray(nl + 2 + (type === '=' ? 4 : 0), nl + 2 + len).toString();
           buf = buf.subarray(nl + 2 + len + 2);
