@@ -59,7 +59,7 @@ spec:
   assert.equal(existsSync(dir), false);
 });
 
-test('podkit up --from-images: two containers from two images pulled from a registry share an emptyDir and localhost', async () => {
+test('podkit up (containers from images by default): two containers from two images pulled from a registry share an emptyDir and localhost', async () => {
   const reg = await startRegistry();
   const web = buildImage({ layers: [busyboxLayer(['sh', 'httpd', 'cat']), [{ name: 'www/', type: '5' }, { name: 'www/index.html', data: 'from the web image\n' }]], config: { Entrypoint: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'] } }, 'v1');
   const tools = buildImage({ layers: [busyboxLayer()], config: { Cmd: ['sh'] } }, 'v1');
@@ -81,7 +81,8 @@ spec:
     volumeMounts: [{name: shared, mountPath: /data}]
     command: ["sh", "-c", "echo hello > /data/note; until wget -q -O - http://localhost:8080/shared/note; do sleep 0.1; done; wget -q -O - http://localhost:8080/; exec sleep 1000"]
 `);
-  const up = await runPodkit(['up', '-d', '--from-images', '--state-dir', root, '--status-bind', '', manifest], { timeoutMs: 90_000 });
+  // No flag: images are the default (the environment's PODKIT_HOST_PROCESSES, if any, emptied).
+  const up = await runPodkit(['up', '-d', '--state-dir', root, '--status-bind', '', manifest], { timeoutMs: 90_000, env: { ...process.env, PODKIT_HOST_PROCESSES: '' } });
   assert.equal(up.code, 0, up.stderr);
   await pollUntil(async () => {
     const l = await runPodkit(['logs', '--state-dir', root, 'imaged', 'client']);
@@ -92,4 +93,25 @@ spec:
   const down = await runPodkit(['down', '--state-dir', root, 'imaged'], { timeoutMs: 60_000 });
   assert.equal(down.code, 0, down.stderr);
   assert.equal(readFileSync('/proc/mounts', 'utf8').includes(join(root, 'pods')), false);
+});
+
+test('podkit up --host-processes: every container is a host process running its command (its image is never pulled)', async () => {
+  const root = podStateDir();
+  const mark = join(tempDir('podkit-host-processes-'), 'mark');
+  const manifest = yamlFile(`apiVersion: v1
+kind: Pod
+metadata: {name: onhost}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: registry.invalid/nothing:1
+    imagePullPolicy: Never
+    command: ["sh", "-c", "touch ${mark}; exec sleep 1000"]
+`);
+  const up = await runPodkit(['up', '-d', '--host-processes', '--state-dir', root, '--status-bind', '', manifest], { timeoutMs: 60_000, env: { ...process.env, PODKIT_FROM_IMAGES: 'true' } });
+  assert.equal(up.code, 0, up.stderr);
+  await pollUntil(() => existsSync(mark), { timeoutMs: 20_000, what: 'the host process writing on the host' });
+  const down = await runPodkit(['down', '--state-dir', root, 'onhost'], { timeoutMs: 60_000 });
+  assert.equal(down.code, 0, down.stderr);
 });

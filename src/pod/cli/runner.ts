@@ -14,6 +14,7 @@ import type { Sandbox } from '../runtime/sandbox.js';
 import { HostSandbox } from '../runtime/sandbox-host.js';
 import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
 import { ContainerSandbox } from '../runtime/sandbox-oci.js';
+import { podRunsImages } from '../runtime/oci/launch.js';
 import type { ImageProvider } from '../images/types.js';
 import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
 import { killCountdown } from './countdown.js';
@@ -126,7 +127,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       if (kind === 'namespaced') {
         const nsOpts = { id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid: number) => (state.pids.push(procRef(pid)), saveState()) };
         let ns: NamespacedSandbox;
-        if (o.images) {
+        if (o.images && podRunsImages(plan.spec, plan.annotations)) {
           // The runtime's state lives beside the pods', so a `podkit down` of this state dir finds its containers.
           state.oci = { bin: o.ociRuntime ?? 'crun', root: join(o.root, 'oci') };
           const cs = new ContainerSandbox({ ...nsOpts, dir, runtime: state.oci, hostname: (plan.spec.hostname ?? plan.name).slice(0, 63), notice: (m) => o.err(`podkit: ${m}`) });
@@ -161,7 +162,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
         secrets: o.loaded.secrets,
         sandbox: sb,
         dir,
-        images: kind === 'namespaced' ? o.images : undefined,
+        images: sb instanceof ContainerSandbox ? o.images : undefined,
         backoff: { maxMs: o.maxBackoffMs },
       podkitEnv: o.podkitLogFormat ? { PODKIT_LOG_FORMAT: o.podkitLogFormat } : undefined,
         output: (c, _s, line) => {

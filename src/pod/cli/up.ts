@@ -19,7 +19,8 @@ export const upSpec = {
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
   'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
   'state-dir': flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' }),
-  'from-images': flag.bool({ help: 'Run each container from its image on the OCI runtime (pulled into the store under --state-dir; the host-process.podkit.io/<container> annotation opts one out); without it every container is a host process', env: ['PODKIT_FROM_IMAGES'], default: false }),
+  'from-images': flag.bool({ help: 'Run each container from its image on the OCI runtime (pulled into the store under --state-dir; the host-process.podkit.io/<container> annotation opts one out)', env: ['PODKIT_FROM_IMAGES'], default: true }),
+  'host-processes': flag.bool({ help: "Run every container as a host process running its command + args (no image; podkit's behaviour before containers, for development)", env: ['PODKIT_HOST_PROCESSES'], default: false }),
   'oci-runtime': flag.enum({ help: 'The OCI runtime that runs containers from images (crun, or runc)', values: ['crun', 'runc'], default: 'crun' }),
   color: flag.enum({ help: 'Colour the pod/container prefixes', values: ['auto', 'always', 'never'], default: 'auto' }),
   'dry-run': flag.bool({ help: 'Validate and print the pods that would run, then exit', default: false }),
@@ -63,13 +64,13 @@ export function run(argv: string[]): Promise<number> {
     {
       command: 'podkit up',
       usage: 'podkit up [flags] [-f] FILE…',
-      summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, StatefulSet, Job; ConfigMaps and Secrets from the same files): one set of namespaces per pod, each container a host process running its command + args.',
+      summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, StatefulSet, Job; ConfigMaps and Secrets from the same files): one set of namespaces per pod, each container from its image on the OCI runtime (or, opted in, a host process running its command + args).',
       epilog: 'See docs/pod.md for what is honoured locally and what is not.',
       spec: upSpec,
       positionals: true,
-      async main({ values, positionals }) {
+      async main({ values, positionals, origin }) {
         const err = (l: string) => process.stderr.write(l + '\n');
-        const fromImages = values['from-images'] && (values.sandbox as string) !== 'host';
+        const fromImages = runsFromImages(values['from-images'], values['host-processes'], origin) && (values.sandbox as string) !== 'host';
         const loaded = loadFiles([...values.filename, ...positionals], err, fromImages);
         const root = values['state-dir'];
         if (values['dry-run']) {
@@ -88,6 +89,16 @@ export function run(argv: string[]): Promise<number> {
     },
     argv,
   );
+}
+
+/**
+ * Containers run from their images unless asked otherwise. A flag on the command line beats the environment, so
+ * `--from-images` still wins over a PODKIT_HOST_PROCESSES=1 exported for a whole shell (or test run).
+ */
+function runsFromImages(fromImages: boolean, hostProcesses: boolean, origin: Readonly<Record<string, string | undefined>>): boolean {
+  if (origin['host-processes'] === 'flag' && hostProcesses) return false;
+  if (origin['from-images'] === 'flag') return fromImages;
+  return fromImages && !hostProcesses;
 }
 
 /** Re-run ourselves as a daemon (own session, output to a runner log) and wait until its pods are running. */

@@ -19,7 +19,7 @@ import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
 import type { ImageProvider, UnpackedImage } from '../images/types.js';
 import { defaultPullPolicy } from '../images/reference.js';
-import { hostProcessOptIn, imageLaunch } from './oci/launch.js';
+import { hostProcessOptIn, imageLaunch, runsFromImage } from './oci/launch.js';
 
 /** This machine as the pods' node: what an unset limit reads as through resourceFieldRef. */
 const NODE = { cpu: availableParallelism(), memory: totalmem() };
@@ -285,7 +285,7 @@ export class PodRunner {
 
   /** For a container whose image is not in hand yet: the pull to wait for before it starts. */
   private pending(c: Container): Promise<void> | undefined {
-    if (!this.o.images || !c.image || this.images.has(c.name) || hostProcessOptIn(c.name, this.o.plan.annotations) || isPodkitImage(c.image)) return undefined;
+    if (!this.o.images || this.images.has(c.name) || !runsFromImage(c, this.o.plan.annotations)) return undefined;
     return this.ensureImage(c);
   }
 

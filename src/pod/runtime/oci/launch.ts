@@ -1,7 +1,7 @@
 /** @module A container run from its image: Kubernetes' rules applied to the container, its pod and its image give argv, env, cwd and the OCI launch. */
 import { SandboxError } from '../../../core/errors.js';
 import type { UnpackedImage } from '../../images/types.js';
-import { expandArgv } from '../../spec/index.js';
+import { expandArgv, isPodkitImage } from '../../spec/index.js';
 import type { Container, PodSpec } from '../../spec/types.js';
 import type { OciLaunch } from '../sandbox.js';
 import { readLayerFile } from './layers.js';
@@ -12,6 +12,16 @@ export const HOST_PROCESS_ANNOTATION = 'host-process.podkit.io/';
 
 export function hostProcessOptIn(container: string, annotations: Record<string, string> | undefined): boolean {
   return annotations?.[HOST_PROCESS_ANNOTATION + container] === 'true';
+}
+
+/** Whether a container runs from its image: it names one, is not opted out, and is not podkit's own (the local CLI). */
+export function runsFromImage(c: Container, annotations: Record<string, string> | undefined): boolean {
+  return !!c.image && !hostProcessOptIn(c.name, annotations) && !isPodkitImage(c.image);
+}
+
+/** Whether any container of a pod runs from its image (only then does the pod need the OCI runtime's sandbox). */
+export function podRunsImages(spec: PodSpec, annotations: Record<string, string> | undefined): boolean {
+  return [...(spec.initContainers ?? []), ...spec.containers].some((c) => runsFromImage(c, annotations));
 }
 
 /** The default PATH containerd gives a container whose image sets none. */
