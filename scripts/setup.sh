@@ -31,6 +31,7 @@ declare -A PKGS=(
   [nutcracker]=/usr/sbin/nutcracker
   [nginx]=/usr/sbin/nginx
   [prometheus]=/usr/bin/promtool
+  [prometheus-redis-exporter]=/usr/bin/prometheus-redis-exporter   # the peer the redis source is compared with, side by side
   [python3]=/usr/bin/python3
   [gcc]=/usr/bin/gcc          # with make and python3: node-gyp builds native/udp-batch and native/conn-io (npm run build)
   [make]=/usr/bin/make
@@ -108,7 +109,7 @@ fi
 [ $check_only = 1 ] && { echo "setup: all Debian packages present"; exit 0; }
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
-for svc in redis-server redis-sentinel nginx prometheus ssh; do
+for svc in redis-server redis-sentinel nginx prometheus prometheus-redis-exporter ssh; do
   if command -v service >/dev/null && [ $as_root = 1 ]; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 

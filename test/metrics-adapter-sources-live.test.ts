@@ -2,6 +2,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -259,3 +260,60 @@ test('redis: a reply longer than max_body_size is refused from its header, never
   const src = f.create('r', f.parseOptions({ address: `127.0.0.1:${(s.address() as AddressInfo).port}` }, 'sources[0]'), { log: silent, maxBodyBytes: 1 << 20 });
   await assert.rejects(src.collect(AbortSignal.timeout(5000)), (e: unknown) => e instanceof UpstreamError && /larger than max_body_size/.test(e.message));
 });
+
+describe('redis source beside redis_exporter 1.45 (Debian prometheus-redis-exporter) on the same servers', () => {
+  /** Families dashboards and redis-mixin query, beyond the *_up the adapter test above checks. */
+  const WATCHED = [
+    'redis_up', 'redis_connected_clients', 'redis_blocked_clients', 'redis_memory_used_bytes', 'redis_memory_max_bytes', 'redis_commands_processed_total',
+    'redis_connections_received_total', 'redis_keyspace_hits_total', 'redis_keyspace_misses_total', 'redis_evicted_keys_total', 'redis_expired_keys_total',
+    'redis_db_keys', 'redis_db_keys_expiring', 'redis_commands_total', 'redis_commands_duration_seconds_total', 'redis_connected_slaves',
+    'redis_master_repl_offset', 'redis_instance_info', 'redis_replica_resyncs_full', 'redis_replica_partial_resync_accepted',
+    'redis_master_link_up', 'redis_master_last_io_seconds_ago', 'redis_slave_repl_offset', 'redis_slave_info', 'redis_connected_slave_offset_bytes',
+    'redis_latency_percentiles_usec', 'redis_net_input_bytes_total', 'redis_cpu_sys_seconds_total', 'redis_mem_fragmentation_ratio',
+  ];
+
+  test('the watched families exist in both with the same type and label names (redis_exporter\'s addr/alias aside)', async () => {
+    requireBinaryOrFail('prometheus-redis-exporter');
+    const { parseExposition } = await import('../src/metrics-adapter/sources/prom-parse.js');
+    const master = await startRedis();
+    const replica = await startRedis({ replicaOf: { host: '127.0.0.1', port: master.port } });
+    const c = master.client();
+    for (let i = 0; i < 5; i++) await c.set(`k${i}`, 'v');
+    await pollUntil(async () => one(await collect('redis', { address: replica.addr }), 'redis_master_link_up', {}) === 1, { timeoutMs: 15_000, what: 'replica link up' });
+    const problems: string[] = [];
+    for (const node of [master, replica]) {
+      const port = await freePort();
+      const peer = startProcess('prometheus-redis-exporter', ['-redis.addr', `redis://${node.addr}`, '-web.listen-address', `127.0.0.1:${port}`], { name: `redis_exporter:${port}` });
+      closers.push(() => peer.stop());
+      await waitForPort(port);
+      const theirs = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      const ours = await collect('redis', { address: node.addr });
+      const role = node === master ? 'master' : 'replica';
+      const skipped: string[] = [];
+      for (const name of WATCHED) {
+        const t = theirs.find((f) => f.name === name);
+        if (t === undefined) {
+          skipped.push(name); // a family redis_exporter does not give for this role
+          continue;
+        }
+        const o = ours.find((f) => f.name === name);
+        if (!o) {
+          problems.push(`${role}: ${name} missing`);
+          continue;
+        }
+        if ((o.type === 'info' ? 'gauge' : o.type) !== (t.type === 'untyped' ? 'gauge' : t.type)) problems.push(`${role}: ${name} is a ${o.type}, theirs a ${t.type}`);
+        const labelNames = (fams: typeof ours[0]) => [...new Set(fams.metrics.flatMap((m) => Object.keys(m.labels)))].filter((l) => l !== 'addr' && l !== 'alias').sort().join(',');
+        if (labelNames(o) !== labelNames(t)) problems.push(`${role}: ${name} labels {${labelNames(o)}}, theirs {${labelNames(t)}}`);
+        if (name === 'redis_db_keys' && o.metrics.length !== t.metrics.length) problems.push(`${role}: ${o.metrics.length} redis_db_keys, theirs ${t.metrics.length}`);
+      }
+      // Only the role-specific families may be absent from redis_exporter's output.
+      const roleOnly = role === 'master' ? ['redis_master_link_up', 'redis_master_last_io_seconds_ago', 'redis_slave_repl_offset', 'redis_slave_info'] : ['redis_connected_slave_offset_bytes'];
+      for (const n of skipped) if (!roleOnly.includes(n)) problems.push(`${role}: redis_exporter 1.45 gives no ${n}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+});
+
+function requireBinaryOrFail(name: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) throw new Error(`${name} is not installed (scripts/setup.sh installs it)`);
+}

@@ -60,7 +60,7 @@ test('commandstats, errorstats, keyspace and replicas become labelled families',
   assert.deepEqual(values(find(fams, 'redis_connected_slaves')), [[{}, 1]]);
   const info = find(fams, 'redis_instance_info');
   assert.equal(info.type, 'info');
-  assert.deepEqual(info.metrics[0].labels, { role: 'master', redis_version: '7.0.15', redis_build_id: '', redis_mode: 'standalone', os: 'Linux', maxmemory_policy: 'noeviction', tcp_port: '6380', run_id: 'abc', process_id: '42', master_replid: 'def' });
+  assert.deepEqual(info.metrics[0].labels, { role: 'master', redis_version: '7.0.15', redis_build_id: '', redis_mode: 'standalone', os: 'Linux', maxmemory_policy: 'noeviction', tcp_port: '6380', run_id: 'abc', process_id: '42' }, 'redis_exporter 1.45 labels: no master_replid');
 });
 
 test('a replica reports its link and master', () => {

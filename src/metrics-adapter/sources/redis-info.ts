@@ -46,7 +46,7 @@ const FIELDS: Record<string, Field> = {
   used_cpu_user_main_thread: c('cpu_user_main_thread_seconds_total'), cluster_enabled: g('cluster_enabled'),
 };
 
-const INSTANCE_LABELS = ['role', 'redis_version', 'redis_build_id', 'redis_mode', 'os', 'maxmemory_policy', 'tcp_port', 'run_id', 'process_id', 'master_replid'];
+const INSTANCE_LABELS = ['role', 'redis_version', 'redis_build_id', 'redis_mode', 'os', 'maxmemory_policy', 'tcp_port', 'run_id', 'process_id'];
 
 /** Split `k=v,k=v` (commandstats, keyspace, slaveN lines). */
 function kv(s: string): Record<string, string> {
