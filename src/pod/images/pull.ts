@@ -112,20 +112,32 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
       }
       manifestDigest = hit.digest;
     }
-    const layers = o.onProgress ? (m.manifests ? (JSON.parse((await skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`])).stdout) as RawManifest) : m).layers ?? [] : [];
     const existing = store.records().find((r) => r.ref === name);
     if (existing && existing.digest === digest && store.complete(existing)) return existing;
+    // The platform manifest's layers (an index costs one more request, made beside the copy, not before it).
+    let layers = m.manifests ? [] : (m.layers ?? []);
+    const platform = m.manifests
+      ? skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`]).then((r) => (layers = (JSON.parse(r.stdout) as RawManifest).layers ?? []), () => undefined)
+      : undefined;
     store.cleanPartial();
     const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
     const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
+    // Each layer unpacks as soon as the copy has verified and stored its blob, while the others still download.
+    const early = setInterval(() => {
+      for (const l of layers) if (existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
+    }, 20);
     try {
       await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
       report(true);
     } catch (e) {
+      clearInterval(early);
+      await store.settleEarly();
       store.cleanPartial();
       throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
     } finally {
       clearInterval(timer);
+      clearInterval(early);
+      await platform;
     }
     const local = store.manifestFor(name);
     if (!local) throw fail('the copy left no manifest in the store');

@@ -130,16 +130,50 @@ export class ImageStore {
     return rec;
   }
 
+  /** Layer unpacks started while their image was still being copied: digest → the diffId (undefined: was there). */
+  private readonly early = new Map<string, Promise<string | undefined>>();
+
+  /**
+   * Starts unpacking a layer whose blob is in the store (verified and renamed into place by the copy) while the
+   * rest of its image is still coming, so download and gunzip overlap; `commit` waits for it and checks its diffId.
+   */
+  unpackSoon(digest: string): void {
+    if (this.early.has(digest) || existsSync(join(this.layersDir, hex(digest)))) return;
+    const p = this.unpackNow(digest);
+    p.catch(() => undefined);
+    this.early.set(digest, p);
+  }
+
+  /** Waits for the early unpacks still running (before a failed copy's leftovers are removed). */
+  async settleEarly(): Promise<void> {
+    await Promise.allSettled(this.early.values());
+  }
+
   private async unpackOnce(ref: string, digest: string, diffId: string | undefined): Promise<void> {
     const dir = join(this.layersDir, hex(digest));
-    if (existsSync(dir)) return;
+    const started = this.early.get(digest);
+    this.early.delete(digest);
+    // null: none started, or it failed (done again here, where its error is reported); a finished one whose directory
+    // went since (rmi in between) is done again too.
+    const early = started ? await started.catch(() => null) : null;
+    const got = early !== null && existsSync(dir) ? early : await this.unpackNow(digest);
+    if (diffId && got && diffId !== got) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new ImageError('ErrImagePull', `${ref}: layer ${digest} unpacks to ${got}, but the image config says ${diffId}`);
+    }
+  }
+
+  /** Unpacks a layer blob into `layers/<hex>` through a temp dir; resolves with its diffId, undefined when it was there. */
+  private async unpackNow(digest: string): Promise<string | undefined> {
+    const dir = join(this.layersDir, hex(digest));
+    if (existsSync(dir)) return undefined;
     const tmp = join(this.layersDir, `.tmp-${hex(digest).slice(0, 16)}-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { mode: 0o755 });
     try {
       const r = await unpackLayer(this.blobPath(digest), tmp);
-      if (diffId && diffId !== r.diffId) throw new ImageError('ErrImagePull', `${ref}: layer ${digest} unpacks to ${r.diffId}, but the image config says ${diffId}`);
       renameSync(tmp, dir);
+      return r.diffId;
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       throw e;
