@@ -61,7 +61,7 @@ async function sandboxTimes(n: number, make: () => Sandbox): Promise<{ setup: nu
   return { setup, teardown };
 }
 
-async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: ImageProvider, onStart?: (created: number) => void): Promise<number[]> {
+async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: ImageProvider, onStart?: (created: number) => void, onExec?: (ms: number) => void): Promise<number[]> {
   const p = parseManifests(POD, 'bench.yaml');
   const l = loadManifests(p.objects);
   const out: number[] = [];
@@ -76,6 +76,16 @@ async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: I
         const proc = spawn(spec);
         void proc.created?.then((ok) => ok && onStart(performance.now() - t0));
         return proc;
+      };
+    }
+    if (onExec) {
+      // An exec probe's cost: the sidecar's startup probe and the mains' readiness probes are on the path to Ready.
+      const exec = sandbox.exec.bind(sandbox);
+      sandbox.exec = async (...a) => {
+        const t0 = performance.now();
+        const res = await exec(...a);
+        onExec(performance.now() - t0);
+        return res;
       };
     }
     const r = new PodRunner({ plan: l.pods[0], configMaps: l.configMaps, secrets: l.secrets, sandbox, dir, images });
@@ -101,11 +111,13 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
   const ns = await sandboxTimes(n, () => new NamespacedSandbox({ id: id() }));
   const shared = await sandboxTimes(n, () => new NamespacedSandbox({ id: id(), shareProcessNamespace: true }));
   const host = await timeToReady(m, () => new HostSandbox());
-  const ready = await timeToReady(m, () => new NamespacedSandbox({ id: id() }));
+  const nsExec: number[] = [];
+  const ready = await timeToReady(m, () => new NamespacedSandbox({ id: id() }), undefined, undefined, (ms) => nsExec.push(ms));
   const images = mapProvider({ 'bench.local/busybox:1': dirImage({}, [busyboxLayerDir()], 'bench.local/busybox:1') });
   const ociRoot = mkdtempSync(join(tmpdir(), 'podkit-bench-oci-'));
   const created: number[] = [];
-  const fromImages = await timeToReady(m, (dir) => new ContainerSandbox({ id: id(), dir, runtime: { bin: 'crun', root: ociRoot }, hostname: 'bench' }), images, (ms) => created.push(ms));
+  const ociExec: number[] = [];
+  const fromImages = await timeToReady(m, (dir) => new ContainerSandbox({ id: id(), dir, runtime: { bin: 'crun', root: ociRoot }, hostname: 'bench' }), images, (ms) => created.push(ms), (ms) => ociExec.push(ms));
   rmSync(ociRoot, { recursive: true, force: true });
   const noPodman = await podmanMissing();
   const podman = noPodman ? [] : await podmanKubePlay(m, POD, busyboxLayerDir());
@@ -128,6 +140,8 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
       row('3-container pod → Ready (host, no isolation)', host),
       row('3-container pod → Ready (from images, crun)', fromImages),
       row('container start: spawn → created by crun', created),
+      row('exec probe, namespaced host process', nsExec),
+      row('exec probe in a container (crun exec)', ociExec),
       ...(podman.length ? [row('3-container pod → running (podman kube play)', podman)] : []),
     ]),
   );
