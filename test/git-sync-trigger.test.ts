@@ -12,7 +12,7 @@ after(stopAll);
 const SECRET = 'trigger-secret-123';
 const sign = (body: string, secret = SECRET) => createHmac('sha256', secret).update(body).digest('hex');
 
-async function setup(extra: { git?: string } = {}) {
+async function setup(extra: { git?: string; triggerMaxBody?: number } = {}) {
   const repo = makeRepo({ 'index.html': 'v1\n' });
   const dir = tempDir('gs-trig-');
   const secretFile = join(dir, 'secret');
@@ -74,6 +74,40 @@ test('forged or missing signatures get 401 and cause no fetch', async () => {
   } finally {
     await h.close();
   }
+});
+
+test('trigger bodies over --trigger-max-body are 413 before the signature check, declared or streamed, even 40 at once', async () => {
+  const { h, url, post, lines } = await setup({ triggerMaxBody: 4096 });
+  try {
+    const attempts = h.status().attempts;
+    const big = 'x'.repeat(25 << 20);
+    // Declared lengths are refused from the header alone; 40 concurrent 25 MB bodies never get buffered.
+    const declared = await Promise.all(Array.from({ length: 40 }, () => fetch(url, { method: 'POST', body: big }).then((r) => r.status)));
+    assert.deepEqual(new Set(declared), new Set([413]));
+    // A chunked body (no Content-Length) is cut off as soon as it passes the limit.
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 8; i++) c.enqueue(new TextEncoder().encode('y'.repeat(1024)));
+        c.close();
+      },
+    });
+    const chunked = await fetch(url, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 413);
+    assert.equal(h.status().attempts, attempts, 'a refused body triggers nothing');
+    assert.ok(!lines.some((l) => /refused trigger request/.test(l)), 'refused before the signature was looked at');
+    // Under the limit a signed body still triggers.
+    const body = JSON.stringify({ ref: 'refs/heads/main', pad: 'z'.repeat(3000) });
+    const ok = await post({ 'X-Hub-Signature-256': `sha256=${sign(body)}` }, body);
+    assert.equal(ok.status, 202);
+  } finally {
+    await h.close();
+  }
+});
+
+test('CLI: --trigger-max-body below 1 exits 2 naming the flag', async () => {
+  const r = await runPodkit(['git-sync', '--repo', 'file:///nonexistent', '--root', tempDir('gs-tmb-'), '--trigger-max-body', '0']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /trigger-max-body/);
 });
 
 test('triggers during a sync coalesce into one follow-up that converges on the newest commit', async () => {

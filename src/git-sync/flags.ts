@@ -72,6 +72,12 @@ export const spec = {
     env: env('TRIGGER_SECRET_FILE'),
     metavar: 'PATH',
   }),
+  'trigger-max-body': flag.int({
+    help: 'podkit: largest request body the HTTP server reads, bytes; a bigger trigger is refused with 413 before its signature is checked',
+    env: env('TRIGGER_MAX_BODY'),
+    default: 1 << 20,
+    check: (v) => (v < 1 ? 'must be at least 1' : undefined),
+  }),
   'trigger-path': flag.string({ help: 'podkit: path of the inbound trigger endpoint', env: env('TRIGGER_PATH'), default: '/webhook' }),
   username: flag.string({ help: 'username for git auth over HTTP(S)', env: both('USERNAME') }),
   password: flag.string({ help: 'password or token for git auth (prefer --password-file)', env: both('PASSWORD'), secret: true }),

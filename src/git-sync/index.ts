@@ -221,12 +221,12 @@ export async function start(options: Options): Promise<Handle> {
 
   let http: HttpHandle | undefined;
   if (o.httpBind) {
-    // GitHub caps webhook payloads at 25 MB; a big push must not be refused as too large.
+    // Bodies are read whole before the signature can be checked, so the cap bounds what unsigned requests cost.
     http = await startHttpServer({
       bind: o.httpBind,
       ready: readiness,
       metrics: o.httpMetrics ? metrics.collect : undefined,
-      maxBody: 25 << 20,
+      maxBody: o.triggerMaxBody,
       log,
       landing: {
         name: 'podkit git-sync',

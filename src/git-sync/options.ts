@@ -82,6 +82,8 @@ export interface Options {
   triggerSecretFile?: string;
   /** Default `/webhook`. */
   triggerPath?: string;
+  /** Largest request body read, bytes (413 above it). Default 1 MiB. */
+  triggerMaxBody?: number;
   /** /readyz fails when the last success is older than this many periods; 0 = never. Default 6. */
   readyStalePeriods?: number;
   log?: Logger;
@@ -137,6 +139,7 @@ export function resolveOptions(o: Options, log: Logger): Resolved {
     webhookBackoffMs: o.webhookBackoffMs ?? 3000,
     httpMetrics: o.httpMetrics ?? true,
     triggerPath: o.triggerPath ?? '/webhook',
+    triggerMaxBody: o.triggerMaxBody ?? 1 << 20,
     readyStalePeriods: o.readyStalePeriods ?? 6,
     log,
   };
@@ -205,6 +208,7 @@ export function optionsFromFlags(v: Values<Spec>, explicit: (name: keyof Spec) =
     httpMetrics: v['http-metrics'],
     triggerSecretFile: v['trigger-secret-file'],
     triggerPath: v['trigger-path'],
+    triggerMaxBody: v['trigger-max-body'],
     readyStalePeriods: v['ready-stale-periods'],
   };
 }
