@@ -1,4 +1,28 @@
-/** @module The one error catalogue: every failure podkit reports has a stable PODKIT_ERR_* code here. */
+/**
+ * @module The one error catalogue: every failure podkit reports has a stable PODKIT_ERR_* code here.
+ *
+ * | class           | code                    | exit | when                                                        |
+ * |-----------------|-------------------------|------|-------------------------------------------------------------|
+ * | UsageError      | PODKIT_ERR_USAGE        | 2    | bad command line: unknown flag, missing or bad value        |
+ * | ConfigError     | PODKIT_ERR_CONFIG       | 2    | a config file, manifest or patch is wrong (`path` names it) |
+ * | ProtocolError   | PODKIT_ERR_PROTOCOL     | 1    | a peer's bytes break the protocol                           |
+ * | UpstreamError   | PODKIT_ERR_UPSTREAM     | 1    | an upstream server failed or could not be reached           |
+ * | TimeoutError    | PODKIT_ERR_TIMEOUT      | 1    | an operation ran past its deadline                          |
+ * | AuthError       | PODKIT_ERR_AUTH         | 1    | credentials refused, signature did not verify               |
+ * | GitError        | PODKIT_ERR_GIT          | 1    | a git command failed                                        |
+ * | SandboxError    | PODKIT_ERR_SANDBOX      | 1    | a pod sandbox or container could not be set up              |
+ * | PermissionError | PODKIT_ERR_PERMISSION   | 1    | a privilege this process lacks (root for namespaces)        |
+ * | BindError       | PODKIT_ERR_BIND         | 1    | a server socket could not be opened                         |
+ * | ClosedError     | PODKIT_ERR_CLOSED       | 1    | the component closed while the operation ran                |
+ * | HookError       | PODKIT_ERR_HOOK         | 1    | a git-sync exechook or webhook failed                       |
+ * | ImageError      | PODKIT_ERR_IMAGE        | 1    | an image could not be had (`reason` as Kubernetes shows it) |
+ * | FileError       | PODKIT_ERR_FILE         | 1    | a file podkit needs could not be read or written (`path`)   |
+ * | SystemError     | PODKIT_ERR_SYSTEM       | 1    | a system call podkit makes itself failed (`errno`)          |
+ * | UnsupportedError| PODKIT_ERR_UNSUPPORTED  | 1    | a feature this platform or build lacks (a native addon)     |
+ * | InternalError   | PODKIT_ERR_INTERNAL     | 1    | a bug in podkit: a broken internal rule                     |
+ *
+ * docs/errors.md holds the same table for users; test/errors-catalogue.test.ts keeps plain Error constructors out of src/.
+ */
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -20,7 +44,7 @@ export class PodkitError extends Error {
 /** Bad command-line usage: unknown flag, missing value, bad value. Exit 2. */
 export class UsageError extends PodkitError {
   override readonly exitCode = 2;
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'bad usage', options?: ErrorOptions) {
     super('PODKIT_ERR_USAGE', message, options);
   }
 }
@@ -29,7 +53,7 @@ export class UsageError extends PodkitError {
 export class ConfigError extends PodkitError {
   override readonly exitCode = 2;
   readonly path: string;
-  constructor(path: string, message: string, options?: ErrorOptions) {
+  constructor(path: string, message = 'invalid configuration', options?: ErrorOptions) {
     super('PODKIT_ERR_CONFIG', path ? `${path}: ${message}` : message, options);
     this.path = path;
   }
@@ -37,56 +61,56 @@ export class ConfigError extends PodkitError {
 
 /** Bytes from a peer do not follow the protocol. Sent to that peer as a value where the protocol allows. */
 export class ProtocolError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'protocol error', options?: ErrorOptions) {
     super('PODKIT_ERR_PROTOCOL', message, options);
   }
 }
 
 /** An upstream server (Redis, git remote, scrape target) failed or could not be reached. */
 export class UpstreamError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'upstream failed', options?: ErrorOptions) {
     super('PODKIT_ERR_UPSTREAM', message, options);
   }
 }
 
 /** An operation ran past its deadline. */
 export class TimeoutError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'timed out', options?: ErrorOptions) {
     super('PODKIT_ERR_TIMEOUT', message, options);
   }
 }
 
 /** Credentials were refused, or a signature did not verify. */
 export class AuthError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'authentication failed', options?: ErrorOptions) {
     super('PODKIT_ERR_AUTH', message, options);
   }
 }
 
 /** A git command failed. `stderr` is already redacted. */
 export class GitError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'git failed', options?: ErrorOptions) {
     super('PODKIT_ERR_GIT', message, options);
   }
 }
 
 /** A pod sandbox (namespaces, mounts, veth) could not be set up or torn down. */
 export class SandboxError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'sandbox setup failed', options?: ErrorOptions) {
     super('PODKIT_ERR_SANDBOX', message, options);
   }
 }
 
 /** An operation needs a privilege this process does not have (e.g. root for namespaces). */
 export class PermissionError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'permission denied', options?: ErrorOptions) {
     super('PODKIT_ERR_PERMISSION', message, options);
   }
 }
 
 /** A server socket could not be opened: the address is in use, not local, or needs privileges. */
 export class BindError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'cannot listen', options?: ErrorOptions) {
     super('PODKIT_ERR_BIND', message, options);
   }
 }
@@ -119,7 +143,7 @@ export function fileErrorReason(err: unknown): string {
 
 /** A post-sync hook (git-sync exechook or webhook) failed. */
 export class HookError extends PodkitError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message = 'hook failed', options?: ErrorOptions) {
     super('PODKIT_ERR_HOOK', message, options);
   }
 }
@@ -130,8 +154,45 @@ export class HookError extends PodkitError {
  */
 export class ImageError extends PodkitError {
   readonly reason: 'ErrImagePull' | 'ErrImageNeverPull' | 'InvalidImageName';
-  constructor(reason: ImageError['reason'], message: string, options?: ErrorOptions) {
+  constructor(reason: ImageError['reason'], message = 'cannot get the image', options?: ErrorOptions) {
     super('PODKIT_ERR_IMAGE', message, options);
     this.reason = reason;
+  }
+}
+
+/** A file podkit needs could not be read or written. `path` names it. */
+export class FileError extends PodkitError {
+  readonly path: string;
+  constructor(path: string, message = `cannot read ${path}`, options?: ErrorOptions) {
+    super('PODKIT_ERR_FILE', message, options);
+    this.path = path;
+  }
+}
+
+/**
+ * A system call podkit makes itself (a native addon, a raw handle) failed. `errno` is its name (EPIPE, EADDRINUSE)
+ * and the message reads like Node's own (`write EPIPE`), so one handler serves both.
+ */
+export class SystemError extends PodkitError {
+  readonly errno: string;
+  readonly syscall: string;
+  constructor(syscall: string, errno: string, detail?: string, options?: ErrorOptions) {
+    super('PODKIT_ERR_SYSTEM', `${syscall} ${errno}${detail ? ` ${detail}` : ''}`, options);
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+/** A feature this platform or build lacks, e.g. a native addon that did not load. */
+export class UnsupportedError extends PodkitError {
+  constructor(message = 'not supported here', options?: ErrorOptions) {
+    super('PODKIT_ERR_UNSUPPORTED', message, options);
+  }
+}
+
+/** A broken internal rule (a metric registered twice, a bad metric name in code): a bug in podkit. */
+export class InternalError extends PodkitError {
+  constructor(message = 'internal error', options?: ErrorOptions) {
+    super('PODKIT_ERR_INTERNAL', message, options);
   }
 }

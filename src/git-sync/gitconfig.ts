@@ -1,4 +1,5 @@
 /** @module Pure parser for git-sync's `--git-config` list: `key:val,"quoted.key":"quoted val"` with \n \t \" \, \\ escapes. */
+import { UsageError } from '../core/errors.js';
 
 const ESC: Record<string, string> = { n: '\n', t: '\t', '"': '"', ',': ',', '\\': '\\' };
 
@@ -10,7 +11,7 @@ export function parseGitConfig(text: string): [string, string][] {
 
   const readEscape = (): string => {
     const c = text[i + 1];
-    if (c === undefined || !(c in ESC)) throw new Error(`invalid escape sequence "\\${c ?? ''}" at offset ${i}`);
+    if (c === undefined || !(c in ESC)) throw new UsageError(`invalid escape sequence "\\${c ?? ''}" at offset ${i}`);
     i += 2;
     return ESC[c];
   };
@@ -19,7 +20,7 @@ export function parseGitConfig(text: string): [string, string][] {
     i++; // opening quote
     let s = '';
     for (;;) {
-      if (i >= n) throw new Error(`unterminated quoted ${what}`);
+      if (i >= n) throw new UsageError(`unterminated quoted ${what}`);
       const c = text[i];
       if (c === '"') {
         i++;
@@ -39,18 +40,18 @@ export function parseGitConfig(text: string): [string, string][] {
     if (text[i] === '"') key = readQuoted('key');
     else {
       while (i < n && text[i] !== ':') {
-        if (text[i] === ',') throw new Error(`key "${key}" has no value`);
+        if (text[i] === ',') throw new UsageError(`key "${key}" has no value`);
         key += text[i++];
       }
     }
-    if (text[i] !== ':') throw new Error(`key "${key}" has no value`);
+    if (text[i] !== ':') throw new UsageError(`key "${key}" has no value`);
     i++;
-    if (key === '') throw new Error('empty key');
+    if (key === '') throw new UsageError('empty key');
     // value
     let val = '';
     if (text[i] === '"') {
       val = readQuoted('value');
-      if (i < n && text[i] !== ',') throw new Error(`unexpected "${text[i]}" after quoted value of "${key}"`);
+      if (i < n && text[i] !== ',') throw new UsageError(`unexpected "${text[i]}" after quoted value of "${key}"`);
     } else {
       while (i < n && text[i] !== ',') {
         if (text[i] === '\\') val += readEscape();

@@ -2,7 +2,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { runCommand } from '../core/command.js';
 import { flag } from '../core/config.js';
-import { UsageError } from '../core/errors.js';
+import { FileError, UsageError } from '../core/errors.js';
 import { injectText } from './index.js';
 import type { SidecarMode } from './plan.js';
 
@@ -67,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
             await writeFile(tmp, out);
             await rename(tmp, v.output);
           } catch (err) {
-            throw new Error(`cannot write ${v.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+            throw new FileError(v.output, `cannot write ${v.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
           }
         } else await new Promise<void>((resolve, reject) => process.stdout.write(out, (e) => (e ? reject(e) : resolve())));
         return 0;

@@ -80,7 +80,7 @@ export function applyToDocument(doc: Document, ops: readonly PatchOp[]): void {
   for (const o of ops) {
     const tokens = parsePointer(o.path);
     if (tokens.length === 0) {
-      if (o.op === 'remove') throw new Error('cannot remove a whole document');
+      if (o.op === 'remove') throw new ConfigError('', 'cannot remove a whole document');
       doc.contents = doc.createNode(o.value) as Document['contents'];
       continue;
     }
@@ -88,7 +88,7 @@ export function applyToDocument(doc: Document, ops: readonly PatchOp[]): void {
     for (const t of tokens.slice(0, -1)) {
       if (isSeq(parent)) parent = parent.items[Number(t)];
       else if (isMap(parent)) parent = parent.get(t, true);
-      else throw new Error(`${o.path}: no such node`);
+      else throw new ConfigError(o.path, 'no such node');
     }
     const last = tokens[tokens.length - 1];
     const node = () => doc.createNode((o as { value: Json }).value);
@@ -102,7 +102,7 @@ export function applyToDocument(doc: Document, ops: readonly PatchOp[]): void {
       if (parent.items.length === 0) parent.flow = false;
       if (o.op === 'remove') parent.delete(last);
       else parent.set(last, node());
-    } else throw new Error(`${o.path}: parent is not a mapping or list`);
+    } else throw new ConfigError(o.path, 'parent is not a mapping or list');
   }
 }
 

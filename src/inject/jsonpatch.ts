@@ -1,4 +1,5 @@
 /** @module RFC 6902 JSON Patch for plain JSON values: a structural diff that keeps named list items in place, and an applier. */
+import { ConfigError } from '../core/errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -19,7 +20,7 @@ export function unescapeToken(t: string): string {
 /** Split a JSON Pointer into tokens; `''` is the whole document. */
 export function parsePointer(p: string): string[] {
   if (p === '') return [];
-  if (!p.startsWith('/')) throw new Error(`bad JSON pointer ${JSON.stringify(p)}`);
+  if (!p.startsWith('/')) throw new ConfigError('', `bad JSON pointer ${JSON.stringify(p)}`);
   return p.slice(1).split('/').map(unescapeToken);
 }
 
@@ -121,7 +122,7 @@ export function applyPatch(doc: Json, ops: readonly { op: string; path: string; 
   for (const o of ops) {
     const tokens = parsePointer(o.path);
     if (tokens.length === 0) {
-      if (o.op === 'remove') throw new Error('cannot remove the whole document');
+      if (o.op === 'remove') throw new ConfigError('', 'cannot remove the whole document');
       root = structuredClone(o.value as Json);
       continue;
     }
@@ -129,7 +130,7 @@ export function applyPatch(doc: Json, ops: readonly { op: string; path: string; 
     let parent: Json = root;
     for (const t of tokens.slice(0, -1)) {
       const next: Json | undefined = Array.isArray(parent) ? parent[index(t, parent.length - 1)] : isObj(parent) ? parent[t] : undefined;
-      if (next === undefined) throw new Error(`${o.path}: path does not exist`);
+      if (next === undefined) throw new ConfigError(o.path, 'path does not exist');
       parent = next;
     }
     const value = structuredClone(o.value as Json);
@@ -137,20 +138,20 @@ export function applyPatch(doc: Json, ops: readonly { op: string; path: string; 
       if (o.op === 'add') parent.splice(last === '-' ? parent.length : index(last, parent.length), 0, value);
       else if (o.op === 'remove') parent.splice(index(last, parent.length - 1), 1);
       else if (o.op === 'replace') parent[index(last, parent.length - 1)] = value;
-      else throw new Error(`unsupported op ${o.op}`);
+      else throw new ConfigError('', `unsupported op ${o.op}`);
     } else if (isObj(parent)) {
-      if ((o.op === 'remove' || o.op === 'replace') && !(last in parent)) throw new Error(`${o.path}: path does not exist`);
+      if ((o.op === 'remove' || o.op === 'replace') && !(last in parent)) throw new ConfigError(o.path, 'path does not exist');
       if (o.op === 'add' || o.op === 'replace') parent[last] = value;
       else if (o.op === 'remove') delete parent[last];
-      else throw new Error(`unsupported op ${o.op}`);
-    } else throw new Error(`${o.path}: parent is not a container`);
+      else throw new ConfigError('', `unsupported op ${o.op}`);
+    } else throw new ConfigError(o.path, 'parent is not a container');
   }
   return root;
 }
 
 function index(t: string, max: number): number {
-  if (!/^(0|[1-9]\d*)$/.test(t)) throw new Error(`bad array index ${JSON.stringify(t)}`);
+  if (!/^(0|[1-9]\d*)$/.test(t)) throw new ConfigError('', `bad array index ${JSON.stringify(t)}`);
   const i = Number(t);
-  if (i > max) throw new Error(`array index ${i} out of range`);
+  if (i > max) throw new ConfigError('', `array index ${i} out of range`);
   return i;
 }

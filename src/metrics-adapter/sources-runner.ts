@@ -1,7 +1,7 @@
 /** @module Pull sources collected at scrape time, each under its own deadline; a failure gives up{source}=0, never a broken scrape. */
 import type { Logger } from '../core/log.js';
 import type { MetricFamily } from '../core/metrics/model.js';
-import { describeError } from '../core/errors.js';
+import { describeError, InternalError, TimeoutError } from '../core/errors.js';
 import type { Source } from './sources/source.js';
 import type { SourceConfig } from './config.js';
 import type { SelfMetrics } from './self-metrics.js';
@@ -64,12 +64,13 @@ export class SourcesRunner {
     try {
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          ac.abort(new Error(`timed out after ${cfg.timeoutMs} ms`));
-          reject(new Error(`timed out after ${cfg.timeoutMs} ms`));
+          const e = new TimeoutError(`timed out after ${cfg.timeoutMs} ms`);
+          ac.abort(e);
+          reject(e);
         }, cfg.timeoutMs);
       });
       const fams = await Promise.race([source.collect(ac.signal), deadline]);
-      if (!Array.isArray(fams)) throw new Error('source returned no list of families');
+      if (!Array.isArray(fams)) throw new InternalError('source returned no list of families');
       this.self.sourceUp.set({ source: cfg.name }, 1);
       return this.capped(cfg, fams);
     } catch (err) {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
-import { ConfigError } from '../core/errors.js';
+import { BindError, ConfigError, SystemError, UnsupportedError } from '../core/errors.js';
 
 /** `recvmmsg`: the native batched receiver; `dgram`: Node's socket, one callback per datagram. */
 export type UdpReceiverKind = 'recvmmsg' | 'dgram';
@@ -84,7 +84,7 @@ export function loadAddon(): UdpBatchAddon | Error {
     try {
       addon = createRequire(import.meta.url)(process.env[ADDON_ENV] || ADDON_PATH) as UdpBatchAddon;
     } catch (err) {
-      addon = new Error(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `recvmmsg receiver is Linux-only (${process.platform})`);
+      addon = new UnsupportedError(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `recvmmsg receiver is Linux-only (${process.platform})`);
     }
   }
   return addon;
@@ -131,7 +131,7 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   const onData = (start: number, bytes: number, kernelDrops: number, ringDrops: number): void => {
     if (start < 0) {
       const name = getSystemErrorName(start);
-      o.onError(Object.assign(new Error(`recvmmsg ${name}`), { code: name }));
+      o.onError(new SystemError('recvmmsg', name));
       return;
     }
     const ring = shared.ring!;
@@ -161,7 +161,7 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   } catch (err) {
     // Shaped like dgram's bind errors: `bind EADDRINUSE 127.0.0.1:9125` with .code.
     const code = (err as { code?: string }).code ?? 'EINVAL';
-    throw Object.assign(new Error(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`), { code });
+    throw new BindError(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`, { cause: err });
   }
   shared.ring = Buffer.from(r.ring);
   shared.u32 = new Uint32Array(r.ring);

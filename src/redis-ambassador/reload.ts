@@ -1,4 +1,5 @@
 /** @module What a running ambassador can change without a restart (SIGHUP, reconfigure): replicas, read policy, consistency. */
+import { UsageError } from '../core/errors.js';
 import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
 import type { MetricFamily } from '../core/metrics/model.js';
@@ -93,9 +94,9 @@ export class LiveConfig {
     const ctx = this.d.ctx;
     const changed: string[] = [];
     const conflict = policyConflict(next.readPolicy ?? ctx.readPolicy, next.consistency ?? ctx.consistency);
-    if (conflict) throw new Error(`--consistency: ${conflict}`);
+    if (conflict) throw new UsageError(`--consistency: ${conflict}`);
     if (next.replicas && !sameList(next.replicas, this.replicas)) {
-      if (this.d.topo && !(this.d.topo instanceof StaticTopology)) throw new Error('replicas cannot be set: they are discovered from Sentinel');
+      if (this.d.topo && !(this.d.topo instanceof StaticTopology)) throw new UsageError('replicas cannot be set: they are discovered from Sentinel');
       await this.setReplicas(next.replicas);
       changed.push('replicas');
     }

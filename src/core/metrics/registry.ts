@@ -1,4 +1,5 @@
 /** @module A small registry of instruments (counter, gauge, histogram, info) for self-metrics. */
+import { InternalError } from '../errors.js';
 import { DEFAULT_BUCKETS, labelKey, LABEL_NAME_RE, METRIC_NAME_RE, type Labels, type Metric, type MetricFamily, type MetricType } from './model.js';
 
 interface Common {
@@ -17,8 +18,8 @@ abstract class Instrument<Child> {
     readonly labelNames: readonly string[],
     readonly unit?: string,
   ) {
-    if (!METRIC_NAME_RE.test(name)) throw new Error(`invalid metric name ${name}`);
-    for (const l of labelNames) if (!LABEL_NAME_RE.test(l) || l.startsWith('__')) throw new Error(`invalid label name ${l}`);
+    if (!METRIC_NAME_RE.test(name)) throw new InternalError(`invalid metric name ${name}`);
+    for (const l of labelNames) if (!LABEL_NAME_RE.test(l) || l.startsWith('__')) throw new InternalError(`invalid label name ${l}`);
   }
   protected abstract create(): Child;
   protected abstract snapshot(labels: Labels, child: Child): Metric;
@@ -30,7 +31,7 @@ abstract class Instrument<Child> {
     if (!e) {
       const clean: Record<string, string> = {};
       for (const n of this.labelNames) clean[n] = labels[n] ?? '';
-      for (const n of Object.keys(labels)) if (!this.labelNames.includes(n)) throw new Error(`${this.name}: unknown label ${n}`);
+      for (const n of Object.keys(labels)) if (!this.labelNames.includes(n)) throw new InternalError(`${this.name}: unknown label ${n}`);
       e = { labels: clean, child: this.create() };
       this.children.set(key, e);
     }
@@ -52,7 +53,7 @@ export class CounterChild {
   value = 0;
   readonly created = Date.now() / 1000;
   inc(n = 1): void {
-    if (n < 0) throw new Error('counter cannot decrease');
+    if (n < 0) throw new InternalError('counter cannot decrease');
     this.value += n;
   }
 }
@@ -161,7 +162,7 @@ export class Registry {
   private readonly collectors = new Set<Collector>();
 
   private add<T extends Instrument<unknown>>(i: T): T {
-    if (this.instruments.has(i.name)) throw new Error(`metric ${i.name} registered twice`);
+    if (this.instruments.has(i.name)) throw new InternalError(`metric ${i.name} registered twice`);
     this.instruments.set(i.name, i);
     return i;
   }

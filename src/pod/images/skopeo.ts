@@ -33,7 +33,7 @@ export function skopeo(args: readonly string[], onLine?: (line: string) => void,
     );
     child.once('close', (code, sig) => {
       if (code === 0) resolve({ stdout, stderr });
-      else reject(Object.assign(new Error(skopeoMessage(stderr) || `skopeo exited ${code ?? sig}`), { stderr }));
+      else reject(Object.assign(new ImageError('ErrImagePull', skopeoMessage(stderr) || `skopeo exited ${code ?? sig}`), { stderr }));
     });
   });
 }

@@ -1,4 +1,5 @@
 /** @module Probe handlers (exec, httpGet, tcpSocket) and the probe worker: Kubernetes' defaults and thresholds, on an injectable clock. */
+import { TimeoutError } from '../../core/errors.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
@@ -33,7 +34,7 @@ export async function runHandler(h: Handler & { grpc?: unknown }, target: ProbeT
         const code = res.statusCode ?? 0;
         resolve(code >= 200 && code < 400 ? { result: 'success', detail: `HTTP ${code}` } : { result: 'failure', detail: `HTTP ${code}` });
       });
-      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('timeout', () => req.destroy(new TimeoutError()));
       req.on('error', (e) => resolve({ result: 'failure', detail: e.message }));
       req.end();
     });
@@ -42,7 +43,7 @@ export async function runHandler(h: Handler & { grpc?: unknown }, target: ProbeT
     const t = h.tcpSocket;
     return new Promise((resolve) => {
       const s = connect({ host: t.host ?? target.host, port: port(t.port) });
-      s.setTimeout(timeoutMs, () => s.destroy(new Error('timed out')));
+      s.setTimeout(timeoutMs, () => s.destroy(new TimeoutError()));
       s.once('connect', () => {
         s.destroy();
         resolve({ result: 'success', detail: 'connected' });

@@ -1,4 +1,5 @@
 /** @module Spawning container and exec processes: own process group, env via the environment, reaped exit, bounded exec. */
+import { SandboxError } from '../../core/errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ContainerProcess, ExecResult } from './sandbox.js';
@@ -67,7 +68,7 @@ export async function tool(argv: string[], input?: string): Promise<string> {
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')}: ${err.trim() || `exit ${code}`}`))));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new SandboxError(`${argv.join(' ')}: ${err.trim() || `exit ${code}`}`))));
     if (input !== undefined) child.stdin?.end(input);
   });
 }

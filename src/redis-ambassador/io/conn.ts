@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import type { Server, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, UnsupportedError } from '../../core/errors.js';
 import { adopt } from './accept.js';
 import { copyOut, type BatchSink } from '../resp/bytes.js';
 import { HIGH_WATER, Sink } from './sink.js';
@@ -150,7 +150,7 @@ export function loadConnIo(): ConnIoAddon | Error {
       events = new Int32Array(eb);
       io = a;
     } catch (err) {
-      io = new Error(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `conn_io is Linux-only (${process.platform})`);
+      io = new UnsupportedError(process.platform === 'linux' ? (err as Error).message.split('\n')[0] : `conn_io is Linux-only (${process.platform})`);
     }
   }
   return io;

@@ -8,6 +8,7 @@
  *
  * The direct path needs the runtime's stream binding; without it (another runtime) every write is `socket.write`.
  */
+import { SystemError } from '../../core/errors.js';
 import { getSystemErrorName } from 'node:util';
 import type { Socket } from 'node:net';
 
@@ -151,7 +152,7 @@ export class Sink {
 
   private fail(err: number): void {
     const code = getSystemErrorName(err);
-    const e = Object.assign(new Error(`write ${code}`), { code, errno: err });
+    const e = new SystemError('write', code);
     this.socket.destroy(e);
   }
 }

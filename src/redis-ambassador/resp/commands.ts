@@ -1,4 +1,5 @@
 /** @module The command table routing reads by: flags from the live server's COMMAND, or @ioredis/commands until then (pure). */
+import { ProtocolError } from '../../core/errors.js';
 
 export const F_WRITE = 1;
 export const F_READONLY = 2;
@@ -217,7 +218,7 @@ function entryInfo(e: CommandEntry): CommandInfo {
 
 /** Build the table from the live server's `COMMAND` reply (as decoded by ioredis). */
 export function tableFromCommandReply(reply: unknown): CommandTable {
-  if (!Array.isArray(reply)) throw new TypeError('COMMAND reply is not an array');
+  if (!Array.isArray(reply)) throw new ProtocolError('COMMAND reply is not an array');
   const infos = (reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo);
   // Subcommands answered locally exist whatever the server version (CLIENT SETINFO is Redis 7.2+; clients send it anyway).
   const client = infos.find((i) => i.name === 'client');

@@ -1,4 +1,5 @@
 /** @module The Topology contract (who is master, which replicas are healthy) and the pure parsers/health rules both implementations share. */
+import { ProtocolError } from '../../core/errors.js';
 
 export interface NodeState {
   host: string;
@@ -98,14 +99,14 @@ export interface RoleReply {
 }
 
 export function parseRole(reply: unknown): RoleReply {
-  if (!Array.isArray(reply) || reply.length === 0) throw new Error('ROLE: unexpected reply');
+  if (!Array.isArray(reply) || reply.length === 0) throw new ProtocolError('ROLE: unexpected reply');
   const r = String(reply[0]);
   if (r === 'master') return { role: 'master', offset: Number(reply[1]) || 0 };
   if (r === 'slave') {
     return { role: 'slave', masterHost: String(reply[1]), masterPort: Number(reply[2]), state: String(reply[3]), offset: Number(reply[4]) || 0 };
   }
   if (r === 'sentinel') return { role: 'sentinel', offset: 0 };
-  throw new Error(`ROLE: unknown role ${r}`);
+  throw new ProtocolError(`ROLE: unknown role ${r}`);
 }
 
 export interface ReplicaSeen {

@@ -2,6 +2,7 @@
  * @module How Kubernetes turns a container and its image into a process: the command/args table, image Env then the
  * container's env, working directory, user and groups, and securityContext → capabilities. Pure (files come as text).
  */
+import { SandboxError } from '../../../core/errors.js';
 import type { ImageRunConfig } from '../../images/types.js';
 import { quantity } from '../../spec/resources.js';
 
@@ -92,7 +93,7 @@ export function resolveUser(imageUser: string | undefined, sc: SecurityContext, 
     if (byId) [gid, home] = [Number(byId[3]), byId[5] || '/'];
   } else if (u !== '') {
     const f = users.get(u);
-    if (!f) throw new Error(`unable to find user ${u}: no matching entries in passwd file`);
+    if (!f) throw new SandboxError(`unable to find user ${u}: no matching entries in passwd file`);
     [uid, gid, home, name] = [Number(f[2]), Number(f[3]), f[5] || '/', u];
   } else {
     home = users.get('root')?.[5] ?? '/root';
@@ -101,7 +102,7 @@ export function resolveUser(imageUser: string | undefined, sc: SecurityContext, 
     if (/^\d+$/.test(g)) gid = Number(g);
     else {
       const f = groups.get(g);
-      if (!f) throw new Error(`unable to find group ${g}: no matching entries in group file`);
+      if (!f) throw new SandboxError(`unable to find group ${g}: no matching entries in group file`);
       gid = Number(f[2]);
     }
   }
