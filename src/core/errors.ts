@@ -110,8 +110,11 @@ export class PermissionError extends PodkitError {
 
 /** A server socket could not be opened: the address is in use, not local, or needs privileges. */
 export class BindError extends PodkitError {
-  constructor(message = 'cannot listen', options?: ErrorOptions) {
+  /** The system's reason when known (EADDRINUSE, EADDRNOTAVAIL, EACCES). */
+  readonly errno?: string;
+  constructor(message = 'cannot listen', options?: ErrorOptions & { errno?: string }) {
     super('PODKIT_ERR_BIND', message, options);
+    this.errno = options?.errno;
   }
 }
 

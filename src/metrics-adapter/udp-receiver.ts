@@ -159,9 +159,9 @@ async function openNative(a: UdpBatchAddon, o: UdpReceiverOptions): Promise<UdpR
   try {
     r = a.open({ family: v6 ? 6 : 4, host, port: o.bind.port, rcvbuf: o.readBuffer ?? 0, batch, slot, ring: ringSize, coalesceUs: o.coalesceUs ?? 200, onData });
   } catch (err) {
-    // Shaped like dgram's bind errors: `bind EADDRINUSE 127.0.0.1:9125` with .code.
+    // Worded like dgram's bind errors (`bind EADDRINUSE 127.0.0.1:9125`), the reason in .errno.
     const code = (err as { code?: string }).code ?? 'EINVAL';
-    throw new BindError(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`, { cause: err });
+    throw new BindError(`bind ${code} ${host}:${o.bind.port} (${(err as Error).message})`, { cause: err, errno: code });
   }
   shared.ring = Buffer.from(r.ring);
   shared.u32 = new Uint32Array(r.ring);

@@ -6,7 +6,7 @@ import type { HostPort } from '../core/parse.js';
 import { formatHostPort } from '../core/parse.js';
 import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { ConfigError, UpstreamError } from '../core/errors.js';
+import { BindError, ConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK } from '../core/resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
@@ -266,7 +266,7 @@ export async function start(options: Options): Promise<Handle> {
     connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new UpstreamError(`cannot listen on ${formatHostPort(listen)}: ${e.code ?? e.message}`, { cause: e })));
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new BindError(`cannot listen on ${formatHostPort(listen)}: ${e.code ?? e.message}`, { cause: e, errno: e.code })));
     server.listen(listen.port, listen.host, () => resolve());
   });
   const a = server.address() as AddressInfo;
