@@ -80,7 +80,7 @@ export function validateObject(body: unknown, source = ''): Issue[] {
       webhookRules(body.webhooks, err);
       break;
     default:
-      err('kind', `podkit does not validate kind ${kind} (known: ${KNOWN_KINDS.join(', ')})`);
+      // The API server validates kinds podkit does not know (RBAC, PVCs, HPAs…); inject passes them through unchanged.
       return finish(out, source);
   }
   if (typeof meta.name !== 'string') err('metadata.name', 'is required');
