@@ -79,6 +79,35 @@ test('HTTPS basic auth with --password-file against git http-backend; rotation n
   }
 });
 
+test('credentials inside the --repo URL never reach any argv (git, remote-http): every child /proc/PID/cmdline read during the sync', async () => {
+  const repo = makeRepo({ 'index.html': 'v1\n' });
+  const srv = await startGitHttpServer(dirname(repo.bare), { deploy: 'pw-url-Secret' });
+  after(() => srv.close());
+  const dir = tempDir('gs-auth-');
+  const argvLog = join(dir, 'argv.log');
+  process.env.ARGV_LOG = argvLog;
+  const { log, lines } = captureLogger('trace');
+  const scan = procScanner('pw-url');
+  const root = join(dir, 'root');
+  const url = srv.url('remote.git').replace('://', '://deploy:pw-url-Secret@');
+  const h = await start({ repo: url, root, link: 'site', periodMs: 3_600_000, git: argvGit, log });
+  try {
+    await waitHash(h, repo.head());
+    const c2 = repo.commit({ 'index.html': 'v2\n' });
+    h.trigger();
+    await waitHash(h, c2);
+    assert.ok(srv.log.some((l) => l.ok && l.user === 'deploy'), 'authenticated as deploy from the URL');
+    assert.ok(readFileSync(argvLog, 'utf8').includes('fetch'), 'the argv log saw the git calls');
+    assert.ok(!readFileSync(argvLog, 'utf8').includes('pw-url-Secret'), 'not in any git argv');
+    assert.ok(scan.samples() > 10, 'the scanner ran during the syncs');
+    assert.deepEqual(scan.hits.filter((c) => c.includes('pw-url-Secret')), [], `not in any process cmdline (${scan.samples()} samples)`);
+    assert.ok(!lines.some((l) => l.includes('pw-url-Secret')), 'not in logs');
+  } finally {
+    scan.stop();
+    await h.close();
+  }
+});
+
 test('--password (flag/env form) works and is redacted; a wrong password is an auth error', async () => {
   const repo = makeRepo({ 'index.html': 'v1\n' });
   const srv = await startGitHttpServer(dirname(repo.bare), { u: 'pw-flag-Secret' });

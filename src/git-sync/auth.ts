@@ -32,6 +32,29 @@ case "$1" in
 esac
 `;
 
+/**
+ * Split `scheme://user:secret@host/…` into the URL git is given and the credentials, so git's remote-http children
+ * (which get the URL on their argv, readable by every user in /proc) never see the secret: it goes through askpass.
+ * Explicit --username/--password/--password-file win over what the URL carries.
+ */
+export function splitUrlCredentials<T extends { repo: string; username?: string; password?: string; passwordFile?: string }>(o: T): T {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@/i.exec(o.repo);
+  if (!m || !/^https?:/i.test(m[1])) return o;
+  const colon = m[2].indexOf(':');
+  const dec = (x: string) => {
+    try {
+      return decodeURIComponent(x);
+    } catch {
+      return x;
+    }
+  };
+  const user = dec(colon < 0 ? m[2] : m[2].slice(0, colon));
+  const secret = colon < 0 ? undefined : dec(m[2].slice(colon + 1));
+  const out = { ...o, repo: m[1] + o.repo.slice(m[0].length), username: o.username || user };
+  if (secret !== undefined && !o.password && !o.passwordFile) out.password = secret;
+  return out;
+}
+
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function setupAuth(o: AuthOptions): AuthSetup {

@@ -5,7 +5,7 @@ import { describeError, TimeoutError, ClosedError } from '../core/errors.js';
 import { createLogger, redactString, type Logger } from '../core/log.js';
 import { sendText, startHttpServer, type HttpHandle, type Readiness } from '../core/http.js';
 import type { HostPort } from '../core/parse.js';
-import { setupAuth } from './auth.js';
+import { setupAuth, splitUrlCredentials } from './auth.js';
 import { createGitRunner } from './git.js';
 import { execHook, HookRunner, webHook, type HookEvent } from './hooks.js';
 import { createMetrics } from './metrics.js';
@@ -55,9 +55,10 @@ export async function start(options: Options): Promise<Handle> {
   const log: Logger = options.log ?? createLogger({ name: 'git-sync' });
   const o = resolveOptions(options, log);
   process.umask(o.groupWrite ? 0o002 : 0o022);
-  const auth = setupAuth(o);
+  const cred = splitUrlCredentials(o);
+  const auth = setupAuth(cred);
   const config: [string, string][] = [
-    ['remote.origin.url', o.repo],
+    ['remote.origin.url', cred.repo],
     ['safe.directory', '*'],
     ['gc.autoDetach', 'false'],
     ['gc.pruneExpire', 'now'],
