@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { stopAll, tempDir, withTimeout } from './helpers/index.js';
+import { pollUntil, stopAll, tempDir, withTimeout } from './helpers/index.js';
 import type { ContainerProcess, Sandbox } from '../src/pod/runtime/sandbox.js';
 import { NamespacedSandbox } from '../src/pod/runtime/sandbox-ns.js';
 import { HostSandbox } from '../src/pod/runtime/sandbox-host.js';
@@ -66,7 +66,7 @@ for (const [name, make] of impls) {
       try {
         const p = sb.spawn({ name: 'a', argv: ['sh', '-c', 'trap "echo term; exit 0" TERM; echo up; while :; do sleep 0.1; done'], env, mounts: [] });
         const out = collect(p);
-        for (let i = 0; i < 200 && !out().includes('up'); i++) await new Promise((r) => setTimeout(r, 10));
+        await pollUntil(() => out().includes('up'), { timeoutMs: 10_000, what: 'the container to print up' });
         const e = await sb.exec(p, ['sh', '-c', 'echo exec-ok'], env, undefined, 5000);
         assert.equal(e.code, 0);
         assert.equal(e.output.trim(), 'exec-ok');
@@ -103,7 +103,7 @@ describe('namespaced sandbox specifics', () => {
       const pb = srv(b, 'B');
       const oa = collect(pa);
       const ob = collect(pb);
-      for (let i = 0; i < 500 && !(oa().includes('listening') && ob().includes('listening')); i++) await new Promise((r) => setTimeout(r, 10));
+      await pollUntil(() => oa().includes('listening') && ob().includes('listening'), { timeoutMs: 10_000, what: 'both servers to listen' });
       assert.match(oa(), /listening/, oa());
       assert.match(ob(), /listening/, ob());
       const viaHost = (ip: string) => execFileSync('python3', ['-c', `import socket;s=socket.create_connection(('${ip}',7777),3);print(s.recv(10).decode())`]).toString().trim();
@@ -127,7 +127,7 @@ describe('namespaced sandbox specifics', () => {
     const target = `/tmp/podkit-ro-${process.pid}`;
     try {
       const sleeper = sb.spawn({ name: 's', argv: ['sh', '-c', 'exec sleep 30'], env, mounts: [] });
-      const p = sb.spawn({ name: 'r', argv: ['sh', '-c', `touch ${target}/x 2>&1; sleep 0.2; ps -e -o comm=`], env, mounts: [{ source: vol, target, readOnly: true }] });
+      const p = sb.spawn({ name: 'r', argv: ['sh', '-c', `touch ${target}/x 2>&1; i=0; until ps -e -o comm= | grep -qx sleep || [ $i -ge 200 ]; do i=$((i+1)); sleep 0.05; done; ps -e -o comm=`], env, mounts: [{ source: vol, target, readOnly: true }] });
       const out = collect(p);
       await withTimeout(p.exited, 10_000, 'reader');
       assert.match(out(), /Read-only file system/);
