@@ -57,10 +57,21 @@ export function splitUrlCredentials<T extends { repo: string; username?: string;
 
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * git's own global config, private to this process (as v4 keeps one). Only a file reaches every git: the GIT_CONFIG_*
+ * pairs are dropped from the environment of the `git-upload-pack` a local (file://) fetch starts, so a repository
+ * owned by another uid would fail there as "dubious ownership" when podkit runs as a non-root user.
+ */
+const GLOBAL_CONFIG = `[safe]
+\tdirectory = *
+`;
+
 export function setupAuth(o: AuthOptions): AuthSetup {
   const dir = mkdtempSync(join(tmpdir(), 'podkit-git-sync-'));
   chmodSync(dir, 0o700);
-  const env: NodeJS.ProcessEnv = {};
+  const globalConfig = join(dir, 'gitconfig');
+  writeFileSync(globalConfig, GLOBAL_CONFIG, { mode: 0o600 });
+  const env: NodeJS.ProcessEnv = { GIT_CONFIG_GLOBAL: globalConfig };
   const refresh = () => {
     if (o.passwordFile) {
       try {

@@ -47,7 +47,7 @@ export const spec = {
     default: 0,
   }),
   'touch-file': flag.string({ help: 'path (absolute or relative to --root) of a file touched after each sync that changed the tree', env: both('TOUCH_FILE'), metavar: 'PATH' }),
-  'add-user': flag.bool({ help: 'accepted for compatibility; podkit needs no /etc/passwd entry', env: both('ADD_USER'), default: false }),
+  'add-user': flag.bool({ help: 'add an /etc/passwd entry for the current uid/gid if it has none (ssh needs one; /etc/passwd must be writable)', env: both('ADD_USER'), default: false }),
   'group-write': flag.bool({ help: 'make all data (repo, worktrees, link) group-writable', env: both('GROUP_WRITE'), default: false }),
   'stale-worktree-timeout': flag.duration({
     help: 'how long to keep trees that are no longer published, so pinned readers never see files vanish',

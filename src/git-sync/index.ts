@@ -12,6 +12,7 @@ import { createMetrics } from './metrics.js';
 import { resolveOptions, type Options } from './options.js';
 import { Repo } from './repo.js';
 import { verifyTrigger } from './trigger.js';
+import { addUser } from './user.js';
 
 export type { Options } from './options.js';
 export { spec } from './flags.js';
@@ -55,6 +56,7 @@ export async function start(options: Options): Promise<Handle> {
   const log: Logger = options.log ?? createLogger({ name: 'git-sync' });
   const o = resolveOptions(options, log);
   process.umask(o.groupWrite ? 0o002 : 0o022);
+  if (o.addUser && addUser()) log.info('added an /etc/passwd entry for this uid', { uid: process.getuid?.(), gid: process.getgid?.() });
   const cred = splitUrlCredentials(o);
   const auth = setupAuth(cred);
   const config: [string, string][] = [
@@ -261,7 +263,7 @@ export async function start(options: Options): Promise<Handle> {
     log.info('serving HTTP', { address: http.address, trigger: o.triggerSecretFile ? o.triggerPath : undefined });
   }
 
-  log.info('starting', { repo: o.repo, ref: o.ref, root: o.root, link: o.link, periodMs: o.periodMs });
+  log.info('starting', { repo: redactString(o.repo), ref: o.ref, root: o.root, link: o.link, periodMs: o.periodMs, uid: process.getuid?.(), gid: process.getgid?.(), home: process.env.HOME });
   trigger('start');
 
   return {

@@ -36,6 +36,8 @@ export interface Options {
   errorFile?: string;
   /** Touch file path (absolute or relative to root). Default none. */
   touchFile?: string;
+  /** Add an /etc/passwd entry for this uid when it has none (ssh needs one). Default false. */
+  addUser?: boolean;
   /** Group-writable data. Default false. */
   groupWrite?: boolean;
   /** git executable. Default `git`. */
@@ -126,6 +128,7 @@ export function resolveOptions(o: Options, log: Logger): Resolved {
     errorFile: under(root, o.errorFile),
     touchFile: under(root, o.touchFile),
     groupWrite: o.groupWrite ?? false,
+    addUser: o.addUser ?? false,
     git: o.git ?? 'git',
     gitConfig: o.gitConfig ?? [],
     gitGc: o.gitGc ?? 'auto',
@@ -186,6 +189,7 @@ export function optionsFromFlags(v: Values<Spec>, explicit: (name: keyof Spec) =
     errorFile: v['error-file'],
     touchFile: v['touch-file'],
     groupWrite: v['group-write'],
+    addUser: v['add-user'],
     git: v.git,
     gitConfig,
     gitGc: v['git-gc'] as Options['gitGc'],
