@@ -31,6 +31,7 @@ const bad: [string, string[], RegExp][] = [
   ['an unknown flag', ['--master', '127.0.0.1:1', '--password', 'x'], /unknown flag --password/],
   ['a missing password file', ['--master', '127.0.0.1:1', '--password-file', '/nonexistent/pw'], /password-file: cannot read \/nonexistent\/pw/],
   ['a bad --max-bulk', ['--master', '127.0.0.1:1', '--max-bulk', 'lots'], /--max-bulk: expected a size/],
+  ['no crash on lengths: a --max-bulk past what one buffer holds', ['--master', '127.0.0.1:1', '--max-bulk', '8gb'], /--max-bulk: at most \d+ bytes/],
   ['a bad --pool-size', ['--master', '127.0.0.1:1', '--pool-size', '0'], /--pool-size: must be 1\.\.64/],
   ['--sentinel and --master together', ['--sentinel', '127.0.0.1:1', '--master-name', 'm', '--master', '127.0.0.1:2'], /--sentinel: give either --sentinel .* or --master\/--replica, not both/],
   ['--sentinel and --replica together', ['--sentinel', '127.0.0.1:1', '--master-name', 'm', '--replica', '127.0.0.1:2'], /not both/],

@@ -5,6 +5,7 @@ import { addSecret } from '../core/log.js';
 import { runUntilSignal } from '../core/lifecycle.js';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { parseBytes } from '../core/parse.js';
+import { MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { parseConfig, type Values } from '../core/config.js';
 import { spec, readConfigFile, LIVE_FLAGS } from './flags.js';
 import { start, type LiveOptions, type ReadPolicy } from './index.js';
@@ -60,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
         const sentinel = v.sentinel.length > 0;
         const maxBulk = parseBytes(v['max-bulk']);
         if (maxBulk === undefined || maxBulk < 1) throw new UsageError(`flag --max-bulk: expected a size like 512mb (got ${JSON.stringify(v['max-bulk'])})`);
+        if (maxBulk > MAX_SAFE_BULK) throw new UsageError(`flag --max-bulk: at most ${MAX_SAFE_BULK} bytes (what one buffer can hold), got ${maxBulk}`);
         const log = commandLogger('redis-ambassador', v);
         const username = v.username;
         const password = v['password-file'] ? readSecret(v['password-file'], 'password-file') : undefined;

@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BAD, NEED, commandFrame, findByte, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
+import { BAD, MAX_SAFE_BULK, NEED, commandFrame, findByte, scanCommand, scanState, scanValue, splitArgs, type ScanState } from './scanner.js';
 import { InputBuffer } from './buffer.js';
 
 /** Reference decoder: recursive, obviously right, slow. Returns [value, next offset] or throws. */
@@ -243,6 +243,21 @@ describe('scanCommand', () => {
     ['*1\r\n$-5\r\n', /invalid bulk length/],
     ['*1\r\n$600000000\r\n', /invalid bulk length/],
     ['SET "abc\r\n', /unbalanced quotes/],
+    // Lengths are read as Redis's string2ll reads them (the replies are real redis-server 7.0's).
+    ['*1\r\n$01\r\nP\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$-0\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$+4\r\nPING\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$ 4\r\nPING\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$4 \r\nPING\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$00\r\n\r\n', /^Protocol error: invalid bulk length$/],
+    ['*1\r\n$\r\n\r\n', /^Protocol error: invalid bulk length$/],
+    ['*01\r\n$4\r\nPING\r\n', /^Protocol error: invalid multibulk length$/],
+    ['*-0\r\n', /^Protocol error: invalid multibulk length$/],
+    ['*+1\r\n', /^Protocol error: invalid multibulk length$/],
+    ['* 1\r\n', /^Protocol error: invalid multibulk length$/],
+    ['*\r\n', /^Protocol error: invalid multibulk length$/],
+    ['*2147483648\r\n', /^Protocol error: invalid multibulk length$/],
+    ['*99999999999999999999\r\n', /^Protocol error: invalid multibulk length$/],
   ];
   for (const [text, re] of bad) {
     test(`malformed ${JSON.stringify(text)} → ${re}`, () => {
@@ -255,6 +270,46 @@ describe('scanCommand', () => {
     const st = scanState(1024);
     const head = Buffer.from('*2\r\n$3\r\nSET\r\n$2048\r\n');
     assert.equal(scanCommand(head, 0, head.length, st, commandFrame()), BAD);
+  });
+  test('lengths as Redis parses them: 0, negative multibulk counts (an empty command) and 2^31-1 are accepted', () => {
+    const st = scanState();
+    const cmd = commandFrame();
+    for (const ok of ['*1\r\n$0\r\n\r\n', '*-5\r\n', '*0\r\n']) assert.equal(scanCommand(Buffer.from(ok), 0, ok.length, st, cmd), ok.length, ok);
+    const big = Buffer.from('*2147483647\r\n');
+    assert.equal(scanCommand(big, 0, big.length, st, cmd), NEED);
+  });
+  test('before AUTH: at most 10 arguments of at most 16 KiB each, with Redis’s own errors', () => {
+    const st = scanState();
+    st.authRequired = true;
+    const cmd = commandFrame();
+    const cases: [string, number | RegExp][] = [
+      ['*11\r\n', /^Protocol error: unauthenticated multibulk length$/],
+      ['*2147483647\r\n', /^Protocol error: unauthenticated multibulk length$/],
+      ['*1\r\n$16385\r\n', /^Protocol error: unauthenticated bulk length$/],
+      ['*10\r\n$16384\r\n', NEED],
+    ];
+    for (const [text, want] of cases) {
+      const r = scanCommand(Buffer.from(text), 0, text.length, st, cmd);
+      if (typeof want === 'number') assert.equal(r, want, text);
+      else {
+        assert.equal(r, BAD, text);
+        assert.match(st.error, want);
+      }
+    }
+    st.authRequired = false;
+    assert.equal(scanCommand(Buffer.from('*11\r\n'), 0, 5, st, cmd), NEED);
+  });
+  test('no crash on lengths: a bulk past what one Buffer holds is refused from its header, in a reply or a command', () => {
+    const st = scanState(Number.MAX_SAFE_INTEGER);
+    const reply = Buffer.from('$999999999999\r\n');
+    assert.equal(scanValue(reply, 0, reply.length, st), BAD);
+    assert.match(st.error, /larger than one buffer/);
+    const arr = Buffer.from(`*2\r\n$${MAX_SAFE_BULK}\r\n`);
+    assert.equal(scanValue(arr, 0, arr.length, st), NEED);
+    const cmd = Buffer.from(`*3\r\n$3\r\nSET\r\n$${MAX_SAFE_BULK}\r\n`);
+    assert.equal(scanCommand(cmd, 0, cmd.length, st, commandFrame()), NEED);
+    const huge = Buffer.from('*3\r\n$3\r\nSET\r\n$5000000000\r\n');
+    assert.equal(scanCommand(huge, 0, huge.length, st, commandFrame()), BAD);
   });
   test('inline longer than 64 KiB without a newline is refused', () => {
     const st = scanState();

@@ -1,4 +1,5 @@
 /** @module RESP2/RESP3 frame scanner: finds where complete frames end in a buffer without decoding them (pure). */
+import { constants } from 'node:buffer';
 
 /** Returned when the buffer holds only part of a frame. */
 export const NEED = -1;
@@ -9,6 +10,13 @@ export const BAD = -2;
 export const DEFAULT_MAX_BULK = 512 * 1024 * 1024;
 /** Redis's limit for an inline command or a header line without CRLF. */
 export const MAX_INLINE = 64 * 1024;
+/** The largest frame one Buffer can hold: a longer command or reply is refused, never allocated. */
+export const MAX_FRAME = constants.MAX_LENGTH;
+/** The largest bulk length that can be accepted: a frame holding it (headers included) still fits in one Buffer. */
+export const MAX_SAFE_BULK = MAX_FRAME - 1024 * 1024;
+/** What Redis accepts from a client that must still AUTH: at most this many arguments, each at most this long. */
+export const UNAUTH_MAX_ARGS = 10;
+export const UNAUTH_MAX_BULK = 16 * 1024;
 
 /** Scratch state shared by the scan functions so the hot path allocates nothing. */
 export interface ScanState {
@@ -18,21 +26,24 @@ export interface ScanState {
   need: number;
   /** Largest bulk length accepted. */
   maxBulk: number;
+  /** The client must still AUTH: commands are held to Redis's limits for unauthenticated clients. */
+  authRequired: boolean;
 }
 
 export function scanState(maxBulk = DEFAULT_MAX_BULK): ScanState {
-  return { error: '', need: 0, maxBulk };
+  return { error: '', need: 0, maxBulk, authRequired: false };
 }
 
 const CR = 13;
 const LF = 10;
 
 /**
- * Parse the decimal integer in buf[from, to) (an optional leading '-'). Returns NaN when it is not one.
- * Hand-rolled because it runs once per header on the hot path.
+ * Parse the decimal integer in buf[from, to) as Redis's string2ll does: an optional '-', no '+', no spaces, no
+ * leading zero (so no "-0"). Returns NaN when it is not one (or past 2^53). Hand-rolled: it runs once per header.
  */
 export function parseIntAt(buf: Uint8Array, from: number, to: number): number {
   if (from >= to) return NaN;
+  if (to - from === 1 && buf[from] === 48) return 0;
   let neg = false;
   let i = from;
   if (buf[i] === 45) {
@@ -40,6 +51,7 @@ export function parseIntAt(buf: Uint8Array, from: number, to: number): number {
     i++;
     if (i >= to) return NaN;
   }
+  if (buf[i] === 48) return NaN;
   let n = 0;
   for (; i < to; i++) {
     const d = buf[i] - 48;
@@ -90,6 +102,7 @@ function lineEnd(buf: Buffer, from: number, end: number, st: ScanState): number 
  * cannot overflow the stack.
  */
 export function scanValue(buf: Buffer, pos: number, end: number, st: ScanState): number {
+  const first = pos;
   let owed = 1;
   while (owed > 0) {
     if (pos >= end) {
@@ -127,6 +140,7 @@ export function scanValue(buf: Buffer, pos: number, end: number, st: ScanState):
         }
         if (!(len >= 0) || len > st.maxBulk) return bad(st, 'Protocol error: invalid bulk length');
         const stop = cr + 2 + len;
+        if (stop + 2 - first > MAX_FRAME) return bad(st, 'Protocol error: reply larger than one buffer can hold');
         if (stop + 2 > end) {
           st.need = stop + 2;
           return NEED;
@@ -209,6 +223,7 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
   }
   const n = parseIntAt(buf, pos + 1, cr);
   if (Number.isNaN(n) || n > 0x7fffffff) return bad(st, 'Protocol error: invalid multibulk length');
+  if (n > UNAUTH_MAX_ARGS && st.authRequired) return bad(st, 'Protocol error: unauthenticated multibulk length');
   let p = cr + 2;
   cmd.argc = n > 0 ? n : 0;
   for (let i = 0; i < n; i++) {
@@ -223,10 +238,16 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
       st.need = 0;
       return NEED;
     }
+    if (c2 + 1 >= end) {
+      st.need = c2 + 2;
+      return NEED;
+    }
     const len = parseIntAt(buf, p + 1, c2);
     if (!(len >= 0) || len > st.maxBulk) return bad(st, 'Protocol error: invalid bulk length');
+    if (len > UNAUTH_MAX_BULK && st.authRequired) return bad(st, 'Protocol error: unauthenticated bulk length');
     const body = c2 + 2;
     const stop = body + len;
+    if (stop + 2 - pos > MAX_FRAME) return bad(st, 'Protocol error: command larger than one buffer can hold');
     if (stop + 2 > end) {
       st.need = stop + 2;
       return NEED;
