@@ -87,6 +87,10 @@ static int flush_queue(conn_t *c) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   conn_t *c = (conn_t *)h;
   if (status < 0) {
+    /* libuv reports any POLLERR as UV_EBADF: the socket's own error says what happened (ECONNRESET, ...). */
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) status = -soerr;
     if (!c->read_done) {
       c->read_done = 1;
       emit(c, EV_ERROR, status);

@@ -3,7 +3,7 @@ import { BAD, NEED, commandFrame, scanCommand, scanState } from '../core/resp/sc
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { HOOK_EXEC, HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
 import { clock, markDirty } from './io/turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
@@ -19,6 +19,8 @@ export type { ProxyContext, ReadPolicy } from './context.js';
 const STALL_BARRIER = 1;
 const STALL_BACKPRESSURE = 2;
 const STALL_WRITE = 4;
+/** A RESET went through the tunnel: nothing more is read until its +RESET is back. */
+const STALL_TUNNEL_RESET = 8;
 const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
@@ -71,8 +73,9 @@ export class ClientSession implements ReplySink, local.LocalState {
   /** Bytes from the client. */
   onData(chunk: Buffer): void {
     traffic.clientIn += chunk.length;
-    if (this.mode === MODE_TUNNEL) {
-      this.pinned?.sendRaw(chunk);
+    // After QUIT or a protocol error nothing more is read (as Redis); a client that keeps sending is closed.
+    if (this.quitting) {
+      if (this.replies.length === 0) this.conn.end();
       return;
     }
     this.inb.push(chunk, this.need);
@@ -94,6 +97,8 @@ export class ClientSession implements ReplySink, local.LocalState {
           this.setStall(STALL_BACKPRESSURE);
           break;
         }
+        // Before AUTH, commands are held to Redis's limits for unauthenticated clients (a few small arguments).
+        this.st.authRequired = !this.authed;
         const e = scanCommand(inb.buf, p, inb.end, this.st, cmd);
         if (e === NEED) {
           this.need = this.st.need ? this.st.need - p : 0;
@@ -110,10 +115,6 @@ export class ClientSession implements ReplySink, local.LocalState {
         }
         if (!this.command(inb.buf, p, e)) break;
         p = e;
-        if (this.mode === MODE_TUNNEL) {
-          if (p < inb.end) this.pinned?.sendRaw(inb.buf.subarray(p, inb.end));
-          p = inb.end;
-        }
       }
       inb.consume(p);
     } finally {
@@ -149,6 +150,14 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (!this.authed && sp !== Special.Auth && sp !== Special.Hello && sp !== Special.Quit && sp !== Special.Reset) {
       this.ctx.error('noauth');
       return this.reply(info, local.NOAUTH);
+    }
+    if (this.mode === MODE_TUNNEL) return this.tunnelCommand(info, buf, start, end);
+    // Inside MULTI a local command is queued like any other: a placeholder holds its place, answered at EXEC.
+    if (this.mode === MODE_PINNED && this.tx.inMulti && local.isLocal(sp) && sp !== Special.Select) {
+      const echo = this.tx.queueLocal(sp, this.args(buf, start, end).map((a) => Buffer.from(a)));
+      this.ctx.routed(info, R_DEDICATED);
+      (this.pinned as Upstream).sendBuf(this.link(info, R_DEDICATED), echo);
+      return true;
     }
     if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
     switch (sp) {
@@ -292,12 +301,46 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const u = this.pinned as Upstream;
+    const execLocals = info.special === Special.Exec && this.tx.hasLocals;
     const hookDb = this.tx.track(info.special, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);
     if (hookDb >= 0 && this.replies.tail) {
       this.replies.tail.hook = HOOK_SELECT;
       this.replies.tail.hookArg = hookDb;
     }
+    if (execLocals && this.replies.tail) this.replies.tail.hook = HOOK_EXEC;
+    return true;
+  }
+
+  /**
+   * A command inside a tunnel (SUBSCRIBE, MONITOR, CLIENT TRACKING/REPLY): still parsed and checked. RESET ends the
+   * tunnel once its +RESET is back; what the ambassador would have to answer itself cannot be put in order among
+   * the node's unsolicited output, so it is refused and the connection closed, and replication commands never pass.
+   */
+  private tunnelCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
+    const u = this.pinned;
+    if (u === null) return false;
+    const sp = info.special;
+    const inline = this.cmd.inline;
+    const frame = inline ? encodeCommand(inline) : buf;
+    const from = inline ? 0 : start;
+    const to = inline ? frame.length : end;
+    this.ctx.routed(info, R_DEDICATED);
+    if (sp === Special.Reset) {
+      u.sendTunnelReset(frame, from, to);
+      this.setStall(STALL_TUNNEL_RESET);
+      return true;
+    }
+    if (sp === Special.Refuse || local.isLocal(sp)) {
+      this.ctx.error('tunnel_refused');
+      u.tunnel = null;
+      u.destroy('client gone');
+      this.pinned = null;
+      this.tunnelData(encodeError(`ERR '${info.name}' cannot be sent inside SUBSCRIBE, MONITOR or CLIENT TRACKING/REPLY through the ambassador (send RESET first)`));
+      this.quitting = true;
+      return false;
+    }
+    u.sendRaw(frame, from, to);
     return true;
   }
 
@@ -348,6 +391,10 @@ export class ClientSession implements ReplySink, local.LocalState {
   }
 
   replyRange(p: Pending, src: Buffer, from: number, to: number): void {
+    if (p.hook === HOOK_EXEC) {
+      p.reply = this.tx.execReply(src.subarray(from, to), (sp, args) => local.answer(sp, this, this.ctx.local, args));
+      return this.replyReady(p);
+    }
     // The scan tracker reads the reply's cursor from p.reply.
     if (p.info.special === Special.Scan) {
       p.reply = src.subarray(from, to);
@@ -386,6 +433,16 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.quitting = true;
     this.pinned = null;
     markDirty(this);
+  }
+
+  tunnelReset(): void {
+    const u = this.pinned;
+    this.pinned = null;
+    this.mode = MODE_NORMAL;
+    // RESET deauthenticated that connection too (Redis's RESET): it is not reused.
+    u?.destroy('released');
+    this.resetState();
+    this.unstall(STALL_TUNNEL_RESET);
   }
 
   hookSelect(db: number): void {

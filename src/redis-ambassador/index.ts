@@ -7,12 +7,12 @@ import { formatHostPort } from '../core/parse.js';
 import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { BindError, ConfigError } from '../core/errors.js';
-import { DEFAULT_MAX_BULK } from '../core/resp/scanner.js';
+import { DEFAULT_MAX_BULK, MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
 import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
-import { type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { OWN_CLOSES, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
 import { TopologyMetrics, key, type Topology } from './topology/index.js';
 import { LiveConfig, policyConflict, type LiveOptions, type ReloadResult } from './reload.js';
@@ -95,6 +95,12 @@ export interface Handle {
   close(): Promise<void>;
 }
 
+/** Readiness's reason: a node that answers but refuses us (credentials, max clients) says so. */
+function notUsable(what: string, n: NodeConns): string {
+  const e = n.lastError;
+  return e?.startsWith('refused: ') ? `${what} refuses the ambassador: ${e.slice(9)}` : `${what} unreachable${e ? ` (${e})` : ''}`;
+}
+
 function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
   return { host: hp.host, port: hp.port, role, label: role === 'master' ? 'master' : `replica:${formatHostPort(hp)}` };
 }
@@ -108,6 +114,7 @@ export async function start(options: Options): Promise<Handle> {
   const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
   const poolSize = options.poolSize ?? 1;
   if (!(poolSize >= 1 && poolSize <= 64)) throw new ConfigError('pool-size', 'must be between 1 and 64');
+  if (options.maxBulk !== undefined && !(options.maxBulk >= 1 && options.maxBulk <= MAX_SAFE_BULK)) throw new ConfigError('max-bulk', `must be between 1 and ${MAX_SAFE_BULK} bytes (what one buffer can hold)`);
   const opener = connOpener(options.clientIo ?? clientIoFromEnv(), (msg, fields) => log.warn(msg, fields));
   let closing = false;
 
@@ -120,11 +127,19 @@ export async function start(options: Options): Promise<Handle> {
       log.debug('upstream connected', { node: u.node.label, db: u.db, proto: u.proto });
     },
     closed: (u, why) => {
-      if (!u.everReady) return;
+      if (!u.established) return;
       connectionChannel.publish({ source: origin, kind: 'upstream', event: 'close', node: u.node.label, reason: why });
-      if (!closing && why !== 'released' && why !== 'client gone') {
+      if (!closing && !OWN_CLOSES.has(why)) {
         errorChannel.publish({ source: origin, kind: 'upstream_lost' });
         log.warn('upstream connection lost', { node: u.node.label, reason: why });
+      }
+    },
+    nodeState: (node, up, reason) => {
+      if (closing) return;
+      if (up) log.info('upstream usable', { node: node.label, address: `${node.host}:${node.port}` });
+      else {
+        errorChannel.publish({ source: origin, kind: 'upstream_refused' });
+        log.warn('upstream not usable; retrying with backoff', { node: node.label, address: `${node.host}:${node.port}`, reason });
       }
     },
     latency: (route, seconds) => {
@@ -139,8 +154,9 @@ export async function start(options: Options): Promise<Handle> {
     },
   };
   const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
-  // Replies are not limited by the client limit: a value written directly to Redis may be longer.
-  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: Number.MAX_SAFE_INTEGER, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener };
+  // Replies are not limited by the client limit (a value written directly to Redis may be longer), only by what a
+  // Buffer can hold: a longer one fails its command and drops that connection instead of the process.
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener };
   const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
   // Topology mode starts with a closed placeholder master (writes are held) until the topology confirms one.
   const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');
@@ -276,9 +292,9 @@ export async function start(options: Options): Promise<Handle> {
     if (topo) {
       const snap = topo.current();
       if (!snap.master || ctx.noMaster) return { ready: false, reason: `no master: ${snap.reason ?? 'not confirmed yet'}` };
-      return ctx.master.connected ? { ready: true } : { ready: false, reason: `master ${key(snap.master)} unreachable` };
+      return ctx.master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${key(snap.master)}`, ctx.master) };
     }
-    return master.connected ? { ready: true } : { ready: false, reason: `master ${formatHostPort(options.master as HostPort)} unreachable` };
+    return master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${formatHostPort(options.master as HostPort)}`, master) };
   };
   let http: HttpHandle | null = null;
   const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;

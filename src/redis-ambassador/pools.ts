@@ -1,5 +1,5 @@
 /** @module Upstream connections per node: small shared pools keyed by (db, protocol), dedicated connections, backoff. */
-import { Upstream, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { OWN_CLOSES, Upstream, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter. */
 export function backoffMs(failures: number): number {
@@ -21,6 +21,9 @@ export class NodeConns {
   private retryAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** Last state told through `nodeState` (null: not known yet), and why the node is not usable. */
+  private stateUp: boolean | null = null;
+  lastError: string | null = null;
   readonly all = new Set<Upstream>();
   /** In read rotation (topology mode flips it; static replicas always are). */
   inRotation = true;
@@ -48,6 +51,8 @@ export class NodeConns {
       ...this.events,
       ready: (x) => {
         this.failures = 0;
+        this.lastError = null;
+        this.setState(true, '');
         this.events.ready(x);
       },
       closed: (x, why) => this.onClosed(x, why),
@@ -57,12 +62,22 @@ export class NodeConns {
     return u;
   }
 
+  private setState(up: boolean, reason: string): void {
+    if (this.stateUp === up) return;
+    this.stateUp = up;
+    this.events.nodeState?.(this.node, up, reason);
+  }
+
   private onClosed(u: Upstream, why: string): void {
     this.all.delete(u);
-    if (!u.everReady && !this.closing) {
-      // Closed before (or without) a working connection: count a failure and back off.
-      this.failures++;
-      this.retryAt = Date.now() + backoffMs(this.failures);
+    if (!this.closing && !OWN_CLOSES.has(why)) {
+      if (!u.established) {
+        // Closed before its handshake was answered (refused, reset, timed out): count a failure and back off.
+        this.failures++;
+        this.retryAt = Date.now() + backoffMs(this.failures);
+        this.lastError = why;
+        this.setState(false, why);
+      } else if (!this.connected) this.lastError = why;
     }
     for (const list of this.pools.values()) {
       const i = list.indexOf(u);

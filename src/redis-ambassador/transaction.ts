@@ -1,5 +1,7 @@
 /** @module A pinned client's transaction state: when its dedicated master connection may be handed back. */
 import { Special } from './resp/commands.js';
+import { BAD, NEED, parseIntAt, scanState, scanValue } from '../core/resp/scanner.js';
+import { encodeCommand } from '../core/resp/encode.js';
 import type { Upstream } from './upstream.js';
 import type { NodeConns } from './pools.js';
 
@@ -10,6 +12,47 @@ import type { NodeConns } from './pools.js';
 export class Transaction {
   inMulti = false;
   watching = false;
+  /** Commands the ambassador answers itself (AUTH, CLIENT SETNAME, …) queued in this MULTI, by placeholder. */
+  private locals: { token: string; sp: Special; args: Buffer[] }[] = [];
+  private static seq = 0;
+
+  get hasLocals(): boolean {
+    return this.locals.length > 0;
+  }
+
+  /**
+   * Queue a local command inside MULTI: returns the placeholder to send in its place (an ECHO of a unique token:
+   * Redis queues it, answers +QUEUED, and EXEC's reply carries the token where the command's answer goes).
+   */
+  queueLocal(sp: Special, args: Buffer[]): Buffer {
+    const token = `__podkit_ambassador_local:${++Transaction.seq}`;
+    this.locals.push({ token, sp, args });
+    return encodeCommand(['ECHO', token]);
+  }
+
+  /**
+   * EXEC's reply with each placeholder replaced by its command's answer, run now (in order: an AUTH takes effect
+   * when the transaction runs, as in Redis). Anything but an array (EXECABORT, a WATCH failure) passes as it is.
+   */
+  execReply(reply: Buffer, answer: (sp: Special, args: Buffer[]) => Buffer): Buffer {
+    const locals = this.locals;
+    this.locals = [];
+    if (reply[0] !== 42) return reply;
+    const cr = reply.indexOf(13);
+    const n = parseIntAt(reply, 1, cr);
+    const st = scanState(Number.MAX_SAFE_INTEGER);
+    const parts: Buffer[] = [reply.subarray(0, cr + 2)];
+    let p = cr + 2;
+    for (let i = 0; i < n; i++) {
+      const e = scanValue(reply, p, reply.length, st);
+      if (e === NEED || e === BAD) return reply;
+      const el = reply.subarray(p, e);
+      const k = el[0] === 36 ? locals.findIndex((l) => el.length > l.token.length && el.toString('latin1', el.length - 2 - l.token.length, el.length - 2) === l.token) : -1;
+      parts.push(k >= 0 ? answer(locals[k].sp, locals[k].args) : el);
+      p = e;
+    }
+    return Buffer.concat(parts);
+  }
 
   /** Track a command sent on the pinned connection; returns the db a SELECT there switches to, else -1. */
   track(sp: Special, args: () => Buffer[]): number {
@@ -24,6 +67,7 @@ export class Transaction {
       case Special.Discard:
         this.inMulti = false;
         this.watching = false;
+        if (sp === Special.Discard) this.locals = [];
         break;
       case Special.Unwatch:
         if (!this.inMulti) this.watching = false;
@@ -47,6 +91,7 @@ export class Transaction {
 
   reset(): void {
     this.inMulti = this.watching = false;
+    this.locals = [];
   }
 }
 

@@ -14,6 +14,10 @@ export const HOOK_NONE = 0;
 export const HOOK_INTERNAL = 1;
 /** SELECT sent on a pinned connection: on +OK the client's db becomes `hookArg`. */
 export const HOOK_SELECT = 2;
+/** A handshake command (AUTH, HELLO, SELECT, PING): an error means the node refuses this connection. */
+export const HOOK_HANDSHAKE = 3;
+/** EXEC of a transaction holding local commands: the client session rewrites the reply (transaction.ts). */
+export const HOOK_EXEC = 4;
 
 /** Something that receives replies in order: a client session. */
 export interface ReplySink {
@@ -25,6 +29,8 @@ export interface ReplySink {
   tunnelData(chunk: Buffer): void;
   /** The tunnelled connection is gone. */
   tunnelClosed(): void;
+  /** The tunnel's RESET was answered (its `+RESET` already went through `tunnelData`): the client is back to normal. */
+  tunnelReset(): void;
   hookSelect(db: number): void;
   /**
    * A command that kept its bytes (`cmd`) got `-READONLY` (reply) or lost its connection (reply null): true when
@@ -94,8 +100,11 @@ export interface UpstreamOptions {
 export const traffic = { upstreamIn: 0, upstreamOut: 0, clientIn: 0, clientOut: 0 };
 
 export interface UpstreamEvents {
+  /** The handshake was answered without an error: the node accepts this connection. */
   ready(u: Upstream): void;
   closed(u: Upstream, why: string): void;
+  /** The node became usable (`up`) or stopped being so (`reason`): called once per change, for one log line. */
+  nodeState?(node: NodeAddr, up: boolean, reason: string): void;
   /** Latency of one reply, by route. */
   latency(route: number, seconds: number): void;
   internalError(u: Upstream, reply: string): void;
@@ -103,15 +112,28 @@ export interface UpstreamEvents {
 
 let nextId = 1;
 
+/** Why the ambassador itself closes a connection (not a failure of the node). */
+export const OWN_CLOSES: ReadonlySet<string> = new Set(['released', 'client gone', 'ambassador closing']);
+
 export class Upstream {
   readonly id = nextId++;
   /** Until connected; then `conn` reads and writes (the socket itself, or its descriptor moved to the addon). */
   private readonly socket: Socket;
   private conn: Conn | null = null;
   dirty = false;
+  /** The handshake was answered: the node takes commands on this connection. */
   ready = false;
-  /** Connected at least once (a close after that is not a connect failure). */
+  /** `ready` at some point (a close after that is a lost connection, not a failure to connect). */
+  established = false;
+  /** TCP-connected at least once (what was queued may have been sent). */
   everReady = false;
+  /** The error the node answered the handshake with (e.g. -WRONGPASS, -ERR max number of clients reached). */
+  refusal: string | null = null;
+  private handshakeLeft = 0;
+  /** Commands queued but not yet written: a reply while every written command is answered is one nobody asked for. */
+  private unflushed = 0;
+  /** RESETs sent through the tunnel whose `+RESET` has not come back yet. */
+  private resetsOwed = 0;
   closed = false;
   /** A client tunnelled through this connection: bytes are relayed raw both ways. */
   tunnel: ReplySink | null = null;
@@ -140,7 +162,7 @@ export class Upstream {
     s.setTimeout(opts.connectTimeoutMs);
     s.on('timeout', () => this.destroy('connect timeout'));
     s.on('error', (e: Error) => this.destroy(e.message));
-    s.on('close', () => this.destroy('connection closed'));
+    s.on('close', () => this.destroy('connection closed by server'));
     s.on('connect', () => this.connected());
     this.handshake();
   }
@@ -150,34 +172,43 @@ export class Upstream {
     s.setTimeout(0);
     s.setKeepAlive(true, 10_000);
     // Nothing waits for the upstream to drain: a client's replies are bounded by its own backpressure instead.
-    const ev = { data: (c: Buffer) => this.onData(c), drain: () => {}, close: (why?: string) => this.destroy(why ?? 'connection closed') };
+    const ev = {
+      data: (c: Buffer) => this.onData(c),
+      drain: () => {},
+      close: (why?: string) => this.destroy(why ?? 'connection closed by server'),
+    };
     // The socket's own events end here: from now on the connection reports through `ev`.
     s.removeAllListeners('timeout');
     s.removeAllListeners('error');
     s.removeAllListeners('close');
     s.on('error', () => {});
     this.conn = this.opts.opener.connected(s, ev);
-    this.ready = true;
     this.everReady = true;
     this.flush();
-    this.events.ready(this);
   }
 
-  /** AUTH, HELLO, SELECT: sent first, replies swallowed. */
+  /**
+   * AUTH, HELLO, SELECT — or a PING when none is needed — sent first, replies swallowed: the connection is ready once
+   * they are answered, and closed (refused) when one is an error, so a node that refuses the ambassador's
+   * credentials or its connections is never taken for a working one.
+   */
   handshake(): void {
     const o = this.opts;
+    const before = this.handshakeLeft;
     if (this.proto === 3) {
       const args = ['HELLO', '3'];
       if (o.password !== undefined) args.push('AUTH', o.username ?? 'default', o.password);
-      this.internal(args);
-    } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password]);
-    if (this.db !== 0) this.internal(['SELECT', String(this.db)]);
+      this.internal(args, HOOK_HANDSHAKE);
+    } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password], HOOK_HANDSHAKE);
+    if (this.db !== 0) this.internal(['SELECT', String(this.db)], HOOK_HANDSHAKE);
+    if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE);
   }
 
   /** Send a command whose reply is dropped (errors are reported). */
-  internal(args: string[]): void {
+  internal(args: string[], hook = HOOK_INTERNAL): void {
     const p = newPending();
-    p.hook = HOOK_INTERNAL;
+    p.hook = hook;
+    if (hook === HOOK_HANDSHAKE) this.handshakeLeft++;
     this.sendBuf(p, encodeCommand(args));
   }
 
@@ -188,6 +219,7 @@ export class Upstream {
     else this.head = p;
     this.tail = p;
     this.inflight++;
+    this.unflushed++;
     this.out.addRange(src, from, to);
     markDirty(this);
     if (this.closed) this.failAll();
@@ -197,17 +229,24 @@ export class Upstream {
     this.send(p, b, 0, b.length);
   }
 
-  /** Raw bytes from a tunnelled client. */
-  sendRaw(b: Buffer): void {
+  /** A tunnelled client's command (bytes src[from, to)): no reply is expected in order. */
+  sendRaw(src: Buffer, from = 0, to = src.length): void {
     if (this.closed) return;
-    this.out.add(b);
+    this.out.addRange(src, from, to);
     markDirty(this);
+  }
+
+  /** A tunnelled client's RESET: its `+RESET` ends the tunnel (`tunnelReset`). */
+  sendTunnelReset(src: Buffer, from: number, to: number): void {
+    this.resetsOwed++;
+    this.sendRaw(src, from, to);
   }
 
   /** Until connected, what is queued (the handshake first) waits in the batch. */
   flush(): void {
     if (this.closed || this.conn === null || this.out.empty) return;
     traffic.upstreamOut += this.out.bytes;
+    this.unflushed = 0;
     this.out.writeTo(this.conn);
   }
 
@@ -224,10 +263,7 @@ export class Upstream {
 
   private onData(chunk: Buffer): void {
     traffic.upstreamIn += chunk.length;
-    if (this.tunnel && this.head === null) {
-      this.tunnel.tunnelData(chunk);
-      return;
-    }
+    if (this.closed) return;
     const inb = this.inb;
     inb.push(chunk, this.need);
     if (this.need > 0 && inb.length < this.need) return;
@@ -235,6 +271,8 @@ export class Upstream {
     const buf = inb.buf;
     const end = inb.end;
     let p = inb.start;
+    /** Where the tunnel frames not yet relayed start. */
+    let relay = p;
     const now = clock();
     while (p < end) {
       const e = scanValue(buf, p, end, this.st);
@@ -246,27 +284,40 @@ export class Upstream {
         this.destroy(`bad reply from server: ${this.st.error}`);
         return;
       }
-      if (buf[p] === 62) {
-        // A RESP3 push on a shared connection (e.g. a server-side notice): nobody asked for it.
+      if (this.tunnel !== null && this.head === null) {
+        // A tunnel (its handshake answered): whole frames are relayed; the +RESET owed to the client's RESET ends it.
+        if (this.resetsOwed > 0 && e - p === 8 && buf.toString('latin1', p, e) === '+RESET\r\n') {
+          this.tunnel.tunnelData(buf.subarray(relay, e));
+          relay = p = e;
+          if (--this.resetsOwed === 0) {
+            const t = this.tunnel;
+            this.tunnel = null;
+            t.tunnelReset();
+          }
+          continue;
+        }
         p = e;
         continue;
       }
+      if (buf[p] === 62) {
+        // A RESP3 push on a shared connection (e.g. a server-side notice): nobody asked for it.
+        relay = p = e;
+        continue;
+      }
       const pend = this.head;
-      if (!pend) {
-        this.destroy('reply with no command in flight');
+      if (!pend || this.inflight <= this.unflushed) {
+        // Every command written is answered: this reply belongs to nobody, and the replies after it cannot be trusted.
+        this.destroy('protocol error: a reply with no command in flight');
         return;
       }
       this.head = pend.unext;
       if (!this.head) this.tail = null;
       this.inflight--;
       this.deliver(pend, buf, p, e, now);
-      p = e;
-      if (this.tunnel && this.head === null) {
-        // Handshake replies are in: from here on the connection is a raw relay.
-        if (p < end) this.tunnel.tunnelData(buf.subarray(p, end));
-        p = end;
-      }
+      if (this.closed) return;
+      relay = p = e;
     }
+    if (relay < p && this.tunnel !== null) this.tunnel.tunnelData(buf.subarray(relay, p));
     inb.consume(p);
   }
 
@@ -275,6 +326,17 @@ export class Upstream {
     const c = p.client;
     const first = buf[from];
     if (p.hook !== HOOK_NONE) {
+      if (p.hook === HOOK_HANDSHAKE) {
+        freePending(p);
+        if (first === 45) {
+          this.refusal = buf.toString('latin1', from + 1, to - 2);
+          this.destroy(`refused: ${this.refusal}`);
+        } else if (--this.handshakeLeft === 0 && !this.ready) {
+          this.ready = this.established = true;
+          this.events.ready(this);
+        }
+        return;
+      }
       if (p.hook === HOOK_INTERNAL) {
         if (first === 45) this.events.internalError(this, buf.toString('latin1', from + 1, to - 2));
         freePending(p);
@@ -298,10 +360,11 @@ export class Upstream {
     let p = this.head;
     this.head = this.tail = null;
     this.inflight = 0;
+    this.unflushed = 0;
     while (p) {
       const next = p.unext;
       const c = p.client;
-      if (p.hook === HOOK_INTERNAL || !c) freePending(p);
+      if (p.hook === HOOK_INTERNAL || p.hook === HOOK_HANDSHAKE || !c) freePending(p);
       // Read-only commands may run again elsewhere; anything on a connection that never came up was never sent.
       else if (!(p.cmd !== null && (p.info.replicaOk || !this.everReady) && c.retry(p, this, null))) {
         p.reply = err;

@@ -60,7 +60,7 @@ function socketConnected(raw: Socket, ev: ConnEvents): Conn {
 function onSocket(socket: Socket, ev: ConnEvents): Conn {
   const sink = new Sink(socket, () => ev.drain());
   let why: string | undefined;
-  socket.on('error', (e: Error) => (why ??= e.message));
+  socket.on('error', (e: NodeJS.ErrnoException) => (why ??= describeError(e.code, e.message)));
   socket.on('close', () => ev.close(why));
   return {
     write: (b) => sink.write(b),
@@ -70,6 +70,14 @@ function onSocket(socket: Socket, ev: ConnEvents): Conn {
     end: () => socket.end(),
     destroy: () => socket.destroy(),
   };
+}
+
+/** How a connection's end is told in logs: a reset as a reset, whatever the I/O path. */
+export function describeError(code: string | undefined, message: string): string {
+  if (code === 'ECONNRESET') return 'connection reset by peer';
+  if (code === 'EPIPE') return 'connection closed by peer (broken pipe)';
+  if (code === 'ETIMEDOUT') return 'connection timed out';
+  return message;
 }
 
 /** The addon's interface (native/conn-io/conn_io.c). */
@@ -225,7 +233,8 @@ class NativeConn implements Conn {
 
   /** A read or poll error (a negative errno). */
   fail(errno: number): void {
-    this.close(`read ${getSystemErrorName(errno)}`);
+    const name = getSystemErrorName(errno);
+    this.close(describeError(name, `read ${name}`));
   }
 
   destroy(): void {
