@@ -18,3 +18,20 @@ test('catalogue: stable codes and exit codes', () => {
   assert.equal(exitCodeOf(new Error('plain')), 1);
   assert.equal(describeError('str'), 'str');
 });
+
+test('ConfigError: path and detail are fields; within() names an outer place without re-reading the message', () => {
+  const e = new ConfigError('mappings[0].match', 'is required');
+  assert.equal(e.detail, 'is required');
+  const inFile = e.within('mapping.yaml');
+  assert.equal(inFile.message, 'mapping.yaml: mappings[0].match: is required');
+  assert.equal(inFile.path, 'mapping.yaml: mappings[0].match');
+  assert.equal(inFile.detail, 'is required');
+  assert.equal(inFile.cause, e);
+  assert.ok(inFile.isWithin('mapping.yaml') && !e.isWithin('mapping.yaml'));
+  assert.equal(e.within('items[2]', '.').message, 'items[2].mappings[0].match: is required');
+  // A path-less error gets the outer place as its path (slicing the message would have eaten its first letters).
+  const bare = new ConfigError('', 'two errors');
+  assert.equal(bare.within('adapter.yaml').message, 'adapter.yaml: two errors');
+  // A detail that itself holds ": " survives.
+  assert.equal(new ConfigError('a', 'b: c').within('f').detail, 'b: c');
+});

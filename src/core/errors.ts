@@ -52,10 +52,27 @@ export class UsageError extends PodkitError {
 /** A config file or manifest is wrong. `path` names the place, e.g. `sources[2].url` or `spec.containers[0].ports`. Exit 2. */
 export class ConfigError extends PodkitError {
   override readonly exitCode = 2;
+  /** Where: a flag, a file, a YAML path, or several joined outward (`adapter.yaml: sources[2].url`); may be ''. */
   readonly path: string;
+  /** What is wrong, without the path (`message` is `path: detail`). */
+  readonly detail: string;
   constructor(path: string, message = 'invalid configuration', options?: ErrorOptions) {
     super('PODKIT_ERR_CONFIG', path ? `${path}: ${message}` : message, options);
     this.path = path;
+    this.detail = message;
+  }
+
+  /**
+   * The same error seen from one level out: `outer` goes before the path (`file` → `file: statsd.mappings[0]`,
+   * or with `sep` '.' `items[2]` → `items[2].spec…`). The original stays the cause.
+   */
+  within(outer: string, sep = ': '): ConfigError {
+    return new ConfigError(this.path ? `${outer}${sep}${this.path}` : outer, this.detail, { cause: this });
+  }
+
+  /** Whether the path already starts with `outer` (a file name), so it need not be added twice. */
+  isWithin(outer: string): boolean {
+    return this.path === outer || this.path.startsWith(`${outer}: `);
   }
 }
 

@@ -1,9 +1,10 @@
 /** @module Git credentials without argv: an askpass helper reading env/a file at each prompt, and an ssh command with a private key copy. */
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { addSecret } from '../core/log.js';
+import { readSecretFile } from '../core/secret-file.js';
 
 export interface AuthSetup {
   /** Env for git children. */
@@ -75,7 +76,7 @@ export function setupAuth(o: AuthOptions): AuthSetup {
   const refresh = () => {
     if (o.passwordFile) {
       try {
-        addSecret(readFileSync(o.passwordFile, 'utf8').trim());
+        readSecretFile(o.passwordFile, 'password-file'); // registers it with the log redactor
       } catch {
         /* git will fail with a clear auth error; nothing to redact */
       }

@@ -1,9 +1,9 @@
 /** @module After-publish hooks with git-sync v4 semantics: exechook and outbound webhook, latest hash wins, retry with backoff. */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describeError, HookError, TimeoutError, UpstreamError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { readSecretFile } from '../core/secret-file.js';
 
 export interface HookEvent {
   hash: string;
@@ -153,7 +153,7 @@ export function webHook(o: WebhookOptions): HookFn {
       body = JSON.stringify({ hash: e.hash, previous: e.previous, repo: o.repo.replace(/\/\/[^/@]*@/, '//'), ref: o.ref, time: new Date().toISOString() });
       headers['content-type'] = 'application/json';
       if (o.secretFile) {
-        const secret = readFileSync(o.secretFile, 'utf8').trim();
+        const secret = readSecretFile(o.secretFile, 'webhook-signature-secret-file');
         headers['X-Podkit-Signature-256'] = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
       }
     }

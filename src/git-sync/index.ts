@@ -1,8 +1,9 @@
 /** @module podkit git-sync: a drop-in for kubernetes/git-sync v4 with inbound triggers, atomic hardlinked publishes and honest health. */
-import { mkdirSync, promises as fsp, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, promises as fsp, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeError, TimeoutError, ClosedError } from '../core/errors.js';
 import { createLogger, redactString, type Logger } from '../core/log.js';
+import { readSecretFile } from '../core/secret-file.js';
 import { sendText, startHttpServer, type HttpHandle, type Readiness } from '../core/http.js';
 import type { HostPort } from '../core/parse.js';
 import { setupAuth, splitUrlCredentials } from './auth.js';
@@ -245,7 +246,7 @@ export async function start(options: Options): Promise<Handle> {
       http.route('POST', o.triggerPath, (req, res, body) => {
         let secret = '';
         try {
-          secret = readFileSync(file, 'utf8').trim();
+          secret = readSecretFile(file, 'trigger-secret-file');
         } catch (e) {
           log.error("can't read the trigger secret file", { path: file, error: describeError(e) });
         }

@@ -25,7 +25,7 @@ export type Direction = 'inject' | 'uninject';
 
 /** Prefix a ConfigError's path with where the document came from. */
 function locate(err: unknown, where: string): unknown {
-  if (err instanceof ConfigError) return new ConfigError(`${where}: ${err.path}`, err.message.slice(err.path.length + 2));
+  if (err instanceof ConfigError) return err.within(where);
   return err;
 }
 
@@ -41,7 +41,7 @@ export function patchFor(obj: Json, direction: Direction, opts: InjectOptions): 
       try {
         return patchFor(item, direction, opts).result;
       } catch (err) {
-        if (err instanceof ConfigError) throw new ConfigError(`items[${i}].${err.path}`, err.message.slice(err.path.length + 2));
+        if (err instanceof ConfigError) throw err.within(`items[${i}]`, '.');
         throw err;
       }
     });

@@ -165,7 +165,7 @@ class Collector {
     }
   }
   throwIfAny(file: string | undefined): void {
-    const named = this.errors.map((e) => (file && !e.message.startsWith(file) ? new ConfigError(`${file}: ${e.path}`, e.message.slice(e.path.length + 2), { cause: e }) : e));
+    const named = this.errors.map((e) => (file && !e.isWithin(file) ? e.within(file) : e));
     if (named.length === 1) throw named[0];
     if (named.length > 1) throw new ConfigError('', `${named.length} config errors:\n${named.map((e) => `  ${e.message}`).join('\n')}`, { cause: named[0] });
   }
@@ -210,7 +210,7 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     try {
       return parseMappingConfig(parseYaml(text, mappingFile));
     } catch (err) {
-      if (err instanceof ConfigError && !err.message.startsWith(mappingFile)) throw new ConfigError(`${mappingFile}: ${err.path}`, err.message.slice(err.path.length + 2));
+      if (err instanceof ConfigError && !err.isWithin(mappingFile)) throw err.within(mappingFile);
       throw err;
     }
   }

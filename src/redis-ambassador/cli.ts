@@ -1,9 +1,8 @@
 /** @module `podkit redis-ambassador` CLI glue: flags → Options (secrets from files), run until a signal. */
-import { readFileSync } from 'node:fs';
 import { commandLogger, runCommand } from '../core/command.js';
-import { addSecret } from '../core/log.js';
+import { readSecretFile } from '../core/secret-file.js';
 import { runUntilSignal } from '../core/lifecycle.js';
-import { ConfigError, UsageError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import { parseBytes } from '../core/parse.js';
 import { MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { parseConfig, type Values } from '../core/config.js';
@@ -34,19 +33,6 @@ const EPILOG = `Passwords are read from files (--password-file, --client-passwor
 Writes and anything not known to be read-only go to --master; read-only commands go to a --replica under --read-policy.
 See docs/redis-ambassador.md.`;
 
-function readSecret(path: string, flagName: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(flagName, `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const secret = text.split(/\r?\n/)[0];
-  if (secret === '') throw new ConfigError(flagName, `${path} is empty`);
-  addSecret(secret);
-  return secret;
-}
-
 export async function run(argv: string[]): Promise<number> {
   return runCommand(
     {
@@ -64,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
         if (maxBulk > MAX_SAFE_BULK) throw new UsageError(`flag --max-bulk: at most ${MAX_SAFE_BULK} bytes (what one buffer can hold), got ${maxBulk}`);
         const log = commandLogger('redis-ambassador', v);
         const username = v.username;
-        const password = v['password-file'] ? readSecret(v['password-file'], 'password-file') : undefined;
+        const password = v['password-file'] ? readSecretFile(v['password-file'], 'password-file') : undefined;
         // Static mode keeps plain lists in both consistency modes (session adds offset probes over them), so a reload
         // can switch the mode; Sentinel mode follows its topology.
         const topology = sentinel ? topologyFromFlags(v, { username, password }) : undefined;
@@ -81,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
           httpBind: v['http-bind'],
           username,
           password,
-          clientPassword: v['client-password-file'] ? readSecret(v['client-password-file'], 'client-password-file') : undefined,
+          clientPassword: v['client-password-file'] ? readSecretFile(v['client-password-file'], 'client-password-file') : undefined,
           clientUsername: v['client-username'],
           poolSize: v['pool-size'],
           maxBulk,

@@ -1,6 +1,5 @@
 /** @module The ambassador's topology layer: who is master, which replicas may serve reads (static lists or Sentinel). */
-import { readFileSync } from 'node:fs';
-import { addSecret } from '../../core/log.js';
+import { readSecretFile } from '../../core/secret-file.js';
 import type { HostPort } from '../../core/parse.js';
 import { ConfigError } from '../../core/errors.js';
 import { SentinelTopology, type SentinelOptions } from './sentinel.js';
@@ -29,15 +28,7 @@ export function topologyFromFlags(f: TopologyFlags, auth: { username?: string; p
   if (f.sentinel.length > 0) {
     if (f.master || f.replica.length > 0) throw new ConfigError('sentinel', '--sentinel discovers the master and replicas; do not also give --master/--replica');
     if (!f['master-name']) throw new ConfigError('master-name', 'a --master-name is required with --sentinel');
-    let sentinelPassword: string | undefined;
-    if (f['sentinel-password-file']) {
-      try {
-        sentinelPassword = readFileSync(f['sentinel-password-file'], 'utf8').trim();
-        addSecret(sentinelPassword); // never in a log line
-      } catch (e) {
-        throw new ConfigError('sentinel-password-file', `cannot read ${f['sentinel-password-file']}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    }
+    const sentinelPassword = f['sentinel-password-file'] ? readSecretFile(f['sentinel-password-file'], 'sentinel-password-file') : undefined;
     return new SentinelTopology(f.sentinel, f['master-name'], { ...common, sentinelPassword });
   }
   if (f['master-name']) throw new ConfigError('master-name', '--master-name only makes sense with --sentinel');
