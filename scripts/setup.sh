@@ -54,6 +54,8 @@ declare -A PKGS=(
   [attr]=/usr/bin/setfattr              # opaque directories of unpacked layers (trusted.overlay.opaque)
   [docker-registry]=/usr/bin/docker-registry  # tests: a real registry
   [apache2-utils]=/usr/bin/htpasswd     # tests: the registry's htpasswd (bcrypt)
+  [netcat-openbsd]=/bin/nc.openbsd      # tests: `printf … | nc -q0` against the redis ambassador
+  [python3-redis]=/usr/lib/python3/dist-packages/redis/__init__.py  # tests: redis-py against the redis ambassador
 )
 
 # The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only

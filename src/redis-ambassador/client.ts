@@ -47,6 +47,8 @@ export class ClientSession implements ReplySink, local.LocalState {
   held = 0;
   private stall = 0;
   private quitting = false;
+  /** The client shut down its write side: close once every command it sent has its reply (as Redis does). */
+  private peerEnded = false;
   private closed = false;
   private inPump = false;
   private now = 0;
@@ -67,6 +69,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         this.unstall(STALL_WRITE);
       },
       close: () => this.onClose(),
+      end: () => this.onPeerEnd(),
     });
   }
 
@@ -134,6 +137,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       this.conn.resume();
       this.now = clock();
       this.pump();
+      if (this.peerEnded) markDirty(this);
     }
   }
 
@@ -458,7 +462,14 @@ export class ClientSession implements ReplySink, local.LocalState {
         else this.setStall(STALL_WRITE);
       }
     }
-    if (this.quitting && this.replies.length === 0) this.conn.end();
+    if ((this.quitting || (this.peerEnded && this.stall === 0)) && this.replies.length === 0) this.conn.end();
+  }
+
+  private onPeerEnd(): void {
+    this.peerEnded = true;
+    // A tunnel (MONITOR, a subscriber) has no replies to wait for: it ends with its client.
+    if (this.mode === MODE_TUNNEL) this.quitting = true;
+    markDirty(this);
   }
 
   private protocolError(msg: string): void {

@@ -272,7 +272,7 @@ export async function start(options: Options): Promise<Handle> {
   await live.init(ctx.consistency);
 
   let nextId = 1;
-  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (raw) => {
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
     if (closing) {
       raw.destroy();
       return;

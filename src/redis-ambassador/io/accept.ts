@@ -27,7 +27,7 @@ export function adopt(server: Server, raw: Socket, onChunk: (chunk: Buffer) => v
   }
   w._handle = null;
   // `handle` is missing from the public constructor typings.
-  const s = new Socket({ handle, readable: true, writable: true, onread: readInto(onChunk) } as ConstructorParameters<typeof Socket>[0]);
+  const s = new Socket({ handle, allowHalfOpen: raw.allowHalfOpen, readable: true, writable: true, onread: readInto(onChunk) } as ConstructorParameters<typeof Socket>[0]);
   const sw = s as unknown as Wrapped;
   sw._server = server;
   sw.server = server;

@@ -22,6 +22,11 @@ export interface ConnEvents {
    * `why`: the error that ended it, if one did.
    */
   close(why?: string): void;
+  /**
+   * The peer shut down its write side (no more input) and waits for its replies: the session calls `end()` once
+   * they are sent. Without it, the connection closes at once (upstreams).
+   */
+  end?(): void;
 }
 
 /** A connection: writes return false when the caller should stop producing until `drain`. */
@@ -48,6 +53,8 @@ export function clientIoFromEnv(): ClientIo {
 export function socketConn(server: Server, raw: Socket, ev: ConnEvents): Conn {
   const socket = adopt(server, raw, (c) => ev.data(c));
   socket.setNoDelay(true);
+  // Half-open (the server is made with allowHalfOpen, which adopt keeps): replies still go out after the FIN.
+  socket.on('end', () => (ev.end ? ev.end() : socket.end()));
   return onSocket(socket, ev);
 }
 
@@ -172,6 +179,8 @@ class NativeConn implements Conn {
   private waiting = false;
   /** The peer ended while bytes were queued: close once they are sent. */
   private closeOnDrain = false;
+  /** The peer shut down its write side. */
+  private peerDone = false;
 
   constructor(
     private readonly a: ConnIoAddon,
@@ -212,11 +221,11 @@ class NativeConn implements Conn {
     this.ev.drain();
   }
 
-  /** As a socket that does not allow half-open connections: what is queued is still sent, then it closes. */
+  /** The peer sent FIN: the session ends us once its replies are out (or, for an upstream, at once). */
   peerEnded(): void {
-    if (this.queued === 0) return this.destroy();
-    this.closeOnDrain = true;
-    this.a.end(this.id);
+    this.peerDone = true;
+    if (this.ev.end) this.ev.end();
+    else this.end();
   }
 
   pause(): void {
@@ -227,8 +236,14 @@ class NativeConn implements Conn {
     if (!this.closed) this.a.resume(this.id);
   }
 
+  /** After the peer's FIN nothing more can come: close once what is queued is sent. */
   end(): void {
-    if (!this.closed) this.a.end(this.id);
+    if (this.closed) return;
+    if (this.peerDone) {
+      if (this.queued === 0) return this.destroy();
+      this.closeOnDrain = true;
+    }
+    this.a.end(this.id);
   }
 
   /** A read or poll error (a negative errno). */
