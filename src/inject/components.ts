@@ -2,7 +2,7 @@
 import type { FlagSpec } from '../core/config.js';
 import { spec as gitSyncSpec } from '../git-sync/flags.js';
 import { spec as metricsAdapterSpec } from '../metrics-adapter/flags.js';
-import { spec as redisAmbassadorSpec } from '../redis-ambassador/flags.js';
+import { modeProblem as redisAmbassadorModeProblem, spec as redisAmbassadorSpec } from '../redis-ambassador/flags.js';
 
 /** A Kubernetes volume source podkit creates for an annotation (the annotation value names the object). */
 export interface ObjectRef {
@@ -31,6 +31,8 @@ export interface ComponentDef {
   managed: Record<string, string>;
   /** At least one flag of each group must be annotated (flags the spec lacks are skipped). */
   required: string[][];
+  /** The component's own rule over which flags go together: the flag at fault and why, or undefined. */
+  combination?: (given: (flag: string) => boolean) => { flag: string; message: string } | undefined;
   /** Annotations whose value names a Secret/ConfigMap rather than a flag value. */
   refs: Record<string, ObjectRef>;
   /** Annotations that are wiring, not flags (documented in docs/inject.md). */
@@ -74,6 +76,7 @@ export const components: readonly ComponentDef[] = [
     defaults: { 'http-bind': '0.0.0.0:9121' },
     managed: { password: 'use podkit.io/redis-ambassador.password-secret (a Secret name)' },
     required: [['master', 'sentinel']],
+    combination: redisAmbassadorModeProblem,
     refs: {
       'password-secret': passwordRef('redis-ambassador'),
       'client-password-secret': { kind: 'secret', mountPath: '/etc/podkit/redis-ambassador/client-password', defaultKey: 'password', flag: 'client-password-file' },

@@ -51,6 +51,11 @@ describe('annotation errors name the annotation (exit 2)', () => {
   test('a required option is missing', () => {
     fails(pod({ 'podkit.io/git-sync.period': '10s' }), /annotations\["podkit\.io\/git-sync\.repo"\]: is required to inject git-sync/);
   });
+  test('the ambassador\'s --sentinel / --master rule is the component\'s own, applied to the annotations', () => {
+    fails(pod({ 'podkit.io/redis-ambassador.master': 'r:6379', 'podkit.io/redis-ambassador.sentinel': 's:26379', 'podkit.io/redis-ambassador.master-name': 'm' }), /redis-ambassador\.sentinel"\]: give either --sentinel .* not both/);
+    fails(pod({ 'podkit.io/redis-ambassador.sentinel': 's:26379' }), /redis-ambassador\.master-name"\]: required with --sentinel/);
+    fails(pod({ 'podkit.io/redis-ambassador.master': 'r:6379', 'podkit.io/redis-ambassador.master-name': 'm' }), /redis-ambassador\.master-name"\]: only with --sentinel/);
+  });
   test('flags podkit owns cannot be annotated', () => {
     fails(pod({ 'podkit.io/git-sync.repo': 'https://x/y.git', 'podkit.io/git-sync.root': '/tmp' }), /git-sync\.root"\]: cannot be set by annotation/);
   });

@@ -137,6 +137,8 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
     if (group.length === 0) continue;
     if (!group.some((g) => values.has(g))) throw new ConfigError(annotationPath(base, at(group[0])), `is required to inject ${def.name}${group.length > 1 ? ` (or ${group.slice(1).map(at).join(', ')})` : ''}`);
   }
+  const bad = def.combination?.((name) => values.has(name));
+  if (bad) throw new ConfigError(annotationPath(base, at(bad.flag)), bad.message);
   for (const [name, v] of Object.entries(def.defaults)) if (!values.has(name)) values.set(name, [v]);
   const args: string[] = [];
   for (const name of Object.keys(def.spec)) for (const v of values.get(name) ?? []) args.push(`--${name}=${v}`);

@@ -8,7 +8,7 @@ import { MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { parseConfig, type Values } from '../core/config.js';
 import { spec, readConfigFile, LIVE_FLAGS } from './flags.js';
 import { start, type LiveOptions, type ReadPolicy } from './index.js';
-import { topologyFromFlags } from './topology/index.js';
+import { checkMode, topologyFromFlags } from './topology/index.js';
 
 const COMMAND = 'podkit redis-ambassador';
 type V = Values<typeof spec>;
@@ -17,11 +17,7 @@ type V = Values<typeof spec>;
 function load(argv: string[], path: string | undefined): V {
   const file = path ? readConfigFile(path) : undefined;
   const v = parseConfig(spec, argv, { command: COMMAND, file }).values;
-  const sentinel = v.sentinel.length > 0;
-  if (sentinel && (v.master || v.replica.length > 0)) throw new UsageError('flag --sentinel: give either --sentinel (with --master-name) or --master/--replica, not both');
-  if (!sentinel && !v.master) throw new UsageError('flag --master: required (HOST:PORT of the write master), or --sentinel HOST:PORT with --master-name');
-  if (sentinel && !v['master-name']) throw new UsageError('flag --master-name: required with --sentinel');
-  if (!sentinel && v['master-name']) throw new UsageError('flag --master-name: only with --sentinel');
+  checkMode(v);
   return v;
 }
 

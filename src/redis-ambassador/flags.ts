@@ -6,6 +6,9 @@ import { ConfigError } from '../core/errors.js';
 import { logFormatFlag } from '../core/command.js';
 import { topologySpec } from './topology/flags.js';
 
+/** The --sentinel / --master rule, also applied by `podkit inject` to the annotations. */
+export { modeProblem } from './topology/flags.js';
+
 /** Every flag also reads PODKIT_REDIS_AMBASSADOR_<FLAG> (replicas: PODKIT_REDIS_AMBASSADOR_REPLICAS, comma-separated). */
 const flags = {
   listen: flag.hostport({ help: 'Address clients connect to (loopback by default)', default: { host: '127.0.0.1', port: 6379 }, metavar: 'HOST:PORT' }),

@@ -41,9 +41,10 @@ test('bad flag values are usage errors naming the flag', () => {
 test('topologyFromFlags refuses contradictory or incomplete combinations', () => {
   const base = parse([]);
   const s = [{ host: '127.0.0.1', port: 1 }];
-  fails(() => topologyFromFlags({ ...base, sentinel: s, master: { host: '127.0.0.1', port: 2 } }), /do not also give --master/);
-  fails(() => topologyFromFlags({ ...base, sentinel: s }), /master-name.*required/);
-  fails(() => topologyFromFlags({ ...base, 'master-name': 'x', master: { host: '127.0.0.1', port: 2 } }), /only makes sense with --sentinel/);
-  fails(() => topologyFromFlags(base), /--master HOST:PORT/);
+  fails(() => topologyFromFlags({ ...base, sentinel: s, master: { host: '127.0.0.1', port: 2 } }), /--sentinel: give either --sentinel .* or --master\/--replica, not both/);
+  fails(() => topologyFromFlags({ ...base, sentinel: s }), /--master-name: required with --sentinel/);
+  fails(() => topologyFromFlags({ ...base, 'master-name': 'x', master: { host: '127.0.0.1', port: 2 } }), /--master-name: only with --sentinel/);
+  fails(() => topologyFromFlags(base), /--master: required/);
+  fails(() => topologyFromFlags({ ...base, sentinel: s, replica: [{ host: '127.0.0.1', port: 2 }], 'master-name': 'm' }), /not both/);
   fails(() => topologyFromFlags({ ...base, sentinel: s, 'master-name': 'm', 'sentinel-password-file': '/nonexistent/pw' }), /sentinel-password-file: cannot read/);
 });

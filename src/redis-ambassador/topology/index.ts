@@ -1,7 +1,7 @@
 /** @module The ambassador's topology layer: who is master, which replicas may serve reads (static lists or Sentinel). */
 import { readSecretFile } from '../../core/secret-file.js';
 import type { HostPort } from '../../core/parse.js';
-import { ConfigError } from '../../core/errors.js';
+import { checkMode } from './flags.js';
 import { SentinelTopology, type SentinelOptions } from './sentinel.js';
 import { StaticTopology } from './static.js';
 import type { Topology } from './topology.js';
@@ -9,7 +9,7 @@ import type { Topology } from './topology.js';
 export * from './topology.js';
 export { StaticTopology } from './static.js';
 export { SentinelTopology, type SentinelOptions } from './sentinel.js';
-export { topologySpec } from './flags.js';
+export { topologySpec, checkMode, modeProblem } from './flags.js';
 
 export interface TopologyFlags {
   master?: HostPort;
@@ -25,14 +25,11 @@ export interface TopologyFlags {
 /** Build the topology the flags describe: `--sentinel` + `--master-name`, or `--master` [+ `--replica`], never both. */
 export function topologyFromFlags(f: TopologyFlags, auth: { username?: string; password?: string } = {}, extra: SentinelOptions = {}): Topology {
   const common = { ...extra, ...auth, maxLagSeconds: Math.floor(f['max-lag'] / 1000), maxLagOffset: f['max-lag-offset'] };
+  checkMode(f);
   if (f.sentinel.length > 0) {
-    if (f.master || f.replica.length > 0) throw new ConfigError('sentinel', '--sentinel discovers the master and replicas; do not also give --master/--replica');
-    if (!f['master-name']) throw new ConfigError('master-name', 'a --master-name is required with --sentinel');
     const sentinelPassword = f['sentinel-password-file'] ? readSecretFile(f['sentinel-password-file'], 'sentinel-password-file') : undefined;
-    return new SentinelTopology(f.sentinel, f['master-name'], { ...common, sentinelPassword });
+    return new SentinelTopology(f.sentinel, f['master-name']!, { ...common, sentinelPassword });
   }
-  if (f['master-name']) throw new ConfigError('master-name', '--master-name only makes sense with --sentinel');
-  if (!f.master) throw new ConfigError('master', 'a --master HOST:PORT (or --sentinel with --master-name) is required');
-  return new StaticTopology(f.master, f.replica, common);
+  return new StaticTopology(f.master!, f.replica, common);
 }
 export { TopologyMetrics } from './metrics.js';
