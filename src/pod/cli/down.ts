@@ -2,9 +2,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flag } from '../../core/config.js';
-import { UsageError } from '../../core/errors.js';
+import { describeError, UsageError } from '../../core/errors.js';
 import { runCommand } from '../../core/command.js';
-import { cleanupPod, listPods } from '../runtime/state.js';
+import { alive, cleanupPod, listPods, readJSON, type PodEntry, type PodState } from '../runtime/state.js';
 import { stateDirFlag } from './ps.js';
 
 export function run(argv: string[]): Promise<number> {
@@ -27,27 +27,39 @@ export function run(argv: string[]): Promise<number> {
         const missing = chosen.filter((c): c is string => typeof c === 'string');
         if (missing.length) throw new UsageError(`no pod ${missing.map((m) => `"${m}"`).join(', ')} (see podkit ps)`);
         const targets = chosen.filter((c) => typeof c !== 'string');
+        let failed = 0;
+        // One pod's trouble is reported and the others still go down.
+        const each = async (t: PodEntry, what: string, fn: () => Promise<void> | void) => {
+          try {
+            await fn();
+            if (what) process.stdout.write(`${t.name}: ${what}\n`);
+          } catch (e) {
+            failed++;
+            process.stderr.write(`podkit down: ${t.name}: ${describeError(e)}\n`);
+          }
+        };
+        const asked: PodEntry[] = [];
         for (const t of targets) {
-          if (t.orphaned) {
-            await cleanupPod(t);
-            process.stdout.write(`${t.name}: cleaned up (its runner was gone)\n`);
+          if (t.orphaned || t.state?.finished) {
+            await each(t, t.orphaned ? 'cleaned up (its runner was gone)' : 'removed (it had finished)', () => cleanupPod(t));
             continue;
           }
-          writeFileSync(join(t.dir, 'stop-requested'), '');
-          try {
-            process.kill(t.state!.runner.pid, 'SIGUSR2');
-          } catch {
-            // runner just went away; handled below
-          }
+          await each(t, '', () => {
+            writeFileSync(join(t.dir, 'stop-requested'), '');
+            asked.push(t);
+            askRunner(t);
+          });
         }
         const deadline = Date.now() + values.timeout;
-        let left = targets.filter((t) => !t.orphaned && existsSync(t.dir));
-        while (left.length && Date.now() < deadline) {
+        let left = asked.filter((t) => existsSync(t.dir));
+        for (let i = 1; left.length && Date.now() < deadline; i++) {
           await new Promise((r) => setTimeout(r, 50));
           const now = listPods(root);
           for (const t of left) {
             const e = now.find((x) => x.dir === t.dir);
-            if (e?.orphaned) await cleanupPod(e);
+            if (e?.orphaned || e?.state?.finished) await each(e, '', () => cleanupPod(e));
+            // A runner still starting had no state yet (or no handler): ask again now and then.
+            else if (e && i % 20 === 0) askRunner(e);
           }
           const done = left.filter((t) => !existsSync(t.dir));
           for (const t of done) process.stdout.write(`${t.name}: stopped\n`);
@@ -55,17 +67,28 @@ export function run(argv: string[]): Promise<number> {
         }
         for (const t of left) {
           process.stderr.write(`podkit down: ${t.name} did not stop within ${values.timeout}ms; killing it\n`);
+          const runner = readJSON<PodState>(join(t.dir, 'state.json'))?.runner;
           try {
-            process.kill(t.state!.runner.pid, 'SIGKILL');
+            if (runner && alive(runner)) process.kill(runner.pid, 'SIGKILL');
           } catch {
             // gone
           }
           await new Promise((r) => setTimeout(r, 100));
-          await cleanupPod({ ...t, orphaned: true });
+          await each(t, '', () => cleanupPod({ ...t, state: readJSON<PodState>(join(t.dir, 'state.json')), orphaned: true }));
         }
-        return 0;
+        return failed ? 1 : 0;
       },
     },
     argv,
   );
+}
+
+/** Ask a pod's runner to stop it (the runner reads stop-requested in the pod's folder on SIGUSR2). */
+function askRunner(t: PodEntry): void {
+  const runner = readJSON<PodState>(join(t.dir, 'state.json'))?.runner;
+  try {
+    if (runner && alive(runner)) process.kill(runner.pid, 'SIGUSR2');
+  } catch {
+    // it has just gone: the next look finds the pod orphaned
+  }
 }

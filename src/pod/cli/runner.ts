@@ -17,6 +17,7 @@ import { ContainerSandbox } from '../runtime/sandbox-oci.js';
 import { podRunsImages } from '../runtime/oci/launch.js';
 import type { ImageProvider } from '../images/types.js';
 import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
+import { lockPod, type PodLock } from '../runtime/podlock.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
 import { onOutputClosed } from '../../core/stdio.js';
@@ -63,24 +64,48 @@ export function checkStateDir(root: string): void {
   }
 }
 
-/** Clean up pods whose runner is gone (after a SIGKILL). Returns their names. */
-export async function reapOrphans(root: string): Promise<string[]> {
-  const orphans = listPods(root).filter((p) => p.orphaned);
-  for (const o of orphans) await cleanupPod(o);
-  return orphans.map((o) => o.name);
+/**
+ * Take every pod's lock (one runner per pod name, however many `podkit up` race), then clean up what a runner that
+ * is gone left under these names. Throws UsageError naming the pod another runner holds.
+ */
+async function lockPods(root: string, names: string[], err: (l: string) => void): Promise<PodLock[]> {
+  const locks: PodLock[] = [];
+  for (const name of names) {
+    const l = await lockPod(root, name);
+    if (!l) {
+      for (const x of locks) await x.release();
+      const pid = listPods(root).find((e) => e.name === name)?.state?.runner.pid;
+      throw new UsageError(`pod "${name}" is already running${pid ? ` (runner pid ${pid})` : ''} (podkit down ${name})`);
+    }
+    locks.push(l);
+  }
+  for (const e of listPods(root)) {
+    // Ours now: whatever is left under these names belongs to a runner that is gone, as unlocked pods do.
+    if (!e.orphaned && !names.includes(e.name)) continue;
+    await cleanupPod(e);
+    err(e.state?.finished ? `podkit: removed finished pod ${e.name}` : `podkit: cleaned up pod ${e.name} left by a runner that is gone`);
+  }
+  return locks;
 }
 
 export async function runPods(o: RunnerOptions): Promise<number> {
   const kind = chooseSandbox(o.sandbox);
   checkStateDir(o.root);
-  for (const name of await reapOrphans(o.root)) o.err(`podkit: cleaned up pod ${name} left by a runner that is gone`);
-  const live = new Set(listPods(o.root).map((p) => p.name));
-  for (const p of o.loaded.pods) if (live.has(p.name)) throw new UsageError(`pod "${p.name}" is already running (podkit down ${p.name})`);
+  const locks = await lockPods(o.root, o.loaded.pods.map((p) => p.name), o.err);
 
   const runners: PodRunner[] = [];
   const extras = new Map<PodRunner, PodExtras>();
   const countdown = killCountdown((l) => o.err(l));
   const states = new Map<PodRunner, { state: PodState; dir: string }>();
+  const onUsr2 = () => {
+    // `podkit down POD` asks for one pod by dropping a file in its folder. Listening from the start: SIGUSR2's
+    // default action would end a runner that `down` asks while it is still setting up.
+    for (const r of runners) {
+      const s = states.get(r);
+      if (s && existsStop(s.dir)) void r.stop();
+    }
+  };
+  process.on('SIGUSR2', onUsr2);
   let statusTimer: NodeJS.Timeout | undefined;
   const writeStatus = () => {
     statusTimer ??= setTimeout(() => {
@@ -190,6 +215,8 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   } catch (e) {
     // Nothing has started yet: free the status page's port so the error ends the process.
     await http?.close();
+    process.off('SIGUSR2', onUsr2);
+    for (const l of locks) await l.release();
     throw e;
   }
 
@@ -208,16 +235,8 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => void (stopping ? force() : stopAll(sig));
   // `podkit up | tee` and Ctrl-C: tee is gone before our last lines; stop the pods as for SIGTERM, never crash.
   const offClosed = onOutputClosed(() => void stopAll('output closed'));
-  const onUsr2 = () => {
-    // `podkit down POD` asks for one pod by dropping a file in its folder.
-    for (const r of runners) {
-      const s = states.get(r);
-      if (s && existsStop(s.dir)) void r.stop();
-    }
-  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.on('SIGUSR2', onUsr2);
   try {
     const byName = new Map(runners.map((r) => [r.name, r]));
     // Every sandbox first, so each pod's /etc/hosts names the other pods and the Services before containers start.
@@ -263,6 +282,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     if (statusTimer) clearTimeout(statusTimer);
     await http?.close();
     for (const r of runners) await removeDir(r);
+    for (const l of locks) await l.release();
   }
 
   /** A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone. */

@@ -9,6 +9,7 @@ import { parseHostPort } from '../../core/parse.js';
 import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
 import { listPods, readJSON } from '../runtime/state.js';
+import { heldPodLocks, podLockName } from '../runtime/podlock.js';
 import { checkStateDir, chooseSandbox, runPods } from './runner.js';
 import { imageServiceFor } from '../images/index.js';
 
@@ -104,13 +105,17 @@ function runsFromImages(fromImages: boolean, hostProcesses: boolean, origin: Rea
 /** Re-run ourselves as a daemon (own session, output to a runner log) and wait until its pods are running. */
 async function detach(argv: string[], root: string, pods: string[], stdinText?: string): Promise<number> {
   mkdirSync(root, { recursive: true });
-  const log = join(root, `runner-${Date.now()}.log`);
+  // Refuse at once a pod a live runner holds; the daemon checks again under the lock, for `up`s that race.
+  const held = heldPodLocks();
+  const taken = pods.find((p) => held.has(podLockName(root, p)));
+  if (taken) throw new UsageError(`pod "${taken}" is already running (podkit down ${taken})`);
+  const log = join(root, `runner-${Date.now()}-${process.pid}.log`);
   const fd = openSync(log, 'a');
   const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
   let args = argv.filter((a) => a !== '-d' && a !== '--detach' && a !== '--detach=true');
   if (args.includes('-')) {
     // The daemon cannot read our stdin: hand it the manifests as a file in the state folder.
-    const saved = join(root, `stdin-${Date.now()}.yaml`);
+    const saved = join(root, `stdin-${Date.now()}-${process.pid}.yaml`);
     writeFileSync(saved, stdinText ?? '', { mode: 0o600 });
     args = args.map((a) => (a === '-' ? saved : a));
   }
@@ -121,16 +126,14 @@ async function detach(argv: string[], root: string, pods: string[], stdinText?: 
   child.unref();
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const entries = listPods(root).filter((p) => pods.includes(p.name));
-    // Started = the sandbox is up and the status file written (init containers may still be running).
-    const running = entries.filter((e) => {
-      const st = readJSON<{ phase: string }>(join(e.dir, 'status.json'));
-      return st !== undefined;
-    });
-    if (running.length === pods.length) break;
+    // Started = our own daemon owns the pod, its sandbox is up and its status written (init containers may still run).
+    const mine = listPods(root).filter((e) => pods.includes(e.name) && e.state?.runner.pid === child.pid);
+    if (mine.filter((e) => readJSON(join(e.dir, 'status.json')) !== undefined).length === pods.length) break;
     if (exited !== null) {
-      process.stderr.write(readFileSync(log, 'utf8'));
-      throw new PodkitError('PODKIT_ERR_SANDBOX', `the detached runner exited (${exited}) before its pods started; log: ${log}`);
+      const text = readFileSync(log, 'utf8');
+      process.stderr.write(text);
+      const reason = text.trimEnd().split('\n').pop()?.replace(/^podkit up: /, '');
+      throw new PodkitError('PODKIT_ERR_SANDBOX', `the detached runner exited (${exited}) before its pods started${reason ? `: ${reason}` : ''}; log: ${log}`);
     }
     if (Date.now() > deadline) throw new PodkitError('PODKIT_ERR_TIMEOUT', `pods did not start within 60s; log: ${log}`);
     await new Promise((r) => setTimeout(r, 50));

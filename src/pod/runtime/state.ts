@@ -3,11 +3,12 @@
  * was created: netns, veth, IP, pids), status.json, logs/ and events.log — so `ps`, `logs` and `down` work on detached
  * pods, and everything can be cleaned up after the runner itself was SIGKILLed.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deletePodNetwork, releaseIP } from './net.js';
 import { releaseMountpoints } from './mountpoints.js';
 import { tool } from './proc.js';
+import { heldPodLocks, podLockName } from './podlock.js';
 import { ociCleanup, type OciRuntime } from './oci/runtime.js';
 
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -33,6 +34,8 @@ export interface PodState {
   pids: ProcRef[];
   statusURL?: string;
   createdAt: number;
+  /** The pod ended and its sandbox is gone: only its status and logs are kept, until `podkit down`. */
+  finished?: boolean;
   /** The OCI runtime and its state folder, when containers run from images (their ids start with `<id>-`). */
   oci?: OciRuntime;
 }
@@ -41,23 +44,36 @@ export function podDir(root: string, name: string): string {
   return join(root, 'pods', name);
 }
 
-export function procStart(pid: number): string | undefined {
+/** /proc/<pid>/stat's state letter and start time; undefined when the process is gone (reaped). */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], start: fields[19] };
   } catch {
     return undefined;
   }
+}
+
+/** The process's start time; undefined when it is gone or a zombie (dead, only not reaped yet). */
+export function procStart(pid: number): string | undefined {
+  const s = procStat(pid);
+  return s && s.state !== 'Z' && s.state !== 'X' ? s.start : undefined;
 }
 
 export function procRef(pid: number): ProcRef {
   return { pid, start: procStart(pid) ?? '' };
 }
 
-/** True when the process still exists and is the same one (start time matches). */
+/** True when the process still runs and is the same one (start time matches); a zombie is dead. */
 export function alive(ref: ProcRef): boolean {
   const s = procStart(ref.pid);
   return s !== undefined && s === ref.start;
+}
+
+/** True until the process is reaped (zombies included). */
+function unreaped(ref: ProcRef): boolean {
+  return procStat(ref.pid)?.start === ref.start;
 }
 
 export function writeJSON(path: string, value: unknown): void {
@@ -82,19 +98,32 @@ export interface PodEntry {
   orphaned: boolean;
 }
 
+/** A pod name as Kubernetes allows it (a DNS subdomain); anything else in pods/ is not podkit's and is left alone. */
+export const POD_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+export const POD_NAME_MAX = 253;
+
+/**
+ * The pods of a state folder. A runner takes its pod's lock before it makes the folder, and the folder is listed
+ * before the locks are read, so a runner still starting is never taken for gone. Stray files, and folders whose
+ * names no pod can have, are skipped.
+ */
 export function listPods(root: string): PodEntry[] {
   let names: string[] = [];
   try {
-    names = readdirSync(join(root, 'pods')).sort();
+    names = readdirSync(join(root, 'pods'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name.length <= POD_NAME_MAX && POD_NAME.test(d.name))
+      .map((d) => d.name)
+      .sort();
   } catch {
     return [];
   }
+  const held = heldPodLocks();
   return names.map((name) => {
     const dir = podDir(root, name);
     const state = readJSON<PodState>(join(dir, 'state.json'));
-    // A folder without state.json is a runner still starting, unless it is old.
-    const young = !state && Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 10_000;
-    return { name, dir, state, orphaned: state ? !alive(state.runner) : !young };
+    const locked = held.has(podLockName(root, name));
+    // A finished pod needs no runner: its folder holds only its status and logs.
+    return { name, dir, state, orphaned: !state?.finished && (!locked || (state !== undefined && !alive(state.runner))) };
   });
 }
 
@@ -122,10 +151,10 @@ export async function cleanupPod(entry: PodEntry): Promise<void> {
         // gone
       }
     }
-    for (const p of st.pids) {
-      const deadline = Date.now() + 3000;
-      while (alive(p) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    }
+    // Give their reaper a moment, so nothing is seen in the process table after a cleanup; a PID 1 that never
+    // reaps costs these 3 s once, not per process.
+    const deadline = Date.now() + 3000;
+    while (st.pids.some(unreaped) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (st.netns) {
       await deletePodNetwork(st.netns, st.veth ?? '');
       if (st.ip) releaseIP(st.ip, st.netns);

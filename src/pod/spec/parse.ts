@@ -171,6 +171,11 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
     const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string) => {
       // One state folder per pod name: locally, names are unique across namespaces.
       const prev = podNames.get(name);
+      // A pod name is a DNS subdomain (at most 253 characters); it also names the pod's folder in the state dir.
+      if (name.length > 253) {
+        issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name.slice(0, 40)}…" is ${name.length} characters; Kubernetes allows at most 253` });
+        return;
+      }
       if (prev) {
         issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
         return;
