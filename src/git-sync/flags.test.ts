@@ -65,3 +65,24 @@ test('bad usage is a UsageError (exit 2) naming the flag', () => {
   bad([], /GITSYNC_PERIOD/, { GITSYNC_PERIOD: 'soon' });
   bad(['--sync-on-signal', 'SIGUSR1'], /only SIGHUP/);
 });
+
+test('v4 flags --filter, --init-period, --init-max-failures and their GITSYNC_* env forms', () => {
+  const o = parse(['--filter=blob:none', '--init-period=50ms', '--init-max-failures=-1', '--period=5s', '--max-failures=2']);
+  assert.equal(o.filter, 'blob:none');
+  assert.equal(o.initPeriodMs, 50);
+  assert.equal(o.initMaxFailures, -1);
+  const e = parse([], { GITSYNC_FILTER: 'tree:0', GITSYNC_INIT_PERIOD: '2s', GITSYNC_INIT_MAX_FAILURES: '7' });
+  assert.equal(e.filter, 'tree:0');
+  assert.equal(e.initPeriodMs, 2000);
+  assert.equal(e.initMaxFailures, 7);
+  // Unset, they follow --period and --max-failures (v4).
+  const d = parse(['--period=3s', '--max-failures=4']);
+  assert.equal(d.initPeriodMs, 3000);
+  assert.equal(d.initMaxFailures, 4);
+  const bad = (argv: string[], re: RegExp, env: NodeJS.ProcessEnv = {}) =>
+    assert.throws(() => parse(argv, env), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && re.test(err.message));
+  bad(['--filter=everything'], /--filter: must be a git object filter/);
+  bad(['--init-period=1ms'], /--init-period: must be at least 10ms/);
+  bad(['--init-max-failures=x'], /--init-max-failures: expected an integer/);
+  bad([], /GITSYNC_INIT_PERIOD/, { GITSYNC_INIT_PERIOD: 'later' });
+});

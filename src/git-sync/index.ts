@@ -89,6 +89,7 @@ export async function start(options: Options): Promise<Handle> {
   let pendingSince: number | undefined;
   let pendingReason: TriggerReason = 'poll';
   let firstSuccess = true;
+  let oneTimeHash: string | undefined;
   let current: AbortController | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((r) => (finish = r));
@@ -123,6 +124,18 @@ export async function start(options: Options): Promise<Handle> {
     st.lastError = undefined;
     st.syncs++;
     if (o.errorFile) rmSync(o.errorFile, { force: true });
+    if (r.changed || firstSuccess) {
+      firstSuccess = false;
+      if (o.touchFile) {
+        mkdirSync(dirname(o.touchFile), { recursive: true });
+        const t = new Date();
+        await fsp.utimes(o.touchFile, t, t).catch(() => fsp.writeFile(o.touchFile as string, ''));
+      }
+      // Hooks go out first: nothing below is worth delaying the consumer's notification for.
+      const e: HookEvent = { hash: r.hash, previous: r.previous, tree: repo.worktreeFor(r.hash) };
+      for (const h of hooks) h.send(e);
+      if (o.oneTime) oneTimeHash = r.hash;
+    }
     if (r.changed) {
       metrics.lastPublish.set({}, now / 1000);
       if (since !== undefined) metrics.visible.observe({ trigger: reason }, (now - since) / 1000);
@@ -131,21 +144,13 @@ export async function start(options: Options): Promise<Handle> {
         if (ct !== undefined) metrics.visible.observe({ trigger: 'poll' }, Math.max(0, now / 1000 - ct));
       }
     }
-    if (r.changed || firstSuccess) {
-      firstSuccess = false;
-      if (o.touchFile) {
-        mkdirSync(dirname(o.touchFile), { recursive: true });
-        const t = new Date();
-        await fsp.utimes(o.touchFile, t, t).catch(() => fsp.writeFile(o.touchFile as string, ''));
-      }
-      const e: HookEvent = { hash: r.hash, previous: r.previous, tree: repo.worktreeFor(r.hash) };
-      for (const h of hooks) h.send(e);
-      if (o.oneTime) {
-        const results = await Promise.all(hooks.map((h) => h.firstResult()));
-        log.info('exiting after one sync', { hash: r.hash });
-        end(results.every(Boolean) ? 0 : 1);
-      }
-    }
+  };
+
+  /** --one-time, after the cleanup ran (as v4 orders it): wait for each hook's first result, then end. */
+  const finishOneTime = async (hash: string) => {
+    const results = await Promise.all(hooks.map((h) => h.firstResult()));
+    log.info('exiting after one sync', { hash });
+    end(results.every(Boolean) ? 0 : 1);
   };
 
   const failed = (err: unknown, startedMs: number) => {
@@ -162,8 +167,10 @@ export async function start(options: Options): Promise<Handle> {
         log.warn("can't write the error file", { path: o.errorFile, error: describeError(e) });
       }
     }
-    if (o.maxFailures >= 0 && st.consecutiveFailures > o.maxFailures) {
-      log.error('too many failures, aborting', { error: msg, failCount: st.consecutiveFailures, maxFailures: o.maxFailures });
+    // Until the first success the budget is --init-max-failures (v4), so a slow-to-appear remote can be waited for.
+    const max = st.lastSuccessMs === undefined ? o.initMaxFailures : o.maxFailures;
+    if (max >= 0 && st.consecutiveFailures > max) {
+      log.error('too many failures, aborting', { error: msg, failCount: st.consecutiveFailures, maxFailures: max });
       end(1);
     } else log.error('error syncing repo, will retry; the published tree keeps serving', { error: msg, failCount: st.consecutiveFailures, hash: st.hash || undefined });
   };
@@ -197,6 +204,7 @@ export async function start(options: Options): Promise<Handle> {
     }
     if (!closed && !o.oneTime) repo.prepareSpare(repo.currentHash());
     current = undefined;
+    if (oneTimeHash !== undefined) await finishOneTime(oneTimeHash);
   };
 
   const loop = async () => {
@@ -206,7 +214,7 @@ export async function start(options: Options): Promise<Handle> {
       await syncOnce().catch((err: unknown) => log.error('sync loop error', { error: describeError(err) }));
     } while (again && !closed && !finished);
     running = undefined;
-    if (!closed && !finished) timer = setTimeout(() => trigger('poll'), o.periodMs);
+    if (!closed && !finished) timer = setTimeout(() => trigger('poll'), st.lastSuccessMs === undefined ? o.initPeriodMs : o.periodMs);
   };
 
   const trigger = (reason: TriggerReason = 'api') => {

@@ -18,10 +18,14 @@ export interface Options {
   link?: string;
   /** Poll period, ms. Default 10 000. */
   periodMs?: number;
+  /** Poll period until the first successful sync, ms. Default: `periodMs`. */
+  initPeriodMs?: number;
   /** Timeout for one sync, ms. Default 120 000. */
   syncTimeoutMs?: number;
   /** Shallow depth; 0 = full history. Default 1. */
   depth?: number;
+  /** Partial-clone object filter (`git fetch --filter`), e.g. `blob:none`. Default none. */
+  filter?: string;
   /** Default `recursive`. */
   submodules?: 'recursive' | 'shallow' | 'off';
   /** Sparse-checkout pattern file. Default none. */
@@ -30,6 +34,8 @@ export interface Options {
   oneTime?: boolean;
   /** Consecutive failures tolerated before giving up (`done` rejects); negative = forever. Default 0. */
   maxFailures?: number;
+  /** Failures tolerated before the first success; negative = forever. Default: `maxFailures`. */
+  initMaxFailures?: number;
   /** How long unpublished trees are kept, ms. Default 30 000. */
   staleWorktreeTimeoutMs?: number;
   /** Error file path (absolute or relative to root). Default none. */
@@ -92,8 +98,8 @@ export interface Options {
 }
 
 /** Options with every default filled in and paths made absolute. */
-export type Resolved = Required<Omit<Options, 'httpBind' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>> &
-  Pick<Options, 'httpBind' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>;
+export type Resolved = Required<Omit<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>> &
+  Pick<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>;
 
 /** The default link name: the last path element of the repo URL (as v4 does: `.git` is kept). */
 export function defaultLink(repo: string): string {
@@ -119,11 +125,13 @@ export function resolveOptions(o: Options, log: Logger): Resolved {
     root,
     link: under(root, o.link || defaultLink(o.repo)) as string,
     periodMs: o.periodMs ?? 10_000,
+    initPeriodMs: o.initPeriodMs ?? o.periodMs ?? 10_000,
     syncTimeoutMs: o.syncTimeoutMs ?? 120_000,
     depth: o.depth ?? 1,
     submodules: o.submodules ?? 'recursive',
     oneTime: o.oneTime ?? false,
     maxFailures: o.maxFailures ?? 0,
+    initMaxFailures: o.initMaxFailures ?? o.maxFailures ?? 0,
     staleWorktreeTimeoutMs: o.staleWorktreeTimeoutMs ?? 30_000,
     errorFile: under(root, o.errorFile),
     touchFile: under(root, o.touchFile),
@@ -179,12 +187,15 @@ export function optionsFromFlags(v: Values<Spec>, explicit: (name: keyof Spec) =
     root: v.root ?? '',
     link: v.link,
     periodMs,
+    initPeriodMs: v['init-period'] ?? periodMs,
     syncTimeoutMs,
     depth: v.depth,
+    filter: v.filter,
     submodules: v.submodules as Options['submodules'],
     sparseCheckoutFile: v['sparse-checkout-file'],
     oneTime: v['one-time'],
     maxFailures: v['max-failures'],
+    initMaxFailures: v['init-max-failures'] ?? v['max-failures'],
     staleWorktreeTimeoutMs: v['stale-worktree-timeout'],
     errorFile: v['error-file'],
     touchFile: v['touch-file'],

@@ -11,6 +11,7 @@ export interface RepoOptions {
   link: string;
   ref: string;
   depth: number;
+  filter?: string;
   submodules: 'recursive' | 'shallow' | 'off';
   sparseCheckoutFile?: string;
   staleWorktreeTimeoutMs: number;
@@ -180,6 +181,7 @@ export class Repo {
     const args = ['fetch', '--no-tags', '--no-progress', '--no-auto-gc', '--no-write-commit-graph', 'origin', `+${this.o.ref}:${SYNC_REF}`];
     if (this.o.depth > 0) args.push('--depth', String(this.o.depth));
     else if (existsSync(join(this.gitDir, 'shallow'))) args.push('--unshallow');
+    if (this.o.filter) args.push(`--filter=${this.o.filter}`);
     await this.git.run(args, { cwd: this.o.root, signal });
     const hash = (await this.git.run(['rev-parse', '--verify', '-q', `${SYNC_REF}^{commit}`], { cwd: this.o.root, signal })).trim();
     if (!/^[0-9a-f]{40,64}$/.test(hash)) throw new GitError(`git fetch of ${this.o.ref} produced no commit`);
@@ -198,10 +200,13 @@ export class Repo {
   }
 
   private async syncLocked(signal: AbortSignal | undefined, expectChange: boolean): Promise<SyncResult> {
+    const first = !this.initialized;
     await this.init(signal);
     const previous = this.currentHash();
-    if (previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
-    if (!expectChange && previous) {
+    // The first sync of a process always fetches (as v4 does), so a changed --depth or --filter takes effect on
+    // restart even when the remote has not moved.
+    if (!first && previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
+    if (!expectChange && !first && previous) {
       const remote = await this.remoteHash(signal);
       if (remote && remote === previous) return { hash: previous, previous, changed: false };
     }
