@@ -1,7 +1,7 @@
 /**
  * @module `npm run bench -- pod`: sandbox setup/teardown time (target p95 ≤ 50 ms) and time to Ready of a 3-container
  * pod as host processes and from images on crun (warm store: busybox layers already unpacked), with the containers'
- * start overhead (spawn → created by the runtime), and `podman kube play` of the same pod where podman runs.
+ * start overhead (spawn, or release of a container created ahead, → running), and `podman kube play` of the same pod where podman runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ async function sandboxTimes(n: number, make: () => Sandbox): Promise<{ setup: nu
   return { setup, teardown };
 }
 
-async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: ImageProvider, onStart?: (created: number) => void, onExec?: (ms: number) => void): Promise<number[]> {
+async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: ImageProvider, onStart?: (ms: number, held: boolean) => void, onExec?: (ms: number) => void): Promise<number[]> {
   const p = parseManifests(POD, 'bench.yaml');
   const l = loadManifests(p.objects);
   const out: number[] = [];
@@ -69,12 +69,20 @@ async function timeToReady(n: number, make: (dir: string) => Sandbox, images?: I
     const dir = mkdtempSync(join(tmpdir(), 'podkit-bench-'));
     const sandbox = make(dir);
     if (onStart) {
-      // The container start overhead: from the spawn to the runtime having created the container.
+      // The container start overhead: from the spawn to the runtime having created the container and run its
+      // process; for a container created ahead (held), from its release to the same point.
       const spawn = sandbox.spawn.bind(sandbox);
       sandbox.spawn = (spec) => {
-        const t0 = performance.now();
+        let t0 = performance.now();
         const proc = spawn(spec);
-        void proc.created?.then((ok) => ok && onStart(performance.now() - t0));
+        const release = proc.release?.bind(proc);
+        if (release) {
+          proc.release = (run) => {
+            t0 = performance.now();
+            release(run);
+          };
+        }
+        void proc.created?.then((ok) => ok && onStart(performance.now() - t0, !!release));
         return proc;
       };
     }
@@ -116,8 +124,9 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
   const images = mapProvider({ 'bench.local/busybox:1': dirImage({}, [busyboxLayerDir()], 'bench.local/busybox:1') });
   const ociRoot = mkdtempSync(join(tmpdir(), 'podkit-bench-oci-'));
   const created: number[] = [];
+  const released: number[] = [];
   const ociExec: number[] = [];
-  const fromImages = await timeToReady(m, (dir) => new ContainerSandbox({ id: id(), dir, runtime: { bin: 'crun', root: ociRoot }, hostname: 'bench' }), images, (ms) => created.push(ms), (ms) => ociExec.push(ms));
+  const fromImages = await timeToReady(m, (dir) => new ContainerSandbox({ id: id(), dir, runtime: { bin: 'crun', root: ociRoot }, hostname: 'bench' }), images, (ms, held) => (held ? released : created).push(ms), (ms) => ociExec.push(ms));
   rmSync(ociRoot, { recursive: true, force: true });
   const noPodman = await podmanMissing();
   const podman = noPodman ? [] : await podmanKubePlay(m, POD, busyboxLayerDir());
@@ -139,7 +148,8 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
       row('3-container pod → Ready (namespaced)', ready),
       row('3-container pod → Ready (host, no isolation)', host),
       row('3-container pod → Ready (from images, crun)', fromImages),
-      row('container start: spawn → created by crun', created),
+      row('container start: spawn → running (crun run)', created),
+      ...(released.length ? [row('held container start: release → running', released)] : []),
       row('exec probe, namespaced host process', nsExec),
       row('exec probe in a container (crun exec)', ociExec),
       ...(podman.length ? [row('3-container pod → running (podman kube play)', podman)] : []),
@@ -151,5 +161,6 @@ export default async function bench({ smoke, out }: BenchOptions): Promise<void>
   out(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
   out(`sandbox setup p95 ${p95.toFixed(1)} ms (target ≤ 50 ms: ${p95 <= 50 ? 'met' : 'NOT met'}); namespaced/host time-to-Ready ratio ${(median(ready) / median(host)).toFixed(2)}`);
   const extra = median(fromImages) - median(ready);
-  out(`from images: p50 ${median(fromImages).toFixed(1)} ms = namespaced host processes + ${extra.toFixed(1)} ms (target ≤ +50 ms: ${extra <= 50 ? 'met' : 'NOT met'}); container start p95 ${percentile(created, 95).toFixed(1)} ms (target ≤ 100 ms: ${percentile(created, 95) <= 100 ? 'met' : 'NOT met'})`);
+  const starts = [...created, ...released];
+  out(`from images: p50 ${median(fromImages).toFixed(1)} ms = namespaced host processes + ${extra.toFixed(1)} ms (target ≤ +50 ms: ${extra <= 50 ? 'met' : 'NOT met'}); container start p95 ${percentile(starts, 95).toFixed(1)} ms over every start, spawn or release → running (target ≤ 100 ms: ${percentile(starts, 95) <= 100 ? 'met' : 'NOT met'})`);
 }

@@ -65,6 +65,8 @@ export interface ContainerDeps {
 export class ContainerRunner {
   readonly status: ContainerStatus;
   private proc?: ContainerProcess;
+  /** Created ahead of its start, its process held (`hold()`); `gone` once it ended before being let run. */
+  private held?: { proc: ContainerProcess; gone: boolean };
   private probes: ProbeWorker[] = [];
   private restartTimer?: Timer;
   private readonly backoff: Backoff;
@@ -100,9 +102,33 @@ export class ContainerRunner {
     return new Promise((r) => this.doneWaiters.push(r));
   }
 
+  /**
+   * Create the container ahead of its start with its process held, where the sandbox can (a container from an
+   * image): start() then only lets the process run. Only a first start is held; what fails here is left to start().
+   */
+  hold(): void {
+    if (this.stopping || this.held || this.proc || this.status.state !== 'waiting' || this.status.restarts > 0) return;
+    try {
+      const spec = { ...this.deps.launch(), hold: true };
+      if (!this.deps.sandbox.canHold?.(spec)) return;
+      const held = { proc: this.deps.sandbox.spawn(spec), gone: false };
+      void held.proc.exited.then(() => (held.gone = true));
+      this.held = held;
+    } catch {
+      // start() builds the launch again and reports why it cannot start
+    }
+  }
+
   start(): void {
     if (this.stopping) return;
     this.restartTimer = undefined;
+    const held = this.held;
+    this.held = undefined;
+    if (held && !held.gone) {
+      held.proc.release?.(true);
+      return this.track(held.proc);
+    }
+    if (held) drain(held.proc);
     const before = this.deps.beforeStart?.();
     if (before) return void before.then(() => this.launch(), (e: Error) => this.pullFailed(e));
     this.launch();
@@ -133,6 +159,11 @@ export class ContainerRunner {
       this.exited(1, (e as Error).message);
       return;
     }
+    this.track(proc);
+  }
+
+  /** From a spawned (or released) process on: status, output, exit, then hooks and probes once it exists. */
+  private track(proc: ContainerProcess): void {
     this.proc = proc;
     this.startedAt = this.deps.clock.now();
     Object.assign(this.status, { state: 'running', reason: '', exitCode: undefined, pid: proc.pid, started: false, ready: false, startedAt: Date.now(), restartAt: undefined });
@@ -268,8 +299,25 @@ export class ContainerRunner {
       for (const w of this.doneWaiters.splice(0)) w(this.status.exitCode ?? 0);
     }
     for (const p of this.probes) p.stop();
+    await this.dropHeld();
     await this.terminate(graceMs);
   }
+
+  /** A held container that never ran is abandoned: the runtime removes it and no exit is reported. */
+  private async dropHeld(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    if (!held) return;
+    held.proc.release?.(false);
+    drain(held.proc);
+    await held.proc.exited;
+  }
+}
+
+/** Read a process's output to its end unseen (a paused pipe would keep it, and the runner's event loop, alive). */
+function drain(proc: ContainerProcess): void {
+  proc.child.stdout?.resume();
+  proc.child.stderr?.resume();
 }
 
 function pipeLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {

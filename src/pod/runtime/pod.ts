@@ -302,9 +302,15 @@ export class PodRunner {
 
   private async run(): Promise<void> {
     this.phase = 'Pending';
-    for (const c of this.containers.filter((x) => x.kind !== 'main')) {
+    const ahead = this.containers.filter((x) => x.kind !== 'main');
+    const mains = this.containers.filter((x) => x.kind === 'main');
+    for (const [i, c] of ahead.entries()) {
       if (this.stopRequested) return;
       c.start();
+      // Once only sidecars are left ahead of them, the mains are created while the sidecars start up: only their
+      // processes wait for the sidecars, as in Kubernetes. A subPath is made when its container is, so a container
+      // with one is created at its start, after the sidecars (which may make that path themselves).
+      if (ahead.slice(i).every((x) => x.kind === 'sidecar')) for (const m of mains) if (!usesSubPath(m.spec)) m.hold();
       if (c.kind === 'sidecar') {
         if (!(await c.whenStarted())) return;
       } else {
@@ -316,7 +322,6 @@ export class PodRunner {
       }
     }
     if (this.stopRequested) return;
-    const mains = this.containers.filter((x) => x.kind === 'main');
     for (const c of mains) c.start();
     this.phase = 'Running';
     this.o.changed?.();
@@ -358,4 +363,8 @@ export class PodRunner {
     for (const p of this.tmpfs.splice(0)) await tool(['umount', '-l', p]).catch(() => undefined);
     rmSync(join(this.o.dir, 'volumes'), { recursive: true, force: true });
   }
+}
+
+function usesSubPath(c: Container): boolean {
+  return (c.volumeMounts ?? []).some((m) => m.subPath || m.subPathExpr);
 }

@@ -50,32 +50,40 @@ export class ContainerSandbox implements Sandbox {
   }
 
   async setup(): Promise<void> {
-    await this.ns.setup();
+    // The pod network and the pod's own namespaces and files need nothing of each other: made side by side.
+    const done = await Promise.allSettled([this.ns.setup(), this.podNamespaces()]);
+    const failed = done.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return void (this.ready = true);
+    await this.teardown();
+    const e: unknown = failed.reason;
+    throw e instanceof SandboxError ? e : new SandboxError(`container sandbox setup failed: ${(e as Error).message}`, { cause: e });
+  }
+
+  /** IPC and UTS namespaces bound to files (containers join them by path, a restart finds them again), /dev/shm, /etc files. */
+  private async podNamespaces(): Promise<void> {
+    if (this.o.runtime.bin.endsWith('crun')) for (const c of await settleHybridCgroups()) this.o.notice?.(`moved the unused cgroup controller ${c} from cgroup2 to a v1 hierarchy (crun refuses hybrid cgroups with controllers on v2)`);
+    mkdirSync(this.path('ns'), { recursive: true });
+    mkdirSync(this.path('shm'), { recursive: true });
+    mkdirSync(this.path('etc'), { recursive: true });
+    mkdirSync(this.o.runtime.root, { recursive: true });
+    const uts = !this.o.hostNetwork;
+    for (const t of uts ? ['ipc', 'uts'] : ['ipc']) closeSync(openSync(this.path('ns', t), 'a'));
+    writeFileSync(this.path('etc', 'hostname'), this.o.hostname + '\n');
+    let resolv = 'nameserver 127.0.0.1\n';
     try {
-      if (this.o.runtime.bin.endsWith('crun')) for (const c of await settleHybridCgroups()) this.o.notice?.(`moved the unused cgroup controller ${c} from cgroup2 to a v1 hierarchy (crun refuses hybrid cgroups with controllers on v2)`);
-      mkdirSync(this.path('ns'), { recursive: true });
-      mkdirSync(this.path('shm'), { recursive: true });
-      mkdirSync(this.path('etc'), { recursive: true });
-      mkdirSync(this.o.runtime.root, { recursive: true });
-      const uts = !this.o.hostNetwork;
-      for (const t of uts ? ['ipc', 'uts'] : ['ipc']) closeSync(openSync(this.path('ns', t), 'a'));
-      // Persistent namespaces bound to files (containers join them by path, a restart finds them again) and the
-      // pod's /dev/shm, in one spawn: spawning is most of the setup's cost.
-      const unshare = ['unshare', `--ipc=${this.path('ns', 'ipc')}`, ...(uts ? [`--uts=${this.path('ns', 'uts')}`, 'hostname', this.o.hostname] : ['true'])];
-      await tool(['sh', '-c', `set -e; ${unshare.map(shq).join(' ')}; mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm ${shq(this.path('shm'))}`]);
-      writeFileSync(this.path('etc', 'hostname'), this.o.hostname + '\n');
-      let resolv = 'nameserver 127.0.0.1\n';
-      try {
-        resolv = readFileSync('/etc/resolv.conf', 'utf8');
-      } catch {
-        // no resolver configured on the host
-      }
-      writeFileSync(this.path('etc', 'resolv.conf'), resolv);
-      this.ready = true;
-    } catch (e) {
-      await this.teardown();
-      throw e instanceof SandboxError ? e : new SandboxError(`container sandbox setup failed: ${(e as Error).message}`, { cause: e });
+      resolv = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no resolver configured on the host
     }
+    writeFileSync(this.path('etc', 'resolv.conf'), resolv);
+    // The namespaces and the pod's /dev/shm in one spawn: spawning is most of the setup's cost.
+    const unshare = ['unshare', `--ipc=${this.path('ns', 'ipc')}`, ...(uts ? [`--uts=${this.path('ns', 'uts')}`, 'hostname', this.o.hostname] : ['true'])];
+    await tool(['sh', '-c', `set -e; ${unshare.map(shq).join(' ')}; mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=65536k shm ${shq(this.path('shm'))}`]);
+  }
+
+  /** A container from an image can be created with its process held; a host process cannot. */
+  canHold(spec: LaunchSpec): boolean {
+    return !!spec.oci;
   }
 
   spawn(spec: LaunchSpec): ContainerProcess {
@@ -119,6 +127,7 @@ export class ContainerSandbox implements Sandbox {
       config,
       memory: memory && o.limits.memory ? { dir: memory, limit: o.limits.memory } : undefined,
       env: spec.env,
+      hold: spec.hold,
     });
   }
 

@@ -19,6 +19,11 @@ export interface LaunchSpec {
   mounts: Mount[];
   /** Run from an image on the OCI runtime instead of as a host process. */
   oci?: OciLaunch;
+  /**
+   * Create the container now but hold its process until `release(true)` (only where the sandbox `canHold` the
+   * spec): its creation overlaps what it waits for, and only the exec of its process stays on the path to start.
+   */
+  hold?: boolean;
 }
 
 /** What a container run from an image needs beyond argv/env/cwd/mounts (already resolved by Kubernetes' rules). */
@@ -46,6 +51,8 @@ export interface ContainerProcess {
   created?: Promise<boolean>;
   /** Set once exited: the OOM killer ended it. */
   oomKilled?: boolean;
+  /** A held process (spawned with `hold`): true runs it; false abandons the container, which exits without having run. */
+  release?(run: boolean): void;
 }
 
 export interface ExecResult {
@@ -65,6 +72,8 @@ export interface Sandbox {
   setup(): Promise<void>;
   /** Start a container process in the sandbox. */
   spawn(spec: LaunchSpec): ContainerProcess;
+  /** Whether `spawn` can create this container with its process held (`LaunchSpec.hold`); absent: never. */
+  canHold?(spec: LaunchSpec): boolean;
   /** Run a command inside a running container's namespaces (exec probes, preStop), killed after `timeoutMs`. */
   exec(target: ContainerProcess, argv: string[], env: Record<string, string>, cwd: string | undefined, timeoutMs: number): Promise<ExecResult>;
   /** Remove everything setup created. Containers must be stopped first; safe to call twice. */

@@ -3,7 +3,7 @@
  * `<runtime> --root <state> run` in the foreground (its exit status is the container's), exec/kill/delete by id,
  * and the cgroups the container's limits live in.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, watch, writeFileSync, writeSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { SandboxError } from '../../../core/errors.js';
 import { execBounded, spawnContainer, tool } from '../proc.js';
@@ -89,6 +89,8 @@ export interface LaunchOptions {
   /** A previous start of this container may have left runtime state or a mounted root behind. */
   restart: boolean;
   env: Record<string, string>;
+  /** Create the container but hold its process at a gate until `release()` (see `gateHook`). */
+  hold?: boolean;
 }
 
 export interface OciProcess extends ContainerProcess {
@@ -99,13 +101,26 @@ export interface OciProcess extends ContainerProcess {
   oomKilled?: boolean;
 }
 
+/**
+ * The gate of a held container: a createRuntime hook, which the runtime runs once the container's namespaces,
+ * cgroup and mounts are made and before its process may run, blocks reading a FIFO of the bundle; `go` lets the
+ * runtime go on, anything else fails the create (the runtime then removes what it made and exits).
+ */
+function gateHook(gate: string): Record<string, unknown> {
+  return { path: '/bin/sh', args: ['sh', '-c', 'read -r g < "$1"; [ "$g" = go ]', 'podkit-gate', gate] };
+}
+
 /** One `sh` that mounts a fresh overlay and execs the runtime: one spawn from Node per container start. */
 export function launchOci(o: LaunchOptions): OciProcess {
   const b = o.bundle;
   const rootfs = join(b, 'rootfs');
+  const gate = join(b, 'gate');
   mkdirSync(b, { recursive: true });
-  writeFileSync(join(b, 'config.json'), JSON.stringify(o.config));
+  const config = o.hold ? { ...o.config, hooks: { createRuntime: [gateHook(gate)] } } : o.config;
+  writeFileSync(join(b, 'config.json'), JSON.stringify(config));
   rmSync(join(b, 'pid'), { force: true });
+  // A gate left by an earlier start must be gone before release() looks for this start's.
+  rmSync(gate, { force: true });
   const lower = [...o.layers].reverse().join(':');
   const rt = `${shq(o.runtime.bin)} --root ${shq(o.runtime.root)}`;
   const lines = ['set -e', `cd ${shq(b)}`];
@@ -113,6 +128,7 @@ export function launchOci(o: LaunchOptions): OciProcess {
   // Whatever needs no process is done here: each fork in the launch shell costs more than the file system calls.
   if (o.restart) lines.push(`${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`, 'if mountpoint -q rootfs; then umount -l rootfs; fi', 'rm -rf upper work', 'mkdir upper work');
   else for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(b, d), { recursive: true });
+  if (o.hold) lines.push('mkfifo -m 600 gate');
   lines.push(`mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`);
   if (o.memory) {
     const d = o.memory.dir;
@@ -137,12 +153,31 @@ export function launchOci(o: LaunchOptions): OciProcess {
     return r;
   });
   const created = whenFileAppears(b, 'pid', () => gone);
+  let released = false;
+  const release = (run: boolean) => {
+    if (released) return;
+    released = true;
+    void whenFileAppears(b, 'gate', () => gone).then((there) => {
+      if (!there) return;
+      // O_RDWR never blocks on a FIFO; what is written stays only while it is open: until the hook has read it
+      // (the container is created) or the launch ended.
+      let fd: number;
+      try {
+        fd = openSync(gate, 'r+');
+        writeSync(fd, run ? 'go\n' : 'no\n');
+      } catch {
+        return p.signal('SIGKILL'); // the gate went with its bundle: nothing left to run
+      }
+      void created.then(() => closeSync(fd));
+    });
+  };
   const proc: OciProcess = {
     pid: p.pid,
     child: p.child,
     exited,
     ociId: o.id,
     created,
+    ...(o.hold ? { release } : {}),
     signal(sig) {
       if (gone) return;
       // Before the runtime made the container there is only the launch shell (its process group) to stop.
