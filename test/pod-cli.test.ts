@@ -117,6 +117,7 @@ describe('running pods', () => {
     const metrics = await (await fetch(new URL('/metrics', status))).text();
     assert.match(metrics, /podkit_pod_ready\{namespace="default",pod="web"\} 1/);
     assert.match(metrics, /podkit_container_restarts\{pod="web",container="server"\} 0/);
+    assert.match(metrics, /podkit_pod_events_total\{pod="web",event="start"\} [1-9]/);
     assert.equal((await fetch(new URL('/readyz', status))).status, 200);
     p.signal('SIGINT');
     assert.equal(await withTimeout(p.exited, 30_000, 'runner exit'), 0);

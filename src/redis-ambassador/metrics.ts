@@ -1,5 +1,5 @@
 /** @module Ambassador events on node:diagnostics_channel, and the self-metrics that subscribe to them. */
-import { channel } from 'node:diagnostics_channel';
+import { CHANNELS, onChannel, podkitChannel } from '../core/diagnostics.js';
 import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.js';
 import { ROUTES, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { traffic } from './upstream.js';
@@ -29,10 +29,10 @@ export interface ErrorEvent extends Sourced {
   kind: string;
 }
 
-export const routeChannel = channel('podkit:ambassador:route');
-export const connectionChannel = channel('podkit:ambassador:connection');
-export const errorChannel = channel('podkit:ambassador:error');
-export const latencyChannel = channel('podkit:ambassador:latency');
+export const routeChannel = podkitChannel(CHANNELS.ambassadorRoute);
+export const connectionChannel = podkitChannel(CHANNELS.ambassadorConnection);
+export const errorChannel = podkitChannel(CHANNELS.ambassadorError);
+export const latencyChannel = podkitChannel(CHANNELS.ambassadorLatency);
 
 /** Latency events carry route and seconds; reused like RouteEvent. */
 export interface LatencyEvent extends Sourced {
@@ -75,15 +75,12 @@ export class AmbassadorMetrics {
       const e = m as ErrorEvent;
       if (e.source === source) errors.labels({ kind: e.kind }).inc();
     };
-    for (const [ch, fn] of [
-      [routeChannel, onRoute],
-      [latencyChannel, onLatency],
-      [connectionChannel, onConn],
-      [errorChannel, onError],
-    ] as const) {
-      ch.subscribe(fn);
-      this.unsub.push(() => ch.unsubscribe(fn));
-    }
+    this.unsub.push(
+      onChannel(CHANNELS.ambassadorRoute, onRoute),
+      onChannel(CHANNELS.ambassadorLatency, onLatency),
+      onChannel(CHANNELS.ambassadorConnection, onConn),
+      onChannel(CHANNELS.ambassadorError, onError),
+    );
 
     r.addCollector(() => {
       const series: Metric[] = [];

@@ -1,9 +1,19 @@
-/** @module The runner's /metrics: pod and container readiness, restarts and state, from the live status at scrape time. */
+/** @module The runner's /metrics: readiness, restarts and state from the live status at scrape time; lifecycle events from the pod channel. */
 import { Registry, type MetricFamily } from '../../core/metrics/index.js';
+import { CHANNELS, onChannel } from '../../core/diagnostics.js';
 import type { PodStatus } from '../runtime/pod.js';
 
-/** Families for /metrics, read from the live status at each scrape (pods that are gone drop out). */
+/**
+ * Families for /metrics: the gauges are read from the live status at each scrape (pods that are gone drop out); the
+ * event counter subscribes to the pod channel for as long as the runner (the process) lives.
+ */
 export function podMetrics(status: () => PodStatus[]): () => MetricFamily[] {
+  const events = new Registry();
+  const counted = events.counter({ name: 'podkit_pod_events_total', help: 'Pod lifecycle events (start, exit, ready, backoff, kill, …) by pod and event', labelNames: ['pod', 'event'] });
+  onChannel(CHANNELS.podEvent, (m) => {
+    const e = m as { pod: string; event: string };
+    counted.inc({ pod: e.pod, event: e.event });
+  });
   const reg = new Registry();
   const podReady = reg.gauge({ name: 'podkit_pod_ready', help: '1 when every container of the pod is Ready', labelNames: ['namespace', 'pod'] });
   const ready = reg.gauge({ name: 'podkit_container_ready', help: '1 when the container is Ready', labelNames: ['pod', 'container'] });
@@ -20,6 +30,6 @@ export function podMetrics(status: () => PodStatus[]): () => MetricFamily[] {
         running.set(l, c.state === 'running' ? 1 : 0);
       }
     }
-    return reg.collect();
+    return [...reg.collect(), ...events.collect()];
   };
 }

@@ -2,7 +2,7 @@
  * @module One pod: sandbox, volumes, hostPorts, init containers in order, native sidecars gated on their startup
  * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
  */
-import { channel } from 'node:diagnostics_channel';
+import { CHANNELS, podkitChannel } from '../../core/diagnostics.js';
 import { appendFileSync, existsSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { hostProcessOptIn, imageLaunch, runsFromImage } from './oci/launch.js';
 const NODE = { cpu: availableParallelism(), memory: totalmem() };
 
 /** Every pod lifecycle event is published here (convention 7): `{t, pod, container, event, detail}`. */
-export const podEvents = channel('podkit:pod:event');
+export const podEvents = podkitChannel(CHANNELS.podEvent);
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Terminating' | 'Stopped';
 

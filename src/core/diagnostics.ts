@@ -1,0 +1,36 @@
+/**
+ * @module Every node:diagnostics_channel podkit publishes on, named in one table: components publish events, their
+ * self-metrics subscribe (so a component never counts into another's registry, and a channel without a reader shows).
+ */
+import { channel, type Channel } from 'node:diagnostics_channel';
+
+/**
+ * The channels. Each has a publisher in its component and a subscriber that turns it into metrics (a test checks
+ * both). Events that carry `source` name the instance they come from, since a channel is process-wide.
+ */
+export const CHANNELS = {
+  /** One routed command `{source, info, route}` (a reused object: read it inside the subscriber). */
+  ambassadorRoute: 'podkit:ambassador:route',
+  /** A client or upstream connection opened or closed `{source, kind, event, node?, reason?}`. */
+  ambassadorConnection: 'podkit:ambassador:connection',
+  /** An error by kind `{source, kind}`. */
+  ambassadorError: 'podkit:ambassador:error',
+  /** A command's time to its reply `{source, route, seconds}` (reused like the route event). */
+  ambassadorLatency: 'podkit:ambassador:latency',
+  /** A pod lifecycle event `{t, pod, container?, event, detail?}` (start, exit, ready, backoff, kill, …). */
+  podEvent: 'podkit:pod:event',
+} as const;
+
+export type ChannelName = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+/** The channel to publish on. */
+export function podkitChannel(name: ChannelName): Channel {
+  return channel(name);
+}
+
+/** Subscribe `fn` to a channel; the answer unsubscribes it (call it when the component closes). */
+export function onChannel(name: ChannelName, fn: (message: unknown) => void): () => void {
+  const ch = channel(name);
+  ch.subscribe(fn);
+  return () => ch.unsubscribe(fn);
+}
