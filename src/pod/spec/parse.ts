@@ -54,8 +54,16 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
 const POD_TOP: Field = { t: 'object', fields: { apiVersion: { t: 'string' }, kind: { t: 'string' }, metadata: { ...objectMeta, required: true }, spec: { t: 'any', required: true }, status: { t: 'any', ignored: 'status is written by the runtime' } } };
 const WORKLOAD_TOP: Field = { ...POD_TOP };
 
-/** What running from images honours, though the field table warns of it for host processes. */
+/** What running from images honours, though the field table warns of it for host processes (still warned for a container without an image or opted in by annotation). */
 const HONOURED_WITH_IMAGES = /(?:^|\.)(?:(?:initContainers|containers)\[\d+\]\.(?:resources|securityContext|imagePullPolicy)|spec\.(?:securityContext|imagePullSecrets))$/;
+
+/** Whether a warning's path is under a container that runs as a host process (no image, or the annotation): nothing of it is honoured. */
+function underHostProcess(path: string, pod: { spec: unknown; annotations?: Record<string, string> } | undefined): boolean {
+  const m = /(initContainers|containers)\[(\d+)\]\.[^.]+$/.exec(path);
+  const list = m && pod && isObject(pod.spec) ? pod.spec[m[1]] : undefined;
+  const c: unknown = Array.isArray(list) ? list[Number(m![2])] : undefined;
+  return isObject(c) && (typeof c.image !== 'string' || pod?.annotations?.[`host-process.podkit.io/${String(c.name)}`] === 'true');
+}
 
 function annotationsOf(meta: unknown): Record<string, string> | undefined {
   return isObject(meta) && isObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
@@ -65,10 +73,12 @@ function annotationsOf(meta: unknown): Record<string, string> | undefined {
 export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue[] {
   const out: Issue[] = [];
   const b = m.body;
+  let pod: { spec: unknown; annotations?: Record<string, string> } | undefined;
   switch (m.kind) {
     case 'Pod':
       walk(b, POD_TOP, '', out);
-      out.push(...validatePodSpec(b.spec, 'spec', { ...opts, annotations: annotationsOf(b.metadata) }));
+      pod = { spec: b.spec, annotations: annotationsOf(b.metadata) };
+      out.push(...validatePodSpec(b.spec, 'spec', { ...opts, annotations: pod.annotations }));
       break;
     case 'Deployment':
     case 'StatefulSet':
@@ -77,7 +87,8 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
       const spec = b.spec;
       walk(spec, workloadSpecs[m.kind], 'spec', out);
       if (isObject(spec) && isObject(spec.template)) {
-        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', { ...opts, annotations: annotationsOf(spec.template.metadata) }));
+        pod = { spec: spec.template.spec, annotations: annotationsOf(spec.template.metadata) };
+        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', { ...opts, annotations: pod.annotations }));
         const tmplSpec = isObject(spec.template.spec) ? spec.template.spec : {};
         const rp = tmplSpec.restartPolicy;
         if (m.kind === 'Job' && rp !== 'Never' && rp !== 'OnFailure') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}` });
@@ -108,7 +119,7 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
   }
   if (typeof m.metadata.name !== 'string' && !(m.kind === 'Pod' && typeof m.metadata.generateName === 'string')) out.push({ severity: 'error', path: 'metadata.name', message: 'is required' });
   else if (typeof m.metadata.name === 'string' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(m.metadata.name)) out.push({ severity: 'error', path: 'metadata.name', message: `"${m.metadata.name}" is not a valid name (lowercase letters, digits, '-' and '.')` });
-  const kept = opts.images ? out.filter((i) => !(i.severity === 'warning' && i.message.startsWith('ignored:') && HONOURED_WITH_IMAGES.test(i.path))) : out;
+  const kept = opts.images ? out.filter((i) => !(i.severity === 'warning' && i.message.startsWith('ignored:') && HONOURED_WITH_IMAGES.test(i.path) && !underHostProcess(i.path, pod))) : out;
   return kept.map((i) => ({ ...i, source: m.source }));
 }
 

@@ -79,6 +79,21 @@ test('fields podkit cannot honour are warnings naming the path, never dropped si
   assert.ok(warnings(POD.replace('emptyDir: {}', 'persistentVolumeClaim: { claimName: c }')).some((x) => x.startsWith('spec.volumes[0].persistentVolumeClaim:')));
 });
 
+test('from images, resources and securityContext are honoured (no warning) except on a host-process container (no image, or the annotation)', () => {
+  const text = `${POD.replace("    command: [sh, -c, 'sleep 1']", "    image: busybox\n    command: [sh]\n    resources: { limits: { cpu: '1' } }\n    securityContext: { runAsUser: 1000 }")}  - name: b
+    image: busybox
+    resources: { limits: { cpu: '1' } }
+`;
+  const warned = (t: string) =>
+    loadManifests(parseManifests(t, 'pod.yaml').objects, { local: true, images: true })
+      .issues.filter((i) => i.severity === 'warning')
+      .map((i) => i.path);
+  assert.deepEqual(warned(text), []);
+  const optedIn = text.replace('labels: { app: web } }', "labels: { app: web }, annotations: { host-process.podkit.io/a: 'true' } }");
+  assert.deepEqual(warned(optedIn), ['spec.containers[0].resources', 'spec.containers[0].securityContext']);
+  assert.deepEqual(warned(text.replace('    image: busybox\n    command: [sh]', '    command: [sh]')), ['spec.containers[0].resources', 'spec.containers[0].securityContext']);
+});
+
 test('local rule: a host-process container (no image, or the annotation) needs command or args unless its image is podkit', () => {
   const spec = { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'ghcr.io/x/podkit:1', args: ['git-sync'] }, { name: 'c', image: 'redis' }] };
   const annotations = { 'host-process.podkit.io/a': 'true' };
