@@ -20,6 +20,8 @@ export interface Flag<T> {
   default?: T;
   /** The flag may be given several times; the value is the array of all of them (env: comma-separated). */
   repeatable?: boolean;
+  /** A repeatable flag's env separator instead of `,` (git-sync's key files use `:`, like PATH); `''`: one item. */
+  envSeparator?: string;
   /** For `enum`: the allowed values. */
   values?: readonly string[];
   /** The value is a secret: shown as [REDACTED] in help defaults and config dumps. */
@@ -134,8 +136,8 @@ export function convert(f: Flag<unknown>, raw: string, where: string): unknown {
   return v;
 }
 
-function splitList(raw: string): string[] {
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+function splitList(raw: string, sep = ','): string[] {
+  return (sep === '' ? [raw] : raw.split(sep)).map((s) => s.trim()).filter((s) => s !== '');
 }
 
 /**
@@ -178,7 +180,7 @@ export function parseConfig<S extends FlagSpec>(spec: S, argv: readonly string[]
       const raw = env[e];
       if (raw === undefined) continue;
       const where = `env ${e}`;
-      values[name] = f.repeatable ? splitList(raw).map((x) => convert(f, x, where)) : convert(f, raw, where);
+      values[name] = f.repeatable ? splitList(raw, f.envSeparator).map((x) => convert(f, x, where)) : convert(f, raw, where);
       origin[name] = 'env';
       break;
     }

@@ -1,25 +1,33 @@
-/** @module Git credentials without argv: an askpass helper reading env/a file at each prompt, and an ssh command with a private key copy. */
+/** @module Git credentials without argv: an askpass helper reading env/a file at each prompt, a credential helper for per-URL ones, and an ssh command with private key copies. */
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { addSecret } from '../core/log.js';
 import { readSecretFile } from '../core/secret-file.js';
+import { setupCredentials, type Credential } from './credentials.js';
 
 export interface AuthSetup {
   /** Env for git children. */
   env: NodeJS.ProcessEnv;
   /** Re-read rotating secrets (the password file) so logs keep redacting them. Called before each sync. */
   refresh(): void;
+  /** --askpass-url: fetch the credentials again (before every sync, as v4); rejects when the URL fails. */
+  refreshAskpassUrl(signal?: AbortSignal): Promise<void>;
   /** Remove the private temp dir. */
   dispose(): void;
 }
 
 export interface AuthOptions {
+  repo: string;
+  /** v4's --credential entries, served by a credential helper. */
+  credentials?: readonly Credential[];
+  askpassUrl?: string;
   username?: string;
   password?: string;
   passwordFile?: string;
-  sshKeyFile?: string;
+  /** One key or several (v4's repeated --ssh-key-file: each is offered, e.g. for submodules on other hosts). */
+  sshKeyFile?: string | readonly string[];
   sshKnownHosts: boolean;
   sshKnownHostsFile: string;
 }
@@ -70,8 +78,9 @@ const GLOBAL_CONFIG = `[safe]
 export function setupAuth(o: AuthOptions): AuthSetup {
   const dir = mkdtempSync(join(tmpdir(), 'podkit-git-sync-'));
   chmodSync(dir, 0o700);
+  const creds = setupCredentials(dir, { repo: o.repo, credentials: o.credentials ?? [], askpassUrl: o.askpassUrl });
   const globalConfig = join(dir, 'gitconfig');
-  writeFileSync(globalConfig, GLOBAL_CONFIG, { mode: 0o600 });
+  writeFileSync(globalConfig, GLOBAL_CONFIG + creds.config, { mode: 0o600 });
   const env: NodeJS.ProcessEnv = { GIT_CONFIG_GLOBAL: globalConfig };
   const refresh = () => {
     if (o.passwordFile) {
@@ -94,18 +103,23 @@ export function setupAuth(o: AuthOptions): AuthSetup {
     }
     refresh();
   }
-  if (o.sshKeyFile) {
-    if (!existsSync(o.sshKeyFile)) throw new ConfigError('--ssh-key-file', `can't access SSH key file ${o.sshKeyFile}`);
-    // ssh refuses keys readable by others (Kubernetes secrets are often 0644), so use a private copy.
-    const key = join(dir, 'id');
-    copyFileSync(o.sshKeyFile, key);
-    chmodSync(key, 0o600);
-    const parts = ['ssh', '-i', shq(key), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes'];
+  const keys = o.sshKeyFile === undefined ? [] : typeof o.sshKeyFile === 'string' ? [o.sshKeyFile] : o.sshKeyFile;
+  if (keys.length) {
+    const parts = ['ssh'];
+    keys.forEach((file, i) => {
+      if (!existsSync(file)) throw new ConfigError('--ssh-key-file', `can't access SSH key file ${file}`);
+      // ssh refuses keys readable by others (Kubernetes secrets are often 0644), so use a private copy.
+      const key = join(dir, `id${i}`);
+      copyFileSync(file, key);
+      chmodSync(key, 0o600);
+      parts.push('-i', shq(key));
+    });
+    parts.push('-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes');
     if (o.sshKnownHosts) {
       if (!existsSync(o.sshKnownHostsFile)) throw new ConfigError('--ssh-known-hosts-file', `can't access SSH known_hosts file ${o.sshKnownHostsFile}`);
       parts.push('-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${shq(o.sshKnownHostsFile)}`);
     } else parts.push('-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null');
     env.GIT_SSH_COMMAND = parts.join(' ');
   }
-  return { env, refresh, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { env, refresh, refreshAskpassUrl: creds.refreshAskpassUrl, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

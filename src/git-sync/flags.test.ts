@@ -44,8 +44,8 @@ test('GITSYNC_* env and the legacy GIT_SYNC_* spellings; flags win', () => {
   assert.equal(parse(['--wait', '1.5']).periodMs, 1500);
   assert.equal(parse(['--timeout', '7']).syncTimeoutMs, 7000);
   assert.equal(parse(['-v', '5']).repo, '');
-  assert.equal(parse(['--ssh-key-file', '/k']).sshKeyFile, '/k');
-  assert.equal(parse(['--ssh']).sshKeyFile, '/etc/git-secret/ssh');
+  assert.deepEqual(parse(['--ssh-key-file', '/k']).sshKeyFile, ['/k']);
+  assert.deepEqual(parse(['--ssh']).sshKeyFile, ['/etc/git-secret/ssh']);
   assert.equal(parse(['--max-sync-failures', '4']).maxFailures, 4);
   assert.equal(parse(['--webhook-success-status', '-1']).webhookSuccessStatus, -1);
   assert.deepEqual(parse(['--git-config', 'a.b:c']).gitConfig, [['a.b', 'c']]);
@@ -85,4 +85,28 @@ test('v4 flags --filter, --init-period, --init-max-failures and their GITSYNC_* 
   bad(['--init-period=1ms'], /--init-period: must be at least 10ms/);
   bad(['--init-max-failures=x'], /--init-max-failures: expected an integer/);
   bad([], /GITSYNC_INIT_PERIOD/, { GITSYNC_INIT_PERIOD: 'later' });
+});
+
+test('--ssh-key-file repeated keeps every key (env: colon-separated, as v4); --credential JSON and --askpass-url', () => {
+  assert.deepEqual(parse(['--ssh-key-file=/a', '--ssh-key-file=/b']).sshKeyFile, ['/a', '/b']);
+  assert.deepEqual(parse(['--ssh'], { GITSYNC_SSH_KEY_FILE: '/a:/b' }).sshKeyFile, ['/a', '/b']);
+  const one = '{"url":"https://git.example.com","username":"u","password-file":"/p"}';
+  assert.deepEqual(parse([`--credential=${one}`]).credentials, [{ url: 'https://git.example.com', username: 'u', password: undefined, passwordFile: '/p' }]);
+  const list = '[{"url":"https://a.example","username":"a","password":"pa"},{"url":"http://b.example:8080/x","username":"b","password":"pb"}]';
+  assert.deepEqual(
+    parse([], { GITSYNC_CREDENTIAL: list }).credentials?.map((c) => c.username),
+    ['a', 'b'],
+  );
+  assert.equal(parse([`--credential=${one}`, `--credential=${list}`]).credentials?.length, 3);
+  assert.equal(parse(['--askpass-url=http://127.0.0.1:1/creds']).askpassUrl, 'http://127.0.0.1:1/creds');
+  assert.equal(parse([], { GITSYNC_ASKPASS_URL: 'http://m/c' }).askpassUrl, 'http://m/c');
+  const bad = (argv: string[], re: RegExp) => assert.throws(() => parse(argv), (err: unknown) => err instanceof UsageError && err.exitCode === 2 && re.test(err.message));
+  bad(['--credential=nope'], /--credential: not a JSON object or list/);
+  bad(['--credential={"username":"u","password":"p"}'], /--credential: URL must be specified/);
+  bad(['--credential={"url":"https://h","password":"p"}'], /--credential: username must be specified/);
+  bad(['--credential={"url":"https://h","username":"u"}'], /--credential: password or password-file must be specified/);
+  bad(['--credential={"url":"https://h","username":"u","password":"p","password-file":"/f"}'], /only one of password and password-file/);
+  bad(['--credential={"url":"https://h","username":"u","pass":"p"}'], /unknown field "pass"/);
+  bad(['--credential=[1]'], /must be a JSON object/);
+  bad(['--askpass-url=ftp://x'], /--askpass-url: must be an http\(s\) URL/);
 });

@@ -98,7 +98,27 @@ export const spec = {
   password: flag.string({ help: 'password or token for git auth (prefer --password-file)', env: both('PASSWORD'), secret: true }),
   'password-file': flag.string({ help: 'file holding the password or token; re-read on every sync', env: both('PASSWORD_FILE'), metavar: 'PATH' }),
   ssh: flag.bool({ help: 'use SSH auth (implied when --ssh-key-file is set)', env: both('SSH'), default: false }),
-  'ssh-key-file': flag.string({ help: 'the SSH private key to use', env: env('SSH_KEY_FILE', 'GIT_SYNC_SSH_KEY_FILE', 'GIT_SSH_KEY_FILE'), default: '/etc/git-secret/ssh', metavar: 'PATH' }),
+  'ssh-key-file': flag.string({
+    help: 'an SSH private key to use (default /etc/git-secret/ssh); repeatable, every key is offered (env: a colon-separated list)',
+    env: env('SSH_KEY_FILE', 'GIT_SYNC_SSH_KEY_FILE', 'GIT_SSH_KEY_FILE'),
+    repeatable: true,
+    envSeparator: ':',
+    metavar: 'PATH',
+  }),
+  credential: flag.string({
+    help: 'credentials for URLs (e.g. submodules\' hosts): a JSON object {"url","username","password"|"password-file"} or a list of them; repeatable',
+    env: env('CREDENTIAL'),
+    repeatable: true,
+    envSeparator: '',
+    secret: true,
+    metavar: 'JSON',
+  }),
+  'askpass-url': flag.string({
+    help: 'a URL fetched before every sync for the credentials (a 200 answer with username=… and password=… lines)',
+    env: env('ASKPASS_URL', 'GIT_SYNC_ASKPASS_URL', 'GIT_ASKPASS_URL'),
+    metavar: 'URL',
+    check: (v) => (/^https?:\/\/[^/]/i.test(v) ? undefined : 'must be an http(s) URL'),
+  }),
   'ssh-known-hosts': flag.bool({ help: 'verify the server against --ssh-known-hosts-file', env: env('SSH_KNOWN_HOSTS', 'GIT_SYNC_KNOWN_HOSTS', 'GIT_KNOWN_HOSTS'), default: true }),
   'ssh-known-hosts-file': flag.string({
     help: 'the known_hosts file to use',

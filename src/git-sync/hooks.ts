@@ -1,8 +1,7 @@
 /** @module After-publish hooks with git-sync v4 semantics: exechook and outbound webhook, latest hash wins, retry with backoff. */
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { httpRequest } from './http-client.js';
 import { describeError, HookError, TimeoutError, UpstreamError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { readSecretFile } from '../core/secret-file.js';
@@ -161,7 +160,7 @@ export function webHook(o: WebhookOptions): HookFn {
     }
     let status: number;
     try {
-      status = await request(o.url, o.method, headers, body, AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]));
+      ({ status } = await httpRequest(o.url, { method: o.method, headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeoutMs)]) }));
     } catch (err) {
       throw new UpstreamError(`webhook ${o.method} ${o.url}: ${describeError(err)}`);
     }
@@ -171,20 +170,3 @@ export function webHook(o: WebhookOptions): HookFn {
   };
 }
 
-/**
- * One HTTP(S) request through node:http, resolving with the status once the body is drained. Not the global fetch:
- * its first call loads undici (tens of ms), which delayed the first notification after a sync well past v4's.
- */
-function request(url: string, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const u = new URL(url);
-    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(u, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal }, (res) => {
-      res.on('error', reject);
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.resume();
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}

@@ -187,6 +187,7 @@ export async function start(options: Options): Promise<Handle> {
     const t = setTimeout(() => ac.abort(new TimeoutError(`sync ran past --sync-timeout ${o.syncTimeoutMs}ms`)), o.syncTimeoutMs);
     try {
       auth.refresh();
+      await auth.refreshAskpassUrl(ac.signal);
       const r = await repo.sync(ac.signal, reason === 'webhook' || reason === 'signal' || reason === 'api');
       if (r.changed) log.info('updated successfully', { ref: o.ref, hash: r.hash, previous: r.previous || undefined, trigger: reason, ms: Date.now() - startedMs });
       else log.debug('update not required', { ref: o.ref, hash: r.hash });

@@ -6,6 +6,7 @@ import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
 import { parseGitConfig } from './gitconfig.js';
 import type { Spec } from './flags.js';
+import { parseCredentials, type Credential } from './credentials.js';
 
 export interface Options {
   /** Remote URL (required). */
@@ -58,8 +59,12 @@ export interface Options {
   password?: string;
   /** Password file, re-read by every git auth prompt. */
   passwordFile?: string;
-  /** SSH private key; SSH auth is off when unset. */
-  sshKeyFile?: string;
+  /** SSH private key(s); SSH auth is off when unset. Several are all offered (v4's repeated --ssh-key-file). */
+  sshKeyFile?: string | string[];
+  /** v4's --credential entries (per-URL username and password or password file). */
+  credentials?: Credential[];
+  /** A URL fetched before every sync for `username=`/`password=` lines (v4's --askpass-url). */
+  askpassUrl?: string;
   /** Verify host keys. Default true. */
   sshKnownHosts?: boolean;
   /** known_hosts file. Default `/etc/git-secret/known_hosts`. */
@@ -98,8 +103,8 @@ export interface Options {
 }
 
 /** Options with every default filled in and paths made absolute. */
-export type Resolved = Required<Omit<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>> &
-  Pick<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>;
+export type Resolved = Required<Omit<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'credentials' | 'askpassUrl' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>> &
+  Pick<Options, 'httpBind' | 'filter' | 'sparseCheckoutFile' | 'errorFile' | 'touchFile' | 'username' | 'password' | 'passwordFile' | 'sshKeyFile' | 'credentials' | 'askpassUrl' | 'exechookCommand' | 'webhookUrl' | 'webhookSignatureSecretFile' | 'triggerSecretFile'>;
 
 /** The default link name: the last path element of the repo URL (as v4 does: `.git` is kept). */
 export function defaultLink(repo: string): string {
@@ -207,7 +212,9 @@ export function optionsFromFlags(v: Values<Spec>, explicit: (name: keyof Spec) =
     username: v.username,
     password: v.password,
     passwordFile: v['password-file'],
-    sshKeyFile: useSsh ? v['ssh-key-file'] : undefined,
+    sshKeyFile: useSsh ? (v['ssh-key-file'].length ? [...v['ssh-key-file']] : ['/etc/git-secret/ssh']) : undefined,
+    credentials: parseCredentials(v.credential),
+    askpassUrl: v['askpass-url'],
     sshKnownHosts: v['ssh-known-hosts'],
     sshKnownHostsFile: v['ssh-known-hosts-file'],
     exechookCommand: v['exechook-command'],
