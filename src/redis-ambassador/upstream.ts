@@ -19,6 +19,17 @@ export const HOOK_HANDSHAKE = 3;
 /** EXEC of a transaction holding local commands: the client session rewrites the reply (transaction.ts). */
 export const HOOK_EXEC = 4;
 
+/** What a handshake command must answer: +OK (AUTH, SELECT), +PONG (PING), a map or array (HELLO). */
+const EXPECT_OK = 1;
+const EXPECT_PONG = 2;
+const EXPECT_MAP = 3;
+
+function handshakeAnswer(expect: number, buf: Buffer, from: number, to: number): boolean {
+  if (expect === EXPECT_MAP) return buf[from] === 37 || buf[from] === 42;
+  const want = expect === EXPECT_PONG ? '+PONG\r\n' : '+OK\r\n';
+  return to - from === want.length && buf.toString('latin1', from, to) === want;
+}
+
 /** Something that receives replies in order: a client session. */
 export interface ReplySink {
   /** `p.reply` has just been set. */
@@ -189,8 +200,8 @@ export class Upstream {
 
   /**
    * AUTH, HELLO, SELECT — or a PING when none is needed — sent first, replies swallowed: the connection is ready once
-   * they are answered, and closed (refused) when one is an error, so a node that refuses the ambassador's
-   * credentials or its connections is never taken for a working one.
+   * they are answered as expected, and closed (refused) otherwise, so a node that refuses the ambassador's
+   * credentials or its connections — or speaks out of turn — is never taken for a working one.
    */
   handshake(): void {
     const o = this.opts;
@@ -198,16 +209,17 @@ export class Upstream {
     if (this.proto === 3) {
       const args = ['HELLO', '3'];
       if (o.password !== undefined) args.push('AUTH', o.username ?? 'default', o.password);
-      this.internal(args, HOOK_HANDSHAKE);
-    } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password], HOOK_HANDSHAKE);
-    if (this.db !== 0) this.internal(['SELECT', String(this.db)], HOOK_HANDSHAKE);
-    if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE);
+      this.internal(args, HOOK_HANDSHAKE, EXPECT_MAP);
+    } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password], HOOK_HANDSHAKE, EXPECT_OK);
+    if (this.db !== 0) this.internal(['SELECT', String(this.db)], HOOK_HANDSHAKE, EXPECT_OK);
+    if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE, EXPECT_PONG);
   }
 
-  /** Send a command whose reply is dropped (errors are reported). */
-  internal(args: string[], hook = HOOK_INTERNAL): void {
+  /** Send a command whose reply is dropped (errors are reported); a handshake's `expect`s what it must answer. */
+  internal(args: string[], hook = HOOK_INTERNAL, expect = 0): void {
     const p = newPending();
     p.hook = hook;
+    p.hookArg = expect;
     if (hook === HOOK_HANDSHAKE) this.handshakeLeft++;
     this.sendBuf(p, encodeCommand(args));
   }
@@ -327,10 +339,13 @@ export class Upstream {
     const first = buf[from];
     if (p.hook !== HOOK_NONE) {
       if (p.hook === HOOK_HANDSHAKE) {
+        const expect = p.hookArg;
         freePending(p);
         if (first === 45) {
           this.refusal = buf.toString('latin1', from + 1, to - 2);
           this.destroy(`refused: ${this.refusal}`);
+        } else if (!handshakeAnswer(expect, buf, from, to)) {
+          this.destroy(`protocol error: unexpected handshake reply ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 32)))}`);
         } else if (--this.handshakeLeft === 0 && !this.ready) {
           this.ready = this.established = true;
           this.events.ready(this);

@@ -14,3 +14,4 @@ export * from './sshd.js';
 export * from './prometheus.js';
 export * from './tls.js';
 export * from './chromium.js';
+export * from './resp-fault.js';

@@ -33,7 +33,7 @@ export interface ConnEvents {
 export interface Conn extends BatchSink {
   pause(): void;
   resume(): void;
-  /** Close our side once what was written has been sent. */
+  /** Close the connection once what was written has been sent; nothing more is read (as Redis after QUIT or a protocol error). */
   end(): void;
   destroy(): void;
 }
@@ -74,7 +74,10 @@ function onSocket(socket: Socket, ev: ConnEvents): Conn {
     writev: (parts) => sink.writev(parts),
     pause: () => socket.pause(),
     resume: () => socket.resume(),
-    end: () => socket.end(),
+    end: () => {
+      socket.pause();
+      socket.destroySoon();
+    },
     destroy: () => socket.destroy(),
   };
 }
@@ -179,8 +182,6 @@ class NativeConn implements Conn {
   private waiting = false;
   /** The peer ended while bytes were queued: close once they are sent. */
   private closeOnDrain = false;
-  /** The peer shut down its write side. */
-  private peerDone = false;
 
   constructor(
     private readonly a: ConnIoAddon,
@@ -223,7 +224,6 @@ class NativeConn implements Conn {
 
   /** The peer sent FIN: the session ends us once its replies are out (or, for an upstream, at once). */
   peerEnded(): void {
-    this.peerDone = true;
     if (this.ev.end) this.ev.end();
     else this.end();
   }
@@ -236,13 +236,12 @@ class NativeConn implements Conn {
     if (!this.closed) this.a.resume(this.id);
   }
 
-  /** After the peer's FIN nothing more can come: close once what is queued is sent. */
+  /** Nothing more is read; the connection closes once what is queued is sent. */
   end(): void {
     if (this.closed) return;
-    if (this.peerDone) {
-      if (this.queued === 0) return this.destroy();
-      this.closeOnDrain = true;
-    }
+    if (this.queued === 0) return this.destroy();
+    this.a.pause(this.id);
+    this.closeOnDrain = true;
     this.a.end(this.id);
   }
 

@@ -1,0 +1,337 @@
+/**
+ * @module Hostile input and upstream faults against the built CLI: lengths that cannot be held, lengths Redis
+ * refuses, tunnels that keep the client's policy, upstreams that answer out of turn or refuse us, memory before
+ * AUTH, back-off, readiness and error answers — compared byte for byte with a real redis-server where one exists,
+ * and with the raw-socket fault server where an upstream must misbehave.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { closeRedisClients, freePort, pollUntil, rawClient, resp, startFaultServer, startPodkit, startRedis, stopAll, tempDir, waitForOutput, withTimeout, type FaultServer, type Proc, type RedisNode } from './helpers/index.js';
+
+const CLIENT_PASS = 'client-pw-5e1d';
+let plain: RedisNode;
+let locked: RedisNode;
+let dir: string;
+const faults: FaultServer[] = [];
+
+before(async () => {
+  plain = await startRedis();
+  locked = await startRedis({ password: CLIENT_PASS });
+  dir = tempDir('podkit-amb-hostile-');
+  writeFileSync(join(dir, 'client-pw'), `${CLIENT_PASS}\n`);
+  writeFileSync(join(dir, 'wrong-pw'), 'not-the-password\n');
+});
+
+after(async () => {
+  closeRedisClients();
+  for (const f of faults) await f.close();
+  await stopAll();
+});
+
+interface Amb {
+  proc: Proc;
+  port: number;
+  http: number;
+  logs(): string;
+  readyz(): Promise<{ status: number; body: string }>;
+  alive(): boolean;
+}
+
+/** The built CLI in front of `master` (extra flags after), listening once it says so. */
+async function ambassador(master: string, ...extra: string[]): Promise<Amb> {
+  const port = await freePort();
+  const http = await freePort();
+  const proc = startPodkit(['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', master, '--http-bind', `127.0.0.1:${http}`, '--connect-timeout', '500ms', ...extra], {
+    env: { ...process.env, PODKIT_LOG_FORMAT: 'json' },
+  });
+  await waitForOutput(proc, /redis ambassador listening/, 20_000);
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  return {
+    proc,
+    port,
+    http,
+    logs: () => proc.stdout() + proc.stderr(),
+    async readyz() {
+      const r = await fetch(`http://127.0.0.1:${http}/readyz`);
+      return { status: r.status, body: await r.text() };
+    },
+    alive: () => !exited,
+  };
+}
+
+async function fault(script: Parameters<typeof startFaultServer>[0]): Promise<FaultServer> {
+  const f = await startFaultServer(script);
+  faults.push(f);
+  return f;
+}
+
+/** Everything a server answers to `bytes` until it closes the connection (protocol errors close it). */
+async function answerUntilClose(port: number, bytes: Buffer | string): Promise<string> {
+  const s = connect({ port, host: '127.0.0.1' });
+  const got: Buffer[] = [];
+  s.on('data', (c: Buffer) => got.push(c));
+  s.on('error', () => {});
+  s.write(bytes);
+  await withTimeout(new Promise<void>((r) => s.once('close', () => r())), 10_000, `the server closing after ${JSON.stringify(String(bytes).slice(0, 40))}`);
+  return Buffer.concat(got).toString('latin1');
+}
+
+/** The replies to a sequence of commands, as bytes. */
+async function replies(port: number, cmds: (string | number)[][]): Promise<string[]> {
+  const c = await rawClient(port);
+  try {
+    const out = await withTimeout(c.send(Buffer.concat(cmds.map((a) => resp(...a))), cmds.length), 10_000, 'replies');
+    return out.map((b) => b.toString('latin1'));
+  } finally {
+    c.close();
+  }
+}
+
+test('no crash on lengths: an upstream reply of $999999999999 gives the client -ERR and drops that upstream connection; the process lives on', { timeout: 60_000 }, async () => {
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'huge' ? '$999999999999\r\n' : undefined) });
+  const amb = await ambassador(f.addr);
+  const [r] = await replies(amb.port, [['GET', 'huge']]);
+  assert.match(r, /^-ERR upstream master .* connection lost\r\n$/);
+  const carrier = f.conns.find((c) => c.commands.some((x) => x[1] === 'huge'));
+  assert.ok(carrier, 'the GET reached the fault server');
+  await pollUntil(() => carrier.socket.destroyed, { what: 'the ambassador dropping that upstream connection', timeoutMs: 10_000 });
+  assert.deepEqual(await replies(amb.port, [['SET', 'k', 'v'], ['GET', 'k']]), ['+OK\r\n', '$1\r\nv\r\n']);
+  assert.ok(amb.alive(), amb.logs().slice(-2000));
+  assert.match(amb.logs(), /upstream connection lost.*invalid bulk length/);
+  await amb.proc.stop();
+});
+
+test('no crash on lengths: a client’s *3 SET k $5000000000 is refused from its header as Redis refuses it; the process lives on', { timeout: 60_000 }, async () => {
+  const amb = await ambassador(plain.addr, '--client-password-file', join(dir, 'client-pw'));
+  const bytes = '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5000000000\r\nx';
+  const want = await answerUntilClose(locked.port, bytes);
+  assert.equal(want, '-ERR Protocol error: invalid bulk length\r\n');
+  assert.equal(await answerUntilClose(amb.port, bytes), want);
+  // Authenticated too: the default --max-bulk (512mb, Redis's proto-max-bulk-len) refuses it from its header.
+  const authed = `${resp('AUTH', CLIENT_PASS).toString()}${bytes}`;
+  assert.equal(await answerUntilClose(amb.port, authed), await answerUntilClose(locked.port, authed));
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});
+
+const badLengths: [string, string][] = [
+  ['a bulk length with a leading zero', '*1\r\n$01\r\nP\r\n'],
+  ['a bulk length of -0', '*1\r\n$-0\r\n\r\n'],
+  ['a bulk length with +', '*1\r\n$+1\r\nP\r\n'],
+  ['a bulk length with a space', '*1\r\n$ 1\r\nP\r\n'],
+  ['a bulk length over 2^31', '*1\r\n$2147483648\r\n'],
+  ['a multibulk length with a leading zero', '*01\r\n$4\r\nPING\r\n'],
+  ['a multibulk length with +', '*+1\r\n$4\r\nPING\r\n'],
+  ['a multibulk length over 2^31', '*2147483648\r\n'],
+];
+
+test('lengths parsed as Redis does: leading zero, -0, +, spaces, over 2^31 get Redis’s protocol error from the ambassador, never forwarded; another client’s INCRs are untouched', { timeout: 120_000 }, async () => {
+  const amb = await ambassador(plain.addr);
+  const key = 'hostile:incr';
+  const other = await rawClient(amb.port);
+  let sent = 0;
+  const got: string[] = [];
+  let stop = false;
+  const load = (async () => {
+    while (!stop) {
+      const batch = Array.from({ length: 50 }, () => resp('INCR', key));
+      sent += batch.length;
+      for (const r of await other.send(Buffer.concat(batch), batch.length)) got.push(r.toString('latin1'));
+    }
+  })();
+  const before = Number(/total_connections_received:(\d+)/.exec(await plain.client().info('stats'))?.[1]);
+  for (const [what, bytes] of badLengths) {
+    const want = await answerUntilClose(plain.port, bytes);
+    assert.match(want, /^-ERR Protocol error: invalid (bulk|multibulk) length\r\n$/, what);
+    for (let i = 0; i < 5; i++) assert.equal(await answerUntilClose(amb.port, bytes), want, what);
+  }
+  stop = true;
+  await withTimeout(load, 30_000, 'the INCR load');
+  other.close();
+  assert.ok(sent > 0);
+  assert.deepEqual(got.filter((r) => !r.startsWith(':')), [], 'every INCR of the other client got its integer');
+  assert.equal(await plain.client().get(key), String(sent));
+  // The direct connections above are the only new ones: the ambassador's shared connection was never closed by Redis.
+  const after = Number(/total_connections_received:(\d+)/.exec(await plain.client().info('stats'))?.[1]);
+  assert.ok(after - before <= badLengths.length + 3, `${after - before} new connections on the master`);
+  await amb.proc.stop();
+});
+
+test('tunnels keep the client’s policy: AUTH; SUBSCRIBE c; RESET; GET x answers -NOAUTH, as Redis does', { timeout: 60_000 }, async () => {
+  const amb = await ambassador(plain.addr, '--client-password-file', join(dir, 'client-pw'));
+  const seq = [['AUTH', CLIENT_PASS], ['SUBSCRIBE', 'c'], ['RESET'], ['GET', 'x']];
+  const want = await replies(locked.port, seq);
+  assert.match(want[3], /^-NOAUTH/);
+  assert.deepEqual(await replies(amb.port, seq), want);
+  await amb.proc.stop();
+});
+
+test('tunnels keep the client’s policy: PSYNC, SYNC and REPLCONF are refused in every mode (plain, MULTI, SUBSCRIBE, MONITOR, CLIENT TRACKING on, CLIENT REPLY OFF)', { timeout: 120_000 }, async () => {
+  const amb = await ambassador(plain.addr);
+  const modes: [string, (string | number)[][]][] = [
+    ['plain', []],
+    ['MULTI', [['MULTI']]],
+    ['SUBSCRIBE', [['SUBSCRIBE', 'c']]],
+    ['MONITOR', [['MONITOR']]],
+    ['CLIENT TRACKING on', [['CLIENT', 'TRACKING', 'on']]],
+    ['CLIENT REPLY OFF', [['CLIENT', 'REPLY', 'OFF']]],
+  ];
+  for (const [mode, setup] of modes) {
+    for (const cmd of [['PSYNC', '?', '-1'], ['SYNC'], ['REPLCONF', 'listening-port', '7777']]) {
+      const bytes = Buffer.concat([...setup.map((a) => resp(...a)), resp(...cmd)]);
+      const c = await rawClient(amb.port);
+      const got: Buffer[] = [];
+      c.socket.on('data', (d: Buffer) => got.push(d));
+      c.socket.write(bytes);
+      const text = await pollUntil(() => Buffer.concat(got).toString('latin1').match(/-ERR '(psync|sync|replconf)'[^\r]*\r\n/)?.[0], { what: `${cmd[0]} refused after ${mode}`, timeoutMs: 10_000 });
+      assert.ok(text, mode);
+      c.close();
+      assert.doesNotMatch(Buffer.concat(got).toString('latin1'), /FULLRESYNC|REDIS0/, `${cmd[0]} after ${mode}`);
+    }
+  }
+  const info = await plain.client().info('replication');
+  assert.match(info, /connected_slaves:0/);
+  assert.equal(/sync_full:(\d+)/.exec(await plain.client().info('stats'))?.[1], '0');
+  await amb.proc.stop();
+});
+
+test('an upstream’s extra reply (nothing in flight) closes that upstream connection; the next client gets its own value, never the extra', { timeout: 60_000 }, async () => {
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'a' ? '$1\r\na\r\n$7\r\nA-extra\r\n' : undefined) });
+  const amb = await ambassador(f.addr);
+  assert.deepEqual(await replies(amb.port, [['SET', 'b', 'B'], ['SET', 'a', 'A']]), ['+OK\r\n', '+OK\r\n']);
+  assert.deepEqual(await replies(amb.port, [['GET', 'a']]), ['$1\r\na\r\n']);
+  const carrier = f.conns.find((c) => c.commands.some((x) => x[0] === 'get' && x[1] === 'a'));
+  await pollUntil(() => carrier?.socket.destroyed, { what: 'that upstream connection closed', timeoutMs: 10_000 });
+  for (let i = 0; i < 20; i++) assert.deepEqual(await replies(amb.port, [['GET', 'b']]), ['$1\r\nB\r\n']);
+  assert.match(amb.logs(), /a reply with no command in flight/);
+  await amb.proc.stop();
+});
+
+test('an upstream that speaks before it is asked is never used: clients get -ERR, never its bytes nor the handshake’s', { timeout: 60_000 }, async () => {
+  const f = await fault({ connect: () => '$6\r\nstolen\r\n' });
+  const amb = await ambassador(f.addr);
+  for (let i = 0; i < 10; i++) {
+    const [r] = await replies(amb.port, [['GET', 'k']]);
+    assert.match(r, /^-ERR /, r);
+  }
+  assert.match(amb.logs(), /unexpected handshake reply/);
+  assert.equal((await amb.readyz()).status, 503);
+  await amb.proc.stop();
+});
+
+test('an upstream’s malformed reply (a bad type byte) closes that upstream connection and fails its in-flight commands; later commands use a new one', { timeout: 60_000 }, async () => {
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'bad' ? '?oops\r\n' : undefined) });
+  const amb = await ambassador(f.addr);
+  const c = await rawClient(amb.port);
+  const [bad, next] = (await withTimeout(c.send(Buffer.concat([resp('GET', 'bad'), resp('SET', 'after', '1')]), 2), 10_000, 'replies')).map((b) => b.toString('latin1'));
+  c.close();
+  assert.match(bad, /^-ERR upstream master .* connection lost/);
+  assert.ok(next === '+OK\r\n' || /^-ERR upstream master .* connection lost/.test(next), next);
+  assert.deepEqual(await replies(amb.port, [['SET', 'k', 'v'], ['GET', 'k']]), ['+OK\r\n', '$1\r\nv\r\n']);
+  assert.match(amb.logs(), /bad reply from server/);
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});
+
+/** The resident set of a process, in bytes. */
+function rss(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+}
+
+test('bounded before AUTH: an unauthenticated client gets Redis’s limits (10 arguments, 16 KiB a bulk) and is closed; 3 clients pushing 64 MB each do not grow the process', { timeout: 120_000 }, async () => {
+  const amb = await ambassador(plain.addr, '--client-password-file', join(dir, 'client-pw'));
+  for (const bytes of ['*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n', `*11\r\n${'$1\r\nx\r\n'.repeat(11)}`]) {
+    const want = await answerUntilClose(locked.port, bytes);
+    assert.match(want, /^-ERR Protocol error: unauthenticated (bulk|multibulk) length\r\n$/);
+    assert.equal(await answerUntilClose(amb.port, bytes), want);
+  }
+  // Within the limits an unauthenticated command is answered as Redis answers it.
+  const small = resp('SET', 'k', 'x'.repeat(16 * 1024)).toString();
+  assert.deepEqual(await replies(amb.port, [['SET', 'k', 'x'.repeat(16 * 1024)]]), await replies(locked.port, [['SET', 'k', 'x'.repeat(16 * 1024)]]));
+  assert.ok(small.length > 16 * 1024);
+  const base = rss(amb.proc.pid);
+  const chunk = Buffer.alloc(1024 * 1024, 120);
+  await Promise.all(
+    [1, 2, 3].map(async () => {
+      const s = connect({ port: amb.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const closed = new Promise<void>((r) => s.once('close', () => r()));
+      s.write(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${64 * 1024 * 1024}\r\n`);
+      for (let i = 0; i < 64 && !s.destroyed; i++) if (!s.write(chunk)) await Promise.race([once(s, 'drain').catch(() => {}), closed]);
+      await withTimeout(closed, 30_000, 'the ambassador closing the unauthenticated client');
+    }),
+  );
+  const grown = rss(amb.proc.pid) - base;
+  console.log(`RSS before AUTH: ${(base / 1048576).toFixed(1)} MiB, +${(grown / 1048576).toFixed(1)} MiB after 3 clients pushed 64 MB each`);
+  assert.ok(grown < 48 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});
+
+test('back-off: an upstream answering -ERR max number of clients reached is retried with growing, jittered delays, logged once, and shown by /readyz', { timeout: 60_000 }, async () => {
+  const f = await fault({ connect: () => ({ close: '-ERR max number of clients reached\r\n' }) });
+  const amb = await ambassador(f.addr);
+  const t0 = Date.now();
+  const n0 = f.conns.length;
+  // Without back-off this took a few milliseconds (hundreds of reconnects a second).
+  await pollUntil(() => f.conns.length >= n0 + 10, { what: '10 more connection attempts', timeoutMs: 30_000 });
+  const took = Date.now() - t0;
+  assert.ok(took >= 1000, `10 reconnects in ${took} ms`);
+  const r = await amb.readyz();
+  assert.equal(r.status, 503);
+  assert.match(r.body, /max number of clients reached/);
+  const lines = amb.logs().split('\n');
+  assert.equal(lines.filter((l) => l.includes('upstream not usable')).length, 1, amb.logs().slice(-3000));
+  assert.equal(lines.filter((l) => l.includes('no command in flight')).length, 0);
+  await amb.proc.stop();
+});
+
+test('a client whose tunnel’s upstream is gone is disconnected', { timeout: 60_000 }, async () => {
+  const amb = await ambassador(plain.addr);
+  const c = await rawClient(amb.port);
+  await withTimeout(c.send(resp('SUBSCRIBE', 'gone'), 1), 10_000, 'subscribed');
+  const killed = await plain.client().call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  assert.equal(killed, 1);
+  await withTimeout(c.closed, 10_000, 'the ambassador closing the tunnelled client');
+  await amb.proc.stop();
+});
+
+test('honest readiness: /readyz is 503 with the reason while the upstream answers -WRONGPASS or -NOAUTH to the ambassador', { timeout: 60_000 }, async () => {
+  for (const [extra, reason] of [[['--password-file', join(dir, 'wrong-pw')], /WRONGPASS/], [[], /NOAUTH/]] as const) {
+    const amb = await ambassador(locked.addr, ...extra);
+    const r = await pollUntil(async () => {
+      const x = await amb.readyz();
+      return reason.test(x.body) ? x : null;
+    }, { what: `/readyz naming ${reason}`, timeoutMs: 10_000 });
+    assert.equal(r.status, 503);
+    assert.match(r.body, /refuses the ambassador/);
+    await amb.proc.stop();
+  }
+});
+
+test('MULTI; AUTH bad; EXEC answers as Redis does (+QUEUED, then *1 with the error); without a client password any AUTH succeeds inside MULTI too (documented)', { timeout: 60_000 }, async () => {
+  const withPw = await ambassador(plain.addr, '--client-password-file', join(dir, 'client-pw'));
+  const seqPw = [['AUTH', CLIENT_PASS], ['MULTI'], ['AUTH', 'bad'], ['SET', 'tx', '1'], ['EXEC']];
+  const want = await replies(locked.port, seqPw);
+  assert.deepEqual(want.slice(1, 3), ['+OK\r\n', '+QUEUED\r\n']);
+  assert.deepEqual(await replies(withPw.port, seqPw), want);
+  await withPw.proc.stop();
+  const noPw = await ambassador(plain.addr);
+  assert.deepEqual(await replies(noPw.port, [['MULTI'], ['AUTH', 'bad'], ['SET', 'tx', '2'], ['EXEC']]), ['+OK\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '*2\r\n+OK\r\n+OK\r\n']);
+  await noPw.proc.stop();
+});
+
+test('a reset upstream connection is logged as a reset, not as "read EBADF"', { timeout: 60_000 }, async () => {
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'reset' ? { reset: true } : undefined) });
+  const amb = await ambassador(f.addr);
+  const [r] = await replies(amb.port, [['GET', 'reset']]);
+  assert.match(r, /^-ERR /);
+  await pollUntil(() => /upstream connection lost.*connection reset by peer/.test(amb.logs()), { what: 'the reset logged', timeoutMs: 10_000 });
+  assert.doesNotMatch(amb.logs(), /EBADF/);
+  await amb.proc.stop();
+});
