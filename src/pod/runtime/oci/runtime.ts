@@ -114,36 +114,8 @@ function gateHook(gate: string): Record<string, unknown> {
 export function launchOci(o: LaunchOptions): OciProcess {
   const b = o.bundle;
   const rootfs = join(b, 'rootfs');
-  const gate = join(b, 'gate');
-  mkdirSync(b, { recursive: true });
-  const config = o.hold ? { ...o.config, hooks: { createRuntime: [gateHook(gate)] } } : o.config;
-  writeFileSync(join(b, 'config.json'), JSON.stringify(config));
-  rmSync(join(b, 'pid'), { force: true });
-  // A gate left by an earlier start must be gone before release() looks for this start's.
-  rmSync(gate, { force: true });
-  const lower = [...o.layers].reverse().join(':');
   const rt = `${shq(o.runtime.bin)} --root ${shq(o.runtime.root)}`;
-  const lines = ['set -e', `cd ${shq(b)}`];
-  // What a previous start left is removed first (its writes go with its upper layer); a first start has nothing.
-  // Whatever needs no process is done here: each fork in the launch shell costs more than the file system calls.
-  if (o.restart) lines.push(`${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`, 'if mountpoint -q rootfs; then umount -l rootfs; fi', 'rm -rf upper work', 'mkdir upper work');
-  else for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(b, d), { recursive: true });
-  if (o.hold) lines.push('mkfifo -m 600 gate');
-  lines.push(`mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`);
-  if (o.memory) {
-    const d = o.memory.dir;
-    mkdirSync(d, { recursive: true });
-    writeFileSync(`${d}/memory.limit_in_bytes`, String(o.memory.limit));
-    try {
-      writeFileSync(`${d}/memory.memsw.limit_in_bytes`, String(o.memory.limit));
-    } catch {
-      // no swap accounting
-    }
-    writeFileSync(`${d}/memory.failcnt`, '0');
-    writeFileSync(`${d}/memory.max_usage_in_bytes`, '0');
-  }
-  lines.push(`exec ${rt} run --bundle ${shq(b)} --pid-file ${shq(`${b}/pid`)} ${shq(o.id)}`);
-  const p = spawnContainer(['sh', '-c', lines.join('\n')], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
+  const p = spawnContainer(['sh', '-c', writeBundle(o, rt)], { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' });
   let gone = false;
   const exited = p.exited.then(async (r) => {
     gone = true;
@@ -153,31 +125,12 @@ export function launchOci(o: LaunchOptions): OciProcess {
     return r;
   });
   const created = whenFileAppears(b, 'pid', () => gone);
-  let released = false;
-  const release = (run: boolean) => {
-    if (released) return;
-    released = true;
-    void whenFileAppears(b, 'gate', () => gone).then((there) => {
-      if (!there) return;
-      // O_RDWR never blocks on a FIFO; what is written stays only while it is open: until the hook has read it
-      // (the container is created) or the launch ended.
-      let fd: number;
-      try {
-        fd = openSync(gate, 'r+');
-        writeSync(fd, run ? 'go\n' : 'no\n');
-      } catch {
-        return p.signal('SIGKILL'); // the gate went with its bundle: nothing left to run
-      }
-      void created.then(() => closeSync(fd));
-    });
-  };
   const proc: OciProcess = {
     pid: p.pid,
     child: p.child,
     exited,
     ociId: o.id,
     created,
-    ...(o.hold ? { release } : {}),
     signal(sig) {
       if (gone) return;
       // Before the runtime made the container there is only the launch shell (its process group) to stop.
@@ -188,7 +141,69 @@ export function launchOci(o: LaunchOptions): OciProcess {
       });
     },
   };
+  if (o.hold) proc.release = gateRelease(b, created, () => gone, p);
   return proc;
+}
+
+/**
+ * The bundle (config.json, with the gate's hook when held; upper, work and rootfs folders; the v1 memory cgroup),
+ * and the launch shell's script: clear what a previous start left, mount the overlay root, exec the runtime.
+ */
+function writeBundle(o: LaunchOptions, rt: string): string {
+  const b = o.bundle;
+  mkdirSync(b, { recursive: true });
+  const config = o.hold ? { ...o.config, hooks: { createRuntime: [gateHook(join(b, 'gate'))] } } : o.config;
+  writeFileSync(join(b, 'config.json'), JSON.stringify(config));
+  rmSync(join(b, 'pid'), { force: true });
+  // A gate left by an earlier start must be gone before release() looks for this start's.
+  rmSync(join(b, 'gate'), { force: true });
+  const lower = [...o.layers].reverse().join(':');
+  const lines = ['set -e', `cd ${shq(b)}`];
+  // What a previous start left is removed first (its writes go with its upper layer); a first start has nothing.
+  // Whatever needs no process is done here: each fork in the launch shell costs more than the file system calls.
+  if (o.restart) lines.push(`${rt} delete -f ${shq(o.id)} >/dev/null 2>&1 || true`, 'if mountpoint -q rootfs; then umount -l rootfs; fi', 'rm -rf upper work', 'mkdir upper work');
+  else for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(b, d), { recursive: true });
+  if (o.hold) lines.push('mkfifo -m 600 gate');
+  lines.push(`mount -t overlay overlay -o ${shq(`lowerdir=${lower},upperdir=${b}/upper,workdir=${b}/work`)} rootfs`);
+  if (o.memory) prepareMemoryCgroup(o.memory.dir, o.memory.limit);
+  lines.push(`exec ${rt} run --bundle ${shq(b)} --pid-file ${shq(`${b}/pid`)} ${shq(o.id)}`);
+  return lines.join('\n');
+}
+
+/** v1: the container's memory cgroup with its limit and fresh counters, made before the runtime's child of it. */
+function prepareMemoryCgroup(d: string, limit: number): void {
+  mkdirSync(d, { recursive: true });
+  writeFileSync(`${d}/memory.limit_in_bytes`, String(limit));
+  try {
+    writeFileSync(`${d}/memory.memsw.limit_in_bytes`, String(limit));
+  } catch {
+    // no swap accounting
+  }
+  writeFileSync(`${d}/memory.failcnt`, '0');
+  writeFileSync(`${d}/memory.max_usage_in_bytes`, '0');
+}
+
+/** A held launch's release: once the launch shell made the gate, `go` (run) or `no` (abandon) into it, once. */
+function gateRelease(bundle: string, created: Promise<boolean>, gone: () => boolean, launch: ContainerProcess): (run: boolean) => void {
+  let released = false;
+  return (run) => {
+    if (released) return;
+    released = true;
+    void whenFileAppears(bundle, 'gate', gone).then((there) => {
+      if (!there) return;
+      // O_RDWR never blocks on a FIFO; what is written stays only while it is open: until the hook has read it
+      // (the container is created) or the launch ended.
+      let fd: number | undefined;
+      try {
+        fd = openSync(join(bundle, 'gate'), 'r+');
+        writeSync(fd, run ? 'go\n' : 'no\n');
+      } catch {
+        if (fd !== undefined) closeSync(fd);
+        return launch.signal('SIGKILL'); // the gate went with its bundle: nothing is left to run
+      }
+      void created.then(() => closeSync(fd));
+    });
+  };
 }
 
 /** Resolves true once `dir/name` exists (inotify, with a slow poll as a safety net), false once `stop()` says so. */
