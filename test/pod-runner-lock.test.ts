@@ -4,23 +4,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { downAllPods, PODKIT_MAIN, podStateDir, pollUntil, runPodkit, startProcess, stopAll, yamlFile } from './helpers/index.js';
+import { downAllPods, psJson, PODKIT_MAIN, podStateDir, pollUntil, runPodkit, startProcess, stopAll, yamlFile } from './helpers/index.js';
 
 after(async () => {
   await downAllPods();
   await stopAll();
 });
 
-interface PsRow {
-  name: string;
-  phase?: string;
-  orphaned: boolean;
-}
-async function ps(dir: string): Promise<PsRow[]> {
-  const r = await runPodkit(['ps', '--json', '--state-dir', dir]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as PsRow[];
-}
+const ps = psJson;
 const runnerOf = (dir: string, pod: string): number => (JSON.parse(readFileSync(join(dir, 'pods', pod, 'state.json'), 'utf8')) as { runner: { pid: number } }).runner.pid;
 /** The detached runners of one state folder, from the process table. */
 const runners = (dir: string): string[] =>

@@ -17,6 +17,7 @@ export const commands: CommandEntry[] = [
   { name: 'up', summary: 'run Kubernetes Pod YAML locally, one set of namespaces per pod (-d to detach)', load: () => import('../pod/cli/up.js') },
   { name: 'ps', summary: 'list pods started by podkit up', load: () => import('../pod/cli/ps.js') },
   { name: 'logs', summary: "print (-f: follow) a pod's container logs", load: () => import('../pod/cli/logs.js') },
+  { name: 'exec', summary: 'run a command in a running container of a pod (podkit exec POD [-c C] -- CMD)', load: () => import('../pod/cli/exec.js') },
   { name: 'down', summary: 'stop pods started by podkit up and clean up (--all: every pod)', load: () => import('../pod/cli/down.js') },
   { name: 'pull', summary: 'pull images from their registries into the store', load: async () => ({ run: (await import('../pod/cli/images.js')).runPull }) },
   { name: 'images', summary: 'list the images in the store', load: async () => ({ run: (await import('../pod/cli/images.js')).runImages }) },

@@ -24,3 +24,20 @@ export function yamlFile(text: string, name = 'pod.yaml'): string {
   writeFileSync(f, text);
   return f;
 }
+
+/** One row of `podkit ps --json`: the pod's status as the runner last wrote it, and whether its runner is gone. */
+export interface PsRow {
+  name: string;
+  phase?: string;
+  ready?: boolean;
+  orphaned: boolean;
+  message?: string;
+  containers?: { name: string; state: string; reason: string }[];
+}
+
+/** `podkit ps --json` of a state dir (fails the test when ps does). */
+export async function psJson(dir: string): Promise<PsRow[]> {
+  const r = await runPodkit(['ps', '--json', '--state-dir', dir]);
+  if (r.code !== 0) throw new Error(`podkit ps exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as PsRow[];
+}

@@ -57,6 +57,7 @@ export function age(ms: number): string {
 
 /** kubectl's STATUS column: a container's back-off or config error wins over the phase (the page's pod row). */
 export function podDisplayStatus(p: PodStatus): string {
+  if (p.message) return 'ContainerCreating';
   if (p.containers.some((c) => c.reason === 'CrashLoopBackOff')) return 'CrashLoopBackOff';
   const bad = p.containers.find((c) => ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName'].includes(c.reason));
   if (bad) return bad.reason;

@@ -51,7 +51,7 @@ function render(root: string, containers: boolean): string {
   const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
   for (const { e, st } of pods) {
     const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
-    const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : st ? podDisplayStatus(st) : 'Pending';
+    const status = e.orphaned ? 'Orphaned (runner gone; podkit down --all)' : st ? `${podDisplayStatus(st)}${st.message ? ` (${st.message})` : ''}` : 'Pending';
     const restarts = String((st?.containers ?? []).reduce((n, c) => n + c.restarts, 0));
     rows.push([e.name, `${cs.filter((c) => c.ready).length}/${cs.length}`, status, restarts, e.state?.ip ?? st?.podIP ?? '', e.state ? age(Date.now() - e.state.createdAt) : '', e.state?.statusURL ?? '']);
     if (!containers) continue;

@@ -37,6 +37,8 @@ export interface RunnerOptions {
   images?: ImageProvider;
   /** The OCI runtime binary (`crun`, or `runc`). */
   ociRuntime?: string;
+  /** Keep a pod that ended on its own (Succeeded/Failed) in the state folder with its status and logs, until `podkit down`. */
+  keepFinished?: boolean;
   /** Where container lines and runner events go. */
   out: (line: string) => void;
   err: (line: string) => void;
@@ -198,7 +200,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
           x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
           if (x.events.length > 30) x.events.shift();
           countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
-          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill'].includes(e.event)) {
+          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed'].includes(e.event)) {
             o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
           }
           if (e.event === 'sandbox-ready') {
@@ -240,23 +242,16 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   try {
     const byName = new Map(runners.map((r) => [r.name, r]));
     // Every sandbox first, so each pod's /etc/hosts names the other pods and the Services before containers start.
-    await Promise.all(
-      runners.map((r) =>
-        r.prepare().catch(async (e: Error) => {
-          o.err(`podkit: ${r.name}: ${e.message}`);
-          throw e;
-        }),
-      ),
-    );
+    await Promise.all(runners.map((r) => r.prepareOrWait()));
     const lines = hostsLines(
-      runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.status().podIP })),
+      runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP })),
       o.loaded.services,
     );
     for (const r of runners) r.setHosts(lines);
     await Promise.all(
       runners.map((r, i) =>
         startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
-          .then(() => (stopping ? undefined : r.start()))
+          .then(() => (stopping || r.failedSetup ? undefined : r.start()))
           .catch(async (e: Error) => {
             o.err(`podkit: ${r.name}: ${e.message}`);
             await r.stop();
@@ -285,11 +280,22 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     for (const l of locks) await l.release();
   }
 
-  /** A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone. */
+  /**
+   * A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone — unless the pod ended on its
+   * own in a detached run: then its status and logs stay (its sandbox is gone) until `podkit down`, as Kubernetes
+   * keeps a completed pod.
+   */
   async function removeDir(r: PodRunner) {
     const s = states.get(r);
     states.delete(r);
-    if (s) await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
+    if (!s) return;
+    const phase = r.status().phase;
+    if (o.keepFinished && (phase === 'Succeeded' || phase === 'Failed') && !existsStop(s.dir)) {
+      writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+      writeJSON(join(s.dir, 'state.json'), { ...s.state, pids: [], statusURL: undefined, finished: true });
+      return;
+    }
+    await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
   }
 }
 

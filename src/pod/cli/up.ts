@@ -4,12 +4,13 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../../core/config.js';
-import { ConfigError, PodkitError, UsageError } from '../../core/errors.js';
+import { ConfigError, PodkitError, SandboxError, UsageError } from '../../core/errors.js';
 import { parseHostPort } from '../../core/parse.js';
 import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
 import { listPods, readJSON } from '../runtime/state.js';
 import { heldPodLocks, podLockName } from '../runtime/podlock.js';
+import type { PodStatus } from '../runtime/pod.js';
 import { checkStateDir, chooseSandbox, runPods } from './runner.js';
 import { imageServiceFor } from '../images/index.js';
 
@@ -85,7 +86,7 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,
@@ -126,9 +127,18 @@ async function detach(argv: string[], root: string, pods: string[], stdinText?: 
   child.unref();
   const deadline = Date.now() + 60_000;
   for (;;) {
-    // Started = our own daemon owns the pod, its sandbox is up and its status written (init containers may still run).
-    const mine = listPods(root).filter((e) => pods.includes(e.name) && e.state?.runner.pid === child.pid);
-    if (mine.filter((e) => readJSON(join(e.dir, 'status.json')) !== undefined).length === pods.length) break;
+    // Settled = our own daemon owns the pod and has set it up, or failed to (init containers may still run).
+    const settled = listPods(root)
+      .filter((e) => pods.includes(e.name) && e.state?.runner.pid === child.pid)
+      .map((e) => ({ name: e.name, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }))
+      .filter((p) => p.st && p.st.setup !== 'pending');
+    if (settled.length === pods.length) {
+      const failed = settled.filter((p) => p.st?.setup === 'failed');
+      if (failed.length === 0) break;
+      for (const f of failed) process.stderr.write(`podkit up: pod ${f.name} did not start: ${f.st?.message}\n`);
+      const rest = pods.length - failed.length;
+      throw new SandboxError(`${failed.map((f) => f.name).join(', ')} did not start (ContainerCreating)${rest ? `; the other ${rest} run on` : ''}; podkit ps shows them, podkit down --all stops them; log: ${log}`);
+    }
     if (exited !== null) {
       const text = readFileSync(log, 'utf8');
       process.stderr.write(text);

@@ -36,6 +36,10 @@ export interface PodStatus {
   podIP: string;
   ready: boolean;
   containers: ContainerStatus[];
+  /** Whether the sandbox, volumes and hostPorts are set up yet (`failed`: see `message`). */
+  setup: 'pending' | 'ready' | 'failed';
+  /** Why the pod's sandbox or volumes could not be set up: it stays Pending, its containers ContainerCreating. */
+  message?: string;
 }
 
 export interface PodRunnerOptions {
@@ -88,6 +92,8 @@ export class PodRunner {
   private stopRequested = false;
   private stopping?: Promise<void>;
   private endPhase?: PodPhase;
+  private setupError?: string;
+  private setupDone = false;
   private finished!: (phase: PodPhase) => void;
   /** Resolves when the pod ends on its own (Succeeded/Failed) or is stopped. */
   readonly done: Promise<PodPhase>;
@@ -113,7 +119,28 @@ export class PodRunner {
       podIP: this.o.sandbox.podIP,
       ready: this.phase === 'Running' && serving.every((c) => c.status.ready),
       containers: this.containers.map((c) => c.status),
+      setup: this.setupError ? 'failed' : this.setupDone ? 'ready' : 'pending',
+      ...(this.setupError ? { message: this.setupError } : {}),
     };
+  }
+
+  /** Why setup failed, if it did. */
+  get failedSetup(): string | undefined {
+    return this.setupError;
+  }
+
+  /**
+   * Set up the sandbox and volumes; a failure leaves this pod Pending with its containers ContainerCreating and the
+   * reason, as the kubelet leaves a pod whose volume cannot be mounted — the pod's siblings run on. Resolves either way.
+   */
+  async prepareOrWait(): Promise<void> {
+    try {
+      await this.prepare();
+    } catch (e) {
+      this.setupError = (e as Error).message;
+      this.emit({ container: '', event: 'setup-failed', detail: this.setupError });
+      this.o.changed?.();
+    }
   }
 
   private ctx(): PodContext {
@@ -248,6 +275,7 @@ export class PodRunner {
       await this.cleanup();
       throw e;
     }
+    this.setupDone = true;
     this.emit({ container: '', event: 'sandbox-ready', detail: this.o.sandbox.podIP });
     this.o.changed?.();
   }
