@@ -160,16 +160,20 @@ export async function start(options: Options): Promise<Handle> {
     st.consecutiveFailures++;
     st.lastError = msg;
     metrics.failures.set({}, st.consecutiveFailures);
+    // Until the first success the budget is --init-max-failures (v4), so a slow-to-appear remote can be waited for.
+    const max = st.lastSuccessMs === undefined ? o.initMaxFailures : o.maxFailures;
+    const abort = max >= 0 && st.consecutiveFailures > max;
     if (o.errorFile) {
+      // v4's error file: the log call's message, the error's text and its arguments, as compact JSON.
+      const Msg = abort ? 'too many failures, aborting' : 'error syncing repo, will retry';
+      const Args = abort ? { failCount: st.consecutiveFailures, maxFailures: max } : { failCount: st.consecutiveFailures };
       try {
-        writeErrorFile(o.errorFile, JSON.stringify({ ts: new Date().toISOString(), msg: 'error syncing repo', err: msg, failCount: st.consecutiveFailures }) + '\n');
+        writeErrorFile(o.errorFile, JSON.stringify({ Msg, Err: msg, Args }));
       } catch (e) {
         log.warn("can't write the error file", { path: o.errorFile, error: describeError(e) });
       }
     }
-    // Until the first success the budget is --init-max-failures (v4), so a slow-to-appear remote can be waited for.
-    const max = st.lastSuccessMs === undefined ? o.initMaxFailures : o.maxFailures;
-    if (max >= 0 && st.consecutiveFailures > max) {
+    if (abort) {
       log.error('too many failures, aborting', { error: msg, failCount: st.consecutiveFailures, maxFailures: max });
       end(1);
     } else log.error('error syncing repo, will retry; the published tree keeps serving', { error: msg, failCount: st.consecutiveFailures, hash: st.hash || undefined });
