@@ -291,13 +291,29 @@ test('back-off: an upstream answering -ERR max number of clients reached is retr
   await amb.proc.stop();
 });
 
-test('a client whose tunnel’s upstream is gone is disconnected', { timeout: 60_000 }, async () => {
+test('a client whose tunnel’s upstream is gone is disconnected, even one that keeps sending and never closes its side', { timeout: 60_000 }, async () => {
   const amb = await ambassador(plain.addr);
-  const c = await rawClient(amb.port);
-  await withTimeout(c.send(resp('SUBSCRIBE', 'gone'), 1), 10_000, 'subscribed');
-  const killed = await plain.client().call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-  assert.equal(killed, 1);
-  await withTimeout(c.closed, 10_000, 'the ambassador closing the tunnelled client');
+  const s = connect({ port: amb.port, host: '127.0.0.1', allowHalfOpen: true });
+  const gone = new Promise<string>((r) => {
+    s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
+    s.once('close', () => r('closed'));
+  });
+  const got: Buffer[] = [];
+  s.on('data', (d: Buffer) => got.push(d));
+  s.write(resp('SUBSCRIBE', 'gone'));
+  await pollUntil(() => Buffer.concat(got).includes('subscribe'), { what: 'subscribed', timeoutMs: 10_000 });
+  assert.equal(await plain.client().call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1);
+  // The client keeps sending (as a runaway publisher would): the ambassador must close it, not read and discard.
+  const chunk = Buffer.concat(Array.from({ length: 1000 }, () => resp('PING')));
+  const timer = setInterval(() => {
+    if (!s.destroyed) s.write(chunk);
+  }, 5);
+  try {
+    assert.match(await withTimeout(gone, 10_000, 'the ambassador closing the tunnelled client'), /ECONNRESET|EPIPE|closed/);
+  } finally {
+    clearInterval(timer);
+    s.destroy();
+  }
   await amb.proc.stop();
 });
 

@@ -3,7 +3,7 @@ import { BAD, NEED, commandFrame, scanCommand, scanState } from '../core/resp/sc
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { HOOK_EXEC, HOOK_SELECT, traffic, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { HOOK_EXEC, HOOK_SELECT, type Pending, type ReplySink, type Upstream } from './upstream.js';
 import { clock, markDirty } from './io/turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
@@ -75,7 +75,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   /** Bytes from the client. */
   onData(chunk: Buffer): void {
-    traffic.clientIn += chunk.length;
+    this.ctx.traffic.clientIn += chunk.length;
     // After QUIT or a protocol error nothing more is read (as Redis); a client that keeps sending is closed.
     if (this.quitting) {
       if (this.replies.length === 0) this.conn.end();
@@ -456,7 +456,7 @@ export class ClientSession implements ReplySink, local.LocalState {
   flush(): void {
     if (this.closed) return;
     if (!this.out.empty) {
-      traffic.clientOut += this.out.bytes;
+      this.ctx.traffic.clientOut += this.out.bytes;
       if (!this.out.writeTo(this.conn)) {
         if (this.mode === MODE_TUNNEL) this.pinned?.pause();
         else this.setStall(STALL_WRITE);

@@ -3,7 +3,7 @@ import type { CommandInfo, CommandTable } from './resp/commands.js';
 import type { NodeConns } from './pools.js';
 import type { LocalConfig } from './local.js';
 import type { ClientSession } from './client.js';
-import type { Pending } from './upstream.js';
+import type { Pending, Traffic } from './upstream.js';
 
 export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
 
@@ -15,6 +15,8 @@ export interface ProxyContext {
   replicas: NodeConns[];
   readPolicy: ReadPolicy;
   readonly local: LocalConfig;
+  /** This ambassador's byte counters (shared with its upstreams' options). */
+  readonly traffic: Traffic;
   readonly maxBulk: number;
   /** Replies owed to one client before its reading pauses. */
   readonly maxPending: number;

@@ -12,7 +12,7 @@ import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandT
 import { NodeConns } from './pools.js';
 import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
-import { OWN_CLOSES, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { OWN_CLOSES, newTraffic, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
 import { TopologyMetrics, key, type Topology } from './topology/index.js';
 import { LiveConfig, policyConflict, type LiveOptions, type ReloadResult } from './reload.js';
@@ -156,7 +156,8 @@ export async function start(options: Options): Promise<Handle> {
   const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
   // Replies are not limited by the client limit (a value written directly to Redis may be longer), only by what a
   // Buffer can hold: a longer one fails its command and drops that connection instead of the process.
-  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener };
+  const traffic = newTraffic();
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener, traffic };
   const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
   // Topology mode starts with a closed placeholder master (writes are held) until the topology confirms one.
   const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');
@@ -175,6 +176,7 @@ export async function start(options: Options): Promise<Handle> {
     readPolicy: options.readPolicy ?? 'prefer-replica',
     local: { clientPassword: options.clientPassword, clientUsername: options.clientUsername ?? 'default', databases: 16, serverVersion: '7.0.0' },
     maxBulk: clientMaxBulk,
+    traffic,
     maxPending: options.maxPending ?? 1024,
     routed(info, route) {
       if (!routeChannel.hasSubscribers) return;
@@ -210,6 +212,7 @@ export async function start(options: Options): Promise<Handle> {
   );
   const metrics = new AmbassadorMetrics(
     origin,
+    traffic,
     () => ctx.table,
     () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
   );

@@ -2,7 +2,7 @@
 import { CHANNELS, onChannel, podkitChannel } from '../core/diagnostics.js';
 import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.js';
 import { ROUTES, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
-import { traffic } from './upstream.js';
+import type { Traffic } from './upstream.js';
 
 /**
  * Every event names the ambassador it comes from (`source`, one object per `start()`): the channels are
@@ -47,7 +47,7 @@ export class AmbassadorMetrics {
   readonly registry = new Registry();
   private readonly unsub: (() => void)[] = [];
 
-  constructor(source: object, table: () => CommandTable, upstreamsUp: () => { node: string; up: boolean }[]) {
+  constructor(source: object, traffic: Traffic, table: () => CommandTable, upstreamsUp: () => { node: string; up: boolean }[]) {
     const r = this.registry;
     const latency = r.histogram({ name: 'podkit_ambassador_command_duration_seconds', help: 'Time from a command being read to its reply, by route', labelNames: ['route'], buckets: LATENCY_BUCKETS });
     const byRoute = ROUTES.map((route) => latency.labels({ route }));
@@ -55,9 +55,13 @@ export class AmbassadorMetrics {
     const opened = r.counter({ name: 'podkit_ambassador_connections_opened_total', help: 'Connections opened by kind', labelNames: ['kind'] });
     const errors = r.counter({ name: 'podkit_ambassador_errors_total', help: 'Errors by kind (protocol, noauth, upstream_lost, upstream_unavailable, upstream_internal, …)', labelNames: ['kind'] });
 
+    // Each ambassador has its own command table (and its counts); commands in none share UNKNOWN, counted here.
+    const unknown = ROUTES.map(() => 0);
     const onRoute = (m: unknown) => {
       const e = m as RouteEvent;
-      if (e.source === source) e.info.counts[e.route]++;
+      if (e.source !== source) return;
+      if (e.info === UNKNOWN) unknown[e.route]++;
+      else e.info.counts[e.route]++;
     };
     const onLatency = (m: unknown) => {
       const e = m as LatencyEvent;
@@ -84,8 +88,8 @@ export class AmbassadorMetrics {
 
     r.addCollector(() => {
       const series: Metric[] = [];
-      for (const i of [...table().all(), UNKNOWN])
-        for (let k = 0; k < ROUTES.length; k++) if (i.counts[k] > 0) series.push({ labels: { command: i.name, route: ROUTES[k] }, value: i.counts[k] });
+      for (const i of table().all()) for (let k = 0; k < ROUTES.length; k++) if (i.counts[k] > 0) series.push({ labels: { command: i.name, route: ROUTES[k] }, value: i.counts[k] });
+      for (let k = 0; k < ROUTES.length; k++) if (unknown[k] > 0) series.push({ labels: { command: UNKNOWN.name, route: ROUTES[k] }, value: unknown[k] });
       const cmds: MetricFamily = { name: 'podkit_ambassador_commands_total', help: 'Commands by name and route (master, replica, local, dedicated)', type: 'counter', metrics: series };
       const bytes: MetricFamily = {
         name: 'podkit_ambassador_bytes_total',

@@ -105,10 +105,21 @@ export interface UpstreamOptions {
   connectTimeoutMs: number;
   /** How a connected socket is taken over: the conn_io addon, as for clients, or the socket itself. */
   opener: ConnOpener;
+  /** This ambassador's byte counters. */
+  traffic: Traffic;
 }
 
-/** Counters the metrics read; plain numbers so the hot path pays an add. */
-export const traffic = { upstreamIn: 0, upstreamOut: 0, clientIn: 0, clientOut: 0 };
+/** Byte counters the metrics read, one set per ambassador; plain numbers so the hot path pays an add. */
+export interface Traffic {
+  upstreamIn: number;
+  upstreamOut: number;
+  clientIn: number;
+  clientOut: number;
+}
+
+export function newTraffic(): Traffic {
+  return { upstreamIn: 0, upstreamOut: 0, clientIn: 0, clientOut: 0 };
+}
 
 export interface UpstreamEvents {
   /** The handshake was answered without an error: the node accepts this connection. */
@@ -257,7 +268,7 @@ export class Upstream {
   /** Until connected, what is queued (the handshake first) waits in the batch. */
   flush(): void {
     if (this.closed || this.conn === null || this.out.empty) return;
-    traffic.upstreamOut += this.out.bytes;
+    this.opts.traffic.upstreamOut += this.out.bytes;
     this.unflushed = 0;
     this.out.writeTo(this.conn);
   }
@@ -274,7 +285,7 @@ export class Upstream {
   }
 
   private onData(chunk: Buffer): void {
-    traffic.upstreamIn += chunk.length;
+    this.opts.traffic.upstreamIn += chunk.length;
     if (this.closed) return;
     const inb = this.inb;
     inb.push(chunk, this.need);
