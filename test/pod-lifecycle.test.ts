@@ -1,7 +1,7 @@
 /** @module Kubernetes pod semantics with real processes in namespaced sandboxes: init/sidecar order, probes, restarts, termination. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pollUntil, stopAll, tempDir, withTimeout } from './helpers/index.js';
 import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
@@ -125,7 +125,7 @@ spec:
   await r.stop();
 });
 
-test('restart back-off under a fake clock: 10 s doubling to the cap', async () => {
+test('restart back-off under a fake clock: the first restart at once, then 10 s doubling to the cap', async () => {
   const clock = new FakeClock();
   const { r, events } = pod(
     `apiVersion: v1
@@ -138,19 +138,77 @@ spec:
     { clock, maxBackoffMs: 80_000 },
   );
   await r.start();
+  // The first crash restarts at once, without a back-off (as the kubelet does).
+  await pollUntil(() => events.filter((e) => e.event === 'start').length >= 2 || undefined, { timeoutMs: 10_000, what: 'the immediate restart' });
+  assert.ok(events.some((e) => e.event === 'restart'));
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) {
     await pollUntil(() => events.filter((e) => e.event === 'backoff').length > i || undefined, { timeoutMs: 10_000, what: `back-off ${i}` });
     const d = Number(events.filter((e) => e.event === 'backoff')[i].detail!.replace('ms', ''));
     delays.push(d);
     clock.advance(d - 1);
-    assert.equal(events.filter((e) => e.event === 'start').length, i + 1, 'no restart before the delay');
+    assert.equal(events.filter((e) => e.event === 'start').length, i + 2, 'no restart before the delay');
     clock.advance(1);
-    assert.equal(events.filter((e) => e.event === 'start').length, i + 2, 'restart at the delay');
+    assert.equal(events.filter((e) => e.event === 'start').length, i + 3, 'restart at the delay');
   }
   assert.deepEqual(delays, [10_000, 20_000, 40_000, 80_000, 80_000]);
-  assert.equal(r.status().containers[0].restarts, 5);
+  assert.equal(r.status().containers[0].restarts, 6);
   await r.stop();
+});
+
+test('once the grace period has run out, each sidecar still gets the kubelet\'s 2 s between SIGTERM and SIGKILL (a main gets what is left)', async () => {
+  const clock = new FakeClock();
+  const stubborn = `[sh, -c, "trap '' TERM; echo up; while :; do sleep 0.05; done"]`;
+  const { r, events } = pod(
+    `apiVersion: v1
+kind: Pod
+metadata: { name: grace }
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers: [{ name: side, restartPolicy: Always, command: ${stubborn} }]
+  containers: [{ name: main, command: ${stubborn} }]
+`,
+    { clock },
+  );
+  await r.start();
+  await pollUntil(() => r.status().phase === 'Running' || undefined, { timeoutMs: 10_000, what: 'running' });
+  const stopped = r.stop();
+  const sigterm = (c: string) => pollUntil(() => events.find((e) => e.container === c && e.event === 'sigterm'), { timeoutMs: 10_000, what: `${c} SIGTERM` });
+  assert.equal((await sigterm('main')).detail, 'SIGKILL in 1000ms');
+  clock.advance(1000);
+  assert.equal((await sigterm('side')).detail, 'SIGKILL in 2000ms');
+  clock.advance(1999);
+  assert.ok(!events.some((e) => e.container === 'side' && e.event === 'sigkill'));
+  clock.advance(1);
+  await withTimeout(stopped, 10_000, 'pod stopped');
+  assert.ok(events.some((e) => e.container === 'side' && e.event === 'sigkill'));
+});
+
+test('postStart never runs before the container\'s volumes are mounted (six pods at once, each hook writes into its volume)', async () => {
+  const base = `/podkit-poststart-${process.pid}`;
+  const vols = Array.from({ length: 8 }, (_, i) => `v${i}`);
+  const pods = Array.from({ length: 6 }, (_, n) =>
+    pod(`apiVersion: v1
+kind: Pod
+metadata: { name: hook${n} }
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [${vols.map((v) => `{ name: ${v}, emptyDir: {} }`).join(', ')}]
+  containers:
+  - name: a
+    command: [sleep, '1000']
+    volumeMounts: [${vols.map((v) => `{ name: ${v}, mountPath: ${base}-${n}/${v} }`).join(', ')}]
+    lifecycle: { postStart: { exec: { command: [sh, -c, 'echo hook > ${base}-${n}/v7/hook'] } } }
+`),
+  );
+  await Promise.all(pods.map((p) => p.r.start()));
+  for (const [n, p] of pods.entries()) {
+    const done = await pollUntil(() => p.events.find((e) => e.event === 'postStart'), { timeoutMs: 20_000, what: `postStart of hook${n}` });
+    assert.match(done.detail ?? '', /^success/i, `hook${n}: ${done.detail}`);
+    assert.equal(readFileSync(join(p.dir, 'volumes', 'v7', 'hook'), 'utf8'), 'hook\n', `hook${n} wrote into its volume`);
+    assert.equal(existsSync(`${base}-${n}/v7/hook`), false, `hook${n} wrote onto the host`);
+  }
+  await Promise.all(pods.map((p) => p.r.stop()));
 });
 
 test('restartPolicy Never: a failing init container fails the pod and mains never start', async () => {

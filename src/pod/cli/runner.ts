@@ -200,7 +200,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
           x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
           if (x.events.length > 30) x.events.shift();
           countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
-          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed'].includes(e.event)) {
+          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed', 'restart'].includes(e.event)) {
             o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
           }
           if (e.event === 'sandbox-ready') {

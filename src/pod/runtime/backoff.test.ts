@@ -12,6 +12,13 @@ test('back-off doubles from 10 s to the 300 s cap and resets after 10 minutes of
   assert.equal(b.next(599_999), 20_000);
 });
 
+test('a container restart back-off: the first restart is immediate, then 10 s doubling to 300 s; 10 minutes of running start over at immediate', () => {
+  const b = new Backoff({ immediateFirst: true });
+  assert.deepEqual(Array.from({ length: 8 }, () => b.next(1000)), [0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000]);
+  assert.equal(b.next(600_000), 0);
+  assert.equal(b.next(1), 10_000);
+});
+
 test('the cap is adjustable and bounds the first delay too', () => {
   const b = new Backoff({ maxMs: 2000 });
   assert.deepEqual([b.next(0), b.next(0)], [2000, 2000]);

@@ -70,6 +70,7 @@ export class ContainerRunner {
   private probes: ProbeWorker[] = [];
   private restartTimer?: Timer;
   private readonly backoff: Backoff;
+  private readonly pullBackoff: Backoff;
   private stopping = false;
   private startedAt = 0;
   private startedWaiters: ((ok: boolean) => void)[] = [];
@@ -81,7 +82,8 @@ export class ContainerRunner {
     readonly kind: ContainerKind,
     private readonly deps: ContainerDeps,
   ) {
-    this.backoff = new Backoff(deps.backoff);
+    this.backoff = new Backoff({ ...deps.backoff, immediateFirst: true });
+    this.pullBackoff = new Backoff(deps.backoff);
     this.status = { name: spec.name, kind, state: 'waiting', reason: 'PodInitializing', restarts: 0, started: false, ready: false, probes: [] };
   }
 
@@ -140,7 +142,7 @@ export class ContainerRunner {
     const reason = (e as Error & { reason?: string }).reason;
     Object.assign(this.status, { state: 'waiting', reason: this.status.reason === 'ErrImagePull' || this.status.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : (reason ?? 'ErrImagePull') });
     if (reason === 'ErrImageNeverPull' || reason === 'InvalidImageName') this.status.reason = reason;
-    const delay = this.backoff.next(0);
+    const delay = this.pullBackoff.next(0);
     this.status.restartAt = Date.now() + delay;
     this.deps.event({ container: this.spec.name, event: 'error', detail: `${this.status.reason}: ${e.message}` });
     this.restartTimer = this.deps.clock.after(delay, () => this.start());
@@ -245,13 +247,21 @@ export class ContainerRunner {
     const restart = !this.stopping && this.shouldRestart(code);
     if (restart) {
       const delay = this.backoff.next(ran);
+      const restartNow = () => {
+        this.status.restarts++;
+        this.start();
+      };
+      if (delay === 0) {
+        // The kubelet restarts a first crash at once; CrashLoopBackOff begins with the second.
+        this.deps.event({ container: this.spec.name, event: 'restart', detail: 'at once (first crash)' });
+        restartNow();
+        this.deps.changed();
+        return;
+      }
       this.status.reason = 'CrashLoopBackOff';
       this.status.restartAt = Date.now() + delay;
       this.deps.event({ container: this.spec.name, event: 'backoff', detail: `${delay}ms` });
-      this.restartTimer = this.deps.clock.after(delay, () => {
-        this.status.restarts++;
-        this.start();
-      });
+      this.restartTimer = this.deps.clock.after(delay, restartNow);
     } else {
       for (const w of this.startedWaiters.splice(0)) w(false);
       for (const w of this.doneWaiters.splice(0)) w(code);

@@ -372,9 +372,10 @@ export class PodRunner {
       this.phase = 'Terminating';
       this.o.changed?.();
       const deadline = this.clock.now() + (this.o.plan.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-      const left = () => Math.max(1000, deadline - this.clock.now());
-      await Promise.all(this.containers.filter((c) => c.kind !== 'sidecar').map((c) => c.stop(left())));
-      for (const c of this.containers.filter((x) => x.kind === 'sidecar').reverse()) await c.stop(left());
+      const left = (min: number) => Math.max(min, deadline - this.clock.now());
+      await Promise.all(this.containers.filter((c) => c.kind !== 'sidecar').map((c) => c.stop(left(1000))));
+      // The kubelet's minimum grace (2 s) for each sidecar once the pod's grace period has run out.
+      for (const c of this.containers.filter((x) => x.kind === 'sidecar').reverse()) await c.stop(left(2000));
       await this.cleanup();
       this.emit({ container: '', event: 'sandbox-removed' });
       this.phase = this.endPhase ?? 'Stopped';

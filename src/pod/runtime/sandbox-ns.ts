@@ -33,6 +33,15 @@ export function launchScript(mounts: Mount[], cwd: string | undefined, mountProc
   return lines.join('\n');
 }
 
+/** True while `pid` is still on its way to the container's command (nsenter, unshare, the launch script). */
+function launching(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('podkit-launch');
+  } catch {
+    return false;
+  }
+}
+
 export class NamespacedSandbox implements Sandbox {
   readonly kind = 'namespaced';
   podIP = '';
@@ -104,6 +113,11 @@ export class NamespacedSandbox implements Sandbox {
       inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
     }
     if (!inner) return { code: null, output: 'container is not running', timedOut: false };
+    // Until the launch script has mounted the volumes and exec'd the container's command, its mount namespace shows
+    // the host's folders: a postStart hook run then would write onto the host. Wait for the exec.
+    const until = Date.now() + timeoutMs;
+    while (launching(inner) && Date.now() < until && target.child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    if (launching(inner)) return { code: null, output: 'container is still starting', timedOut: Date.now() >= until };
     return execBounded(['nsenter', `--target=${inner}`, '--mount', '--net', '--pid', ...(this.opts.hostNetwork ? [] : ['--uts']), '--wd', '--', ...argv], env, timeoutMs);
   }
 
