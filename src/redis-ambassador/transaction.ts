@@ -1,9 +1,13 @@
 /** @module A pinned client's transaction state: when its dedicated master connection may be handed back. */
 import { Special } from './resp/commands.js';
+import { randomBytes } from 'node:crypto';
 import { BAD, NEED, parseIntAt, scanState, scanValue } from '../core/resp/scanner.js';
+import { RespType } from '../core/resp/types.js';
 import { encodeCommand } from '../core/resp/encode.js';
 import type { Upstream } from './upstream.js';
 import type { NodeConns } from './pools.js';
+
+const TOKEN_SALT = randomBytes(12).toString('hex');
 
 /**
  * MULTI/WATCH bookkeeping of a client pinned to one dedicated master connection: the connection stays pinned while
@@ -25,7 +29,8 @@ export class Transaction {
    * Redis queues it, answers +QUEUED, and EXEC's reply carries the token where the command's answer goes).
    */
   queueLocal(sp: Special, args: Buffer[]): Buffer {
-    const token = `__podkit_ambassador_local:${++Transaction.seq}`;
+    // Unguessable, so no value a client stored can pass for a placeholder.
+    const token = `__podkit_ambassador_local:${TOKEN_SALT}:${++Transaction.seq}`;
     this.locals.push({ token, sp, args });
     return encodeCommand(['ECHO', token]);
   }
@@ -37,7 +42,7 @@ export class Transaction {
   execReply(reply: Buffer, answer: (sp: Special, args: Buffer[]) => Buffer): Buffer {
     const locals = this.locals;
     this.locals = [];
-    if (reply[0] !== 42) return reply;
+    if (reply[0] !== RespType.Array) return reply;
     const cr = reply.indexOf(13);
     const n = parseIntAt(reply, 1, cr);
     const st = scanState(Number.MAX_SAFE_INTEGER);
@@ -47,7 +52,7 @@ export class Transaction {
       const e = scanValue(reply, p, reply.length, st);
       if (e === NEED || e === BAD) return reply;
       const el = reply.subarray(p, e);
-      const k = el[0] === 36 ? locals.findIndex((l) => el.length > l.token.length && el.toString('latin1', el.length - 2 - l.token.length, el.length - 2) === l.token) : -1;
+      const k = el[0] === RespType.BulkString ? locals.findIndex((l) => el.length > l.token.length && el.toString('latin1', el.length - 2 - l.token.length, el.length - 2) === l.token) : -1;
       parts.push(k >= 0 ? answer(locals[k].sp, locals[k].args) : el);
       p = e;
     }

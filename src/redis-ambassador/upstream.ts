@@ -1,6 +1,7 @@
 /** @module One pipelined connection to a Redis node: a FIFO of commands in flight, writes batched per event-loop turn. */
 import { connect, type Socket } from 'node:net';
 import { BAD, NEED, scanState, scanValue } from '../core/resp/scanner.js';
+import { RespType } from '../core/resp/types.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { readInto } from './io/read.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
@@ -25,7 +26,7 @@ const EXPECT_PONG = 2;
 const EXPECT_MAP = 3;
 
 function handshakeAnswer(expect: number, buf: Buffer, from: number, to: number): boolean {
-  if (expect === EXPECT_MAP) return buf[from] === 37 || buf[from] === 42;
+  if (expect === EXPECT_MAP) return buf[from] === RespType.Map || buf[from] === RespType.Array;
   const want = expect === EXPECT_PONG ? '+PONG\r\n' : '+OK\r\n';
   return to - from === want.length && buf.toString('latin1', from, to) === want;
 }
@@ -322,7 +323,7 @@ export class Upstream {
         p = e;
         continue;
       }
-      if (buf[p] === 62) {
+      if (buf[p] === RespType.Push) {
         // A RESP3 push on a shared connection (e.g. a server-side notice): nobody asked for it.
         relay = p = e;
         continue;
@@ -352,7 +353,7 @@ export class Upstream {
       if (p.hook === HOOK_HANDSHAKE) {
         const expect = p.hookArg;
         freePending(p);
-        if (first === 45) {
+        if (first === RespType.Error) {
           this.refusal = buf.toString('latin1', from + 1, to - 2);
           this.destroy(`refused: ${this.refusal}`);
         } else if (!handshakeAnswer(expect, buf, from, to)) {
@@ -364,18 +365,18 @@ export class Upstream {
         return;
       }
       if (p.hook === HOOK_INTERNAL) {
-        if (first === 45) this.events.internalError(this, buf.toString('latin1', from + 1, to - 2));
+        if (first === RespType.Error) this.events.internalError(this, buf.toString('latin1', from + 1, to - 2));
         freePending(p);
         return;
       }
-      if (p.hook === HOOK_SELECT && c && first === 43) c.hookSelect(p.hookArg);
+      if (p.hook === HOOK_SELECT && c && first === RespType.SimpleString) c.hookSelect(p.hookArg);
     }
     if (!c) {
       freePending(p);
       return;
     }
     // -READONLY: the node is (now) a replica and did not execute the write, so it can go to the current master.
-    if (p.cmd !== null && first === 45 && to - from > 9 && buf.toString('latin1', from + 1, from + 9) === 'READONLY' && c.retry(p, this, buf.subarray(from, to))) return;
+    if (p.cmd !== null && first === RespType.Error && to - from > 9 && buf.toString('latin1', from + 1, from + 9) === 'READONLY' && c.retry(p, this, buf.subarray(from, to))) return;
     this.events.latency(p.route, (now - p.t0) / 1000);
     c.replyRange(p, buf, from, to);
   }

@@ -1,5 +1,6 @@
 /** @module RESP2/RESP3 frame scanner: finds where complete frames end in a buffer without decoding them (pure). */
 import { constants } from 'node:buffer';
+import { RespType } from './types.js';
 
 /** Returned when the buffer holds only part of a frame. */
 export const NEED = -1;
@@ -114,27 +115,26 @@ export function scanValue(buf: Buffer, pos: number, end: number, st: ScanState):
     if (cr < 0) return cr;
     owed--;
     switch (type) {
-      case 43: // + simple string
-      case 45: // - error
-      case 58: // : integer
-      case 44: // , double
-      case 40: // ( big number
+      case RespType.SimpleString:
+      case RespType.Error:
+      case RespType.Integer:
+      case RespType.Double:
+      case RespType.BigNumber:
         pos = cr + 2;
         break;
-      case 95: // _ null
+      case RespType.Null:
         if (cr !== pos + 1) return bad(st, 'Protocol error: invalid null');
         pos = cr + 2;
         break;
-      case 35: // # boolean
+      case RespType.Boolean:
         if (cr !== pos + 2 || (buf[pos + 1] !== 116 && buf[pos + 1] !== 102)) return bad(st, 'Protocol error: invalid boolean');
         pos = cr + 2;
         break;
-      case 36: // $ bulk string
-      case 33: // ! bulk error
-      case 61: {
-        // = verbatim string
+      case RespType.BulkString:
+      case RespType.BulkError:
+      case RespType.VerbatimString: {
         const len = parseIntAt(buf, pos + 1, cr);
-        if (len === -1 && type === 36) {
+        if (len === -1 && type === RespType.BulkString) {
           pos = cr + 2;
           break;
         }
@@ -149,19 +149,18 @@ export function scanValue(buf: Buffer, pos: number, end: number, st: ScanState):
         pos = stop + 2;
         break;
       }
-      case 42: // * array
-      case 126: // ~ set
-      case 62: // > push
-      case 37: // % map
-      case 124: {
-        // | attribute
+      case RespType.Array:
+      case RespType.Set:
+      case RespType.Push:
+      case RespType.Map:
+      case RespType.Attribute: {
         const n = parseIntAt(buf, pos + 1, cr);
-        if (n === -1 && type === 42) {
+        if (n === -1 && type === RespType.Array) {
           pos = cr + 2;
           break;
         }
         if (!(n >= 0) || n > 0x7fffffff) return bad(st, 'Protocol error: invalid multibulk length');
-        owed += type === 37 ? 2 * n : type === 124 ? 2 * n + 1 : n;
+        owed += type === RespType.Map ? 2 * n : type === RespType.Attribute ? 2 * n + 1 : n;
         pos = cr + 2;
         break;
       }
