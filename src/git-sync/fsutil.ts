@@ -1,5 +1,5 @@
 /** @module File-system helpers for the sync engine: hardlink a tree, clear stale git locks, remove trees. */
-import { promises as fsp } from 'node:fs';
+import { type Dirent, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 
@@ -96,4 +96,36 @@ export async function diskUsage(dir: string): Promise<number> {
   };
   await walk(dir);
   return total;
+}
+
+/**
+ * Remove what an interrupted or failed object transfer leaves in a git object store: `tmp_obj_*` loose-object
+ * temp files (unpack-objects), `tmp_pack_*`/`tmp_idx_*`/`tmp_rev_*` (index-pack) and `incoming-*` quarantine dirs.
+ * git does not remove them when it dies (e.g. on a full disk), so they would keep the volume full. Only call it
+ * when no git of ours is writing objects. Returns the bytes freed.
+ */
+export async function removeTempObjects(objectsDir: string, log: Logger): Promise<number> {
+  let freed = 0;
+  const drop = async (p: string) => {
+    const st = await fsp.lstat(p).catch(() => undefined);
+    if (!st) return;
+    freed += st.isDirectory() ? await diskUsage(p) : st.blocks * 512;
+    log.info('removing temporary objects a failed fetch left', { path: p, bytes: st.size });
+    await rmrf(p);
+  };
+  let top: Dirent[];
+  try {
+    top = await fsp.readdir(objectsDir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of top) {
+    if (!e.isDirectory()) continue;
+    const dir = join(objectsDir, e.name);
+    if (e.name.startsWith('incoming-')) await drop(dir);
+    else if (e.name === 'pack' || /^[0-9a-f]{2}$/.test(e.name)) {
+      for (const name of await fsp.readdir(dir).catch(() => [] as string[])) if (/^tmp_(obj|pack|idx|rev|bitmap)_/.test(name) || name.startsWith('.tmp-')) await drop(join(dir, name));
+    }
+  }
+  return freed;
 }

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { GitError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { GitRunner } from './git.js';
-import { hardlinkTree, removeLocks, rmrf } from './fsutil.js';
+import { hardlinkTree, removeLocks, removeTempObjects, rmrf } from './fsutil.js';
 
 export interface RepoOptions {
   root: string;
@@ -89,6 +89,7 @@ export class Repo {
     let valid = existsSync(join(this.gitDir, 'HEAD'));
     if (valid) {
       await removeLocks(this.gitDir, log);
+      await removeTempObjects(join(this.gitDir, 'objects'), log);
       try {
         const top = (await this.git.run(['rev-parse', '--show-toplevel'], { cwd: root, signal })).trim();
         valid = resolve(top) === (await fsp.realpath(root));
@@ -182,10 +183,33 @@ export class Repo {
     if (this.o.depth > 0) args.push('--depth', String(this.o.depth));
     else if (existsSync(join(this.gitDir, 'shallow'))) args.push('--unshallow');
     if (this.o.filter) args.push(`--filter=${this.o.filter}`);
-    await this.git.run(args, { cwd: this.o.root, signal });
+    try {
+      await this.git.run(args, { cwd: this.o.root, signal });
+    } catch (err) {
+      await this.afterFailedTransfer(err);
+      throw err;
+    }
     const hash = (await this.git.run(['rev-parse', '--verify', '-q', `${SYNC_REF}^{commit}`], { cwd: this.o.root, signal })).trim();
     if (!/^[0-9a-f]{40,64}$/.test(hash)) throw new GitError(`git fetch of ${this.o.ref} produced no commit`);
     return hash;
+  }
+
+  /**
+   * A fetch or checkout that failed (a full volume, a kill by the sync timeout) leaves temp objects git never
+   * removes; on a full disk also the complete-but-unreachable objects it wrote. Both go, so that once the remote
+   * shrinks (a commit deletes the big file) the next sync has the room it needs.
+   */
+  private async afterFailedTransfer(err: unknown): Promise<void> {
+    const { log } = this.o;
+    try {
+      await removeTempObjects(join(this.gitDir, 'objects'), log);
+      if (/No space left on device|ENOSPC|Disk quota exceeded/i.test(String((err as Error)?.message ?? err))) {
+        // Reachability counts every worktree's HEAD and index, so published and spare trees keep their objects.
+        await this.git.run(['prune', '--expire=now'], { cwd: this.o.root });
+      }
+    } catch (e) {
+      log.warn('cleanup after a failed fetch failed', { error: String(e) });
+    }
   }
 
   /**
@@ -212,7 +236,15 @@ export class Repo {
     }
     const hash = await this.fetch(signal);
     if (hash === previous) return { hash, previous, changed: false };
-    const tree = await this.build(hash, previous, signal);
+    let tree: string;
+    try {
+      tree = await this.build(hash, previous, signal);
+    } catch (err) {
+      // A half-made tree (no marker) would hold its space until the same hash is built again.
+      await rmrf(this.worktreeFor(hash));
+      await this.afterFailedTransfer(err);
+      throw err;
+    }
     await this.publish(tree);
     if (previous) {
       // Start the grace period of the tree we just unpublished (git-sync v4 semantics: the dir's mtime).
