@@ -2,7 +2,6 @@
  * @module The `podkit up` runner: owns every pod's sandbox, streams logs prefixed pod/container, keeps the state
  * folder current, serves the status page, and stops pods the Kubernetes way on Ctrl-C (twice: force).
  */
-import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, fileErrorReason, PermissionError, UsageError } from '../../core/errors.js';
@@ -10,19 +9,15 @@ import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
 import { hostsLines, type LoadedManifests } from '../spec/index.js';
 import { PodRunner, type PodPhase } from '../runtime/pod.js';
-import type { Sandbox } from '../runtime/sandbox.js';
-import { HostSandbox } from '../runtime/sandbox-host.js';
-import { NamespacedSandbox } from '../runtime/sandbox-ns.js';
-import { ContainerSandbox } from '../runtime/sandbox-oci.js';
-import { podRunsImages } from '../runtime/oci/launch.js';
 import type { ImageProvider } from '../images/types.js';
-import { claimPodDir, cleanupPod, listPods, procRef, writeJSON, type PodState } from '../runtime/state.js';
+import { cleanupPod, listPods, writeJSON, type PodState } from '../runtime/state.js';
 import { lockPod, type PodLock } from '../runtime/podlock.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
 import { onOutputClosed } from '../../core/stdio.js';
 import { podList, type PodExtras } from './pod-status.js';
 import { statusPage } from './status-page.js';
+import { openPod } from './runner-pod.js';
 
 export interface RunnerOptions {
   loaded: LoadedManifests;
@@ -43,8 +38,6 @@ export interface RunnerOptions {
   out: (line: string) => void;
   err: (line: string) => void;
 }
-
-const COLORS = [36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96];
 
 export function chooseSandbox(choice: RunnerOptions['sandbox']): 'namespaced' | 'host' {
   const root = process.getuid?.() === 0;
@@ -108,111 +101,17 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     }
   };
   process.on('SIGUSR2', onUsr2);
-  let statusTimer: NodeJS.Timeout | undefined;
-  const writeStatus = () => {
-    statusTimer ??= setTimeout(() => {
-      statusTimer = undefined;
-      for (const r of runners) {
-        const s = states.get(r);
-        if (s) {
-          try {
-            writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
-          } catch {
-            // folder removed at shutdown
-          }
-        }
-      }
-    }, 50);
-  };
+  const status = statusWriter(runners, states);
   let http: HttpHandle | undefined;
-  if (o.statusBind) {
-    http = await startHttpServer({ bind: o.statusBind, bindFlag: '--status-bind', metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
-      const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
-      return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
-    } });
-    const views = () => runners.map((r) => ({ status: r.status(), extras: extras.get(r) }));
-    http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(views()), 'text/html; charset=utf-8'));
-    http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(podList(views()), null, 1) + '\n', 'application/json'));
-  }
-  const statusURL = http ? `http://${http.address.host}:${http.address.port}/` : undefined;
-  if (statusURL) o.err(`podkit: status page ${statusURL}`);
-
-  const paint = (text: string, key: string) => {
-    if (!o.color) return text;
-    let h = 0;
-    for (const ch of key) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-    return `\x1b[${COLORS[h % COLORS.length]}m${text}\x1b[0m`;
-  };
-
   try {
+    http = o.statusBind ? await statusServer(o.statusBind, runners, extras) : undefined;
+    const statusURL = http ? `http://${http.address.host}:${http.address.port}/` : undefined;
+    if (statusURL) o.err(`podkit: status page ${statusURL}`);
     for (const plan of o.loaded.pods) {
-      const id = randomBytes(4).toString('hex');
-      const dir = claimPodDir(o.root, plan.name);
-      const state: PodState = { name: plan.name, namespace: plan.namespace, id, sandbox: kind, runner: procRef(process.pid), pids: [], statusURL, createdAt: Date.now() };
-      const saveState = () => writeJSON(join(dir, 'state.json'), state);
-      let sb: Sandbox;
-      if (kind === 'namespaced') {
-        const nsOpts = { id, hostNetwork: plan.spec.hostNetwork, shareProcessNamespace: plan.spec.shareProcessNamespace, onPid: (pid: number) => (state.pids.push(procRef(pid)), saveState()) };
-        let ns: NamespacedSandbox;
-        if (o.images && podRunsImages(plan.spec, plan.annotations)) {
-          // The runtime's state lives beside the pods', so a `podkit down` of this state dir finds its containers.
-          state.oci = { bin: o.ociRuntime ?? 'crun', root: join(o.root, 'oci') };
-          const cs = new ContainerSandbox({ ...nsOpts, dir, runtime: state.oci, hostname: (plan.spec.hostname ?? plan.name).slice(0, 63), notice: (m) => o.err(`podkit: ${m}`) });
-          ns = cs.ns;
-          sb = cs;
-        } else sb = ns = new NamespacedSandbox(nsOpts);
-        if (!plan.spec.hostNetwork) Object.assign(state, { netns: ns.netns, veth: ns.veth });
-      } else sb = new HostSandbox();
-      // Record every container process group before anything else can happen, for cleanup after a SIGKILL.
-      const spawn = sb.spawn.bind(sb);
-      sb.spawn = (spec) => {
-        const p = spawn(spec);
-        if (p.pid > 0) {
-          state.pids = state.pids.filter((x) => procRef(x.pid).start === x.start);
-          state.pids.push(procRef(p.pid));
-          saveState();
-        }
-        return p;
-      };
-      saveState();
-      const x: PodExtras = {
-        createdAt: state.createdAt,
-        events: [],
-        logs: new Map(),
-        ports: [...(plan.spec.initContainers ?? []), ...plan.spec.containers].flatMap((c) =>
-          (c.ports ?? []).filter((p) => p.hostPort && (p.protocol ?? 'TCP') === 'TCP').map((p) => ({ container: c.name, name: p.name, hostIP: p.hostIP ?? '127.0.0.1', hostPort: p.hostPort!, containerPort: p.containerPort })),
-        ),
-      };
-      const runner = new PodRunner({
-        plan,
-        configMaps: o.loaded.configMaps,
-        secrets: o.loaded.secrets,
-        sandbox: sb,
-        dir,
-        images: sb instanceof ContainerSandbox ? o.images : undefined,
-        backoff: { maxMs: o.maxBackoffMs },
-      podkitEnv: o.podkitLogFormat ? { PODKIT_LOG_FORMAT: o.podkitLogFormat } : undefined,
-        output: (c, _s, line) => {
-          keepLast(x.logs, c, line, 8);
-          o.out(`${paint(`${plan.name}/${c}`, `${plan.name}/${c}`)} | ${line}`);
-        },
-        event: (e) => {
-          x.events.push({ t: e.t, container: e.container, event: e.event, detail: e.detail });
-          if (x.events.length > 30) x.events.shift();
-          countdown.event(`${plan.name}/${e.container}`, e.event, e.detail);
-          if (['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed', 'restart'].includes(e.event)) {
-            o.err(`podkit: ${plan.name}${e.container ? `/${e.container}` : ''} ${e.event}${e.detail ? ` (${e.detail})` : ''}`);
-          }
-          if (e.event === 'sandbox-ready') {
-            state.ip = sb.podIP;
-            saveState();
-          }
-        },
-        changed: writeStatus,
-      });
-      runners.push(runner);
-      extras.set(runner, x);
-      states.set(runner, { state, dir });
+      const pod = openPod(o, plan, { kind, statusURL, countdown, changed: status.write });
+      runners.push(pod.runner);
+      extras.set(pod.runner, pod.extras);
+      states.set(pod.runner, { state: pod.state, dir: pod.dir });
     }
   } catch (e) {
     // Nothing has started yet: free the status page's port so the error ends the process.
@@ -222,6 +121,32 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     throw e;
   }
 
+  const stop = stopOnSignals(o, runners);
+  const removeDir = (r: PodRunner) => removePodDir(o, r, states);
+  try {
+    await startPods(o, runners, stop.stopping);
+  } catch (e) {
+    await stop.stopAll('failed start');
+    await finishAll();
+    throw e;
+  }
+  const phases: PodPhase[] = await Promise.all(runners.map((r) => r.done.then(async (phase) => (await removeDir(r), phase))));
+  await finishAll();
+  return phases.every((p) => p === 'Succeeded' || p === 'Stopped') ? 0 : 1;
+
+  async function finishAll() {
+    stop.off();
+    countdown.stop();
+    process.off('SIGUSR2', onUsr2);
+    status.stop();
+    await http?.close();
+    for (const r of runners) await removeDir(r);
+    for (const l of locks) await l.release();
+  }
+}
+
+/** Ctrl-C, SIGTERM or a lost reader stop every pod the Kubernetes way; a second signal forces. */
+function stopOnSignals(o: RunnerOptions, runners: PodRunner[]) {
   let stopping = false;
   const stopAll = async (why: 'SIGINT' | 'SIGTERM' | 'output closed' | 'failed start') => {
     if (stopping) return;
@@ -239,64 +164,89 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   const offClosed = onOutputClosed(() => void stopAll('output closed'));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  try {
-    const byName = new Map(runners.map((r) => [r.name, r]));
-    // Every sandbox first, so each pod's /etc/hosts names the other pods and the Services before containers start.
-    await Promise.all(runners.map((r) => r.prepareOrWait()));
-    const lines = hostsLines(
-      runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP })),
-      o.loaded.services,
-    );
-    for (const r of runners) r.setHosts(lines);
-    await Promise.all(
-      runners.map((r, i) =>
-        startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
-          .then(() => (stopping || r.failedSetup ? undefined : r.start()))
-          .catch(async (e: Error) => {
-            o.err(`podkit: ${r.name}: ${e.message}`);
-            await r.stop();
-            throw e;
-          }),
-      ),
-    );
-  } catch (e) {
-    await stopAll('failed start');
-    await finishAll();
-    throw e;
-  }
-  const phases: PodPhase[] = await Promise.all(runners.map((r) => r.done.then(async (phase) => (await removeDir(r), phase))));
-  await finishAll();
-  return phases.every((p) => p === 'Succeeded' || p === 'Stopped') ? 0 : 1;
+  return {
+    stopAll,
+    stopping: () => stopping,
+    off: () => {
+      offClosed();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
 
-  async function finishAll() {
-    offClosed();
-    countdown.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGUSR2', onUsr2);
-    if (statusTimer) clearTimeout(statusTimer);
-    await http?.close();
-    for (const r of runners) await removeDir(r);
-    for (const l of locks) await l.release();
-  }
+/** Each pod's status.json, rewritten at most every 50 ms while statuses change. */
+function statusWriter(runners: PodRunner[], states: Map<PodRunner, { dir: string }>): { write(): void; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    write: () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        for (const r of runners) {
+          const s = states.get(r);
+          if (!s) continue;
+          try {
+            writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+          } catch {
+            // folder removed at shutdown
+          }
+        }
+      }, 50);
+    },
+    stop: () => timer && clearTimeout(timer),
+  };
+}
 
-  /**
-   * A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone — unless the pod ended on its
-   * own in a detached run: then its status and logs stay (its sandbox is gone) until `podkit down`, as Kubernetes
-   * keeps a completed pod.
-   */
-  async function removeDir(r: PodRunner) {
-    const s = states.get(r);
-    states.delete(r);
-    if (!s) return;
-    const phase = r.status().phase;
-    if (o.keepFinished && (phase === 'Succeeded' || phase === 'Failed') && !existsStop(s.dir)) {
-      writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
-      writeJSON(join(s.dir, 'state.json'), { ...s.state, pids: [], statusURL: undefined, finished: true });
-      return;
-    }
-    await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
+/** The status page, /status.json, /metrics and /readyz of every pod of this run. */
+async function statusServer(bind: HostPort, runners: PodRunner[], extras: Map<PodRunner, PodExtras>): Promise<HttpHandle> {
+  const http = await startHttpServer({ bind, bindFlag: '--status-bind', metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
+    const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
+    return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
+  } });
+  const views = () => runners.map((r) => ({ status: r.status(), extras: extras.get(r) }));
+  http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(views()), 'text/html; charset=utf-8'));
+  http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(podList(views()), null, 1) + '\n', 'application/json'));
+  return http;
+}
+
+/** Every sandbox first, so each pod's /etc/hosts names the other pods and the Services; then each pod in its order. */
+async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () => boolean): Promise<void> {
+  const byName = new Map(runners.map((r) => [r.name, r]));
+  await Promise.all(runners.map((r) => r.prepareOrWait()));
+  const lines = hostsLines(
+    runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP })),
+    o.loaded.services,
+  );
+  for (const r of runners) r.setHosts(lines);
+  await Promise.all(
+    runners.map((r, i) =>
+      startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
+        .then(() => (stopping() || r.failedSetup ? undefined : r.start()))
+        .catch(async (e: Error) => {
+          o.err(`podkit: ${r.name}: ${e.message}`);
+          await r.stop();
+          throw e;
+        }),
+    ),
+  );
+}
+
+/**
+ * A pod's folder goes as soon as the pod is done, so `podkit down POD` sees it gone — unless the pod ended on its
+ * own in a detached run: then its status and logs stay (its sandbox is gone) until `podkit down`, as Kubernetes
+ * keeps a completed pod.
+ */
+async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunner, { state: PodState; dir: string }>): Promise<void> {
+  const s = states.get(r);
+  states.delete(r);
+  if (!s) return;
+  const phase = r.status().phase;
+  if (o.keepFinished && (phase === 'Succeeded' || phase === 'Failed') && !existsStop(s.dir)) {
+    writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+    writeJSON(join(s.dir, 'state.json'), { ...s.state, pids: [], statusURL: undefined, finished: true });
+    return;
   }
+  await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
 }
 
 /** StatefulSet OrderedReady: wait until the previous ordinal is Ready (or has ended). */
@@ -305,14 +255,6 @@ async function startAfter(prev: PodRunner | undefined): Promise<void> {
   let ended = false;
   void prev.done.then(() => (ended = true));
   while (!ended && !prev.status().ready) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** The last `n` lines of each container, for the status page. */
-function keepLast(m: Map<string, string[]>, key: string, line: string, n: number): void {
-  const l = m.get(key) ?? [];
-  l.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
-  if (l.length > n) l.shift();
-  m.set(key, l);
 }
 
 function existsStop(dir: string): boolean {
