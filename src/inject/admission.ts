@@ -70,7 +70,7 @@ export function review(raw: Buffer | string, opts: ReviewOptions): ReviewResult 
     const { ops, result } = patchFor(object, 'inject', opts);
     if (ops.length === 0) return reply({ allowed: true }, 'unchanged', subject);
     if (opts.validate ?? true) {
-      const issues = validateObject(result);
+      const issues = validateObject(result).filter((i) => i.severity === 'error');
       if (issues.length) {
         const msg = `podkit: the injected ${subject} would be invalid: ${issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join('; ')}`;
         return reply({ allowed: false, status: { code: 400, reason: 'Invalid', message: msg } }, 'denied', subject, msg);

@@ -55,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
             image: v.image,
             sidecarMode: v['sidecar-mode'] as SidecarMode,
             validate: v.validate,
+            warn: (line) => process.stderr.write(`${line}\n`),
           });
           if (parts.length > 0 && text.trim() !== '' && !text.startsWith('---')) text = `---\n${text}`;
           if (text !== '' && !text.endsWith('\n')) text += '\n';

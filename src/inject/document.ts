@@ -1,5 +1,6 @@
 /** @module Inject/uninject across multi-document YAML: find pod templates by kind, compute a JSON Patch, apply it to the YAML Document so comments and order survive. */
-import { isMap, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isSeq, type Document } from 'yaml';
+import { parseYamlStream } from '../pod/spec/yaml.js';
 import { ConfigError, PodkitError } from '../core/errors.js';
 import { ANNOTATION_PREFIX } from './components.js';
 import { diff, parsePointer, type Json, type PatchOp } from './jsonpatch.js';
@@ -116,8 +117,8 @@ export interface TransformResult {
 
 /** Inject or un-inject every document of a YAML stream. `source` names the input in errors (`in.yaml`, `<stdin>`). */
 export function transformText(text: string, source: string, direction: Direction, opts: InjectOptions): TransformResult {
-  const docs = parseAllDocuments(text, { prettyErrors: true });
-  if (!Array.isArray(docs)) return { text, objects: [], changed: 0 };
+  // YAML 1.1 as Kubernetes reads it (`defaultMode: 0400` is octal), with go-yaml's escapes.
+  const docs = parseYamlStream(text, { version: '1.1' });
   const objects: TransformResult['objects'] = [];
   let changed = 0;
   docs.forEach((doc, i) => {

@@ -22,12 +22,14 @@ export interface InjectTextOptions {
   version?: string;
   /** Validate every resulting manifest (default true). */
   validate?: boolean;
+  /** Each warning line (a field a cluster accepts only behind a feature gate). */
+  warn?(line: string): void;
 }
 
 /** Inject (or un-inject) a multi-document YAML text; throws ConfigError (exit 2) naming the annotation or field. */
 export function injectText(text: string, o: InjectTextOptions = {}): string {
   const source = o.source ?? '<stdin>';
   const r = transformText(text, source, o.direction ?? 'inject', { image: o.image ?? defaultImage(), sidecarMode: o.sidecarMode ?? 'native', version: o.version ?? podkitVersion() });
-  if (o.validate ?? true) assertValid(r.objects, source);
+  if (o.validate ?? true) for (const w of assertValid(r.objects, source)) o.warn?.(`warning: ${w.source}: ${w.path ? `${w.path}: ` : ''}${w.message}`);
   return r.text;
 }

@@ -22,6 +22,7 @@ export const containerSecurityContext = obj({
   allowPrivilegeEscalation: bool(),
   appArmorProfile: appArmor,
   capabilities: obj({ add: arr(str()), drop: arr(str()) }),
+  cgroupOptions: obj({ mountMode: str({ enum: ['ReadOnly', 'ReadWrite'] }) }),
   privileged: bool(),
   procMount: str({ enum: ['Default', 'Unmasked'] }),
   readOnlyRootFilesystem: bool(),
@@ -51,9 +52,28 @@ export const podSecurityContext = obj({
 
 // limits/requests are maps of resource name → quantity, checked by checkQuantities.
 const resources = obj({ limits: { t: 'any' }, requests: { t: 'any' }, claims: arr(obj({ name: str({ required: true }), request: str() })) });
-const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int() });
+const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal', 'Lt', 'Gt'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int() });
+
+const req = (f: Field): Field => ({ ...f, required: true });
+const nodeSelectorRequirement = obj({ key: req(str()), operator: req(str({ enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] })), values: arr(str()) });
+const nodeSelectorTerm = obj({ matchExpressions: arr(nodeSelectorRequirement), matchFields: arr(nodeSelectorRequirement) });
+const labelSelector = obj({ matchLabels: { t: 'map' }, matchExpressions: arr(obj({ key: req(str()), operator: req(str({ enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] })), values: arr(str()) })) });
+const podAffinityTerm = obj({ labelSelector, namespaceSelector: labelSelector, namespaces: arr(str()), topologyKey: req(str()), matchLabelKeys: arr(str()), mismatchLabelKeys: arr(str()) });
+const weighted = (key: string, term: Field): Field => arr(obj({ weight: req({ t: 'int', min: 1, max: 100 }), [key]: req(term) }));
+const podAffinity = obj({ requiredDuringSchedulingIgnoredDuringExecution: arr(podAffinityTerm), preferredDuringSchedulingIgnoredDuringExecution: weighted('podAffinityTerm', podAffinityTerm) });
+
+/** The API server's shape of `affinity` (the local runtime ignores it: one node). */
+export const affinity = obj({
+  nodeAffinity: obj({
+    requiredDuringSchedulingIgnoredDuringExecution: obj({ nodeSelectorTerms: req(arr(nodeSelectorTerm)) }),
+    preferredDuringSchedulingIgnoredDuringExecution: weighted('preference', nodeSelectorTerm),
+  }),
+  podAffinity,
+  podAntiAffinity: podAffinity,
+});
 
 const POD_FIELDS: Record<string, Field> = {
+  affinity,
   securityContext: podSecurityContext,
   tolerations: arr(toleration),
   imagePullSecrets: arr(obj({ name: str() })),
@@ -70,11 +90,30 @@ function checkQuantities(v: unknown, path: string, out: Issue[]): void {
   }
 }
 
+/** Operators and their values, as the API server checks node selector, label selector and toleration requirements. */
+function checkRequirements(v: unknown, path: string, out: Issue[]): void {
+  if (Array.isArray(v)) return v.forEach((x, i) => checkRequirements(x, `${path}[${i}]`, out));
+  if (!isObject(v)) return;
+  if (typeof v.operator === 'string' && 'key' in v && !('effect' in v) && !('tolerationSeconds' in v)) {
+    const values = Array.isArray(v.values) ? v.values : [];
+    const err = (message: string) => out.push({ severity: 'error', path: `${path}.values`, message });
+    if ((v.operator === 'In' || v.operator === 'NotIn') && values.length === 0) err(`must be non-empty when operator is ${v.operator}`);
+    if ((v.operator === 'Exists' || v.operator === 'DoesNotExist') && values.length > 0) err(`must be empty when operator is ${v.operator}`);
+    if ((v.operator === 'Gt' || v.operator === 'Lt') && (values.length !== 1 || !/^-?\d+$/.test(String(values[0])))) err(`must be one integer when operator is ${v.operator}`);
+  }
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'object') checkRequirements(x, `${path}.${k}`, out);
+}
+
 /** Walk the cluster-only pod and container fields of the PodSpec at `path`. */
 export function checkClusterFields(spec: unknown, path: string): Issue[] {
   const out: Issue[] = [];
   if (!isObject(spec)) return out;
   for (const [k, f] of Object.entries(POD_FIELDS)) walk(spec[k], f, `${path}.${k}`, out);
+  checkRequirements(spec.affinity, `${path}.affinity`, out);
+  if (isObject(spec.affinity) && isObject(spec.affinity.nodeAffinity) && isObject(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution)) {
+    const terms = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    if (Array.isArray(terms) && terms.length === 0) out.push({ severity: 'error', path: `${path}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`, message: 'must have at least one node selector term' });
+  }
   for (const list of ['initContainers', 'containers']) {
     const cs = spec[list];
     if (!Array.isArray(cs)) continue;

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../../core/errors.js';
 import { validateManifest, validatePodSpec, type Issue, type Manifest, type ObjectMeta } from '../../pod/spec/index.js';
+import { apiVersionError } from '../../pod/spec/apiversions.js';
 import { isObject, walk } from '../../pod/spec/walk.js';
 import { checkClusterFields } from './extras.js';
 import { checkClusterVolumes } from './volumes.js';
@@ -14,11 +15,11 @@ const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Kinds podkit knows how to validate. Anything else is an error: podkit emits nothing it cannot check. */
-export const KNOWN_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'DaemonSet', 'ReplicaSet', 'CronJob', 'ConfigMap', 'Secret', 'Service', 'ServiceAccount', 'Namespace', 'MutatingWebhookConfiguration'];
+export const KNOWN_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ReplicationController', 'DaemonSet', 'ReplicaSet', 'CronJob', 'ConfigMap', 'Secret', 'Service', 'ServiceAccount', 'Namespace', 'MutatingWebhookConfiguration'];
 
 /**
- * Validate one Kubernetes object as a cluster would see it. Returns errors only: the local runtime's
- * "not honoured locally" warnings do not apply to a cluster.
+ * Validate one Kubernetes object as a cluster would see it. Returns errors, and warnings only for fields a cluster
+ * accepts behind a feature gate: the local runtime's "not honoured locally" warnings do not apply to a cluster.
  */
 export function validateObject(body: unknown, source = ''): Issue[] {
   const out: Issue[] = [];
@@ -31,11 +32,14 @@ export function validateObject(body: unknown, source = ''): Issue[] {
   }
   const meta = (isObject(body.metadata) ? body.metadata : {}) as ObjectMeta;
   const err = (path: string, message: string) => out.push({ severity: 'error', path, message });
+  const versionError = apiVersionError(kind, body.apiVersion);
+  if (versionError) return finish([{ severity: 'error', path: 'apiVersion', message: versionError }], source);
   switch (kind) {
     case 'Pod':
     case 'Deployment':
     case 'StatefulSet':
     case 'Job':
+    case 'ReplicationController':
     case 'ConfigMap':
     case 'Secret': {
       const m: Manifest = { apiVersion: body.apiVersion, kind, metadata: meta, body, source, doc: 0 };
@@ -91,7 +95,7 @@ export function validateObject(body: unknown, source = ''): Issue[] {
 function finish(out: Issue[], source: string): Issue[] {
   const seen = new Set<string>();
   return out
-    .filter((i) => i.severity === 'error')
+    .filter((i) => i.severity === 'error' || i.gate !== undefined)
     .filter((i) => {
       const k = `${i.path}\0${i.message}`;
       if (seen.has(k)) return false;
@@ -156,15 +160,20 @@ function webhookRules(hooks: unknown, err: (p: string, m: string) => void): void
   });
 }
 
-/** Throw a ConfigError (exit 2) listing every error of every object; `what` names the input in the message. */
-export function assertValid(objects: readonly { doc: number; value: unknown }[], what: string): void {
-  const issues = objects.flatMap((o) => {
+/**
+ * Throw a ConfigError (exit 2) listing every error of every object; `what` names the input in the message. Returns
+ * the warnings (fields behind a feature gate) otherwise.
+ */
+export function assertValid(objects: readonly { doc: number; value: unknown }[], what: string): Issue[] {
+  let issues = objects.flatMap((o) => {
     const v = o.value as { kind?: unknown; items?: unknown };
     // A List is validated item by item, each named by its index.
     if (v && v.kind === 'List' && Array.isArray(v.items)) return v.items.flatMap((item, i) => validateObject(item, `${what}#${o.doc}`).map((x) => ({ ...x, path: `items[${i}].${x.path}` })));
     return validateObject(o.value, `${what}#${o.doc}`);
   });
-  if (issues.length === 0) return;
+  const warnings = issues.filter((i) => i.severity === 'warning');
+  issues = issues.filter((i) => i.severity === 'error');
+  if (issues.length === 0) return warnings;
   const lines = issues.slice(0, 20).map((i) => `${i.source}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
   if (issues.length > 20) lines.push(`… and ${issues.length - 20} more`);
   throw new ConfigError('', `invalid manifest:\n  ${lines.join('\n  ')}`);

@@ -5,18 +5,20 @@ import { flag } from '../../core/config.js';
 import { describeError, UsageError } from '../../core/errors.js';
 import { runCommand } from '../../core/command.js';
 import { alive, cleanupPod, listPods, readJSON, type PodEntry, type PodState } from '../runtime/state.js';
+import { listClaims, removeClaims, type ClaimRef } from '../runtime/claims.js';
 import { stateDirFlag } from './ps.js';
 
 export function run(argv: string[]): Promise<number> {
   return runCommand(
     {
       command: 'podkit down',
-      usage: 'podkit down [--all] [POD…]',
+      usage: 'podkit down [--all] [--volumes] [POD…]',
       summary: 'Stop pods started with podkit up -d (preStop, SIGTERM, SIGKILL after the grace period) and remove their namespaces, mounts and state; pods whose runner was killed are cleaned up directly.',
       spec: {
         'state-dir': stateDirFlag,
         all: flag.bool({ help: 'Every pod in the state folder', short: 'a', default: false, env: [] }),
         timeout: flag.duration({ help: 'How long to wait for runners to stop their pods before killing everything', default: 60_000 }),
+        volumes: flag.bool({ help: "Also delete the PersistentVolumeClaims' data: the named pods' claims, or with --all every claim", default: false, env: [] }),
       },
       positionals: true,
       async main({ values, positionals }) {
@@ -39,6 +41,8 @@ export function run(argv: string[]): Promise<number> {
           }
         };
         const asked: PodEntry[] = [];
+        // Read before the pods' folders go: which claims they mounted.
+        const claims = !values.volumes ? [] : values.all ? listClaims(root) : targets.flatMap((t) => readJSON<ClaimRef[]>(join(t.dir, 'claims.json')) ?? []);
         for (const t of targets) {
           if (t.orphaned || t.state?.finished) {
             await each(t, t.orphaned ? 'cleaned up (its runner was gone)' : 'removed (it had finished)', () => cleanupPod(t));
@@ -76,6 +80,8 @@ export function run(argv: string[]): Promise<number> {
           await new Promise((r) => setTimeout(r, 100));
           await each(t, '', () => cleanupPod({ ...t, state: readJSON<PodState>(join(t.dir, 'state.json')), orphaned: true }));
         }
+        removeClaims(root, claims);
+        for (const c of claims) process.stdout.write(`persistentvolumeclaim ${c.namespace}/${c.name}: deleted\n`);
         return failed ? 1 : 0;
       },
     },

@@ -11,6 +11,7 @@ import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedMani
 import { listPods, readJSON } from '../runtime/state.js';
 import { heldPodLocks, podLockName } from '../runtime/podlock.js';
 import type { PodStatus } from '../runtime/pod.js';
+import { provisionClaim } from '../runtime/claims.js';
 import { checkStateDir, chooseSandbox, runPods } from './runner.js';
 import { imageServiceFor } from '../images/index.js';
 
@@ -57,7 +58,6 @@ export function loadFiles(files: string[], err: (l: string) => void, images = fa
     // One line: a YAML error's offending line and caret were printed above with every issue.
     throw new ConfigError([first.source, first.path].filter(Boolean).join(': '), `${first.message.split('\n')[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more errors above)` : ''}`);
   }
-  if (loaded.pods.length === 0) throw new ConfigError(files.join(', '), 'no Pod, Deployment, StatefulSet or Job to run');
   return { ...loaded, issues: all };
 }
 
@@ -77,6 +77,13 @@ export function run(argv: string[]): Promise<number> {
         const root = values['state-dir'];
         if (values['dry-run']) {
           for (const p of loaded.pods) process.stdout.write(`${p.namespace}/${p.name}: ${[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name).join(', ')}\n`);
+          return 0;
+        }
+        if (loaded.pods.length === 0) {
+          // Like kubectl apply of a ConfigMap or a claim: nothing runs; claims are still made, as a provisioner would.
+          checkStateDir(root);
+          for (const c of loaded.claims) provisionClaim(root, c);
+          err(`podkit up: no pod to run in ${[...values.filename, ...positionals].join(', ')}${loaded.claims.length ? `; claims provisioned: ${loaded.claims.map((c) => c.name).join(', ')}` : ''}`);
           return 0;
         }
         chooseSandbox(values.sandbox as 'auto');

@@ -1,13 +1,17 @@
 /** @module Multi-document YAML → manifests → pods to run (workloads expanded to `replicas` pods), ConfigMaps and Secrets. Pure. */
-import { parseAllDocuments } from 'yaml';
-import { configMap as configMapSchema, objectMeta, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
+import { apiVersionError } from './apiversions.js';
+import { configMap as configMapSchema, objectMeta, persistentVolumeClaim as pvcSchema, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
 import { serviceFrom } from './services.js';
-import type { ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
-import { validatePodSpec, type ValidateOptions } from './validate.js';
+import type { ClaimInfo, ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
+import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
+import { parseYamlStream } from './yaml.js';
 
-/** Kinds podkit runs. Anything else is skipped with a warning. */
-export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ConfigMap', 'Secret', 'Service'] as const;
+/** Kinds podkit runs or uses. Anything else is skipped with one warning ("ignored locally"). */
+export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'ConfigMap', 'Secret', 'Service', 'PersistentVolumeClaim'] as const;
+
+/** Workload kinds whose pod template podkit runs (a DaemonSet as one pod: this machine is its one node). */
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'Job', 'ReplicaSet', 'ReplicationController', 'DaemonSet']);
 
 /**
  * Split a multi-document YAML text into manifests. YAML syntax errors and documents that are not
@@ -26,8 +30,7 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
   const objects: Manifest[] = [];
   const issues: Issue[] = [];
   // YAML 1.1 as Kubernetes reads it (sigs.k8s.io/yaml): `defaultMode: 0400` is octal, `on`/`yes` are booleans.
-  const docs = parseAllDocuments(text, { uniqueKeys: true, version: '1.1' });
-  const list = Array.isArray(docs) ? docs : [docs];
+  const list = parseYamlStream(text, { uniqueKeys: true, version: '1.1' });
   list.forEach((d, i) => {
     const source = `${sourceName}#${i + 1}`;
     for (const e of d.errors) issues.push(yamlIssue(e, text, sourceName, source));
@@ -69,11 +72,19 @@ function annotationsOf(meta: unknown): Record<string, string> | undefined {
   return isObject(meta) && isObject(meta.annotations) ? (meta.annotations as Record<string, string>) : undefined;
 }
 
+/** The names of a StatefulSet's volumeClaimTemplates: volumes its pods get besides spec.template.spec.volumes. */
+function claimTemplateNames(spec: unknown): string[] {
+  const t = isObject(spec) && Array.isArray(spec.volumeClaimTemplates) ? spec.volumeClaimTemplates : [];
+  return t.map((c) => (isObject(c) && isObject(c.metadata) ? c.metadata.name : undefined)).filter((n): n is string => typeof n === 'string');
+}
+
 /** Validate one manifest of a runnable kind; other kinds get one warning. */
 export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue[] {
   const out: Issue[] = [];
   const b = m.body;
   let pod: { spec: unknown; annotations?: Record<string, string> } | undefined;
+  const versionError = apiVersionError(m.kind, m.apiVersion);
+  if (versionError) return [{ severity: 'error', path: 'apiVersion', source: m.source, message: versionError }];
   switch (m.kind) {
     case 'Pod':
       walk(b, POD_TOP, '', out);
@@ -82,22 +93,28 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
       break;
     case 'Deployment':
     case 'StatefulSet':
-    case 'Job': {
+    case 'Job':
+    case 'ReplicaSet':
+    case 'ReplicationController':
+    case 'DaemonSet': {
       walk(b, WORKLOAD_TOP, '', out);
       const spec = b.spec;
       walk(spec, workloadSpecs[m.kind], 'spec', out);
       if (isObject(spec) && isObject(spec.template)) {
+        const claimTemplates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : undefined;
         pod = { spec: spec.template.spec, annotations: annotationsOf(spec.template.metadata) };
-        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', { ...opts, annotations: pod.annotations }));
+        out.push(...validatePodSpec(spec.template.spec, 'spec.template.spec', { ...opts, annotations: pod.annotations, claimTemplates }));
         const tmplSpec = isObject(spec.template.spec) ? spec.template.spec : {};
         const rp = tmplSpec.restartPolicy;
         if (m.kind === 'Job' && rp !== 'Never' && rp !== 'OnFailure') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a Job's pods need restartPolicy Never or OnFailure${rp === undefined ? '' : `, got ${JSON.stringify(rp)}`}` });
         if (m.kind !== 'Job' && rp !== undefined && rp !== 'Always') out.push({ severity: 'error', path: 'spec.template.spec.restartPolicy', message: `a ${m.kind}'s pods need restartPolicy Always, got ${JSON.stringify(rp)}` });
         const labels = isObject(spec.template.metadata) && isObject(spec.template.metadata.labels) ? spec.template.metadata.labels : {};
-        const ml = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : undefined;
+        // A ReplicationController's selector is the label map itself.
+        const ml = m.kind === 'ReplicationController' ? (isObject(spec.selector) ? spec.selector : undefined) : isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : undefined;
+        const at = m.kind === 'ReplicationController' ? 'spec.selector' : 'spec.selector.matchLabels';
         if (m.kind !== 'Job' && ml) {
           for (const [k, v] of Object.entries(ml)) {
-            if (labels[k] !== v) out.push({ severity: 'error', path: `spec.selector.matchLabels.${k}`, message: 'does not match spec.template.metadata.labels' });
+            if (labels[k] !== v) out.push({ severity: 'error', path: `${at}.${k}`, message: 'does not match spec.template.metadata.labels' });
           }
         }
       }
@@ -106,21 +123,41 @@ export function validateManifest(m: Manifest, opts: ValidateOptions = {}): Issue
     case 'ConfigMap':
       walk(b, configMapSchema, '', out);
       checkData(b.binaryData, 'binaryData', out);
+      checkKeys(b, ['data', 'binaryData'], out);
       break;
     case 'Secret':
       walk(b, secretSchema, '', out);
       checkData(b.data, 'data', out);
+      checkKeys(b, ['data', 'stringData'], out);
+      break;
+    case 'PersistentVolumeClaim':
+      walk(b, pvcSchema, '', out);
       break;
     case 'Service':
       return [];
     default:
-      out.push({ severity: 'warning', path: '', message: `kind ${m.kind} is not run locally; skipped` });
+      out.push({ severity: 'warning', path: '', message: `kind ${m.kind}: ignored locally` });
       return out.map((i) => ({ ...i, source: m.source }));
   }
   if (typeof m.metadata.name !== 'string' && !(m.kind === 'Pod' && typeof m.metadata.generateName === 'string')) out.push({ severity: 'error', path: 'metadata.name', message: 'is required' });
   else if (typeof m.metadata.name === 'string' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(m.metadata.name)) out.push({ severity: 'error', path: 'metadata.name', message: `"${m.metadata.name}" is not a valid name (lowercase letters, digits, '-' and '.')` });
   const kept = opts.images ? out.filter((i) => !(i.severity === 'warning' && i.message.startsWith('ignored:') && HONOURED_WITH_IMAGES.test(i.path) && !underHostProcess(i.path, pod))) : out;
   return kept.map((i) => ({ ...i, source: m.source }));
+}
+
+/** ConfigMap and Secret keys become file names in volumes: Kubernetes' key rule, and no key in two maps. */
+function checkKeys(b: Record<string, unknown>, maps: string[], out: Issue[]): void {
+  const seen = new Map<string, string>();
+  for (const p of maps) {
+    const v = b[p];
+    if (!isObject(v)) continue;
+    for (const k of Object.keys(v)) {
+      for (const message of configMapKeyErrors(k)) out.push({ severity: 'error', path: `${p}[${JSON.stringify(k)}]`, message });
+      // A Secret's stringData is merged into data (and wins), so only a ConfigMap forbids the same key twice.
+      if (seen.has(k) && maps[1] === 'binaryData') out.push({ severity: 'error', path: `${p}.${k}`, message: `duplicate of key "${k}" in ${seen.get(k)}` });
+      seen.set(k, p);
+    }
+  }
 }
 
 function checkData(v: unknown, p: string, out: Issue[]): void {
@@ -136,6 +173,8 @@ export interface LoadedManifests {
   services: ServiceInfo[];
   configMaps: Map<string, ConfigMapData>;
   secrets: Map<string, ConfigMapData>;
+  /** PersistentVolumeClaims: defined in the files, made from volumeClaimTemplates, or named by a pod. */
+  claims: ClaimInfo[];
   issues: Issue[];
 }
 
@@ -158,6 +197,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
   const secrets = new Map<string, ConfigMapData>();
   const podNames = new Map<string, string>();
   const services: ServiceInfo[] = [];
+  const claims = new Map<string, ClaimInfo>();
   for (const m of objects) {
     if (m.kind === 'Service') {
       const r = serviceFrom(m);
@@ -179,6 +219,10 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, data });
       continue;
     }
+    if (m.kind === 'PersistentVolumeClaim') {
+      claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
+      continue;
+    }
     const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string) => {
       // One state folder per pod name: locally, names are unique across namespaces.
       const prev = podNames.get(name);
@@ -196,11 +240,12 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
     };
     if (m.kind === 'Pod') {
       add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
-    } else if (m.kind === 'Deployment' || m.kind === 'StatefulSet' || m.kind === 'Job') {
+    } else if (WORKLOADS.has(m.kind)) {
       const spec = b.spec as { replicas?: number; parallelism?: number; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
       // A StatefulSet's pods are `<pod>.<serviceName>` (the kubelet sets hostname and subdomain).
       const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
-      const n = m.kind === 'Job' ? (spec.parallelism ?? 1) : (spec.replicas ?? 1);
+      const n = m.kind === 'Job' ? (spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
+      const templates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : [];
       const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
       const meta = spec.template.metadata ?? {};
       for (let i = start; i < start + n; i++) {
@@ -208,7 +253,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
         if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
         const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
-        add(`${m.metadata.name}-${i}`, { ...meta, labels }, podSpec, `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
+        add(`${m.metadata.name}-${i}`, { ...meta, labels }, withClaims(podSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
       }
     }
   }
@@ -225,7 +270,26 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       }
     }
   }
-  return { pods, services, configMaps, secrets, issues };
+  // A claim no file defines may exist from an earlier run (or be made now, as a provisioner would make it).
+  for (const p of pods) {
+    for (const v of p.spec.volumes ?? []) {
+      const claim = (v.persistentVolumeClaim as { claimName?: string } | undefined)?.claimName;
+      if (claim && !claims.has(`${p.namespace}/${claim}`)) claims.set(`${p.namespace}/${claim}`, { name: claim, namespace: p.namespace, source: p.source });
+    }
+  }
+  return { pods, services, configMaps, secrets, claims: [...claims.values()], issues };
+}
+
+/** A StatefulSet pod's claims, `<template>-<pod>` as the controller names them, as volumes (replacing a volume of the same name). */
+function withClaims(spec: PodSpec, templates: string[], pod: string, ns: string, source: string, claims: Map<string, ClaimInfo>): PodSpec {
+  if (templates.length === 0) return spec;
+  const volumes = (spec.volumes ?? []).filter((v) => !templates.includes(v.name));
+  for (const t of templates) {
+    const claimName = `${t}-${pod}`;
+    volumes.push({ name: t, persistentVolumeClaim: { claimName } });
+    claims.set(`${ns}/${claimName}`, { name: claimName, namespace: ns, source });
+  }
+  return { ...spec, volumes };
 }
 
 /** One line per issue: `file#doc: path: message`. */

@@ -93,7 +93,13 @@ export const container = obj({
     obj({
       name: str({ required: true }),
       value: str(),
-      valueFrom: obj({ fieldRef, resourceFieldRef, configMapKeyRef: keySelector, secretKeyRef: keySelector }),
+      valueFrom: obj({
+        fieldRef,
+        resourceFieldRef,
+        configMapKeyRef: keySelector,
+        secretKeyRef: keySelector,
+        fileKeyRef: obj({ volumeName: str({ required: true }), path: str({ required: true }), key: str({ required: true }), optional: bool() }, { ignored: 'variables from env files are not set locally' }),
+      }),
     }),
   ),
   envFrom: arr(obj({ prefix: str(), configMapRef: obj({ name: str({ required: true }), optional: bool() }), secretRef: obj({ name: str({ required: true }), optional: bool() }) })),
@@ -114,6 +120,14 @@ export const container = obj({
   startupProbe: probe,
   lifecycle: obj({ postStart: handler, preStop: handler, stopSignal: str({ ignored: 'the stop signal is always SIGTERM locally' }) }),
   restartPolicy: str({ enum: ['Always'] }),
+  restartPolicyRules: arr(
+    obj({
+      action: str({ enum: ['Restart', 'RestartAllContainers'], required: true }),
+      exitCodes: obj({ operator: str({ enum: ['In', 'NotIn'], required: true }), values: arr(int()) }),
+      onExit: obj({ exitCodes: obj({ operator: str({ enum: ['In', 'NotIn'], required: true }), values: arr(int()) }) }),
+    }),
+    { ignored: 'restart rules are not applied locally (the restartPolicy is)' },
+  ),
   resources: anyF('resource requests and limits are not enforced locally'),
   resizePolicy: anyF(NOT_LOCAL),
   securityContext: anyF('containers run as the runner user locally'),
@@ -125,23 +139,52 @@ export const container = obj({
 });
 
 const keyToPath = arr(obj({ key: str({ required: true }), path: str({ required: true }), mode: int(0, 0o777) }));
+const downwardAPIItems = arr(obj({ path: str({ required: true }), fieldRef, resourceFieldRef, mode: int(0, 0o777) }));
+
+/** What a claim asks of its volume; locally every claim is a directory, so only its name matters. */
+export const persistentVolumeClaimSpec = obj({
+  accessModes: strs(),
+  resources: obj({ requests: map(), limits: map() }),
+  storageClassName: str(),
+  volumeMode: str({ enum: ['Filesystem', 'Block'] }),
+  volumeName: str({ ignored: 'claims are local directories' }),
+  selector: anyF('claims are local directories'),
+  dataSource: anyF('claims start empty locally'),
+  dataSourceRef: anyF('claims start empty locally'),
+  volumeAttributesClassName: str({ ignored: 'claims are local directories' }),
+});
 
 export const volume = obj({
   name: str({ required: true }),
-  emptyDir: obj({ medium: str({ enum: ['', 'Memory'] }), sizeLimit: { t: 'quantity', ignored: 'sizeLimit is not enforced locally' } as Field }),
+  emptyDir: obj({ medium: str({ enum: ['', 'Memory'] }), sizeLimit: { t: 'quantity', ignored: 'sizeLimit is not enforced locally' } as Field, mode: int(0, 0o1777) }),
   hostPath: obj({ path: str({ required: true }), type: str({ enum: ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] }) }),
   configMap: obj({ name: str(), items: keyToPath, defaultMode: int(0, 0o777), optional: bool() }),
   secret: obj({ secretName: str(), items: keyToPath, defaultMode: int(0, 0o777), optional: bool() }),
-  downwardAPI: obj({
-    items: arr(obj({ path: str({ required: true }), fieldRef, resourceFieldRef, mode: int(0, 0o777) })),
+  downwardAPI: obj({ items: downwardAPIItems, defaultMode: int(0, 0o777) }),
+  projected: obj({
     defaultMode: int(0, 0o777),
+    sources: arr(
+      obj({
+        configMap: obj({ name: str(), items: keyToPath, optional: bool() }),
+        secret: obj({ name: str(), items: keyToPath, optional: bool() }),
+        downwardAPI: obj({ items: downwardAPIItems }),
+        serviceAccountToken: obj({ audience: str(), expirationSeconds: int(600, 2 ** 32), path: str({ required: true }) }),
+        clusterTrustBundle: obj({ name: str(), signerName: str(), labelSelector: anyF(), optional: bool(), path: str({ required: true }) }, { ignored: 'there are no cluster trust bundles locally; nothing is written' }),
+        podCertificate: obj(
+          { signerName: str({ required: true }), keyType: str({ required: true }), maxExpirationSeconds: int(3600), credentialBundlePath: str(), keyPath: str(), certificateChainPath: str(), userAnnotations: map() },
+          { ignored: 'no certificates are issued locally; nothing is written' },
+        ),
+      }),
+    ),
   }),
+  persistentVolumeClaim: obj({ claimName: str({ required: true }), readOnly: bool() }),
+  image: obj({ reference: str(), pullPolicy: str({ enum: ['Always', 'IfNotPresent', 'Never'] }) }, { ignored: 'image volumes are empty directories locally' }),
 });
 
 /** Volume sources podkit runs as an empty directory, with a warning. */
 export const SUBSTITUTED_VOLUME_SOURCES = [
-  'persistentVolumeClaim', 'projected', 'ephemeral', 'nfs', 'csi', 'iscsi', 'awsElasticBlockStore', 'gcePersistentDisk',
-  'azureDisk', 'azureFile', 'cephfs', 'rbd', 'glusterfs', 'gitRepo', 'image', 'fc', 'flocker', 'flexVolume', 'portworxVolume',
+  'ephemeral', 'nfs', 'csi', 'iscsi', 'awsElasticBlockStore', 'gcePersistentDisk',
+  'azureDisk', 'azureFile', 'cephfs', 'rbd', 'glusterfs', 'gitRepo', 'fc', 'flocker', 'flexVolume', 'portworxVolume',
   'quobyte', 'scaleIO', 'storageos', 'vsphereVolume', 'photonPersistentDisk', 'cinder',
 ];
 
@@ -211,9 +254,29 @@ export const workloadSpecs: Record<string, Field> = {
     serviceName: str(),
     podManagementPolicy: str({ enum: ['OrderedReady', 'Parallel'] }),
     updateStrategy: anyF('there are no rollouts locally'),
-    volumeClaimTemplates: anyF('claims are run as emptyDir volumes locally'),
-    persistentVolumeClaimRetentionPolicy: anyF('claims are run as emptyDir volumes locally'),
+    volumeClaimTemplates: arr(obj({ apiVersion: str(), kind: str(), metadata: { ...objectMeta, required: true }, spec: persistentVolumeClaimSpec, status: anyF('status is written by the cluster') })),
+    persistentVolumeClaimRetentionPolicy: obj({ whenDeleted: str({ enum: ['Retain', 'Delete'] }), whenScaled: str({ enum: ['Retain', 'Delete'] }) }, { ignored: 'claims are kept until podkit down --volumes' }),
     ordinals: obj({ start: int(0) }),
+    minReadySeconds: int(0, undefined, { ignored: 'there are no rollouts locally' }),
+    revisionHistoryLimit: int(0, undefined, { ignored: 'there are no rollouts locally' }),
+  }),
+  ReplicaSet: obj({
+    replicas: int(0),
+    selector: { ...selector, required: true },
+    template: { ...podTemplate, required: true },
+    minReadySeconds: int(0, undefined, { ignored: 'there are no rollouts locally' }),
+  }),
+  /** The selector is a plain label map; without one, the template's labels are the selector. */
+  ReplicationController: obj({
+    replicas: int(0),
+    selector: map(),
+    template: { ...podTemplate, required: true },
+    minReadySeconds: int(0, undefined, { ignored: 'there are no rollouts locally' }),
+  }),
+  DaemonSet: obj({
+    selector: { ...selector, required: true },
+    template: { ...podTemplate, required: true },
+    updateStrategy: anyF('there are no rollouts locally'),
     minReadySeconds: int(0, undefined, { ignored: 'there are no rollouts locally' }),
     revisionHistoryLimit: int(0, undefined, { ignored: 'there are no rollouts locally' }),
   }),
@@ -244,6 +307,14 @@ export const configMap = obj({
   data: map(),
   binaryData: map(),
   immutable: bool(),
+});
+
+export const persistentVolumeClaim = obj({
+  apiVersion: str({ required: true }),
+  kind: str({ required: true }),
+  metadata: { ...objectMeta, required: true },
+  spec: { ...persistentVolumeClaimSpec, required: true },
+  status: anyF('status is written by the cluster'),
 });
 
 export const secret = obj({

@@ -76,7 +76,7 @@ test('fields podkit cannot honour are warnings naming the path, never dropped si
   const w = warnings(POD.replace("    command: [sh, -c, 'sleep 1']", "    command: [sh]\n    resources: { limits: { cpu: '1' } }"));
   assert.ok(w.some((x) => x.startsWith('spec.containers[0].resources: ignored: resource requests and limits are not enforced locally')), w.join('\n'));
   assert.ok(warnings(POD.replace('spec:\n', 'spec:\n  nodeSelector: { a: b }\n')).some((x) => x.startsWith('spec.nodeSelector: ignored')));
-  assert.ok(warnings(POD.replace('emptyDir: {}', 'persistentVolumeClaim: { claimName: c }')).some((x) => x.startsWith('spec.volumes[0].persistentVolumeClaim:')));
+  assert.ok(warnings(POD.replace('emptyDir: {}', 'nfs: { server: s, path: /x }')).some((x) => x.startsWith('spec.volumes[0].nfs:')));
 });
 
 test('from images, resources and securityContext are honoured (no warning) except on a host-process container (no image, or the annotation)', () => {
@@ -153,7 +153,7 @@ spec: { template: { spec: { containers: [{ name: a, command: [x] }] } } }
 test('YAML errors and non-objects are errors; other kinds are skipped with a warning', () => {
   assert.ok(errors('a: [1').length > 0);
   assert.ok(errors('- 1\n').some((x) => x.includes('must be a mapping')));
-  assert.ok(warnings('apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: s }\n').some((x) => x.includes('kind Ingress is not run locally')));
+  assert.ok(warnings('apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: s }\n').some((x) => x.includes('kind Ingress: ignored locally')));
 });
 
 test('$(VAR) expansion: defined replaced, $$ escapes, unresolved kept', () => {

@@ -132,13 +132,25 @@ export interface DownwardAPIFile {
   mode?: number;
 }
 
+/** One source of a projected volume: exactly one field set. */
+export interface ProjectedSource {
+  configMap?: { name?: string; items?: KeyToPath[]; optional?: boolean };
+  secret?: { name?: string; items?: KeyToPath[]; optional?: boolean };
+  downwardAPI?: { items?: DownwardAPIFile[] };
+  serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+  clusterTrustBundle?: { path: string };
+  podCertificate?: unknown;
+}
+
 export interface Volume {
   name: string;
-  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number };
+  emptyDir?: { medium?: '' | 'Memory'; sizeLimit?: string | number; mode?: number };
   hostPath?: { path: string; type?: string };
   configMap?: { name?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   secret?: { secretName?: string; items?: KeyToPath[]; defaultMode?: number; optional?: boolean };
   downwardAPI?: { items?: DownwardAPIFile[]; defaultMode?: number };
+  projected?: { defaultMode?: number; sources?: ProjectedSource[] };
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   /** Any other source (persistentVolumeClaim, nfs, …) is run as an emptyDir with a warning. */
   [other: string]: unknown;
 }
@@ -208,6 +220,14 @@ export interface ServiceInfo {
   ports: { port: number; targetPort?: number | string }[];
 }
 
+/** A PersistentVolumeClaim: locally, a directory under the state folder that outlives its pods. */
+export interface ClaimInfo {
+  name: string;
+  namespace: string;
+  /** The file and document that define it (or the pod that named it). */
+  source: string;
+}
+
 /** A validation finding. `path` is the YAML path inside the document, e.g. `spec.containers[1].volumeMounts[0].name`. */
 export interface Issue {
   severity: 'error' | 'warning';
@@ -215,4 +235,6 @@ export interface Issue {
   message: string;
   /** File and document, when known. */
   source?: string;
+  /** The feature gate a cluster needs for this field (a warning locally and from inject, never a refusal). */
+  gate?: string;
 }

@@ -1,10 +1,11 @@
 /** @module Pod spec validation: the schema walk plus Kubernetes' semantic rules (names, volumes, probes, env), each issue naming its YAML path. */
 import { podSpec, SUBSTITUTED_VOLUME_SOURCES, type Field } from './schema.js';
 import type { Issue } from './types.js';
+import { featureGateWarnings } from './gates.js';
 import { isObject, walk } from './walk.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI'];
+const VOLUME_SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected', 'persistentVolumeClaim', 'image'];
 const HANDLERS = ['exec', 'httpGet', 'tcpSocket'];
 
 /** Field paths podkit can resolve for `fieldRef` (env and downwardAPI files). */
@@ -21,6 +22,8 @@ export interface ValidateOptions {
   annotations?: Record<string, string>;
   /** The runner runs containers from their images (otherwise every container is a host process). */
   images?: boolean;
+  /** Volumes the pods get besides spec.volumes: a StatefulSet's volumeClaimTemplates. */
+  claimTemplates?: string[];
 }
 
 /** True when the image maps to the local podkit CLI. */
@@ -42,7 +45,7 @@ export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOpti
   const err = (p: string, message: string) => out.push({ severity: 'error', path: p, message });
   const warn = (p: string, message: string) => out.push({ severity: 'warning', path: p, message });
 
-  const volumeNames = new Set<string>();
+  const volumeNames = new Set<string>(opts.claimTemplates ?? []);
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
   volumes.forEach((v, i) => {
     if (!isObject(v)) return;
@@ -62,18 +65,23 @@ export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOpti
     for (const k of substituted) warn(`${vp}.${k}`, `the ${k} volume source is not available locally; podkit uses an empty directory instead`);
     if (isObject(v.configMap) && typeof v.configMap.name !== 'string') err(`${vp}.configMap.name`, 'is required');
     if (isObject(v.secret) && typeof v.secret.secretName !== 'string') err(`${vp}.secret.secretName`, 'is required');
-    if (isObject(v.downwardAPI) && Array.isArray(v.downwardAPI.items)) {
-      v.downwardAPI.items.forEach((it, j) => {
-        if (!isObject(it)) return;
-        const ip = `${vp}.downwardAPI.items[${j}]`;
-        checkRelative(it.path, `${ip}.path`, err);
-        if (!it.fieldRef && !it.resourceFieldRef) err(ip, 'must set fieldRef or resourceFieldRef');
-        if (isObject(it.fieldRef) && typeof it.fieldRef.fieldPath === 'string' && !FIELD_PATHS.test(it.fieldRef.fieldPath)) err(`${ip}.fieldRef.fieldPath`, `unsupported field path "${it.fieldRef.fieldPath}"`);
-      });
-    }
+    if (isObject(v.downwardAPI)) checkDownwardItems(v.downwardAPI.items, `${vp}.downwardAPI.items`, err);
     for (const src of ['configMap', 'secret'] as const) {
       const s = v[src];
-      if (isObject(s) && Array.isArray(s.items)) s.items.forEach((it, j) => isObject(it) && checkRelative(it.path, `${vp}.${src}.items[${j}].path`, err));
+      if (isObject(s)) checkKeyToPaths(s.items, `${vp}.${src}.items`, err);
+    }
+    if (isObject(v.persistentVolumeClaim) && v.persistentVolumeClaim.claimName === '') err(`${vp}.persistentVolumeClaim.claimName`, 'must not be empty');
+    if (isObject(v.projected) && Array.isArray(v.projected.sources)) {
+      const paths = new Set<string>();
+      v.projected.sources.forEach((ps, j) => {
+        if (!isObject(ps)) return;
+        const sp = `${vp}.projected.sources[${j}]`;
+        const set = Object.keys(ps);
+        if (set.length !== 1) err(sp, `must set exactly one source (configMap, secret, downwardAPI, serviceAccountToken, clusterTrustBundle, podCertificate)${set.length ? `, got ${set.join(', ')}` : ''}`);
+        for (const k of ['configMap', 'secret'] as const) if (isObject(ps[k])) checkKeyToPaths(ps[k].items, `${sp}.${k}.items`, err, paths);
+        if (isObject(ps.downwardAPI)) checkDownwardItems(ps.downwardAPI.items, `${sp}.downwardAPI.items`, err, paths);
+        for (const k of ['serviceAccountToken', 'clusterTrustBundle'] as const) if (isObject(ps[k])) checkPath(ps[k].path, `${sp}.${k}.path`, err, paths);
+      });
     }
   });
 
@@ -177,6 +185,7 @@ export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOpti
       }
     });
   }
+  out.push(...featureGateWarnings(spec, path));
   return out;
 }
 
@@ -196,4 +205,44 @@ function checkRelative(v: unknown, p: string, err: (p: string, m: string) => voi
   if (typeof v !== 'string') return;
   if (v.startsWith('/')) err(p, 'must be a relative path');
   else if (v.split('/').includes('..')) err(p, "must not contain '..'");
+}
+
+/** A file a volume writes (Kubernetes' ValidateLocalNonReservedPath): relative, no `..` element, not starting with `..`, unique in its volume. */
+function checkPath(v: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+  if (typeof v !== 'string') return;
+  if (v === '') return err(p, 'must not be empty');
+  checkRelative(v, p, err);
+  if (!v.startsWith('/') && !v.split('/').includes('..') && v.startsWith('..')) err(p, "must not start with '..'");
+  if (seen) {
+    if (seen.has(v)) err(p, `duplicate path "${v}"`);
+    seen.add(v);
+  }
+}
+
+function checkKeyToPaths(items: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+  if (!Array.isArray(items)) return;
+  items.forEach((it, j) => {
+    if (isObject(it)) checkPath(it.path, `${p}[${j}].path`, err, seen);
+  });
+}
+
+function checkDownwardItems(items: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+  if (!Array.isArray(items)) return;
+  items.forEach((it, j) => {
+    if (!isObject(it)) return;
+    const ip = `${p}[${j}]`;
+    checkPath(it.path, `${ip}.path`, err, seen);
+    if (!it.fieldRef === !it.resourceFieldRef) err(ip, 'must set exactly one of fieldRef, resourceFieldRef');
+    if (isObject(it.fieldRef) && typeof it.fieldRef.fieldPath === 'string' && !FIELD_PATHS.test(it.fieldRef.fieldPath)) err(`${ip}.fieldRef.fieldPath`, `unsupported field path "${it.fieldRef.fieldPath}"`);
+  });
+}
+
+/** Kubernetes' IsConfigMapKey: the rule for ConfigMap and Secret keys, which become file names in volumes. */
+export function configMapKeyErrors(key: string): string[] {
+  const out: string[] = [];
+  if (key.length > 253) out.push(`must be no more than 253 characters, got ${key.length}`);
+  if (!/^[-._a-zA-Z0-9]+$/.test(key)) out.push(`"${key}" is not a valid key: letters, digits, '-', '_' or '.' only`);
+  if (key === '.' || key === '..') out.push(`must not be '${key}'`);
+  else if (key.startsWith('..')) out.push("must not start with '..'");
+  return out;
 }
