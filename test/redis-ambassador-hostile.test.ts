@@ -342,6 +342,33 @@ test('MULTI; AUTH bad; EXEC answers as Redis does (+QUEUED, then *1 with the err
   await noPw.proc.stop();
 });
 
+test('an upstream reply split at every byte is put together: the client gets it whole, and the connection goes on', { timeout: 60_000 }, async () => {
+  const value = 'split-value-\u00e9-0123456789';
+  const body = `*3\r\n$${Buffer.byteLength(value)}\r\n${value}\r\n:42\r\n*2\r\n+ok\r\n$-1\r\n`;
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'drip' ? { drip: body } : undefined) });
+  const amb = await ambassador(f.addr);
+  assert.deepEqual(await replies(amb.port, [['GET', 'drip']]), [Buffer.from(body).toString('latin1')]);
+  assert.deepEqual(await replies(amb.port, [['ECHO', 'after']]), ['$5\r\nafter\r\n']);
+  assert.equal(f.conns.filter((c) => c.commands.some((a) => a[0] === 'echo')).length, 1);
+  assert.ok(f.conns.find((c) => c.commands.some((a) => a[0] === 'echo'))?.commands.some((a) => a[1] === 'drip'), 'the same upstream connection');
+  await amb.proc.stop();
+});
+
+test('an upstream that hangs: its clients wait (no operation timeout), the process stays healthy, and they get -ERR once the node is gone', { timeout: 60_000 }, async () => {
+  const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'hang' ? { hang: true } : undefined) });
+  const amb = await ambassador(f.addr);
+  const c = await rawClient(amb.port);
+  const pending = c.send(Buffer.concat([resp('GET', 'hang'), resp('GET', 'x')]), 2);
+  await pollUntil(() => f.commands().some((a) => a[1] === 'hang'), { what: 'the GET reaching the node', timeoutMs: 10_000 });
+  assert.equal((await fetch(`http://127.0.0.1:${amb.http}/healthz`)).status, 200);
+  assert.ok(amb.alive());
+  for (const conn of f.conns) conn.socket.destroy();
+  const got = (await withTimeout(pending, 10_000, 'the replies once the node is gone')).map((b) => b.toString('latin1'));
+  for (const r of got) assert.match(r, /^-ERR upstream master .* connection lost/);
+  c.close();
+  await amb.proc.stop();
+});
+
 test('a reset upstream connection is logged as a reset, not as "read EBADF"', { timeout: 60_000 }, async () => {
   const f = await fault({ command: (a) => (a[0] === 'get' && a[1] === 'reset' ? { reset: true } : undefined) });
   const amb = await ambassador(f.addr);

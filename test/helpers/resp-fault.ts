@@ -1,7 +1,7 @@
 /**
  * @module A raw-socket RESP server scripted per test: it answers like a small Redis until the script says to
- * misbehave — literal bytes (an oversized length, a reply nobody asked for, a bad type byte), a refusal, a reset,
- * or silence — so an upstream fault can be produced exactly.
+ * misbehave — literal bytes (an oversized length, a reply nobody asked for, a bad type byte), bytes dripped one
+ * write at a time, a refusal, a reset, or silence — so an upstream fault can be produced exactly.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import { BAD, NEED, scanState, scanValue } from '../../src/core/resp/scanner.js'
 import { withTimeout } from './poll.js';
 
 /** What a script does with a command (or a new connection): bytes to write, or one of the faults. */
-export type FaultAction = string | Buffer | { reset: true } | { close: string | Buffer } | { hang: true } | undefined;
+export type FaultAction = string | Buffer | { drip: string | Buffer } | { reset: true } | { close: string | Buffer } | { hang: true } | undefined;
 
 /** One accepted connection: its number (from 1) and the commands it sent, lowercased name first. */
 export interface FaultConn {
@@ -96,6 +96,18 @@ function act(socket: Socket, a: FaultAction): boolean {
   if (a === undefined) return true;
   if (typeof a === 'string' || Buffer.isBuffer(a)) {
     socket.write(a);
+    return true;
+  }
+  if ('drip' in a) {
+    // One byte per write, each in its own event-loop turn: the reader sees every split point. Commands answered
+    // meanwhile would interleave: a test drips only the last reply it expects.
+    const b = Buffer.isBuffer(a.drip) ? a.drip : Buffer.from(a.drip);
+    let i = 0;
+    const next = () => {
+      if (i >= b.length || socket.destroyed) return;
+      socket.write(b.subarray(i, ++i), () => setImmediate(next));
+    };
+    next();
     return true;
   }
   if ('reset' in a) {
