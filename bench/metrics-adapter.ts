@@ -218,7 +218,7 @@ async function scrapeBench(smoke: boolean, out: BenchOptions['out']): Promise<vo
     h.ingest.packet(Buffer.from(text));
   }
   const adapterBytesPerSeries = (heap() - h0) / series;
-  const podkit = await scrapeServer(`http://127.0.0.1:${h.address.port}/metrics`, scrapes);
+  const podkit = await scrapeServer(`http://127.0.0.1:${h.httpAddress.port}/metrics`, scrapes);
   await h.close();
 
   // prom-client, same shape, same process, same scraper.

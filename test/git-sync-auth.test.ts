@@ -63,7 +63,7 @@ test('HTTPS basic auth with --password-file against git http-backend; rotation n
     h.trigger();
     await waitHash(h, c2);
     assert.ok(!existsSync(join(root, 'error.json')));
-    const metrics = await (await fetch(`http://127.0.0.1:${h.address?.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${h.httpAddress?.port}/metrics`)).text();
 
     for (const secret of ['pw-one-Secret', 'pw-two-Secret']) {
       assert.ok(!readFileSync(argvLog, 'utf8').includes(secret), 'not in any git argv');

@@ -76,7 +76,7 @@ test('a dead remote writes the error file, logs a clear error, and the published
   const root = tempDir('gs-root-');
   const { log, lines } = captureLogger();
   const h = await start({ repo: repo.url, root, link: 'site', periodMs: 60_000, maxFailures: -1, errorFile: 'error.json', httpBind: { host: '127.0.0.1', port: 0 }, readyStalePeriods: 0, log });
-  const base = `http://127.0.0.1:${h.address?.port}`;
+  const base = `http://127.0.0.1:${h.httpAddress?.port}`;
   try {
     const c1 = repo.head();
     await waitHash(h, c1);
@@ -104,7 +104,7 @@ test('a dead remote writes the error file, logs a clear error, and the published
 test('health: / and /readyz fail until the first sync, and /readyz fails when the last success is stale', async () => {
   const root = tempDir('gs-root-');
   const h = await start({ repo: 'file:///nonexistent/repo.git', root, periodMs: 50, maxFailures: -1, httpBind: { host: '127.0.0.1', port: 0 }, readyStalePeriods: 3, errorFile: '/dev/null/x', log: captureLogger().log });
-  const base = `http://127.0.0.1:${h.address?.port}`;
+  const base = `http://127.0.0.1:${h.httpAddress?.port}`;
   try {
     await pollUntil(() => h.status().consecutiveFailures > 0, { timeoutMs: 10_000, what: 'a failure' });
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
@@ -119,7 +119,7 @@ test('health: / and /readyz fail until the first sync, and /readyz fails when th
   const repo = makeRepo({ 'x': '1\n' });
   const root2 = tempDir('gs-root-');
   const h2 = await start({ repo: repo.url, root: root2, periodMs: 40, maxFailures: -1, httpBind: { host: '127.0.0.1', port: 0 }, readyStalePeriods: 3, log: captureLogger().log });
-  const base2 = `http://127.0.0.1:${h2.address?.port}`;
+  const base2 = `http://127.0.0.1:${h2.httpAddress?.port}`;
   try {
     await waitHash(h2, repo.head());
     await pollUntil(async () => (await fetch(`${base2}/readyz`)).status === 200, { timeoutMs: 10_000, what: 'ready' });

@@ -20,7 +20,7 @@ async function setup(extra: { git?: string; triggerMaxBody?: number } = {}) {
   const { log, lines } = captureLogger();
   const h = await start({ repo: repo.url, root: join(dir, 'root'), link: 'site', periodMs: 3_600_000, httpBind: { host: '127.0.0.1', port: 0 }, triggerSecretFile: secretFile, log, ...extra });
   await waitHash(h, repo.head());
-  const url = `http://127.0.0.1:${h.address?.port}/webhook`;
+  const url = `http://127.0.0.1:${h.httpAddress?.port}/webhook`;
   const post = (headers: Record<string, string>, body = '{"ref":"refs/heads/main"}') => fetch(url, { method: 'POST', headers, body });
   return { repo, dir, h, url, post, lines };
 }
@@ -67,10 +67,10 @@ test('forged or missing signatures get 401 and cause no fetch', async () => {
       assert.equal(h.status().attempts, before);
     }
     assert.notEqual(h.status().hash, c);
-    const m = await (await fetch(`http://127.0.0.1:${h.address?.port}/metrics`)).text();
+    const m = await (await fetch(`http://127.0.0.1:${h.httpAddress?.port}/metrics`)).text();
     assert.match(m, /podkit_git_sync_trigger_requests_total\{provider="github",result="refused"\} 2/);
     assert.ok(!lines.some((l) => l.includes(SECRET)), 'secret never logged');
-    assert.equal((await fetch(`http://127.0.0.1:${h.address?.port}/webhook`)).status, 405);
+    assert.equal((await fetch(`http://127.0.0.1:${h.httpAddress?.port}/webhook`)).status, 405);
   } finally {
     await h.close();
   }

@@ -66,14 +66,14 @@ describe('metrics-adapter hostile input', () => {
   });
 
   test('a pull source keeps at most max_series series; the rest are dropped and counted', async () => {
-    const out = await scrape(h.address.port);
+    const out = await scrape(h.httpAddress.port);
     assert.equal(out.split('\n').filter((l) => l.startsWith('wide{')).length, 1000);
     assert.match(out, /^podkit_metrics_adapter_source_dropped_total\{source="many",reason="series_limit"\} 2000$/m);
     assert.match(out, /^up\{source="many"\} 1$/m);
   });
 
   test('a body over max_body_size fails that source (declared or streamed), counted; the rest is served', async () => {
-    const out = await scrape(h.address.port);
+    const out = await scrape(h.httpAddress.port);
     assert.match(out, /^up\{source="big"\} 0$/m);
     assert.match(out, /^up\{source="chunked"\} 0$/m);
     assert.match(out, /^podkit_metrics_adapter_source_dropped_total\{source="big",reason="body_size"\} [1-9]/m);
@@ -82,10 +82,10 @@ describe('metrics-adapter hostile input', () => {
   });
 
   test('URL secrets (user:pw@, ?token=, ?access_token=, ?apikey=) never reach a log line or the landing page', async () => {
-    await scrape(h.address.port);
+    await scrape(h.httpAddress.port);
     const line = await pollUntil(() => logs.find((l) => l.includes('source collection failed') && l.includes('leaky')), { what: 'the failure log line' });
     assert.match(line, /\/s\?token=\[REDACTED\]/);
-    const landing = await (await fetch(`http://127.0.0.1:${h.address.port}/`)).text();
+    const landing = await (await fetch(`http://127.0.0.1:${h.httpAddress.port}/`)).text();
     for (const s of SECRETS) {
       assert.ok(!logs.some((l) => l.includes(s)), `${s} logged`);
       assert.ok(!landing.includes(s), `${s} on the landing page`);
@@ -98,7 +98,7 @@ describe('metrics-adapter hostile input', () => {
     await new Promise<void>((r) => c.send(lines.join('\n'), h.statsd.udp!.port, '127.0.0.1', () => r()));
     c.close();
     const om = await pollUntil(async () => {
-      const t = await scrape(h.address.port, 'application/openmetrics-text; version=1.0.0');
+      const t = await scrape(h.httpAddress.port, 'application/openmetrics-text; version=1.0.0');
       return /^ok_total 1$/m.test(t) ? t : undefined;
     });
     assert.doesNotMatch(om.split('\n').filter((l) => !l.startsWith('#') && !/quantile=|le="\+Inf"/.test(l)).join('\n'), /\s(\+Inf|-Inf|NaN)$/m);

@@ -27,7 +27,7 @@ describe('metrics-adapter scraped by a real Prometheus', () => {
       },
     });
     client = new StatsD({ host: '127.0.0.1', port: h.statsd.udp!.port, errorHandler: (e: Error) => assert.fail(e.message) });
-    prom = await startPrometheus({ targets: [`127.0.0.1:${h.address.port}`], scrapeIntervalMs: 1000 });
+    prom = await startPrometheus({ targets: [`127.0.0.1:${h.httpAddress.port}`], scrapeIntervalMs: 1000 });
   });
   after(async () => {
     await new Promise<void>((r) => client?.close(() => r()));

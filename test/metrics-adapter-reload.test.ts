@@ -27,7 +27,7 @@ test('reload moves the UDP listener; an unbindable address fails the reload and 
     await pollUntil(() => value() === 1, { what: 'sample on the first port' });
 
     write(b);
-    await h.reload();
+    assert.deepEqual(await h.reload(), { ok: true, changed: ['config'] });
     assert.equal(h.statsd.udp?.port, b);
     await send(sock, b, 'moved:1|c');
     await pollUntil(() => value() === 2, { what: 'sample on the new port' });
@@ -35,7 +35,9 @@ test('reload moves the UDP listener; an unbindable address fails the reload and 
     // Something else holds port a now: the reload fails, the adapter keeps listening on b.
     await new Promise<void>((r) => blocker.bind(a, '127.0.0.1', () => r()));
     write(a);
-    await assert.rejects(h.reload(), /EADDRINUSE/);
+    const refused = await h.reload();
+    assert.equal(refused.ok, false);
+    assert.match(refused.error ?? '', /EADDRINUSE/);
     assert.equal(h.statsd.udp?.port, b);
     await send(sock, b, 'moved:1|c');
     await pollUntil(() => value() === 3, { what: 'old listener still working' });
@@ -63,7 +65,7 @@ test('outputs.otlp: pushes are counted in self-metrics, and a failing collector 
   try {
     await pollUntil(async () => (await pushes()).success >= 2, { what: 'successful pushes counted' });
     write(bad.url);
-    await h.reload();
+    assert.equal((await h.reload()).ok, true);
     const before = (await pushes()).success;
     await pollUntil(async () => (await pushes()).failure >= 1, { what: 'a failed push counted' });
     assert.ok((await pushes()).success >= before, 'totals survive the output restart on reload');

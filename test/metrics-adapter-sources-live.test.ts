@@ -234,7 +234,7 @@ describe('exporter parity where alerts look (through the adapter)', () => {
       httpBind: { host: '127.0.0.1', port: 0 },
     });
     closers.push(() => h.close());
-    const text = await (await fetch(`http://127.0.0.1:${h.address.port}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${h.httpAddress.port}/metrics`)).text();
     // redis-mixin's alert is `redis_up == 0`: the series must exist with 0, not vanish.
     assert.match(text, /^redis_up\{source="gone"\} 0$/m);
     assert.match(text, /^redis_up\{source="primary"\} 1$/m);

@@ -94,7 +94,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     c.timing('app.api.render', 30);
     c.increment('noise.x');
     const out = await pollUntil(async () => {
-      const t = await text(h.address.port);
+      const t = await text(h.httpAddress.port);
       return t.includes('job_seconds_count') ? t : undefined;
     });
     await closeClient(c);
@@ -118,7 +118,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     const tg = client({ host: '127.0.0.1', port: h.statsd.udp!.port, telegraf: true });
     tg.increment('via.telegraf', 1, { region: 'eu' });
     const out = await pollUntil(async () => {
-      const t = await text(h.address.port);
+      const t = await text(h.httpAddress.port);
       return /^via_tcp 2$/m.test(t) && /^via_uds 5$/m.test(t) && t.includes('via_telegraf') ? t : undefined;
     });
     await Promise.all([closeClient(tcp), closeClient(uds), closeClient(tg)]);
@@ -133,7 +133,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     const raw = (s: string) => new Promise<void>((r) => c.send(s, h.statsd.udp!.port, '127.0.0.1', () => r()));
     await raw('garbage\nx:1|zz\nclash:1|c\nclash:2|g\nclash_total:2|g\nclash_created:1|g\n');
     const out = await pollUntil(async () => {
-      const t = await text(h.address.port);
+      const t = await text(h.httpAddress.port);
       return t.includes('reason="illegal_stat_type"') && t.includes('reason="name_conflict"') ? t : undefined;
     });
     c.close();
@@ -143,7 +143,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
   });
 
   test('a failing source gives up{source} 0 and an error counter; the rest is served', async () => {
-    const res = await get(h.address.port);
+    const res = await get(h.httpAddress.port);
     assert.equal(res.status, 200);
     const out = res.body.toString();
     assert.match(out, /^up\{source="good"\} 1$/m);
@@ -160,7 +160,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
 
   test('/metrics negotiates OpenMetrics and gzip; promtool check metrics is clean on both formats', async () => {
     requireBinary('promtool');
-    const om = await get(h.address.port, { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5', 'accept-encoding': 'gzip' });
+    const om = await get(h.httpAddress.port, { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5', 'accept-encoding': 'gzip' });
     assert.equal(om.status, 200);
     assert.match(String(om.headers['content-type']), /^application\/openmetrics-text; version=1\.0\.0/);
     assert.equal(om.headers['content-encoding'], 'gzip');
@@ -170,7 +170,7 @@ describe('metrics-adapter StatsD ingest (hot-shots)', () => {
     assert.match(omText, /^# TYPE hits counter$/m);
     assert.match(omText, /^# TYPE app_build info$/m);
     assert.match(omText, /^# TYPE app_legacy unknown$/m);
-    const prom = await get(h.address.port, { accept: 'text/plain' });
+    const prom = await get(h.httpAddress.port, { accept: 'text/plain' });
     assert.match(String(prom.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     // promtool reads the 0.0.4 text format; the OpenMetrics output is checked by a real Prometheus (prometheus test).
     const r = await run('promtool', ['check', 'metrics'], { input: prom.body.toString() }).catch((e: { stdout?: string; stderr?: string }) => e);

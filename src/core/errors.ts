@@ -135,6 +135,18 @@ export class BindError extends PodkitError {
   }
 }
 
+/**
+ * The one wording of a listen that failed, for every component and address: `cannot listen on HOST:PORT: <reason>
+ * (choose another with --flag)`, the system's reason kept in `errno` and the original as the cause. A BindError
+ * from a lower layer gets the same wording.
+ */
+export function bindError(address: string, err: unknown, flag?: string): BindError {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const code = err instanceof BindError ? err.errno : typeof e?.code === 'string' ? e.code : undefined;
+  const why = code === 'EADDRINUSE' ? 'the port is in use by another process' : code === 'EADDRNOTAVAIL' ? 'no local interface has that address' : code === 'EACCES' ? 'the port needs privileges' : (code ?? describeError(err));
+  return new BindError(`cannot listen on ${address}: ${why}${flag ? ` (choose another with ${flag})` : ''}`, { cause: err, errno: code });
+}
+
 /** The component was closed while the operation was under way. */
 export class ClosedError extends PodkitError {
   constructor(message = 'closed', options?: ErrorOptions) {

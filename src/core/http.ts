@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { formatHostPort, type HostPort } from './parse.js';
-import { BindError } from './errors.js';
+import { bindError } from './errors.js';
 import { CONTENT_TYPE, negotiate, renderChunks, type Format } from './metrics/exposition.js';
 import type { MetricFamily } from './metrics/model.js';
 import type { Logger } from './log.js';
@@ -190,10 +190,7 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
 
   const bind = opts.bind ?? { host: '127.0.0.1', port: 0 };
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => {
-      const why = e.code === 'EADDRINUSE' ? 'the port is in use by another process' : e.code === 'EADDRNOTAVAIL' ? 'no local interface has that address' : e.code === 'EACCES' ? 'the port needs privileges' : (e.code ?? e.message);
-      reject(new BindError(`cannot listen on ${formatHostPort(bind)}: ${why} (choose another with ${opts.bindFlag ?? '--http-bind'})`, { cause: e }));
-    });
+    server.once('error', (e: NodeJS.ErrnoException) => reject(bindError(formatHostPort(bind), e, opts.bindFlag ?? '--http-bind')));
     server.listen(bind.port, bind.host, () => {
       server.off('error', reject);
       resolve();

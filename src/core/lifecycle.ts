@@ -1,12 +1,33 @@
 /** @module Process lifecycle: SIGTERM/SIGINT → graceful stop with a deadline; SIGHUP → reload. */
 import type { Logger } from './log.js';
+import type { HostPort } from './parse.js';
 import { describeError } from './errors.js';
 import { onOutputClosed } from './stdio.js';
+
+/** What a reload did: `changed` names the settings it applied; a failed one keeps the running settings and says why. */
+export interface ReloadResult {
+  ok: boolean;
+  changed: string[];
+  error?: string;
+}
+
+/**
+ * The handle every component's `start()` resolves with. `address` is where the component's users send their data
+ * (the ambassador's Redis port, the adapter's StatsD listener; null for git-sync, which has none) and `httpAddress`
+ * where /healthz, /readyz and /metrics are served (null when the HTTP server is off). `reload()` exists where the
+ * component can re-read its settings; it resolves with the outcome and does not reject for a bad config.
+ */
+export interface ComponentHandle {
+  readonly address: HostPort | null;
+  readonly httpAddress: HostPort | null;
+  reload?(): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
 
 export interface Stoppable {
   close(): Promise<void>;
   /** Called on SIGHUP. */
-  reload?(): Promise<void> | void;
+  reload?(): Promise<unknown> | void;
 }
 
 export interface LifecycleOptions {

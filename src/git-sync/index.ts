@@ -3,6 +3,7 @@ import { mkdirSync, promises as fsp, writeFileSync, renameSync, rmSync } from 'n
 import { dirname } from 'node:path';
 import { describeError, TimeoutError, ClosedError } from '../core/errors.js';
 import { createLogger, redactString, type Logger } from '../core/log.js';
+import type { ComponentHandle, ReloadResult } from '../core/lifecycle.js';
 import { readSecretFile } from '../core/secret-file.js';
 import { sendText, startHttpServer, type HttpHandle, type Readiness } from '../core/http.js';
 import type { HostPort } from '../core/parse.js';
@@ -33,15 +34,17 @@ export interface Status {
   attempts: number;
 }
 
-export interface Handle {
+export interface Handle extends ComponentHandle {
+  /** git-sync writes files and serves no data: no data-plane address. */
+  readonly address: null;
   /** The HTTP server's address, when --http-bind was given. */
-  readonly address?: HostPort;
+  readonly httpAddress: HostPort | null;
   /** Resolves with the exit code when the component ends on its own (--one-time, --max-failures exceeded). */
   readonly done: Promise<number>;
   /** Ask for a sync now; coalesces with one in progress into at most one follow-up. */
   trigger(reason?: TriggerReason): void;
-  /** SIGHUP: sync now. */
-  reload(): void;
+  /** SIGHUP: sync now (no setting is re-read, so `changed` is empty; the sync's outcome shows in status()). */
+  reload(): Promise<ReloadResult>;
   status(): Status;
   close(): Promise<void>;
 }
@@ -239,21 +242,28 @@ export async function start(options: Options): Promise<Handle> {
   let http: HttpHandle | undefined;
   if (o.httpBind) {
     // Bodies are read whole before the signature can be checked, so the cap bounds what unsigned requests cost.
-    http = await startHttpServer({
-      bind: o.httpBind,
-      ready: readiness,
-      metrics: o.httpMetrics ? metrics.collect : undefined,
-      maxBody: o.triggerMaxBody,
-      log,
-      landing: {
-        name: 'podkit git-sync',
-        description: `Keeps ${redactString(o.repo)} (${o.ref}) synced into ${o.root} and publishes each commit through the link ${o.link}.`,
-        // git config values can carry credentials (http.extraHeader=Authorization: …): shown by key, not value.
-        config: () => ({ ...o, gitConfig: o.gitConfig.map(([k, v]) => [k, /extraheader|cookie|auth|token|pass|credential/i.test(k) ? '[REDACTED]' : v]), lastSyncedHash: st.hash }),
-        // v4's probe endpoint (anything but a browser): 503 until the first sync, 200 after.
-        plain: (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'),
-      },
-    });
+    try {
+      http = await startHttpServer({
+        bind: o.httpBind,
+        ready: readiness,
+        metrics: o.httpMetrics ? metrics.collect : undefined,
+        maxBody: o.triggerMaxBody,
+        log,
+        landing: {
+          name: 'podkit git-sync',
+          description: `Keeps ${redactString(o.repo)} (${o.ref}) synced into ${o.root} and publishes each commit through the link ${o.link}.`,
+          // git config values can carry credentials (http.extraHeader=Authorization: …): shown by key, not value.
+          config: () => ({ ...o, gitConfig: o.gitConfig.map(([k, v]) => [k, /extraheader|cookie|auth|token|pass|credential/i.test(k) ? '[REDACTED]' : v]), lastSyncedHash: st.hash }),
+          // v4's probe endpoint (anything but a browser): 503 until the first sync, 200 after.
+          plain: (_q, res) => sendText(res, st.lastSuccessMs === undefined ? 503 : 200, st.lastSuccessMs === undefined ? 'repo is not ready\n' : 'ok\n'),
+        },
+      });
+    } catch (e) {
+      // Nothing has run yet: release what start() made (hook runners, the askpass folder) so nothing outlives it.
+      for (const h of hooks) h.close();
+      auth.dispose();
+      throw e;
+    }
     if (o.triggerSecretFile) {
       const file = o.triggerSecretFile;
       http.route('POST', o.triggerPath, (req, res, body) => {
@@ -281,10 +291,14 @@ export async function start(options: Options): Promise<Handle> {
   trigger('start');
 
   return {
-    address: http?.address,
+    address: null,
+    httpAddress: http?.address ?? null,
     done,
     trigger,
-    reload: () => trigger('signal'),
+    reload: async () => {
+      trigger('signal');
+      return { ok: true, changed: [] };
+    },
     status: () => ({ ...st }),
     async close() {
       if (closed) return;

@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
           return 0;
         }
         const handle = await start({ config: v.config, overrides, httpBind: v['http-bind'], metricsPath: v['web.telemetry-path'], log });
-        process.stdout.write(`metrics-adapter listening on http ${handle.address.host}:${handle.address.port}` + (handle.statsd.udp ? ` statsd udp ${handle.statsd.udp.host}:${handle.statsd.udp.port}` : '') + (handle.statsd.tcp ? ` tcp ${handle.statsd.tcp.host}:${handle.statsd.tcp.port}` : '') + '\n');
+        process.stdout.write(`metrics-adapter listening on http ${handle.httpAddress.host}:${handle.httpAddress.port}` + (handle.statsd.udp ? ` statsd udp ${handle.statsd.udp.host}:${handle.statsd.udp.port}` : '') + (handle.statsd.tcp ? ` tcp ${handle.statsd.tcp.host}:${handle.statsd.tcp.port}` : '') + '\n');
         await runUntilSignal(handle, { log });
         return 0;
       },

@@ -2,6 +2,7 @@
 import { startHttpServer, sendText, type HttpHandle } from '../core/http.js';
 import { describeError, ConfigError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import type { ComponentHandle, ReloadResult } from '../core/lifecycle.js';
 import type { HostPort } from '../core/parse.js';
 import type { MetricFamily } from '../core/metrics/model.js';
 import { loadConfig, type AdapterConfig, type ConfigOverrides } from './config.js';
@@ -36,17 +37,19 @@ export interface Options {
   log?: Logger;
 }
 
-export interface Handle {
-  /** The HTTP address actually bound. */
-  readonly address: HostPort;
+export interface Handle extends ComponentHandle {
+  /** The data plane: the StatsD UDP listener, else the TCP one (null when StatsD is off and only sources run). */
+  readonly address: HostPort | null;
+  /** The HTTP address actually bound (/metrics, /healthz, /-/reload). */
+  readonly httpAddress: HostPort;
   /** The StatsD listeners actually bound (port 0 → the real port). */
   readonly statsd: { udp?: HostPort; tcp?: HostPort };
   readonly store: SeriesStore;
   readonly ingest: StatsdIngest;
   /** Every family /metrics would serve right now (sources collected). */
   collect(): Promise<MetricFamily[]>;
-  /** Re-read the config and swap it atomically; on a bad config the old one stays and this rejects saying why. */
-  reload(): Promise<void>;
+  /** Re-read the config and swap it atomically; on a bad config the old one stays and the result says why. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -195,14 +198,24 @@ export async function start(options: Options = {}): Promise<Handle> {
 
   const h = http;
   return {
-    address: h.address,
+    get address() {
+      return listeners?.udp ?? listeners?.tcp ?? null;
+    },
+    httpAddress: h.address,
     get statsd() {
       return { udp: listeners?.udp, tcp: listeners?.tcp };
     },
     store,
     ingest,
     collect: collectAll,
-    reload,
+    async reload(): Promise<ReloadResult> {
+      try {
+        await reload();
+        return { ok: true, changed: ['config'] };
+      } catch (err) {
+        return { ok: false, changed: [], error: describeError(err) };
+      }
+    },
     async close() {
       await reloading;
       await otlp?.close();

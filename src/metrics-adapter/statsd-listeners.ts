@@ -1,10 +1,10 @@
 /** @module The one glue file between sockets and the pure StatsD parser: UDP, TCP and unix datagram listeners. */
 import { createServer, type Server, type Socket as NetSocket } from 'node:net';
-import type { HostPort } from '../core/parse.js';
+import { formatHostPort, type HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
 import { createRequire } from 'node:module';
 import { rm } from 'node:fs/promises';
-import { ConfigError } from '../core/errors.js';
+import { BindError, bindError, ConfigError } from '../core/errors.js';
 import type { StatsdIngest } from './statsd/ingest.js';
 import { LineSplitter } from './statsd/lines.js';
 import { openUdpReceiver, type UdpReceiver, type UdpReceiverKind, type UdpReceiverMode } from './udp-receiver.js';
@@ -45,6 +45,11 @@ function loadUnixDgram(): UnixDgramModule {
   }
 }
 
+/** A socket's bind failure in the catalogue's wording; anything else (a missing addon is a ConfigError) as it is. */
+function asBindError(err: unknown, at: HostPort, flag: string): unknown {
+  const code = err instanceof BindError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? bindError(formatHostPort(at), err, flag) : err;
+}
 export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
   let udp: UdpReceiver | undefined;
   let tcpSrv: Server | undefined;
@@ -113,7 +118,7 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
       },
       onError: (err) => opts.log.error('statsd udp socket error', { err }),
       log: opts.log,
-    }).catch(undo);
+    }).catch((e: unknown) => undo(asBindError(e, opts.udp!, '--statsd.listen-udp')));
     if (opts.readBuffer && udp.readBuffer < 2 * opts.readBuffer) {
       // Linux grants min(asked, net.core.rmem_max) and reports it doubled; say so rather than silently running with less.
       opts.log.warn('statsd udp: the kernel granted a smaller socket buffer than read_buffer asks; raise net.core.rmem_max', { asked: opts.readBuffer, granted: udp.readBuffer });
@@ -141,7 +146,7 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
         srv.off('error', reject);
         resolve();
       });
-    }).catch(undo);
+    }).catch((e: unknown) => undo(asBindError(e, bind, '--statsd.listen-tcp')));
     const a = srv.address();
     if (a && typeof a === 'object') tcpAddr = { host: a.address, port: a.port };
     tcpSrv = srv;

@@ -3,10 +3,11 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
 import type { HostPort } from '../core/parse.js';
+import type { ComponentHandle } from '../core/lifecycle.js';
 import { formatHostPort } from '../core/parse.js';
 import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { BindError, ConfigError } from '../core/errors.js';
+import { bindError, ConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK, MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
@@ -76,7 +77,7 @@ export interface Options {
   log?: Logger;
 }
 
-export interface Handle {
+export interface Handle extends ComponentHandle {
   /** The address clients connect to (the real port when `listen` had port 0). */
   readonly address: HostPort;
   /** The HTTP address, when `httpBind` was not null. */
@@ -272,7 +273,24 @@ export async function start(options: Options): Promise<Handle> {
   }
   await Promise.race([first, timeout]);
   clearTimeout(timer);
-  await live.init(ctx.consistency);
+  /** Everything start() opened before the client listener: released by close(), and by start() when it fails. */
+  const release = async () => {
+    driver?.close();
+    ctx.master.close();
+    for (const r of ctx.replicas) r.close();
+    live.close();
+    (control as Redis | null)?.disconnect();
+    topoMetrics?.close();
+    await topo?.close();
+    metrics.close();
+  };
+  try {
+    await live.init(ctx.consistency);
+  } catch (e) {
+    closing = true;
+    await release();
+    throw e;
+  }
 
   let nextId = 1;
   const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
@@ -284,10 +302,16 @@ export async function start(options: Options): Promise<Handle> {
     sessions.add(s);
     connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new BindError(`cannot listen on ${formatHostPort(listen)}: ${e.code ?? e.message}`, { cause: e, errno: e.code })));
-    server.listen(listen.port, listen.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => reject(bindError(formatHostPort(listen), e, '--listen')));
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+  } catch (e) {
+    closing = true;
+    await release();
+    throw e;
+  }
   const a = server.address() as AddressInfo;
   const address = { host: a.address, port: a.port };
 
@@ -315,7 +339,9 @@ export async function start(options: Options): Promise<Handle> {
         },
       });
     } catch (e) {
-      server.close();
+      closing = true;
+      await new Promise<void>((r) => server.close(() => r()));
+      await release();
       throw e;
     }
   }
@@ -350,16 +376,9 @@ export async function start(options: Options): Promise<Handle> {
       closing = true;
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const s of sessions) s.destroy();
-      driver?.close();
-      ctx.master.close();
-      for (const r of ctx.replicas) r.close();
-      live.close();
-      (control as Redis | null)?.disconnect();
-      topoMetrics?.close();
-      await topo?.close();
+      await release();
       await closed;
       await http?.close();
-      metrics.close();
     },
   };
 }

@@ -2,6 +2,7 @@
 import { UsageError } from '../core/errors.js';
 import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
+import type { ReloadResult } from '../core/lifecycle.js';
 import type { MetricFamily } from '../core/metrics/model.js';
 import type { ProxyContext, ReadPolicy } from './context.js';
 import type { NodeConns } from './pools.js';
@@ -17,13 +18,8 @@ export interface LiveOptions {
   consistency?: Consistency;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  /** What changed: `replicas`, `read-policy`, `consistency`. */
-  changed: string[];
-  /** Why nothing was applied (ok false). */
-  error?: string;
-}
+/** The ambassador's `changed` names `replicas`, `read-policy`, `consistency`. */
+export type { ReloadResult };
 
 export interface LiveDeps {
   ctx: ProxyContext;
