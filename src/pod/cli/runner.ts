@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { ConfigError, fileErrorReason, PermissionError, UsageError } from '../../core/errors.js';
 import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
-import { hostsLines, type LoadedManifests } from '../spec/index.js';
+import { hostsLines, serviceBackend, serviceEnv, type LoadedManifests } from '../spec/index.js';
+import { startClusterIPs, type ClusterIPs } from '../runtime/cluster-ip.js';
 import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { ImageProvider } from '../images/types.js';
 import { cleanupPod, listPods, writeJSON, type PodState } from '../runtime/state.js';
@@ -123,8 +124,9 @@ export async function runPods(o: RunnerOptions): Promise<number> {
 
   const stop = stopOnSignals(o, runners);
   const removeDir = (r: PodRunner) => removePodDir(o, r, states);
+  let cluster: ClusterIPs | undefined;
   try {
-    await startPods(o, runners, stop.stopping);
+    await startPods(o, runners, stop.stopping, kind, (c) => (cluster = c));
   } catch (e) {
     await stop.stopAll('failed start');
     await finishAll();
@@ -140,6 +142,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     process.off('SIGUSR2', onUsr2);
     status.stop();
     await http?.close();
+    await cluster?.close();
     for (const r of runners) await removeDir(r);
     for (const l of locks) await l.release();
   }
@@ -209,15 +212,27 @@ async function statusServer(bind: HostPort, runners: PodRunner[], extras: Map<Po
   return http;
 }
 
-/** Every sandbox first, so each pod's /etc/hosts names the other pods and the Services; then each pod in its order. */
-async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () => boolean): Promise<void> {
+/**
+ * Every sandbox first, then the Services' cluster IPs, so each pod's /etc/hosts and Service variables name the other
+ * pods and the Services before any container starts; then each pod in its order.
+ */
+async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () => boolean, kind: 'namespaced' | 'host', onCluster: (c: ClusterIPs) => void): Promise<void> {
   const byName = new Map(runners.map((r) => [r.name, r]));
   await Promise.all(runners.map((r) => r.prepareOrWait()));
-  const lines = hostsLines(
-    runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP })),
-    o.loaded.services,
-  );
-  for (const r of runners) r.setHosts(lines);
+  const backends = runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP }));
+  const cluster = kind === 'namespaced' ? await startClusterIPs(o.loaded.services, backends, `${process.pid}`) : undefined;
+  if (cluster) onCluster(cluster);
+  for (const p of cluster?.problems ?? []) o.err(`podkit: ${p}`);
+  const lines = hostsLines(backends, o.loaded.services, cluster?.ips);
+  for (const [i, r] of runners.entries()) {
+    r.setHosts(lines);
+    const plan = o.loaded.pods[i];
+    const links = o.loaded.services.filter((s) => s.namespace === plan.namespace).flatMap((s) => {
+      const ip = cluster?.ips.get(`${s.namespace}/${s.name}`) ?? serviceBackend(s, backends)?.ip;
+      return ip ? [{ name: s.name, ip, ports: s.ports }] : [];
+    });
+    r.setServiceEnv(serviceEnv(links, plan.spec.enableServiceLinks !== false));
+  }
   await Promise.all(
     runners.map((r, i) =>
       startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))

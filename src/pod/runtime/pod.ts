@@ -87,6 +87,7 @@ export class PodRunner {
   private starting?: Promise<void>;
   private preparing?: Promise<void>;
   private extraHosts: string[] = [];
+  private serviceEnv: Record<string, string> = {};
   private logs: WriteStream[] = [];
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
@@ -144,7 +145,7 @@ export class PodRunner {
   }
 
   private ctx(): PodContext {
-    return { pod: this.o.plan, podIP: this.o.sandbox.podIP, hostIP: this.o.sandbox.hostIP, configMaps: this.o.configMaps, secrets: this.o.secrets, node: NODE };
+    return { pod: this.o.plan, podIP: this.o.sandbox.podIP, hostIP: this.o.sandbox.hostIP, configMaps: this.o.configMaps, secrets: this.o.secrets, node: NODE, serviceEnv: this.serviceEnv };
   }
 
   private emit(e: PodEvent): void {
@@ -230,6 +231,11 @@ export class PodRunner {
   prepare(): Promise<void> {
     this.preparing ??= this.doPrepare();
     return this.preparing;
+  }
+
+  /** The Service variables every container of this pod starts with (set before the containers start). */
+  setServiceEnv(env: Record<string, string>): void {
+    this.serviceEnv = env;
   }
 
   /** Lines added to the pod-managed /etc/hosts (other pods, Services); rewritten in place so mounts see it. */

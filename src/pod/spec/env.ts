@@ -46,6 +46,8 @@ export interface PodContext {
   secrets: Map<string, ConfigMapData>;
   /** What unset limits read as in resourceFieldRef; without it they read as 0. */
   node?: NodeCapacity;
+  /** The Service variables the kubelet sets before the container's own env (see serviceEnv). */
+  serviceEnv?: Record<string, string>;
 }
 
 /** Resolve a downward-API field path (`metadata.name`, `metadata.labels['app']`, `status.podIP`, …). */
@@ -85,7 +87,7 @@ export function fieldValue(path: string, ctx: PodContext): string | undefined {
 
 /** The environment for one container, or the reasons it cannot start (like Kubernetes' CreateContainerConfigError). */
 export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string, string>; errors: string[] } {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...ctx.serviceEnv };
   const errors: string[] = [];
   const ns = ctx.pod.namespace;
   const source = (kind: 'configMap' | 'secret', name: string | undefined) => (kind === 'configMap' ? ctx.configMaps : ctx.secrets).get(`${ns}/${name ?? ''}`);

@@ -227,7 +227,7 @@ export const podSpec = obj({
   serviceAccountName: str({ ignored: 'no API server locally' }),
   serviceAccount: str({ ignored: 'no API server locally' }),
   automountServiceAccountToken: bool({ ignored: 'no API server locally' }),
-  enableServiceLinks: bool({ ignored: 'no Services locally' }),
+  enableServiceLinks: bool(),
   imagePullSecrets: anyF('images are not pulled locally'),
 });
 

@@ -1,7 +1,7 @@
 /** @module Unit tests for pod manifest parsing, validation (paths named) and env expansion. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expand, hostsLines, loadManifests, parseManifests, resolveEnv, validatePodSpec, type PodPlan } from './index.js';
+import { expand, hostsLines, loadManifests, parseManifests, resolveEnv, serviceEnv, targetPortOn, validatePodSpec, type PodPlan } from './index.js';
 
 function load(text: string) {
   const p = parseManifests(text, 'pod.yaml');
@@ -242,13 +242,32 @@ spec: { selector: { app: db }, ports: [{ port: 80, targetPort: 8080 }] }
 `);
   assert.deepEqual(l.pods.map((p) => p.spec.subdomain), ['db', 'db']);
   assert.equal(l.services.length, 1);
-  assert.ok(l.issues.some((i) => i.path === 'spec.ports[0].targetPort' && i.severity === 'warning'));
   const lines = hostsLines(l.pods.map((plan, i) => ({ plan, ip: `10.244.0.${i + 2}` })), l.services);
   assert.deepEqual(lines, [
     '10.244.0.2\tdb-0.db.default.svc.cluster.local db-0.db.default db-0.db',
     '10.244.0.3\tdb-1.db.default.svc.cluster.local db-1.db.default db-1.db',
     '10.244.0.2\tdb-primary.default.svc.cluster.local db-primary.default.svc db-primary.default db-primary',
   ]);
+  // With a local cluster IP, the Service's name resolves to it (its forwarder sends port 80 to the pod's 8080).
+  const withIP = hostsLines(l.pods.map((plan, i) => ({ plan, ip: `10.244.0.${i + 2}` })), l.services, new Map([['default/db-primary', '10.96.7.9']]));
+  assert.equal(withIP[2], '10.96.7.9\tdb-primary.default.svc.cluster.local db-primary.default.svc db-primary.default db-primary');
+});
+
+test('Service variables as the kubelet sets them, docker-link style, beside the kubernetes Service; named targetPorts resolve on the pod', () => {
+  const env = serviceEnv([{ name: 'redis-master', ip: '10.96.1.2', ports: [{ port: 6379, name: 'redis', protocol: 'TCP' }, { port: 9121, protocol: 'TCP' }] }], true);
+  assert.deepEqual(env, {
+    KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBERNETES_SERVICE_PORT_HTTPS: '443', KUBERNETES_PORT: 'tcp://10.96.0.1:443',
+    KUBERNETES_PORT_443_TCP: 'tcp://10.96.0.1:443', KUBERNETES_PORT_443_TCP_PROTO: 'tcp', KUBERNETES_PORT_443_TCP_PORT: '443', KUBERNETES_PORT_443_TCP_ADDR: '10.96.0.1',
+    REDIS_MASTER_SERVICE_HOST: '10.96.1.2', REDIS_MASTER_SERVICE_PORT: '6379', REDIS_MASTER_SERVICE_PORT_REDIS: '6379', REDIS_MASTER_PORT: 'tcp://10.96.1.2:6379',
+    REDIS_MASTER_PORT_6379_TCP: 'tcp://10.96.1.2:6379', REDIS_MASTER_PORT_6379_TCP_PROTO: 'tcp', REDIS_MASTER_PORT_6379_TCP_PORT: '6379', REDIS_MASTER_PORT_6379_TCP_ADDR: '10.96.1.2',
+    REDIS_MASTER_PORT_9121_TCP: 'tcp://10.96.1.2:9121', REDIS_MASTER_PORT_9121_TCP_PROTO: 'tcp', REDIS_MASTER_PORT_9121_TCP_PORT: '9121', REDIS_MASTER_PORT_9121_TCP_ADDR: '10.96.1.2',
+  });
+  assert.deepEqual(Object.keys(serviceEnv([{ name: 'x', ip: '10.96.0.9', ports: [{ port: 1 }] }], false)).filter((k) => !k.startsWith('KUBERNETES_')), []);
+  const plan: PodPlan = { name: 'p', namespace: 'ns', uid: 'u', labels: {}, annotations: {}, spec: { containers: [{ name: 'a', ports: [{ name: 'http', containerPort: 8080 }] }] }, source: 's' };
+  assert.equal(targetPortOn({ port: 80, targetPort: 'http' }, plan), 8080);
+  assert.equal(targetPortOn({ port: 80, targetPort: 81 }, plan), 81);
+  assert.equal(targetPortOn({ port: 80 }, plan), 80);
+  assert.equal(targetPortOn({ port: 80, targetPort: 'nope' }, plan), undefined);
 });
 
 test('resourceFieldRef: requests/limits with their divisor, unset limits read as the node, requests default to limits', async () => {

@@ -166,6 +166,7 @@ export interface PodSpec {
   terminationGracePeriodSeconds?: number;
   shareProcessNamespace?: boolean;
   hostNetwork?: boolean;
+  enableServiceLinks?: boolean;
   hostname?: string;
   /** With a headless Service of that name: `<hostname>.<subdomain>` resolves to the pod (StatefulSets set it). */
   subdomain?: string;
@@ -217,7 +218,7 @@ export interface ServiceInfo {
   name: string;
   namespace: string;
   selector: Record<string, string>;
-  ports: { port: number; targetPort?: number | string }[];
+  ports: { port: number; targetPort?: number | string; name?: string; protocol?: string }[];
 }
 
 /** A PersistentVolumeClaim: locally, a directory under the state folder that outlives its pods. */
