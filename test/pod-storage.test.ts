@@ -104,7 +104,7 @@ describe('PersistentVolumeClaims', () => {
 });
 
 describe('projected volumes', () => {
-  test('configMap, secret, downwardAPI and serviceAccountToken sources render with items, mode and defaultMode', async () => {
+  test('configMap, secret, downwardAPI and serviceAccountToken sources render with items, mode and defaultMode; emptyDir mode', async () => {
     const dir = podStateDir();
     const yaml = `apiVersion: v1
 kind: Pod
@@ -120,10 +120,11 @@ spec:
       - secret: { name: sec }
       - downwardAPI: { items: [{ path: labels, fieldRef: { fieldPath: metadata.labels } }] }
       - serviceAccountToken: { path: token, audience: vault, expirationSeconds: 3600 }
+  - { name: tmp, emptyDir: { mode: 01777 } }
   containers:
   - name: app
-    command: [sh, -c, 'cd /p; for f in conf/a.txt password labels token; do echo "$f $(stat -c %a $f) $(cat $f)"; done; ls; echo done; sleep 3600']
-    volumeMounts: [{ name: all, mountPath: /p }]
+    command: [sh, -c, 'echo "tmp $(stat -c %a /t)"; cd /p; for f in conf/a.txt password labels token; do echo "$f $(stat -c %a $f) $(cat $f)"; done; ls; echo done; sleep 3600']
+    volumeMounts: [{ name: all, mountPath: /p }, { name: tmp, mountPath: /t }]
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -138,6 +139,7 @@ stringData: { password: hunter2 }
     const up = await runPodkit(['up', '-d', '--state-dir', dir, yamlFile(yaml)], { timeoutMs: 60_000 });
     assert.equal(up.code, 0, up.stderr);
     const log = await logOf(dir, 'proj', /^done$/m);
+    assert.match(log, /^tmp 1777$/m, 'emptyDir mode (behind the EmptyDirVolumeMode gate on a cluster) is honoured');
     assert.match(log, /^conf\/a\.txt 400 alpha$/m);
     assert.match(log, /^password 440 hunter2$/m);
     assert.match(log, /^labels 440 app="proj"$/m);
@@ -213,5 +215,48 @@ spec:
     await assert.rejects(prepareVolumes(plan.spec.volumes ?? [], join(podDir, 'volumes'), ctx), /volume "c": refusing to write "\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/\.\.\/up7" outside the volume/);
     assert.ok(!existsSync('/up7'));
     assert.ok(!existsSync(join(root, 'up7')));
+  });
+});
+
+describe('workload kinds', () => {
+  test('a ReplicaSet and a ReplicationController run their replicas, a DaemonSet one pod; other kinds are ignored with one warning', async () => {
+    const dir = podStateDir();
+    const tmpl = (app: string) => `template:
+    metadata: { labels: { app: ${app} } }
+    spec: { containers: [{ name: app, command: [sh, -c, 'echo up; sleep 3600'] }] }`;
+    const yaml = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: { name: rs }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: rs } }
+  ${tmpl('rs')}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: { name: rc }
+spec:
+  replicas: 2
+  selector: { app: rc }
+  ${tmpl('rc')}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: ds }
+spec:
+  selector: { matchLabels: { app: ds } }
+  ${tmpl('ds')}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: pdb }
+spec: { minAvailable: 1, selector: { matchLabels: { app: rs } } }
+`;
+    const up = await runPodkit(['up', '-d', '--state-dir', dir, yamlFile(yaml)], { timeoutMs: 60_000 });
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.stderr.match(/kind PodDisruptionBudget: ignored locally/g)?.length, 1, up.stderr);
+    for (const pod of ['rs-0', 'rs-1', 'rc-0', 'rc-1', 'ds-0']) await logOf(dir, pod, /^up$/m);
+    const ps = await runPodkit(['ps', '--json', '--state-dir', dir]);
+    assert.deepEqual((JSON.parse(ps.stdout) as { name: string; phase: string }[]).map((p) => `${p.name} ${p.phase}`).sort(), ['ds-0 Running', 'rc-0 Running', 'rc-1 Running', 'rs-0 Running', 'rs-1 Running']);
   });
 });
