@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { closeRedisClients, freePort, pollUntil, startNginx, startProcess, startRedis, stopAll, tempDir, waitForPort } from './helpers/index.js';
 import { startJolokia } from './helpers/jolokia.js';
 import { createLogger, type Logger } from '../src/core/log.js';
-import { AuthError, UpstreamError } from '../src/core/errors.js';
+import { AuthError, ProtocolError, UpstreamError } from '../src/core/errors.js';
 import { startHttpServer } from '../src/core/http.js';
 import type { MetricFamily } from '../src/core/metrics/model.js';
 import { sourceFactories } from '../src/metrics-adapter/sources/index.js';
@@ -209,8 +209,8 @@ describe('redis RESP reader (fault injection a real Redis cannot produce)', () =
 
   test('error replies and garbage are clear errors, never a hang', async () => {
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('-ERR unknown command\r\n', 4)}` }), (e: unknown) => e instanceof UpstreamError && /ERR unknown command/.test(e.message));
-    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('?what\r\n', 100)}` }), /unexpected reply type/);
-    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('$-5\r\n', 100)}` }), /bad bulk length/);
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('?what\r\n', 100)}` }), (e: unknown) => e instanceof ProtocolError && /unknown type byte "\?"/.test((e as Error).message));
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('$-5\r\n', 100)}` }), (e: unknown) => e instanceof ProtocolError && /invalid bulk length/.test((e as Error).message));
   });
 });
 
@@ -259,6 +259,26 @@ test('redis: a reply longer than max_body_size is refused from its header, never
   const f = sourceFactories.redis;
   const src = f.create('r', f.parseOptions({ address: `127.0.0.1:${(s.address() as AddressInfo).port}` }, 'sources[0]'), { log: silent, maxBodyBytes: 1 << 20 });
   await assert.rejects(src.collect(AbortSignal.timeout(5000)), (e: unknown) => e instanceof UpstreamError && /larger than max_body_size/.test(e.message));
+});
+
+test('redis: the cap holds inside an array reply too, from the item\'s header; a RESP3 map reads like the array', async () => {
+  const { createServer: tcp } = await import('node:net');
+  const info = '# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n';
+  const infoBulk = `$${info.length}\r\n${info}\r\n`;
+  const serve = async (reply: string) => {
+    const s = tcp((c) => {
+      c.on('error', () => {});
+      c.once('data', () => c.write(reply));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => s.close(() => r())));
+    const f = sourceFactories.redis;
+    return f.create('r', f.parseOptions({ address: `127.0.0.1:${(s.address() as AddressInfo).port}` }, 'sources[0]'), { log: silent, maxBodyBytes: 1 << 20 });
+  };
+  const big = await serve(`${infoBulk}*2\r\n$9\r\ndatabases\r\n$${2 << 20}\r\n`);
+  await assert.rejects(big.collect(AbortSignal.timeout(5000)), (e: unknown) => e instanceof UpstreamError && (e as { limit?: string }).limit === 'body_size');
+  const map = await serve(`${infoBulk}%1\r\n$9\r\ndatabases\r\n$1\r\n2\r\n`);
+  assert.deepEqual(series(await map.collect(AbortSignal.timeout(5000)), 'redis_db_keys'), [[{ db: 'db0' }, 1], [{ db: 'db1' }, 0]]);
 });
 
 describe('redis source beside redis_exporter 1.45 (Debian prometheus-redis-exporter) on the same servers', () => {

@@ -1,8 +1,11 @@
-/** @module Source `redis`: one short connection per collect (AUTH, INFO ALL) through a tiny RESP client, parsed by redis-info.ts. */
+/** @module Source `redis`: one short connection per collect (AUTH, INFO ALL, CONFIG GET databases), framed by core/resp, parsed by redis-info.ts. */
 import { connect, type Socket } from 'node:net';
 import { ConfigError, ProtocolError, TimeoutError, UpstreamError, AuthError } from '../../core/errors.js';
 import { addSecret } from '../../core/log.js';
 import { parseHostPort } from '../../core/parse.js';
+import { encodeCommand } from '../../core/resp/encode.js';
+import { BAD, NEED, scanState, scanValue, type ScanState } from '../../core/resp/scanner.js';
+import { RespType } from '../../core/resp/types.js';
 import type { MetricFamily } from '../../core/metrics/model.js';
 import { upFamily, type Source, type SourceFactory } from './source.js';
 import { asObject, join, onlyKeys, optString, reqString } from './options.js';
@@ -54,15 +57,11 @@ export const redisSource: SourceFactory<RedisOptions> = {
   },
 };
 
-function encode(args: string[]): string {
-  let s = `*${args.length}\r\n`;
-  for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
-  return s;
-}
-
 /**
- * Send commands, read one simple/bulk reply each (a flat array of bulk strings joined by newlines); an error reply
- * rejects, except for the command at index `tolerated`, whose error reads as "". Only what INFO, CONFIG GET and AUTH need.
+ * Send commands and read one reply each, framed by the shared RESP scanner (core/resp): a simple or bulk string as
+ * its text, an array as its items joined by newlines, a null as "". An error reply rejects, except for the command at
+ * index `tolerated`, whose error reads as "". A reply longer than `maxBytes` (the source's max_body_size) is refused
+ * from its header, before it is buffered.
  */
 export function respExchange(host: string, port: number, cmds: string[][], signal: AbortSignal, tolerated = -1, maxBytes = DEFAULT_MAX_BODY): Promise<string[]> {
   const where = `redis ${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -70,6 +69,8 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
     if (signal.aborted) return reject(abortError(signal, where));
     let buf: Buffer = Buffer.alloc(0);
     const replies: string[] = [];
+    // Lengths are bounded here by max_body_size, not by the scanner, so an oversized reply gets that error.
+    const st = scanState(Number.MAX_SAFE_INTEGER);
     const sock: Socket = connect({ host, port });
     const done = (err?: Error) => {
       signal.removeEventListener('abort', onAbort);
@@ -78,54 +79,68 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
       else resolve(replies);
     };
     const onAbort = () => done(abortError(signal, where));
-    /** Items still to read of an array reply, and those read. */
-    let arrayLeft = 0;
-    let items: string[] = [];
+    const tooLarge = (n?: number) => Object.assign(new UpstreamError(`${where}: reply${n ? ` of ${n} bytes` : ''} is larger than max_body_size (${maxBytes} bytes)`), { limit: 'body_size' });
     signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('connect', () => sock.write(cmds.map(encode).join('')));
+    sock.on('connect', () => sock.write(Buffer.concat(cmds.map((c) => encodeCommand(c)))));
     sock.on('error', (err: NodeJS.ErrnoException) => done(new UpstreamError(`${where}: ${err.code ?? err.message}`, { cause: err })));
-    sock.on('close', () => { if (replies.length < cmds.length) done(new UpstreamError(`${where}: connection closed before the reply`)); });
+    sock.on('close', () => {
+      if (replies.length < cmds.length) done(new UpstreamError(`${where}: connection closed before the reply`));
+    });
     sock.on('data', (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       for (;;) {
-        const nl = buf.indexOf('\r\n');
-        if (nl < 0) return;
-        const type = String.fromCharCode(buf[0]);
-        const head = buf.subarray(1, nl).toString();
-        if (type === '+') {
-          replies.push(head);
-          buf = buf.subarray(nl + 2);
-        } else if (type === '-' && replies.length === tolerated && arrayLeft === 0) {
+        const end = scanValue(buf, 0, buf.length, st);
+        if (end === BAD) return done(/larger than one buffer/.test(st.error) ? tooLarge() : new ProtocolError(`${where}: ${st.error}`));
+        // A bulk header names its length: refuse what would not fit before reading it; anything else by what is here.
+        if (end === NEED) return st.need > maxBytes || buf.length > maxBytes ? done(tooLarge(Math.max(st.need, buf.length))) : undefined;
+        if (end > maxBytes) return done(tooLarge(end));
+        const frame = buf.subarray(0, end);
+        buf = buf.subarray(end);
+        if (frame[0] === RespType.Error || frame[0] === RespType.BulkError) {
+          const text = errorText(frame);
+          if (replies.length !== tolerated) return done(/NOAUTH|WRONGPASS|invalid password/i.test(text) ? new AuthError(`${where}: ${text}`) : new UpstreamError(`${where}: ${text}`));
           replies.push('');
-          buf = buf.subarray(nl + 2);
-        } else if (type === '*' && arrayLeft === 0) {
-          const n = Number(head);
-          if (!Number.isInteger(n) || n < 0 || n > 1024) return done(new ProtocolError(`${where}: bad array length ${head}`));
-          buf = buf.subarray(nl + 2);
-          if (n === 0) replies.push('');
-          arrayLeft = n;
-          items = [];
-          if (n > 0) continue;
-        } else if (type === '-') {
-          return done(/NOAUTH|WRONGPASS|invalid password/i.test(head) ? new AuthError(`${where}: ${head}`) : new UpstreamError(`${where}: ${head}`));
-        } else if (type === '$' || type === '=') {
-          const len = Number(head);
-          if (!Number.isInteger(len) || len < 0) return done(new ProtocolError(`${where}: bad bulk length ${head}`));
-          // The source's max_body_size bounds a reply as it bounds an HTTP body (and keeps Buffer sizes sane).
-          if (len > maxBytes) return done(Object.assign(new UpstreamError(`${where}: reply of ${len} bytes is larger than max_body_size (${maxBytes} bytes)`), { limit: 'body_size' }));
-          if (buf.length < nl + 2 + len + 2) return;
-          const item = buf.subarray(nl + 2 + (type === '=' ? 4 : 0), nl + 2 + len).toString();
-          buf = buf.subarray(nl + 2 + len + 2);
-          if (arrayLeft > 0) {
-            items.push(item);
-            if (--arrayLeft > 0) continue;
-            replies.push(items.join('\n'));
-          } else replies.push(item);
-        } else return done(new ProtocolError(`${where}: unexpected reply type ${JSON.stringify(type)}`));
+        } else replies.push(replyText(frame, st));
         if (replies.length === cmds.length) return done();
       }
     });
   });
+}
+
+/** The text of one complete frame: strings as they are, an aggregate's items (flattened) one per line. */
+function replyText(frame: Buffer, st: ScanState): string {
+  const lineEnd = frame.indexOf(13);
+  const head = frame.subarray(1, lineEnd).toString('latin1');
+  switch (frame[0]) {
+    case RespType.BulkString:
+    case RespType.VerbatimString: {
+      if (head === '-1') return '';
+      const body = frame.subarray(lineEnd + 2, frame.length - 2);
+      return (frame[0] === RespType.VerbatimString ? body.subarray(4) : body).toString();
+    }
+    case RespType.Array:
+    case RespType.Set:
+    case RespType.Map:
+    case RespType.Push: {
+      const items: string[] = [];
+      for (let pos = lineEnd + 2; pos < frame.length; ) {
+        const next = scanValue(frame, pos, frame.length, st);
+        items.push(replyText(frame.subarray(pos, next), st));
+        pos = next;
+      }
+      return items.join('\n');
+    }
+    case RespType.Null:
+      return '';
+    default:
+      return head;
+  }
+}
+
+/** An error reply's message, simple (`-ERR …`) or bulk (`!len … `). */
+function errorText(frame: Buffer): string {
+  const lineEnd = frame.indexOf(13);
+  return frame[0] === RespType.BulkError ? frame.subarray(lineEnd + 2, frame.length - 2).toString() : frame.subarray(1, lineEnd).toString();
 }
 
 function abortError(signal: AbortSignal, where: string): Error {
