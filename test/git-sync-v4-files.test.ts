@@ -89,3 +89,13 @@ test('--touch-file relative and absolute: touched after the first sync and after
   }
   assert.ok(mtime(rel) < Date.now() - 3_000_000, 'the relative file of the other run is left alone');
 });
+
+test('--error-file also gets a bad configuration\'s message (as v4 writes it), and the exit is 2', async () => {
+  const root = join(tempDir('gs-err-cfg-'), 'root');
+  const r = await runPodkit(['git-sync', `--root=${root}`, '--error-file=error.json']);
+  assert.equal(r.code, 2);
+  assert.match(readFileSync(join(root, 'error.json'), 'utf8'), /--repo must be specified/);
+  const r2 = await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--error-file=error.json', '--username=u']);
+  assert.equal(r2.code, 2);
+  assert.match(readFileSync(join(root, 'error.json'), 'utf8'), /--password or --password-file must be set when --username is specified/);
+});

@@ -4,6 +4,9 @@ import { runUntilSignal } from '../core/lifecycle.js';
 import { spec } from './flags.js';
 import { optionsFromFlags } from './options.js';
 import { start } from './index.js';
+import { writeErrorFile } from './fsutil.js';
+import { ConfigError, UsageError } from '../core/errors.js';
+import { resolve } from 'node:path';
 
 const EPILOG = `Environment: every flag also reads GITSYNC_<NAME> (and the GIT_SYNC_<NAME> spelling kubernetes/git-sync v4 still accepts).
 Layout: --root/.git holds the one object store, --root/.worktrees/<hash> each published tree, and --link is a relative
@@ -21,9 +24,21 @@ export async function run(argv: string[]): Promise<number> {
       epilog: EPILOG,
       async main(parsed) {
         const v = parsed.values;
-        const opts = optionsFromFlags(v, (name) => parsed.origin[name] !== 'default');
         const log = commandLogger('git-sync', v);
-        const handle = await start({ ...opts, log });
+        let handle;
+        try {
+          handle = await start({ ...optionsFromFlags(v, (name) => parsed.origin[name] !== 'default'), log });
+        } catch (e) {
+          // v4 writes a bad configuration's message to the error file too, once --root is known.
+          if ((e instanceof UsageError || e instanceof ConfigError) && v['error-file'] && v.root) {
+            try {
+              writeErrorFile(resolve(v.root, v['error-file']), e.message);
+            } catch {
+              /* the usage error below is what matters */
+            }
+          }
+          throw e;
+        }
         let code = 0;
         const done = handle.done.then((c) => {
           code = c;

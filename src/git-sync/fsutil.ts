@@ -1,6 +1,6 @@
 /** @module File-system helpers for the sync engine: hardlink a tree, clear stale git locks, remove trees. */
-import { type Dirent, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { type Dirent, mkdirSync, promises as fsp, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../core/log.js';
 
 /**
@@ -128,4 +128,12 @@ export async function removeTempObjects(objectsDir: string, log: Logger): Promis
     }
   }
   return freed;
+}
+
+/** Replace the error file atomically (a temp file renamed over it), making its directory first. */
+export function writeErrorFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, path);
 }

@@ -1,5 +1,5 @@
 /** @module podkit git-sync: a drop-in for kubernetes/git-sync v4 with inbound triggers, atomic hardlinked publishes and honest health. */
-import { mkdirSync, promises as fsp, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, promises as fsp, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describeError, TimeoutError, ClosedError } from '../core/errors.js';
 import { createLogger, redactString, type Logger } from '../core/log.js';
@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.js';
 import { resolveOptions, type Options } from './options.js';
 import { Repo } from './repo.js';
 import { verifyTrigger } from './trigger.js';
+import { writeErrorFile } from './fsutil.js';
 import { addUser } from './user.js';
 
 export type { Options } from './options.js';
@@ -47,13 +48,6 @@ export interface Handle extends ComponentHandle {
   reload(): Promise<ReloadResult>;
   status(): Status;
   close(): Promise<void>;
-}
-
-function writeErrorFile(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
 }
 
 export async function start(options: Options): Promise<Handle> {
