@@ -66,7 +66,7 @@ export function run(argv: string[]): Promise<number> {
     {
       command: 'podkit up',
       usage: 'podkit up [flags] [-f] FILE…',
-      summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, StatefulSet, Job; ConfigMaps and Secrets from the same files): one set of namespaces per pod, each container from its image on the OCI runtime (or, opted in, a host process running its command + args).',
+      summary: 'Run Kubernetes Pod YAML locally (Pod, Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job; ConfigMaps, Secrets and PersistentVolumeClaims from the same files; other kinds ignored with a warning): one set of namespaces per pod, each container from its image on the OCI runtime (or, opted in, a host process running its command + args).',
       epilog: 'See docs/pod.md for what is honoured locally and what is not.',
       spec: upSpec,
       positionals: true,
