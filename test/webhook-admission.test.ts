@@ -156,6 +156,13 @@ describe('podkit webhook', () => {
     assert.equal(got.spec.initContainers[0].name, 'podkit-redis-ambassador');
   });
 
+  test('a field behind a feature gate is allowed, with a warning naming the gate in the response', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'g', annotations: { 'podkit.io/redis-ambassador.master': 'redis:6379' } }, spec: { volumes: [{ name: 't', emptyDir: { mode: 0o1777 } }], containers: [{ name: 'a', image: 'b', volumeMounts: [{ name: 't', mountPath: '/tmp' }] }] } };
+    const out = JSON.parse((await post(native.port, ca.cert, reviewOf(pod, 'gate-1'))).body);
+    assert.equal(out.response.allowed, true, JSON.stringify(out.response.status));
+    assert.deepEqual(out.response.warnings, ['spec.volumes[0].emptyDir.mode: emptyDir mode: feature gate EmptyDirVolumeMode (a cluster without it enabled refuses this pod)']);
+  });
+
   test('a bad annotation denies the pod with the annotation named', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: { 'podkit.io/redis-ambassador.master': 'nope' } }, spec: { containers: [{ name: 'a', image: 'b' }] } };
     const out = JSON.parse((await post(native.port, ca.cert, reviewOf(pod, 'deny-1'))).body);

@@ -69,14 +69,18 @@ export function review(raw: Buffer | string, opts: ReviewOptions): ReviewResult 
   try {
     const { ops, result } = patchFor(object, 'inject', opts);
     if (ops.length === 0) return reply({ allowed: true }, 'unchanged', subject);
+    let warnings: string[] = [];
     if (opts.validate ?? true) {
-      const issues = validateObject(result).filter((i) => i.severity === 'error');
+      const found = validateObject(result);
+      const issues = found.filter((i) => i.severity === 'error');
       if (issues.length) {
         const msg = `podkit: the injected ${subject} would be invalid: ${issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join('; ')}`;
         return reply({ allowed: false, status: { code: 400, reason: 'Invalid', message: msg } }, 'denied', subject, msg);
       }
+      // Fields behind a feature gate: the API server shows an admission response's warnings to the client (kubectl prints them).
+      warnings = found.filter((i) => i.gate).map((i) => `${i.path}: ${i.message}`);
     }
-    return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') }, 'patched', subject);
+    return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64'), ...(warnings.length ? { warnings } : {}) }, 'patched', subject);
   } catch (err) {
     const msg = `podkit: ${subject}: ${err instanceof PodkitError ? err.message : (err as Error).message}`;
     const code = err instanceof ConfigError ? 400 : 500;
