@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError, fileErrorReason, PermissionError, UsageError } from '../../core/errors.js';
 import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
-import { hostsLines, serviceBackend, serviceEnv, type LoadedManifests } from '../spec/index.js';
+import { hostsLines, serviceBackend, serviceEnv, type LoadedManifests, type PodPlan } from '../spec/index.js';
 import { startClusterIPs, type ClusterIPs } from '../runtime/cluster-ip.js';
 import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { ImageProvider } from '../images/types.js';
@@ -233,10 +233,12 @@ async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () =>
     });
     r.setServiceEnv(serviceEnv(links, plan.spec.enableServiceLinks !== false));
   }
+  const turn = gates();
   await Promise.all(
     runners.map((r, i) =>
       startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
-        .then(() => (stopping() || r.failedSetup ? undefined : r.start()))
+        .then(() => turn(o.loaded.pods[i].gate, r))
+        .then(() => (stopping() || r.failedSetup || r.phase !== 'Pending' ? undefined : r.start()))
         .catch(async (e: Error) => {
           o.err(`podkit: ${r.name}: ${e.message}`);
           await r.stop();
@@ -262,6 +264,39 @@ async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunne
     return;
   }
   await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
+}
+
+/**
+ * A Job's parallelism: a pod of a gated group waits (in order) until fewer than `size` of its group run; its turn
+ * ends when it does. A pod stopped while waiting (or whose setup failed) gives its place up at once.
+ */
+function gates(): (gate: PodPlan['gate'], r: PodRunner) => Promise<void> {
+  const groups = new Map<string, { free: number; waiting: (() => void)[] }>();
+  return async (gate, r) => {
+    if (!gate) return;
+    let g = groups.get(gate.group);
+    if (!g) groups.set(gate.group, (g = { free: gate.size, waiting: [] }));
+    const group = g;
+    const release = () => {
+      const next = group.waiting.shift();
+      if (next) next();
+      else group.free++;
+    };
+    if (group.free > 0) group.free--;
+    else {
+      let mine!: () => void;
+      const turn = new Promise<void>((resolve) => group.waiting.push((mine = resolve)));
+      const ended = await Promise.race([turn.then(() => false), r.done.then(() => true)]);
+      if (ended) {
+        const at = group.waiting.indexOf(mine);
+        if (at >= 0) group.waiting.splice(at, 1);
+        else release();
+        return;
+      }
+    }
+    if (r.failedSetup) release();
+    else void r.done.then(release);
+  };
 }
 
 /** StatefulSet OrderedReady: wait until the previous ordinal is Ready (or has ended). */

@@ -2,7 +2,7 @@
 import { apiVersionError } from './apiversions.js';
 import { configMap as configMapSchema, objectMeta, persistentVolumeClaim as pvcSchema, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
 import { serviceFrom } from './services.js';
-import type { ClaimInfo, ConfigMapData, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
+import type { ClaimInfo, ConfigMapData, Container, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
 import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
 import { parseYamlStream } from './yaml.js';
@@ -223,7 +223,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
       continue;
     }
-    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string) => {
+    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string, gate?: PodPlan['gate']) => {
       // One state folder per pod name: locally, names are unique across namespaces.
       const prev = podNames.get(name);
       // A pod name is a DNS subdomain (at most 253 characters); it also names the pod's folder in the state dir.
@@ -236,15 +236,18 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         return;
       }
       podNames.set(name, m.source);
-      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, source: m.source });
+      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, ...(gate ? { gate } : {}), source: m.source });
     };
     if (m.kind === 'Pod') {
       add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
     } else if (WORKLOADS.has(m.kind)) {
-      const spec = b.spec as { replicas?: number; parallelism?: number; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
+      const spec = b.spec as { replicas?: number; parallelism?: number; completions?: number; completionMode?: string; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
       // A StatefulSet's pods are `<pod>.<serviceName>` (the kubelet sets hostname and subdomain).
       const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
-      const n = m.kind === 'Job' ? (spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
+      // A Job with completions runs that many pods, at most parallelism at once; without, parallelism pods (a work queue).
+      const n = m.kind === 'Job' ? (spec.completions ?? spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
+      const gate = m.kind === 'Job' && spec.completions !== undefined ? { group: `Job/${ns}/${m.metadata.name}`, size: Math.max(1, spec.parallelism ?? 1) } : undefined;
+      const indexed = m.kind === 'Job' && spec.completionMode === 'Indexed';
       const templates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : [];
       const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
       const meta = spec.template.metadata ?? {};
@@ -253,7 +256,9 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
         if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
         const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
-        add(`${m.metadata.name}-${i}`, { ...meta, labels }, withClaims(podSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined);
+        const podMeta = indexed ? jobIndex(meta, labels, i) : { ...meta, labels };
+        const thisSpec = indexed ? withIndexEnv(podSpec) : podSpec;
+        add(`${m.metadata.name}-${i}`, podMeta, withClaims(thisSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined, gate);
       }
     }
   }
@@ -296,4 +301,18 @@ function withClaims(spec: PodSpec, templates: string[], pod: string, ns: string,
 export function formatIssue(i: Issue): string {
   const where = [i.source, i.path].filter(Boolean).join(': ');
   return `${i.severity}: ${where ? `${where}: ` : ''}${i.message}`;
+}
+
+const INDEX_KEY = 'batch.kubernetes.io/job-completion-index';
+
+/** An Indexed Job's pod carries its completion index as an annotation and a label, as the Job controller sets them. */
+function jobIndex(meta: ObjectMeta, labels: Record<string, string>, i: number): ObjectMeta {
+  return { ...meta, labels: { ...labels, [INDEX_KEY]: String(i) }, annotations: { ...(meta.annotations ?? {}), [INDEX_KEY]: String(i) } };
+}
+
+/** Every container of an Indexed Job's pod gets JOB_COMPLETION_INDEX from that annotation (unless it sets it). */
+function withIndexEnv(spec: PodSpec): PodSpec {
+  const add = (c: Container): Container =>
+    (c.env ?? []).some((e) => e.name === 'JOB_COMPLETION_INDEX') ? c : { ...c, env: [{ name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${INDEX_KEY}']` } } }, ...(c.env ?? [])] };
+  return { ...spec, containers: spec.containers.map(add), ...(spec.initContainers ? { initContainers: spec.initContainers.map(add) } : {}) };
 }

@@ -210,6 +210,8 @@ export interface PodPlan {
   owner?: string;
   /** StatefulSet OrderedReady: start only once this pod (the previous ordinal) is Ready. */
   startAfter?: string;
+  /** A Job's parallelism: at most `size` pods of `group` run at once, the others wait their turn (in order). */
+  gate?: { group: string; size: number };
   source: string;
 }
 
