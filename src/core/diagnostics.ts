@@ -19,6 +19,8 @@ export const CHANNELS = {
   ambassadorLatency: 'podkit:ambassador:latency',
   /** A pod lifecycle event `{t, pod, container?, event, detail?}` (start, exit, ready, backoff, kill, …). */
   podEvent: 'podkit:pod:event',
+  /** A metrics-adapter config reload finished `{source, outcome: 'success' | 'failure'}`. */
+  adapterReload: 'podkit:metrics-adapter:reload',
 } as const;
 
 export type ChannelName = (typeof CHANNELS)[keyof typeof CHANNELS];

@@ -2,6 +2,7 @@
 import { startHttpServer, sendText, type HttpHandle } from '../core/http.js';
 import { describeError, ConfigError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
+import { CHANNELS, podkitChannel } from '../core/diagnostics.js';
 import type { ComponentHandle, ReloadResult } from '../core/lifecycle.js';
 import type { HostPort } from '../core/parse.js';
 import type { MetricFamily } from '../core/metrics/model.js';
@@ -53,6 +54,9 @@ export interface Handle extends ComponentHandle {
   close(): Promise<void>;
 }
 
+/** Reload outcomes, published for the self-metrics (each event names its adapter: the channel is process-wide). */
+const reloadChannel = podkitChannel(CHANNELS.adapterReload);
+
 const sameHp = (a?: HostPort, b?: HostPort) => a?.host === b?.host && a?.port === b?.port;
 
 export async function start(options: Options = {}): Promise<Handle> {
@@ -76,6 +80,7 @@ export async function start(options: Options = {}): Promise<Handle> {
   } catch (err) {
     await sources.close();
     store.close();
+    self.close();
     throw err;
   }
 
@@ -109,8 +114,7 @@ export async function start(options: Options = {}): Promise<Handle> {
       try {
         next = await load();
       } catch (err) {
-        self.reloads.inc({ outcome: 'failure' });
-        self.lastReloadOk.set({}, 0);
+        reloadChannel.publish({ source: self, outcome: 'failure' });
         log.error('reload failed; keeping the running config', { error: describeError(err) });
         throw err;
       }
@@ -121,8 +125,7 @@ export async function start(options: Options = {}): Promise<Handle> {
         } catch (err) {
           // The new addresses could not be bound: put the old listeners back and report the reload as failed.
           listeners = await startListenersSwap(undefined, ingest, cfg, log).catch(() => undefined);
-          self.reloads.inc({ outcome: 'failure' });
-          self.lastReloadOk.set({}, 0);
+          reloadChannel.publish({ source: self, outcome: 'failure' });
           log.error('reload failed: cannot listen on the new StatsD addresses; keeping the old ones', { error: describeError(err) });
           throw err;
         }
@@ -142,8 +145,7 @@ export async function start(options: Options = {}): Promise<Handle> {
         self.otlp = otlp ? () => otlp!.stats() : undefined;
       }
       cfg = next;
-      self.reloads.inc({ outcome: 'success' });
-      self.lastReloadOk.set({}, 1);
+      reloadChannel.publish({ source: self, outcome: 'success' });
       log.info('config reloaded', { mappings: s.mapping.mappings.length, sources: next.sources.length });
     });
     reloading = run.catch(() => undefined);
@@ -192,6 +194,7 @@ export async function start(options: Options = {}): Promise<Handle> {
     await http?.close();
     await sources.close();
     store.close();
+    self.close();
     throw err;
   }
   log.info('metrics-adapter started', { http: http.address, statsdUdp: listeners.udp, statsdUdpReceiver: listeners.udpReceiver, statsdTcp: listeners.tcp, mappings: cfg.statsd.mapping.mappings.length, sources: cfg.sources.length });
@@ -223,6 +226,7 @@ export async function start(options: Options = {}): Promise<Handle> {
       await h.close();
       await sources.close();
       store.close();
+      self.close();
     },
   };
 }

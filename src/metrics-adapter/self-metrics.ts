@@ -1,5 +1,6 @@
 /** @module The adapter's own metrics: packets, lines, parse errors by reason, drops, series, source scrapes, reloads. */
 import { Registry, type Counter, type Gauge, type Histogram } from '../core/metrics/registry.js';
+import { CHANNELS, onChannel } from '../core/diagnostics.js';
 import type { MetricFamily } from '../core/metrics/model.js';
 import type { IngestStats } from './statsd/ingest.js';
 import type { DropReason, SeriesStore } from './store.js';
@@ -41,7 +42,20 @@ export class SelfMetrics {
     this.reloads = r.counter({ name: `${P}config_reloads_total`, help: 'Config reloads by outcome.', labelNames: ['outcome'] });
     this.lastReloadOk = r.gauge({ name: `${P}config_last_reload_successful`, help: 'Whether the last config reload succeeded.' });
     this.lastReloadOk.set({}, 1);
+    // Reload outcomes arrive as events from the adapter this instance belongs to (core/diagnostics.ts).
+    this.unsubscribe = onChannel(CHANNELS.adapterReload, (m) => {
+      const e = m as { source: unknown; outcome: 'success' | 'failure' };
+      if (e.source !== this) return;
+      this.reloads.inc({ outcome: e.outcome });
+      this.lastReloadOk.set({}, e.outcome === 'success' ? 1 : 0);
+    });
     r.addCollector(() => this.collectStats());
+  }
+
+  private readonly unsubscribe: () => void;
+
+  close(): void {
+    this.unsubscribe();
   }
 
   drop(reason: DropReason | 'mapping_drop', n = 1): void {
