@@ -62,6 +62,7 @@ export function openPod(o: RunnerOptions, plan: PodPlan, w: RunWiring): RunnerPo
     dir,
     images: sb instanceof ContainerSandbox ? o.images : undefined,
     backoff: { maxMs: o.maxBackoffMs },
+    logLimits: o.logLimits,
     podkitEnv: o.podkitLogFormat ? { PODKIT_LOG_FORMAT: o.podkitLogFormat } : undefined,
     output: (c, _s, line) => {
       keepLast(x.logs, c, line, 8);

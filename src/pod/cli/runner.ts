@@ -13,6 +13,7 @@ import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { ImageProvider } from '../images/types.js';
 import { cleanupPod, listPods, writeJSON, type PodState } from '../runtime/state.js';
 import { lockPod, type PodLock } from '../runtime/podlock.js';
+import type { LogLimits } from '../runtime/logfile.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
 import { onOutputClosed } from '../../core/stdio.js';
@@ -33,6 +34,8 @@ export interface RunnerOptions {
   images?: ImageProvider;
   /** The OCI runtime binary (`crun`, or `runc`). */
   ociRuntime?: string;
+  /** Each container log's rotation (size × files). */
+  logLimits?: LogLimits;
   /** Keep a pod that ended on its own (Succeeded/Failed) in the state folder with its status and logs, until `podkit down`. */
   keepFinished?: boolean;
   /** Where container lines and runner events go. */

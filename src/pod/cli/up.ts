@@ -11,6 +11,8 @@ import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedMani
 import { listPods, readJSON } from '../runtime/state.js';
 import { heldPodLocks, podLockName } from '../runtime/podlock.js';
 import type { PodStatus } from '../runtime/pod.js';
+import type { LogLimits } from '../runtime/logfile.js';
+import { quantity } from '../spec/resources.js';
 import { provisionClaim } from '../runtime/claims.js';
 import { checkStateDir, chooseSandbox, runPods } from './runner.js';
 import { imageServiceFor } from '../images/index.js';
@@ -21,6 +23,8 @@ export const upSpec = {
   sandbox: flag.enum({ help: 'namespaced (root: netns, mount and pid namespaces per pod), host (no isolation), auto', values: ['auto', 'namespaced', 'host'], default: 'auto' }),
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
   'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
+  'log-max-size': flag.string({ help: "Rotate each container's log past this size (the kubelet's containerLogMaxSize)", default: '10Mi', metavar: 'QUANTITY' }),
+  'log-max-files': flag.int({ help: "Log files kept per container, the current one included (the kubelet's containerLogMaxFiles)", default: 5 }),
   'state-dir': flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' }),
   'from-images': flag.bool({ help: 'Run each container from its image on the OCI runtime (pulled into the store under --state-dir; the host-process.podkit.io/<container> annotation opts one out)', env: ['PODKIT_FROM_IMAGES'], default: true }),
   'host-processes': flag.bool({ help: "Run every container as a host process running its command + args (no image; podkit's behaviour before containers, for development)", env: ['PODKIT_HOST_PROCESSES'], default: false }),
@@ -75,6 +79,7 @@ export function run(argv: string[]): Promise<number> {
         const fromImages = runsFromImages(values['from-images'], values['host-processes'], origin) && (values.sandbox as string) !== 'host';
         const loaded = loadFiles([...values.filename, ...positionals], err, fromImages);
         const root = values['state-dir'];
+        const limits = logLimits(values['log-max-size'], values['log-max-files']);
         if (values['dry-run']) {
           for (const p of loaded.pods) process.stdout.write(`${p.namespace}/${p.name}: ${[...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name).join(', ')}\n`);
           return 0;
@@ -93,7 +98,7 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], color, podkitLogFormat, out: (l) => process.stdout.write(l + '\n'), err });
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], logLimits: limits, color, podkitLogFormat, out: values['detached-child'] ? () => undefined : (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,
@@ -159,4 +164,17 @@ async function detach(argv: string[], root: string, pods: string[], stdinText?: 
   process.stdout.write(`${pods.join('\n')}\n`);
   process.stderr.write(`podkit: running in the background (pid ${child.pid}); runner log ${log}${url ? `; status ${url}` : ''}\n`);
   return 0;
+}
+
+/** --log-max-size / --log-max-files as the kubelet checks them: a positive quantity, at least 2 files. */
+function logLimits(size: string, files: number): LogLimits {
+  let maxBytes: number;
+  try {
+    maxBytes = quantity(size);
+  } catch {
+    maxBytes = NaN;
+  }
+  if (!Number.isFinite(maxBytes) || maxBytes < 1024) throw new UsageError(`--log-max-size: "${size}" is not a size of at least 1Ki (e.g. 10Mi)`);
+  if (!Number.isInteger(files) || files < 2) throw new UsageError(`--log-max-files: must be at least 2, got ${files}`);
+  return { maxBytes: Math.floor(maxBytes), maxFiles: files };
 }

@@ -3,7 +3,7 @@
  * probe, main containers; shutdown stops mains first, then sidecars in reverse order, then tears the sandbox down.
  */
 import { CHANNELS, podkitChannel } from '../../core/diagnostics.js';
-import { appendFileSync, existsSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { realClock, type Clock } from './clock.js';
 import { ContainerRunner, type ContainerKind, type ContainerStatus, type PodEvent } from './container.js';
 import { forwardPort, type Forwarder } from './forward.js';
 import { baseEnv, tool } from './proc.js';
+import { RotatingLog, type LogLimits } from './logfile.js';
 import type { LaunchSpec, Sandbox } from './sandbox.js';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.js';
 import type { ImageProvider, UnpackedImage } from '../images/types.js';
@@ -59,6 +60,8 @@ export interface PodRunnerOptions {
   changed?(): void;
   /** Env for podkit's own containers unless their spec sets it (PODKIT_LOG_FORMAT=text when the runner's output is a terminal). */
   podkitEnv?: Record<string, string>;
+  /** Each container log's rotation (the kubelet's 10 MiB × 5 files by default). */
+  logLimits?: LogLimits;
   /** tmpfs mounts made for emptyDir medium Memory (for the state file). */
   onMount?(path: string): void;
   /**
@@ -88,7 +91,7 @@ export class PodRunner {
   private preparing?: Promise<void>;
   private extraHosts: string[] = [];
   private serviceEnv: Record<string, string> = {};
-  private logs: WriteStream[] = [];
+  private logs: RotatingLog[] = [];
   private forwarders: Forwarder[] = [];
   private stopRequested = false;
   private stopping?: Promise<void>;
@@ -161,7 +164,7 @@ export class PodRunner {
 
   private make(c: Container, kind: ContainerKind): ContainerRunner {
     const logFile = join(this.o.dir, 'logs', `${c.name}.log`);
-    let log: WriteStream | undefined;
+    let log: RotatingLog | undefined;
     return new ContainerRunner(c, kind, {
       sandbox: this.o.sandbox,
       clock: this.clock,
@@ -183,11 +186,10 @@ export class PodRunner {
       output: (stream, line) => {
         // One append stream per container (survives restarts); errors after teardown removed the folder are ignored.
         if (!log) {
-          log = createWriteStream(logFile, { flags: 'a' });
-          log.on('error', () => undefined);
+          log = new RotatingLog(logFile, this.o.logLimits);
           this.logs.push(log);
         }
-        log.write(line + '\n');
+        log.write(line);
         this.o.output?.(c.name, stream, line);
       },
       changed: () => this.o.changed?.(),
@@ -392,7 +394,7 @@ export class PodRunner {
   }
 
   private async cleanup(): Promise<void> {
-    for (const l of this.logs.splice(0)) await new Promise<void>((r) => l.end(() => r()));
+    for (const l of this.logs.splice(0)) await l.close();
     for (const f of this.forwarders.splice(0)) await f.close();
     await this.o.sandbox.teardown();
     for (const p of this.tmpfs.splice(0)) await tool(['umount', '-l', p]).catch(() => undefined);
