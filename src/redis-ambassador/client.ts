@@ -220,11 +220,11 @@ export class ClientSession implements ReplySink, local.LocalState {
     const ctx = this.ctx;
     if (info.replicaOk && ctx.readPolicy !== 'master') {
       const n = this.place.readReplica();
-      const u = n ? n.shared(this.id, this.db, this.proto) : null;
+      const u = n ? n.forCommand(info.lane, this.id, this.db, this.proto) : null;
       if (u) return this.enqueue(u, info, R_REPLICA, buf, start, end);
       if (ctx.readPolicy === 'replica') return this.unavailable(info, 'every replica is');
     }
-    const u = ctx.noMaster || this.held > 0 ? null : ctx.master.shared(this.id, this.db, this.proto);
+    const u = ctx.noMaster || this.held > 0 ? null : ctx.master.forCommand(info.lane, this.id, this.db, this.proto);
     if (!u) {
       if (!ctx.retry) return this.unavailable(info, 'master');
       // Failover in progress: wait for the new master (bounded) rather than fail the command.

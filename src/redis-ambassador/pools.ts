@@ -1,4 +1,5 @@
 /** @module Upstream connections per node: small shared pools keyed by (db, protocol), dedicated connections, backoff. */
+import { LANE_DB0, LANE_SCRIPT } from './resp/commands.js';
 import { OWN_CLOSES, Upstream, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter. */
@@ -8,6 +9,8 @@ export function backoffMs(failures: number): number {
 }
 
 const MAX_IDLE_DEDICATED = 8;
+/** Script connections per (db, protocol): past this many clients running scripts at once, scripts share them. */
+const MAX_SCRIPT_CONNS = 8;
 
 /**
  * Every connection to one node. Shared pools are keyed by `db * 4 + proto`, so a client that selected db N or
@@ -17,6 +20,7 @@ const MAX_IDLE_DEDICATED = 8;
 export class NodeConns {
   private readonly pools = new Map<number, (Upstream | null)[]>();
   private readonly idle = new Map<number, Upstream[]>();
+  private readonly scripts = new Map<number, Upstream[]>();
   private failures = 0;
   private retryAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -83,7 +87,7 @@ export class NodeConns {
       const i = list.indexOf(u);
       if (i >= 0) list[i] = null;
     }
-    for (const list of this.idle.values()) {
+    for (const list of [...this.idle.values(), ...this.scripts.values()]) {
       const i = list.indexOf(u);
       if (i >= 0) list.splice(i, 1);
     }
@@ -126,6 +130,31 @@ export class NodeConns {
     if (u !== null) return u;
     if (this.closing || (this.failures > 0 && Date.now() < this.retryAt)) return null;
     return (list[slot] = this.make(db, proto));
+  }
+
+  /** The connection for a command of this client by the command's lane (`resp/commands.ts`). */
+  forCommand(lane: number, clientId: number, db: number, proto: number): Upstream | null {
+    if (lane === LANE_SCRIPT) return this.script(clientId, db, proto);
+    return this.shared(clientId, lane === LANE_DB0 ? 0 : db, proto);
+  }
+
+  /**
+   * A connection for a script command: the one this client's scripts are in flight on, else one with nothing in
+   * flight, else a new one (up to MAX_SCRIPT_CONNS), else the least busy. Scripts need no reset between clients:
+   * a SELECT inside a script does not outlive it (Redis 7).
+   */
+  script(clientId: number, db: number, proto: number): Upstream | null {
+    if (this.closing || (this.failures > 0 && Date.now() < this.retryAt)) return null;
+    const key = db * 4 + proto;
+    let list = this.scripts.get(key);
+    if (!list) this.scripts.set(key, (list = []));
+    let pick: Upstream | null = null;
+    for (const u of list) if (u.inflight > 0 && u.scriptOwner === clientId) pick = u;
+    if (pick === null) pick = list.find((u) => u.inflight === 0) ?? null;
+    if (pick === null && list.length < MAX_SCRIPT_CONNS) list.push((pick = this.make(db, proto)));
+    if (pick === null) for (const u of list) if (pick === null || u.inflight < pick.inflight) pick = u;
+    if (pick !== null) pick.scriptOwner = clientId;
+    return pick;
   }
 
   /** A connection for one client alone (transactions, blocking commands, pub/sub). */

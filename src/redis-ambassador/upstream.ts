@@ -24,6 +24,8 @@ export const HOOK_EXEC = 4;
 const EXPECT_OK = 1;
 const EXPECT_PONG = 2;
 const EXPECT_MAP = 3;
+/** The handshake's SELECT: +OK, and a -BUSY is retried (`Upstream.sendSelect`). */
+const EXPECT_SELECT = 4;
 
 function handshakeAnswer(expect: number, buf: Buffer, from: number, to: number): boolean {
   if (expect === EXPECT_MAP) return buf[from] === RespType.Map || buf[from] === RespType.Array;
@@ -135,6 +137,14 @@ export interface UpstreamEvents {
 
 let nextId = 1;
 
+/** How soon a SELECT refused with -BUSY is sent again. */
+const SELECT_RETRY_MS = 20;
+
+/** buf[from, to) is a `-BUSY …` error (a script or function running past busy-reply-threshold). */
+export function isBusy(buf: Buffer, from: number, to: number): boolean {
+  return to - from > 6 && buf[from] === 45 && buf.toString('latin1', from + 1, from + 6) === 'BUSY ';
+}
+
 /** Why the ambassador itself closes a connection (not a failure of the node). */
 export const OWN_CLOSES: ReadonlySet<string> = new Set(['released', 'client gone', 'ambassador closing']);
 
@@ -155,6 +165,14 @@ export class Upstream {
   private handshakeLeft = 0;
   /** Commands queued but not yet written: a reply while every written command is answered is one nobody asked for. */
   private unflushed = 0;
+  /**
+   * Commands held back (copied) until this connection's SELECT is answered: a SELECT refused with -BUSY (a script
+   * running past busy-reply-threshold) must not let them run in db 0 once the script ends. Null: not gated.
+   */
+  private gated: Buffer[] | null = null;
+  private selectRetry: NodeJS.Timeout | null = null;
+  /** The client whose script commands are in flight here (a script connection: `NodeConns.script`). */
+  scriptOwner = 0;
   /** RESETs sent through the tunnel whose `+RESET` has not come back yet. */
   private resetsOwed = 0;
   closed = false;
@@ -223,8 +241,36 @@ export class Upstream {
       if (o.password !== undefined) args.push('AUTH', o.username ?? 'default', o.password);
       this.internal(args, HOOK_HANDSHAKE, EXPECT_MAP);
     } else if (o.password !== undefined) this.internal(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password], HOOK_HANDSHAKE, EXPECT_OK);
-    if (this.db !== 0) this.internal(['SELECT', String(this.db)], HOOK_HANDSHAKE, EXPECT_OK);
+    if (this.db !== 0) {
+      this.gated ??= [];
+      this.sendSelect(null);
+    }
     if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE, EXPECT_PONG);
+  }
+
+  /** The handshake's SELECT: `head` null queues it last; otherwise it goes first, before the gated commands (a retry). */
+  private sendSelect(head: Pending | null): void {
+    const p = newPending();
+    p.hook = HOOK_HANDSHAKE;
+    p.hookArg = EXPECT_SELECT;
+    this.handshakeLeft++;
+    if (head === null) return this.sendBuf(p, encodeCommand(['SELECT', String(this.db)]));
+    p.unext = this.head;
+    this.head = p;
+    this.tail ??= p;
+    this.inflight++;
+    this.unflushed++;
+    this.out.add(encodeCommand(['SELECT', String(this.db)]));
+    markDirty(this);
+  }
+
+  /** The SELECT is answered: the commands held behind it go out. */
+  private ungate(): void {
+    const g = this.gated;
+    this.gated = null;
+    if (g === null) return;
+    for (const b of g) this.out.add(b);
+    if (g.length > 0) markDirty(this);
   }
 
   /** Send a command whose reply is dropped (errors are reported); a handshake's `expect`s what it must answer. */
@@ -244,6 +290,11 @@ export class Upstream {
     this.tail = p;
     this.inflight++;
     this.unflushed++;
+    if (this.gated !== null && p.hook !== HOOK_HANDSHAKE) {
+      this.gated.push(Buffer.from(src.subarray(from, to)));
+      if (this.closed) this.failAll();
+      return;
+    }
     this.out.addRange(src, from, to);
     markDirty(this);
     if (this.closed) this.failAll();
@@ -270,7 +321,7 @@ export class Upstream {
   flush(): void {
     if (this.closed || this.conn === null || this.out.empty) return;
     this.opts.traffic.upstreamOut += this.out.bytes;
-    this.unflushed = 0;
+    this.unflushed = this.gated === null ? 0 : this.gated.length;
     this.out.writeTo(this.conn);
   }
 
@@ -353,14 +404,23 @@ export class Upstream {
       if (p.hook === HOOK_HANDSHAKE) {
         const expect = p.hookArg;
         freePending(p);
+        // -BUSY: the node took the connection (authentication comes before that check) but runs a script. A PING
+        // is answered; a SELECT is sent again until it is done, the commands behind it held meanwhile.
+        if (first === RespType.Error && isBusy(buf, from, to)) {
+          this.handshakeLeft--;
+          if (expect === EXPECT_SELECT) this.retrySelect();
+          else this.handshakeDone();
+          return;
+        }
         if (first === RespType.Error) {
           this.refusal = buf.toString('latin1', from + 1, to - 2);
           this.destroy(`refused: ${this.refusal}`);
         } else if (!handshakeAnswer(expect, buf, from, to)) {
           this.destroy(`protocol error: unexpected handshake reply ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 32)))}`);
-        } else if (--this.handshakeLeft === 0 && !this.ready) {
-          this.ready = this.established = true;
-          this.events.ready(this);
+        } else {
+          if (expect === EXPECT_SELECT) this.ungate();
+          this.handshakeLeft--;
+          this.handshakeDone();
         }
         return;
       }
@@ -379,6 +439,22 @@ export class Upstream {
     if (p.cmd !== null && first === RespType.Error && to - from > 9 && buf.toString('latin1', from + 1, from + 9) === 'READONLY' && c.retry(p, this, buf.subarray(from, to))) return;
     this.events.latency(p.route, (now - p.t0) / 1000);
     c.replyRange(p, buf, from, to);
+  }
+
+  private handshakeDone(): void {
+    if (this.handshakeLeft === 0 && !this.ready) {
+      this.ready = this.established = true;
+      this.events.ready(this);
+    }
+  }
+
+  private retrySelect(): void {
+    if (this.selectRetry || this.closed) return;
+    this.selectRetry = setTimeout(() => {
+      this.selectRetry = null;
+      if (!this.closed) this.sendSelect(this.head);
+    }, SELECT_RETRY_MS);
+    this.selectRetry.unref();
   }
 
   /** Fail every command in flight with -ERR (never another command's reply). */
@@ -405,6 +481,8 @@ export class Upstream {
     if (this.closed) return;
     this.closed = true;
     this.ready = false;
+    if (this.selectRetry) clearTimeout(this.selectRetry);
+    this.gated = null;
     this.conn?.destroy();
     this.socket.destroy();
     this.inb.clear();

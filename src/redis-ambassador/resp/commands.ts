@@ -65,6 +65,8 @@ export interface CommandInfo {
   readonly special: Special;
   /** Subcommands by lowercase name, when this is a container (CLIENT, CONFIG, OBJECT, …). */
   readonly subs: Map<string, CommandInfo> | null;
+  /** Which connections it uses on a node: LANE_SHARED, LANE_SCRIPT or LANE_DB0. */
+  readonly lane: number;
   /** Commands counted per route (indexed by R_*), kept here so counting costs no lookup. */
   readonly counts: number[];
 }
@@ -103,6 +105,31 @@ const SPECIALS: Record<string, Special> = {
   zscan: Special.Scan,
 };
 
+/** The client's shared connection for its db and protocol. */
+export const LANE_SHARED = 0;
+/**
+ * A script (EVAL, FCALL…) runs on a connection no other client waits on: one running past busy-reply-threshold then
+ * holds up only its own client, and the others reach Redis and get its -BUSY, as they would connected directly.
+ */
+export const LANE_SCRIPT = 1;
+/**
+ * Commands Redis takes while a script is busy and that do not depend on the db: they go on the db 0 connection,
+ * which is always up, since a connection for another db cannot be set up (SELECT) while a script is busy.
+ */
+export const LANE_DB0 = 2;
+
+const LANES: Record<string, number> = {
+  eval: LANE_SCRIPT,
+  evalsha: LANE_SCRIPT,
+  eval_ro: LANE_SCRIPT,
+  evalsha_ro: LANE_SCRIPT,
+  fcall: LANE_SCRIPT,
+  fcall_ro: LANE_SCRIPT,
+  'script|kill': LANE_DB0,
+  'function|kill': LANE_DB0,
+  'function|stats': LANE_DB0,
+};
+
 export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null): CommandInfo {
   let flags = 0;
   for (const f of flagNames) flags |= FLAG_BITS[f.toLowerCase()] ?? 0;
@@ -110,7 +137,7 @@ export function makeInfo(name: string, flagNames: readonly string[], subs: Map<s
   const replicaOk = (flags & F_READONLY) !== 0 && (flags & (F_WRITE | F_BLOCKING | F_PUBSUB | F_ADMIN | F_MAY_REPLICATE)) === 0 && name !== 'evalsha_ro';
   let special = SPECIALS[name] ?? Special.None;
   if (special === Special.None && (flags & F_BLOCKING) !== 0) special = Special.Blocking;
-  return { name, flags, replicaOk, special, subs, counts: [0, 0, 0, 0] };
+  return { name, flags, replicaOk, special, subs, lane: LANES[name] ?? LANE_SHARED, counts: [0, 0, 0, 0] };
 }
 
 /** Anything not in the table: goes to the master (safe default). */

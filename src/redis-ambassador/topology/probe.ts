@@ -124,6 +124,11 @@ export class NodeProbe {
       this.onChange(this);
     } catch (e) {
       if (this.inFlightSince <= mine) this.inFlightSince = 0;
+      // -BUSY: the node answers, but a script runs past busy-reply-threshold; its role is what it was.
+      if ((e as Error).message.startsWith('BUSY ') && this.result.role !== null) {
+        this.armWatchdog();
+        return this.result;
+      }
       this.markDown(`probe failed: ${(e as Error).message}`);
     }
     return this.result;
