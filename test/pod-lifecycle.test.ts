@@ -159,7 +159,7 @@ spec:
 test('once the grace period has run out, each sidecar still gets the kubelet\'s 2 s between SIGTERM and SIGKILL (a main gets what is left)', async () => {
   const clock = new FakeClock();
   const stubborn = `[sh, -c, "trap '' TERM; echo up; while :; do sleep 0.05; done"]`;
-  const { r, events } = pod(
+  const { r, events, output } = pod(
     `apiVersion: v1
 kind: Pod
 metadata: { name: grace }
@@ -171,7 +171,9 @@ spec:
     { clock },
   );
   await r.start();
-  await pollUntil(() => r.status().phase === 'Running' || undefined, { timeoutMs: 10_000, what: 'running' });
+  // Both shells must have set their trap (they print "up" after it), or a main killed by SIGTERM ends before the
+  // grace period does and the sidecar's 2 s would start from an earlier clock.
+  await pollUntil(() => output.includes('main: up') && output.includes('side: up'), { timeoutMs: 10_000, what: 'both containers to ignore SIGTERM' });
   const stopped = r.stop();
   const sigterm = (c: string) => pollUntil(() => events.find((e) => e.container === c && e.event === 'sigterm'), { timeoutMs: 10_000, what: `${c} SIGTERM` });
   assert.equal((await sigterm('main')).detail, 'SIGKILL in 1000ms');
