@@ -1,14 +1,16 @@
-/** @module One handle contract for every component's start(): address = data plane, httpAddress = HTTP, reload() → ReloadResult, close(). */
+/** @module One handle contract for every component's start() (and the webhook's): address = data plane, httpAddress = HTTP, reload() → ReloadResult, close(). */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { ComponentHandle } from '../src/core/lifecycle.js';
 import { start as startAmbassador } from '../src/redis-ambassador/index.js';
 import { start as startAdapter } from '../src/metrics-adapter/index.js';
 import { start as startGitSync } from '../src/git-sync/index.js';
-import { closeRedisClients, makeRepo, pollUntil, startRedis, stopAll, tempDir } from './helpers/index.js';
+import { startWebhook } from '../src/inject/server.js';
+import { closeRedisClients, issueCert, makeCA, makeRepo, pollUntil, startRedis, stopAll, tempDir } from './helpers/index.js';
 
 after(async () => {
   closeRedisClients();
@@ -22,7 +24,34 @@ interface Case {
   start(): Promise<ComponentHandle>;
   /** Proves `address` is the data plane by using it as a client of the component would. */
   dataPlane?(h: ComponentHandle): Promise<void>;
+  /** The data plane is a route of the HTTP server itself (the webhook's POST /mutate), so both addresses are one. */
+  sameServer?: boolean;
+  /** Status of GET `path` on the HTTP server; plain http unless the component serves HTTPS only. */
+  get?(port: number, path: string): Promise<number>;
 }
+
+/** One HTTPS request trusting `ca`; resolves with the status and body. */
+function httpsRequest(port: number, ca: string, method: string, path: string, body = ''): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+let webhookCA = '';
+const POD_REVIEW = JSON.stringify({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'contract-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'default', name: 'p', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
+});
 
 const cases: Case[] = [
   {
@@ -58,18 +87,39 @@ const cases: Case[] = [
     name: 'git-sync',
     start: () => startGitSync({ repo: makeRepo().url, root: join(tempDir('contract-'), 'root'), periodMs: 3_600_000, httpBind: ANY }),
   },
+  {
+    name: 'webhook',
+    async start() {
+      const ca = await makeCA('contract-ca');
+      webhookCA = ca.cert;
+      const cert = await issueCert(ca);
+      return startWebhook({ certFile: cert.certFile, keyFile: cert.keyFile, bind: ANY, reloadIntervalMs: 0, review: { image: 'ghcr.io/podkit/podkit:test', sidecarMode: 'native', version: 'test' } });
+    },
+    sameServer: true,
+    async dataPlane(h) {
+      const r = await httpsRequest(h.address!.port, webhookCA, 'POST', '/mutate', POD_REVIEW);
+      assert.equal(r.status, 200, r.body);
+      assert.equal((JSON.parse(r.body) as { response: { uid: string; allowed: boolean } }).response.uid, 'contract-1');
+    },
+    get: async (port, path) => (await httpsRequest(port, webhookCA, 'GET', path)).status,
+  },
 ];
+
+const plainGet = async (port: number, path: string) => (await fetch(`http://127.0.0.1:${port}${path}`)).status;
 
 for (const c of cases) {
   test(`${c.name}: the handle follows the one contract`, { timeout: 60_000 }, async () => {
     const h = await c.start();
+    const get = c.get ?? plainGet;
     let closed = false;
     try {
       assert.equal(typeof h.close, 'function');
       assert.ok(h.httpAddress && h.httpAddress.port > 0, 'httpAddress is the HTTP address actually bound');
-      assert.equal((await fetch(`http://127.0.0.1:${h.httpAddress.port}/healthz`)).status, 200, 'httpAddress serves /healthz');
+      assert.equal(await get(h.httpAddress.port, '/healthz'), 200, 'httpAddress serves /healthz');
       if (c.dataPlane) {
-        assert.ok(h.address && h.address.port > 0 && h.address.port !== h.httpAddress.port, 'address is the data plane, not the HTTP one');
+        assert.ok(h.address && h.address.port > 0, 'address is the data plane address actually bound');
+        if (c.sameServer) assert.deepEqual(h.address, h.httpAddress, 'a data plane served by the HTTP server gives that one address');
+        else assert.notEqual(h.address.port, h.httpAddress.port, 'address is the data plane, not the HTTP one');
         await c.dataPlane(h);
       } else assert.equal(h.address, null, 'a component without a data plane says so');
       if (h.reload) {
@@ -80,7 +130,7 @@ for (const c of cases) {
       }
       await h.close();
       closed = true;
-      await assert.rejects(fetch(`http://127.0.0.1:${h.httpAddress.port}/healthz`), 'close() stops the HTTP server');
+      await assert.rejects(get(h.httpAddress.port, '/healthz'), 'close() stops the HTTP server');
     } finally {
       if (!closed) await h.close();
     }

@@ -26,15 +26,21 @@ function handshake(port: number, ca: string): Promise<boolean> {
   });
 }
 
+/** Two CAs with a server pair each; the first pair copied to the files the webhook serves from. */
+async function twoPairs(name: string) {
+  const dir = tempDir();
+  const [ca1, ca2] = await Promise.all([makeCA(`${name}-one`), makeCA(`${name}-two`)]);
+  const [c1, c2] = await Promise.all([issueCert(ca1), issueCert(ca2)]);
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  copyFileSync(c1.certFile, certFile);
+  copyFileSync(c1.keyFile, keyFile);
+  return { ca1, ca2, c1, c2, certFile, keyFile };
+}
+
 describe('webhook TLS', () => {
   test('a rotated certificate is picked up without a restart; a broken one keeps the old', async () => {
-    const dir = tempDir();
-    const [ca1, ca2] = await Promise.all([makeCA('ca-one'), makeCA('ca-two')]);
-    const [c1, c2] = await Promise.all([issueCert(ca1), issueCert(ca2)]);
-    const certFile = join(dir, 'tls.crt');
-    const keyFile = join(dir, 'tls.key');
-    copyFileSync(c1.certFile, certFile);
-    copyFileSync(c1.keyFile, keyFile);
+    const { ca1, ca2, c1, c2, certFile, keyFile } = await twoPairs('ca');
     const h = await startWebhook({ certFile, keyFile, review: REVIEW, reloadIntervalMs: 50 });
     try {
       assert.equal(await handshake(h.address.port, ca1.cert), true);
@@ -45,7 +51,26 @@ describe('webhook TLS', () => {
       assert.equal(await handshake(h.address.port, ca1.cert), false);
       // A half-written rotation (cert and key do not match) is refused; the server keeps the last good pair.
       writeFileSync(certFile, c1.cert);
-      assert.equal(await h.reload(), false);
+      const refused = await h.reload();
+      assert.equal(refused.ok, false);
+      assert.match(refused.error ?? '', /do not load/);
+      writeFileSync(certFile, c2.cert);
+      assert.deepEqual(await h.reload(), { ok: true, changed: [] }, 'the pair already served: nothing changed');
+      assert.equal(await handshake(h.address.port, ca2.cert), true);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('reload() says what it changed when polling is off', async () => {
+    const { ca2, c2, certFile, keyFile } = await twoPairs('call');
+    const h = await startWebhook({ certFile, keyFile, review: REVIEW, reloadIntervalMs: 0 });
+    try {
+      assert.deepEqual(h.address, h.httpAddress, 'the one HTTPS server is both the data plane and the HTTP address');
+      copyFileSync(c2.keyFile, keyFile);
+      copyFileSync(c2.certFile, certFile);
+      assert.equal(await handshake(h.address.port, ca2.cert), false, 'nothing reloads until asked');
+      assert.deepEqual(await h.reload(), { ok: true, changed: ['tls'] });
       assert.equal(await handshake(h.address.port, ca2.cert), true);
     } finally {
       await h.close();
@@ -53,13 +78,7 @@ describe('webhook TLS', () => {
   });
 
   test('SIGHUP reloads the certificate when polling is off', async () => {
-    const dir = tempDir();
-    const [ca1, ca2] = await Promise.all([makeCA('hup-one'), makeCA('hup-two')]);
-    const [c1, c2] = await Promise.all([issueCert(ca1), issueCert(ca2)]);
-    const certFile = join(dir, 'tls.crt');
-    const keyFile = join(dir, 'tls.key');
-    copyFileSync(c1.certFile, certFile);
-    copyFileSync(c1.keyFile, keyFile);
+    const { ca1, ca2, c2, certFile, keyFile } = await twoPairs('hup');
     const port = await freePort();
     const p = startPodkit(['webhook', '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--http-bind', `127.0.0.1:${port}`, '--tls-reload-interval', '0']);
     await waitForOutput(p, /webhook listening/, 20_000);

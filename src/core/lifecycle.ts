@@ -13,7 +13,8 @@ export interface ReloadResult {
 
 /**
  * The handle every component's `start()` resolves with. `address` is where the component's users send their data
- * (the ambassador's Redis port, the adapter's StatsD listener; null for git-sync, which has none) and `httpAddress`
+ * (the ambassador's Redis port, the adapter's StatsD listener, the webhook's HTTPS server, whose POST /mutate is
+ * its data plane and so is also its `httpAddress`; null for git-sync, which has none) and `httpAddress`
  * where /healthz, /readyz and /metrics are served (null when the HTTP server is off). `reload()` exists where the
  * component can re-read its settings; it resolves with the outcome and does not reject for a bad config.
  */

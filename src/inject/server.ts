@@ -4,6 +4,7 @@ import type { Server } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../core/errors.js';
 import { sendText, startHttpServer, type Handler } from '../core/http.js';
+import type { ComponentHandle, ReloadResult } from '../core/lifecycle.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { Registry } from '../core/metrics/index.js';
 import type { HostPort } from '../core/parse.js';
@@ -22,12 +23,16 @@ export interface WebhookOptions {
   log?: Logger;
 }
 
-export interface WebhookHandle {
+/**
+ * The webhook's data plane is POST /mutate on its one HTTPS server, so `address` and `httpAddress` are the same
+ * address (the server that also answers /healthz, /readyz and /metrics).
+ */
+export interface WebhookHandle extends ComponentHandle {
   readonly address: HostPort;
+  readonly httpAddress: HostPort;
   readonly server: Server;
-  /** Re-read the certificate and key now; a bad pair keeps the old one. Resolves true when a new pair was loaded. */
-  reload(): Promise<boolean>;
-  close(): Promise<void>;
+  /** Re-read the certificate and key now; a bad pair keeps the old one (`ok: false`). `changed` is `['tls']` when a new pair was loaded. */
+  reload(): Promise<ReloadResult>;
 }
 
 function readPair(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
@@ -93,22 +98,23 @@ export async function startWebhook(o: WebhookOptions): Promise<WebhookHandle> {
     http.route('*', path, postOnly);
   }
 
-  async function reload(): Promise<boolean> {
+  async function reload(): Promise<ReloadResult> {
     const now = fingerprint([o.certFile, o.keyFile]);
     try {
       const next = readPair(o.certFile, o.keyFile);
       seen = now;
-      if (next.cert.equals(pair.cert) && next.key.equals(pair.key)) return false;
+      if (next.cert.equals(pair.cert) && next.key.equals(pair.key)) return { ok: true, changed: [] };
       server.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
       pair = next;
       reloads.labels({ result: 'ok' }).inc();
       log.info('TLS certificate reloaded', { certFile: o.certFile });
-      return true;
+      return { ok: true, changed: ['tls'] };
     } catch (err) {
       // A rotation caught half-written: keep serving the old pair and try again next tick.
       reloads.labels({ result: 'error' }).inc();
-      log.warn('TLS reload failed; keeping the old certificate', { error: (err as Error).message });
-      return false;
+      const error = (err as Error).message;
+      log.warn('TLS reload failed; keeping the old certificate', { error });
+      return { ok: false, changed: [], error };
     }
   }
 
@@ -118,6 +124,7 @@ export async function startWebhook(o: WebhookOptions): Promise<WebhookHandle> {
 
   return {
     address: http.address,
+    httpAddress: http.address,
     server,
     reload,
     close: async () => {

@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
           log,
         });
         log.info('webhook listening', { address: formatHostPort(handle.address), path: '/mutate' });
-        await runUntilSignal({ close: () => handle.close(), reload: async () => void (await handle.reload()) }, { log, deadlineMs: 10_000 });
+        await runUntilSignal(handle, { log, deadlineMs: 10_000 });
         return 0;
       },
     },
