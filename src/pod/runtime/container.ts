@@ -330,20 +330,41 @@ function drain(proc: ContainerProcess): void {
   proc.child.stderr?.resume();
 }
 
+/**
+ * What one container's output may cost the runner: past this many bytes a second its pipe is paused until the next
+ * tenth of a second, so a container writing without pause waits on its own writes (as it would on a slow terminal)
+ * instead of taking a core from the runner.
+ */
+export const LOG_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
 function pipeLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {
   if (!stream) return;
   let buf = '';
+  let windowStart = Date.now();
+  let windowBytes = 0;
   stream.setEncoding('utf8');
   stream.on('data', (d: string) => {
     buf += d;
+    let from = 0;
     let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      fn(buf.slice(0, i));
-      buf = buf.slice(i + 1);
+    while ((i = buf.indexOf('\n', from)) >= 0) {
+      fn(buf.slice(from, i));
+      from = i + 1;
     }
+    buf = buf.slice(from);
     if (buf.length > 65536) {
       fn(buf);
       buf = '';
+    }
+    const now = Date.now();
+    if (now - windowStart >= 100) {
+      windowStart = now;
+      windowBytes = 0;
+    }
+    windowBytes += d.length;
+    if (windowBytes >= LOG_BYTES_PER_SECOND / 10) {
+      stream.pause();
+      setTimeout(() => stream.resume(), Math.max(1, windowStart + 100 - now)).unref();
     }
   });
   stream.on('end', () => buf && fn(buf));
