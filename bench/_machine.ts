@@ -22,6 +22,13 @@ export function procCpu(pid: number | 'self'): { user: number; sys: number; chil
   return { user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK, children: (Number(f[13]) + Number(f[14])) / TICK };
 }
 
+/** A process's resident memory now (VmRSS) and its peak so far (VmHWM), MiB. */
+export function procMem(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
 /** CPU seconds the whole machine has been busy (every core; work of other guests on the host not included). */
 export function machineBusy(): number {
   const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);

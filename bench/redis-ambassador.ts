@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
-import { cores, headroom, machineBusy, procCpu } from './_machine.js';
+import { cores, headroom, machineBusy, procCpu, procMem } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
@@ -87,6 +87,10 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   // Odd, and enough that one round disturbed by the machine does not move the median.
   const rounds = smoke ? 1 : 5;
   const samples = new Map<string, Sample[]>();
+  // Footprint: a sidecar runs in every pod. Idle is after start (connections to the master and replicas up).
+  const procs: [string, number][] = [['nutcracker', nc.pid], ['ambassador', amb.pid], [MASTER_READS, onMaster.pid]];
+  const idle = new Map(procs.map(([name, pid]) => [name, procMem(pid).rss]));
+  const mem: (string | number)[][] = [];
   try {
     for (let round = 0; round < rounds; round++)
       for (const cfg of configs)
@@ -105,6 +109,10 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
             }
             samples.set(key, [...(samples.get(key) ?? []), s]);
           }
+    for (const [name, pid] of procs) {
+      const m = procMem(pid);
+      mem.push([name, idle.get(name) ?? NaN, m.peak, m.rss]);
+    }
   } finally {
     closeRedisClients();
     await stopAll();
@@ -150,6 +158,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
   out('');
   out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker'], ratios));
+  out('');
+  out(table(['process', 'idle RSS MiB', 'peak RSS MiB (-c 50 load)', 'RSS MiB after the runs'], mem));
   out('');
   out('targets: ≥ 1.0× nutcracker at -P 1, ≥ 1.6× at -P 16, p99 ≤ 1.0 ms at -c 50 -P 1');
   out('');
