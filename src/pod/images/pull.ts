@@ -62,13 +62,17 @@ export function mergeAuths(secrets: readonly string[], configFile: string): { au
   return Object.keys(auths).length ? { auths } : null;
 }
 
-/** Copies `ref` from its registry into the store (callers hold the store lock) and records it. */
-export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions): Promise<ImageRecord> {
-  const name = formatRef(ref);
-  const where = ref.registry;
-  const fail = (why: string, cause?: unknown) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
-  const common: string[] = [];
-  const policy = store.policy;
+type Fail = (why: string, cause?: unknown) => ImageError;
+
+/** The flags skopeo reaches the registry with (TLS, credentials), and the files made for them, removed by `cleanup`. */
+interface RegistryAccess {
+  flags: string[];
+  cleanup(): void;
+}
+
+/** TLS and credential flags for this pull: a private cert directory when a CA file is given, an auth file from the secrets. */
+function registryAccess(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions, fail: Fail): RegistryAccess {
+  const flags: string[] = [];
   const authFile = join(store.root, `.auth-${process.pid}-${Date.now()}.json`);
   const certDir = o.caFile ? `${authFile.slice(0, -5)}.certs` : o.certDir;
   if (o.caFile) {
@@ -83,18 +87,79 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
     }
   }
   // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
-  if (certDir) common.push('--cert-dir', certDir);
-  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) common.push('--tls-verify=false');
+  if (certDir) flags.push('--cert-dir', certDir);
+  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) flags.push('--tls-verify=false');
   const auth = mergeAuths(secrets, dockerConfigFile(o));
   if (auth) {
     writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
-    common.push('--authfile', authFile);
-  } else common.push('--no-creds');
+    flags.push('--authfile', authFile);
+  } else flags.push('--no-creds');
+  return {
+    flags,
+    cleanup() {
+      rmSync(authFile, { force: true });
+      if (o.caFile) rmSync(certDir!, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The digest of the manifest to copy: the manifest itself, or from an index the one for the wanted platform. */
+function platformManifest(m: RawManifest, digest: string, o: PullOptions, fail: Fail): string {
+  if (!m.manifests) return digest;
+  const want = o.platform ?? { os: 'linux', architecture: hostArch() };
+  const hit = m.manifests.find((d) => d.platform?.os === want.os && d.platform.architecture === want.architecture);
+  if (!hit) {
+    const has = m.manifests.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}${d.platform?.variant ? `/${d.platform.variant}` : ''}`);
+    throw fail(`no image for ${want.os}/${want.architecture} in its index (it has ${has.join(', ') || 'none'})`);
+  }
+  return hit.digest;
+}
+
+/**
+ * Copies the manifest `manifestDigest` of `repo` into the store's OCI layout as `name`, reporting progress and
+ * unpacking each layer as soon as its blob is stored; a failed copy leaves nothing half-made behind.
+ */
+async function copyBlobs(store: ImageStore, name: string, repo: string, manifestDigest: string, m: RawManifest, common: string[], o: PullOptions, fail: Fail): Promise<void> {
+  const policy = store.policy;
+  // The platform manifest's layers (an index costs one more request, made beside the copy, not before it).
+  let layers = m.manifests ? [] : (m.layers ?? []);
+  const platform = m.manifests
+    ? skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`]).then((r) => (layers = (JSON.parse(r.stdout) as RawManifest).layers ?? []), () => undefined)
+    : undefined;
+  store.cleanPartial();
+  const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
+  const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
+  // Each layer unpacks as soon as the copy has verified and stored its blob, while the others still download.
+  const early = setInterval(() => {
+    for (const l of layers) if (existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
+  }, 20);
+  try {
+    await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
+    report(true);
+  } catch (e) {
+    clearInterval(early);
+    await store.settleEarly();
+    store.cleanPartial();
+    throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+  } finally {
+    clearInterval(timer);
+    clearInterval(early);
+    await platform;
+  }
+}
+
+/** Copies `ref` from its registry into the store (callers hold the store lock) and records it. */
+export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions): Promise<ImageRecord> {
+  const name = formatRef(ref);
+  const where = ref.registry;
+  const fail: Fail = (why, cause) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
+  const access = registryAccess(store, ref, secrets, o, fail);
+  const common = access.flags;
   const repo = `docker://${ref.registry}/${ref.repository}`;
   try {
     let raw: string;
     try {
-      raw = (await skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `docker://${name}`])).stdout;
+      raw = (await skopeo(['--policy', store.policy, 'inspect', '--raw', '--retry-times', '0', ...common, `docker://${name}`])).stdout;
     } catch (e) {
       throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
     }
@@ -102,43 +167,10 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
     if (ref.digest && ref.digest !== digest) throw fail(`the registry sent a manifest with digest ${digest}`);
     const m = JSON.parse(raw) as RawManifest;
     if (m.schemaVersion === 1) throw fail('Docker schema 1 manifests are not supported (push the image again with a current client)');
-    let manifestDigest = digest;
-    if (m.manifests) {
-      const want = o.platform ?? { os: 'linux', architecture: hostArch() };
-      const hit = m.manifests.find((d) => d.platform?.os === want.os && d.platform.architecture === want.architecture);
-      if (!hit) {
-        const has = m.manifests.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}${d.platform?.variant ? `/${d.platform.variant}` : ''}`);
-        throw fail(`no image for ${want.os}/${want.architecture} in its index (it has ${has.join(', ') || 'none'})`);
-      }
-      manifestDigest = hit.digest;
-    }
+    const manifestDigest = platformManifest(m, digest, o, fail);
     const existing = store.records().find((r) => r.ref === name);
     if (existing && existing.digest === digest && store.complete(existing)) return existing;
-    // The platform manifest's layers (an index costs one more request, made beside the copy, not before it).
-    let layers = m.manifests ? [] : (m.layers ?? []);
-    const platform = m.manifests
-      ? skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`]).then((r) => (layers = (JSON.parse(r.stdout) as RawManifest).layers ?? []), () => undefined)
-      : undefined;
-    store.cleanPartial();
-    const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
-    const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
-    // Each layer unpacks as soon as the copy has verified and stored its blob, while the others still download.
-    const early = setInterval(() => {
-      for (const l of layers) if (existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
-    }, 20);
-    try {
-      await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
-      report(true);
-    } catch (e) {
-      clearInterval(early);
-      await store.settleEarly();
-      store.cleanPartial();
-      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
-    } finally {
-      clearInterval(timer);
-      clearInterval(early);
-      await platform;
-    }
+    await copyBlobs(store, name, repo, manifestDigest, m, common, o, fail);
     const local = store.manifestFor(name);
     if (!local) throw fail('the copy left no manifest in the store');
     try {
@@ -149,7 +181,6 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
       throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
     }
   } finally {
-    rmSync(authFile, { force: true });
-    if (o.caFile) rmSync(certDir!, { recursive: true, force: true });
+    access.cleanup();
   }
 }

@@ -54,15 +54,51 @@ export interface TarSink {
   end(): Promise<void>;
 }
 
+/** What metadata entries (pax `x`, GNU long name `L`, long link `K`) say about the next real entry. */
+interface EntryMeta {
+  pax: Map<string, string>;
+  longName?: string;
+  longLink?: string;
+}
+
+/** Records a metadata entry's body for the next entry; a global pax header (`g`) is read past and ignored. */
+function foldMeta(kind: string, body: Buffer, into: EntryMeta): void {
+  if (kind === 'x') into.pax = parsePax(body);
+  else if (kind === 'L') into.longName = str(body, 0, body.length);
+  else if (kind === 'K') into.longLink = str(body, 0, body.length);
+}
+
+/** Throws unless the 512-byte header `h` carries its own checksum (the checksum field counted as spaces). */
+function checkHeader(h: Buffer): void {
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
+  if (sum !== num(h, 148, 8)) throw new ProtocolError('tar: header checksum mismatch (not a tar, or corrupt)');
+}
+
+/** The entry the header `h` describes, its fields overridden by what the metadata entries before it said. */
+function headerOf(h: Buffer, type: string, size: number, meta: EntryMeta): TarHeader {
+  const { pax } = meta;
+  const prefix = h.toString('latin1', 257, 262) === 'ustar' ? str(h, 345, 155) : '';
+  return {
+    name: pax.get('path') ?? meta.longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100)),
+    type: type === '\0' || type === '7' ? '0' : type,
+    mode: num(h, 100, 8),
+    uid: pax.has('uid') ? Number(pax.get('uid')) : num(h, 108, 8),
+    gid: pax.has('gid') ? Number(pax.get('gid')) : num(h, 116, 8),
+    size: pax.has('size') ? Number(pax.get('size')) : size,
+    linkname: pax.get('linkpath') ?? meta.longLink ?? str(h, 157, 100),
+    devmajor: num(h, 329, 8),
+    devminor: num(h, 337, 8),
+  };
+}
+
 /** Reads a tar stream, calling `sink` for each entry. Metadata entries (pax, GNU L/K) are folded into the next entry. */
 export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Promise<void> {
   let pending = Buffer.alloc(0);
   let inData = 0; // bytes of entry data still to come
   let pad = 0;
   let meta: { kind: string; parts: Buffer[] } | null = null;
-  let pax = new Map<string, string>();
-  let longName: string | undefined;
-  let longLink: string | undefined;
+  let next: EntryMeta = { pax: new Map() };
   let done = false;
   const feed = async (buf: Buffer) => {
     let off = 0;
@@ -76,10 +112,7 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
         else await sink.data(piece);
         if (inData === 0) {
           if (meta) {
-            const body = Buffer.concat(meta.parts);
-            if (meta.kind === 'x') pax = parsePax(body);
-            else if (meta.kind === 'L') longName = str(body, 0, body.length);
-            else if (meta.kind === 'K') longLink = str(body, 0, body.length);
+            foldMeta(meta.kind, Buffer.concat(meta.parts), next);
             meta = null;
           } else await sink.end();
         }
@@ -102,9 +135,7 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
         done = true; // end-of-archive marker; what follows is padding
         break;
       }
-      let sum = 0;
-      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-      if (sum !== num(h, 148, 8)) throw new ProtocolError('tar: header checksum mismatch (not a tar, or corrupt)');
+      checkHeader(h);
       const type = String.fromCharCode(h[156] || 0x30);
       const size = num(h, 124, 12);
       pad = (512 - (size % 512)) % 512;
@@ -114,21 +145,9 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
         inData = size;
         continue;
       }
-      const prefix = h.toString('latin1', 257, 262) === 'ustar' ? str(h, 345, 155) : '';
-      const hdr: TarHeader = {
-        name: pax.get('path') ?? longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100)),
-        type: type === '\0' || type === '7' ? '0' : type,
-        mode: num(h, 100, 8),
-        uid: pax.has('uid') ? Number(pax.get('uid')) : num(h, 108, 8),
-        gid: pax.has('gid') ? Number(pax.get('gid')) : num(h, 116, 8),
-        size: pax.has('size') ? Number(pax.get('size')) : size,
-        linkname: pax.get('linkpath') ?? longLink ?? str(h, 157, 100),
-        devmajor: num(h, 329, 8),
-        devminor: num(h, 337, 8),
-      };
+      const hdr = headerOf(h, type, size, next);
       if (hdr.size !== size) pad = (512 - (hdr.size % 512)) % 512;
-      pax = new Map();
-      longName = longLink = undefined;
+      next = { pax: new Map() };
       await sink.entry(hdr);
       // Only regular files carry data to the sink; anything another type carries is skipped.
       if (hdr.type === '0') inData = hdr.size;

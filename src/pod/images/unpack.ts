@@ -51,6 +51,77 @@ function lstatOrNull(p: string): Stats | null {
   }
 }
 
+/** Makes the parents of `rel` under `dir` real directories; false when one of them is a symlink (the entry is refused). */
+function realParents(dir: string, rel: string): boolean {
+  const parts = rel.split('/').slice(0, -1);
+  let p = dir;
+  for (const part of parts) {
+    p += `/${part}`;
+    const st = lstatOrNull(p);
+    if (st?.isDirectory()) continue;
+    if (st?.isSymbolicLink()) return false;
+    if (st) rmSync(p, { force: true });
+    mkdirSync(p, { mode: 0o755 });
+  }
+  return true;
+}
+
+/** Gives `p` the entry's owner (when we may) and mode; a symlink keeps its own mode. */
+async function own(p: string, h: TarHeader, link = false): Promise<void> {
+  if (isRoot) await (link ? fsp.lchown(p, h.uid, h.gid) : fsp.chown(p, h.uid, h.gid));
+  if (!link) await fsp.chmod(p, h.mode & 0o7777);
+}
+
+/**
+ * Makes the filesystem object of one (non-marker) entry at `rel`; resolves with the open file a regular file's data
+ * goes to, null for every other type. What it cannot make goes to `skipped`.
+ */
+async function makeEntry(dir: string, rel: string, h: TarHeader, skipped: string[]): Promise<fsp.FileHandle | null> {
+  const target = `${dir}/${rel}`;
+  const st = lstatOrNull(target);
+  if (st && !(st.isDirectory() && h.type === '5')) rmSync(target, { recursive: true, force: true });
+  switch (h.type) {
+    case '0':
+      return fsp.open(target, 'wx', 0o600);
+    case '5':
+      if (!st?.isDirectory()) await fsp.mkdir(target);
+      await own(target, h);
+      break;
+    case '2':
+      await fsp.symlink(h.linkname, target);
+      await own(target, h, true);
+      break;
+    case '1': {
+      const src = confine(h.linkname);
+      const srcSt = src && realParents(dir, src) ? lstatOrNull(`${dir}/${src}`) : null;
+      if (!srcSt || srcSt.isDirectory()) skipped.push(`${h.name}: hard link to ${h.linkname}, which this layer does not hold`);
+      else await fsp.link(`${dir}/${src}`, target);
+      break;
+    }
+    default:
+      skipped.push(`${h.name}: ${h.type === '6' ? 'FIFO' : h.type === '3' || h.type === '4' ? 'device node' : `entry type ${h.type}`}`);
+  }
+  return null;
+}
+
+/** Turns the layer's OCI whiteouts into overlayfs ones: a 0/0 character device per deleted path, an xattr per opaque directory. */
+function applyWhiteouts(dir: string, whiteouts: string[], opaque: string[]): void {
+  for (const w of whiteouts) {
+    const target = `${dir}/${w}`;
+    if (!realParents(dir, w)) continue;
+    rmSync(target, { recursive: true, force: true });
+    const r = spawnSync('mknod', ['-m', '000', target, 'c', '0', '0']);
+    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot make the whiteout ${w}: ${String(r.stderr).trim() || 'mknod failed'} (unpacking images needs root)`);
+  }
+  for (const o of opaque) {
+    const target = o === '.' ? dir : `${dir}/${o}`;
+    if (o !== '.' && !realParents(dir, `${o}/x`)) continue;
+    mkdirSync(target, { recursive: true });
+    const r = spawnSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', target]);
+    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot mark ${o} opaque: ${String(r.stderr).trim() || 'setfattr failed'}`);
+  }
+}
+
 /** Unpacks the layer blob `file` into the (new, empty) directory `dir`. */
 export async function unpackLayer(file: string, dir: string): Promise<UnpackResult> {
   const hash = createHash('sha256');
@@ -60,25 +131,6 @@ export async function unpackLayer(file: string, dir: string): Promise<UnpackResu
   let out: fsp.FileHandle | null = null;
   let current: TarHeader | null = null;
 
-  /** Makes the parents of `rel` real directories; false when one of them is a symlink (the entry is refused). */
-  const parents = (rel: string): boolean => {
-    const parts = rel.split('/').slice(0, -1);
-    let p = dir;
-    for (const part of parts) {
-      p += `/${part}`;
-      const st = lstatOrNull(p);
-      if (st?.isDirectory()) continue;
-      if (st?.isSymbolicLink()) return false;
-      if (st) rmSync(p, { force: true });
-      mkdirSync(p, { mode: 0o755 });
-    }
-    return true;
-  };
-  const owned = async (p: string, h: TarHeader, link = false) => {
-    if (isRoot) await (link ? fsp.lchown(p, h.uid, h.gid) : fsp.chown(p, h.uid, h.gid));
-    if (!link) await fsp.chmod(p, h.mode & 0o7777);
-  };
-
   const chunks = async function* () {
     for await (const c of decompressed(file)) {
       hash.update(c);
@@ -87,51 +139,17 @@ export async function unpackLayer(file: string, dir: string): Promise<UnpackResu
   };
   await readTar(chunks(), {
     async entry(h) {
-      current = h;
+      current = null;
       const rel = confine(h.name);
       if (!rel) return; // the layer's root itself
       const base = posix.basename(rel);
-      if (!parents(rel)) {
-        skipped.push(`${h.name}: a parent is a symlink`);
-        current = null;
-        return;
+      if (!realParents(dir, rel)) skipped.push(`${h.name}: a parent is a symlink`);
+      else if (base === '.wh..wh..opq') opaque.push(posix.dirname(rel));
+      else if (base.startsWith('.wh.')) whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
+      else {
+        out = await makeEntry(dir, rel, h, skipped);
+        if (out) current = h;
       }
-      const target = `${dir}/${rel}`;
-      if (base === '.wh..wh..opq') {
-        opaque.push(posix.dirname(rel));
-        current = null;
-        return;
-      }
-      if (base.startsWith('.wh.')) {
-        whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
-        current = null;
-        return;
-      }
-      const st = lstatOrNull(target);
-      if (st && !(st.isDirectory() && h.type === '5')) rmSync(target, { recursive: true, force: true });
-      switch (h.type) {
-        case '0':
-          out = await fsp.open(target, 'wx', 0o600);
-          return;
-        case '5':
-          if (!st?.isDirectory()) await fsp.mkdir(target);
-          await owned(target, h);
-          break;
-        case '2':
-          await fsp.symlink(h.linkname, target);
-          await owned(target, h, true);
-          break;
-        case '1': {
-          const src = confine(h.linkname);
-          const srcSt = src && parents(src) ? lstatOrNull(`${dir}/${src}`) : null;
-          if (!srcSt || srcSt.isDirectory()) skipped.push(`${h.name}: hard link to ${h.linkname}, which this layer does not hold`);
-          else await fsp.link(`${dir}/${src}`, target);
-          break;
-        }
-        default:
-          skipped.push(`${h.name}: ${h.type === '6' ? 'FIFO' : h.type === '3' || h.type === '4' ? 'device node' : `entry type ${h.type}`}`);
-      }
-      current = null;
     },
     async data(chunk) {
       if (out) await out.write(chunk);
@@ -148,19 +166,6 @@ export async function unpackLayer(file: string, dir: string): Promise<UnpackResu
     },
   });
   // Whiteouts last, so a same-named entry of this layer (which the spec forbids anyway) cannot undo one.
-  for (const w of whiteouts) {
-    const target = `${dir}/${w}`;
-    if (!parents(w)) continue;
-    rmSync(target, { recursive: true, force: true });
-    const r = spawnSync('mknod', ['-m', '000', target, 'c', '0', '0']);
-    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot make the whiteout ${w}: ${String(r.stderr).trim() || 'mknod failed'} (unpacking images needs root)`);
-  }
-  for (const o of opaque) {
-    const target = o === '.' ? dir : `${dir}/${o}`;
-    if (o !== '.' && !parents(`${o}/x`)) continue;
-    mkdirSync(target, { recursive: true });
-    const r = spawnSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', target]);
-    if (r.status !== 0) throw new ImageError('ErrImagePull', `cannot mark ${o} opaque: ${String(r.stderr).trim() || 'setfattr failed'}`);
-  }
+  applyWhiteouts(dir, whiteouts, opaque);
   return { diffId: `sha256:${hash.digest('hex')}`, skipped };
 }
