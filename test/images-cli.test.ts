@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { imageServiceFor } from '../src/pod/images/index.js';
 import { procStart } from '../src/pod/runtime/state.js';
+import { lockPod } from '../src/pod/runtime/podlock.js';
 import { progressPrinter } from '../src/pod/cli/images.js';
 import { buildImage, busyboxImage, busyboxLayer } from './helpers/images.js';
 import { pushImage, startRegistry, type Registry } from './helpers/registry.js';
@@ -107,7 +108,9 @@ test('an image a running pod uses stays through rmi and prune; one whose pods ar
   const l = await svc.ensure(left, 'IfNotPresent');
   await svc.touch(u.id, 'default/web');
   await svc.touch(l.id, 'default/gone');
-  // A pod folder whose runner (this test process) is alive, as podkit up writes it.
+  // A pod whose runner (this test process) is alive, as podkit up makes it: the pod's lock held, then its folder.
+  const lock = await lockPod(state, 'web');
+  assert.ok(lock, 'the pod lock is free');
   mkdirSync(join(state, 'pods', 'web'), { recursive: true });
   writeFileSync(join(state, 'pods', 'web', 'state.json'), JSON.stringify({ runner: { pid: process.pid, start: procStart(process.pid) }, pids: [], createdAt: Date.now() }));
   const rmi = await runPodkit(['rmi', '--state-dir', state, used]);
@@ -118,4 +121,5 @@ test('an image a running pod uses stays through rmi and prune; one whose pods ar
   const ls = await runPodkit(['images', '--state-dir', state]);
   assert.match(ls.stdout, new RegExp(`${reg.host}/cli/used\\s+u\\s+.*\\d{4}-\\d\\d-\\d\\dT`));
   assert.equal((await runPodkit(['rmi', '-f', '--state-dir', state, used])).stdout, `Untagged: ${used}\n`);
+  await lock.release(); // unref'd, so a failed assertion above does not keep the process alive either
 });
