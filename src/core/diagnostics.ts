@@ -17,6 +17,8 @@ export const CHANNELS = {
   ambassadorError: 'podkit:ambassador:error',
   /** A command's time to its reply `{source, route, seconds}` (reused like the route event). */
   ambassadorLatency: 'podkit:ambassador:latency',
+  /** A git-sync sync finished `{source, status: 'success' | 'noop' | 'error', seconds, changed, failures, hash?, ref?}`. */
+  gitSyncSync: 'podkit:git-sync:sync',
   /** A pod lifecycle event `{t, pod, container?, event, detail?}` (start, exit, ready, backoff, kill, …). */
   podEvent: 'podkit:pod:event',
   /** A metrics-adapter config reload finished `{source, outcome: 'success' | 'failure'}`. */

@@ -10,7 +10,7 @@ import type { HostPort } from '../core/parse.js';
 import { setupAuth, splitUrlCredentials } from './auth.js';
 import { createGitRunner } from './git.js';
 import { execHook, HookRunner, webHook, type HookEvent } from './hooks.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, syncChannel, type SyncEvent } from './metrics.js';
 import { resolveOptions, type Options } from './options.js';
 import { Repo } from './repo.js';
 import { verifyTrigger } from './trigger.js';
@@ -68,7 +68,8 @@ export async function start(options: Options): Promise<Handle> {
   ];
   const git = createGitRunner({ git: o.git, config, extra: auth.env, log });
   const repo = new Repo(o, git);
-  const metrics = createMetrics(o.root);
+  const origin = {}; // this instance, as its channel events name it
+  const metrics = createMetrics(o.root, origin);
   const hookMetric = (hook: string) => (ok: boolean) => metrics.hookRuns.inc({ hook, result: ok ? 'success' : 'error' });
   const hooks: HookRunner[] = [];
   if (o.exechookCommand) hooks.push(new HookRunner('exechook', execHook(o.exechookCommand, o.exechookTimeoutMs, log), o.exechookBackoffMs, log, hookMetric('exechook')));
@@ -109,12 +110,7 @@ export async function start(options: Options): Promise<Handle> {
   const succeeded = async (r: { hash: string; previous: string; changed: boolean }, startedMs: number, since: number | undefined, reason: TriggerReason) => {
     const now = Date.now();
     const status = r.changed || firstSuccess ? 'success' : 'noop';
-    metrics.syncCount.inc({ status });
-    metrics.syncDuration.observe({ status }, (now - startedMs) / 1000);
-    if (r.changed) metrics.fetchCount.inc();
-    metrics.lastSuccess.set({}, now / 1000);
-    metrics.failures.set({}, 0);
-    metrics.revision.set({ hash: r.hash, ref: o.ref });
+    syncChannel.publish({ source: origin, status, seconds: (now - startedMs) / 1000, changed: r.changed, failures: 0, atMs: now, hash: r.hash, ref: o.ref } satisfies SyncEvent);
     st.hash = r.hash;
     st.lastSuccessMs = now;
     st.consecutiveFailures = 0;
@@ -152,11 +148,9 @@ export async function start(options: Options): Promise<Handle> {
 
   const failed = (err: unknown, startedMs: number) => {
     const msg = redactString(describeError(err));
-    metrics.syncCount.inc({ status: 'error' });
-    metrics.syncDuration.observe({ status: 'error' }, (Date.now() - startedMs) / 1000);
     st.consecutiveFailures++;
     st.lastError = msg;
-    metrics.failures.set({}, st.consecutiveFailures);
+    syncChannel.publish({ source: origin, status: 'error', seconds: (Date.now() - startedMs) / 1000, changed: false, failures: st.consecutiveFailures, atMs: Date.now() } satisfies SyncEvent);
     // Until the first success the budget is --init-max-failures (v4), so a slow-to-appear remote can be waited for.
     const max = st.lastSuccessMs === undefined ? o.initMaxFailures : o.maxFailures;
     const abort = max >= 0 && st.consecutiveFailures > max;
@@ -255,6 +249,7 @@ export async function start(options: Options): Promise<Handle> {
     } catch (e) {
       // Nothing has run yet: release what start() made (hook runners, the askpass folder) so nothing outlives it.
       for (const h of hooks) h.close();
+      metrics.unsubscribe();
       auth.dispose();
       throw e;
     }
@@ -302,6 +297,7 @@ export async function start(options: Options): Promise<Handle> {
       await running;
       await repo.idle();
       for (const h of hooks) h.close();
+      metrics.unsubscribe();
       await http?.close();
       auth.dispose();
       end(0);

@@ -1,10 +1,29 @@
 /** @module git-sync self-metrics: v4's names (git_sync_count_total, git_sync_duration_seconds, git_fetch_count_total) plus podkit's. */
+import { CHANNELS, onChannel, podkitChannel } from '../core/diagnostics.js';
 import { Registry, type MetricFamily } from '../core/metrics/index.js';
 import { diskUsage } from './fsutil.js';
 
 export type SyncStatus = 'success' | 'noop' | 'error';
 
-export function createMetrics(root: string) {
+/** One finished sync, as published on CHANNELS.gitSyncSync; `source` is the instance (one object per `start()`). */
+export interface SyncEvent {
+  source: object;
+  status: SyncStatus;
+  seconds: number;
+  /** The link moved to a fetched commit. */
+  changed: boolean;
+  /** Consecutive failures after this sync (0 after a success). */
+  failures: number;
+  /** When it finished, ms since the epoch. */
+  atMs: number;
+  hash?: string;
+  ref?: string;
+}
+
+export const syncChannel = podkitChannel(CHANNELS.gitSyncSync);
+
+/** The self-metrics of the instance `source`; its sync counters follow the sync channel until `unsubscribe()`. */
+export function createMetrics(root: string, source: object) {
   const reg = new Registry();
   const m = {
     reg,
@@ -26,6 +45,17 @@ export function createMetrics(root: string) {
     hookRuns: reg.counter({ name: 'podkit_git_sync_hook_runs_total', help: 'Hook attempts by hook and result', labelNames: ['hook', 'result'] }),
     triggers: reg.counter({ name: 'podkit_git_sync_trigger_requests_total', help: 'Inbound trigger requests by provider and result', labelNames: ['provider', 'result'] }),
   };
+  const unsubscribe = onChannel(CHANNELS.gitSyncSync, (msg) => {
+    const e = msg as SyncEvent;
+    if (e.source !== source) return;
+    m.syncCount.inc({ status: e.status });
+    m.syncDuration.observe({ status: e.status }, e.seconds);
+    m.failures.set({}, e.failures);
+    if (e.status === 'error') return;
+    if (e.changed) m.fetchCount.inc();
+    m.lastSuccess.set({}, e.atMs / 1000);
+    if (e.hash !== undefined) m.revision.set({ hash: e.hash, ref: e.ref ?? '' });
+  });
   let bytes = 0;
   let bytesAt = 0;
   let computing: Promise<void> | undefined;
@@ -44,7 +74,7 @@ export function createMetrics(root: string) {
       { name: 'podkit_git_sync_bytes_on_disk', help: 'Bytes used under --root (object store and trees; hardlinks counted once)', type: 'gauge', metrics: [{ labels: {}, value: bytes }] },
     ];
   };
-  return { ...m, collect };
+  return { ...m, collect, unsubscribe };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
