@@ -19,6 +19,12 @@ export const CHANNELS = {
   ambassadorLatency: 'podkit:ambassador:latency',
   /** A git-sync sync finished `{source, status: 'success' | 'noop' | 'error', seconds, changed, failures, hash?, ref?}`. */
   gitSyncSync: 'podkit:git-sync:sync',
+  /** git-sync's link moved to a new tree `{source, atMs, visible?: {trigger, seconds}}` (trigger or commit time to visible). */
+  gitSyncPublish: 'podkit:git-sync:publish',
+  /** A git-sync hook attempt finished `{source, hook, ok}`. */
+  gitSyncHook: 'podkit:git-sync:hook',
+  /** An inbound trigger request was checked `{source, provider, ok}`. */
+  gitSyncTrigger: 'podkit:git-sync:trigger',
   /** A pod lifecycle event `{t, pod, container?, event, detail?}` (start, exit, ready, backoff, kill, …). */
   podEvent: 'podkit:pod:event',
   /** A metrics-adapter config reload finished `{source, outcome: 'success' | 'failure'}`. */

@@ -10,7 +10,7 @@ import type { HostPort } from '../core/parse.js';
 import { setupAuth, splitUrlCredentials } from './auth.js';
 import { createGitRunner } from './git.js';
 import { execHook, HookRunner, webHook, type HookEvent } from './hooks.js';
-import { createMetrics, syncChannel, type SyncEvent } from './metrics.js';
+import { createMetrics, hookChannel, publishChannel, syncChannel, triggerChannel, type HookRunEvent, type PublishEvent, type SyncEvent, type TriggerEvent } from './metrics.js';
 import { resolveOptions, type Options } from './options.js';
 import { Repo } from './repo.js';
 import { verifyTrigger } from './trigger.js';
@@ -70,7 +70,7 @@ export async function start(options: Options): Promise<Handle> {
   const repo = new Repo(o, git);
   const origin = {}; // this instance, as its channel events name it
   const metrics = createMetrics(o.root, origin);
-  const hookMetric = (hook: string) => (ok: boolean) => metrics.hookRuns.inc({ hook, result: ok ? 'success' : 'error' });
+  const hookMetric = (hook: string) => (ok: boolean) => hookChannel.publish({ source: origin, hook, ok } satisfies HookRunEvent);
   const hooks: HookRunner[] = [];
   if (o.exechookCommand) hooks.push(new HookRunner('exechook', execHook(o.exechookCommand, o.exechookTimeoutMs, log), o.exechookBackoffMs, log, hookMetric('exechook')));
   if (o.webhookUrl) {
@@ -130,12 +130,13 @@ export async function start(options: Options): Promise<Handle> {
       if (o.oneTime) oneTimeHash = r.hash;
     }
     if (r.changed) {
-      metrics.lastPublish.set({}, now / 1000);
-      if (since !== undefined) metrics.visible.observe({ trigger: reason }, (now - since) / 1000);
+      let visible: PublishEvent['visible'];
+      if (since !== undefined) visible = { trigger: reason, seconds: (now - since) / 1000 };
       else {
         const ct = await repo.commitTime(r.hash);
-        if (ct !== undefined) metrics.visible.observe({ trigger: 'poll' }, Math.max(0, now / 1000 - ct));
+        if (ct !== undefined) visible = { trigger: 'poll', seconds: Math.max(0, now / 1000 - ct) };
       }
+      publishChannel.publish({ source: origin, atMs: now, visible } satisfies PublishEvent);
     }
   };
 
@@ -263,7 +264,7 @@ export async function start(options: Options): Promise<Handle> {
           log.error("can't read the trigger secret file", { path: file, error: describeError(e) });
         }
         const v = verifyTrigger(req.headers, body, secret);
-        metrics.triggers.inc({ provider: v.provider ?? 'none', result: v.ok ? 'accepted' : 'refused' });
+        triggerChannel.publish({ source: origin, provider: v.provider ?? 'none', ok: v.ok } satisfies TriggerEvent);
         if (!v.ok) {
           log.warn('refused trigger request', { reason: v.reason, remote: req.socket.remoteAddress });
           sendText(res, 401, 'unauthorized\n');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMetrics, syncChannel, type SyncEvent } from './metrics.js';
+import { createMetrics, hookChannel, syncChannel, triggerChannel, type SyncEvent } from './metrics.js';
 
 const count = async (m: ReturnType<typeof createMetrics>, status: string) =>
   (await m.collect()).find((f) => f.name === 'git_sync_count_total')?.metrics.find((x) => x.labels.status === status)?.value ?? 0;
@@ -23,6 +23,11 @@ test('git-sync metrics: each instance counts only the syncs it published, until 
   assert.equal(await count(ma, 'noop'), 0);
   assert.equal(await count(mb, 'noop'), 1);
   assert.equal(await count(mb, 'success'), 0);
+  hookChannel.publish({ source: b, hook: 'exechook', ok: true });
+  triggerChannel.publish({ source: b, provider: 'github', ok: false });
+  const text = (fams: Awaited<ReturnType<typeof ma.collect>>) => JSON.stringify(fams.filter((f) => /hook_runs|trigger_requests/.test(f.name)).map((f) => f.metrics));
+  assert.equal(text(await ma.collect()), '[[],[]]', "b's hook run and trigger are not a's");
+  assert.match(text(await mb.collect()), /exechook.*github/);
   ma.unsubscribe();
   syncChannel.publish(ev(a, 'success'));
   assert.equal(await count(ma, 'success'), 1, 'nothing counted after unsubscribe');

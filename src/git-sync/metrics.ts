@@ -21,6 +21,25 @@ export interface SyncEvent {
 }
 
 export const syncChannel = podkitChannel(CHANNELS.gitSyncSync);
+export const publishChannel = podkitChannel(CHANNELS.gitSyncPublish);
+export const hookChannel = podkitChannel(CHANNELS.gitSyncHook);
+export const triggerChannel = podkitChannel(CHANNELS.gitSyncTrigger);
+
+export interface PublishEvent {
+  source: object;
+  atMs: number;
+  visible?: { trigger: string; seconds: number };
+}
+export interface HookRunEvent {
+  source: object;
+  hook: string;
+  ok: boolean;
+}
+export interface TriggerEvent {
+  source: object;
+  provider: string;
+  ok: boolean;
+}
 
 /** The self-metrics of the instance `source`; its sync counters follow the sync channel until `unsubscribe()`. */
 export function createMetrics(root: string, source: object) {
@@ -45,7 +64,23 @@ export function createMetrics(root: string, source: object) {
     hookRuns: reg.counter({ name: 'podkit_git_sync_hook_runs_total', help: 'Hook attempts by hook and result', labelNames: ['hook', 'result'] }),
     triggers: reg.counter({ name: 'podkit_git_sync_trigger_requests_total', help: 'Inbound trigger requests by provider and result', labelNames: ['provider', 'result'] }),
   };
-  const unsubscribe = onChannel(CHANNELS.gitSyncSync, (msg) => {
+  const offs = [
+    onChannel(CHANNELS.gitSyncPublish, (msg) => {
+      const e = msg as PublishEvent;
+      if (e.source !== source) return;
+      m.lastPublish.set({}, e.atMs / 1000);
+      if (e.visible) m.visible.observe({ trigger: e.visible.trigger }, e.visible.seconds);
+    }),
+    onChannel(CHANNELS.gitSyncHook, (msg) => {
+      const e = msg as HookRunEvent;
+      if (e.source === source) m.hookRuns.inc({ hook: e.hook, result: e.ok ? 'success' : 'error' });
+    }),
+    onChannel(CHANNELS.gitSyncTrigger, (msg) => {
+      const e = msg as TriggerEvent;
+      if (e.source === source) m.triggers.inc({ provider: e.provider, result: e.ok ? 'accepted' : 'refused' });
+    }),
+  ];
+  const offSync = onChannel(CHANNELS.gitSyncSync, (msg) => {
     const e = msg as SyncEvent;
     if (e.source !== source) return;
     m.syncCount.inc({ status: e.status });
@@ -56,6 +91,10 @@ export function createMetrics(root: string, source: object) {
     m.lastSuccess.set({}, e.atMs / 1000);
     if (e.hash !== undefined) m.revision.set({ hash: e.hash, ref: e.ref ?? '' });
   });
+  const unsubscribe = () => {
+    offSync();
+    for (const off of offs) off();
+  };
   let bytes = 0;
   let bytesAt = 0;
   let computing: Promise<void> | undefined;
