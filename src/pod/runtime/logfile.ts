@@ -3,7 +3,7 @@
  * 5): past the size the file becomes `<name>.1` (older ones shift up, the oldest goes) and a new one starts, so a
  * container writing without pause costs at most size × files of disk.
  */
-import { createWriteStream, existsSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 
 export interface LogLimits {
   /** Bytes before the file rotates. Default 10 MiB. */
@@ -32,7 +32,15 @@ export class RotatingLog {
   }
 
   private open(): WriteStream {
-    const s = createWriteStream(this.path, { flags: 'a' });
+    // Opened now, not when the stream gets round to it: a rotation soon after must find the file to rename, or the
+    // late open would recreate it and two streams would append to one file.
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'a');
+    } catch {
+      return createWriteStream('/dev/null');
+    }
+    const s = createWriteStream(this.path, { fd });
     // Errors after teardown removed the folder are ignored.
     s.on('error', () => undefined);
     return s;
