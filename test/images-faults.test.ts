@@ -40,7 +40,8 @@ test('the disk fills during a pull: a clear error, no partial blob, and the pull
     assert.ok(!existsSync(svc.store.blobPath(bigLayer)));
     assert.deepEqual(svc.list(), []);
   } finally {
-    await run('umount', [join(state, 'images')]);
+    // A copy's last file handles may still be closing after the pull has rejected: retry while the mount is busy.
+    await pollUntil(() => run('umount', [join(state, 'images')]).then(() => true), { timeoutMs: 10_000, what: 'the tmpfs to unmount' });
   }
   const u = await imageServiceFor(state).ensure(big, 'IfNotPresent');
   assert.equal(u.layers.length, 2);
