@@ -36,7 +36,11 @@ export function launchScript(mounts: Mount[], cwd: string | undefined, mountProc
 /** True while `pid` is still on its way to the container's command (nsenter, unshare, the launch script). */
 function launching(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('podkit-launch');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline) return cmdline.split('\0').includes('podkit-launch');
+    // Mid-execve (between nsenter, unshare, sh and the command) the new image's arguments are not yet in place and
+    // cmdline reads empty: still launching, unless the process is a zombie.
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
