@@ -108,10 +108,11 @@ test('--init-period polls fast until the first success, then --period; --init-ma
   } finally {
     await h.close();
   }
-  // Before the first success --init-max-failures applies; after it, --max-failures.
+  // Before the first success --init-max-failures applies; after it, --max-failures. v4 counts the failure, then
+  // aborts when failCount >= the budget: =2 ends at the 2nd failure.
   const r = await runPodkit(['git-sync', `--repo=file://${join(dir, 'nope.git')}`, `--root=${join(dir, 'r2')}`, '--init-period=10ms', '--init-max-failures=2', '--max-failures=100']);
   assert.equal(r.code, 1);
-  assert.match(r.stdout + r.stderr, /"failCount":3/);
+  assert.match(r.stdout + r.stderr, /"failCount":2/);
 });
 
 test('--one-time runs its cleanup (stale trees removed, worktree prune, --git-gc) before it exits', async () => {

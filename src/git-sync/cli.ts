@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 const EPILOG = `Environment: every flag also reads GITSYNC_<NAME> (and the GIT_SYNC_<NAME> spelling kubernetes/git-sync v4 still accepts).
 Layout: --root/.git holds the one object store, --root/.worktrees/<hash> each published tree, and --link is a relative
 symlink to the current one, swapped atomically by rename. SIGHUP triggers a sync.
-Exit codes: 0 after --one-time succeeded, 1 when a sync (or a --one-time hook) failed more than --max-failures times, 2 for bad usage.
+Exit codes: 0 after --one-time succeeded, 1 at the --max-failures-th consecutive failed sync (or a failed --one-time hook), 2 for bad usage.
 See docs/git-sync.md.`;
 
 export async function run(argv: string[]): Promise<number> {

@@ -52,13 +52,13 @@ export const spec = {
   'one-time': flag.bool({ help: 'exit after the first sync', env: both('ONE_TIME'), default: false }),
   'sync-on-signal': flag.string({ help: 'also sync on this signal (SIGHUP always triggers a sync)', env: both('SYNC_ON_SIGNAL'), metavar: 'SIGNAL' }),
   'max-failures': flag.int({
-    help: 'consecutive failures allowed before exiting (negative = retry forever)',
+    help: 'exit 1 at this many consecutive failures, counted as v4 does (0 and 1: at the first; negative = retry forever)',
     env: both('MAX_FAILURES'),
     aliases: ['max-sync-failures'],
     default: 0,
   }),
   'init-max-failures': flag.int({
-    help: 'consecutive failures allowed before the first successful sync (negative = retry forever; default: --max-failures)',
+    help: 'the same budget until the first successful sync (negative = retry forever; default: --max-failures)',
     env: env('INIT_MAX_FAILURES'),
   }),
   'touch-file': flag.string({ help: 'path (absolute or relative to --root) of a file touched after each sync that changed the tree', env: both('TOUCH_FILE'), metavar: 'PATH' }),

@@ -33,9 +33,9 @@ export interface Options {
   sparseCheckoutFile?: string;
   /** Exit (resolve `done`) after the first sync. Default false. */
   oneTime?: boolean;
-  /** Consecutive failures tolerated before giving up (`done` rejects); negative = forever. Default 0. */
+  /** v4's failure budget: `done` resolves 1 at the Nth consecutive failure (0 and 1: the first); negative = never. Default 0. */
   maxFailures?: number;
-  /** Failures tolerated before the first success; negative = forever. Default: `maxFailures`. */
+  /** The same budget until the first success; negative = never. Default: `maxFailures`. */
   initMaxFailures?: number;
   /** How long unpublished trees are kept, ms. Default 30 000. */
   staleWorktreeTimeoutMs?: number;
