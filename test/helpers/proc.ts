@@ -12,7 +12,10 @@ export interface Proc {
   /** Everything written to stdout and stderr so far (capped at 1 MiB each). */
   stdout(): string;
   stderr(): string;
-  /** Resolves with the exit code (or signal name) when the process ends. */
+  /**
+   * Resolves with the exit code (or signal name) when the process has ended and its output has been read (stdout()
+   * and stderr() are complete), or DRAIN_MS after its end when a process it left behind still holds the pipes.
+   */
   readonly exited: Promise<number | string>;
   /** Send a signal to the process (not its group). */
   signal(sig: NodeJS.Signals): void;
@@ -60,6 +63,8 @@ export interface StartOptions extends SpawnOptions {
 }
 
 const CAP = 1 << 20;
+/** How long `exited` waits after the process's end for its pipes to close. */
+export const DRAIN_MS = 2000;
 
 /** Spawn a tracked process in its own process group. It is killed when the test process exits, whatever happens. */
 export function startProcess(cmd: string, args: readonly string[], opts: StartOptions = {}): Proc {
@@ -75,13 +80,25 @@ export function startProcess(cmd: string, args: readonly string[], opts: StartOp
   child.stderr?.on('data', (d: Buffer) => {
     if (err.length < CAP) err += d.toString();
   });
+  // 'exit' can come before the pipes' last data has been read, and 'close' (the pipes have ended) never comes
+  // while a grandchild holds them open: after 'exit', wait for 'close' up to DRAIN_MS, then resolve anyway.
+  let gone!: () => void;
+  const ended = new Promise<void>((resolve) => (gone = resolve));
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, sig) => {
       live.delete(pid);
-      resolve(code ?? sig ?? -1);
+      gone();
+      const result = code ?? sig ?? -1;
+      // 'close' always follows 'exit'. Unref'd: a pipe still open keeps the loop alive anyway.
+      const timer = setTimeout(() => resolve(result), DRAIN_MS).unref();
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(result);
+      });
     });
     child.once('error', () => {
       live.delete(pid);
+      gone();
       resolve(-1);
     });
   });
@@ -109,7 +126,7 @@ export function startProcess(cmd: string, args: readonly string[], opts: StartOp
           proc.signal('SIGKILL');
         }
       }, graceMs);
-      await exited;
+      await ended;
       clearTimeout(timer);
       try {
         process.kill(-pid, 'SIGKILL'); // anything it left behind in its group
