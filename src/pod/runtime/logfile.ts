@@ -19,7 +19,8 @@ export class RotatingLog {
   private size: number;
   private readonly maxBytes: number;
   private readonly maxFiles: number;
-  private readonly done: Promise<void>[] = [];
+  /** Rotated-out streams still writing their last lines; each leaves the set when it has finished. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly path: string,
@@ -56,7 +57,8 @@ export class RotatingLog {
   private rotate(): void {
     const old = this.stream;
     // The renames happen now; the old stream keeps its open file and finishes writing into what became `.1`.
-    this.done.push(new Promise<void>((r) => old.end(() => r())));
+    const finished: Promise<void> = new Promise<void>((r) => old.end(() => r())).then(() => void this.finishing.delete(finished));
+    this.finishing.add(finished);
     try {
       rmSync(`${this.path}.${this.maxFiles - 1}`, { force: true });
       for (let i = this.maxFiles - 2; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
@@ -69,8 +71,13 @@ export class RotatingLog {
     this.stream = this.open();
   }
 
+  /** Rotated-out files whose last writes are still under way. */
+  get pendingRotations(): number {
+    return this.finishing.size;
+  }
+
   async close(): Promise<void> {
     await new Promise<void>((r) => this.stream.end(() => r()));
-    await Promise.all(this.done.splice(0));
+    await Promise.all([...this.finishing]);
   }
 }
