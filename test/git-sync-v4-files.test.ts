@@ -99,3 +99,19 @@ test('--error-file also gets a bad configuration\'s message (as v4 writes it), a
   assert.equal(r2.code, 2);
   assert.match(readFileSync(join(root, 'error.json'), 'utf8'), /--password or --password-file must be set when --username is specified/);
 });
+
+test('--exit-codes=v4 (or GITSYNC_EXIT_CODES=v4) gives v4\'s codes: 1 for a bad configuration, 2 for what its flag parser refuses', async () => {
+  const root = join(tempDir('gs-exit-v4-'), 'root');
+  const r = await runPodkit(['git-sync', `--root=${root}`, '--error-file=error.json', '--exit-codes=v4']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /--repo must be specified/);
+  assert.match(readFileSync(join(root, 'error.json'), 'utf8'), /--repo must be specified/);
+  const env = { ...process.env, GITSYNC_EXIT_CODES: 'v4' };
+  assert.equal((await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--period=5ms'], { env })).code, 1);
+  const unknown = await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--no-such-flag'], { env });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown flag --no-such-flag/);
+  assert.equal((await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--depth=abc'], { env })).code, 2);
+  // A failing sync exits 1 either way.
+  assert.equal((await runPodkit(['git-sync', '--repo=file:///nonexistent/x.git', `--root=${root}`], { env })).code, 1);
+});

@@ -16,6 +16,8 @@ export interface CommandDef<S extends FlagSpec> {
   positionals?: boolean;
   env?: ParseOptions['env'];
   main(parsed: Parsed<S>): Promise<number>;
+  /** The exit code for an error that ends the command, when not the catalogue's (`exitCodeOf`): a drop-in may need its peer's codes. */
+  exitCode?(err: unknown): number;
 }
 
 /** Parse argv against the spec and run `main`. --help prints to stdout (exit 0); errors print one line (exit 2 for usage/config). */
@@ -29,7 +31,7 @@ export async function runCommand<S extends FlagSpec>(def: CommandDef<S>, argv: s
     return await def.main(parsed);
   } catch (err) {
     process.stderr.write(`${def.command}: ${describeError(err)}\n`);
-    return exitCodeOf(err);
+    return (def.exitCode ?? exitCodeOf)(err);
   }
 }
 

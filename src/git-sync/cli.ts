@@ -5,13 +5,15 @@ import { spec } from './flags.js';
 import { optionsFromFlags } from './options.js';
 import { start } from './index.js';
 import { writeErrorFile } from './fsutil.js';
-import { ConfigError, UsageError } from '../core/errors.js';
+import { ConfigError, exitCodeOf, UsageError } from '../core/errors.js';
 import { resolve } from 'node:path';
+import { v4ExitCode, wantsV4ExitCodes } from './exit-codes.js';
 
 const EPILOG = `Environment: every flag also reads GITSYNC_<NAME> (and the GIT_SYNC_<NAME> spelling kubernetes/git-sync v4 still accepts).
 Layout: --root/.git holds the one object store, --root/.worktrees/<hash> each published tree, and --link is a relative
 symlink to the current one, swapped atomically by rename. SIGHUP triggers a sync.
-Exit codes: 0 after --one-time succeeded, 1 at the --max-failures-th consecutive failed sync (or a failed --one-time hook), 2 for bad usage.
+Exit codes: 0 after --one-time succeeded, 1 at the --max-failures-th consecutive failed sync (or a failed --one-time hook), 2 for bad usage
+(--exit-codes=v4: v4's 1 for bad values and combinations, 2 only for what its flag parser refuses).
 See docs/git-sync.md.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -22,6 +24,7 @@ export async function run(argv: string[]): Promise<number> {
       summary: 'Sync a git repository into --root and publish it through a symlink; a drop-in for kubernetes/git-sync v4.',
       spec,
       epilog: EPILOG,
+      exitCode: (err) => (wantsV4ExitCodes(argv, process.env) ? v4ExitCode(err) : exitCodeOf(err)),
       async main(parsed) {
         const v = parsed.values;
         const log = commandLogger('git-sync', v);

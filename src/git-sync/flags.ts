@@ -138,6 +138,12 @@ export const spec = {
     default: 6,
     check: (v) => (v < 0 ? 'must be >= 0' : undefined),
   }),
+  'exit-codes': flag.enum({
+    help: "podkit: exit codes for bad usage: 'podkit' (2 for any bad flag, value or combination) or 'v4' (kubernetes/git-sync v4's: 2 when its flag parser refuses the command line, 1 for what it validates itself)",
+    values: ['podkit', 'v4'],
+    env: env('EXIT_CODES'),
+    default: 'podkit',
+  }),
   verbose: flag.int({ help: 'log verbosity: 0 info, 1-4 debug, 5+ trace', short: 'v', env: env('VERBOSE'), default: 0 }),
   'log-format': logFormatFlag,
 };
