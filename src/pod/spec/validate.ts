@@ -31,6 +31,21 @@ export function isPodkitImage(image: string | undefined): boolean {
   return image !== undefined && /podkit/.test(image);
 }
 
+/** Where a rule reports: an error or a warning at a YAML path. */
+type Report = (p: string, message: string) => void;
+
+/** What every container of one pod is checked against, and the names and ports its containers have claimed so far. */
+interface PodContext {
+  /** The PodSpec's path (`spec`, `spec.template.spec`). */
+  path: string;
+  opts: ValidateOptions;
+  volumeNames: Set<string>;
+  containerNames: Map<string, string>;
+  hostPorts: Map<string, string>;
+  err: Report;
+  warn: Report;
+}
+
 /**
  * Validate a PodSpec (the value at `path`, e.g. `spec` or `spec.template.spec`). Returns every error and warning;
  * stricter than a JSON schema: unknown fields, duplicate names, undefined volumes, probe rules.
@@ -42,154 +57,186 @@ export function validatePodSpec(spec: unknown, path = 'spec', opts: ValidateOpti
     if (spec === undefined || spec === null) out.push({ severity: 'error', path, message: 'is required' });
     return out;
   }
-  const err = (p: string, message: string) => out.push({ severity: 'error', path: p, message });
-  const warn = (p: string, message: string) => out.push({ severity: 'warning', path: p, message });
+  const err: Report = (p, message) => out.push({ severity: 'error', path: p, message });
+  const warn: Report = (p, message) => out.push({ severity: 'warning', path: p, message });
 
   const volumeNames = new Set<string>(opts.claimTemplates ?? []);
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
   volumes.forEach((v, i) => {
-    if (!isObject(v)) return;
-    const vp = `${path}.volumes[${i}]`;
-    const name = v.name;
-    if (typeof name === 'string') {
-      if (!DNS_LABEL.test(name) || name.length > 63) err(`${vp}.name`, `"${name}" is not a valid name (lowercase letters, digits and '-', at most 63)`);
-      if (volumeNames.has(name)) err(`${vp}.name`, `duplicate volume name "${name}"`);
-      volumeNames.add(name);
-    }
-    const sources = Object.keys(v).filter((k) => k !== 'name');
-    const known = sources.filter((k) => VOLUME_SOURCES.includes(k));
-    const substituted = sources.filter((k) => SUBSTITUTED_VOLUME_SOURCES.includes(k));
-    for (const k of sources) if (!known.includes(k) && !substituted.includes(k)) err(`${vp}.${k}`, 'unknown field');
-    if (known.length + substituted.length === 0) err(vp, 'must set one volume source (emptyDir, hostPath, configMap, secret, downwardAPI, …)');
-    else if (known.length + substituted.length > 1) err(vp, `must set only one volume source, got ${[...known, ...substituted].join(', ')}`);
-    for (const k of substituted) warn(`${vp}.${k}`, `the ${k} volume source is not available locally; podkit uses an empty directory instead`);
-    if (isObject(v.configMap) && typeof v.configMap.name !== 'string') err(`${vp}.configMap.name`, 'is required');
-    if (isObject(v.secret) && typeof v.secret.secretName !== 'string') err(`${vp}.secret.secretName`, 'is required');
-    if (isObject(v.downwardAPI)) checkDownwardItems(v.downwardAPI.items, `${vp}.downwardAPI.items`, err);
-    for (const src of ['configMap', 'secret'] as const) {
-      const s = v[src];
-      if (isObject(s)) checkKeyToPaths(s.items, `${vp}.${src}.items`, err);
-    }
-    if (isObject(v.persistentVolumeClaim) && v.persistentVolumeClaim.claimName === '') err(`${vp}.persistentVolumeClaim.claimName`, 'must not be empty');
-    if (isObject(v.projected) && Array.isArray(v.projected.sources)) {
-      const paths = new Set<string>();
-      v.projected.sources.forEach((ps, j) => {
-        if (!isObject(ps)) return;
-        const sp = `${vp}.projected.sources[${j}]`;
-        const set = Object.keys(ps);
-        if (set.length !== 1) err(sp, `must set exactly one source (configMap, secret, downwardAPI, serviceAccountToken, clusterTrustBundle, podCertificate)${set.length ? `, got ${set.join(', ')}` : ''}`);
-        for (const k of ['configMap', 'secret'] as const) if (isObject(ps[k])) checkKeyToPaths(ps[k].items, `${sp}.${k}.items`, err, paths);
-        if (isObject(ps.downwardAPI)) checkDownwardItems(ps.downwardAPI.items, `${sp}.downwardAPI.items`, err, paths);
-        for (const k of ['serviceAccountToken', 'clusterTrustBundle'] as const) if (isObject(ps[k])) checkPath(ps[k].path, `${sp}.${k}.path`, err, paths);
-      });
-    }
+    if (isObject(v)) checkVolume(v, `${path}.volumes[${i}]`, volumeNames, err, warn);
   });
 
-  const containerNames = new Map<string, string>();
-  const hostPorts = new Map<string, string>();
+  const ctx: PodContext = { path, opts, volumeNames, containerNames: new Map(), hostPorts: new Map(), err, warn };
   const lists: [string, unknown][] = [['initContainers', spec.initContainers], ['containers', spec.containers]];
   if (Array.isArray(spec.containers) && spec.containers.length === 0) err(`${path}.containers`, 'must have at least one container');
   for (const [listName, list] of lists) {
     if (!Array.isArray(list)) continue;
     list.forEach((c, i) => {
-      if (!isObject(c)) return;
-      const cp = `${path}.${listName}[${i}]`;
-      const name = c.name;
-      if (typeof name === 'string') {
-        if (!DNS_LABEL.test(name) || name.length > 63) err(`${cp}.name`, `"${name}" is not a valid container name (lowercase letters, digits and '-', at most 63)`);
-        const prev = containerNames.get(name);
-        if (prev) err(`${cp}.name`, `duplicate container name "${name}" (also ${prev})`);
-        else containerNames.set(name, cp);
-      }
-      const isInit = listName === 'initContainers';
-      const sidecar = isInit && c.restartPolicy === 'Always';
-      if (!isInit && c.restartPolicy !== undefined) err(`${cp}.restartPolicy`, 'may only be set on init containers (restartPolicy: Always makes a native sidecar)');
-      if (isInit && !sidecar) {
-        for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle']) {
-          if (c[k] !== undefined) err(`${cp}.${k}`, `must not be set on an init container (only on a sidecar with restartPolicy: Always)`);
-        }
-      }
-      const hostProcess = !opts.images || typeof c.image !== 'string' || opts.annotations?.[`host-process.podkit.io/${String(c.name)}`] === 'true';
-      if (opts.local && hostProcess && c.command === undefined && c.args === undefined && !isPodkitImage(typeof c.image === 'string' ? c.image : undefined)) {
-        err(cp, 'needs command or args: it runs as a host process (no image entrypoint applies)');
-      }
-      if (opts.local && typeof c.workingDir === 'string' && !c.workingDir.startsWith('/')) err(`${cp}.workingDir`, 'must be an absolute path');
-      const portNames = new Set<string>();
-      if (Array.isArray(c.ports)) {
-        c.ports.forEach((p, j) => {
-          if (!isObject(p)) return;
-          const pp = `${cp}.ports[${j}]`;
-          if (typeof p.name === 'string') {
-            if (p.name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || !/[a-z]/.test(p.name)) err(`${pp}.name`, `"${p.name}" is not a valid port name (at most 15 lowercase letters, digits, '-', with a letter)`);
-            if (portNames.has(p.name)) err(`${pp}.name`, `duplicate port name "${p.name}"`);
-            portNames.add(p.name);
-          }
-          if (typeof p.hostPort === 'number') {
-            const key = `${p.protocol ?? 'TCP'}/${p.hostIP ?? ''}/${p.hostPort}`;
-            if (hostPorts.has(key)) err(`${pp}.hostPort`, `hostPort ${p.hostPort} is already used by ${hostPorts.get(key)}`);
-            hostPorts.set(key, pp);
-            if (p.protocol && p.protocol !== 'TCP') warn(`${pp}.hostPort`, `only TCP hostPorts are published locally; this ${p.protocol} port is not`);
-          }
-        });
-      }
-      const mountPaths = new Set<string>();
-      if (Array.isArray(c.volumeMounts)) {
-        c.volumeMounts.forEach((m, j) => {
-          if (!isObject(m)) return;
-          const mp = `${cp}.volumeMounts[${j}]`;
-          if (typeof m.name === 'string' && !volumeNames.has(m.name)) err(`${mp}.name`, `volume "${m.name}" is not defined in ${path}.volumes`);
-          if (typeof m.mountPath === 'string') {
-            if (!m.mountPath.startsWith('/')) err(`${mp}.mountPath`, 'must be an absolute path');
-            if (m.mountPath.includes(':')) err(`${mp}.mountPath`, "must not contain ':'");
-            const norm = m.mountPath.replace(/\/+$/, '') || '/';
-            if (norm === '/') err(`${mp}.mountPath`, 'must not be /');
-            if (mountPaths.has(norm)) err(`${mp}.mountPath`, `duplicate mountPath "${m.mountPath}"`);
-            mountPaths.add(norm);
-          }
-          if (m.subPath !== undefined && m.subPath !== '') checkRelative(m.subPath, `${mp}.subPath`, err);
-        });
-      }
-      if (Array.isArray(c.env)) {
-        c.env.forEach((e, j) => {
-          if (!isObject(e)) return;
-          const ep = `${cp}.env[${j}]`;
-          if (e.name === '') err(`${ep}.name`, 'must not be empty');
-          if (e.value !== undefined && e.valueFrom !== undefined) err(ep, 'may not set both value and valueFrom');
-          if (isObject(e.valueFrom)) {
-            const set = Object.keys(e.valueFrom);
-            if (set.length !== 1) err(`${ep}.valueFrom`, 'must set exactly one of fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef');
-            const fr = e.valueFrom.fieldRef;
-            if (isObject(fr) && typeof fr.fieldPath === 'string' && (!FIELD_PATHS.test(fr.fieldPath) || /^metadata\.(labels|annotations)$/.test(fr.fieldPath))) {
-              err(`${ep}.valueFrom.fieldRef.fieldPath`, `unsupported field path "${fr.fieldPath}"`);
-            }
-          }
-        });
-      }
-      if (Array.isArray(c.envFrom)) {
-        c.envFrom.forEach((e, j) => {
-          if (isObject(e) && (e.configMapRef === undefined) === (e.secretRef === undefined)) err(`${cp}.envFrom[${j}]`, 'must set exactly one of configMapRef, secretRef');
-        });
-      }
-      for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
-        const pr = c[k];
-        if (!isObject(pr)) continue;
-        const pp = `${cp}.${k}`;
-        checkHandler(pr, pp, [...HANDLERS, 'grpc'], portNames, err);
-        if (k !== 'readinessProbe' && pr.successThreshold !== undefined && pr.successThreshold !== 1) err(`${pp}.successThreshold`, `must be 1 for a ${k}`);
-        if (k === 'readinessProbe' && pr.terminationGracePeriodSeconds !== undefined) err(`${pp}.terminationGracePeriodSeconds`, 'must not be set on a readinessProbe');
-      }
-      if (isObject(c.lifecycle)) {
-        for (const k of ['postStart', 'preStop']) {
-          if (isObject(c.lifecycle[k])) checkHandler(c.lifecycle[k] as Record<string, unknown>, `${cp}.lifecycle.${k}`, [...HANDLERS, 'sleep'], portNames, err);
-        }
-      }
+      if (isObject(c)) checkContainer(c, `${path}.${listName}[${i}]`, listName === 'initContainers', ctx);
     });
   }
   out.push(...featureGateWarnings(spec, path));
   return out;
 }
 
-function checkHandler(h: Record<string, unknown>, p: string, allowed: string[], portNames: Set<string>, err: (p: string, m: string) => void): void {
+/** One volume: a valid unique name, exactly one source we know (or substitute), and its items' paths. */
+function checkVolume(v: Record<string, unknown>, vp: string, volumeNames: Set<string>, err: Report, warn: Report): void {
+  const name = v.name;
+  if (typeof name === 'string') {
+    if (!DNS_LABEL.test(name) || name.length > 63) err(`${vp}.name`, `"${name}" is not a valid name (lowercase letters, digits and '-', at most 63)`);
+    if (volumeNames.has(name)) err(`${vp}.name`, `duplicate volume name "${name}"`);
+    volumeNames.add(name);
+  }
+  const sources = Object.keys(v).filter((k) => k !== 'name');
+  const known = sources.filter((k) => VOLUME_SOURCES.includes(k));
+  const substituted = sources.filter((k) => SUBSTITUTED_VOLUME_SOURCES.includes(k));
+  for (const k of sources) if (!known.includes(k) && !substituted.includes(k)) err(`${vp}.${k}`, 'unknown field');
+  if (known.length + substituted.length === 0) err(vp, 'must set one volume source (emptyDir, hostPath, configMap, secret, downwardAPI, …)');
+  else if (known.length + substituted.length > 1) err(vp, `must set only one volume source, got ${[...known, ...substituted].join(', ')}`);
+  for (const k of substituted) warn(`${vp}.${k}`, `the ${k} volume source is not available locally; podkit uses an empty directory instead`);
+  if (isObject(v.configMap) && typeof v.configMap.name !== 'string') err(`${vp}.configMap.name`, 'is required');
+  if (isObject(v.secret) && typeof v.secret.secretName !== 'string') err(`${vp}.secret.secretName`, 'is required');
+  if (isObject(v.downwardAPI)) checkDownwardItems(v.downwardAPI.items, `${vp}.downwardAPI.items`, err);
+  for (const src of ['configMap', 'secret'] as const) {
+    const s = v[src];
+    if (isObject(s)) checkKeyToPaths(s.items, `${vp}.${src}.items`, err);
+  }
+  if (isObject(v.persistentVolumeClaim) && v.persistentVolumeClaim.claimName === '') err(`${vp}.persistentVolumeClaim.claimName`, 'must not be empty');
+  if (isObject(v.projected) && Array.isArray(v.projected.sources)) checkProjectedSources(v.projected.sources, `${vp}.projected.sources`, err);
+}
+
+/** A projected volume's sources: one kind each, and every file path unique across all of them. */
+function checkProjectedSources(sources: unknown[], p: string, err: Report): void {
+  const paths = new Set<string>();
+  sources.forEach((ps, j) => {
+    if (!isObject(ps)) return;
+    const sp = `${p}[${j}]`;
+    const set = Object.keys(ps);
+    if (set.length !== 1) err(sp, `must set exactly one source (configMap, secret, downwardAPI, serviceAccountToken, clusterTrustBundle, podCertificate)${set.length ? `, got ${set.join(', ')}` : ''}`);
+    for (const k of ['configMap', 'secret'] as const) if (isObject(ps[k])) checkKeyToPaths(ps[k].items, `${sp}.${k}.items`, err, paths);
+    if (isObject(ps.downwardAPI)) checkDownwardItems(ps.downwardAPI.items, `${sp}.downwardAPI.items`, err, paths);
+    for (const k of ['serviceAccountToken', 'clusterTrustBundle'] as const) if (isObject(ps[k])) checkPath(ps[k].path, `${sp}.${k}.path`, err, paths);
+  });
+}
+
+/** One container (or init container): its name and role, then its ports, mounts, env, probes and hooks. */
+function checkContainer(c: Record<string, unknown>, cp: string, isInit: boolean, ctx: PodContext): void {
+  const { err } = ctx;
+  const name = c.name;
+  if (typeof name === 'string') {
+    if (!DNS_LABEL.test(name) || name.length > 63) err(`${cp}.name`, `"${name}" is not a valid container name (lowercase letters, digits and '-', at most 63)`);
+    const prev = ctx.containerNames.get(name);
+    if (prev) err(`${cp}.name`, `duplicate container name "${name}" (also ${prev})`);
+    else ctx.containerNames.set(name, cp);
+  }
+  checkRole(c, cp, isInit, err);
+  checkLocal(c, cp, ctx.opts, err);
+  const portNames = checkPorts(c.ports, cp, ctx.hostPorts, err, ctx.warn);
+  checkMounts(c.volumeMounts, cp, ctx, err);
+  checkEnv(c, cp, err);
+  for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const pr = c[k];
+    if (!isObject(pr)) continue;
+    const pp = `${cp}.${k}`;
+    checkHandler(pr, pp, [...HANDLERS, 'grpc'], portNames, err);
+    if (k !== 'readinessProbe' && pr.successThreshold !== undefined && pr.successThreshold !== 1) err(`${pp}.successThreshold`, `must be 1 for a ${k}`);
+    if (k === 'readinessProbe' && pr.terminationGracePeriodSeconds !== undefined) err(`${pp}.terminationGracePeriodSeconds`, 'must not be set on a readinessProbe');
+  }
+  if (isObject(c.lifecycle)) {
+    for (const k of ['postStart', 'preStop']) {
+      if (isObject(c.lifecycle[k])) checkHandler(c.lifecycle[k] as Record<string, unknown>, `${cp}.lifecycle.${k}`, [...HANDLERS, 'sleep'], portNames, err);
+    }
+  }
+}
+
+/** restartPolicy belongs to init containers (Always: a native sidecar); a plain init container has no probes or hooks. */
+function checkRole(c: Record<string, unknown>, cp: string, isInit: boolean, err: Report): void {
+  const sidecar = isInit && c.restartPolicy === 'Always';
+  if (!isInit && c.restartPolicy !== undefined) err(`${cp}.restartPolicy`, 'may only be set on init containers (restartPolicy: Always makes a native sidecar)');
+  if (isInit && !sidecar) {
+    for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle']) {
+      if (c[k] !== undefined) err(`${cp}.${k}`, `must not be set on an init container (only on a sidecar with restartPolicy: Always)`);
+    }
+  }
+}
+
+/** What running the container locally needs: a command for a host process, an absolute workingDir. */
+function checkLocal(c: Record<string, unknown>, cp: string, opts: ValidateOptions, err: Report): void {
+  const hostProcess = !opts.images || typeof c.image !== 'string' || opts.annotations?.[`host-process.podkit.io/${String(c.name)}`] === 'true';
+  if (opts.local && hostProcess && c.command === undefined && c.args === undefined && !isPodkitImage(typeof c.image === 'string' ? c.image : undefined)) {
+    err(cp, 'needs command or args: it runs as a host process (no image entrypoint applies)');
+  }
+  if (opts.local && typeof c.workingDir === 'string' && !c.workingDir.startsWith('/')) err(`${cp}.workingDir`, 'must be an absolute path');
+}
+
+/** Port names (valid, unique in the container) and hostPorts (unique in the pod); returns the names, for probes' named ports. */
+function checkPorts(ports: unknown, cp: string, hostPorts: Map<string, string>, err: Report, warn: Report): Set<string> {
+  const portNames = new Set<string>();
+  if (!Array.isArray(ports)) return portNames;
+  ports.forEach((p, j) => {
+    if (!isObject(p)) return;
+    const pp = `${cp}.ports[${j}]`;
+    if (typeof p.name === 'string') {
+      if (p.name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p.name) || !/[a-z]/.test(p.name)) err(`${pp}.name`, `"${p.name}" is not a valid port name (at most 15 lowercase letters, digits, '-', with a letter)`);
+      if (portNames.has(p.name)) err(`${pp}.name`, `duplicate port name "${p.name}"`);
+      portNames.add(p.name);
+    }
+    if (typeof p.hostPort === 'number') {
+      const key = `${p.protocol ?? 'TCP'}/${p.hostIP ?? ''}/${p.hostPort}`;
+      if (hostPorts.has(key)) err(`${pp}.hostPort`, `hostPort ${p.hostPort} is already used by ${hostPorts.get(key)}`);
+      hostPorts.set(key, pp);
+      if (p.protocol && p.protocol !== 'TCP') warn(`${pp}.hostPort`, `only TCP hostPorts are published locally; this ${p.protocol} port is not`);
+    }
+  });
+  return portNames;
+}
+
+/** Each mount names a defined volume at an absolute path of its own (not /, no ':'), with a relative subPath. */
+function checkMounts(mounts: unknown, cp: string, ctx: Pick<PodContext, 'path' | 'volumeNames'>, err: Report): void {
+  if (!Array.isArray(mounts)) return;
+  const mountPaths = new Set<string>();
+  mounts.forEach((m, j) => {
+    if (!isObject(m)) return;
+    const mp = `${cp}.volumeMounts[${j}]`;
+    if (typeof m.name === 'string' && !ctx.volumeNames.has(m.name)) err(`${mp}.name`, `volume "${m.name}" is not defined in ${ctx.path}.volumes`);
+    if (typeof m.mountPath === 'string') {
+      if (!m.mountPath.startsWith('/')) err(`${mp}.mountPath`, 'must be an absolute path');
+      if (m.mountPath.includes(':')) err(`${mp}.mountPath`, "must not contain ':'");
+      const norm = m.mountPath.replace(/\/+$/, '') || '/';
+      if (norm === '/') err(`${mp}.mountPath`, 'must not be /');
+      if (mountPaths.has(norm)) err(`${mp}.mountPath`, `duplicate mountPath "${m.mountPath}"`);
+      mountPaths.add(norm);
+    }
+    if (m.subPath !== undefined && m.subPath !== '') checkRelative(m.subPath, `${mp}.subPath`, err);
+  });
+}
+
+/** env: a name, a value or one valueFrom source (fieldRef paths podkit can fill); envFrom: one of configMapRef, secretRef. */
+function checkEnv(c: Record<string, unknown>, cp: string, err: Report): void {
+  if (Array.isArray(c.env)) {
+    c.env.forEach((e, j) => {
+      if (!isObject(e)) return;
+      const ep = `${cp}.env[${j}]`;
+      if (e.name === '') err(`${ep}.name`, 'must not be empty');
+      if (e.value !== undefined && e.valueFrom !== undefined) err(ep, 'may not set both value and valueFrom');
+      if (isObject(e.valueFrom)) {
+        const set = Object.keys(e.valueFrom);
+        if (set.length !== 1) err(`${ep}.valueFrom`, 'must set exactly one of fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef');
+        const fr = e.valueFrom.fieldRef;
+        if (isObject(fr) && typeof fr.fieldPath === 'string' && (!FIELD_PATHS.test(fr.fieldPath) || /^metadata\.(labels|annotations)$/.test(fr.fieldPath))) {
+          err(`${ep}.valueFrom.fieldRef.fieldPath`, `unsupported field path "${fr.fieldPath}"`);
+        }
+      }
+    });
+  }
+  if (Array.isArray(c.envFrom)) {
+    c.envFrom.forEach((e, j) => {
+      if (isObject(e) && (e.configMapRef === undefined) === (e.secretRef === undefined)) err(`${cp}.envFrom[${j}]`, 'must set exactly one of configMapRef, secretRef');
+    });
+  }
+}
+
+function checkHandler(h: Record<string, unknown>, p: string, allowed: string[], portNames: Set<string>, err: Report): void {
   const set = allowed.filter((k) => h[k] !== undefined);
   if (set.length !== 1) err(p, `must set exactly one handler (${allowed.join(', ')})${set.length ? `, got ${set.join(', ')}` : ''}`);
   const exec = h.exec;
@@ -201,14 +248,14 @@ function checkHandler(h: Record<string, unknown>, p: string, allowed: string[], 
   }
 }
 
-function checkRelative(v: unknown, p: string, err: (p: string, m: string) => void): void {
+function checkRelative(v: unknown, p: string, err: Report): void {
   if (typeof v !== 'string') return;
   if (v.startsWith('/')) err(p, 'must be a relative path');
   else if (v.split('/').includes('..')) err(p, "must not contain '..'");
 }
 
 /** A file a volume writes (Kubernetes' ValidateLocalNonReservedPath): relative, no `..` element, not starting with `..`, unique in its volume. */
-function checkPath(v: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+function checkPath(v: unknown, p: string, err: Report, seen?: Set<string>): void {
   if (typeof v !== 'string') return;
   if (v === '') return err(p, 'must not be empty');
   checkRelative(v, p, err);
@@ -219,14 +266,14 @@ function checkPath(v: unknown, p: string, err: (p: string, m: string) => void, s
   }
 }
 
-function checkKeyToPaths(items: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+function checkKeyToPaths(items: unknown, p: string, err: Report, seen?: Set<string>): void {
   if (!Array.isArray(items)) return;
   items.forEach((it, j) => {
     if (isObject(it)) checkPath(it.path, `${p}[${j}].path`, err, seen);
   });
 }
 
-function checkDownwardItems(items: unknown, p: string, err: (p: string, m: string) => void, seen?: Set<string>): void {
+function checkDownwardItems(items: unknown, p: string, err: Report, seen?: Set<string>): void {
   if (!Array.isArray(items)) return;
   items.forEach((it, j) => {
     if (!isObject(it)) return;
