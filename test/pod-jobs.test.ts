@@ -1,4 +1,4 @@
-/** @module Jobs as the Job controller runs them locally: completions at most parallelism at once, Indexed completion mode (JOB_COMPLETION_INDEX and the index annotation), and `podkit up`'s exit code from the Job's result. */
+/** @module Jobs as the Job controller runs them locally: completions at most parallelism at once, Indexed completion mode (JOB_COMPLETION_INDEX and the index annotation), `backoffLimit` (failed pods replaced, restarts counted), `activeDeadlineSeconds` (Job and pod), the Job's status, and `podkit up`'s exit code from the Job's result. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ metadata: { name: work${fail ? 'fail' : ''} }
 spec:
   completions: 4
   parallelism: 2
+  backoffLimit: 1
   completionMode: Indexed
   template:
     metadata: { labels: { app: work } }
@@ -57,6 +58,7 @@ spec:
   const counts = readFileSync(join(shared, 'concurrent'), 'utf8').trim().split('\n').map(Number);
   assert.equal(counts.length, 4);
   assert.ok(Math.max(...counts) <= 2, `at most 2 at once: ${counts}`);
-  const failed = await runPodkit(['up', '--status-bind', '', '--state-dir', podStateDir(), job(true)], { timeoutMs: 90_000 });
+  const failed = await runPodkit(['up', '--status-bind', '', '--job-backoff', '100ms', '--state-dir', podStateDir(), job(true)], { timeoutMs: 90_000 });
   assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /job workfail failed: BackoffLimitExceeded/);
 });

@@ -5,6 +5,7 @@
  */
 import type { PodStatus } from '../runtime/pod.js';
 import type { ContainerStatus, Termination } from '../runtime/container.js';
+import type { JobStatus } from './job-controller.js';
 
 /** What the runner keeps about a pod besides its status. */
 export interface PodExtras {
@@ -57,6 +58,7 @@ export function age(ms: number): string {
 
 /** kubectl's STATUS column: a container's back-off or config error wins over the phase (the page's pod row). */
 export function podDisplayStatus(p: PodStatus): string {
+  if (p.reason) return p.reason;
   if (p.message) return 'ContainerCreating';
   if (p.containers.some((c) => c.reason === 'CrashLoopBackOff')) return 'CrashLoopBackOff';
   const bad = p.containers.find((c) => ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'InvalidImageName'].includes(c.reason));
@@ -85,6 +87,7 @@ export function podObject(p: PodStatus, x?: PodExtras, now = Date.now()) {
     status: {
       phase: k8sPhase(p),
       conditions: [cond('PodScheduled', true), cond('Initialized', initialized), cond('ContainersReady', containersReady), cond('Ready', p.ready)],
+      ...(p.reason ? { reason: p.reason, message: p.message } : {}),
       podIP: p.podIP,
       ...(x ? { startTime: iso(x.createdAt) } : {}),
       initContainerStatuses: inits.map((c) => containerStatus(c, now)),
@@ -93,7 +96,33 @@ export function podObject(p: PodStatus, x?: PodExtras, now = Date.now()) {
   };
 }
 
-/** `/status.json`: a v1 PodList, as `kubectl get pods -o json` prints one. */
-export function podList(pods: { status: PodStatus; extras?: PodExtras }[], now = Date.now()) {
-  return { apiVersion: 'v1', kind: 'List', items: pods.map((p) => podObject(p.status, p.extras, now)) };
+/** A batch/v1 Job with its status (counters, completedIndexes, the Complete or Failed condition), as the API server shows it. */
+export function jobObject(j: JobStatus) {
+  const c = j.condition;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: j.name, namespace: j.namespace },
+    spec: { ...(j.completions !== undefined ? { completions: j.completions } : {}), parallelism: j.parallelism },
+    status: {
+      startTime: iso(j.startTime),
+      ...(j.completionTime !== undefined ? { completionTime: iso(j.completionTime) } : {}),
+      active: j.active,
+      succeeded: j.succeeded,
+      failed: j.failed,
+      ...(j.completedIndexes !== undefined ? { completedIndexes: j.completedIndexes } : {}),
+      conditions: c ? [{ type: c.type, status: 'True', ...(c.reason ? { reason: c.reason, message: c.message } : {}), lastTransitionTime: iso(c.at) }] : [],
+    },
+  };
+}
+
+/** kubectl get jobs' STATUS: Complete, Failed (with the reason), or Running. */
+export function jobDisplayStatus(j: JobStatus): string {
+  if (j.condition?.type === 'Failed') return `Failed (${j.condition.reason})`;
+  return j.condition?.type ?? 'Running';
+}
+
+/** `/status.json`: a v1 List of the Pods (and Jobs), as `kubectl get pods,jobs -o json` prints one. */
+export function podList(pods: { status: PodStatus; extras?: PodExtras }[], now = Date.now(), jobs: JobStatus[] = []) {
+  return { apiVersion: 'v1', kind: 'List', items: [...pods.map((p) => podObject(p.status, p.extras, now)), ...jobs.map(jobObject)] };
 }

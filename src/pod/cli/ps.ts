@@ -4,7 +4,11 @@ import { flag } from '../../core/config.js';
 import { runCommand } from '../../core/command.js';
 import type { PodStatus } from '../runtime/pod.js';
 import { listPods, readJSON } from '../runtime/state.js';
-import { age, podDisplayStatus } from './pod-status.js';
+import { age, jobDisplayStatus, podDisplayStatus } from './pod-status.js';
+import type { JobStatus } from './job-controller.js';
+
+/** A pod's status.json: a Job's pod also carries its Job's status as last written. */
+type PodRecord = PodStatus & { job?: JobStatus; updatedAt?: number };
 
 export const stateDirFlag = flag.string({ help: 'Where pod state, logs and events live', env: ['PODKIT_STATE_DIR'], default: '/run/podkit' });
 
@@ -47,7 +51,7 @@ export function run(argv: string[]): Promise<number> {
 
 /** The table: one line per pod (and per container with `containers`). */
 function render(root: string, containers: boolean): string {
-  const pods = listPods(root).map((e) => ({ e, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }));
+  const pods = listPods(root).map((e) => ({ e, st: readJSON<PodRecord>(join(e.dir, 'status.json')) }));
   const rows = [['NAME', 'READY', 'STATUS', 'RESTARTS', 'IP', 'AGE', 'STATUS PAGE']];
   for (const { e, st } of pods) {
     const cs = (st?.containers ?? []).filter((c) => c.kind !== 'init');
@@ -59,6 +63,26 @@ function render(root: string, containers: boolean): string {
       rows.push([`  ${c.name}`, c.ready ? '1/1' : '0/1', `${c.state}${c.reason ? ` (${c.reason})` : ''}`, String(c.restarts), c.kind, '', c.probes.map((p) => `${p.kind}=${p.last ?? 'pending'}`).join(' ')]);
     }
   }
+  return table(rows) + jobRows(pods.map((p) => p.st));
+}
+
+/** The Jobs of those pods, as kubectl get jobs (the newest record of each). */
+function jobRows(records: (PodRecord | undefined)[]): string {
+  const latest = new Map<string, { job: JobStatus; at: number }>();
+  for (const r of records) {
+    if (!r?.job) continue;
+    const key = `${r.job.namespace}/${r.job.name}`;
+    if ((latest.get(key)?.at ?? -1) < (r.updatedAt ?? 0)) latest.set(key, { job: r.job, at: r.updatedAt ?? 0 });
+  }
+  if (!latest.size) return '';
+  const rows = [['JOB', 'STATUS', 'COMPLETIONS', 'ACTIVE', 'FAILED', 'DURATION']];
+  for (const { job: j } of latest.values()) {
+    rows.push([j.name, jobDisplayStatus(j), j.completions !== undefined ? `${j.succeeded}/${j.completions}` : `${j.succeeded}/1 of ${j.parallelism}`, String(j.active), String(j.failed), age((j.completionTime ?? Date.now()) - j.startTime)]);
+  }
+  return '\n' + table(rows);
+}
+
+function table(rows: string[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n').join('');
 }

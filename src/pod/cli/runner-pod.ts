@@ -34,7 +34,7 @@ export interface RunWiring {
 }
 
 /** Runner events shown on stderr (the rest go only to events.log, the status page and the countdown). */
-const SHOWN = ['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed', 'restart'];
+const SHOWN = ['start', 'exit', 'ready', 'unready', 'backoff', 'kill', 'error', 'warning', 'pod-finished', 'sigkill', 'setup-failed', 'restart', 'deadline'];
 const COLORS = [36, 33, 32, 35, 34, 91, 92, 93, 94, 95, 96];
 
 /** Claim the pod's folder, record its state, make its sandbox and its runner (nothing starts yet). */

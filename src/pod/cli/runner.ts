@@ -13,13 +13,15 @@ import { PodRunner, type PodPhase } from '../runtime/pod.js';
 import type { ImageProvider } from '../images/types.js';
 import { cleanupPod, listPods, writeJSON, type PodState } from '../runtime/state.js';
 import { lockPod, type PodLock } from '../runtime/podlock.js';
+import { realClock } from '../runtime/clock.js';
 import type { LogLimits } from '../runtime/logfile.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
 import { onOutputClosed } from '../../core/stdio.js';
 import { podList, type PodExtras } from './pod-status.js';
 import { statusPage } from './status-page.js';
-import { openPod } from './runner-pod.js';
+import { openPod, type RunnerPod, type RunWiring } from './runner-pod.js';
+import { JOB_BACKOFF, JobController, type JobResult } from './job-controller.js';
 
 export interface RunnerOptions {
   loaded: LoadedManifests;
@@ -36,6 +38,8 @@ export interface RunnerOptions {
   ociRuntime?: string;
   /** Each container log's rotation (size × files). */
   logLimits?: LogLimits;
+  /** A Job's pod replacement back-off (Kubernetes: 10 s doubling to 6 min). */
+  jobBackoff?: { firstMs: number; maxMs: number };
   /** Keep a pod that ended on its own (Succeeded/Failed) in the state folder with its status and logs, until `podkit down`. */
   keepFinished?: boolean;
   /** Where container lines and runner events go. */
@@ -96,6 +100,10 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   const extras = new Map<PodRunner, PodExtras>();
   const countdown = killCountdown((l) => o.err(l));
   const states = new Map<PodRunner, { state: PodState; dir: string }>();
+  const plans = new Map<PodRunner, PodPlan>();
+  const jobOf = new Map<PodRunner, JobController>();
+  const controllers: JobController[] = [];
+  const record = (r: PodRunner) => ({ ...r.status(), ...(jobOf.has(r) ? { job: jobOf.get(r)!.status() } : {}), updatedAt: Date.now() });
   const onUsr2 = () => {
     // `podkit down POD` asks for one pod by dropping a file in its folder. Listening from the start: SIGUSR2's
     // default action would end a runner that `down` asks while it is still setting up.
@@ -105,18 +113,21 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     }
   };
   process.on('SIGUSR2', onUsr2);
-  const status = statusWriter(runners, states);
+  const status = statusWriter(runners, states, record);
+  const register = (plan: PodPlan, pod: RunnerPod) => {
+    runners.push(pod.runner);
+    extras.set(pod.runner, pod.extras);
+    states.set(pod.runner, { state: pod.state, dir: pod.dir });
+    plans.set(pod.runner, plan);
+  };
   let http: HttpHandle | undefined;
+  let wiring!: RunWiring;
   try {
-    http = o.statusBind ? await statusServer(o.statusBind, runners, extras) : undefined;
+    http = o.statusBind ? await statusServer(o.statusBind, runners, extras, controllers) : undefined;
     const statusURL = http ? `http://${http.address.host}:${http.address.port}/` : undefined;
     if (statusURL) o.err(`podkit: status page ${statusURL}`);
-    for (const plan of o.loaded.pods) {
-      const pod = openPod(o, plan, { kind, statusURL, countdown, changed: status.write });
-      runners.push(pod.runner);
-      extras.set(pod.runner, pod.extras);
-      states.set(pod.runner, { state: pod.state, dir: pod.dir });
-    }
+    wiring = { kind, statusURL, countdown, changed: () => (status.write(), controllers.forEach((c) => c.observe())) };
+    for (const plan of o.loaded.pods) register(plan, openPod(o, plan, wiring));
   } catch (e) {
     // Nothing has started yet: free the status page's port so the error ends the process.
     await http?.close();
@@ -125,19 +136,54 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     throw e;
   }
 
-  const stop = stopOnSignals(o, runners);
-  const removeDir = (r: PodRunner) => removePodDir(o, r, states);
+  const stop = stopOnSignals(o, runners, controllers);
+  const removeDir = (r: PodRunner) => removePodDir(o, r, states, record);
+  const plain = runners.filter((r) => !plans.get(r)?.job);
   let cluster: ClusterIPs | undefined;
   try {
-    await startPods(o, runners, stop.stopping, kind, (c) => (cluster = c));
+    const net = await preparePods(o, runners, kind, (c) => (cluster = c));
+    // A replacement pod is made, locked and prepared as the pods of the files were, with the same hosts and Services.
+    const create = async (plan: PodPlan): Promise<PodRunner | undefined> => {
+      if (stop.stopping()) return undefined;
+      const lock = await lockPod(o.root, plan.name);
+      if (!lock) throw new UsageError(`pod "${plan.name}" is already running`);
+      locks.push(lock);
+      const pod = openPod(o, plan, wiring);
+      register(plan, pod);
+      await pod.runner.prepareOrWait();
+      pod.runner.setHosts(net.lines);
+      pod.runner.setServiceEnv(net.envFor(plan));
+      return pod.runner;
+    };
+    for (const [key, job] of o.loaded.jobs) {
+      const mine = runners.filter((r) => plans.get(r)?.job?.key === key);
+      const c = new JobController(job, mine.map((r) => ({ plan: plans.get(r)!, pod: r })), {
+        clock: realClock,
+        backoff: o.jobBackoff ?? JOB_BACKOFF,
+        start: (p) => startPod(p as PodRunner, stop.stopping),
+        create: async (plan) => {
+          const r = await create(plan);
+          if (r) jobOf.set(r, c);
+          return r;
+        },
+        ended: (p) => removeDir(p as PodRunner),
+        stopping: stop.stopping,
+        log: o.err,
+        changed: status.write,
+      });
+      for (const r of mine) jobOf.set(r, c);
+      controllers.push(c);
+    }
+    for (const c of controllers) c.run();
+    await startPlain(o, plain, stop.stopping);
   } catch (e) {
     await stop.stopAll('failed start');
     await finishAll();
     throw e;
   }
-  const phases: PodPhase[] = await Promise.all(runners.map((r) => r.done.then(async (phase) => (await removeDir(r), phase))));
+  const [phases, results] = await Promise.all([Promise.all(plain.map((r) => r.done.then(async (phase) => (await removeDir(r), phase)))), Promise.all(controllers.map((c) => c.done))]);
   await finishAll();
-  return phases.every((p) => p === 'Succeeded' || p === 'Stopped') ? 0 : 1;
+  return phases.every((p: PodPhase) => p === 'Succeeded' || p === 'Stopped') && results.every((x: JobResult) => x !== 'Failed') ? 0 : 1;
 
   async function finishAll() {
     stop.off();
@@ -152,14 +198,14 @@ export async function runPods(o: RunnerOptions): Promise<number> {
 }
 
 /** Ctrl-C, SIGTERM or a lost reader stop every pod the Kubernetes way; a second signal forces. */
-function stopOnSignals(o: RunnerOptions, runners: PodRunner[]) {
+function stopOnSignals(o: RunnerOptions, runners: PodRunner[], jobs: { halt(): Promise<void> }[]) {
   let stopping = false;
   const stopAll = async (why: 'SIGINT' | 'SIGTERM' | 'output closed' | 'failed start') => {
     if (stopping) return;
     stopping = true;
     // Only a Ctrl-C is answered with how to force: after SIGTERM or a lost reader there is no keyboard to press.
     o.err(`podkit: stopping pods (${why}${why === 'SIGINT' ? '; Ctrl-C again to force' : ''})`);
-    await Promise.all(runners.map((r) => r.stop()));
+    await Promise.all([...runners.map((r) => r.stop()), ...jobs.map((j) => j.halt())]);
   };
   const force = async () => {
     o.err('podkit: forcing: killing every container');
@@ -182,7 +228,7 @@ function stopOnSignals(o: RunnerOptions, runners: PodRunner[]) {
 }
 
 /** Each pod's status.json, rewritten at most every 50 ms while statuses change. */
-function statusWriter(runners: PodRunner[], states: Map<PodRunner, { dir: string }>): { write(): void; stop(): void } {
+function statusWriter(runners: PodRunner[], states: Map<PodRunner, { dir: string }>, record: (r: PodRunner) => object): { write(): void; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   return {
     write: () => {
@@ -192,7 +238,7 @@ function statusWriter(runners: PodRunner[], states: Map<PodRunner, { dir: string
           const s = states.get(r);
           if (!s) continue;
           try {
-            writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+            writeJSON(join(s.dir, 'status.json'), record(r));
           } catch {
             // folder removed at shutdown
           }
@@ -204,44 +250,56 @@ function statusWriter(runners: PodRunner[], states: Map<PodRunner, { dir: string
 }
 
 /** The status page, /status.json, /metrics and /readyz of every pod of this run. */
-async function statusServer(bind: HostPort, runners: PodRunner[], extras: Map<PodRunner, PodExtras>): Promise<HttpHandle> {
+async function statusServer(bind: HostPort, runners: PodRunner[], extras: Map<PodRunner, PodExtras>, jobs: JobController[]): Promise<HttpHandle> {
   const http = await startHttpServer({ bind, bindFlag: '--status-bind', metrics: podMetrics(() => runners.map((r) => r.status())), ready: () => {
     const notReady = runners.filter((r) => !r.status().ready).map((r) => r.name);
     return notReady.length ? { ready: false, reason: `not ready: ${notReady.join(', ')}` } : { ready: true };
   } });
   const views = () => runners.map((r) => ({ status: r.status(), extras: extras.get(r) }));
-  http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(views()), 'text/html; charset=utf-8'));
-  http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(podList(views()), null, 1) + '\n', 'application/json'));
+  const jobViews = () => jobs.map((j) => j.status());
+  http.route('GET', '/', (_q, res) => sendText(res, 200, statusPage(views(), Date.now(), jobViews()), 'text/html; charset=utf-8'));
+  http.route('GET', '/status.json', (_q, res) => sendText(res, 200, JSON.stringify(podList(views(), Date.now(), jobViews()), null, 1) + '\n', 'application/json'));
   return http;
 }
 
 /**
  * Every sandbox first, then the Services' cluster IPs, so each pod's /etc/hosts and Service variables name the other
- * pods and the Services before any container starts; then each pod in its order.
+ * pods and the Services before any container starts. Returns what a pod made later (a Job's replacement) is given.
  */
-async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () => boolean, kind: 'namespaced' | 'host', onCluster: (c: ClusterIPs) => void): Promise<void> {
-  const byName = new Map(runners.map((r) => [r.name, r]));
+async function preparePods(o: RunnerOptions, runners: PodRunner[], kind: 'namespaced' | 'host', onCluster: (c: ClusterIPs) => void): Promise<{ lines: string[]; envFor(plan: PodPlan): Record<string, string> }> {
   await Promise.all(runners.map((r) => r.prepareOrWait()));
   const backends = runners.map((r, i) => ({ plan: o.loaded.pods[i], ip: r.failedSetup ? undefined : r.status().podIP }));
   const cluster = kind === 'namespaced' ? await startClusterIPs(o.loaded.services, backends, `${process.pid}`) : undefined;
   if (cluster) onCluster(cluster);
   for (const p of cluster?.problems ?? []) o.err(`podkit: ${p}`);
   const lines = hostsLines(backends, o.loaded.services, cluster?.ips);
-  for (const [i, r] of runners.entries()) {
-    r.setHosts(lines);
-    const plan = o.loaded.pods[i];
+  const envFor = (plan: PodPlan) => {
     const links = o.loaded.services.filter((s) => s.namespace === plan.namespace).flatMap((s) => {
       const ip = cluster?.ips.get(`${s.namespace}/${s.name}`) ?? serviceBackend(s, backends)?.ip;
       return ip ? [{ name: s.name, ip, ports: s.ports }] : [];
     });
-    r.setServiceEnv(serviceEnv(links, plan.spec.enableServiceLinks !== false));
+    return serviceEnv(links, plan.spec.enableServiceLinks !== false);
+  };
+  for (const [i, r] of runners.entries()) {
+    r.setHosts(lines);
+    r.setServiceEnv(envFor(o.loaded.pods[i]));
   }
-  const turn = gates();
+  return { lines, envFor };
+}
+
+/** Start a prepared pod unless the run is stopping, its setup failed (it stays ContainerCreating) or it has ended. */
+function startPod(r: PodRunner, stopping: () => boolean): Promise<void> {
+  return stopping() || r.failedSetup || r.phase !== 'Pending' ? Promise.resolve() : r.start();
+}
+
+/** The pods that are not a Job's, each in its order (a StatefulSet ordinal after the previous one is Ready). */
+async function startPlain(o: RunnerOptions, runners: PodRunner[], stopping: () => boolean): Promise<void> {
+  const byName = new Map(runners.map((r) => [r.name, r]));
+  const planOf = new Map(o.loaded.pods.map((p) => [p.name, p]));
   await Promise.all(
-    runners.map((r, i) =>
-      startAfter(byName.get(o.loaded.pods[i].startAfter ?? ''))
-        .then(() => turn(o.loaded.pods[i].gate, r))
-        .then(() => (stopping() || r.failedSetup || r.phase !== 'Pending' ? undefined : r.start()))
+    runners.map((r) =>
+      startAfter(byName.get(planOf.get(r.name)?.startAfter ?? ''))
+        .then(() => startPod(r, stopping))
         .catch(async (e: Error) => {
           o.err(`podkit: ${r.name}: ${e.message}`);
           await r.stop();
@@ -256,50 +314,17 @@ async function startPods(o: RunnerOptions, runners: PodRunner[], stopping: () =>
  * own in a detached run: then its status and logs stay (its sandbox is gone) until `podkit down`, as Kubernetes
  * keeps a completed pod.
  */
-async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunner, { state: PodState; dir: string }>): Promise<void> {
+async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunner, { state: PodState; dir: string }>, record: (r: PodRunner) => object): Promise<void> {
   const s = states.get(r);
   states.delete(r);
   if (!s) return;
   const phase = r.status().phase;
   if (o.keepFinished && (phase === 'Succeeded' || phase === 'Failed') && !existsStop(s.dir)) {
-    writeJSON(join(s.dir, 'status.json'), { ...r.status(), updatedAt: Date.now() });
+    writeJSON(join(s.dir, 'status.json'), record(r));
     writeJSON(join(s.dir, 'state.json'), { ...s.state, pids: [], statusURL: undefined, finished: true });
     return;
   }
   await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
-}
-
-/**
- * A Job's parallelism: a pod of a gated group waits (in order) until fewer than `size` of its group run; its turn
- * ends when it does. A pod stopped while waiting (or whose setup failed) gives its place up at once.
- */
-function gates(): (gate: PodPlan['gate'], r: PodRunner) => Promise<void> {
-  const groups = new Map<string, { free: number; waiting: (() => void)[] }>();
-  return async (gate, r) => {
-    if (!gate) return;
-    let g = groups.get(gate.group);
-    if (!g) groups.set(gate.group, (g = { free: gate.size, waiting: [] }));
-    const group = g;
-    const release = () => {
-      const next = group.waiting.shift();
-      if (next) next();
-      else group.free++;
-    };
-    if (group.free > 0) group.free--;
-    else {
-      let mine!: () => void;
-      const turn = new Promise<void>((resolve) => group.waiting.push((mine = resolve)));
-      const ended = await Promise.race([turn.then(() => false), r.done.then(() => true)]);
-      if (ended) {
-        const at = group.waiting.indexOf(mine);
-        if (at >= 0) group.waiting.splice(at, 1);
-        else release();
-        return;
-      }
-    }
-    if (r.failedSetup) release();
-    else void r.done.then(release);
-  };
 }
 
 /** StatefulSet OrderedReady: wait until the previous ordinal is Ready (or has ended). */

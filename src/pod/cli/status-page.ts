@@ -2,7 +2,8 @@
 import { escapeHtml } from '../../core/http.js';
 import type { PodStatus } from '../runtime/pod.js';
 import type { ContainerStatus } from '../runtime/container.js';
-import { age, podDisplayStatus, type PodExtras } from './pod-status.js';
+import { age, jobDisplayStatus, podDisplayStatus, type PodExtras } from './pod-status.js';
+import type { JobStatus } from './job-controller.js';
 
 const esc = escapeHtml;
 
@@ -36,7 +37,7 @@ function containerRows(p: PodStatus, x: PodExtras | undefined, now: number): str
 
 function podSection(p: PodStatus, x: PodExtras | undefined, now: number): string {
   const shown = podDisplayStatus(p);
-  const bad = shown === 'CrashLoopBackOff' || shown === 'Failed' || shown === 'CreateContainerConfigError';
+  const bad = shown === 'CrashLoopBackOff' || shown === 'Failed' || shown === 'CreateContainerConfigError' || !!p.reason;
   const serving = p.containers.filter((c) => c.kind !== 'init');
   const ports = (x?.ports ?? []).map((q) => {
     const host = q.hostIP === '0.0.0.0' || q.hostIP === '' ? '127.0.0.1' : q.hostIP;
@@ -53,11 +54,22 @@ function podSection(p: PodStatus, x: PodExtras | undefined, now: number): string
   return head + table + ev;
 }
 
-export function statusPage(pods: { status: PodStatus; extras?: PodExtras }[], now = Date.now()): string {
+/** The Jobs, as kubectl get jobs: status (with the reason it failed), completions, active, failed pods. */
+function jobTable(jobs: JobStatus[], now: number): string {
+  if (!jobs.length) return '';
+  const rows = jobs.map((j) => {
+    const bad = j.condition?.type === 'Failed';
+    const done = j.completions !== undefined ? `${j.succeeded}/${j.completions}` : `${j.succeeded}/1 of ${j.parallelism}`;
+    return `<tr class="job${bad ? ' failing' : ''}" data-job="${esc(j.name)}"><td>${esc(j.namespace)}/${esc(j.name)}</td><td class="state">${esc(jobDisplayStatus(j))}</td><td>${done}</td><td>${j.active}</td><td>${j.failed}</td><td>${age((j.completionTime ?? now) - j.startTime)}</td><td>${esc(j.condition?.message ?? '')}</td></tr>`;
+  });
+  return `<h2>jobs</h2><table><tr><th>job</th><th>status</th><th>completions</th><th>active</th><th>failed</th><th>duration</th><th>message</th></tr>${rows.join('')}</table>`;
+}
+
+export function statusPage(pods: { status: PodStatus; extras?: PodExtras }[], now = Date.now(), jobs: JobStatus[] = []): string {
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>podkit up</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 h2 .status{font-size:70%;padding:2px 8px;border-radius:4px;background:#e6f4ea;color:#137333}h2.failing .status{background:#fce8e6;color:#a50e0e}
 tr.failing td{background:#fce8e6}tr.failing td.state{color:#a50e0e;font-weight:bold}tr.warn td{color:#a50e0e}pre{margin:0;background:#f4f4f4;padding:6px;max-width:80em;overflow:auto}</style>
-</head><body><h1>podkit up</h1>${pods.map((p) => podSection(p.status, p.extras, now)).join('')}
-<p><a href="/status.json">status.json</a> (a v1 List of Pods, as kubectl get pods -o json) · <a href="/metrics">metrics</a></p></body></html>`;
+</head><body><h1>podkit up</h1>${jobTable(jobs, now)}${pods.map((p) => podSection(p.status, p.extras, now)).join('')}
+<p><a href="/status.json">status.json</a> (a v1 List of Pods and Jobs, as kubectl get pods,jobs -o json) · <a href="/metrics">metrics</a></p></body></html>`;
 }

@@ -22,6 +22,7 @@ export const upSpec = {
   detach: flag.bool({ help: 'Run the pods in the background (podkit ps / logs / down work on them)', short: 'd', default: false, env: [] }),
   sandbox: flag.enum({ help: 'namespaced (root: netns, mount and pid namespaces per pod), host (no isolation), auto', values: ['auto', 'namespaced', 'host'], default: 'auto' }),
   'status-bind': flag.string({ help: "Serve the live status page here (loopback); '' turns it off", default: '127.0.0.1:0', metavar: 'HOST:PORT' }),
+  'job-backoff': flag.duration({ help: "Delay before a failed Job pod is replaced, doubling with each failure up to 36 times it (Kubernetes: 10s, up to 6 min; lower it for development)", default: 10_000 }),
   'max-backoff': flag.duration({ help: 'Cap of the container restart back-off (Kubernetes: 300s; lower it for development)', default: 300_000 }),
   'log-max-size': flag.string({ help: "Rotate each container's log past this size (the kubelet's containerLogMaxSize)", default: '10Mi', metavar: 'QUANTITY' }),
   'log-max-files': flag.int({ help: "Log files kept per container, the current one included (the kubelet's containerLogMaxFiles)", default: 5 }),
@@ -98,7 +99,7 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], logLimits: limits, color, podkitLogFormat, out: values['detached-child'] ? () => undefined : (l) => process.stdout.write(l + '\n'), err });
+        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], jobBackoff: { firstMs: values['job-backoff'], maxMs: values['job-backoff'] * 36 }, ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], logLimits: limits, color, podkitLogFormat, out: values['detached-child'] ? () => undefined : (l) => process.stdout.write(l + '\n'), err });
       },
     },
     argv,

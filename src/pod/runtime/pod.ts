@@ -11,7 +11,7 @@ import { SandboxError } from '../../core/errors.js';
 import { expandArgv, isPodkitImage, resolveEnv, type PodContext } from '../spec/index.js';
 import type { ConfigMapData, Container, PodPlan } from '../spec/types.js';
 import type { BackoffOptions } from './backoff.js';
-import { realClock, type Clock } from './clock.js';
+import { realClock, type Clock, type Timer } from './clock.js';
 import { ContainerRunner, type ContainerKind, type ContainerStatus, type PodEvent } from './container.js';
 import { forwardPort, type Forwarder } from './forward.js';
 import { baseEnv, tool } from './proc.js';
@@ -39,8 +39,10 @@ export interface PodStatus {
   containers: ContainerStatus[];
   /** Whether the sandbox, volumes and hostPorts are set up yet (`failed`: see `message`). */
   setup: 'pending' | 'ready' | 'failed';
-  /** Why the pod's sandbox or volumes could not be set up: it stays Pending, its containers ContainerCreating. */
+  /** Why the pod's sandbox or volumes could not be set up (it stays Pending, its containers ContainerCreating), or why it failed. */
   message?: string;
+  /** Why the kubelet failed the pod (DeadlineExceeded: past `activeDeadlineSeconds`). */
+  reason?: string;
 }
 
 export interface PodRunnerOptions {
@@ -98,6 +100,8 @@ export class PodRunner {
   private endPhase?: PodPhase;
   private setupError?: string;
   private setupDone = false;
+  private failure?: { reason: string; message: string };
+  private deadline?: Timer;
   private finished!: (phase: PodPhase) => void;
   /** Resolves when the pod ends on its own (Succeeded/Failed) or is stopped. */
   readonly done: Promise<PodPhase>;
@@ -125,6 +129,7 @@ export class PodRunner {
       containers: this.containers.map((c) => c.status),
       setup: this.setupError ? 'failed' : this.setupDone ? 'ready' : 'pending',
       ...(this.setupError ? { message: this.setupError } : {}),
+      ...(this.failure ? { reason: this.failure.reason, message: this.failure.message } : {}),
     };
   }
 
@@ -222,8 +227,23 @@ export class PodRunner {
 
   /** Set up the sandbox and start the pod's containers in Kubernetes order (resolves once the sandbox is ready). */
   start(): Promise<void> {
-    this.starting ??= this.prepare().then(() => void this.run());
+    this.starting ??= this.prepare().then(() => {
+      this.watchDeadline();
+      void this.run();
+    });
     return this.starting;
+  }
+
+  /** `activeDeadlineSeconds`: from its start, the kubelet gives the pod that long, then fails it (DeadlineExceeded). */
+  private watchDeadline(): void {
+    const s = this.o.plan.spec.activeDeadlineSeconds;
+    if (s === undefined || this.stopRequested) return;
+    this.deadline = this.clock.after(s * 1000, () => {
+      if (this.stopRequested) return;
+      this.failure = { reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline' };
+      this.emit({ container: '', event: 'deadline', detail: `DeadlineExceeded after ${s}s` });
+      void this.finish('Failed');
+    });
   }
 
   /**
@@ -375,6 +395,7 @@ export class PodRunner {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopRequested = true;
+      this.deadline?.cancel();
       // Never tear down a sandbox that is still being set up: let setup finish (or fail) first.
       await (this.starting ?? this.preparing)?.catch(() => undefined);
       this.phase = 'Terminating';

@@ -2,7 +2,8 @@
 import { apiVersionError } from './apiversions.js';
 import { configMap as configMapSchema, objectMeta, persistentVolumeClaim as pvcSchema, secret as secretSchema, workloadSpecs, type Field } from './schema.js';
 import { serviceFrom } from './services.js';
-import type { ClaimInfo, ConfigMapData, Container, Issue, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
+import type { ClaimInfo, ConfigMapData, Container, Issue, JobPlan, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
+import { jobPlan } from './job.js';
 import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
 import { parseYamlStream } from './yaml.js';
@@ -175,10 +176,13 @@ export interface LoadedManifests {
   secrets: Map<string, ConfigMapData>;
   /** PersistentVolumeClaims: defined in the files, made from volumeClaimTemplates, or named by a pod. */
   claims: ClaimInfo[];
+  /** Jobs, by `namespace/name`: their controller replaces failed pods and decides the run's result. */
+  jobs: Map<string, JobPlan>;
   issues: Issue[];
 }
 
-function randomSuffix(n: number): string {
+/** `generateName`'s random part: characters without vowels or look-alikes, as the API server picks them. */
+export function randomSuffix(n: number): string {
   const chars = 'bcdfghjklmnpqrstvwxz2456789';
   let s = '';
   for (let i = 0; i < n; i++) s += chars[Math.floor(Math.random() * chars.length)];
@@ -198,6 +202,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
   const podNames = new Map<string, string>();
   const services: ServiceInfo[] = [];
   const claims = new Map<string, ClaimInfo>();
+  const jobs = new Map<string, JobPlan>();
   for (const m of objects) {
     if (m.kind === 'Service') {
       const r = serviceFrom(m);
@@ -223,7 +228,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
       continue;
     }
-    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string, gate?: PodPlan['gate']) => {
+    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string, job?: PodPlan['job']) => {
       // One state folder per pod name: locally, names are unique across namespaces.
       const prev = podNames.get(name);
       // A pod name is a DNS subdomain (at most 253 characters); it also names the pod's folder in the state dir.
@@ -236,7 +241,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         return;
       }
       podNames.set(name, m.source);
-      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, ...(gate ? { gate } : {}), source: m.source });
+      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, ...(job ? { job } : {}), source: m.source });
     };
     if (m.kind === 'Pod') {
       add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
@@ -246,7 +251,8 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
       // A Job with completions runs that many pods, at most parallelism at once; without, parallelism pods (a work queue).
       const n = m.kind === 'Job' ? (spec.completions ?? spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
-      const gate = m.kind === 'Job' && spec.completions !== undefined ? { group: `Job/${ns}/${m.metadata.name}`, size: Math.max(1, spec.parallelism ?? 1) } : undefined;
+      const jobKey = `${ns}/${m.metadata.name}`;
+      if (m.kind === 'Job') jobs.set(jobKey, jobPlan(m, ns));
       const indexed = m.kind === 'Job' && spec.completionMode === 'Indexed';
       const templates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : [];
       const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
@@ -258,7 +264,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
         const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
         const podMeta = indexed ? jobIndex(meta, labels, i) : { ...meta, labels };
         const thisSpec = indexed ? withIndexEnv(podSpec) : podSpec;
-        add(`${m.metadata.name}-${i}`, podMeta, withClaims(thisSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined, gate);
+        add(`${m.metadata.name}-${i}`, podMeta, withClaims(thisSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined, m.kind === 'Job' ? { key: jobKey, index: i } : undefined);
       }
     }
   }
@@ -282,7 +288,7 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       if (claim && !claims.has(`${p.namespace}/${claim}`)) claims.set(`${p.namespace}/${claim}`, { name: claim, namespace: p.namespace, source: p.source });
     }
   }
-  return { pods, services, configMaps, secrets, claims: [...claims.values()], issues };
+  return { pods, services, configMaps, secrets, claims: [...claims.values()], jobs, issues };
 }
 
 /** A StatefulSet pod's claims, `<template>-<pod>` as the controller names them, as volumes (replacing a volume of the same name). */

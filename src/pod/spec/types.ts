@@ -164,6 +164,8 @@ export interface PodSpec {
   restartPolicy?: RestartPolicy;
   /** Default 30. */
   terminationGracePeriodSeconds?: number;
+  /** The kubelet fails the pod (DeadlineExceeded) this long after it started. */
+  activeDeadlineSeconds?: number;
   shareProcessNamespace?: boolean;
   hostNetwork?: boolean;
   enableServiceLinks?: boolean;
@@ -210,8 +212,25 @@ export interface PodPlan {
   owner?: string;
   /** StatefulSet OrderedReady: start only once this pod (the previous ordinal) is Ready. */
   startAfter?: string;
-  /** A Job's parallelism: at most `size` pods of `group` run at once, the others wait their turn (in order). */
-  gate?: { group: string; size: number };
+  /** A Job's pod: which Job (`namespace/name`, a key of `LoadedManifests.jobs`) and its completion slot. */
+  job?: { key: string; index: number };
+  source: string;
+}
+
+/** A Job as its controller runs it locally: its pods are the plans whose `job.key` names it. */
+export interface JobPlan {
+  name: string;
+  namespace: string;
+  /** Unset: a work queue (parallelism pods; done once one succeeds and none runs). */
+  completions?: number;
+  /** At most this many pods at once (at least 1). */
+  parallelism: number;
+  indexed: boolean;
+  /** Failed pods (Never) or container restarts (OnFailure) the Job tolerates (Kubernetes' default: 6). */
+  backoffLimit: number;
+  /** The Job fails (DeadlineExceeded) once active this long. */
+  activeDeadlineSeconds?: number;
+  restartPolicy: 'Never' | 'OnFailure';
   source: string;
 }
 
