@@ -142,8 +142,10 @@ spec:
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /once-0\/work \| working in once-0/);
     assert.match(r.stdout, /once-1\/work \| working in once-1/);
-    const bad = await runPodkit(['up', '--status-bind', '', '--state-dir', podStateDir(), '-'], { input: readFileSync(file, 'utf8').replace("'echo working in $(POD)'", "'exit 4'"), timeoutMs: 30_000 });
+    // Failed pods are replaced (after a back-off, lowered here) until failures pass the default backoffLimit of 6.
+    const bad = await runPodkit(['up', '--status-bind', '', '--job-backoff', '50ms', '--state-dir', podStateDir(), '-'], { input: readFileSync(file, 'utf8').replace("'echo working in $(POD)'", "'exit 4'"), timeoutMs: 60_000 });
     assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /job once failed: BackoffLimitExceeded/);
   });
 
   test('SIGKILL of the runner, then down --all: no processes, namespaces or mounts remain', async () => {
