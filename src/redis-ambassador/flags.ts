@@ -1,6 +1,7 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazy } from '../core/lazy.js';
 import { flag, withEnvPrefix } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { logFormatFlag } from '../core/command.js';
@@ -35,6 +36,9 @@ const flags = {
 };
 export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', flags);
 
+/** Only a run with --config reads YAML. */
+const yaml = lazy<typeof Yaml>('yaml');
+
 /** Settings a SIGHUP reload applies live (everything else needs a restart). */
 export const LIVE_FLAGS: ReadonlySet<string> = new Set(['replica', 'read-policy', 'consistency', 'config']);
 
@@ -48,7 +52,7 @@ export function readConfigFile(path: string): { values: Record<string, unknown>;
   }
   let doc: unknown;
   try {
-    doc = parse(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new ConfigError('config', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -1,6 +1,5 @@
 /** @module `podkit redis-ambassador`: start(options) → a RESP proxy sending writes to the master and reads to replicas. */
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
 import type { HostPort } from '../core/parse.js';
 import type { ComponentHandle } from '../core/lifecycle.js';
@@ -9,6 +8,8 @@ import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { bindError, ConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK, MAX_SAFE_BULK } from '../core/resp/scanner.js';
+import { ControlLink, type ControlReplies } from './control.js';
+import { ErrorReply } from '../core/resp/decode.js';
 import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
 import { NodeConns } from './pools.js';
 import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
@@ -222,44 +223,31 @@ export async function start(options: Options): Promise<Handle> {
   if (topoMetrics) metrics.registry.addCollector(() => topoMetrics.collect());
   metrics.registry.addCollector(() => live.collect());
 
-  // Control plane: one ioredis client to the master fetches COMMAND (routing flags), databases and version on every (re)connect.
-  let control: Redis | null = null;
+  // Control plane: one connection to the master asks COMMAND (routing flags), databases and version on every (re)connect.
+  let control: ControlLink | null = null;
   let firstDone: () => void = () => {};
   const first = new Promise<void>((r) => (firstDone = r));
-  const connectControl = (hp: HostPort) => {
-    control?.disconnect();
-    const c = new Redis({
-      host: hp.host,
-      port: hp.port,
-      username: options.username,
-      password: options.password,
-      connectionName: 'podkit-ambassador-control',
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)),
-      lazyConnect: true,
-    });
-    control = c;
-    c.on('error', () => {});
-    c.on('ready', () => void refresh(c).then(() => firstDone()));
-    c.connect().catch(() => {});
-  };
-  const refresh = async (c: Redis) => {
+  const refresh = (r: ControlReplies) => {
     try {
-      const reply = await c.call('COMMAND');
-      const next = tableFromCommandReply(reply);
+      if (r.command instanceof ErrorReply) throw r.command;
+      const next = tableFromCommandReply(r.command);
       next.adoptCounts(table);
       table = ctx.table = next;
       source = 'live';
-      const info = await c.info('server');
-      const v = /redis_version:([^\r\n]+)/.exec(info);
+      if (r.info instanceof ErrorReply) throw r.info;
+      const v = /redis_version:([^\r\n]+)/.exec(String(r.info));
       if (v) ctx.local.serverVersion = v[1];
-      const dbs = (await c.config('GET', 'databases').catch(() => [])) as string[];
-      if (dbs[1] && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
+      const dbs = r.databases;
+      if (Array.isArray(dbs) && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
       log.info('command table loaded from the master', { commands: next.size, version: ctx.local.serverVersion });
     } catch (e) {
       log.warn('could not load COMMAND from the master; using the static table', { error: (e as Error).message });
     }
+    firstDone();
+  };
+  const connectControl = (hp: HostPort) => {
+    control?.close();
+    control = new ControlLink(hp, { username: options.username, password: options.password, connectTimeoutMs: 10_000, onReplies: refresh });
   };
   let timer: NodeJS.Timeout | undefined;
   // Discovery may take a few probe rounds; a static master answers at once or not at all.
@@ -279,7 +267,7 @@ export async function start(options: Options): Promise<Handle> {
     ctx.master.close();
     for (const r of ctx.replicas) r.close();
     live.close();
-    (control as Redis | null)?.disconnect();
+    (control as ControlLink | null)?.close();
     topoMetrics?.close();
     await topo?.close();
     metrics.close();

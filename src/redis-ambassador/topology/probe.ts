@@ -1,6 +1,11 @@
 /** @module One node's health probe: a dedicated ioredis connection sending ROLE + INFO replication every pollMs, with a no-reply watchdog. */
-import { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazy } from '../../core/lazy.js';
 import { parseReplInfo, parseRole, type ProbeResult } from './topology.js';
+
+/** ioredis is loaded once a probe or a Sentinel connection is made (static mode with eventual consistency makes neither). */
+export const ioredis = lazy<typeof IORedis>('ioredis');
 
 export interface ProbeOptions {
   pollMs: number;
@@ -29,7 +34,7 @@ export class NodeProbe {
     private readonly opts: ProbeOptions,
     private readonly onChange: (p: NodeProbe) => void,
   ) {
-    this.conn = new Redis({
+    this.conn = new (ioredis().Redis)({
       host,
       port,
       username: opts.username,

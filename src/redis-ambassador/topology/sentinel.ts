@@ -1,5 +1,6 @@
 /** @module SentinelTopology: discovery from every reachable Sentinel, kept current by their pub/sub events and a periodic re-check. */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from './probe.js';
 import type { HostPort } from '../../core/parse.js';
 import { ConfigError } from '../../core/errors.js';
 import { ProbedTopology } from './base.js';
@@ -69,8 +70,8 @@ export class SentinelTopology extends ProbedTopology {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
     };
-    const cmd = new Redis({ ...common, connectionName: 'podkit-ambassador-sentinel' });
-    const sub = new Redis({ ...common, enableOfflineQueue: true, connectionName: 'podkit-ambassador-sentinel-sub' });
+    const cmd = new (ioredis().Redis)({ ...common, connectionName: 'podkit-ambassador-sentinel' });
+    const sub = new (ioredis().Redis)({ ...common, enableOfflineQueue: true, connectionName: 'podkit-ambassador-sentinel-sub' });
     cmd.on('error', () => {});
     sub.on('error', () => {});
     const addr = `${s.host}:${s.port}`;

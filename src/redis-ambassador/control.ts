@@ -1,0 +1,95 @@
+/**
+ * @module The control connection to the master: on every (re)connect it asks COMMAND (the routing flags), INFO
+ * server and CONFIG GET databases, over core/resp. No client library: a sidecar in static mode loads none.
+ */
+import { connect, type Socket } from 'node:net';
+import type { HostPort } from '../core/parse.js';
+import { encodeCommand } from '../core/resp/encode.js';
+import { InputBuffer } from '../core/resp/buffer.js';
+import { BAD, NEED, MAX_SAFE_BULK, scanState, scanValue } from '../core/resp/scanner.js';
+import { ErrorReply, decodeValue } from '../core/resp/decode.js';
+
+/** The replies to one round of questions, decoded; an error reply is an `ErrorReply`. */
+export interface ControlReplies {
+  command: unknown;
+  info: unknown;
+  databases: unknown;
+}
+
+export interface ControlOptions {
+  username?: string;
+  password?: string;
+  connectTimeoutMs: number;
+  /** After every (re)connect whose handshake (AUTH, CLIENT SETNAME) was accepted. */
+  onReplies(r: ControlReplies): void;
+}
+
+/** Reconnect backoff: 100 ms doubling to 2 s, reset by a connection that got its answers. */
+function backoff(tries: number): number {
+  return Math.min(2000, 50 * 2 ** Math.min(tries, 6));
+}
+
+export class ControlLink {
+  private socket: Socket | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private tries = 0;
+  private closed = false;
+
+  constructor(
+    private readonly at: HostPort,
+    private readonly opts: ControlOptions,
+  ) {
+    this.open();
+  }
+
+  private open(): void {
+    const { username, password } = this.opts;
+    const cmds: string[][] = [];
+    if (password !== undefined) cmds.push(username ? ['AUTH', username, password] : ['AUTH', password]);
+    const handshake = cmds.length + 1;
+    cmds.push(['CLIENT', 'SETNAME', 'podkit-ambassador-control'], ['COMMAND'], ['INFO', 'server'], ['CONFIG', 'GET', 'databases']);
+    const s = connect({ host: this.at.host, port: this.at.port });
+    this.socket = s;
+    const inb = new InputBuffer();
+    const st = scanState(MAX_SAFE_BULK);
+    const replies: unknown[] = [];
+    let answered = false;
+    s.setTimeout(this.opts.connectTimeoutMs, () => s.destroy());
+    s.on('connect', () => {
+      s.setTimeout(0);
+      s.write(Buffer.concat(cmds.map((c) => encodeCommand(c))));
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (answered) return;
+      inb.push(chunk);
+      while (inb.length > 0 && replies.length < cmds.length) {
+        const e = scanValue(inb.buf, inb.start, inb.end, st);
+        if (e === NEED) return;
+        if (e === BAD) return void s.destroy();
+        replies.push(decodeValue(inb.buf, inb.start));
+        inb.consume(e);
+        // A refused AUTH (or SETNAME): this connection is of no use; try again later, as for a lost one.
+        if (replies.length <= handshake && replies[replies.length - 1] instanceof ErrorReply) return void s.destroy();
+      }
+      if (replies.length < cmds.length) return;
+      answered = true;
+      this.tries = 0;
+      const [command, info, databases] = replies.slice(handshake);
+      // Kept open and idle: its loss (a restart, a failover to a new version) means asking again.
+      this.opts.onReplies({ command, info, databases });
+    });
+    s.on('error', () => {});
+    s.on('close', () => {
+      this.socket = null;
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.open(), backoff(++this.tries));
+      this.timer.unref();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+}
