@@ -145,7 +145,9 @@ static int deliver(io_t *io) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return -1;
   napi_value cb, recv, argv[1], result;
   napi_get_reference_value(env, io->on_events, &cb);
-  napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+  /* napi_make_callback needs an object receiver: the events buffer (held already) costs a handle, the global a
+   * context lookup per turn. onEvents does not use `this`. */
+  napi_get_reference_value(env, io->events_ref, &recv);
   napi_create_uint32(env, io->ev_count, &argv[0]);
   napi_status st = napi_make_callback(env, io->actx, recv, cb, 1, argv, &result);
   io->ev_count = 0;
