@@ -129,19 +129,24 @@ async function copyBlobs(store: ImageStore, name: string, repo: string, manifest
   store.cleanPartial();
   const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
   const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
-  // Each layer unpacks as soon as the copy has verified and stored its blob, while the others still download.
+  // Each layer unpacks while it downloads, through the copy's temp file (kept only once the copy has verified the
+  // blob), or else as soon as its blob is stored; a few at a time, while the others still download.
+  let over = false;
   const early = setInterval(() => {
-    for (const l of layers) if (existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
-  }, 20);
+    for (const f of readdirSync(store.oci)) if (store.earlyRoom && f.startsWith('oci-put-blob')) store.follow(f, () => layers, () => over);
+    for (const l of layers) if (store.earlyRoom && existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
+  }, 10);
   try {
     await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
     report(true);
   } catch (e) {
     clearInterval(early);
+    over = true;
     await store.settleEarly();
     store.cleanPartial();
     throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
   } finally {
+    over = true;
     clearInterval(timer);
     clearInterval(early);
     await platform;

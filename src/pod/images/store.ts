@@ -2,11 +2,13 @@
  * @module The content-addressed image store under the state dir: `oci/` is an OCI image layout (each blob once, by
  * digest), `layers/<hex>/` each layer unpacked once, `images.json` the names, digests and last use.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, promises as fsp, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ImageError } from '../../core/errors.js';
 import type { ImageRunConfig, UnpackedImage } from './types.js';
-import { unpackLayer } from './unpack.js';
+import { followFile } from './follow.js';
+import { unpackLayer, type UnpackResult } from './unpack.js';
 
 export interface ImageRecord {
   /** Normalized reference the image was pulled or loaded as. */
@@ -43,6 +45,17 @@ function statOr0(p: string): number {
 }
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
+
+function inodeOf(p: string): number | undefined {
+  try {
+    return statSync(p).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Early unpacks at once while a copy runs: gunzip is the cost, and the machine's cores are few. */
+const EARLY_UNPACKS = 3;
 
 export class ImageStore {
   readonly root: string;
@@ -119,6 +132,7 @@ export class ImageStore {
     const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
     const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(m.config.digest);
     const diffIds = cfg.rootfs?.diff_ids ?? [];
+    await this.settleStreams();
     // Layers unpack side by side: each is its own directory, and gunzip is the cost.
     await Promise.all(m.layers.map((l, i) => this.unpackOnce(ref, l.digest, diffIds[i])));
     const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
@@ -132,6 +146,14 @@ export class ImageStore {
 
   /** Layer unpacks started while their image was still being copied: digest → the diffId (undefined: was there). */
   private readonly early = new Map<string, Promise<string | undefined>>();
+  /** Unpacks of blobs still being downloaded, by the inode of their temp file (the blob's, once renamed into place). */
+  private readonly following = new Map<number, Promise<void>>();
+  private running = 0;
+
+  /** True while fewer than EARLY_UNPACKS early unpacks run. */
+  get earlyRoom(): boolean {
+    return this.running < EARLY_UNPACKS;
+  }
 
   /**
    * Starts unpacking a layer whose blob is in the store (verified and renamed into place by the copy) while the
@@ -139,14 +161,68 @@ export class ImageStore {
    */
   unpackSoon(digest: string): void {
     if (this.early.has(digest) || existsSync(join(this.layersDir, hex(digest)))) return;
-    const p = this.unpackNow(digest);
+    const ino = inodeOf(this.blobPath(digest));
+    if (ino === undefined || this.following.has(ino)) return;
+    this.running++;
+    const p = this.unpackNow(digest).finally(() => this.running--);
     p.catch(() => undefined);
     this.early.set(digest, p);
   }
 
+  /**
+   * Starts unpacking the blob a copy is writing to the temp file `name` (in `oci/`) as its bytes arrive. The result
+   * becomes a layer's directory only once the copy has verified the blob and renamed it into place as one of
+   * `layers()`; anything else (the config blob, a blob the copy refused, a copy that failed) leaves nothing behind.
+   * `copyOver` says the copy has ended, whatever its outcome.
+   */
+  follow(name: string, layers: () => readonly { digest: string }[], copyOver: () => boolean): void {
+    const path = join(this.oci, name);
+    const ino = inodeOf(path);
+    if (ino === undefined || this.following.has(ino)) return;
+    this.running++;
+    const p = this.unpackFollowing(path, ino, layers, copyOver).finally(() => this.running--);
+    this.following.set(ino, p);
+  }
+
+  private async unpackFollowing(path: string, ino: number, layers: () => readonly { digest: string }[], copyOver: () => boolean): Promise<void> {
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(path, 'r');
+    } catch {
+      return; // renamed or removed meanwhile: unpackSoon takes the stored blob
+    }
+    const tmp = join(this.layersDir, `.tmp-f${ino}-${process.pid}`);
+    const written = () => copyOver() || !existsSync(path);
+    try {
+      if ((await fh.stat()).ino !== ino) return;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { mode: 0o755 });
+      // A failure here (not a layer, a broken one) is not reported: the unpack from the stored blob reports it.
+      const r: UnpackResult | null = await unpackLayer(followFile(fh, written), tmp).catch(() => null);
+      // The directory is the layer's only once the copy has renamed this very file into place (verified).
+      while (!written()) await sleep(4);
+      const hit = r && layers().find((l) => inodeOf(this.blobPath(l.digest)) === ino);
+      const dir = hit && join(this.layersDir, hex(hit.digest));
+      if (!hit || !dir || this.early.has(hit.digest) || existsSync(dir)) return;
+      renameSync(tmp, dir);
+      this.early.set(hit.digest, Promise.resolve(r.diffId));
+    } finally {
+      // FileHandle.close waits for a read still under way, so the descriptor cannot be reused under it.
+      await fh.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
   /** Waits for the early unpacks still running (before a failed copy's leftovers are removed). */
   async settleEarly(): Promise<void> {
+    await this.settleStreams();
     await Promise.allSettled(this.early.values());
+  }
+
+  /** Waits for the unpacks that followed a copy's downloads, which have then put their layer in `early` or nothing. */
+  private async settleStreams(): Promise<void> {
+    await Promise.allSettled(this.following.values());
+    this.following.clear();
   }
 
   private async unpackOnce(ref: string, digest: string, diffId: string | undefined): Promise<void> {
@@ -156,7 +232,12 @@ export class ImageStore {
     // null: none started, or it failed (done again here, where its error is reported); a finished one whose directory
     // went since (rmi in between) is done again too.
     const early = started ? await started.catch(() => null) : null;
-    const got = early !== null && existsSync(dir) ? early : await this.unpackNow(digest);
+    let got = early !== null && existsSync(dir) ? early : await this.unpackNow(digest);
+    if (diffId && got && diffId !== got && started) {
+      // An early unpack that disagrees is done again from the stored, verified blob before the image is refused.
+      rmSync(dir, { recursive: true, force: true });
+      got = await this.unpackNow(digest);
+    }
     if (diffId && got && diffId !== got) {
       rmSync(dir, { recursive: true, force: true });
       throw new ImageError('ErrImagePull', `${ref}: layer ${digest} unpacks to ${got}, but the image config says ${diffId}`);

@@ -20,22 +20,40 @@ export interface UnpackResult {
 
 const isRoot = process.getuid?.() === 0;
 
-/** The decompressed bytes of a layer blob: gzip or plain tar by their first bytes; zstd where Node has it. */
-async function* decompressed(file: string): AsyncGenerator<Buffer> {
-  const fh = await fsp.open(file, 'r');
-  const magic = Buffer.alloc(4);
-  await fh.read(magic, 0, 4, 0);
-  await fh.close();
-  const src = createReadStream(file, { highWaterMark: 1 << 20 });
-  let stream: Readable = src;
-  if (magic[0] === 0x1f && magic[1] === 0x8b) stream = src.pipe(zlib.createGunzip({ chunkSize: 256 << 10 }));
-  else if (magic.readUInt32LE(0) === 0xfd2fb528) {
-    const z = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
-    if (!z) throw new ImageError('ErrImagePull', `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
-    stream = src.pipe(z()) as unknown as Readable;
+/** The bytes of `src` until it ends, `head` first. */
+async function* prepend(head: Buffer, it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  if (head.length) yield head;
+  for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+}
+
+/** The decompressed bytes of a layer blob (a file, or its bytes as they come): gzip or plain tar by their first bytes; zstd where Node has it. */
+async function* decompressed(blob: string | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const file = typeof blob === 'string' ? createReadStream(blob, { highWaterMark: 1 << 20 }) : null;
+  const it = (file ?? (blob as AsyncIterable<Buffer>))[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let raw: Readable | null = null;
+  try {
+    let head = Buffer.alloc(0);
+    while (head.length < 4) {
+      const r = await it.next();
+      if (r.done) break;
+      head = Buffer.concat([head, r.value]);
+    }
+    raw = Readable.from(prepend(head, it), { objectMode: false });
+    let stream: Readable = raw;
+    // 1 MiB output chunks: a quarter of the round trips between the zlib thread and the tar reader that 256 KiB takes.
+    if (head[0] === 0x1f && head[1] === 0x8b) stream = raw.pipe(zlib.createGunzip({ chunkSize: 1 << 20 }));
+    else if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+      const z = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
+      if (!z) throw new ImageError('ErrImagePull', `zstd-compressed layers need Node 22.15 or newer (this is ${process.version})`);
+      stream = raw.pipe(z()) as unknown as Readable;
+    }
+    raw.on('error', (e) => stream.destroy(e));
+    for await (const c of stream) yield c as Buffer;
+  } finally {
+    // A reader that stops early (a failed write, the archive's end) lets go of the blob's file at once, not at GC.
+    raw?.destroy();
+    file?.destroy();
   }
-  src.on('error', (e) => stream.destroy(e));
-  for await (const c of stream) yield c as Buffer;
 }
 
 /** Normalises an archive path to a relative one inside the layer (`../../etc/x` → `etc/x`, `/x` → `x`), as containerd does. */
@@ -122,8 +140,8 @@ function applyWhiteouts(dir: string, whiteouts: string[], opaque: string[]): voi
   }
 }
 
-/** Unpacks the layer blob `file` into the (new, empty) directory `dir`. */
-export async function unpackLayer(file: string, dir: string): Promise<UnpackResult> {
+/** Unpacks a layer blob (its file, or its bytes as they come) into the (new, empty) directory `dir`. */
+export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: string): Promise<UnpackResult> {
   const hash = createHash('sha256');
   const skipped: string[] = [];
   const whiteouts: string[] = [];
@@ -132,39 +150,44 @@ export async function unpackLayer(file: string, dir: string): Promise<UnpackResu
   let current: TarHeader | null = null;
 
   const chunks = async function* () {
-    for await (const c of decompressed(file)) {
+    for await (const c of decompressed(blob)) {
       hash.update(c);
       yield c;
     }
   };
-  await readTar(chunks(), {
-    async entry(h) {
-      current = null;
-      const rel = confine(h.name);
-      if (!rel) return; // the layer's root itself
-      const base = posix.basename(rel);
-      if (!realParents(dir, rel)) skipped.push(`${h.name}: a parent is a symlink`);
-      else if (base === '.wh..wh..opq') opaque.push(posix.dirname(rel));
-      else if (base.startsWith('.wh.')) whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
-      else {
-        out = await makeEntry(dir, rel, h, skipped);
-        if (out) current = h;
-      }
-    },
-    async data(chunk) {
-      if (out) await out.write(chunk);
-    },
-    async end() {
-      if (out && current) {
-        const h: TarHeader = current;
-        if (isRoot) await out.chown(h.uid, h.gid);
-        await out.chmod(h.mode & 0o7777);
-        await out.close();
-      }
-      out = null;
-      current = null;
-    },
-  });
+  try {
+    await readTar(chunks(), {
+      async entry(h) {
+        current = null;
+        const rel = confine(h.name);
+        if (!rel) return; // the layer's root itself
+        const base = posix.basename(rel);
+        if (!realParents(dir, rel)) skipped.push(`${h.name}: a parent is a symlink`);
+        else if (base === '.wh..wh..opq') opaque.push(posix.dirname(rel));
+        else if (base.startsWith('.wh.')) whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
+        else {
+          out = await makeEntry(dir, rel, h, skipped);
+          if (out) current = h;
+        }
+      },
+      async data(chunk) {
+        if (out) await out.write(chunk);
+      },
+      async end() {
+        if (out && current) {
+          const h: TarHeader = current;
+          if (isRoot) await out.chown(h.uid, h.gid);
+          await out.chmod(h.mode & 0o7777);
+          await out.close();
+        }
+        out = null;
+        current = null;
+      },
+    });
+  } finally {
+    // A failed unpack (a full disk, a broken archive) closes the file it was writing, or the mount stays busy.
+    await (out as fsp.FileHandle | null)?.close().catch(() => undefined);
+  }
   // Whiteouts last, so a same-named entry of this layer (which the spec forbids anyway) cannot undo one.
   applyWhiteouts(dir, whiteouts, opaque);
   return { diffId: `sha256:${hash.digest('hex')}`, skipped };
