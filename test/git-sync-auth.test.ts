@@ -56,7 +56,8 @@ test('HTTPS basic auth with --password-file against git http-backend; rotation n
     h.trigger();
     await pollUntil(() => existsSync(join(root, 'error.json')), { timeoutMs: 10_000, what: 'error file after auth failure' });
     const errText = readFileSync(join(root, 'error.json'), 'utf8');
-    assert.match(errText, /authentication refused/);
+    // v4's wording: Run(git …): exit status 128: { stdout: "…", stderr: "<git's own message>" }.
+    assert.match((JSON.parse(errText) as { Err: string }).Err, /^Run\(\S+ fetch [^)]*\): exit status 128: \{ stdout: "", stderr: ".*Authentication failed/);
     assert.equal(readFileSync(join(root, 'site', 'index.html'), 'utf8'), 'v1\n');
     // Rotate the file: picked up at the next sync, no restart.
     writeFileSync(pwFile, 'pw-two-Secret\n');
@@ -118,7 +119,8 @@ test('--password (flag/env form) works and is redacted; a wrong password is an a
   await h.close();
   const bad = await start({ repo: srv.url('remote.git'), root: tempDir('gs-auth-'), username: 'u', password: 'pw-wrong-Secret', maxFailures: 0, log });
   assert.equal(await bad.done, 1);
-  assert.match(bad.status().lastError ?? '', /authentication refused/);
+  assert.match(bad.status().lastError ?? '', /Authentication failed/);
+  assert.ok(lines.some((l) => l.includes('"code":"PODKIT_ERR_AUTH"')), 'the log line names the auth refusal');
   await bad.close();
   assert.ok(!lines.some((l) => l.includes('pw-flag-Secret') || l.includes('pw-wrong-Secret')));
 });
@@ -143,6 +145,6 @@ test('SSH key + known_hosts against a real sshd on loopback; a wrong host key is
   assert.ok(!lines.some((l) => l.includes(key)), 'key material never logged');
   const wrong = await start({ repo: url, root: tempDir('gs-ssh-'), sshKeyFile: sshd.userKey, sshKnownHostsFile: sshd.wrongKnownHosts, maxFailures: 0, log: captureLogger().log });
   assert.equal(await wrong.done, 1);
-  assert.match(wrong.status().lastError ?? '', /authentication refused|Host key verification failed|HOST IDENTIFICATION/i);
+  assert.match(wrong.status().lastError ?? '', /Host key verification failed|HOST IDENTIFICATION/i);
   await wrong.close();
 });

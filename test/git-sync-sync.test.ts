@@ -86,7 +86,7 @@ test('a dead remote writes the error file, logs a clear error, and the published
     await pollUntil(() => existsSync(join(root, 'error.json')), { timeoutMs: 10_000, what: 'error file' });
     const ef = JSON.parse(readFileSync(join(root, 'error.json'), 'utf8')) as { Err: string; Msg: string; Args: { failCount: number } };
     assert.equal(ef.Msg, 'error syncing repo, will retry');
-    assert.match(ef.Err, /remote unavailable|does not appear to be a git repository/);
+    assert.match(ef.Err, /^Run\(git (fetch|ls-remote) [^)]*\): exit status 128: \{ stdout: "", stderr: ".*does not appear to be a git repository/);
     assert.ok(lines.some((l) => /error syncing repo/.test(l)), 'clear error logged');
     assert.equal(readFileSync(join(root, 'site', 'index.html'), 'utf8'), 'ok\n');
     assert.equal(linkHash(join(root, 'site')), c1);

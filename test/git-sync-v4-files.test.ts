@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRepo, pollUntil, runPodkit, stopAll, tempDir } from './helpers/index.js';
 import { start } from '../src/git-sync/index.js';
@@ -26,7 +26,8 @@ test('--error-file (relative): a missing ref aborts with v4\'s message and text;
   assert.equal(existsSync(join(root, 'link')), false);
   const e = readError(join(root, 'error.json'));
   assert.equal(e.Msg, 'too many failures, aborting');
-  assert.match(e.Err, /couldn't find remote ref does-not-exist/);
+  // v4's wording of a failed command, git's own message inside.
+  assert.match(e.Err, /^Run\(git fetch [^)]*\): exit status 128: \{ stdout: "", stderr: "[^"]*couldn't find remote ref does-not-exist" \}$/);
   assert.equal(e.Args.failCount, 1);
   assert.ok(!readFileSync(join(root, 'error.json'), 'utf8').endsWith('\n'), 'compact JSON, as v4 writes it');
 
@@ -56,6 +57,19 @@ test('--error-file (absolute, in a dir not yet made): each retried failure rewri
   } finally {
     await h2.close();
   }
+});
+
+test('a sync past --sync-timeout fails as v4 words it: Run(git …): context deadline exceeded', async () => {
+  const repo = makeRepo({ file: 'x\n' });
+  const dir = tempDir('gs-err-deadline-');
+  const wrapper = join(dir, 'slow-git');
+  writeFileSync(wrapper, '#!/bin/sh\nif [ "$1" = fetch ]; then exec sleep 30; fi\nexec git "$@"\n', { mode: 0o755 });
+  const h = await start({ repo: repo.url, root: join(dir, 'root'), git: wrapper, syncTimeoutMs: 300, maxFailures: 0, errorFile: 'error.json', log: captureLogger().log });
+  assert.equal(await h.done, 1);
+  await h.close();
+  const e = readError(join(dir, 'root', 'error.json'));
+  assert.equal(e.Msg, 'too many failures, aborting');
+  assert.match(e.Err, /^Run\(\S*slow-git fetch [^)]*\): context deadline exceeded: \{ stdout: "", stderr: "" \}$/);
 });
 
 test('--touch-file relative and absolute: touched after the first sync and after each publish, not after a no-op poll', async () => {

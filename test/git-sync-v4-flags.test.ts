@@ -1,8 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { git, makeRepo, pollUntil, runPodkit, stopAll, tempDir } from './helpers/index.js';
 import { start } from '../src/git-sync/index.js';
 import { captureLogger, waitHash } from './fixtures/git-sync/util.js';
@@ -155,5 +155,59 @@ test('the webhook fires promptly after the publish and retries per --webhook-bac
     assert.ok(gap >= 950 && gap < 5000, `retry after ${gap} ms (backoff 1s)`);
   } finally {
     await h.close();
+  }
+});
+
+test('a damaged published tree is rebuilt and published again at the next poll, as v4 does; --worktree-check=full runs v4\'s checks', async () => {
+  const repo = makeRepo({ 'index.html': 'v1\n' });
+  const dir = tempDir('gs-repair-');
+  const root = join(dir, 'root');
+  const touched = join(dir, 'touched');
+  const { log, lines } = captureLogger();
+  const rebuilt = () => lines.filter((l) => l.includes('published worktree failed checks')).length;
+  const served = () => {
+    try {
+      return readFileSync(join(root, 'site', 'index.html'), 'utf8') === 'v1\n';
+    } catch {
+      return false;
+    }
+  };
+  const h = await start({ repo: repo.url, root, link: 'site', periodMs: 50, touchFile: touched, log });
+  try {
+    await waitHash(h, repo.head());
+    const tree = join(root, '.worktrees', repo.head());
+    // Healthy polls rebuild nothing.
+    const a0 = h.status().attempts;
+    await pollUntil(() => h.status().attempts >= a0 + 5, { timeoutMs: 10_000, what: 'idle polls' });
+    assert.equal(rebuilt(), 0);
+    // An emptied tree (its .git file gone with the rest): rebuilt, published again, the touch file touched (v4: a new sync).
+    const t0 = statSync(touched).mtimeMs;
+    rmSync(tree, { recursive: true });
+    mkdirSync(tree);
+    await pollUntil(() => rebuilt() === 1 && served(), { timeoutMs: 10_000, what: 'the emptied tree rebuilt' });
+    await pollUntil(() => statSync(touched).mtimeMs > t0, { timeoutMs: 10_000, what: 'the touch file touched after the rebuild' });
+    // A worktree HEAD that names another commit.
+    const admin = resolve(tree, /^gitdir: (.*)$/m.exec(readFileSync(join(tree, '.git'), 'utf8'))![1].trim());
+    writeFileSync(join(admin, 'HEAD'), `${'0'.repeat(40)}\n`);
+    await pollUntil(() => rebuilt() === 2 && served() && readFileSync(join(resolve(tree, /^gitdir: (.*)$/m.exec(readFileSync(join(tree, '.git'), 'utf8'))![1].trim()), 'HEAD'), 'utf8').trim() === repo.head(), {
+      timeoutMs: 10_000,
+      what: 'the tree with a moved HEAD rebuilt',
+    });
+    assert.equal(h.status().hash, repo.head());
+  } finally {
+    await h.close();
+  }
+
+  // --worktree-check=full: every idle poll runs v4's `git rev-parse HEAD` and `git fsck --connectivity-only` in the tree.
+  const argvLog = join(dir, 'argv.log');
+  const wrapper = join(dir, 'git-wrapper');
+  writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> '${argvLog}'\nexec git "$@"\n`, { mode: 0o755 });
+  const h2 = await start({ repo: repo.url, root: join(dir, 'root2'), link: 'site', periodMs: 50, git: wrapper, worktreeCheck: 'full', log });
+  try {
+    await waitHash(h2, repo.head());
+    const ran = (argv: string) => readFileSync(argvLog, 'utf8').split('\n').filter((l) => l === argv).length;
+    await pollUntil(() => ran('fsck --no-progress --connectivity-only') >= 3 && ran('rev-parse HEAD') >= 3, { timeoutMs: 10_000, what: "v4's checks on idle polls" });
+  } finally {
+    await h2.close();
   }
 });

@@ -69,6 +69,12 @@ export const spec = {
     env: env('STALE_WORKTREE_TIMEOUT'),
     default: 30_000,
   }),
+  'worktree-check': flag.enum({
+    help: "podkit: how each sync checks the published tree before trusting it: 'quick' (its .git file and HEAD: a few file reads) or 'full' (v4's: also git rev-parse HEAD and git fsck --connectivity-only in it); a tree that fails is rebuilt and published again",
+    values: ['quick', 'full'],
+    env: env('WORKTREE_CHECK'),
+    default: 'quick',
+  }),
   'exechook-command': flag.string({ help: 'command run (no args, cwd = the new tree, $GITSYNC_HASH set) after each publish', env: both('EXECHOOK_COMMAND'), aliases: ['sync-hook-command'], metavar: 'CMD' }),
   'exechook-timeout': flag.duration({ help: 'timeout for the exechook', env: both('EXECHOOK_TIMEOUT'), default: 30_000, check: atLeast1s }),
   'exechook-backoff': flag.duration({ help: 'wait before retrying a failed exechook', env: both('EXECHOOK_BACKOFF'), default: 3000, check: atLeast1s }),

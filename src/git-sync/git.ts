@@ -41,17 +41,30 @@ export function gitEnv(opts: Pick<GitEnvOptions, 'config' | 'extra'>): NodeJS.Pr
   return env;
 }
 
-/** Classify a failed git command by its stderr so the error file and logs say what went wrong. */
-export function classify(args: readonly string[], code: number | null, stderr: string): Error {
-  const text = redactString(stderr.trim()).split('\n').filter(Boolean).slice(-4).join(' | ') || `exit code ${code}`;
-  const what = `git ${args[0]}`;
+/** Longest stdout/stderr kept in an error (its tail: git's last lines say what went wrong). */
+const KEEP = 4096;
+const tail = (text: string) => (text.length > KEEP ? `…${text.slice(-KEEP)}` : text);
+
+/** v4's rendering of a command in its errors: the argv joined by spaces, an arg with whitespace quoted. */
+function commandForError(git: string, args: readonly string[]): string {
+  return [git, ...args].map((a) => redactString(/[ \t\n]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+/**
+ * A failed git command as kubernetes/git-sync v4 words it (`Run(git …): exit status 128: { stdout: "…", stderr:
+ * "…" }`), so what users grep the error file and logs for — git's own message, "exit status", "context deadline
+ * exceeded" — is where v4 puts it. The class says what went wrong: AuthError when the remote refused the
+ * credentials, UpstreamError when it could not be reached or has no such repository, GitError otherwise.
+ */
+export function classify(git: string, args: readonly string[], why: string, stdout: string, stderr: string): Error {
+  const message = `Run(${commandForError(git, args)}): ${why}: { stdout: ${JSON.stringify(redactString(tail(stdout.trim())))}, stderr: ${JSON.stringify(redactString(tail(stderr.trim())))} }`;
   if (/Authentication failed|could not read (Username|Password)|terminal prompts disabled|Permission denied \(publickey|HTTP 401|HTTP 403|Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(stderr)) {
-    return new AuthError(`${what} failed: authentication refused: ${text}`);
+    return new AuthError(message);
   }
   if (/Could not resolve host|Connection refused|Failed to connect|Connection timed out|unable to access|does not appear to be a git repository|Could not read from remote repository|not found|Network is unreachable|unexpected disconnect/i.test(stderr)) {
-    return new UpstreamError(`${what} failed: remote unavailable: ${text}`);
+    return new UpstreamError(message);
   }
-  return new GitError(`${what} failed: ${text}`);
+  return new GitError(message);
 }
 
 export function createGitRunner(opts: GitEnvOptions): GitRunner {
@@ -82,15 +95,18 @@ export function createGitRunner(opts: GitEnvOptions): GitRunner {
         o.signal?.addEventListener('abort', onAbort, { once: true });
         child.once('error', (e) => {
           o.signal?.removeEventListener('abort', onAbort);
-          reject(new GitError(`can't run ${opts.git}: ${e.message}`, { cause: e }));
+          reject(new GitError(`Run(${commandForError(opts.git, args)}): ${e.message}: { stdout: "", stderr: "" }`, { cause: e }));
         });
-        child.once('close', (code) => {
+        child.once('close', (code, signal) => {
           o.signal?.removeEventListener('abort', onAbort);
           if (aborted) {
             const reason: unknown = o.signal?.reason;
-            reject(reason instanceof Error ? reason : new TimeoutError(`git ${args[0]} ran past the sync timeout`));
+            // The sync timeout is v4's context deadline; a close keeps its own reason.
+            if (reason instanceof TimeoutError || !(reason instanceof Error)) {
+              reject(new TimeoutError(classify(opts.git, args, 'context deadline exceeded', out, err).message, { cause: reason }));
+            } else reject(reason);
           } else if (code === 0) resolve(out);
-          else reject(classify(args, code, err));
+          else reject(classify(opts.git, args, code === null ? `signal: ${signal === 'SIGKILL' ? 'killed' : String(signal)}` : `exit status ${code}`, out, err));
         });
         if (o.input !== undefined) child.stdin?.end(o.input);
       });

@@ -1,7 +1,7 @@
 /** @module The sync loop: when to sync (poll, trigger, coalescing), and what a sync's success or failure leads to (files, hooks, metrics, exit). */
 import { mkdirSync, promises as fsp, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ClosedError, describeError, TimeoutError } from '../core/errors.js';
+import { ClosedError, describeError, PodkitError, TimeoutError } from '../core/errors.js';
 import { redactString, type Logger } from '../core/log.js';
 import type { Readiness } from '../core/http.js';
 import type { AuthSetup } from './auth.js';
@@ -206,10 +206,12 @@ export class SyncLoop {
         log.warn("can't write the error file", { path: o.errorFile, error: describeError(e) });
       }
     }
+    // The error's catalogue code tells an auth refusal (PODKIT_ERR_AUTH) from an unreachable remote (PODKIT_ERR_UPSTREAM).
+    const code = err instanceof PodkitError ? err.code : undefined;
     if (abort) {
-      log.error(Msg, { error: msg, failCount: st.consecutiveFailures, maxFailures: max });
+      log.error(Msg, { error: msg, code, failCount: st.consecutiveFailures, maxFailures: max });
       this.end(1);
-    } else log.error(`${Msg}; the published tree keeps serving`, { error: msg, failCount: st.consecutiveFailures, hash: st.hash || undefined });
+    } else log.error(`${Msg}; the published tree keeps serving`, { error: msg, code, failCount: st.consecutiveFailures, hash: st.hash || undefined });
   }
 }
 

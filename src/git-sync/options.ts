@@ -37,6 +37,8 @@ export interface Options {
   maxFailures?: number;
   /** The same budget until the first success; negative = never. Default: `maxFailures`. */
   initMaxFailures?: number;
+  /** How each sync checks the published tree: `quick` (its .git file and HEAD) or `full` (v4's rev-parse + fsck). Default `quick`. */
+  worktreeCheck?: 'quick' | 'full';
   /** How long unpublished trees are kept, ms. Default 30 000. */
   staleWorktreeTimeoutMs?: number;
   /** Error file path (absolute or relative to root). Default none. */
@@ -138,6 +140,7 @@ export function resolveOptions(o: Options, log: Logger): Resolved {
     maxFailures: o.maxFailures ?? 0,
     initMaxFailures: o.initMaxFailures ?? o.maxFailures ?? 0,
     staleWorktreeTimeoutMs: o.staleWorktreeTimeoutMs ?? 30_000,
+    worktreeCheck: o.worktreeCheck ?? 'quick',
     errorFile: under(root, o.errorFile),
     touchFile: under(root, o.touchFile),
     groupWrite: o.groupWrite ?? false,
@@ -202,6 +205,7 @@ export function optionsFromFlags(v: Values<Spec>, explicit: (name: keyof Spec) =
     maxFailures: v['max-failures'],
     initMaxFailures: v['init-max-failures'] ?? v['max-failures'],
     staleWorktreeTimeoutMs: v['stale-worktree-timeout'],
+    worktreeCheck: v['worktree-check'] as Options['worktreeCheck'],
     errorFile: v['error-file'],
     touchFile: v['touch-file'],
     groupWrite: v['group-write'],

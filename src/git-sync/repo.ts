@@ -15,6 +15,8 @@ export interface RepoOptions {
   submodules: 'recursive' | 'shallow' | 'off';
   sparseCheckoutFile?: string;
   staleWorktreeTimeoutMs: number;
+  /** How each sync checks the published tree before trusting it (see `intact`). */
+  worktreeCheck: 'quick' | 'full';
   gitGc: 'auto' | 'always' | 'aggressive' | 'off';
   groupWrite: boolean;
   log: Logger;
@@ -31,6 +33,15 @@ export interface SyncResult {
 
 const MARKER = 'podkit-complete';
 const SYNC_REF = 'refs/podkit/synced';
+/** A git dir's HEAD, trimmed ('' when unreadable). A few hundred bytes: read in place, as the link is. */
+function readHead(gitDir: string): string {
+  try {
+    return readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** The next tree, pre-built as hardlinks of the published one, so a publish only applies the diff. */
 const SPARE = '.spare';
 const HASH_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -226,7 +237,15 @@ export class Repo {
   private async syncLocked(signal: AbortSignal | undefined, expectChange: boolean): Promise<SyncResult> {
     const first = !this.initialized;
     await this.init(signal);
-    const previous = this.currentHash();
+    let previous = this.currentHash();
+    if (previous && !(await this.intact(previous, signal))) {
+      // As v4 does with a tree that fails its checks: remove it and build it again, which publishes it anew.
+      this.o.log.warn('published worktree failed checks, rebuilding it', { path: this.worktreeFor(previous), check: this.o.worktreeCheck });
+      await rmrf(this.worktreeFor(previous));
+      // The spare shares the removed tree's inodes: make it again from the rebuilt one.
+      this.spareBase = undefined;
+      previous = '';
+    }
     // The first sync of a process always fetches (as v4 does), so a changed --depth or --filter takes effect on
     // restart even when the remote has not moved.
     if (!first && previous && HASH_RE.test(this.o.ref) && previous === this.o.ref) return { hash: previous, previous, changed: false };
@@ -252,6 +271,28 @@ export class Repo {
       await fsp.utimes(this.worktreeFor(previous), now, now).catch(() => undefined);
     }
     return { hash, previous, changed: true };
+  }
+
+  /**
+   * Is the published tree still whole? v4 checks it on every sync (`git rev-parse HEAD` in it, `git fsck
+   * --connectivity-only`) and rebuilds it when it fails. 'quick' reads two small files instead — the tree's `.git`
+   * (naming its admin dir) and that dir's HEAD, which must be the hash — and sees the store's HEAD exists; that
+   * catches an emptied or removed tree and a broken or moved HEAD, not a lost object. 'full' adds v4's commands.
+   */
+  private async intact(hash: string, signal?: AbortSignal): Promise<boolean> {
+    const tree = this.worktreeFor(hash);
+    const admin = this.adminDir(tree);
+    if (!admin || readHead(admin) !== hash || !existsSync(join(this.gitDir, 'HEAD'))) return false;
+    if (this.o.worktreeCheck === 'quick') return true;
+    try {
+      if ((await this.git.run(['rev-parse', 'HEAD'], { cwd: tree, signal })).trim() !== hash) return false;
+      await this.git.run(['fsck', '--no-progress', '--connectivity-only'], { cwd: tree, signal });
+      return true;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      this.o.log.warn('published worktree check failed', { path: tree, error: String(err) });
+      return false;
+    }
   }
 
   /** A complete tree without submodules or sparse checkout can seed the next one by hardlinks. */
