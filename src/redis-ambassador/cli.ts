@@ -81,7 +81,7 @@ export async function run(argv: string[]): Promise<number> {
             return live;
           },
         });
-        await runUntilSignal({ close: () => handle.close(), reload: async () => void (await handle.reload()) }, { log, deadlineMs: 10_000 });
+        await runUntilSignal(handle, { log, deadlineMs: 10_000 });
         await handle.close();
         return 0;
       },
