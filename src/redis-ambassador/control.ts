@@ -8,6 +8,10 @@ import { encodeCommand } from '../core/resp/encode.js';
 import { InputBuffer } from '../core/resp/buffer.js';
 import { BAD, NEED, MAX_SAFE_BULK, scanState, scanValue } from '../core/resp/scanner.js';
 import { ErrorReply, decodeValue } from '../core/resp/decode.js';
+import { createRequire } from 'node:module';
+import type { Logger } from '../core/log.js';
+import { tableFromCommandReply, tableFromStatic, type CommandTable } from './resp/commands.js';
+import type { ProxyContext } from './context.js';
 
 /** The replies to one round of questions, decoded; an error reply is an `ErrorReply`. */
 export interface ControlReplies {
@@ -91,5 +95,57 @@ export class ControlLink {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.socket?.destroy();
+  }
+}
+
+/** The table routing starts with, from the command list ioredis ships, until the master has answered COMMAND. */
+export function staticTable(): CommandTable {
+  const commandsJson = createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, { flags: string[] }>;
+  return tableFromStatic(commandsJson);
+}
+
+/** The ambassador's side of the control link: each round of replies updates the routing table and what the ambassador says of itself. */
+export class ControlPlane {
+  private link: ControlLink | null = null;
+  private firstDone: () => void = () => {};
+  /** Settles after the first round of replies (loaded or not). */
+  readonly first = new Promise<void>((r) => (this.firstDone = r));
+  /** 'static' until the master has answered COMMAND, then 'live'. */
+  source: 'static' | 'live' = 'static';
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly auth: { username?: string; password?: string },
+    private readonly log: Logger,
+  ) {}
+
+  /** Follow the master at `hp` (a new one after a failover): the previous link is closed. */
+  connect(hp: HostPort): void {
+    this.link?.close();
+    this.link = new ControlLink(hp, { username: this.auth.username, password: this.auth.password, connectTimeoutMs: 10_000, onReplies: (r) => this.refresh(r) });
+  }
+
+  close(): void {
+    this.link?.close();
+  }
+
+  private refresh(r: ControlReplies): void {
+    const ctx = this.ctx;
+    try {
+      if (r.command instanceof ErrorReply) throw r.command;
+      const next = tableFromCommandReply(r.command);
+      next.adoptCounts(ctx.table);
+      ctx.table = next;
+      this.source = 'live';
+      if (r.info instanceof ErrorReply) throw r.info;
+      const v = /redis_version:([^\r\n]+)/.exec(String(r.info));
+      if (v) ctx.local.serverVersion = v[1];
+      const dbs = r.databases;
+      if (Array.isArray(dbs) && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
+      this.log.info('command table loaded from the master', { commands: next.size, version: ctx.local.serverVersion });
+    } catch (e) {
+      this.log.warn('could not load COMMAND from the master; using the static table', { error: (e as Error).message });
+    }
+    this.firstDone();
   }
 }

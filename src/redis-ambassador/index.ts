@@ -1,6 +1,5 @@
 /** @module `podkit redis-ambassador`: start(options) → a RESP proxy sending writes to the master and reads to replicas. */
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { createRequire } from 'node:module';
 import type { HostPort } from '../core/parse.js';
 import type { ComponentHandle } from '../core/lifecycle.js';
 import { formatHostPort } from '../core/parse.js';
@@ -8,17 +7,17 @@ import { startHttpServer, type HttpHandle } from '../core/http.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { bindError, ConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK, MAX_SAFE_BULK } from '../core/resp/scanner.js';
-import { ControlLink, type ControlReplies } from './control.js';
-import { ErrorReply } from '../core/resp/decode.js';
-import { tableFromCommandReply, tableFromStatic, type CommandInfo, type CommandTable } from './resp/commands.js';
+import type { CommandInfo } from './resp/commands.js';
 import { NodeConns } from './pools.js';
 import { clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
-import { OWN_CLOSES, newTraffic, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
+import { newTraffic, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
 import { TopologyMetrics, key, type Topology } from './topology/index.js';
 import { LiveConfig, policyConflict, type LiveOptions, type ReloadResult } from './reload.js';
-import { AmbassadorMetrics, connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
+import { AmbassadorMetrics, connectionChannel } from './metrics.js';
+import { ControlPlane, staticTable } from './control.js';
+import { sessionEvents, upstreamEvents } from './events.js';
 
 export type { ReadPolicy } from './client.js';
 export type { LiveOptions, ReloadResult } from './reload.js';
@@ -107,69 +106,182 @@ function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
   return { host: hp.host, port: hp.port, role, label: role === 'master' ? 'master' : `replica:${formatHostPort(hp)}` };
 }
 
-export async function start(options: Options): Promise<Handle> {
-  const topo = options.topology;
-  if (!options.master && !topo) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
+/** The settings start() refuses before it opens anything. */
+function checkOptions(options: Options): void {
+  if (!options.master && !options.topology) throw new ConfigError('master', 'a master HOST:PORT (or a topology) is required');
   const conflict = policyConflict(options.readPolicy ?? 'prefer-replica', options.consistency ?? 'eventual');
   if (conflict) throw new ConfigError('--consistency', conflict);
-  const log = options.log ?? silentLogger;
-  const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
   const poolSize = options.poolSize ?? 1;
   if (!(poolSize >= 1 && poolSize <= 64)) throw new ConfigError('pool-size', 'must be between 1 and 64');
   if (options.maxBulk !== undefined && !(options.maxBulk >= 1 && options.maxBulk <= MAX_SAFE_BULK)) throw new ConfigError('max-bulk', `must be between 1 and ${MAX_SAFE_BULK} bytes (what one buffer can hold)`);
-  const opener = connOpener(options.clientIo ?? clientIoFromEnv(), (msg, fields) => log.warn(msg, fields));
-  let closing = false;
+}
 
-  // Names this ambassador's events on the process-wide channels (see metrics.ts).
-  const origin = {};
-  const latencyEv: LatencyEvent = { source: origin, route: 0, seconds: 0 };
-  const events: UpstreamEvents = {
-    ready: (u) => {
-      connectionChannel.publish({ source: origin, kind: 'upstream', event: 'open', node: u.node.label });
-      log.debug('upstream connected', { node: u.node.label, db: u.db, proto: u.proto });
-    },
-    closed: (u, why) => {
-      if (!u.established) return;
-      connectionChannel.publish({ source: origin, kind: 'upstream', event: 'close', node: u.node.label, reason: why });
-      if (!closing && !OWN_CLOSES.has(why)) {
-        errorChannel.publish({ source: origin, kind: 'upstream_lost' });
-        log.warn('upstream connection lost', { node: u.node.label, reason: why });
-      }
-    },
-    nodeState: (node, up, reason) => {
-      if (closing) return;
-      if (up) log.info('upstream usable', { node: node.label, address: `${node.host}:${node.port}` });
-      else {
-        errorChannel.publish({ source: origin, kind: 'upstream_refused' });
-        log.warn('upstream not usable; retrying with backoff', { node: node.label, address: `${node.host}:${node.port}`, reason });
-      }
-    },
-    latency: (route, seconds) => {
-      if (!latencyChannel.hasSubscribers) return;
-      latencyEv.route = route;
-      latencyEv.seconds = seconds;
-      latencyChannel.publish(latencyEv);
-    },
-    internalError: (u, reply) => {
-      errorChannel.publish({ source: origin, kind: 'upstream_internal' });
-      log.warn('upstream refused a setup command', { node: u.node.label, reply });
-    },
+/** Ready when the master (static, or the one the topology confirmed) is connected; otherwise why not. */
+function readiness(options: Options, ctx: ProxyContext): () => { ready: boolean; reason?: string } {
+  const topo = options.topology;
+  return () => {
+    if (topo) {
+      const snap = topo.current();
+      if (!snap.master || ctx.noMaster) return { ready: false, reason: `no master: ${snap.reason ?? 'not confirmed yet'}` };
+      return ctx.master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${key(snap.master)}`, ctx.master) };
+    }
+    return ctx.master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${formatHostPort(options.master as HostPort)}`, ctx.master) };
   };
-  const clientMaxBulk = options.maxBulk ?? DEFAULT_MAX_BULK;
+}
+
+/** handle.reload(): re-read `reloadSource` and apply it; a source that throws, or settings that do not apply, keep the running ones. */
+function reloader(source: Options['reloadSource'], live: LiveConfig, log: Logger): () => Promise<ReloadResult> {
+  return async () => {
+    if (!source) {
+      log.info('reload: no config source (nothing to re-read)');
+      return { ok: true, changed: [] };
+    }
+    let next: LiveOptions;
+    try {
+      next = await source();
+    } catch (e) {
+      log.error('reload failed; keeping the running config', { error: (e as Error).message });
+      return live.failed((e as Error).message);
+    }
+    const r = await live.apply(next);
+    if (!r.ok) log.error('reload failed; keeping the running config', { error: r.error });
+    return r;
+  };
+}
+
+/** The client listener: each accepted socket becomes a session of `ctx` (refused once `closing()`). */
+async function listenClients(listen: HostPort, opener: ReturnType<typeof connOpener>, ctx: ProxyContext, sessions: Set<ClientSession>, origin: object, closing: () => boolean): Promise<Server> {
+  let nextId = 1;
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
+    if (closing()) {
+      raw.destroy();
+      return;
+    }
+    const s = new ClientSession((ev) => opener.open(server, raw, ev), nextId++, ctx);
+    sessions.add(s);
+    connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(bindError(formatHostPort(listen), e, '--listen')));
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  return server;
+}
+
+/** /healthz, /readyz, /metrics and the landing page, or null when `httpBind` is null. */
+function serveHttp(options: Options, address: HostPort, ready: () => { ready: boolean; reason?: string }, metrics: AmbassadorMetrics, log: Logger): Promise<HttpHandle | null> {
+  const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;
+  if (!httpBind) return Promise.resolve(null);
+  const topo = options.topology;
+  return startHttpServer({
+    bind: httpBind,
+    ready,
+    metrics: () => metrics.collect(),
+    log,
+    landing: {
+      name: 'podkit redis-ambassador',
+      description: `A Redis ambassador: clients connect to ${formatHostPort(address)} as to one Redis; writes go to the master, reads to the replicas.`,
+      config: () => ({ ...options, listen: formatHostPort(address), master: topo ? topo.current().master : options.master, log: undefined, topology: undefined }),
+    },
+  });
+}
+
+/**
+ * The upstream pools: a factory for a node's pipelined connections, the master's and the static replicas'. Topology
+ * mode starts with a closed placeholder master (writes are held) until the topology confirms one.
+ */
+function upstreamPools(options: Options, opener: UpstreamOptions['opener'], events: UpstreamEvents) {
+  const poolSize = options.poolSize ?? 1;
   // Replies are not limited by the client limit (a value written directly to Redis may be longer), only by what a
   // Buffer can hold: a longer one fails its command and drops that connection instead of the process.
   const traffic = newTraffic();
   const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener, traffic };
   const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
-  // Topology mode starts with a closed placeholder master (writes are held) until the topology confirms one.
   const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');
-  if (topo) master.close();
-  const replicas = topo ? [] : (options.replicas ?? []).map((r) => mk(r, 'replica'));
+  if (options.topology) master.close();
+  const replicas = options.topology ? [] : (options.replicas ?? []).map((r) => mk(r, 'replica'));
+  return { uopts, traffic, mk, master, replicas };
+}
 
-  const commandsJson = createRequire(import.meta.url)('@ioredis/commands/built/commands.json') as Record<string, { flags: string[] }>;
-  let table: CommandTable = tableFromStatic(commandsJson);
-  let source: 'static' | 'live' = 'static';
-  const routeEv: RouteEvent = { source: origin, info: table.get('ping') as CommandInfo, route: 0 };
+/** The self-metrics of one ambassador: its channel events, nodes, live settings and (discovery mode) topology. */
+function wireMetrics(origin: object, ctx: ProxyContext, live: LiveConfig, topo: Topology | undefined) {
+  const metrics = new AmbassadorMetrics(
+    origin,
+    ctx.traffic,
+    () => ctx.table,
+    () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
+  );
+  const reroutes = metrics.registry.counter({ name: 'podkit_ambassador_reroutes_total', help: 'Commands sent again or held: read_retried (replica lost), write_retried (-READONLY or never sent), write_held (no master)', labelNames: ['kind'] });
+  const topoMetrics = topo ? new TopologyMetrics(topo) : null;
+  if (topoMetrics) metrics.registry.addCollector(() => topoMetrics.collect());
+  metrics.registry.addCollector(() => live.collect());
+  return { metrics, reroutes, topoMetrics };
+}
+
+/**
+ * Start reaching the upstreams: in discovery mode a driver that follows the topology (and points the control plane at
+ * each confirmed master); in static mode the control plane and warm pools to the given master and replicas.
+ */
+function connectUpstreams(options: Options, ctx: ProxyContext, control: ControlPlane, make: (hp: HostPort, role: 'master' | 'replica') => NodeConns, log: Logger): TopologyDriver | null {
+  if (options.topology) return new TopologyDriver(options.topology, ctx, { holdMs: options.holdMs ?? 5000, graceMs: 2000, log, make, onMaster: (hp) => control.connect(hp) });
+  control.connect(options.master as HostPort);
+  ctx.master.warm();
+  for (const r of ctx.replicas) r.warm();
+  return null;
+}
+
+/** Wait for `p`, at most `ms` (discovery may take a few probe rounds; a static master answers at once or not at all). */
+async function settle(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  await Promise.race([p, timeout]);
+  clearTimeout(timer);
+}
+
+interface Front {
+  options: Options;
+  listen: HostPort;
+  opener: ReturnType<typeof connOpener>;
+  ctx: ProxyContext;
+  sessions: Set<ClientSession>;
+  origin: object;
+  live: LiveConfig;
+  ready: () => { ready: boolean; reason?: string };
+  metrics: AmbassadorMetrics;
+  log: Logger;
+  closing: () => boolean;
+}
+
+/** The live settings' probes, then the client listener, then HTTP; when one fails, `abort` closes what opened. */
+async function openServers(f: Front, abort: (clients: Server | null) => Promise<void>): Promise<{ clients: Server; address: HostPort; http: HttpHandle | null }> {
+  let server: Server | null = null;
+  try {
+    await f.live.init(f.ctx.consistency);
+    server = await listenClients(f.listen, f.opener, f.ctx, f.sessions, f.origin, f.closing);
+    const a = server.address() as AddressInfo;
+    const address = { host: a.address, port: a.port };
+    const http = await serveHttp(f.options, address, f.ready, f.metrics, f.log);
+    return { clients: server, address, http };
+  } catch (e) {
+    await abort(server);
+    throw e;
+  }
+}
+
+export async function start(options: Options): Promise<Handle> {
+  checkOptions(options);
+  const topo = options.topology;
+  const log = options.log ?? silentLogger;
+  const listen = options.listen ?? { host: '127.0.0.1', port: 6379 };
+  const opener = connOpener(options.clientIo ?? clientIoFromEnv(), (msg, fields) => log.warn(msg, fields));
+  let closing = false;
+  const isClosing = () => closing;
+
+  // Names this ambassador's events on the process-wide channels (see metrics.ts).
+  const origin = {};
+  const { uopts, traffic, mk, master, replicas } = upstreamPools(options, opener, upstreamEvents(origin, log, isClosing));
+
+  const table = staticTable();
   const sessions = new Set<ClientSession>();
   const ctx: ProxyContext = {
     table,
@@ -177,20 +289,10 @@ export async function start(options: Options): Promise<Handle> {
     replicas,
     readPolicy: options.readPolicy ?? 'prefer-replica',
     local: { clientPassword: options.clientPassword, clientUsername: options.clientUsername ?? 'default', databases: 16, serverVersion: '7.0.0' },
-    maxBulk: clientMaxBulk,
+    maxBulk: options.maxBulk ?? DEFAULT_MAX_BULK,
     traffic,
     maxPending: options.maxPending ?? 1024,
-    routed(info, route) {
-      if (!routeChannel.hasSubscribers) return;
-      routeEv.info = info;
-      routeEv.route = route;
-      routeChannel.publish(routeEv);
-    },
-    error: (kind) => errorChannel.publish({ source: origin, kind }),
-    clientClosed(c) {
-      sessions.delete(c);
-      connectionChannel.publish({ source: origin, kind: 'client', event: 'close' });
-    },
+    ...sessionEvents(origin, table.get('ping') as CommandInfo, (c) => sessions.delete(c)),
     retry: !!topo,
     consistency: options.consistency ?? 'eventual',
     caughtUp: (n, since) => live.caughtUp(n, since),
@@ -200,139 +302,30 @@ export async function start(options: Options): Promise<Handle> {
   };
   let driver: TopologyDriver | null = null;
   const live = new LiveConfig(
-    {
-      ctx,
-      topo,
-      master: options.master,
-      make: mk,
-      graceMs: 2000,
-      connectTimeoutMs: uopts.connectTimeoutMs,
-      probe: { username: options.username, password: options.password, maxLagSeconds: options.maxLagSeconds, maxLagOffset: options.maxLagOffset },
-      log,
-    },
+    { ctx, topo, master: options.master, make: mk, graceMs: 2000, connectTimeoutMs: uopts.connectTimeoutMs, probe: { username: options.username, password: options.password, maxLagSeconds: options.maxLagSeconds, maxLagOffset: options.maxLagOffset }, log },
     topo ? [] : (options.replicas ?? []),
   );
-  const metrics = new AmbassadorMetrics(
-    origin,
-    traffic,
-    () => ctx.table,
-    () => [ctx.master, ...ctx.replicas].map((n) => ({ node: n.node.label, up: n.connected })),
-  );
-  const reroutes = metrics.registry.counter({ name: 'podkit_ambassador_reroutes_total', help: 'Commands sent again or held: read_retried (replica lost), write_retried (-READONLY or never sent), write_held (no master)', labelNames: ['kind'] });
-  const topoMetrics = topo ? new TopologyMetrics(topo) : null;
-  if (topoMetrics) metrics.registry.addCollector(() => topoMetrics.collect());
-  metrics.registry.addCollector(() => live.collect());
-
-  // Control plane: one connection to the master asks COMMAND (routing flags), databases and version on every (re)connect.
-  let control: ControlLink | null = null;
-  let firstDone: () => void = () => {};
-  const first = new Promise<void>((r) => (firstDone = r));
-  const refresh = (r: ControlReplies) => {
-    try {
-      if (r.command instanceof ErrorReply) throw r.command;
-      const next = tableFromCommandReply(r.command);
-      next.adoptCounts(table);
-      table = ctx.table = next;
-      source = 'live';
-      if (r.info instanceof ErrorReply) throw r.info;
-      const v = /redis_version:([^\r\n]+)/.exec(String(r.info));
-      if (v) ctx.local.serverVersion = v[1];
-      const dbs = r.databases;
-      if (Array.isArray(dbs) && Number(dbs[1]) > 0) ctx.local.databases = Number(dbs[1]);
-      log.info('command table loaded from the master', { commands: next.size, version: ctx.local.serverVersion });
-    } catch (e) {
-      log.warn('could not load COMMAND from the master; using the static table', { error: (e as Error).message });
-    }
-    firstDone();
-  };
-  const connectControl = (hp: HostPort) => {
-    control?.close();
-    control = new ControlLink(hp, { username: options.username, password: options.password, connectTimeoutMs: 10_000, onReplies: refresh });
-  };
-  let timer: NodeJS.Timeout | undefined;
-  // Discovery may take a few probe rounds; a static master answers at once or not at all.
-  const timeout = new Promise<void>((r) => (timer = setTimeout(r, topo ? Math.max(5000, uopts.connectTimeoutMs) : uopts.connectTimeoutMs)));
-  if (topo) {
-    driver = new TopologyDriver(topo, ctx, { holdMs: options.holdMs ?? 5000, graceMs: 2000, log, make: mk, onMaster: connectControl });
-  } else {
-    connectControl(options.master as HostPort);
-    master.warm();
-    for (const r of replicas) r.warm();
-  }
-  await Promise.race([first, timeout]);
-  clearTimeout(timer);
+  const { metrics, reroutes, topoMetrics } = wireMetrics(origin, ctx, live, topo);
+  const control = new ControlPlane(ctx, { username: options.username, password: options.password }, log);
+  driver = connectUpstreams(options, ctx, control, mk, log);
+  await settle(control.first, topo ? Math.max(5000, uopts.connectTimeoutMs) : uopts.connectTimeoutMs);
   /** Everything start() opened before the client listener: released by close(), and by start() when it fails. */
   const release = async () => {
     driver?.close();
     ctx.master.close();
     for (const r of ctx.replicas) r.close();
     live.close();
-    (control as ControlLink | null)?.close();
+    control.close();
     topoMetrics?.close();
     await topo?.close();
     metrics.close();
   };
-  try {
-    await live.init(ctx.consistency);
-  } catch (e) {
+  const ready = readiness(options, ctx);
+  const { clients, address, http } = await openServers({ options, listen, opener, ctx, sessions, origin, live, ready, metrics, log, closing: isClosing }, async (opened) => {
     closing = true;
+    if (opened) await new Promise<void>((r) => opened.close(() => r()));
     await release();
-    throw e;
-  }
-
-  let nextId = 1;
-  const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
-    if (closing) {
-      raw.destroy();
-      return;
-    }
-    const s = new ClientSession((ev) => opener.open(server, raw, ev), nextId++, ctx);
-    sessions.add(s);
-    connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => reject(bindError(formatHostPort(listen), e, '--listen')));
-      server.listen(listen.port, listen.host, () => resolve());
-    });
-  } catch (e) {
-    closing = true;
-    await release();
-    throw e;
-  }
-  const a = server.address() as AddressInfo;
-  const address = { host: a.address, port: a.port };
-
-  const ready = (): { ready: boolean; reason?: string } => {
-    if (topo) {
-      const snap = topo.current();
-      if (!snap.master || ctx.noMaster) return { ready: false, reason: `no master: ${snap.reason ?? 'not confirmed yet'}` };
-      return ctx.master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${key(snap.master)}`, ctx.master) };
-    }
-    return master.connected ? { ready: true } : { ready: false, reason: notUsable(`master ${formatHostPort(options.master as HostPort)}`, master) };
-  };
-  let http: HttpHandle | null = null;
-  const httpBind = options.httpBind === undefined ? { host: '127.0.0.1', port: 9121 } : options.httpBind;
-  if (httpBind) {
-    try {
-      http = await startHttpServer({
-        bind: httpBind,
-        ready,
-        metrics: () => metrics.collect(),
-        log,
-        landing: {
-          name: 'podkit redis-ambassador',
-          description: `A Redis ambassador: clients connect to ${formatHostPort(address)} as to one Redis; writes go to the master, reads to the replicas.`,
-          config: () => ({ ...options, listen: formatHostPort(address), master: topo ? topo.current().master : options.master, log: undefined, topology: undefined }),
-        },
-      });
-    } catch (e) {
-      closing = true;
-      await new Promise<void>((r) => server.close(() => r()));
-      await release();
-      throw e;
-    }
-  }
   log.info('redis ambassador listening', { listen: formatHostPort(address), master: topo ? (topo.current().master ? key(topo.current().master as HostPort) : 'none yet') : formatHostPort(options.master as HostPort), replicas: topo ? ctx.replicas.map((r) => r.node.label) : (options.replicas ?? []).map(formatHostPort), readPolicy: ctx.readPolicy, clientIo: opener.kind });
 
   return {
@@ -340,29 +333,14 @@ export async function start(options: Options): Promise<Handle> {
     httpAddress: http ? http.address : null,
     metrics,
     ready,
-    tableSource: () => source,
-    async reload() {
-      if (!options.reloadSource) {
-        log.info('reload: no config source (nothing to re-read)');
-        return { ok: true, changed: [] };
-      }
-      let next: LiveOptions;
-      try {
-        next = await options.reloadSource();
-      } catch (e) {
-        log.error('reload failed; keeping the running config', { error: (e as Error).message });
-        return live.failed((e as Error).message);
-      }
-      const r = await live.apply(next);
-      if (!r.ok) log.error('reload failed; keeping the running config', { error: r.error });
-      return r;
-    },
+    tableSource: () => control.source,
+    reload: reloader(options.reloadSource, live, log),
     reconfigure: (next) => live.apply(next),
     live: () => ({ replicas: topo ? ctx.replicas.map((n) => ({ host: n.node.host, port: n.node.port })) : live.replicaList(), readPolicy: ctx.readPolicy, consistency: ctx.consistency }),
     async close() {
       if (closing) return;
       closing = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => clients.close(() => r()));
       for (const s of sessions) s.destroy();
       await release();
       await closed;
