@@ -89,7 +89,7 @@ export function envNames(name: string, f: Flag<unknown>): readonly string[] {
 
 /** Convert one raw string to the flag's type, or throw a UsageError naming `where`. */
 export function convert(f: Flag<unknown>, raw: string, where: string): unknown {
-  const bad = (what: string) => new UsageError(`${where}: ${what} (got ${JSON.stringify(f.secret ? '[REDACTED]' : raw)})`);
+  const bad = (what: string) => UsageError.at(where, `${what} (got ${JSON.stringify(f.secret ? '[REDACTED]' : raw)})`);
   let v: unknown;
   switch (f.kind) {
     case 'string':

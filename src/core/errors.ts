@@ -44,8 +44,19 @@ export class PodkitError extends Error {
 /** Bad command-line usage: unknown flag, missing value, bad value. Exit 2. */
 export class UsageError extends PodkitError {
   override readonly exitCode = 2;
-  constructor(message = 'bad usage', options?: ErrorOptions) {
+  /** Set by `at()`: the flag, env var or annotation that is wrong (`message` is `where: detail`). */
+  readonly where?: string;
+  /** Set by `at()`: what is wrong, without `where`. */
+  readonly detail?: string;
+  constructor(message = 'bad usage', options?: ErrorOptions & { where?: string; detail?: string }) {
     super('PODKIT_ERR_USAGE', message, options);
+    if (options?.where !== undefined) this.where = options.where;
+    if (options?.detail !== undefined) this.detail = options.detail;
+  }
+
+  /** A usage error about one named input, keeping the name and the problem apart for callers that re-file it. */
+  static at(where: string, detail: string): UsageError {
+    return new UsageError(`${where}: ${detail}`, { where, detail });
   }
 }
 

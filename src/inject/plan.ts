@@ -1,7 +1,7 @@
 /** @module Read a pod template's `podkit.io/*` annotations into a plan: which components, with which flags and objects. */
 import { closest } from '../core/suggest.js';
 import { convert, flag, type Flag } from '../core/config.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
 import { ANNOTATION_PREFIX, GLOBAL_ANNOTATIONS, componentOf, components, type ComponentDef } from './components.js';
 
 export type SidecarMode = 'native' | 'classic';
@@ -56,7 +56,7 @@ export function planFromAnnotations(annotations: Record<string, unknown>, base: 
       try {
         global(plan, suffix, key, value, where);
       } catch (err) {
-        throw err instanceof ConfigError ? err : new ConfigError(where, (err as Error).message.replace(/^annotation \S+: /, ''));
+        throw atAnnotation(err, where);
       }
       continue;
     }
@@ -75,6 +75,13 @@ export function planFromAnnotations(annotations: Record<string, unknown>, base: 
     if (given) plan.components.push(planComponent(def, given, base));
   }
   return plan;
+}
+
+/** An annotation value convert() refused, filed under the annotation's YAML path `where` with convert()'s own detail. */
+function atAnnotation(err: unknown, where: string): ConfigError {
+  if (err instanceof ConfigError) return err;
+  if (err instanceof UsageError && err.detail !== undefined) return new ConfigError(where, err.detail, { cause: err });
+  return new ConfigError(where, err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 /** One pod-level annotation: inject on/off, sidecar mode, image. */
@@ -121,12 +128,12 @@ function planComponent(def: ComponentDef, given: Map<string, string>, base: stri
     if (items.some((i) => /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i.test(i))) {
       throw new ConfigError(where, `must not carry a password in the URL; use ${at('password-secret')} (a Secret name)`);
     }
-    // convert() throws a UsageError naming `where`; its message already carries the annotation.
+    // convert() names the annotation in its UsageError; the ConfigError names it by its YAML path instead.
     for (const item of items) {
       try {
         convert(f, item, `annotation ${at(key)}`);
       } catch (err) {
-        throw new ConfigError(where, (err as Error).message.replace(/^annotation \S+: /, ''));
+        throw atAnnotation(err, where);
       }
     }
     if (values.has(name)) throw new ConfigError(where, `sets --${name} twice`);
