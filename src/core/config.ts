@@ -146,97 +146,112 @@ function splitList(raw: string, sep = ','): string[] {
  * and `--` to end flags. Throws UsageError (exit 2) with one line naming the flag or env var.
  */
 export function parseConfig<S extends FlagSpec>(spec: S, argv: readonly string[], opts: ParseOptions): Parsed<S> {
-  const env = opts.env ?? process.env;
-  const byName = new Map<string, string>();
-  const byShort = new Map<string, string>();
-  for (const [name, f] of Object.entries(spec)) {
-    byName.set(name, name);
-    for (const a of f.aliases ?? []) byName.set(a, name);
-    if (f.short) byShort.set(f.short, name);
+  const l = new Layers(spec);
+  if (opts.file) l.file(opts.file);
+  l.env(opts.env ?? process.env);
+  const positionals = l.argv(argv, opts);
+  for (const v of Object.values(l.values)) if (v && typeof v === 'object') Object.freeze(v);
+  return {
+    values: Object.freeze(l.values) as Values<S>,
+    positionals,
+    origin: Object.freeze(l.origin) as Parsed<S>['origin'],
+  };
+}
+
+/** The values of one parse, laid over the defaults layer by layer: file, then env, then flags (each wins over the last). */
+class Layers {
+  readonly values: Record<string, unknown> = {};
+  readonly origin: Record<string, 'default' | 'file' | 'env' | 'flag'> = {};
+  /** Flag names and aliases → the flag's name. */
+  private readonly byName = new Map<string, string>();
+  private readonly byShort = new Map<string, string>();
+
+  constructor(private readonly spec: FlagSpec) {
+    for (const [name, f] of Object.entries(spec)) {
+      this.byName.set(name, name);
+      for (const a of f.aliases ?? []) this.byName.set(a, name);
+      if (f.short) this.byShort.set(f.short, name);
+      this.values[name] = f.repeatable ? [...((f.default as unknown[] | undefined) ?? [])] : f.default;
+      this.origin[name] = 'default';
+    }
   }
 
-  const values: Record<string, unknown> = {};
-  const origin: Record<string, 'default' | 'file' | 'env' | 'flag'> = {};
-  for (const [name, f] of Object.entries(spec)) {
-    values[name] = f.repeatable ? [...((f.default as unknown[] | undefined) ?? [])] : f.default;
-    origin[name] = 'default';
-  }
-
-  if (opts.file) {
-    for (const [key, raw] of Object.entries(opts.file.values)) {
-      const name = byName.get(key);
-      if (!name) throw new UsageError(`${opts.file.source}: unknown setting "${key}"`);
-      const f = spec[name];
-      const where = `${opts.file.source}: ${key}`;
+  file(file: NonNullable<ParseOptions['file']>): void {
+    for (const [key, raw] of Object.entries(file.values)) {
+      const name = this.byName.get(key);
+      if (!name) throw new UsageError(`${file.source}: unknown setting "${key}"`);
+      const f = this.spec[name];
+      const where = `${file.source}: ${key}`;
       const items = Array.isArray(raw) ? raw : [raw];
       const conv = items.map((x) => convert(f, typeof x === 'string' ? x : String(x), where));
-      values[name] = f.repeatable ? conv : conv[conv.length - 1];
-      origin[name] = 'file';
+      this.values[name] = f.repeatable ? conv : conv[conv.length - 1];
+      this.origin[name] = 'file';
     }
   }
 
-  for (const [name, f] of Object.entries(spec)) {
-    for (const e of envNames(name, f)) {
-      const raw = env[e];
-      if (raw === undefined) continue;
-      const where = `env ${e}`;
-      values[name] = f.repeatable ? splitList(raw, f.envSeparator).map((x) => convert(f, x, where)) : convert(f, raw, where);
-      origin[name] = 'env';
-      break;
-    }
-  }
-
-  const positionals: string[] = [];
-  const fromFlags = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      if (!opts.positionals) throw new UsageError(`unexpected argument "${arg}" (see ${opts.command} --help)`);
-      positionals.push(arg);
-      continue;
-    }
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    let key = eq >= 0 ? body.slice(0, eq) : body;
-    let inline: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
-    let name = byName.get(key) ?? (key.length === 1 ? byShort.get(key) : undefined);
-    if (!name && key.startsWith('no-') && inline === undefined) {
-      const base = byName.get(key.slice(3));
-      if (base && spec[base].kind === 'bool') {
-        name = base;
-        inline = 'false';
-        key = key.slice(3);
+  env(env: NodeJS.ProcessEnv): void {
+    for (const [name, f] of Object.entries(this.spec)) {
+      for (const e of envNames(name, f)) {
+        const raw = env[e];
+        if (raw === undefined) continue;
+        const where = `env ${e}`;
+        this.values[name] = f.repeatable ? splitList(raw, f.envSeparator).map((x) => convert(f, x, where)) : convert(f, raw, where);
+        this.origin[name] = 'env';
+        break;
       }
     }
-    if (!name) throw new UsageError(`unknown flag ${arg.split('=')[0]}${didYouMean(key, byName.keys(), (n) => `--${n}`)} (see ${opts.command} --help)`);
-    const f = spec[name];
-    const where = `flag --${name}`;
-    let raw: string;
-    if (inline !== undefined) raw = inline;
-    else if (f.kind === 'bool') raw = 'true';
-    else {
-      if (i + 1 >= argv.length) throw new UsageError(`${where}: needs a value`);
-      raw = argv[++i];
-    }
-    const v = convert(f, raw, where);
-    if (f.repeatable) {
-      if (!fromFlags.has(name)) values[name] = [];
-      (values[name] as unknown[]).push(v);
-    } else values[name] = v;
-    fromFlags.add(name);
-    origin[name] = 'flag';
   }
 
-  for (const v of Object.values(values)) if (v && typeof v === 'object') Object.freeze(v);
-  return {
-    values: Object.freeze(values) as Values<S>,
-    positionals,
-    origin: Object.freeze(origin) as Parsed<S>['origin'],
-  };
+  /** The flags in `argv`; answers the positional arguments. */
+  argv(argv: readonly string[], opts: ParseOptions): string[] {
+    const positionals: string[] = [];
+    const fromFlags = new Set<string>();
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i];
+      if (arg === '--') {
+        positionals.push(...argv.slice(i + 1));
+        break;
+      }
+      if (!arg.startsWith('-') || arg === '-') {
+        if (!opts.positionals) throw new UsageError(`unexpected argument "${arg}" (see ${opts.command} --help)`);
+        positionals.push(arg);
+        continue;
+      }
+      const { name, inline } = this.flagOf(arg, opts.command);
+      const f = this.spec[name];
+      const where = `flag --${name}`;
+      let raw: string;
+      if (inline !== undefined) raw = inline;
+      else if (f.kind === 'bool') raw = 'true';
+      else {
+        if (i + 1 >= argv.length) throw UsageError.at(where, 'needs a value');
+        raw = argv[++i];
+      }
+      const v = convert(f, raw, where);
+      if (f.repeatable) {
+        if (!fromFlags.has(name)) this.values[name] = [];
+        (this.values[name] as unknown[]).push(v);
+      } else this.values[name] = v;
+      fromFlags.add(name);
+      this.origin[name] = 'flag';
+    }
+    return positionals;
+  }
+
+  /** The flag `arg` names (`--name`, `-name`, `-x`, `--no-name` for a bool) and its `=value`, if any. */
+  private flagOf(arg: string, command: string): { name: string; inline?: string } {
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const key = eq >= 0 ? body.slice(0, eq) : body;
+    const inline: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
+    const name = this.byName.get(key) ?? (key.length === 1 ? this.byShort.get(key) : undefined);
+    if (name) return { name, inline };
+    if (key.startsWith('no-') && inline === undefined) {
+      const base = this.byName.get(key.slice(3));
+      if (base && this.spec[base].kind === 'bool') return { name: base, inline: 'false' };
+    }
+    throw new UsageError(`unknown flag ${arg.split('=')[0]}${didYouMean(key, this.byName.keys(), (n) => `--${n}`)} (see ${command} --help)`);
+  }
 }
 
 function showDefault(f: Flag<unknown>): string {
