@@ -196,27 +196,7 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
   const root = section(doc, '', ['statsd', 'limits', 'sources', 'outputs']);
   const sd = c.check(() => section(root.statsd, 'statsd', ['listen_udp', 'listen_tcp', 'listen_unixgram', 'read_buffer', 'mapping_config', 'mappings', 'defaults', 'tags', 'set_window', 'counters_always_total']), asObj(root.statsd));
   const tags = c.check(() => section(sd.tags, 'statsd.tags', ['dogstatsd', 'influxdb', 'librato', 'signalfx']), asObj(sd.tags));
-
-  let mappingSource = 'statsd.mappings';
-  const mappingFile = o.mappingConfig ?? (typeof sd.mapping_config === 'string' ? sd.mapping_config : undefined);
-  const mapping = await c.checkAsync(async (): Promise<MappingConfig> => {
-  if (sd.mapping_config !== undefined && typeof sd.mapping_config !== 'string') throw new ConfigError('statsd.mapping_config', 'expected a file path');
-  if (mappingFile && (sd.mappings !== undefined || sd.defaults !== undefined) && o.mappingConfig === undefined)
-    throw new ConfigError('statsd.mapping_config', 'give either mapping_config or inline mappings/defaults, not both');
-  if (mappingFile) {
-    const p = resolve(base, mappingFile);
-    mappingSource = mappingFile;
-    const text = await readText(p, o.mappingConfig !== undefined ? '--statsd.mapping-config' : 'statsd.mapping_config');
-    try {
-      return parseMappingConfig(parseYaml(text, mappingFile));
-    } catch (err) {
-      if (err instanceof ConfigError && !err.isWithin(mappingFile)) throw err.within(mappingFile);
-      throw err;
-    }
-  }
-  return parseMappingConfig({ defaults: sd.defaults, mappings: sd.mappings }, 'statsd');
-  }, parseMappingConfig({}, 'statsd'));
-
+  const { mapping, mappingSource } = await mappingOf(sd, base, o, c);
   const readBuffer = c.check(() => {
     const rb = o.readBuffer ?? sd.read_buffer;
     if (rb === undefined) return 0;
@@ -232,55 +212,9 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     ttlMs: c.check(() => dur(lim.ttl, 'limits.ttl', 0), 0),
     maxSetMembers: c.check(() => int(lim.max_set_members, 'limits.max_set_members', 10_000, 1), 0),
   };
-
-  const sources: SourceConfig[] = [];
-  if (root.sources !== undefined && root.sources !== null) {
-    if (!Array.isArray(root.sources)) throw new ConfigError('sources', 'expected a list');
-    const names = new Set<string>();
-    root.sources.forEach((raw: unknown, i: number) => c.check(() => {
-      const p = `sources[${i}]`;
-      if (!isObj(raw)) throw new ConfigError(p, 'expected a mapping with name and kind');
-      if (typeof raw.kind !== 'string') throw new ConfigError(`${p}.kind`, `required: one of ${Object.keys(factories).join(', ')}`);
-      const factory = factories[raw.kind];
-      if (!factory) throw new ConfigError(`${p}.kind`, `unknown source kind "${raw.kind}" (known: ${Object.keys(factories).join(', ')})`);
-      const name = raw.name === undefined ? `${raw.kind}${i}` : raw.name;
-      if (typeof name !== 'string' || name === '') throw new ConfigError(`${p}.name`, 'expected a non-empty string');
-      if (names.has(name)) throw new ConfigError(`${p}.name`, `duplicate source name "${name}"`);
-      names.add(name);
-      const timeoutMs = dur(raw.timeout, `${p}.timeout`, 5000);
-      if (timeoutMs <= 0) throw new ConfigError(`${p}.timeout`, 'must be positive');
-      const maxSeries = int(raw.max_series, `${p}.max_series`, DEFAULT_SOURCE_MAX_SERIES, 1);
-      const mb = raw.max_body_size === undefined ? DEFAULT_MAX_BODY : typeof raw.max_body_size === 'number' ? raw.max_body_size : typeof raw.max_body_size === 'string' ? parseBytes(raw.max_body_size) : undefined;
-      if (mb === undefined || !Number.isInteger(mb) || mb < 1) throw new ConfigError(`${p}.max_body_size`, 'expected a size like 16MiB');
-      const rest: Obj = { ...raw };
-      delete rest.timeout;
-      delete rest.max_series;
-      delete rest.max_body_size;
-      sources.push({ name, kind: raw.kind, timeoutMs, maxSeries, maxBodyBytes: mb, options: factory.parseOptions(rest, p), factory });
-    }, undefined));
-  }
-
+  const sources = sourcesOf(root.sources, factories, c);
   const outs = c.check(() => section(root.outputs, 'outputs', ['otlp']), asObj(root.outputs));
-  const otlp = c.check((): AdapterConfig['otlp'] => {
-  if (outs.otlp === undefined || outs.otlp === null) return undefined;
-    const ot = section(outs.otlp, 'outputs.otlp', ['endpoint', 'interval', 'headers', 'resource', 'compression']);
-    if (typeof ot.endpoint !== 'string' || !/^https?:\/\//.test(ot.endpoint)) throw new ConfigError('outputs.otlp.endpoint', 'required: an http(s):// URL such as http://127.0.0.1:4318/v1/metrics');
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(section(ot.headers, 'outputs.otlp.headers', Object.keys(isObj(ot.headers) ? ot.headers : {})))) {
-      if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.headers.${k}`, 'expected a string');
-      headers[k] = v;
-    }
-    const intervalMs = dur(ot.interval, 'outputs.otlp.interval', 10_000);
-    if (intervalMs < 100) throw new ConfigError('outputs.otlp.interval', 'must be at least 100ms');
-    const resource: Record<string, string> = {};
-    for (const [k, v] of Object.entries(section(ot.resource, 'outputs.otlp.resource', Object.keys(isObj(ot.resource) ? ot.resource : {})))) {
-      if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.resource.${k}`, 'expected a string (a resource attribute such as service.name)');
-      resource[k] = v;
-    }
-    const compression = ot.compression ?? 'none';
-    if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('outputs.otlp.compression', 'expected gzip or none');
-    return { endpoint: ot.endpoint, intervalMs, headers, resource, compression };
-  }, undefined);
+  const otlp = c.check(() => otlpOf(outs.otlp), undefined);
 
   return {
     statsd: {
@@ -303,4 +237,80 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     sources,
     otlp,
   };
+}
+
+/** The StatsD mapping: from `mapping_config` (a file; the flag wins) or inline `mappings`/`defaults`, never both. */
+async function mappingOf(sd: Obj, base: string, o: ConfigOverrides, c: Collector): Promise<{ mapping: MappingConfig; mappingSource: string }> {
+  let mappingSource = 'statsd.mappings';
+  const mappingFile = o.mappingConfig ?? (typeof sd.mapping_config === 'string' ? sd.mapping_config : undefined);
+  const mapping = await c.checkAsync(async (): Promise<MappingConfig> => {
+    if (sd.mapping_config !== undefined && typeof sd.mapping_config !== 'string') throw new ConfigError('statsd.mapping_config', 'expected a file path');
+    if (mappingFile && (sd.mappings !== undefined || sd.defaults !== undefined) && o.mappingConfig === undefined)
+      throw new ConfigError('statsd.mapping_config', 'give either mapping_config or inline mappings/defaults, not both');
+    if (mappingFile) {
+      const p = resolve(base, mappingFile);
+      mappingSource = mappingFile;
+      const text = await readText(p, o.mappingConfig !== undefined ? '--statsd.mapping-config' : 'statsd.mapping_config');
+      try {
+        return parseMappingConfig(parseYaml(text, mappingFile));
+      } catch (err) {
+        if (err instanceof ConfigError && !err.isWithin(mappingFile)) throw err.within(mappingFile);
+        throw err;
+      }
+    }
+    return parseMappingConfig({ defaults: sd.defaults, mappings: sd.mappings }, 'statsd');
+  }, parseMappingConfig({}, 'statsd'));
+  return { mapping, mappingSource };
+}
+
+/** `sources:`, each checked on its own (every bad entry is reported) and its kind's options parsed by its factory. */
+function sourcesOf(list: unknown, factories: Record<string, SourceFactory<unknown>>, c: Collector): SourceConfig[] {
+  const sources: SourceConfig[] = [];
+  if (list === undefined || list === null) return sources;
+  if (!Array.isArray(list)) throw new ConfigError('sources', 'expected a list');
+  const names = new Set<string>();
+  list.forEach((raw: unknown, i: number) => c.check(() => {
+    const p = `sources[${i}]`;
+    if (!isObj(raw)) throw new ConfigError(p, 'expected a mapping with name and kind');
+    if (typeof raw.kind !== 'string') throw new ConfigError(`${p}.kind`, `required: one of ${Object.keys(factories).join(', ')}`);
+    const factory = factories[raw.kind];
+    if (!factory) throw new ConfigError(`${p}.kind`, `unknown source kind "${raw.kind}" (known: ${Object.keys(factories).join(', ')})`);
+    const name = raw.name === undefined ? `${raw.kind}${i}` : raw.name;
+    if (typeof name !== 'string' || name === '') throw new ConfigError(`${p}.name`, 'expected a non-empty string');
+    if (names.has(name)) throw new ConfigError(`${p}.name`, `duplicate source name "${name}"`);
+    names.add(name);
+    const timeoutMs = dur(raw.timeout, `${p}.timeout`, 5000);
+    if (timeoutMs <= 0) throw new ConfigError(`${p}.timeout`, 'must be positive');
+    const maxSeries = int(raw.max_series, `${p}.max_series`, DEFAULT_SOURCE_MAX_SERIES, 1);
+    const mb = raw.max_body_size === undefined ? DEFAULT_MAX_BODY : typeof raw.max_body_size === 'number' ? raw.max_body_size : typeof raw.max_body_size === 'string' ? parseBytes(raw.max_body_size) : undefined;
+    if (mb === undefined || !Number.isInteger(mb) || mb < 1) throw new ConfigError(`${p}.max_body_size`, 'expected a size like 16MiB');
+    const rest: Obj = { ...raw };
+    delete rest.timeout;
+    delete rest.max_series;
+    delete rest.max_body_size;
+    sources.push({ name, kind: raw.kind, timeoutMs, maxSeries, maxBodyBytes: mb, options: factory.parseOptions(rest, p), factory });
+  }, undefined));
+  return sources;
+}
+
+/** `outputs.otlp`: endpoint, interval, headers, resource attributes, compression; undefined when absent. */
+function otlpOf(raw: unknown): AdapterConfig['otlp'] {
+  if (raw === undefined || raw === null) return undefined;
+  const ot = section(raw, 'outputs.otlp', ['endpoint', 'interval', 'headers', 'resource', 'compression']);
+  if (typeof ot.endpoint !== 'string' || !/^https?:\/\//.test(ot.endpoint)) throw new ConfigError('outputs.otlp.endpoint', 'required: an http(s):// URL such as http://127.0.0.1:4318/v1/metrics');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(section(ot.headers, 'outputs.otlp.headers', Object.keys(isObj(ot.headers) ? ot.headers : {})))) {
+    if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.headers.${k}`, 'expected a string');
+    headers[k] = v;
+  }
+  const intervalMs = dur(ot.interval, 'outputs.otlp.interval', 10_000);
+  if (intervalMs < 100) throw new ConfigError('outputs.otlp.interval', 'must be at least 100ms');
+  const resource: Record<string, string> = {};
+  for (const [k, v] of Object.entries(section(ot.resource, 'outputs.otlp.resource', Object.keys(isObj(ot.resource) ? ot.resource : {})))) {
+    if (typeof v !== 'string') throw new ConfigError(`outputs.otlp.resource.${k}`, 'expected a string (a resource attribute such as service.name)');
+    resource[k] = v;
+  }
+  const compression = ot.compression ?? 'none';
+  if (compression !== 'gzip' && compression !== 'none') throw new ConfigError('outputs.otlp.compression', 'expected gzip or none');
+  return { endpoint: ot.endpoint, intervalMs, headers, resource, compression };
 }

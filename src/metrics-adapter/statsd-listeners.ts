@@ -50,44 +50,15 @@ function asBindError(err: unknown, at: HostPort, flag: string): unknown {
   const code = err instanceof BindError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? bindError(formatHostPort(at), err, flag) : err;
 }
-export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
-  let udp: UdpReceiver | undefined;
-  let tcpSrv: Server | undefined;
-  const conns = new Set<NetSocket>();
-  let tcpAddr: HostPort | undefined;
-
-  let unixSock: UnixDgramSocket | undefined;
-  // Whatever is open so far; also what a failed start undoes, so a bind error leaks no socket.
-  const close = async (): Promise<void> => {
-    await Promise.all([
-      udp?.close(),
-      unixSock
-        ? (async () => {
-            unixSock!.close();
-            await rm(opts.unixgram!, { force: true });
-          })()
-        : undefined,
-      tcpSrv
-        ? new Promise<void>((r) => {
-            tcpSrv!.close(() => r());
-            for (const c of conns) c.destroy();
-          })
-        : undefined,
-    ]);
-  };
-  const undo = async (err: unknown): Promise<never> => {
-    await close();
-    throw err;
-  };
-  if (opts.unixgram) {
-    const path = opts.unixgram;
-    const mod = loadUnixDgram();
-    await rm(path, { force: true });
-    const sock = mod.createSocket('unix_dgram', (msg: Buffer) => {
-      ingest.stats.packets.unixgram++;
-      ingest.packet(msg);
-    });
-    unixSock = sock;
+/** A unix datagram socket at `path` (a stale file there is removed first); a failed bind closes it and removes the file. */
+async function openUnixgram(ingest: StatsdIngest, path: string, log: Logger): Promise<UnixDgramSocket> {
+  const mod = loadUnixDgram();
+  await rm(path, { force: true });
+  const sock = mod.createSocket('unix_dgram', (msg: Buffer) => {
+    ingest.stats.packets.unixgram++;
+    ingest.packet(msg);
+  });
+  try {
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
       sock.once('listening', () => {
@@ -95,66 +66,103 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
         resolve();
       });
       sock.bind(path);
-    }).catch(undo);
-    sock.on('error', (err: Error) => opts.log.error('statsd unixgram socket error', { err }));
-  }
-
-  if (opts.udp) {
-    const stats = ingest.stats;
-    udp = await openUdpReceiver({
-      bind: opts.udp,
-      readBuffer: opts.readBuffer,
-      mode: opts.udpReceiver,
-      onDatagram(buf, start, end) {
-        stats.packets.udp++;
-        ingest.packet(buf, start, end);
-      },
-      onTruncated() {
-        stats.packets.udp++;
-        ingest.error('datagram_truncated');
-      },
-      onDrops(n, where) {
-        stats.udpDrops[where] += n;
-      },
-      onError: (err) => opts.log.error('statsd udp socket error', { err }),
-      log: opts.log,
-    }).catch((e: unknown) => undo(asBindError(e, opts.udp!, '--statsd.listen-udp')));
-    if (opts.readBuffer && udp.readBuffer < 2 * opts.readBuffer) {
-      // Linux grants min(asked, net.core.rmem_max) and reports it doubled; say so rather than silently running with less.
-      opts.log.warn('statsd udp: the kernel granted a smaller socket buffer than read_buffer asks; raise net.core.rmem_max', { asked: opts.readBuffer, granted: udp.readBuffer });
-    }
-    opts.log.debug('statsd udp listening', { receiver: udp.kind, readBuffer: udp.readBuffer });
-  }
-
-  if (opts.tcp) {
-    const bind = opts.tcp;
-    const srv = createServer((c) => {
-      ingest.stats.tcpConnections++;
-      conns.add(c);
-      const lines = new LineSplitter(ingest);
-      c.on('data', (chunk: Buffer) => {
-        ingest.stats.packets.tcp++;
-        lines.push(chunk);
-      });
-      c.on('end', () => lines.end());
-      c.on('error', (err) => opts.log.debug('statsd tcp connection error', { err }));
-      c.on('close', () => conns.delete(c));
     });
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(bind.port, bind.host || undefined, () => {
-        srv.off('error', reject);
-        resolve();
-      });
-    }).catch((e: unknown) => undo(asBindError(e, bind, '--statsd.listen-tcp')));
-    const a = srv.address();
-    if (a && typeof a === 'object') tcpAddr = { host: a.address, port: a.port };
-    tcpSrv = srv;
+  } catch (err) {
+    await closeUnixgram(sock, path);
+    throw err;
   }
+  sock.on('error', (err: Error) => log.error('statsd unixgram socket error', { err }));
+  return sock;
+}
 
+async function closeUnixgram(sock: UnixDgramSocket, path: string): Promise<void> {
+  sock.close();
+  await rm(path, { force: true });
+}
+
+/** The UDP receiver (recvmmsg or dgram), counting datagrams, truncations and drops into the ingest's stats. */
+async function openUdp(ingest: StatsdIngest, bind: HostPort, opts: ListenerOptions): Promise<UdpReceiver> {
+  const stats = ingest.stats;
+  const udp = await openUdpReceiver({
+    bind,
+    readBuffer: opts.readBuffer,
+    mode: opts.udpReceiver,
+    onDatagram(buf, start, end) {
+      stats.packets.udp++;
+      ingest.packet(buf, start, end);
+    },
+    onTruncated() {
+      stats.packets.udp++;
+      ingest.error('datagram_truncated');
+    },
+    onDrops(n, where) {
+      stats.udpDrops[where] += n;
+    },
+    onError: (err) => opts.log.error('statsd udp socket error', { err }),
+    log: opts.log,
+  }).catch((e: unknown) => Promise.reject(asBindError(e, bind, '--statsd.listen-udp')));
+  if (opts.readBuffer && udp.readBuffer < 2 * opts.readBuffer) {
+    // Linux grants min(asked, net.core.rmem_max) and reports it doubled; say so rather than silently running with less.
+    opts.log.warn('statsd udp: the kernel granted a smaller socket buffer than read_buffer asks; raise net.core.rmem_max', { asked: opts.readBuffer, granted: udp.readBuffer });
+  }
+  opts.log.debug('statsd udp listening', { receiver: udp.kind, readBuffer: udp.readBuffer });
+  return udp;
+}
+
+/** The TCP listener: each connection's stream is cut into lines; `conns` holds the open ones so close() can end them. */
+async function openTcp(ingest: StatsdIngest, bind: HostPort, conns: Set<NetSocket>, log: Logger): Promise<{ srv: Server; address?: HostPort }> {
+  const srv = createServer((c) => {
+    ingest.stats.tcpConnections++;
+    conns.add(c);
+    const lines = new LineSplitter(ingest);
+    c.on('data', (chunk: Buffer) => {
+      ingest.stats.packets.tcp++;
+      lines.push(chunk);
+    });
+    c.on('end', () => lines.end());
+    c.on('error', (err) => log.debug('statsd tcp connection error', { err }));
+    c.on('close', () => conns.delete(c));
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(bind.port, bind.host || undefined, () => {
+      srv.off('error', reject);
+      resolve();
+    });
+  }).catch((e: unknown) => Promise.reject(asBindError(e, bind, '--statsd.listen-tcp')));
+  const a = srv.address();
+  return { srv, address: a && typeof a === 'object' ? { host: a.address, port: a.port } : undefined };
+}
+
+export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions): Promise<Listeners> {
+  let udp: UdpReceiver | undefined;
+  let tcp: { srv: Server; address?: HostPort } | undefined;
+  const conns = new Set<NetSocket>();
+  let unixSock: UnixDgramSocket | undefined;
+  // Whatever is open so far; also what a failed start undoes, so a bind error leaks no socket.
+  const close = async (): Promise<void> => {
+    await Promise.all([
+      udp?.close(),
+      unixSock ? closeUnixgram(unixSock, opts.unixgram!) : undefined,
+      tcp
+        ? new Promise<void>((r) => {
+            tcp!.srv.close(() => r());
+            for (const c of conns) c.destroy();
+          })
+        : undefined,
+    ]);
+  };
+  try {
+    if (opts.unixgram) unixSock = await openUnixgram(ingest, opts.unixgram, opts.log);
+    if (opts.udp) udp = await openUdp(ingest, opts.udp, opts);
+    if (opts.tcp) tcp = await openTcp(ingest, opts.tcp, conns, opts.log);
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return {
     udp: udp?.address,
-    tcp: tcpAddr,
+    tcp: tcp?.address,
     udpReceiver: udp?.kind,
     close,
   };
