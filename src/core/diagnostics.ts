@@ -27,6 +27,11 @@ export const CHANNELS = {
   gitSyncTrigger: 'podkit:git-sync:trigger',
   /** A pod lifecycle event `{t, pod, container?, event, detail?}` (start, exit, ready, backoff, kill, …). */
   podEvent: 'podkit:pod:event',
+  /**
+   * A metrics-adapter's StatsD ingest counts since its previous event `{source, delta}` (packets, bytes, lines, samples,
+   * parse errors…): sent once per scrape or OTLP push, not per packet, so the ingest path only increments plain fields.
+   */
+  adapterIngest: 'podkit:metrics-adapter:ingest',
   /** A metrics-adapter config reload finished `{source, outcome: 'success' | 'failure'}`. */
   adapterReload: 'podkit:metrics-adapter:reload',
 } as const;

@@ -2,7 +2,7 @@
 import { Registry, type Counter, type Gauge, type Histogram } from '../core/metrics/registry.js';
 import { CHANNELS, onChannel } from '../core/diagnostics.js';
 import type { MetricFamily } from '../core/metrics/model.js';
-import type { IngestStats } from './statsd/ingest.js';
+import { IngestStats, type IngestEvent } from './statsd/ingest.js';
 import type { DropReason, SeriesStore } from './store.js';
 import type { ConflictReason } from './outputs/prometheus.js';
 import { claimedNames } from './store.js';
@@ -25,10 +25,10 @@ export class SelfMetrics {
   otlp: (() => { pushes: number; failures: number }) | undefined;
   otlpBase = { pushes: 0, failures: 0 };
 
-  constructor(
-    private readonly stats: () => IngestStats,
-    private readonly store: SeriesStore,
-  ) {
+  /** StatsD ingest counts, summed from the ingest events of this adapter. */
+  private readonly ingest = new IngestStats();
+
+  constructor(private readonly store: SeriesStore) {
     const r = this.registry;
     this.sourceUp = r.gauge({ name: 'up', help: 'Whether the last collection from a source succeeded (1) or failed (0).', labelNames: ['source'] });
     this.sourceErrors = r.counter({ name: `${P}source_errors_total`, help: 'Failed collections by source.', labelNames: ['source'] });
@@ -49,13 +49,20 @@ export class SelfMetrics {
       this.reloads.inc({ outcome: e.outcome });
       this.lastReloadOk.set({}, e.outcome === 'success' ? 1 : 0);
     });
+    // StatsD counts arrive the same way, as sums since the ingest's previous event (statsd/ingest.ts publishStats).
+    this.offIngest = onChannel(CHANNELS.adapterIngest, (m) => {
+      const e = m as IngestEvent;
+      if (e.source === this) this.ingest.add(e.delta);
+    });
     r.addCollector(() => this.collectStats());
   }
 
   private readonly unsubscribe: () => void;
+  private readonly offIngest: () => void;
 
   close(): void {
     this.unsubscribe();
+    this.offIngest();
   }
 
   drop(reason: DropReason | 'mapping_drop', n = 1): void {
@@ -67,7 +74,7 @@ export class SelfMetrics {
   }
 
   private collectStats(): MetricFamily[] {
-    const st = this.stats();
+    const st = this.ingest;
     const byLabel = <K extends string>(m: Map<K, number>, label: string) => [...m].map(([k, v]) => ({ labels: { [label]: k }, value: v }));
     const drops = new Map(this.drops);
     if (st.mappedDrops) drops.set('mapping_drop', st.mappedDrops);
