@@ -120,12 +120,8 @@ export function sendMetrics(req: IncomingMessage, res: ServerResponse, families:
   res.end(body);
 }
 
-export async function startHttpServer(opts: HttpServerOptions = {}): Promise<HttpHandle> {
-  const log = opts.log ?? silentLogger;
-  const maxBody = opts.maxBody ?? 1 << 20;
-  const routes = new Map<string, Handler>();
-  const route = (method: string, path: string, h: Handler) => routes.set(`${method.toUpperCase()} ${path}`, h);
-
+/** The routes every component serves: /healthz, /readyz, the metrics path, and the landing page with /config. */
+function addStandardRoutes(opts: HttpServerOptions, route: (method: string, path: string, h: Handler) => void): void {
   const status = (res: ServerResponse, r: Readiness) => sendText(res, r.ready ? 200 : 503, r.ready ? 'ok\n' : `not ready: ${r.reason ?? 'unknown'}\n`);
   route('GET', '/healthz', (_q, res) => status(res, opts.health?.() ?? { ready: true }));
   route('GET', '/readyz', (_q, res) => status(res, opts.ready?.() ?? { ready: true }));
@@ -141,8 +137,14 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
     });
     if (l.config) route('GET', '/config', (_q, res) => sendText(res, 200, JSON.stringify(configView(l.config?.()), null, 2) + '\n', 'application/json'));
   }
+}
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+/**
+ * The request listener: find the route (HEAD falls back to GET; 405 when only another method has the path), read the
+ * body up to `maxBody` (413 at once beyond it), then run the handler (a throw is a 500 when nothing was sent yet).
+ */
+function dispatcher(routes: Map<string, Handler>, maxBody: number, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const h = routes.get(`${req.method} ${path}`) ?? routes.get(`* ${path}`) ?? (req.method === 'HEAD' ? routes.get(`GET ${path}`) : undefined);
     if (!h) {
@@ -183,6 +185,14 @@ export async function startHttpServer(opts: HttpServerOptions = {}): Promise<Htt
         });
     });
   };
+}
+
+export async function startHttpServer(opts: HttpServerOptions = {}): Promise<HttpHandle> {
+  const log = opts.log ?? silentLogger;
+  const routes = new Map<string, Handler>();
+  const route = (method: string, path: string, h: Handler) => routes.set(`${method.toUpperCase()} ${path}`, h);
+  addStandardRoutes(opts, route);
+  const onRequest = dispatcher(routes, opts.maxBody ?? 1 << 20, log);
   const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, onRequest) : createServer(onRequest);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;

@@ -46,14 +46,61 @@ export function metricsUrl(endpoint: string): string {
   return u.toString();
 }
 
+/**
+ * Per series: the start time (ms) of its cumulative run and its last value, so a counter reset starts a new run. One
+ * `pass(t)` per push gives the encoder its start-time function; `done()` then forgets the series that push did not
+ * carry (gone from the store), so the map never outgrows it.
+ */
+class StartTimes {
+  private starts = new Map<string, { startMs: number; last: number }>();
+  private seen = new Map<string, { startMs: number; last: number }>();
+
+  pass(t: number): (f: MetricFamily, m: Metric) => number {
+    this.seen = new Map();
+    return (f, m) => {
+      const key = `${f.name}\u0002${labelKey(m.labels)}`;
+      const cumulative = f.type === 'counter' || f.type === 'histogram' || f.type === 'summary';
+      const cur = f.type === 'histogram' || f.type === 'summary' ? m.count ?? 0 : m.value ?? 0;
+      let s = this.seen.get(key) ?? this.starts.get(key);
+      if (m.created !== undefined) s = { startMs: m.created * 1000, last: cur };
+      else if (!s) s = { startMs: Math.min(t, m.timestampMs ?? t), last: cur };
+      else if (cumulative && cur < s.last) s = { startMs: t, last: cur }; // a reset starts a new cumulative run
+      s.last = cur;
+      this.seen.set(key, s);
+      return s.startMs;
+    };
+  }
+
+  done(): void {
+    this.starts = this.seen;
+  }
+}
+
+/** POST one encoded request (gzipped if configured); a network error or a non-2xx answer is an UpstreamError. */
+async function post(url: string, shown: string, encoded: Uint8Array, opts: OtlpPusherOptions, timeoutMs: number): Promise<void> {
+  let body = encoded;
+  const headers: Record<string, string> = { 'content-type': 'application/x-protobuf', ...(opts.headers ?? {}) };
+  if (opts.compression === 'gzip') {
+    body = gzipSync(body);
+    headers['content-encoding'] = 'gzip';
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    throw new UpstreamError(`OTLP push to ${shown}: ${cause?.code ?? (err as Error).message}`, { cause: err });
+  }
+  const text = await res.text().catch(() => '');
+  if (res.status < 200 || res.status > 299) throw new UpstreamError(`OTLP push to ${shown}: HTTP ${res.status} ${text.slice(0, 200)}`);
+}
+
 export function startOtlpPusher(opts: OtlpPusherOptions): OtlpPusher {
   const url = metricsUrl(opts.endpoint);
   const shown = redactString(url);
   const now = opts.now ?? Date.now;
   const resource = { 'service.name': 'podkit-metrics-adapter', ...(opts.resource ?? {}) };
   const timeoutMs = opts.timeoutMs ?? Math.min(opts.intervalMs, 10_000);
-  /** Per series: start time (ms) and last value, so a counter reset starts a new cumulative run. */
-  let starts = new Map<string, { startMs: number; last: number }>();
   let pushes = 0;
   let failures = 0;
   let lastError: string | undefined;
@@ -61,38 +108,13 @@ export function startOtlpPusher(opts: OtlpPusherOptions): OtlpPusher {
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
 
+  const starts = new StartTimes();
   const push = async (): Promise<void> => {
     const families = await opts.collect();
     const t = now();
-    const seen = new Map<string, { startMs: number; last: number }>();
-    const startMs = (f: MetricFamily, m: Metric): number => {
-      const key = `${f.name}\u0002${labelKey(m.labels)}`;
-      const cumulative = f.type === 'counter' || f.type === 'histogram' || f.type === 'summary';
-      const cur = f.type === 'histogram' || f.type === 'summary' ? m.count ?? 0 : m.value ?? 0;
-      let s = seen.get(key) ?? starts.get(key);
-      if (m.created !== undefined) s = { startMs: m.created * 1000, last: cur };
-      else if (!s) s = { startMs: Math.min(t, m.timestampMs ?? t), last: cur };
-      else if (cumulative && cur < s.last) s = { startMs: t, last: cur }; // a reset starts a new cumulative run
-      s.last = cur;
-      seen.set(key, s);
-      return s.startMs;
-    };
-    let body: Uint8Array = encodeMetricsRequest(families, { resource, scopeName: 'podkit.metrics-adapter', nowMs: t, startMs });
-    starts = seen; // series gone from the store are forgotten, so the map never outgrows it
-    const headers: Record<string, string> = { 'content-type': 'application/x-protobuf', ...(opts.headers ?? {}) };
-    if (opts.compression === 'gzip') {
-      body = gzipSync(body);
-      headers['content-encoding'] = 'gzip';
-    }
-    let res: Response;
-    try {
-      res = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      throw new UpstreamError(`OTLP push to ${shown}: ${cause?.code ?? (err as Error).message}`, { cause: err });
-    }
-    const text = await res.text().catch(() => '');
-    if (res.status < 200 || res.status > 299) throw new UpstreamError(`OTLP push to ${shown}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    const body: Uint8Array = encodeMetricsRequest(families, { resource, scopeName: 'podkit.metrics-adapter', nowMs: t, startMs: starts.pass(t) });
+    starts.done();
+    await post(url, shown, body, opts, timeoutMs);
   };
 
   const pushCounted = (): Promise<void> => {

@@ -86,15 +86,82 @@ class Families {
 /** Replica fields redis_exporter exports with master_host and master_port labels. */
 const MASTER_LABELLED = new Set(['master_last_io_seconds_ago', 'master_sync_in_progress', 'slave_repl_offset']);
 
+/** What parsing INFO gathers beyond the families it adds at once: every field, and the per-command latency and call counts. */
+interface InfoState {
+  fields: Record<string, string>;
+  latency: Map<string, Array<{ quantile: number; value: number }>>;
+  cmdCalls: Map<string, { calls: number; usec: number }>;
+}
+
+/** A line of a section that lists entries (commandstats, latencystats, errorstats, keyspace, connected replicas); false for other lines. */
+function listLine(out: Families, ns: string, section: string, key: string, value: string, st: InfoState): boolean {
+  if (section === 'commandstats' && key.startsWith('cmdstat_')) {
+    const cmd = key.slice('cmdstat_'.length);
+    const s = kv(value);
+    st.cmdCalls.set(cmd, { calls: Number(s.calls ?? 0), usec: Number(s.usec ?? 0) });
+    out.add(`${ns}_commands_total`, 'counter', 'Total number of calls per command', Number(s.calls ?? 0), { cmd });
+    out.add(`${ns}_commands_duration_seconds_total`, 'counter', 'Total amount of time in seconds spent per command', Number(s.usec ?? 0) / 1e6, { cmd });
+    if (s.rejected_calls !== undefined) out.add(`${ns}_commands_rejected_calls_total`, 'counter', 'Total number of rejected calls per command', Number(s.rejected_calls), { cmd });
+    if (s.failed_calls !== undefined) out.add(`${ns}_commands_failed_calls_total`, 'counter', 'Total number of failed calls per command', Number(s.failed_calls), { cmd });
+    return true;
+  }
+  if (section === 'latencystats' && key.startsWith('latency_percentiles_usec_')) {
+    // redis_exporter keeps the percentile as the quantile label (p99.9 → quantile="99.9"); dashboards query that.
+    const quantiles = Object.entries(kv(value)).map(([p, v]) => ({ quantile: Number(p.slice(1)), value: Number(v) })).filter((q) => Number.isFinite(q.quantile) && Number.isFinite(q.value));
+    st.latency.set(key.slice('latency_percentiles_usec_'.length), quantiles);
+    return true;
+  }
+  if (section === 'errorstats' && key.startsWith('errorstat_')) {
+    out.add(`${ns}_errors_total`, 'counter', 'Total number of errors per error type', Number(kv(value).count ?? 0), { err: key.slice('errorstat_'.length) });
+    return true;
+  }
+  if (section === 'keyspace' && /^db\d+$/.test(key)) {
+    const s = kv(value);
+    out.add(`${ns}_db_keys`, 'gauge', 'Total number of keys by DB', Number(s.keys ?? 0), { db: key });
+    out.add(`${ns}_db_keys_expiring`, 'gauge', 'Total number of expiring keys by DB', Number(s.expires ?? 0), { db: key });
+    if (s.avg_ttl !== undefined) out.add(`${ns}_db_avg_ttl_seconds`, 'gauge', 'Avg TTL in seconds', Number(s.avg_ttl) / 1000, { db: key });
+    return true;
+  }
+  if (section === 'replication' && /^slave\d+$/.test(key)) {
+    const s = kv(value);
+    const labels = { slave_ip: s.ip ?? '', slave_port: s.port ?? '', slave_state: s.state ?? '' };
+    if (s.offset !== undefined) out.add(`${ns}_connected_slave_offset_bytes`, 'gauge', 'Offset of connected slave', Number(s.offset), labels);
+    if (s.lag !== undefined) out.add(`${ns}_connected_slave_lag_seconds`, 'gauge', 'Lag of connected slave', Number(s.lag), labels);
+    return true;
+  }
+  return false;
+}
+
+/** The families drawn from the whole of INFO: empty databases, latency summaries, instance and replica info. */
+function addDerived(out: Families, ns: string, databases: number, st: InfoState): void {
+  const fields = st.fields;
+  for (let i = 0; i < databases; i++) {
+    if (fields[`db${i}`] !== undefined) continue;
+    out.add(`${ns}_db_keys`, 'gauge', 'Total number of keys by DB', 0, { db: `db${i}` });
+    out.add(`${ns}_db_keys_expiring`, 'gauge', 'Total number of expiring keys by DB', 0, { db: `db${i}` });
+  }
+  // redis_exporter's latency summaries: Latencystats percentiles, with count and sum (µs) from Commandstats.
+  for (const [cmd, quantiles] of st.latency) {
+    const c = st.cmdCalls.get(cmd);
+    if (c) out.addMetric(`${ns}_latency_percentiles_usec`, 'summary', 'A summary of latency percentile distribution per command', { labels: { cmd }, quantiles: quantiles.sort((a, b) => a.quantile - b.quantile), count: c.calls, sum: c.usec });
+  }
+  const info: Record<string, string> = {};
+  for (const l of INSTANCE_LABELS) info[l] = fields[l] ?? '';
+  if (!info.redis_mode && fields.server_mode) info.redis_mode = fields.server_mode;
+  out.add(`${ns}_instance_info`, 'info', 'Information about the Redis instance', 1, info);
+  if (fields.role === 'slave' && fields.master_host !== undefined) {
+    out.add(`${ns}_slave_info`, 'info', 'Information about the Redis slave', 1, { master_host: fields.master_host, master_port: fields.master_port ?? '', read_only: fields.slave_read_only ?? '' });
+  }
+}
+
 /**
  * Parse INFO output. `ns` is the metric prefix (redis_exporter's `--namespace`, default `redis`); `databases` is
  * `CONFIG GET databases` (0 = unknown): databases INFO does not list (empty ones) then report 0 keys, as redis_exporter.
  */
 export function parseRedisInfo(text: string, ns = 'redis', databases = 0): MetricFamily[] {
   const out = new Families();
-  const fields: Record<string, string> = {};
-  const latency = new Map<string, Array<{ quantile: number; value: number }>>();
-  const cmdCalls = new Map<string, { calls: number; usec: number }>();
+  const st: InfoState = { fields: {}, latency: new Map(), cmdCalls: new Map() };
+  const fields = st.fields;
   let section = '';
   out.add(`${ns}_up`, 'gauge', 'Information about the Redis instance: 1 when INFO was read', 1);
   for (const raw of text.split('\n')) {
@@ -109,40 +176,7 @@ export function parseRedisInfo(text: string, ns = 'redis', databases = 0): Metri
     const key = line.slice(0, i);
     const value = line.slice(i + 1);
     fields[key] = value;
-    if (section === 'commandstats' && key.startsWith('cmdstat_')) {
-      const cmd = key.slice('cmdstat_'.length);
-      const s = kv(value);
-      cmdCalls.set(cmd, { calls: Number(s.calls ?? 0), usec: Number(s.usec ?? 0) });
-      out.add(`${ns}_commands_total`, 'counter', 'Total number of calls per command', Number(s.calls ?? 0), { cmd });
-      out.add(`${ns}_commands_duration_seconds_total`, 'counter', 'Total amount of time in seconds spent per command', Number(s.usec ?? 0) / 1e6, { cmd });
-      if (s.rejected_calls !== undefined) out.add(`${ns}_commands_rejected_calls_total`, 'counter', 'Total number of rejected calls per command', Number(s.rejected_calls), { cmd });
-      if (s.failed_calls !== undefined) out.add(`${ns}_commands_failed_calls_total`, 'counter', 'Total number of failed calls per command', Number(s.failed_calls), { cmd });
-      continue;
-    }
-    if (section === 'latencystats' && key.startsWith('latency_percentiles_usec_')) {
-      // redis_exporter keeps the percentile as the quantile label (p99.9 → quantile="99.9"); dashboards query that.
-      const quantiles = Object.entries(kv(value)).map(([p, v]) => ({ quantile: Number(p.slice(1)), value: Number(v) })).filter((q) => Number.isFinite(q.quantile) && Number.isFinite(q.value));
-      latency.set(key.slice('latency_percentiles_usec_'.length), quantiles);
-      continue;
-    }
-    if (section === 'errorstats' && key.startsWith('errorstat_')) {
-      out.add(`${ns}_errors_total`, 'counter', 'Total number of errors per error type', Number(kv(value).count ?? 0), { err: key.slice('errorstat_'.length) });
-      continue;
-    }
-    if (section === 'keyspace' && /^db\d+$/.test(key)) {
-      const s = kv(value);
-      out.add(`${ns}_db_keys`, 'gauge', 'Total number of keys by DB', Number(s.keys ?? 0), { db: key });
-      out.add(`${ns}_db_keys_expiring`, 'gauge', 'Total number of expiring keys by DB', Number(s.expires ?? 0), { db: key });
-      if (s.avg_ttl !== undefined) out.add(`${ns}_db_avg_ttl_seconds`, 'gauge', 'Avg TTL in seconds', Number(s.avg_ttl) / 1000, { db: key });
-      continue;
-    }
-    if (section === 'replication' && /^slave\d+$/.test(key)) {
-      const s = kv(value);
-      const labels = { slave_ip: s.ip ?? '', slave_port: s.port ?? '', slave_state: s.state ?? '' };
-      if (s.offset !== undefined) out.add(`${ns}_connected_slave_offset_bytes`, 'gauge', 'Offset of connected slave', Number(s.offset), labels);
-      if (s.lag !== undefined) out.add(`${ns}_connected_slave_lag_seconds`, 'gauge', 'Lag of connected slave', Number(s.lag), labels);
-      continue;
-    }
+    if (listLine(out, ns, section, key, value, st)) continue;
     // On a replica, redis_exporter labels the link's families with the master (INFO lists master_host/port first).
     const master = section === 'replication' && fields.master_host !== undefined ? { master_host: fields.master_host, master_port: fields.master_port ?? '' } : undefined;
     if (key === 'master_link_status') {
@@ -155,22 +189,6 @@ export function parseRedisInfo(text: string, ns = 'redis', databases = 0): Metri
     if (v === undefined) continue;
     out.add(`${ns}_${f.name}`, f.type, f.help ?? `Redis INFO field ${key}`, f.factor ? v * f.factor : v, master && MASTER_LABELLED.has(key) ? master : undefined);
   }
-  for (let i = 0; i < databases; i++) {
-    if (fields[`db${i}`] !== undefined) continue;
-    out.add(`${ns}_db_keys`, 'gauge', 'Total number of keys by DB', 0, { db: `db${i}` });
-    out.add(`${ns}_db_keys_expiring`, 'gauge', 'Total number of expiring keys by DB', 0, { db: `db${i}` });
-  }
-  // redis_exporter's latency summaries: Latencystats percentiles, with count and sum (µs) from Commandstats.
-  for (const [cmd, quantiles] of latency) {
-    const c = cmdCalls.get(cmd);
-    if (c) out.addMetric(`${ns}_latency_percentiles_usec`, 'summary', 'A summary of latency percentile distribution per command', { labels: { cmd }, quantiles: quantiles.sort((a, b) => a.quantile - b.quantile), count: c.calls, sum: c.usec });
-  }
-  const info: Record<string, string> = {};
-  for (const l of INSTANCE_LABELS) info[l] = fields[l] ?? '';
-  if (!info.redis_mode && fields.server_mode) info.redis_mode = fields.server_mode;
-  out.add(`${ns}_instance_info`, 'info', 'Information about the Redis instance', 1, info);
-  if (fields.role === 'slave' && fields.master_host !== undefined) {
-    out.add(`${ns}_slave_info`, 'info', 'Information about the Redis slave', 1, { master_host: fields.master_host, master_port: fields.master_port ?? '', read_only: fields.slave_read_only ?? '' });
-  }
+  addDerived(out, ns, databases, st);
   return out.list();
 }
