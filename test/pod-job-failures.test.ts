@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { downAllPods, pollUntil, podStateDir, runPodkit, stopAll, tempDir, yamlFile } from './helpers/index.js';
+import { downAllPods, pollUntil, podStateDir, psJson, runPodkit, stopAll, tempDir, yamlFile } from './helpers/index.js';
 
 after(async () => {
   await downAllPods();
@@ -139,3 +139,28 @@ test('a Job\'s status in podkit ps (and ps --json): succeeded and failed counts 
   const down = await runPodkit(['down', '--all', '--state-dir', state], { timeoutMs: 60_000 });
   assert.equal(down.code, 0, down.stderr);
 });
+
+test('podkit down of a detached Job waiting out its back-off (only finished pods left) stops the Job: its runner ends, no replacement comes', async () => {
+  const dir = tempDir('podkit-jobfail-');
+  const state = podStateDir();
+  const f = job('waiting', dir, '  backoffLimit: 5', `${COUNTED}\nexit 1`);
+  const d = await runPodkit(['up', '-d', '--job-backoff', '60s', '--state-dir', state, f], { timeoutMs: 60_000 });
+  assert.equal(d.code, 0, d.stderr);
+  const row = await pollUntil(async () => (await psJson(state)).find((p) => p.name === 'waiting-0' && p.phase === 'Failed'), { timeoutMs: 30_000, what: 'waiting-0 Failed' });
+  assert.ok(row);
+  const runner = JSON.parse(readFileSync(join(state, 'pods', 'waiting-0', 'state.json'), 'utf8')) as { runner: { pid: number } };
+  const down = await runPodkit(['down', '--all', '--state-dir', state], { timeoutMs: 60_000 });
+  assert.equal(down.code, 0, down.stderr);
+  await pollUntil(() => !isAlive(runner.runner.pid) || undefined, { timeoutMs: 30_000, what: 'the runner to end' });
+  assert.deepEqual(lines(join(dir, 'attempts')), ['waiting-0']);
+  assert.deepEqual(await psJson(state), []);
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

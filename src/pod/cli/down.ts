@@ -46,6 +46,8 @@ export function run(argv: string[]): Promise<number> {
         for (const t of targets) {
           if (t.orphaned || t.state?.finished) {
             await each(t, t.orphaned ? 'cleaned up (its runner was gone)' : 'removed (it had finished)', () => cleanupPod(t));
+            // A finished pod of a Job whose runner still runs: the runner stops that Job (no more replacements).
+            if (!t.orphaned && t.state) signalRunner(t.state.runner);
             continue;
           }
           await each(t, '', () => {
@@ -91,7 +93,10 @@ export function run(argv: string[]): Promise<number> {
 
 /** Ask a pod's runner to stop it (the runner reads stop-requested in the pod's folder on SIGUSR2). */
 function askRunner(t: PodEntry): void {
-  const runner = readJSON<PodState>(join(t.dir, 'state.json'))?.runner;
+  signalRunner(readJSON<PodState>(join(t.dir, 'state.json'))?.runner);
+}
+
+function signalRunner(runner: PodState['runner'] | undefined): void {
   try {
     if (runner && alive(runner)) process.kill(runner.pid, 'SIGUSR2');
   } catch {

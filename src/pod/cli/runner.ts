@@ -103,6 +103,8 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   const plans = new Map<PodRunner, PodPlan>();
   const jobOf = new Map<PodRunner, JobController>();
   const controllers: JobController[] = [];
+  /** Finished pods kept (detached) with their folders: `podkit down` of one of a Job's removes it and asks us. */
+  const kept = new Map<PodRunner, string>();
   const record = (r: PodRunner) => ({ ...r.status(), ...(jobOf.has(r) ? { job: jobOf.get(r)!.status() } : {}), updatedAt: Date.now() });
   const onUsr2 = () => {
     // `podkit down POD` asks for one pod by dropping a file in its folder. Listening from the start: SIGUSR2's
@@ -111,6 +113,7 @@ export async function runPods(o: RunnerOptions): Promise<number> {
       const s = states.get(r);
       if (s && existsStop(s.dir)) void r.stop();
     }
+    for (const [r, dir] of kept) if (!existsSync(dir)) void jobOf.get(r)?.halt();
   };
   process.on('SIGUSR2', onUsr2);
   const status = statusWriter(runners, states, record);
@@ -137,7 +140,10 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   }
 
   const stop = stopOnSignals(o, runners, controllers);
-  const removeDir = (r: PodRunner) => removePodDir(o, r, states, record);
+  const removeDir = async (r: PodRunner) => {
+    const dir = states.get(r)?.dir;
+    if ((await removePodDir(o, r, states, record)) && dir) kept.set(r, dir);
+  };
   const plain = runners.filter((r) => !plans.get(r)?.job);
   let cluster: ClusterIPs | undefined;
   try {
@@ -314,17 +320,18 @@ async function startPlain(o: RunnerOptions, runners: PodRunner[], stopping: () =
  * own in a detached run: then its status and logs stay (its sandbox is gone) until `podkit down`, as Kubernetes
  * keeps a completed pod.
  */
-async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunner, { state: PodState; dir: string }>, record: (r: PodRunner) => object): Promise<void> {
+async function removePodDir(o: RunnerOptions, r: PodRunner, states: Map<PodRunner, { state: PodState; dir: string }>, record: (r: PodRunner) => object): Promise<boolean> {
   const s = states.get(r);
   states.delete(r);
-  if (!s) return;
+  if (!s) return false;
   const phase = r.status().phase;
   if (o.keepFinished && (phase === 'Succeeded' || phase === 'Failed') && !existsStop(s.dir)) {
     writeJSON(join(s.dir, 'status.json'), record(r));
     writeJSON(join(s.dir, 'state.json'), { ...s.state, pids: [], statusURL: undefined, finished: true });
-    return;
+    return true;
   }
   await cleanupPod({ name: r.name, dir: s.dir, orphaned: false, state: { ...s.state, pids: [] } });
+  return false;
 }
 
 /** StatefulSet OrderedReady: wait until the previous ordinal is Ready (or has ended). */
