@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { makeRepo, pollUntil, runPodkit, startPodkit, stopAll, tempDir } from './helpers/index.js';
 import { start } from '../src/git-sync/index.js';
@@ -21,7 +22,17 @@ async function setup(extra: { git?: string; triggerMaxBody?: number } = {}) {
   const h = await start({ repo: repo.url, root: join(dir, 'root'), link: 'site', periodMs: 3_600_000, httpBind: { host: '127.0.0.1', port: 0 }, triggerSecretFile: secretFile, log, ...extra });
   await waitHash(h, repo.head());
   const url = `http://127.0.0.1:${h.httpAddress?.port}/webhook`;
-  const post = (headers: Record<string, string>, body = '{"ref":"refs/heads/main"}') => fetch(url, { method: 'POST', headers, body });
+  // One connection per webhook, as the forges send them: a kept-alive socket reused after a long wait for a sync can
+  // meet the server's idle close on a loaded machine (ECONNRESET, 1 CI run).
+  const post = (headers: Record<string, string>, body = '{"ref":"refs/heads/main"}') =>
+    new Promise<{ status: number }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   return { repo, dir, h, url, post, lines };
 }
 
