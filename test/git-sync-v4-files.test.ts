@@ -64,12 +64,13 @@ test('a sync past --sync-timeout fails as v4 words it: Run(git …): context dea
   const dir = tempDir('gs-err-deadline-');
   const wrapper = join(dir, 'slow-git');
   writeFileSync(wrapper, '#!/bin/sh\nif [ "$1" = fetch ]; then exec sleep 30; fi\nexec git "$@"\n', { mode: 0o755 });
-  const h = await start({ repo: repo.url, root: join(dir, 'root'), git: wrapper, syncTimeoutMs: 300, maxFailures: 0, errorFile: 'error.json', log: captureLogger().log });
+  const h = await start({ repo: repo.url, root: join(dir, 'root'), git: wrapper, syncTimeoutMs: 2000, maxFailures: 0, errorFile: 'error.json', log: captureLogger().log });
   assert.equal(await h.done, 1);
   await h.close();
   const e = readError(join(dir, 'root', 'error.json'));
   assert.equal(e.Msg, 'too many failures, aborting');
-  assert.match(e.Err, /^Run\(\S*slow-git fetch [^)]*\): context deadline exceeded: \{ stdout: "", stderr: "" \}$/);
+  // Usually the fetch (it never ends); on a loaded machine the deadline can fall on an earlier git command.
+  assert.match(e.Err, /^Run\(\S*slow-git [^)]*\): context deadline exceeded: \{ stdout: "[^"]*", stderr: "[^"]*" \}$/);
 });
 
 test('--touch-file relative and absolute: touched after the first sync and after each publish, not after a no-op poll', async () => {
