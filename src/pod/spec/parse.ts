@@ -196,10 +196,9 @@ export function randomSuffix(n: number): string {
  */
 export function loadManifests(objects: Manifest[], opts: ValidateOptions = { local: true }): LoadedManifests {
   const issues: Issue[] = [];
-  const pods: PodPlan[] = [];
+  const pods = podList(issues);
   const configMaps = new Map<string, ConfigMapData>();
   const secrets = new Map<string, ConfigMapData>();
-  const podNames = new Map<string, string>();
   const services: ServiceInfo[] = [];
   const claims = new Map<string, ClaimInfo>();
   const jobs = new Map<string, JobPlan>();
@@ -214,61 +213,79 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
     issues.push(...found);
     if (found.some((i) => i.severity === 'error')) continue;
     const ns = m.metadata.namespace ?? 'default';
-    const b = m.body;
-    if (m.kind === 'ConfigMap' || m.kind === 'Secret') {
-      const data: Record<string, Buffer> = {};
-      const text = (m.kind === 'ConfigMap' ? b.data : b.stringData) as Record<string, string> | undefined;
-      const bin = (m.kind === 'ConfigMap' ? b.binaryData : b.data) as Record<string, string> | undefined;
-      for (const [k, v] of Object.entries(bin ?? {})) data[k] = Buffer.from(v, 'base64');
-      for (const [k, v] of Object.entries(text ?? {})) data[k] = Buffer.from(v, 'utf8');
-      (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, data });
-      continue;
-    }
-    if (m.kind === 'PersistentVolumeClaim') {
-      claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
-      continue;
-    }
-    const add = (name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string, job?: PodPlan['job']) => {
-      // One state folder per pod name: locally, names are unique across namespaces.
-      const prev = podNames.get(name);
-      // A pod name is a DNS subdomain (at most 253 characters); it also names the pod's folder in the state dir.
-      if (name.length > 253) {
-        issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name.slice(0, 40)}…" is ${name.length} characters; Kubernetes allows at most 253` });
-        return;
-      }
-      if (prev) {
-        issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
-        return;
-      }
-      podNames.set(name, m.source);
-      pods.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, ...(job ? { job } : {}), source: m.source });
-    };
-    if (m.kind === 'Pod') {
-      add(m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, b.spec as PodSpec);
-    } else if (WORKLOADS.has(m.kind)) {
-      const spec = b.spec as { replicas?: number; parallelism?: number; completions?: number; completionMode?: string; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
-      // A StatefulSet's pods are `<pod>.<serviceName>` (the kubelet sets hostname and subdomain).
-      const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
-      // A Job with completions runs that many pods, at most parallelism at once; without, parallelism pods (a work queue).
-      const n = m.kind === 'Job' ? (spec.completions ?? spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
-      const jobKey = `${ns}/${m.metadata.name}`;
-      if (m.kind === 'Job') jobs.set(jobKey, jobPlan(m, ns));
-      const indexed = m.kind === 'Job' && spec.completionMode === 'Indexed';
-      const templates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : [];
-      const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
-      const meta = spec.template.metadata ?? {};
-      for (let i = start; i < start + n; i++) {
-        const labels = { ...(meta.labels ?? {}) };
-        if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
-        if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
-        const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
-        const podMeta = indexed ? jobIndex(meta, labels, i) : { ...meta, labels };
-        const thisSpec = indexed ? withIndexEnv(podSpec) : podSpec;
-        add(`${m.metadata.name}-${i}`, podMeta, withClaims(thisSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined, m.kind === 'Job' ? { key: jobKey, index: i } : undefined);
-      }
+    if (m.kind === 'ConfigMap' || m.kind === 'Secret') (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, configData(m, ns));
+    else if (m.kind === 'PersistentVolumeClaim') claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
+    else if (m.kind === 'Pod') pods.add(m, ns, m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, m.body.spec as PodSpec);
+    else if (WORKLOADS.has(m.kind)) {
+      if (m.kind === 'Job') jobs.set(`${ns}/${m.metadata.name}`, jobPlan(m, ns));
+      workloadPods(m, ns, claims, pods.add);
     }
   }
-  // One node locally: a hostPort can be published by one pod only (Kubernetes would leave the others Pending).
+  checkHostPorts(pods.list, issues);
+  addNamedClaims(pods.list, claims);
+  return { pods: pods.list, services, configMaps, secrets, claims: [...claims.values()], jobs, issues };
+}
+
+/** A ConfigMap's or Secret's keys as bytes (binaryData or a Secret's data decoded; data or stringData as text, which wins). */
+function configData(m: Manifest, ns: string): ConfigMapData {
+  const b = m.body;
+  const data: Record<string, Buffer> = {};
+  const text = (m.kind === 'ConfigMap' ? b.data : b.stringData) as Record<string, string> | undefined;
+  const bin = (m.kind === 'ConfigMap' ? b.binaryData : b.data) as Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(bin ?? {})) data[k] = Buffer.from(v, 'base64');
+  for (const [k, v] of Object.entries(text ?? {})) data[k] = Buffer.from(v, 'utf8');
+  return { name: m.metadata.name as string, namespace: ns, data };
+}
+
+/** Adds a pod of manifest `m` to the run. */
+type AddPod = (m: Manifest, ns: string, name: string, meta: ObjectMeta, spec: PodSpec, owner?: string, startAfter?: string, job?: PodPlan['job']) => void;
+
+/** The run's pods, each under a name no other pod of the run has; a name refused is an issue. */
+function podList(issues: Issue[]): { list: PodPlan[]; add: AddPod } {
+  const list: PodPlan[] = [];
+  const podNames = new Map<string, string>();
+  const add: AddPod = (m, ns, name, meta, spec, owner, startAfter, job) => {
+    // One state folder per pod name: locally, names are unique across namespaces.
+    const prev = podNames.get(name);
+    // A pod name is a DNS subdomain (at most 253 characters); it also names the pod's folder in the state dir.
+    if (name.length > 253) {
+      issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name.slice(0, 40)}…" is ${name.length} characters; Kubernetes allows at most 253` });
+      return;
+    }
+    if (prev) {
+      issues.push({ severity: 'error', path: 'metadata.name', source: m.source, message: `pod name "${name}" is also used by ${prev}` });
+      return;
+    }
+    podNames.set(name, m.source);
+    list.push({ name, namespace: ns, uid: globalThis.crypto.randomUUID(), labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) }, spec, owner, startAfter, ...(job ? { job } : {}), source: m.source });
+  };
+  return { list, add };
+}
+
+/** A workload's pods from its template: `replicas` of them (a Job's completions, a DaemonSet's one), named `<name>-<ordinal>`. */
+function workloadPods(m: Manifest, ns: string, claims: Map<string, ClaimInfo>, add: AddPod): void {
+  const spec = m.body.spec as { replicas?: number; parallelism?: number; completions?: number; completionMode?: string; template: { metadata?: ObjectMeta; spec: PodSpec }; ordinals?: { start?: number }; serviceName?: string };
+  // A StatefulSet's pods are `<pod>.<serviceName>` (the kubelet sets hostname and subdomain).
+  const podSpec = m.kind === 'StatefulSet' && spec.serviceName && !spec.template.spec.subdomain ? { ...spec.template.spec, subdomain: spec.serviceName } : spec.template.spec;
+  // A Job with completions runs that many pods, at most parallelism at once; without, parallelism pods (a work queue).
+  const n = m.kind === 'Job' ? (spec.completions ?? spec.parallelism ?? 1) : m.kind === 'DaemonSet' ? 1 : (spec.replicas ?? 1);
+  const indexed = m.kind === 'Job' && spec.completionMode === 'Indexed';
+  const templates = m.kind === 'StatefulSet' ? claimTemplateNames(spec) : [];
+  const start = m.kind === 'StatefulSet' ? (spec.ordinals?.start ?? 0) : 0;
+  const meta = spec.template.metadata ?? {};
+  for (let i = start; i < start + n; i++) {
+    const labels = { ...(meta.labels ?? {}) };
+    if (m.kind === 'StatefulSet') labels['statefulset.kubernetes.io/pod-name'] = `${m.metadata.name}-${i}`;
+    if (m.kind === 'Job') labels['job-name'] = m.metadata.name as string;
+    const ordered = m.kind === 'StatefulSet' && (spec as { podManagementPolicy?: string }).podManagementPolicy !== 'Parallel' && i > start;
+    const podMeta = indexed ? jobIndex(meta, labels, i) : { ...meta, labels };
+    const thisSpec = indexed ? withIndexEnv(podSpec) : podSpec;
+    add(m, ns, `${m.metadata.name}-${i}`, podMeta, withClaims(thisSpec, templates, `${m.metadata.name}-${i}`, ns, m.source, claims), `${m.kind}/${m.metadata.name}`, ordered ? `${m.metadata.name}-${i - 1}` : undefined, m.kind === 'Job' ? { key: `${ns}/${m.metadata.name}`, index: i } : undefined);
+  }
+}
+
+/** One node locally: a hostPort can be published by one pod only (Kubernetes would leave the others Pending). */
+function checkHostPorts(pods: PodPlan[], issues: Issue[]): void {
   const hostPorts = new Map<string, string>();
   for (const p of pods) {
     for (const c of [...(p.spec.initContainers ?? []), ...p.spec.containers]) {
@@ -281,14 +298,16 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
       }
     }
   }
-  // A claim no file defines may exist from an earlier run (or be made now, as a provisioner would make it).
+}
+
+/** A claim no file defines may exist from an earlier run (or be made now, as a provisioner would make it). */
+function addNamedClaims(pods: PodPlan[], claims: Map<string, ClaimInfo>): void {
   for (const p of pods) {
     for (const v of p.spec.volumes ?? []) {
       const claim = (v.persistentVolumeClaim as { claimName?: string } | undefined)?.claimName;
       if (claim && !claims.has(`${p.namespace}/${claim}`)) claims.set(`${p.namespace}/${claim}`, { name: claim, namespace: p.namespace, source: p.source });
     }
   }
-  return { pods, services, configMaps, secrets, claims: [...claims.values()], jobs, issues };
 }
 
 /** A StatefulSet pod's claims, `<template>-<pod>` as the controller names them, as volumes (replacing a volume of the same name). */
