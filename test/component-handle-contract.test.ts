@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { request } from 'node:https';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { ComponentHandle } from '../src/core/lifecycle.js';
@@ -10,10 +11,12 @@ import { start as startAmbassador } from '../src/redis-ambassador/index.js';
 import { start as startAdapter } from '../src/metrics-adapter/index.js';
 import { start as startGitSync } from '../src/git-sync/index.js';
 import { startWebhook } from '../src/inject/server.js';
-import { closeRedisClients, issueCert, makeCA, makeRepo, pollUntil, startRedis, stopAll, tempDir } from './helpers/index.js';
+import { loadManifests, parseManifests, start as startPods } from '../src/pod/index.js';
+import { closeRedisClients, downAllPods, issueCert, makeCA, makeRepo, podStateDir, pollUntil, startRedis, stopAll, tempDir } from './helpers/index.js';
 
 after(async () => {
   closeRedisClients();
+  await downAllPods();
   await stopAll();
 });
 
@@ -26,6 +29,8 @@ interface Case {
   dataPlane?(h: ComponentHandle): Promise<void>;
   /** The data plane is a route of the HTTP server itself (the webhook's POST /mutate), so both addresses are one. */
   sameServer?: boolean;
+  /** What close() must also have ended, beyond the servers (the pod runner: its pods). */
+  closed?(h: ComponentHandle): Promise<void>;
   /** Status of GET `path` on the HTTP server; plain http unless the component serves HTTPS only. */
   get?(port: number, path: string): Promise<number>;
 }
@@ -47,6 +52,7 @@ function httpsRequest(port: number, ca: string, method: string, path: string, bo
 }
 
 let webhookCA = '';
+let podRoot = '';
 const POD_REVIEW = JSON.stringify({
   apiVersion: 'admission.k8s.io/v1',
   kind: 'AdmissionReview',
@@ -86,6 +92,21 @@ const cases: Case[] = [
   {
     name: 'git-sync',
     start: () => startGitSync({ repo: makeRepo().url, root: join(tempDir('contract-'), 'root'), periodMs: 3_600_000, httpBind: ANY }),
+  },
+  {
+    // The runner of `podkit up`: its pods publish their own hostPorts, its HTTP server is the status page.
+    name: 'pod',
+    start() {
+      podRoot = podStateDir();
+      const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: contract}\nspec:\n  terminationGracePeriodSeconds: 5\n  containers: [{name: app, image: busybox, command: [sleep, "600"]}]\n';
+      const loaded = loadManifests(parseManifests(yaml, 'contract.yaml').objects, { local: true });
+      assert.deepEqual(loaded.issues, []);
+      return startPods({ loaded, root: podRoot, sandbox: 'host', statusBind: ANY, maxBackoffMs: 1000, color: false, out: () => undefined, err: () => undefined });
+    },
+    async closed(h) {
+      assert.equal(await (h as Awaited<ReturnType<typeof startPods>>).done, 0, 'a pod stopped by close() counts as stopped, not failed');
+      assert.deepEqual(readdirSync(join(podRoot, 'pods')), [], 'close() stopped the pod and removed its folder');
+    },
   },
   {
     name: 'webhook',
@@ -130,6 +151,7 @@ for (const c of cases) {
       }
       await h.close();
       closed = true;
+      await c.closed?.(h);
       await assert.rejects(get(h.httpAddress.port, '/healthz'), 'close() stops the HTTP server');
     } finally {
       if (!closed) await h.close();

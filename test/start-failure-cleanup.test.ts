@@ -7,12 +7,14 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BindError } from '../src/core/errors.js';
 import type { HostPort } from '../src/core/parse.js';
 import { start as startAmbassador } from '../src/redis-ambassador/index.js';
 import { start as startAdapter } from '../src/metrics-adapter/index.js';
 import { start as startGitSync } from '../src/git-sync/index.js';
+import { loadManifests, parseManifests, start as startPods } from '../src/pod/index.js';
 import { closeRedisClients, makeRepo, podStateDir, pollUntil, runPodkit, startRedis, stopAll, tempDir } from './helpers/index.js';
 
 after(async () => {
@@ -96,6 +98,20 @@ test('git-sync: a busy --http-bind rejects with BindError and leaves nothing ope
   try {
     const repo = makeRepo();
     await failsClean(busy.port, () => startGitSync({ repo: repo.url, root: join(tempDir('gs-busy-'), 'root'), periodMs: 3_600_000, httpBind: { host: '127.0.0.1', port: busy.port } }));
+  } finally {
+    await busy.close();
+  }
+});
+
+test('pod: a busy statusBind rejects with BindError, leaves nothing open and no pod behind (none started)', { timeout: 60_000 }, async () => {
+  const busy = await busyTcp();
+  try {
+    const root = podStateDir();
+    const yaml = 'apiVersion: v1\nkind: Pod\nmetadata: {name: busy}\nspec:\n  containers: [{name: app, image: busybox, command: [sleep, "600"]}]\n';
+    const loaded = loadManifests(parseManifests(yaml, 'busy.yaml').objects, { local: true });
+    await failsClean(busy.port, () => startPods({ loaded, root, sandbox: 'host', statusBind: { host: '127.0.0.1', port: busy.port }, maxBackoffMs: 1000, color: false, out: () => undefined, err: () => undefined }));
+    assert.deepEqual(readdirSync(join(root, 'pods')), [], 'no pod folder');
+    assert.equal(process.listenerCount('SIGUSR2'), 0, 'no signal listener left');
   } finally {
     await busy.close();
   }

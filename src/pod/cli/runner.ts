@@ -1,12 +1,13 @@
 /**
  * @module The `podkit up` runner: owns every pod's sandbox, streams logs prefixed pod/container, keeps the state
- * folder current, serves the status page, and stops pods the Kubernetes way on Ctrl-C (twice: force).
+ * folder current, serves the status page, and stops pods the Kubernetes way when its handle is closed (kill: force).
  */
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, fileErrorReason, PermissionError, UsageError } from '../../core/errors.js';
 import { sendText, startHttpServer, type HttpHandle } from '../../core/http.js';
 import type { HostPort } from '../../core/parse.js';
+import type { ComponentHandle } from '../../core/lifecycle.js';
 import { hostsLines, serviceBackend, serviceEnv, type LoadedManifests, type PodPlan } from '../spec/index.js';
 import { startClusterIPs, type ClusterIPs } from '../runtime/cluster-ip.js';
 import { PodRunner, type PodPhase } from '../runtime/pod.js';
@@ -17,18 +18,23 @@ import { realClock } from '../runtime/clock.js';
 import type { LogLimits } from '../runtime/logfile.js';
 import { killCountdown } from './countdown.js';
 import { podMetrics } from './metrics.js';
-import { onOutputClosed } from '../../core/stdio.js';
 import { podList, type PodExtras } from './pod-status.js';
 import { statusPage } from './status-page.js';
 import { openPod, type RunnerPod, type RunWiring } from './runner-pod.js';
 import { JOB_BACKOFF, JobController, type JobResult } from './job-controller.js';
 
 export interface RunnerOptions {
+  /** The validated manifests (loadManifests): their pods run, their Services, ConfigMaps, Secrets and claims serve them. */
   loaded: LoadedManifests;
+  /** The state folder (podkit up's --state-dir, default /run/podkit): pods' state, logs, events and locks. */
   root: string;
+  /** namespaced (root: network, mount and pid namespaces per pod), host (plain host processes), auto (namespaced). */
   sandbox: 'auto' | 'namespaced' | 'host';
+  /** Where the status page, /status.json, /healthz, /readyz and /metrics are served; none when unset. */
   statusBind?: HostPort;
+  /** The cap of a container's restart back-off (Kubernetes: 300 s). */
   maxBackoffMs: number;
+  /** Colour the pod/container prefixes of `out`. */
   color: boolean;
   /** PODKIT_LOG_FORMAT for podkit's own containers ('text' when the output is a terminal); unset: their default. */
   podkitLogFormat?: string;
@@ -91,7 +97,30 @@ async function lockPods(root: string, names: string[], err: (l: string) => void)
   return locks;
 }
 
-export async function runPods(o: RunnerOptions): Promise<number> {
+/** Why the pods are stopped, as the runner says it on `err`. */
+export type StopReason = 'SIGINT' | 'SIGTERM' | 'output closed' | 'failed start' | 'closed';
+
+/** What start() resolves with once the pods are set up to start (their containers start in the background). */
+export interface PodsHandle extends ComponentHandle {
+  /** The pods publish their own hostPorts; the runner has no data plane of its own. */
+  readonly address: null;
+  /** The status page's server (/, /status.json, /healthz, /readyz, /metrics); null without `statusBind`. */
+  readonly httpAddress: HostPort | null;
+  /**
+   * Resolves with the exit code once every pod has ended and been cleaned up: 0 when each succeeded or was stopped,
+   * 1 otherwise. Rejects, after the same clean-up, when the pods could not be started.
+   */
+  readonly done: Promise<number>;
+  /** 'stopping' from the first close() (or a failed start) on, 'cleaning up' once every pod has ended. */
+  readonly phase: 'running' | 'stopping' | 'cleaning up';
+  /** Stop every pod the Kubernetes way (preStop, SIGTERM, grace period); resolves once all is cleaned up. */
+  close(why?: StopReason): Promise<void>;
+  /** Kill every container now, without waiting for grace periods (a second Ctrl-C). */
+  kill(): void;
+}
+
+/** Lock, set up and start every pod of `o.loaded`; resolves once each has its runner, before their containers start. */
+export async function start(o: RunnerOptions): Promise<PodsHandle> {
   const kind = chooseSandbox(o.sandbox);
   checkStateDir(o.root);
   const locks = await lockPods(o.root, o.loaded.pods.map((p) => p.name), o.err);
@@ -139,60 +168,80 @@ export async function runPods(o: RunnerOptions): Promise<number> {
     throw e;
   }
 
-  const stop = stopOnSignals(o, runners, controllers);
+  const stop = stopper(o, runners, controllers);
   const removeDir = async (r: PodRunner) => {
     const dir = states.get(r)?.dir;
     if ((await removePodDir(o, r, states, record)) && dir) kept.set(r, dir);
   };
   const plain = runners.filter((r) => !plans.get(r)?.job);
+  const httpAddress = http?.address ?? null;
   let cluster: ClusterIPs | undefined;
-  try {
-    const net = await preparePods(o, runners, kind, (c) => (cluster = c));
-    // A replacement pod is made, locked and prepared as the pods of the files were, with the same hosts and Services.
-    const create = async (plan: PodPlan): Promise<PodRunner | undefined> => {
-      if (stop.stopping()) return undefined;
-      const lock = await lockPod(o.root, plan.name);
-      if (!lock) throw new UsageError(`pod "${plan.name}" is already running`);
-      locks.push(lock);
-      const pod = openPod(o, plan, wiring);
-      register(plan, pod);
-      await pod.runner.prepareOrWait();
-      pod.runner.setHosts(net.lines);
-      pod.runner.setServiceEnv(net.envFor(plan));
-      return pod.runner;
-    };
-    for (const [key, job] of o.loaded.jobs) {
-      const mine = runners.filter((r) => plans.get(r)?.job?.key === key);
-      const c = new JobController(job, mine.map((r) => ({ plan: plans.get(r)!, pod: r })), {
-        clock: realClock,
-        backoff: o.jobBackoff ?? JOB_BACKOFF,
-        start: (p) => startPod(p as PodRunner, stop.stopping),
-        create: async (plan) => {
-          const r = await create(plan);
-          if (r) jobOf.set(r, c);
-          return r;
-        },
-        ended: (p) => removeDir(p as PodRunner),
-        stopping: stop.stopping,
-        log: o.err,
-        changed: status.write,
-      });
-      for (const r of mine) jobOf.set(r, c);
-      controllers.push(c);
+  const done = runToEnd();
+  // Whoever only closes the handle sees a failed start in done; it must not also end the process as unhandled.
+  done.catch(() => undefined);
+  return {
+    address: null,
+    httpAddress,
+    done,
+    get phase() {
+      return stop.phase();
+    },
+    async close(why = 'closed') {
+      await stop.stopAll(why);
+      await done.catch(() => undefined);
+    },
+    kill: stop.force,
+  };
+
+  async function runToEnd(): Promise<number> {
+    try {
+      const net = await preparePods(o, runners, kind, (c) => (cluster = c));
+      // A replacement pod is made, locked and prepared as the pods of the files were, with the same hosts and Services.
+      const create = async (plan: PodPlan): Promise<PodRunner | undefined> => {
+        if (stop.stopping()) return undefined;
+        const lock = await lockPod(o.root, plan.name);
+        if (!lock) throw new UsageError(`pod "${plan.name}" is already running`);
+        locks.push(lock);
+        const pod = openPod(o, plan, wiring);
+        register(plan, pod);
+        await pod.runner.prepareOrWait();
+        pod.runner.setHosts(net.lines);
+        pod.runner.setServiceEnv(net.envFor(plan));
+        return pod.runner;
+      };
+      for (const [key, job] of o.loaded.jobs) {
+        const mine = runners.filter((r) => plans.get(r)?.job?.key === key);
+        const c = new JobController(job, mine.map((r) => ({ plan: plans.get(r)!, pod: r })), {
+          clock: realClock,
+          backoff: o.jobBackoff ?? JOB_BACKOFF,
+          start: (p) => startPod(p as PodRunner, stop.stopping),
+          create: async (plan) => {
+            const r = await create(plan);
+            if (r) jobOf.set(r, c);
+            return r;
+          },
+          ended: (p) => removeDir(p as PodRunner),
+          stopping: stop.stopping,
+          log: o.err,
+          changed: status.write,
+        });
+        for (const r of mine) jobOf.set(r, c);
+        controllers.push(c);
+      }
+      for (const c of controllers) c.run();
+      await startPlain(o, plain, stop.stopping);
+    } catch (e) {
+      await stop.stopAll('failed start');
+      await finishAll();
+      throw e;
     }
-    for (const c of controllers) c.run();
-    await startPlain(o, plain, stop.stopping);
-  } catch (e) {
-    await stop.stopAll('failed start');
+    const [phases, results] = await Promise.all([Promise.all(plain.map((r) => r.done.then(async (phase) => (await removeDir(r), phase)))), Promise.all(controllers.map((c) => c.done))]);
     await finishAll();
-    throw e;
+    return phases.every((p: PodPhase) => p === 'Succeeded' || p === 'Stopped') && results.every((x: JobResult) => x !== 'Failed') ? 0 : 1;
   }
-  const [phases, results] = await Promise.all([Promise.all(plain.map((r) => r.done.then(async (phase) => (await removeDir(r), phase)))), Promise.all(controllers.map((c) => c.done))]);
-  await finishAll();
-  return phases.every((p: PodPhase) => p === 'Succeeded' || p === 'Stopped') && results.every((x: JobResult) => x !== 'Failed') ? 0 : 1;
 
   async function finishAll() {
-    stop.off();
+    stop.finished();
     countdown.stop();
     process.off('SIGUSR2', onUsr2);
     status.stop();
@@ -203,33 +252,28 @@ export async function runPods(o: RunnerOptions): Promise<number> {
   }
 }
 
-/** Ctrl-C, SIGTERM or a lost reader stop every pod the Kubernetes way; a second signal forces. */
-function stopOnSignals(o: RunnerOptions, runners: PodRunner[], jobs: { halt(): Promise<void> }[]) {
+/** Stop every pod (and Job) the Kubernetes way, once; or force. Nothing to stop once the run is finishing. */
+function stopper(o: RunnerOptions, runners: PodRunner[], jobs: { halt(): Promise<void> }[]) {
   let stopping = false;
-  const stopAll = async (why: 'SIGINT' | 'SIGTERM' | 'output closed' | 'failed start') => {
-    if (stopping) return;
+  let finished = false;
+  const stopAll = async (why: StopReason) => {
+    if (stopping || finished) return;
     stopping = true;
     // Only a Ctrl-C is answered with how to force: after SIGTERM or a lost reader there is no keyboard to press.
     o.err(`podkit: stopping pods (${why}${why === 'SIGINT' ? '; Ctrl-C again to force' : ''})`);
     await Promise.all([...runners.map((r) => r.stop()), ...jobs.map((j) => j.halt())]);
   };
-  const force = async () => {
+  const force = () => {
+    if (finished) return;
     o.err('podkit: forcing: killing every container');
     for (const r of runners) for (const c of r.containers) void c.stop(0);
   };
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => void (stopping ? force() : stopAll(sig));
-  // `podkit up | tee` and Ctrl-C: tee is gone before our last lines; stop the pods as for SIGTERM, never crash.
-  const offClosed = onOutputClosed(() => void stopAll('output closed'));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   return {
     stopAll,
+    force,
     stopping: () => stopping,
-    off: () => {
-      offClosed();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+    phase: () => (finished ? 'cleaning up' : stopping ? 'stopping' : 'running') as PodsHandle['phase'],
+    finished: () => void (finished = true),
   };
 }
 

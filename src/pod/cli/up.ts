@@ -14,7 +14,9 @@ import type { PodStatus } from '../runtime/pod.js';
 import type { LogLimits } from '../runtime/logfile.js';
 import { quantity } from '../spec/resources.js';
 import { provisionClaim } from '../runtime/claims.js';
-import { checkStateDir, chooseSandbox, runPods } from './runner.js';
+import { checkStateDir, chooseSandbox } from './runner.js';
+import { start } from '../index.js';
+import { untilStopped } from './until-stopped.js';
 import { imageServiceFor } from '../images/index.js';
 
 export const upSpec = {
@@ -99,7 +101,8 @@ export function run(argv: string[]): Promise<number> {
         const color = (values.color as string) === 'always' || ((values.color as string) === 'auto' && !!process.stdout.isTTY && !values['detached-child']);
         // podkit's sidecars log JSON into a pipe; on a terminal (or when asked) the runner's stream reads better as text.
         const podkitLogFormat = process.env.PODKIT_LOG_FORMAT || (process.stdout.isTTY && !values['detached-child'] ? 'text' : undefined);
-        return runPods({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], jobBackoff: { firstMs: values['job-backoff'], maxMs: values['job-backoff'] * 36 }, ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], logLimits: limits, color, podkitLogFormat, out: values['detached-child'] ? () => undefined : (l) => process.stdout.write(l + '\n'), err });
+        const handle = await start({ loaded, root, sandbox: values.sandbox as 'auto', statusBind, maxBackoffMs: values['max-backoff'], jobBackoff: { firstMs: values['job-backoff'], maxMs: values['job-backoff'] * 36 }, ociRuntime: values['oci-runtime'] as string, images: fromImages ? imageServiceFor(root) : undefined, keepFinished: values['detached-child'], logLimits: limits, color, podkitLogFormat, out: values['detached-child'] ? () => undefined : (l) => process.stdout.write(l + '\n'), err });
+        return untilStopped(handle);
       },
     },
     argv,
