@@ -60,6 +60,16 @@ spec:
   - name: app
     command: [sh, -c, 'ls /s; echo kept > /s/file; echo ready; sleep 3600']
     volumeMounts: [{ name: s, mountPath: /s }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: reader }
+spec:
+  volumes: [{ name: s, persistentVolumeClaim: { claimName: shared } }]
+  containers:
+  - name: app
+    command: [sh, -c, 'echo ready; sleep 3600']
+    volumeMounts: [{ name: s, mountPath: /s }]
 `;
 
 describe('PersistentVolumeClaims', () => {
@@ -84,10 +94,15 @@ describe('PersistentVolumeClaims', () => {
     assert.match(await logOf(dir, 'web-1', /ready/), /^web-1$/m);
     assert.match(await logOf(dir, 'user', /ready/), /^file$/m);
 
-    // down POD --volumes removes that pod's claims only.
+    // down POD --volumes removes that pod's claims only, and not while another running pod mounts one (PVC protection).
+    await logOf(dir, 'reader', /ready/);
     const one = await runPodkit(['down', '--volumes', '--state-dir', dir, 'user'], { timeoutMs: 60_000 });
     assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /persistentvolumeclaim default\/shared: deleted/);
+    assert.match(one.stdout, /persistentvolumeclaim default\/shared: kept \(pod reader still uses it\)/);
+    assert.equal(readFileSync(join(claims, 'shared', 'file'), 'utf8'), 'kept\n');
+    const two = await runPodkit(['down', '--volumes', '--state-dir', dir, 'reader'], { timeoutMs: 60_000 });
+    assert.equal(two.code, 0, two.stderr);
+    assert.match(two.stdout, /persistentvolumeclaim default\/shared: deleted/);
     assert.deepEqual(readdirSync(claims).sort(), ['www-web-0', 'www-web-1']);
     const all = await runPodkit(['down', '--all', '--volumes', '--state-dir', dir], { timeoutMs: 60_000 });
     assert.equal(all.code, 0, all.stderr);
