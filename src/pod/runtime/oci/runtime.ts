@@ -270,32 +270,51 @@ export async function ociCleanup(runtime: OciRuntime, podId: string, containersD
   } catch {
     // nothing was started
   }
+  // A killed process takes a moment to exit: wait (bounded) until the pod's cgroups are empty, so nothing of the pod
+  // is seen running after a cleanup and its cgroups can go.
+  const until = Date.now() + 3000;
+  while (podHasProcesses(podId) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   for (const n of names) await tool(['sh', '-c', `if mountpoint -q ${shq(join(containersDir, n, 'rootfs'))}; then umount -l ${shq(join(containersDir, n, 'rootfs'))}; fi`]).catch(() => undefined);
   removeCgroups(podId);
 }
 
-/** rmdir the pod's cgroups in every hierarchy, deepest first (a cgroup with live processes stays). */
-export function removeCgroups(podId: string): void {
+/** The pod's cgroup folders in every hierarchy, parents before children. */
+function podCgroupDirs(podId: string): string[] {
   const roots = cgroupMode() === 'v2' ? [CG] : readdirSync(CG).map((h) => join(CG, h));
+  const dirs: string[] = [];
+  const walk = (d: string) => {
+    dirs.push(d);
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+  };
   for (const r of roots) {
     const top = join(r, 'podkit', podId);
-    if (!existsSync(top)) continue;
-    const dirs: string[] = [];
-    const walk = (d: string) => {
-      dirs.push(d);
-      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
-    };
     try {
-      walk(top);
+      if (existsSync(top)) walk(top);
     } catch {
-      continue;
+      // removed meanwhile
     }
-    for (const d of dirs.reverse()) {
-      try {
-        rmdirSync(d);
-      } catch {
-        // busy or gone
-      }
+  }
+  return dirs;
+}
+
+/** True while a process of the pod is still in one of its cgroups (it leaves them as it exits, before it is a zombie). */
+function podHasProcesses(podId: string): boolean {
+  return podCgroupDirs(podId).some((d) => {
+    try {
+      return readFileSync(join(d, 'cgroup.procs'), 'utf8').trim() !== '';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** rmdir the pod's cgroups in every hierarchy, deepest first (a cgroup with live processes stays). */
+export function removeCgroups(podId: string): void {
+  for (const d of podCgroupDirs(podId).reverse()) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // busy or gone
     }
   }
 }
