@@ -22,6 +22,30 @@ interface Sample {
   sys: number;
   /** The whole machine's busy CPU time per request, µs (client, servers, proxy, kernel). */
   busy: number;
+  /** Where the rest of the machine's time went, per request: see RIG. */
+  rig: number[];
+}
+
+/** The rig's parts, per request: CPU µs of redis-benchmark, the master, the replicas; context switches. */
+const RIG = ['bench CPU', 'master CPU', 'replicas CPU', 'master cs', 'replicas cs', 'proxy cs', 'machine cs'];
+
+/** A server's counters: CPU seconds (all threads) and its main thread's context switches (/proc/PID/status). */
+function procCounters(pid: number): { cpu: number; cs: number } {
+  const c = procCpu(pid);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const n = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { cpu: c.user + c.sys, cs: n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches') };
+}
+
+/** Context switches of the whole machine so far (/proc/stat ctxt). */
+function machineSwitches(): number {
+  return Number(/^ctxt (\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? NaN);
+}
+
+/** Comma-separated picks from an env var (all when unset): `PODKIT_BENCH_CONFIGS=c50p1,c1p1`, `PODKIT_BENCH_TARGETS=nutcracker,ambassador`. */
+function picked(env: string, name: string): boolean {
+  const v = process.env[env];
+  return !v || v.split(',').includes(name);
 }
 
 /** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
@@ -31,7 +55,7 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
   const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
   if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
   const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
-  return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN, sys: NaN, busy: NaN };
+  return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN, sys: NaN, busy: NaN, rig: [] };
 }
 
 export default async function main({ smoke, out }: BenchOptions): Promise<void> {
@@ -71,21 +95,29 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   await waitForPort(onMasterPort);
 
   // name, port, CPU reader, tests it runs (all when absent)
-  const targets: [string, number, (() => { user: number; sys: number }) | null, string[]?][] = [
+  const allTargets: [string, number, number | null, string[]?][] = [
     ['direct', master.port, null],
-    ['nutcracker', ncPort, () => procCpu(nc.pid)],
-    ['ambassador', ambPort, () => procCpu(amb.pid)],
-    [MASTER_READS, onMasterPort, () => procCpu(onMaster.pid), ['get']],
+    ['nutcracker', ncPort, nc.pid],
+    ['ambassador', ambPort, amb.pid],
+    [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
   ];
+  const targets = allTargets.filter(([name]) => picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
+  /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
+  const rigCounters = (proxy: number | null): number[] => {
+    const m = procCounters(master.proc.pid);
+    const rs = replicas.map((r) => procCounters(r.proc.pid));
+    const sum = (f: 'cpu' | 'cs') => rs.reduce((a, r) => a + r[f], 0);
+    return [procCpu('self').children, m.cpu, sum('cpu'), m.cs, sum('cs'), proxy === null ? 0 : procCounters(proxy).cs, machineSwitches()];
+  };
   const runsTest = (only: string[] | undefined, test: string) => !only || only.includes(test);
   // target: the issue's throughput target, ambassador ÷ nutcracker (none at -c 1).
   const configs = [
     { name: '-c 50 -P 1', c: 50, P: 1, n: smoke ? 5_000 : 100_000, target: 1.0 },
     { name: '-c 50 -P 16', c: 50, P: 16, n: smoke ? 20_000 : 500_000, target: 1.6 },
     { name: '-c 1 -P 1', c: 1, P: 1, n: smoke ? 2_000 : 20_000, target: 0 },
-  ];
+  ].filter((c) => picked('PODKIT_BENCH_CONFIGS', c.name.replace(/[ -]/g, '').toLowerCase()));
   // Odd, and enough that one round disturbed by the machine does not move the median.
-  const rounds = smoke ? 1 : 5;
+  const rounds = smoke ? 1 : Number(process.env.PODKIT_BENCH_ROUNDS) || 5;
   const samples = new Map<string, Sample[]>();
   // Footprint: a sidecar runs in every pod. Idle is after start (connections to the master and replicas up).
   const procs: [string, number][] = [['nutcracker', nc.pid], ['ambassador', amb.pid], [MASTER_READS, onMaster.pid]];
@@ -95,15 +127,18 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     for (let round = 0; round < rounds; round++)
       for (const cfg of configs)
         for (const test of ['set', 'get'] as const)
-          for (const [name, port, cpu, only] of targets) {
+          for (const [name, port, pid, only] of targets) {
             if (!runsTest(only, test)) continue;
             const key = `${cfg.name}|${test}|${name}`;
-            const c0 = cpu?.();
+            const c0 = pid === null ? null : procCpu(pid);
             const b0 = machineBusy();
+            const r0 = rigCounters(pid);
             const s = await bench(port, test, cfg.c, cfg.P, cfg.n);
             s.busy = ((machineBusy() - b0) / cfg.n) * 1e6;
-            if (cpu && c0) {
-              const c1 = cpu();
+            const r1 = rigCounters(pid);
+            s.rig = r1.map((v, i) => ((v - r0[i]) / cfg.n) * (i < 3 ? 1e6 : 1));
+            if (pid !== null && c0) {
+              const c1 = procCpu(pid);
               s.cpu = ((c1.user + c1.sys - c0.user - c0.sys) / cfg.n) * 1e6;
               s.sys = ((c1.sys - c0.sys) / cfg.n) * 1e6;
             }
@@ -118,7 +153,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     await stopAll();
   }
 
-  const med = (key: string, f: keyof Sample) => median((samples.get(key) ?? []).map((s) => s[f]));
+  const med = (key: string, f: Exclude<keyof Sample, 'rig'>) => median((samples.get(key) ?? []).map((s) => s[f]));
   out(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (cores shared with other work: rps swings with it; CPU per request less so)`);
   const cpuOf = (cfg: string, test: string, name: string) => med(`${cfg}|${test}|${name}`, 'cpu');
   const rows: (string | number)[][] = [];
@@ -156,6 +191,10 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas, through '${MASTER_READS}' to the master; its connections on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
   out('');
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
+  out('');
+  const rigRows = rows.map((r) => [r[0], r[1], r[2], ...RIG.map((_, i) => median((samples.get(`${r[0]}|${String(r[1]).toLowerCase()}|${r[2]}`) ?? []).map((s) => s.rig[i])))]);
+  out('the rig per request (CPU µs; context switches of each process\'s main thread, and of the machine):');
+  out(table(['config', 'test', 'target', ...RIG], rigRows));
   out('');
   out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker'], ratios));
   out('');

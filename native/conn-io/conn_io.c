@@ -22,6 +22,7 @@
  *   pause(id) / resume(id)   stop / restart reading
  *   end(id)                  shutdown(SHUT_WR) once the queue is sent
  *   close(id)                stop and close; the id is reused only after the next onEvents delivery
+ *   idleMetricsOff() -> bool  turn off libuv's idle-time metrics on this loop (see idle_metrics_off)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -67,7 +68,40 @@ static conn_t *conn_call(napi_env env, napi_callback_info info, size_t want, nap
   return io->conns[id];
 }
 
+/*
+ * Node turns on libuv's idle-time metrics (UV_METRICS_IDLE_TIME, behind performance.eventLoopUtilization()). With
+ * them on, each poll phase first polls with a zero timeout and polls again to block only when that found nothing
+ * (uv__io_poll): at one request per round trip, one more epoll_pwait in most turns. libuv has no call to turn the
+ * option off. It is a bit of `flags`, the first field (unsigned int) of the loop's internal fields (uv-common.h,
+ * libuv 1.39 and later; no other bit of that word is used). The word is cleared only when it proves to be that
+ * flag here: it reads exactly UV_METRICS_IDLE_TIME, and once cleared, the public uv_loop_configure() sets it back
+ * to exactly that; otherwise it is left as it was found. Returns 1 when cleared. Afterwards idle-time metrics
+ * (eventLoopUtilization) count the whole time as busy; nothing else in libuv or Node reads the flag.
+ */
+static int idle_metrics_off(uv_loop_t *loop) {
+  unsigned int v = uv_version();
+  if ((v >> 16) != 1 || ((v >> 8) & 0xff) < 39 || loop->internal_fields == NULL) return 0;
+  unsigned int *flags = loop->internal_fields;
+  unsigned int was = *flags;
+  if (was != UV_METRICS_IDLE_TIME) return 0;
+  *flags = 0;
+  if (uv_loop_configure(loop, UV_METRICS_IDLE_TIME) != 0 || *flags != UV_METRICS_IDLE_TIME) {
+    *flags = was;
+    return 0;
+  }
+  *flags = 0;
+  return 1;
+}
+
 /* ---- JS functions ---- */
+
+static napi_value js_idle_metrics_off(napi_env env, napi_callback_info info) {
+  (void)info;
+  uv_loop_t *loop;
+  napi_value r;
+  napi_get_boolean(env, napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop), &r);
+  return r;
+}
 
 static void cleanup(napi_env env, void *data, void *hint);
 
@@ -283,6 +317,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL},
       {"end", NULL, js_end, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"idleMetricsOff", NULL, js_idle_metrics_off, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

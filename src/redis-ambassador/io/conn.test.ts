@@ -5,7 +5,7 @@ import { createServer, connect, type Socket, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { CLIENT_IO_ENV, clientIoFromEnv, connOpener, loadConnIo, type Conn, type ConnOpener } from './conn.js';
+import { CLIENT_IO_ENV, IDLE_METRICS_ENV, clientIoFromEnv, connOpener, loadConnIo, type Conn, type ConnOpener } from './conn.js';
 import { ConfigError } from '../../core/errors.js';
 import { pollUntil } from '../../../test/helpers/poll.js';
 import { collect, mixedWrite, writeUntilFull } from '../../../test/helpers/sockets.js';
@@ -60,6 +60,25 @@ test('conn_io: the addon loads on this machine (CI builds it; without it clients
   const a = loadConnIo();
   assert.ok(!(a instanceof Error), a instanceof Error ? a.message : '');
   assert.equal(connOpener('auto', () => {}).kind, 'native');
+});
+
+/** The loop's idle time over a 100 ms timer wait, ms, in a process of its own that loads the addon (`env`: extra settings). */
+function idleOverWait(env: NodeJS.ProcessEnv): { off: boolean; idleMs: number } {
+  const conn = new URL('./conn.ts', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(conn)}); const { performance } = await import('node:perf_hooks');
+    m.loadConnIo(); const a = performance.eventLoopUtilization(); await new Promise((r) => setTimeout(r, 100));
+    console.log(JSON.stringify({ off: m.idleMetricsOff, idleMs: performance.eventLoopUtilization(a).idle }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { off: boolean; idleMs: number };
+}
+
+test('conn_io: the addon turns libuv idle-time metrics off (no zero-timeout poll before each blocking one); PODKIT_LOOP_IDLE_METRICS=1 keeps them', () => {
+  const off = idleOverWait({ [IDLE_METRICS_ENV]: '' });
+  assert.deepEqual(off, { off: true, idleMs: 0 }, 'libuv 1.39+ (Node 20): the flag is proven and cleared; the loop counts no idle time');
+  const kept = idleOverWait({ [IDLE_METRICS_ENV]: '1' });
+  assert.equal(kept.off, false);
+  assert.ok(kept.idleMs > 50, `the 100 ms wait counts as idle with the metrics kept (${kept.idleMs} ms)`);
 });
 
 test('connOpener: socket is honoured; native without the addon would be a ConfigError, not a silent fallback', () => {

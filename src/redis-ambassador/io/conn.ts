@@ -101,6 +101,7 @@ interface ConnIoAddon {
   resume(id: number): void;
   end(id: number): void;
   close(id: number): void;
+  idleMetricsOff(): boolean;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -108,6 +109,17 @@ const ADDON_PATH = fileURLToPath(new URL('../../../native/conn-io/build/Release/
 
 /** Env var naming another addon file (packaging, and tests of the fallback). */
 export const CONN_IO_ADDON_ENV = 'PODKIT_CONN_IO_ADDON';
+
+/**
+ * `PODKIT_LOOP_IDLE_METRICS=1` keeps libuv's idle-time metrics, which the addon otherwise turns off: with them on,
+ * each event-loop turn that finds nothing to do polls twice (once without waiting, then to block), one more system
+ * call per turn at one request per round trip. They serve only `performance.eventLoopUtilization()`, which podkit
+ * does not use (with them off it reports the loop as always busy).
+ */
+export const IDLE_METRICS_ENV = 'PODKIT_LOOP_IDLE_METRICS';
+
+/** Whether the addon turned the idle-time metrics off (false: kept by the env var, or libuv's layout not proven). */
+export let idleMetricsOff = false;
 
 const EV_DATA = 1;
 const EV_EOF = 2;
@@ -164,6 +176,7 @@ export function loadConnIo(): ConnIoAddon | Error {
       const ab = new ArrayBuffer(ARENA_BYTES);
       const eb = new ArrayBuffer(EVENTS * 16);
       a.init(ab, eb, onEvents);
+      if (process.env[IDLE_METRICS_ENV] !== '1') idleMetricsOff = a.idleMetricsOff();
       arena = Buffer.from(ab);
       events = new Int32Array(eb);
       io = a;
