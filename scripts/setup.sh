@@ -3,6 +3,8 @@
 #   - Debian packages (apt-get, only when root and something is missing): with --demo only the demo's (DEMO_PKGS:
 #     what `npm run demo` runs), otherwise every one the tests need (PKGS)
 #   - npm dependencies (npm ci, skipped when node_modules already matches package-lock.json)
+#   - Redis's own test suite (tests/ of the installed redis-server's version, from Debian's source package) under
+#     .podkit/redis-suite/redis-VERSION: the ambassador's suite test runs it (not with --demo)
 #   - `podkit` on the PATH: a link to this checkout's dist/cli/main.js in npm's global bin (what `npm link` makes)
 # --check only reports what is missing (exit 1 when anything is); --list prints the packages wanted, one a line. PODKIT_SETUP_EXTRA="pkg=/path …" adds requirements.
 # PODKIT_SETUP_TIMES=1 prints how long each step took.
@@ -57,6 +59,7 @@ declare -A PKGS=(
   [apache2-utils]=/usr/bin/htpasswd     # tests: the registry's htpasswd (bcrypt)
   [netcat-openbsd]=/bin/nc.openbsd      # tests: `printf … | nc -q0` against the redis ambassador
   [python3-redis]=/usr/lib/python3/dist-packages/redis/__init__.py  # tests: redis-py against the redis ambassador
+  [tcl]=/usr/bin/tclsh                  # tests: Redis's own test suite against the redis ambassador (see below)
 )
 
 # The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only
@@ -109,7 +112,33 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-[ $check_only = 1 ] && { echo "setup: all Debian packages present"; exit 0; }
+
+# Redis's own test suite, for the installed server's version: Debian's source package (a deb-src entry is added when
+# the machine has none). Only the orig tarball is fetched; it is extracted once per version.
+suite_dir=".podkit/redis-suite/redis-$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')"
+if [ $demo_only = 0 ] && [ ! -e "$suite_dir/tests/test_helper.tcl" ]; then
+  if [ $check_only = 0 ] && [ $as_root = 1 ] && command -v apt-get >/dev/null; then
+    t=$(date +%s%N)
+    echo "setup: fetching Redis's test suite into $suite_dir (apt-get source redis)"
+    if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+      printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$codename" "$codename" > /etc/apt/sources.list.d/podkit-src.sources
+    fi
+    apt-get update -qq
+    mkdir -p .podkit/redis-suite/download
+    (cd .podkit/redis-suite/download && apt-get source --download-only -qq redis >/dev/null)
+    tarball=$(ls .podkit/redis-suite/download/redis_"${suite_dir##*redis-}".orig.tar.gz)
+    tar -xzf "$tarball" -C .podkit/redis-suite
+    rm -rf .podkit/redis-suite/download
+    [ -e "$suite_dir/tests/test_helper.tcl" ] || { echo "setup: $tarball holds no tests/test_helper.tcl" >&2; exit 1; }
+    took "redis suite" "$t"
+  else
+    echo "setup: missing Redis's test suite ($suite_dir): run this script as root to fetch it (apt-get source redis)" >&2
+    exit 1
+  fi
+fi
+[ $check_only = 1 ] && { echo "setup: all Debian packages and Redis's test suite present"; exit 0; }
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
 for svc in redis-server redis-sentinel nginx prometheus prometheus-redis-exporter ssh; do
