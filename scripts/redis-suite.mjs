@@ -60,6 +60,8 @@ for (const unit of units) {
     const end = r.exit === 'timeout' ? ' (timeout)' : r.tests.some((t) => t.status === 'exception') ? ' (exception)' : '';
     return `${s.countOk(r)}/${r.tests.filter((t) => t.status !== 'skip' && t.status !== 'ignore').length}${end}`;
   });
+  // Written after every unit, so a long run that is stopped keeps what it measured.
+  if (opt.json) writeFileSync(opt.json, JSON.stringify({ runs: all, differences: diffs }, null, 1));
   const row = `${unit.padEnd(28)} ${cells.map((c) => c.padEnd(20)).join(' ')} load ${loadNow()}`;
   rows.push(row);
   process.stdout.write(row + '\n');
@@ -71,5 +73,4 @@ if (diffs.length) {
   process.stdout.write('\nPassed directly, not through the ambassador:\n');
   for (const d of diffs) process.stdout.write(`  [${d.mode}] ${d.unit}: ${d.name} → ${d.status}${d.detail ? `: ${d.detail.split('\n')[0].slice(0, 160)}` : ''}\n`);
 }
-if (opt.json) writeFileSync(opt.json, JSON.stringify({ runs: all, differences: diffs }, null, 1));
 process.exit(0);

@@ -4,7 +4,8 @@
 #     what `npm run demo` runs), otherwise every one the tests need (PKGS)
 #   - npm dependencies (npm ci, skipped when node_modules already matches package-lock.json)
 #   - Redis's own test suite (tests/ of the installed redis-server's version, from Debian's source package) under
-#     .podkit/redis-suite/redis-VERSION: the ambassador's suite test runs it (not with --demo)
+#     /var/cache/podkit/redis-suite/redis-VERSION (machine-wide, beside apt's own caches: every checkout and worktree
+#     uses it; PODKIT_REDIS_SUITE_CACHE moves it): the ambassador's suite test runs it (not with --demo)
 #   - `podkit` on the PATH: a link to this checkout's dist/cli/main.js in npm's global bin (what `npm link` makes)
 # --check only reports what is missing (exit 1 when anything is); --list prints the packages wanted, one a line. PODKIT_SETUP_EXTRA="pkg=/path …" adds requirements.
 # PODKIT_SETUP_TIMES=1 prints how long each step took.
@@ -115,7 +116,8 @@ fi
 
 # Redis's own test suite, for the installed server's version: Debian's source package (a deb-src entry is added when
 # the machine has none). Only the orig tarball is fetched; it is extracted once per version.
-suite_dir=".podkit/redis-suite/redis-$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')"
+suite_cache="${PODKIT_REDIS_SUITE_CACHE:-/var/cache/podkit/redis-suite}"
+suite_dir="$suite_cache/redis-$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\) .*/\1/p')"
 if [ $demo_only = 0 ] && [ ! -e "$suite_dir/tests/test_helper.tcl" ]; then
   if [ $check_only = 0 ] && [ $as_root = 1 ] && command -v apt-get >/dev/null; then
     t=$(date +%s%N)
@@ -126,11 +128,11 @@ if [ $demo_only = 0 ] && [ ! -e "$suite_dir/tests/test_helper.tcl" ]; then
         "$codename" "$codename" > /etc/apt/sources.list.d/podkit-src.sources
     fi
     apt-get update -qq
-    mkdir -p .podkit/redis-suite/download
-    (cd .podkit/redis-suite/download && apt-get source --download-only -qq redis >/dev/null)
-    tarball=$(ls .podkit/redis-suite/download/redis_"${suite_dir##*redis-}".orig.tar.gz)
-    tar -xzf "$tarball" -C .podkit/redis-suite
-    rm -rf .podkit/redis-suite/download
+    mkdir -p $suite_cache/download
+    (cd $suite_cache/download && apt-get source --download-only -qq redis >/dev/null)
+    tarball=$(ls $suite_cache/download/redis_"${suite_dir##*redis-}".orig.tar.gz)
+    tar -xzf "$tarball" -C "$suite_cache"
+    rm -rf $suite_cache/download
     [ -e "$suite_dir/tests/test_helper.tcl" ] || { echo "setup: $tarball holds no tests/test_helper.tcl" >&2; exit 1; }
     took "redis suite" "$t"
   else
@@ -138,7 +140,7 @@ if [ $demo_only = 0 ] && [ ! -e "$suite_dir/tests/test_helper.tcl" ]; then
     exit 1
   fi
 fi
-[ $check_only = 1 ] && { echo "setup: all Debian packages and Redis's test suite present"; exit 0; }
+[ $check_only = 1 ] && { echo "setup: all Debian packages present, and Redis's test suite"; exit 0; }
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
 for svc in redis-server redis-sentinel nginx prometheus prometheus-redis-exporter ssh; do

@@ -5,7 +5,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startPodkit } from './cli.js';
 import { freePort } from './ports.js';
 import { pollUntil } from './poll.js';
@@ -39,9 +38,8 @@ export interface UnitRun {
   output: string;
 }
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Where scripts/setup.sh extracts the server's source (Debian's source package), one folder per version. */
-export const SUITE_CACHE = join(REPO, '.podkit', 'redis-suite');
+export const SUITE_CACHE = process.env.PODKIT_REDIS_SUITE_CACHE ?? '/var/cache/podkit/redis-suite';
 
 /** The installed redis-server's version, e.g. "7.0.15". */
 export function redisVersion(): string {
