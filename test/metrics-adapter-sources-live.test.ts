@@ -170,6 +170,33 @@ describe('jolokia (real JVM, Debian jolokia-core)', () => {
   });
 });
 
+test('redis: RESP3 from a real redis-server (HELLO 3) reads as RESP2 does: INFO\'s verbatim string, CONFIG GET\'s map, every DEBUG PROTOCOL type; a push is out of band', async () => {
+  const { respExchange } = await import('../src/metrics-adapter/sources/redis.js');
+  const r = await startRedis({ args: ['--enable-debug-command', 'local', '--databases', '5'] });
+  const types = ['string', 'integer', 'double', 'bignum', 'null', 'array', 'set', 'map', 'attrib', 'verbatim', 'true', 'false'];
+  const ask = async (resp: string, extra: string[][] = []) => {
+    const cmds = [['HELLO', resp], ['INFO', 'ALL'], ['CONFIG', 'GET', 'databases'], ...types.map((t) => ['DEBUG', 'PROTOCOL', t]), ...extra];
+    const [, info, dbs, ...rest] = await respExchange('127.0.0.1', r.port, cmds, AbortSignal.timeout(10_000));
+    return { info, dbs, byType: Object.fromEntries(types.map((t, i) => [t, rest[i]])), rest: rest.slice(types.length) };
+  };
+  const two = await ask('2');
+  // DEBUG PROTOCOL push sends a push and then its reply; only the reply answers the command.
+  const three = await ask('3', [['DEBUG', 'PROTOCOL', 'push'], ['PING']]);
+  assert.equal(three.dbs, 'databases\n5');
+  assert.equal(three.dbs, two.dbs);
+  const sections = (info: string) => info.split('\r\n').filter((l) => l.startsWith('#'));
+  assert.match(three.info, /^redis_version:\d+\.\d+/m);
+  assert.deepEqual(sections(three.info), sections(two.info), 'INFO (a verbatim string in RESP3) has the same sections');
+  assert.deepEqual(three.byType, two.byType);
+  assert.deepEqual(three.byType, {
+    string: 'Hello World', integer: '12345', double: '3.141', bignum: '1234567999999999999999999999999999999', null: '', array: '0\n1\n2', set: '0\n1\n2',
+    map: '0\n0\n1\n1\n2\n0', attrib: 'Some real reply following the attribute', verbatim: 'This is a verbatim\nstring', true: '1', false: '0',
+  });
+  assert.deepEqual(three.rest, ['Some real reply following the push reply', 'PONG']);
+  // Through the source: INFO over RESP3 gives the same families.
+  assert.ok(parseFloat(String(one(await collect('redis', { address: r.addr }), 'redis_connected_clients'))) >= 1);
+});
+
 describe('redis RESP reader (fault injection a real Redis cannot produce)', () => {
   /** A server that answers every command with `reply`, written in chunks of `step` bytes. */
   async function fake(reply: string, step: number): Promise<number> {
@@ -211,6 +238,8 @@ describe('redis RESP reader (fault injection a real Redis cannot produce)', () =
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('-ERR unknown command\r\n', 4)}` }), (e: unknown) => e instanceof UpstreamError && /ERR unknown command/.test(e.message));
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('?what\r\n', 100)}` }), (e: unknown) => e instanceof ProtocolError && /unknown type byte "\?"/.test((e as Error).message));
     await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake('$-5\r\n', 100)}` }), (e: unknown) => e instanceof ProtocolError && /invalid bulk length/.test((e as Error).message));
+    // Framed whole by the scanner, refused by the decoder: a value that breaks its type.
+    await assert.rejects(collect('redis', { address: `127.0.0.1:${await fake(',1.2.3\r\n', 100)}` }), (e: unknown) => e instanceof ProtocolError && /invalid double "1.2.3"/.test((e as Error).message));
   });
 });
 

@@ -56,3 +56,23 @@ test('a refused AUTH is retried with backoff and never reported as answers; a dr
     await fs.close();
   }
 });
+
+test('a reply the decoder refuses (an integer that is not one) drops the link like a protocol error, and the link asks again', { timeout: 30_000 }, async () => {
+  let bad = 1;
+  const fs = await startFaultServer({
+    command(args) {
+      if (args[0] === 'command') return bad-- > 0 ? ':x\r\n' : '*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*1\r\n+readonly\r\n:1\r\n:1\r\n:1\r\n';
+      return undefined;
+    },
+  });
+  const got: ControlReplies[] = [];
+  const link = new ControlLink({ host: '127.0.0.1', port: fs.port }, { connectTimeoutMs: 2000, onReplies: (x) => got.push(x) });
+  try {
+    await pollUntil(() => got.length > 0, { timeoutMs: 10_000, what: 'control replies after a bad one' });
+    assert.equal(fs.conns.length, 2, 'the bad reply dropped the first connection');
+    assert.equal(tableFromCommandReply(got[0].command).get('get')?.replicaOk, true);
+  } finally {
+    link.close();
+    await fs.close();
+  }
+});

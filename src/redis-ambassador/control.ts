@@ -70,7 +70,12 @@ export class ControlLink {
         const e = scanValue(inb.buf, inb.start, inb.end, st);
         if (e === NEED) return;
         if (e === BAD) return void s.destroy();
-        replies.push(decodeValue(inb.buf, inb.start));
+        // A frame the scanner passes may still hold a value that breaks the protocol (`:x`): as for BAD, drop the link.
+        try {
+          replies.push(decodeValue(inb.buf, inb.start, e));
+        } catch {
+          return void s.destroy();
+        }
         inb.consume(e);
         // A refused AUTH (or SETNAME): this connection is of no use; try again later, as for a lost one.
         if (replies.length <= handshake && replies[replies.length - 1] instanceof ErrorReply) return void s.destroy();

@@ -1,10 +1,11 @@
-/** @module Source `redis`: one short connection per collect (AUTH, INFO ALL, CONFIG GET databases), framed by core/resp, parsed by redis-info.ts. */
+/** @module Source `redis`: one short connection per collect (AUTH, INFO ALL, CONFIG GET databases), framed and decoded by core/resp, parsed by redis-info.ts. */
 import { connect, type Socket } from 'node:net';
 import { ConfigError, ProtocolError, TimeoutError, UpstreamError, AuthError } from '../../core/errors.js';
 import { addSecret } from '../../core/log.js';
 import { parseHostPort } from '../../core/parse.js';
 import { encodeCommand } from '../../core/resp/encode.js';
-import { BAD, NEED, scanState, scanValue, type ScanState } from '../../core/resp/scanner.js';
+import { BAD, NEED, scanState, scanValue } from '../../core/resp/scanner.js';
+import { ErrorReply, decodeValue, type RespValue } from '../../core/resp/decode.js';
 import { RespType } from '../../core/resp/types.js';
 import type { MetricFamily } from '../../core/metrics/model.js';
 import { upFamily, type Source, type SourceFactory } from './source.js';
@@ -58,8 +59,8 @@ export const redisSource: SourceFactory<RedisOptions> = {
 };
 
 /**
- * Send commands and read one reply each, framed by the shared RESP scanner (core/resp): a simple or bulk string as
- * its text, an array as its items joined by newlines, a null as "". An error reply rejects, except for the command at
+ * Send commands and read one reply each, framed by the shared RESP scanner and decoded by the shared decoder
+ * (core/resp), RESP2 or RESP3, as text (`replyText`). An error reply rejects, except for the command at
  * index `tolerated`, whose error reads as "". A reply longer than `maxBytes` (the source's max_body_size) is refused
  * from its header, before it is buffered.
  */
@@ -96,51 +97,37 @@ export function respExchange(host: string, port: number, cmds: string[][], signa
         if (end > maxBytes) return done(tooLarge(end));
         const frame = buf.subarray(0, end);
         buf = buf.subarray(end);
-        if (frame[0] === RespType.Error || frame[0] === RespType.BulkError) {
-          const text = errorText(frame);
-          if (replies.length !== tolerated) return done(/NOAUTH|WRONGPASS|invalid password/i.test(text) ? new AuthError(`${where}: ${text}`) : new UpstreamError(`${where}: ${text}`));
+        // A RESP3 push is out of band (tracking, pub/sub), not the reply to a command: it is not counted.
+        if (frame[0] === RespType.Push) continue;
+        let value: RespValue;
+        try {
+          value = decodeValue(frame, 0, frame.length, { maxBulk: maxBytes });
+        } catch (e) {
+          return done(new ProtocolError(`${where}: ${(e as Error).message}`, { cause: e }));
+        }
+        if (value instanceof ErrorReply) {
+          if (replies.length !== tolerated) return done(/NOAUTH|WRONGPASS|invalid password/i.test(value.message) ? new AuthError(`${where}: ${value.message}`) : new UpstreamError(`${where}: ${value.message}`));
           replies.push('');
-        } else replies.push(replyText(frame, st));
+        } else replies.push(replyText(value));
         if (replies.length === cmds.length) return done();
       }
     });
   });
 }
 
-/** The text of one complete frame: strings as they are, an aggregate's items (flattened) one per line. */
-function replyText(frame: Buffer, st: ScanState): string {
-  const lineEnd = frame.indexOf(13);
-  const head = frame.subarray(1, lineEnd).toString('latin1');
-  switch (frame[0]) {
-    case RespType.BulkString:
-    case RespType.VerbatimString: {
-      if (head === '-1') return '';
-      const body = frame.subarray(lineEnd + 2, frame.length - 2);
-      return (frame[0] === RespType.VerbatimString ? body.subarray(4) : body).toString();
-    }
-    case RespType.Array:
-    case RespType.Set:
-    case RespType.Map:
-    case RespType.Push: {
-      const items: string[] = [];
-      for (let pos = lineEnd + 2; pos < frame.length; ) {
-        const next = scanValue(frame, pos, frame.length, st);
-        items.push(replyText(frame.subarray(pos, next), st));
-        pos = next;
-      }
-      return items.join('\n');
-    }
-    case RespType.Null:
-      return '';
-    default:
-      return head;
-  }
-}
-
-/** An error reply's message, simple (`-ERR …`) or bulk (`!len … `). */
-function errorText(frame: Buffer): string {
-  const lineEnd = frame.indexOf(13);
-  return frame[0] === RespType.BulkError ? frame.subarray(lineEnd + 2, frame.length - 2).toString() : frame.subarray(1, lineEnd).toString();
+/**
+ * A reply as text, the same over RESP2 and RESP3: a string as it is, null as "", an aggregate's items (a map's keys
+ * and values) flattened one per line, a boolean as 1 or 0 and a double as Redis writes them in RESP2.
+ */
+function replyText(v: RespValue): string {
+  if (typeof v === 'string') return v;
+  if (v === null) return '';
+  if (v instanceof ErrorReply) return v.message;
+  if (Array.isArray(v)) return v.map(replyText).join('\n');
+  if (v instanceof Map) return [...v].map(([k, x]) => `${replyText(k)}\n${replyText(x)}`).join('\n');
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+  return String(v);
 }
 
 function abortError(signal: AbortSignal, where: string): Error {
