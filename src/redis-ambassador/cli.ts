@@ -69,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
           maxBulk,
           maxPending: v['max-pending'],
           connectTimeoutMs: v['connect-timeout'],
+          replyGuard: v['reply-guard'] === 'on',
           log,
           // SIGHUP: re-read the file (and env); a bad one throws here and the running settings stay.
           reloadSource: () => {

@@ -29,6 +29,11 @@ const flags = {
   'max-bulk': flag.string({ help: 'Largest bulk string accepted (e.g. 512mb)', default: '512mb', metavar: 'BYTES' }),
   'max-pending': flag.int({ help: 'Replies a client may owe before its reading pauses', default: 1024, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
+  'reply-guard': flag.enum({
+    help: 'On a shared upstream connection, end each write holding several clients’ commands with a PING check and hold its replies until it is answered in place, so a node’s extra reply closes the connection instead of shifting replies between clients',
+    values: ['on', 'off'],
+    default: 'on',
+  }),
   ...topologySpec,
   config: flag.string({ help: 'YAML file of settings keyed by flag name (replica: [HOST:PORT, …], read-policy: …); re-read on SIGHUP', metavar: 'PATH' }),
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),

@@ -72,6 +72,8 @@ export interface Options {
   maxPending?: number;
   /** Upstream connect timeout, ms. Default 2000. */
   connectTimeoutMs?: number;
+  /** Check the order of replies on shared upstream connections with a marker per batch of several clients' commands (upstream.ts, guard.ts). Default true. */
+  replyGuard?: boolean;
   /** Client connection I/O: the conn_io addon (`native`), net.Socket, or the addon when it loads (`auto`, the default; env PODKIT_AMBASSADOR_CLIENT_IO). */
   clientIo?: ClientIo;
   log?: Logger;
@@ -195,7 +197,7 @@ function upstreamPools(options: Options, opener: UpstreamOptions['opener'], even
   // Replies are not limited by the client limit (a value written directly to Redis may be longer), only by what a
   // Buffer can hold: a longer one fails its command and drops that connection instead of the process.
   const traffic = newTraffic();
-  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener, traffic };
+  const uopts: UpstreamOptions = { username: options.username, password: options.password, maxBulk: MAX_SAFE_BULK, connectTimeoutMs: options.connectTimeoutMs ?? 2000, opener, traffic, replyGuard: options.replyGuard ?? true };
   const mk = (hp: HostPort, role: 'master' | 'replica') => new NodeConns(addr(hp, role), poolSize, uopts, events);
   const master = mk(options.master ?? { host: '127.0.0.1', port: 0 }, 'master');
   if (options.topology) master.close();

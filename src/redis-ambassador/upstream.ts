@@ -8,6 +8,7 @@ import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 import type { Conn, ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';
+import { MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
 
 /** What to do with a reply besides delivering it. */
 export const HOOK_NONE = 0;
@@ -19,6 +20,8 @@ export const HOOK_SELECT = 2;
 export const HOOK_HANDSHAKE = 3;
 /** EXEC of a transaction holding local commands: the client session rewrites the reply (transaction.ts). */
 export const HOOK_EXEC = 4;
+/** The reply guard's marker (guard.ts): its reply vouches for the replies held before it. */
+const HOOK_MARKER = 5;
 
 /** What a handshake command must answer: +OK (AUTH, SELECT), +PONG (PING), a map or array (HELLO). */
 const EXPECT_OK = 1;
@@ -110,6 +113,8 @@ export interface UpstreamOptions {
   opener: ConnOpener;
   /** This ambassador's byte counters. */
   traffic: Traffic;
+  /** Mark batches of several clients' commands on shared connections and hold their replies until vouched for (guard.ts). */
+  replyGuard?: boolean;
 }
 
 /** Byte counters the metrics read, one set per ambassador; plain numbers so the hot path pays an add. */
@@ -189,6 +194,13 @@ export class Upstream {
   private readonly inb = new InputBuffer();
   private readonly st;
   private need = 0;
+  /** Null on connections that need none (--reply-guard off). */
+  private readonly guard: ReplyGuard | null;
+  /** Commands queued since the last write; one of them follows another client's command in flight (or the batch has a second client). */
+  private batchOpen = false;
+  private batchMixed = false;
+  /** Whose command was queued last (null: the ambassador's own). */
+  private lastClient: ReplySink | null = null;
 
   constructor(
     readonly node: NodeAddr,
@@ -198,6 +210,7 @@ export class Upstream {
     private readonly events: UpstreamEvents,
   ) {
     this.st = scanState(opts.maxBulk);
+    this.guard = opts.replyGuard === false ? null : new ReplyGuard();
     const s = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
     this.socket = s;
     s.setTimeout(opts.connectTimeoutMs);
@@ -285,6 +298,11 @@ export class Upstream {
   /** Queue a command (bytes src[from, to)) whose reply goes to `p`. */
   send(p: Pending, src: Buffer, from: number, to: number): void {
     p.unext = null;
+    if (p.hook !== HOOK_HANDSHAKE) {
+      if ((this.batchOpen || this.tail !== null) && p.client !== this.lastClient) this.batchMixed = true;
+      this.batchOpen = true;
+      this.lastClient = p.client;
+    }
     if (this.tail) this.tail.unext = p;
     else this.head = p;
     this.tail = p;
@@ -320,9 +338,27 @@ export class Upstream {
   /** Until connected, what is queued (the handshake first) waits in the batch. */
   flush(): void {
     if (this.closed || this.conn === null || this.out.empty) return;
+    // Gated commands are in the FIFO but not in this write: their batch is marked once they go out.
+    if (this.gated === null) {
+      const g = this.guard;
+      if (g !== null && this.batchOpen && (this.batchMixed || g.suspect) && !this.dedicated && this.tunnel === null) this.addMarker(g);
+      this.batchOpen = this.batchMixed = false;
+    }
     this.opts.traffic.upstreamOut += this.out.bytes;
     this.unflushed = this.gated === null ? 0 : this.gated.length;
     this.out.writeTo(this.conn);
+  }
+
+  /** End the batch with the guard's marker: the replies before its reply are held until it is read in its place. */
+  private addMarker(g: ReplyGuard): void {
+    const m = newPending();
+    m.hook = HOOK_MARKER;
+    if (this.tail) this.tail.unext = m;
+    else this.head = m;
+    this.tail = m;
+    this.inflight++;
+    g.inFlight++;
+    this.out.add(g.marker);
   }
 
   /** Stop / restart reading (a tunnel whose client is not keeping up). */
@@ -388,12 +424,37 @@ export class Upstream {
       this.head = pend.unext;
       if (!this.head) this.tail = null;
       this.inflight--;
-      this.deliver(pend, buf, p, e, now);
+      const g = this.guard;
+      if (g === null || g.inFlight === 0 || pend.hook === HOOK_HANDSHAKE) this.deliver(pend, buf, p, e, now);
+      else if (pend.hook !== HOOK_MARKER) g.hold(pend, buf, p, e);
+      else {
+        freePending(pend);
+        g.inFlight--;
+        this.vouch(g, buf, p, e, now);
+      }
       if (this.closed) return;
       relay = p = e;
     }
     if (relay < p && this.tunnel !== null) this.tunnel.tunnelData(buf.subarray(relay, p));
+    if (this.guard !== null && this.guard.length > 0) this.guard.keep(buf);
     inb.consume(p);
+  }
+
+  /** A marker's slot got buf[from, to): the held replies go out in order if it is the marker's reply, else the connection closes. */
+  private vouch(g: ReplyGuard, buf: Buffer, from: number, to: number, now: number): void {
+    const verdict = g.check(buf, from, to);
+    if (verdict === MARK_BAD) {
+      this.destroy(`protocol error: replies out of step (the check after a batch got ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 32)))})`);
+      return;
+    }
+    g.suspect = verdict !== MARK_OK;
+    const n = g.length;
+    for (let i = 0; i < n && !this.closed; i++) {
+      const h = g.owners[i] as Pending;
+      g.owners[i] = null;
+      this.deliver(h, g.bufs[i], g.froms[i], g.tos[i], now);
+    }
+    g.clear();
   }
 
   /** The reply buf[from, to) for `p`; no Buffer is made for it unless it must be kept. */
@@ -460,7 +521,19 @@ export class Upstream {
   /** Fail every command in flight with -ERR (never another command's reply). */
   private failAll(): void {
     const err = encodeError(`ERR upstream ${this.node.label} (${this.node.host}:${this.node.port}) connection lost`);
+    const g = this.guard;
+    // Held replies come first (their commands were sent first); none of them is delivered.
     let p = this.head;
+    if (g !== null && g.length > 0) {
+      for (let i = g.length - 1; i >= 0; i--) {
+        const h = g.owners[i];
+        if (h === null) continue;
+        h.unext = p;
+        p = h;
+      }
+      g.clear();
+    }
+    if (g !== null) g.inFlight = 0;
     this.head = this.tail = null;
     this.inflight = 0;
     this.unflushed = 0;

@@ -44,7 +44,7 @@ const bulk = (s: string) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
 function defaultAnswer(args: string[], store: Map<string, string>): string {
   switch (args[0]) {
     case 'ping':
-      return '+PONG\r\n';
+      return args.length > 1 ? bulk(args[1]) : '+PONG\r\n';
     case 'auth':
     case 'select':
     case 'client':
@@ -128,6 +128,8 @@ export async function startFaultServer(script: FaultScript = {}): Promise<FaultS
   const store = new Map<string, string>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
+    // Replies are written one per command: without this, Nagle holds the second until the first is acked (40 ms).
+    socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     const conn: FaultConn = { n: conns.length + 1, socket, commands: [] };

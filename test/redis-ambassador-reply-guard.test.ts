@@ -1,0 +1,212 @@
+/**
+ * @module The reply guard: an upstream's extra reply on a shared connection (the raw-socket fault server injecting
+ * it before, inside or after a batch of two clients' commands, whole or split across reads) closes that connection
+ * and fails its commands — one client never gets another's reply; a real Redis answers the guard's PING in order in
+ * RESP2 and RESP3 and during a busy script; --reply-guard off restores the unguarded pipeline (which can shift).
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { pollUntil, rawClient, resp, startFaultServer, startRedis, stopAll, type FaultScript, type FaultServer, type RawClient } from './helpers/index.js';
+import { start, type Handle } from '../src/redis-ambassador/index.js';
+import { createLogger } from '../src/core/log.js';
+
+const faults: FaultServer[] = [];
+const clients: RawClient[] = [];
+after(async () => {
+  for (const c of clients) c.close();
+  for (const f of faults) await f.close();
+  await stopAll();
+});
+
+interface Amb {
+  handle: Handle;
+  port: number;
+  logs(): string;
+}
+
+/** An ambassador in this process in front of `port`, its log lines kept. */
+async function ambassador(port: number, replyGuard = true): Promise<Amb> {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (c: Buffer) => (text += c.toString()));
+  const handle = await start({
+    listen: { host: '127.0.0.1', port: 0 },
+    master: { host: '127.0.0.1', port },
+    httpBind: { host: '127.0.0.1', port: 0 },
+    replyGuard,
+    log: createLogger({ name: 'amb', level: 'info', format: 'json', stream }),
+  });
+  return { handle, port: handle.address.port, logs: () => text };
+}
+
+async function client(port: number): Promise<RawClient> {
+  const c = await rawClient(port);
+  clients.push(c);
+  return c;
+}
+
+const bulk = (s: string) => `$${s.length}\r\n${s}\r\n`;
+const VA = 'value-of-a-0123';
+const VB = 'value-of-b-4567';
+const LOST = /^-ERR upstream master .* connection lost\r\n$/;
+
+/**
+ * Two clients GET their own key over and over, each with one command in flight, together (so the ambassador's batches
+ * mix them); every reply each got, by kind.
+ */
+async function race(port: number, rounds: number, extra?: (c: RawClient) => Promise<void>): Promise<{ a: Map<string, number>; b: Map<string, number> }> {
+  const a = new Map<string, number>();
+  const b = new Map<string, number>();
+  const ca = await client(port);
+  const cb = await client(port);
+  if (extra) {
+    await extra(ca);
+    await extra(cb);
+  }
+  const one = async (c: RawClient, key: string, into: Map<string, number>) => {
+    for (let i = 0; i < rounds; i++) {
+      const [r] = await c.send(resp('GET', key), 1);
+      const s = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
+      into.set(s, (into.get(s) ?? 0) + 1);
+    }
+  };
+  await Promise.all([one(ca, 'a', a), one(cb, 'b', b)]);
+  return { a, b };
+}
+
+/** A fault server holding a and b; `inject` rewrites some answers. */
+async function fault(command: FaultScript['command']): Promise<FaultServer> {
+  const f = await startFaultServer({ command });
+  faults.push(f);
+  const c = await rawClient(f.port);
+  await c.send(Buffer.concat([resp('SET', 'a', VA), resp('SET', 'b', VB)]), 2);
+  c.close();
+  return f;
+}
+
+/** Every reply either the client's own value or the connection-lost error (`also`: other answers it may get). */
+function ownOrLost(got: Map<string, number>, own: string, also: string[] = []): void {
+  for (const k of got.keys()) assert.ok(k === bulk(own) || k === 'lost' || also.includes(k), `unexpected reply ${JSON.stringify(k)} (all: ${JSON.stringify([...got])})`);
+}
+
+const every = (n: number) => {
+  let i = 0;
+  return () => ++i % n === 0;
+};
+
+test('reply guard: an extra copy of A’s reply while two clients GET distinct values never reaches B; every GET gets its own value or connection lost (the unguarded pipeline shifts it to B)', { timeout: 120_000 }, async () => {
+  for (const guard of [true, false]) {
+    const hit = every(15);
+    const f = await fault((args) => (args[0] === 'get' && args[1] === 'a' && hit() ? bulk(VA) + bulk(VA) : undefined));
+    const amb = await ambassador(f.port, guard);
+    try {
+      const { a, b } = await race(amb.port, 300);
+      if (guard) {
+        ownOrLost(a, VA);
+        ownOrLost(b, VB);
+        assert.ok((b.get('lost') ?? 0) + (a.get('lost') ?? 0) > 0, 'some commands failed with their connection');
+        assert.match(amb.logs(), /replies out of step|no command in flight/);
+      } else {
+        // Documented: without the guard one extra reply hands B A's value until the unmatched reply is noticed.
+        assert.ok((b.get(bulk(VA)) ?? 0) > 0, `B never got A's value unguarded: ${JSON.stringify([...b])}`);
+      }
+    } finally {
+      await amb.handle.close();
+    }
+  }
+});
+
+test('reply guard: an extra reply before a command of a batch reaches at most the client it was injected for, never the other', { timeout: 120_000 }, async () => {
+  const hit = every(15);
+  const f = await fault((args) => (args[0] === 'get' && args[1] === 'a' && hit() ? bulk('EXTRA') + bulk(VA) : undefined));
+  const amb = await ambassador(f.port);
+  try {
+    const { a, b } = await race(amb.port, 300);
+    // A lone command (no other client's in flight) is not checked: the extra it gets is its own connection's fault.
+    ownOrLost(a, VA, [bulk('EXTRA')]);
+    ownOrLost(b, VB);
+    assert.match(amb.logs(), /replies out of step/);
+  } finally {
+    await amb.handle.close();
+  }
+});
+
+test('reply guard: an extra reply inside a batch, between two clients’ commands, and right before the check (whole or split across reads) closes the connection; nothing shifts', { timeout: 120_000 }, async () => {
+  // [label, injection, whose lone command (no other client's in flight, so unchecked) may get the extra itself]
+  const cases: [string, FaultScript['command'], 'a' | 'b' | null][] = [];
+  const inside = every(15);
+  cases.push(['after A’s reply', (args) => (args[0] === 'get' && args[1] === 'a' && inside() ? bulk(VA) + bulk('EXTRA') : undefined), null]);
+  const before = every(15);
+  cases.push(['before B’s reply', (args) => (args[0] === 'get' && args[1] === 'b' && before() ? bulk('EXTRA') + bulk(VB) : undefined), 'b']);
+  const check = every(5);
+  cases.push(['before the check', (args) => (args[0] === 'ping' && args.length === 2 && check() ? bulk('EXTRA') + bulk(args[1]) : undefined), null]);
+  const split = every(5);
+  // The check's reply dripped one byte per read (the held replies must survive the reads), with an extra one in front every 5th time.
+  cases.push(['before the check, split across reads', (args) => (args[0] === 'ping' && args.length === 2 ? { drip: (split() ? bulk('EXTRA') : '') + bulk(args[1]) } : undefined), null]);
+  for (const [label, command, lone] of cases) {
+    const f = await fault(command);
+    const amb = await ambassador(f.port);
+    try {
+      const { a, b } = await race(amb.port, 150);
+      ownOrLost(a, VA, lone === 'a' ? [bulk('EXTRA')] : []);
+      ownOrLost(b, VB, lone === 'b' ? [bulk('EXTRA')] : []);
+      const pings = f.commands().filter((c) => c[0] === 'ping' && c.length === 2).length;
+      assert.ok(pings > 0, `${label}: no batch was checked`);
+      assert.ok((a.get(bulk(VA)) ?? 0) > 0 && (b.get(bulk(VB)) ?? 0) > 0, `${label}: own values delivered`);
+      if (label.startsWith('before the check')) assert.ok(pings >= 5, `${label}: ${pings} checks`);
+      if (pings >= 5 || !label.startsWith('before the check')) assert.match(amb.logs(), /replies out of step|no command in flight|bad reply/, label);
+    } finally {
+      await amb.handle.close();
+    }
+  }
+});
+
+test('reply guard: a real Redis answers the check in order, RESP2 and RESP3 (HELLO 3): own values only, no connection closed, the checks counted by Redis', { timeout: 120_000 }, async () => {
+  const r = await startRedis();
+  const direct = await rawClient(r.port);
+  clients.push(direct);
+  await direct.send(Buffer.concat([resp('SET', 'a', VA), resp('SET', 'b', VB), resp('CONFIG', 'RESETSTAT')]), 3);
+  const amb = await ambassador(r.port);
+  try {
+    for (const proto of [2, 3]) {
+      const hello = proto === 3 ? async (c: RawClient) => void (await c.send(resp('HELLO', '3'), 1)) : undefined;
+      const { a, b } = await race(amb.port, 400, hello);
+      assert.deepEqual([...a], [[bulk(VA), 400]]);
+      assert.deepEqual([...b], [[bulk(VB), 400]]);
+    }
+    const stats = (await direct.send(resp('INFO', 'commandstats'), 1))[0].toString();
+    const pings = Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    assert.ok(pings > 0, 'the checks reached Redis');
+    assert.doesNotMatch(amb.logs(), /out of step|no command in flight/);
+  } finally {
+    await amb.handle.close();
+  }
+});
+
+test('reply guard: during a busy script the check’s -BUSY answers in order with the batch’s: clients get -BUSY as from Redis, no connection lost, own values after', { timeout: 120_000 }, async () => {
+  const r = await startRedis({ args: ['--busy-reply-threshold', '50'] });
+  const direct = await rawClient(r.port);
+  clients.push(direct);
+  await direct.send(Buffer.concat([resp('SET', 'a', VA), resp('SET', 'b', VB)]), 2);
+  const amb = await ambassador(r.port);
+  try {
+    const runner = await client(amb.port);
+    const script = runner.send(resp('EVAL', 'while true do end', 0), 1);
+    const probe = await rawClient(r.port);
+    clients.push(probe);
+    await pollUntil(async () => (await probe.send(resp('PING'), 1))[0].toString().startsWith('-BUSY'), { what: 'the server busy', timeoutMs: 10_000 });
+    const { a, b } = await race(amb.port, 20);
+    const busy = (m: Map<string, number>) => [...m.keys()].filter((k) => k.startsWith('-BUSY')).length;
+    assert.ok(busy(a) + busy(b) > 0, `no -BUSY seen: ${JSON.stringify([...a, ...b])}`);
+    for (const [m, own] of [[a, VA], [b, VB]] as const) for (const k of m.keys()) assert.ok(k === bulk(own) || k.startsWith('-BUSY'), k);
+    await direct.send(resp('SCRIPT', 'KILL'), 1);
+    assert.match((await script)[0].toString(), /^-ERR .*killed/i);
+    const after = await race(amb.port, 50);
+    assert.deepEqual([...after.a], [[bulk(VA), 50]]);
+    assert.deepEqual([...after.b], [[bulk(VB), 50]]);
+    assert.doesNotMatch(amb.logs(), /out of step|no command in flight/);
+  } finally {
+    await amb.handle.close();
+  }
+});
