@@ -11,6 +11,7 @@ import { cores, headroom, machineBusy, procCpu, procMem } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
+const GUARD_OFF = 'amb, --reply-guard off';
 
 interface Sample {
   rps: number;
@@ -58,6 +59,17 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
   return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN, sys: NaN, busy: NaN, rig: [] };
 }
 
+/** The bench's ambassador with --reply-guard off, listening. */
+async function ambassadorWithout(masterPort: number, replicaPorts: number[]): Promise<{ port: number; pid: number }> {
+  const port = await freePort();
+  const p = startPodkit(
+    ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, ...replicaPorts.flatMap((r) => ['--replica', `127.0.0.1:${r}`]), '--read-policy', 'prefer-replica', '--http-bind', `127.0.0.1:${await freePort()}`, '--reply-guard', 'off'],
+    { name: 'ambassador-guard-off' },
+  );
+  await waitForPort(port);
+  return { port, pid: p.pid };
+}
+
 export default async function main({ smoke, out }: BenchOptions): Promise<void> {
   requireBinary('redis-benchmark');
   requireBinary(NUTCRACKER);
@@ -93,6 +105,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     { name: 'ambassador-master-reads' },
   );
   await waitForPort(onMasterPort);
+  // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off): the ambassador without its reply guard, for the guard's cost in the same run.
+  const guardOff = process.env.PODKIT_BENCH_TARGETS?.split(',').includes('guard-off') ? await ambassadorWithout(master.port, replicas.map((r) => r.port)) : null;
 
   // name, port, CPU reader, tests it runs (all when absent)
   const allTargets: [string, number, number | null, string[]?][] = [
@@ -100,8 +114,9 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     ['nutcracker', ncPort, nc.pid],
     ['ambassador', ambPort, amb.pid],
     [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
+    ...(guardOff ? [[GUARD_OFF, guardOff.port, guardOff.pid] as [string, number, number]] : []),
   ];
-  const targets = allTargets.filter(([name]) => picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
+  const targets = allTargets.filter(([name]) => name === GUARD_OFF || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
   /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
   const rigCounters = (proxy: number | null): number[] => {
     const m = procCounters(master.proc.pid);
