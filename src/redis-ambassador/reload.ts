@@ -7,6 +7,7 @@ import type { MetricFamily } from '../core/metrics/model.js';
 import type { ProxyContext, ReadPolicy } from './context.js';
 import type { NodeConns } from './pools.js';
 import { StaticTopology, key, type Topology, type TopologyOptions } from './topology/index.js';
+import { waitFor } from '../core/wait.js';
 
 export type Consistency = 'eventual' | 'session';
 
@@ -138,8 +139,7 @@ export class LiveConfig {
       }
       next.push(n);
     }
-    const deadline = Date.now() + this.d.connectTimeoutMs;
-    while (fresh.some((n) => !n.connected && n.up) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => !fresh.some((n) => !n.connected && n.up), { timeoutMs: this.d.connectTimeoutMs, intervalMs: 10 });
     const keep = new Set(next);
     ctx.replicas = next;
     for (const n of have.values()) {

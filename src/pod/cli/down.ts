@@ -7,6 +7,7 @@ import { runCommand } from '../../core/command.js';
 import { alive, cleanupPod, listPods, readJSON, type PodEntry, type PodState } from '../runtime/state.js';
 import { listClaims, removeClaims, type ClaimRef } from '../runtime/claims.js';
 import { stateDirFlag } from './ps.js';
+import { waitFor } from '../../core/wait.js';
 
 export function run(argv: string[]): Promise<number> {
   return runCommand(
@@ -89,10 +90,13 @@ async function askToStop(targets: PodEntry[], each: Each): Promise<PodEntry[]> {
 
 /** Wait until the asked pods' folders are gone (their runners cleaned up); returns those still there at the deadline. */
 async function waitStopped(root: string, asked: PodEntry[], timeoutMs: number, each: Each): Promise<PodEntry[]> {
-  const deadline = Date.now() + timeoutMs;
   let left = asked.filter((t) => existsSync(t.dir));
-  for (let i = 1; left.length && Date.now() < deadline; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+  let sweeps = 0;
+  /** Clean up the pods whose runner has ended or died, report those gone; true once none is left. */
+  const gone = async (): Promise<boolean> => {
+    if (left.length === 0) return true;
+    const i = sweeps++;
+    if (i === 0) return false; // the runners were asked just now
     const now = listPods(root);
     for (const t of left) {
       const e = now.find((x) => x.dir === t.dir);
@@ -103,7 +107,9 @@ async function waitStopped(root: string, asked: PodEntry[], timeoutMs: number, e
     const done = left.filter((t) => !existsSync(t.dir));
     for (const t of done) process.stdout.write(`${t.name}: stopped\n`);
     left = left.filter((t) => existsSync(t.dir));
-  }
+    return left.length === 0;
+  };
+  await waitFor(gone, { timeoutMs, intervalMs: 50 });
   return left;
 }
 
@@ -116,7 +122,8 @@ async function killLeft(left: PodEntry[], timeoutMs: number, each: Each): Promis
     } catch {
       // gone
     }
-    await new Promise((r) => setTimeout(r, 100));
+    // Its cleanup below must not race the runner's own: give the SIGKILL a moment to land.
+    await waitFor(() => !runner || !alive(runner), { timeoutMs: 100, intervalMs: 10 });
     await each(t, '', () => cleanupPod({ ...t, state: readJSON<PodState>(join(t.dir, 'state.json')), orphaned: true }));
   }
 }

@@ -4,7 +4,8 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from '../../core/config.js';
-import { ConfigError, PodkitError, SandboxError, UsageError } from '../../core/errors.js';
+import { ConfigError, PodkitError, SandboxError, TimeoutError, UsageError } from '../../core/errors.js';
+import { waitFor } from '../../core/wait.js';
 import { parseHostPort } from '../../core/parse.js';
 import { runCommand } from '../../core/command.js';
 import { formatIssue, loadManifests, parseManifests, type Issue, type LoadedManifests } from '../spec/index.js';
@@ -141,16 +142,15 @@ async function detach(argv: string[], root: string, pods: string[], stdinText?: 
   let exited: number | null = null;
   child.once('exit', (c) => (exited = c ?? 1));
   child.unref();
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    // Settled = our own daemon owns the pod and has set it up, or failed to (init containers may still run).
+  // Settled = our own daemon owns the pod and has set it up, or failed to (init containers may still run).
+  const started = async (): Promise<boolean> => {
     const settled = listPods(root)
       .filter((e) => pods.includes(e.name) && e.state?.runner.pid === child.pid)
       .map((e) => ({ name: e.name, st: readJSON<PodStatus>(join(e.dir, 'status.json')) }))
       .filter((p) => p.st && p.st.setup !== 'pending');
     if (settled.length === pods.length) {
       const failed = settled.filter((p) => p.st?.setup === 'failed');
-      if (failed.length === 0) break;
+      if (failed.length === 0) return true;
       for (const f of failed) process.stderr.write(`podkit up: pod ${f.name} did not start: ${f.st?.message}\n`);
       const rest = pods.length - failed.length;
       throw new SandboxError(`${failed.map((f) => f.name).join(', ')} did not start (ContainerCreating)${rest ? `; the other ${rest} run on` : ''}; podkit ps shows them, podkit down --all stops them; log: ${log}`);
@@ -161,9 +161,9 @@ async function detach(argv: string[], root: string, pods: string[], stdinText?: 
       const reason = text.trimEnd().split('\n').pop()?.replace(/^podkit up: /, '');
       throw new PodkitError('PODKIT_ERR_SANDBOX', `the detached runner exited (${exited}) before its pods started${reason ? `: ${reason}` : ''}; log: ${log}`);
     }
-    if (Date.now() > deadline) throw new PodkitError('PODKIT_ERR_TIMEOUT', `pods did not start within 60s; log: ${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return false;
+  };
+  if (!(await waitFor(started, { timeoutMs: 60_000, intervalMs: 50 }))) throw new TimeoutError(`pods did not start within 60s; log: ${log}`);
   const url = listPods(root).find((p) => pods.includes(p.name))?.state?.statusURL;
   process.stdout.write(`${pods.join('\n')}\n`);
   process.stderr.write(`podkit: running in the background (pid ${child.pid}); runner log ${log}${url ? `; status ${url}` : ''}\n`);

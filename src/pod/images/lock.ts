@@ -1,7 +1,7 @@
 /** @module One writer at a time on the image store: an in-process queue in front of a lock file that names its holder's PID. */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TimeoutError } from '../../core/errors.js';
+import { waitFor } from '../../core/wait.js';
 
 const queues = new Map<string, Promise<unknown>>();
 
@@ -15,27 +15,29 @@ function alive(pid: number): boolean {
 }
 
 async function acquire(file: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  let holder = NaN;
+  /** Take the lock file if it is free or its holder has died; false while a live holder (or one mid-write) has it. */
+  const take = (): boolean => {
+    for (;;) {
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      try {
+        holder = Number(readFileSync(file, 'utf8'));
+      } catch {
+        continue; // released between our open and read
+      }
+      // A holder that died (kill -9 mid-pull) leaves its file: take it over. An empty file is a holder mid-write.
+      if (!(holder > 0 && !alive(holder))) return false;
+      rmSync(file, { force: true });
     }
-    let holder = NaN;
-    try {
-      holder = Number(readFileSync(file, 'utf8'));
-    } catch {
-      continue; // released between our open and read
-    }
-    // A holder that died (kill -9 mid-pull) leaves its file: take it over. An empty file is a holder mid-write.
-    if (holder > 0 && !alive(holder)) rmSync(file, { force: true });
-    else if (Date.now() > deadline) throw new TimeoutError(`the image store is locked by PID ${holder} (${file})`);
-    else await sleep(100);
-  }
+  };
+  if (!(await waitFor(take, { timeoutMs, intervalMs: 100 }))) throw new TimeoutError(`the image store is locked by PID ${holder} (${file})`);
 }
 
 /** Runs `fn` holding `file`; callers in this process queue, other processes wait on the file. */

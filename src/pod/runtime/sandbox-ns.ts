@@ -9,6 +9,7 @@ import { SandboxError } from '../../core/errors.js';
 import { createPodNetwork, deletePodNetwork, leaseIP, releaseIP, GATEWAY } from './net.js';
 import { execBounded, firstChild, spawnContainer } from './proc.js';
 import { shq, type ContainerProcess, type ExecResult, type LaunchSpec, type Mount, type Sandbox } from './sandbox.js';
+import { waitFor } from '../../core/wait.js';
 
 export interface NamespacedOptions {
   /** Short id; names are `podkit-<id>` (netns) and `pk<id>` (host veth). */
@@ -81,13 +82,9 @@ export class NamespacedSandbox implements Sandbox {
         // The pause process is pid 1 of the pod's pid namespace and reaps orphans, like Kubernetes' pause container.
         this.pause = spawnContainer([...this.netnsArgs, 'unshare', '--pid', '--fork', '--mount-proc', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 3600 & wait; done'], { PATH: process.env.PATH ?? '/usr/bin:/bin' });
         this.opts.onPid?.(this.pause.pid);
-        const deadline = Date.now() + 5000;
-        while (!this.pausePid) {
-          this.pausePid = firstChild(this.pause.pid, (p) => readFileSync(p, 'utf8'));
-          if (this.pausePid) break;
-          if (Date.now() > deadline) throw new SandboxError('pause process did not start');
-          await new Promise((r) => setTimeout(r, 2));
-        }
+        const pause = this.pause;
+        const started = await waitFor(() => Boolean((this.pausePid = firstChild(pause.pid, (p) => readFileSync(p, 'utf8')))), { timeoutMs: 5000, intervalMs: 2 });
+        if (!started) throw new SandboxError('pause process did not start');
       }
     } catch (e) {
       await this.teardown();
@@ -110,18 +107,15 @@ export class NamespacedSandbox implements Sandbox {
   }
 
   async exec(target: ContainerProcess, argv: string[], env: Record<string, string>, _cwd: string | undefined, timeoutMs: number): Promise<ExecResult> {
-    let inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
+    let inner: number | undefined;
     // Right after spawn the container init may not have been forked yet.
-    for (let i = 0; !inner && i < 50 && target.child.exitCode === null; i++) {
-      await new Promise((r) => setTimeout(r, 2));
-      inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8'));
-    }
+    await waitFor(() => Boolean((inner = firstChild(target.pid, (p) => readFileSync(p, 'utf8')))) || target.child.exitCode !== null, { timeoutMs: 100, intervalMs: 2 });
     if (!inner) return { code: null, output: 'container is not running', timedOut: false };
     // Until the launch script has mounted the volumes and exec'd the container's command, its mount namespace shows
     // the host's folders: a postStart hook run then would write onto the host. Wait for the exec.
-    const until = Date.now() + timeoutMs;
-    while (launching(inner) && Date.now() < until && target.child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-    if (launching(inner)) return { code: null, output: 'container is still starting', timedOut: Date.now() >= until };
+    const pid = inner;
+    const settled = await waitFor(() => !launching(pid) || target.child.exitCode !== null, { timeoutMs, intervalMs: 5 });
+    if (launching(pid)) return { code: null, output: 'container is still starting', timedOut: !settled };
     return execBounded(['nsenter', `--target=${inner}`, '--mount', '--net', '--pid', ...(this.opts.hostNetwork ? [] : ['--uts']), '--wd', '--', ...argv], env, timeoutMs);
   }
 

@@ -10,6 +10,7 @@ import { releaseMountpoints } from './mountpoints.js';
 import { tool } from './proc.js';
 import { heldPodLocks, podLockName } from './podlock.js';
 import { ociCleanup, type OciRuntime } from './oci/runtime.js';
+import { waitFor } from '../../core/wait.js';
 
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.PODKIT_STATE_DIR || '/run/podkit';
@@ -153,8 +154,7 @@ export async function cleanupPod(entry: PodEntry): Promise<void> {
     }
     // Give their reaper a moment, so nothing is seen in the process table after a cleanup; a PID 1 that never
     // reaps costs these 3 s once, not per process.
-    const deadline = Date.now() + 3000;
-    while (st.pids.some(unreaped) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => !st.pids.some(unreaped), { timeoutMs: 3000, intervalMs: 10 });
     if (st.netns) {
       await deletePodNetwork(st.netns, st.veth ?? '');
       if (st.ip) releaseIP(st.ip, st.netns);

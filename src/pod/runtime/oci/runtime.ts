@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SandboxError } from '../../../core/errors.js';
 import { execBounded, spawnContainer, tool } from '../proc.js';
 import { shq, type ContainerProcess, type ExecResult } from '../sandbox.js';
+import { waitFor } from '../../../core/wait.js';
 
 export interface OciRuntime {
   /** `crun` (default) or `runc`. */
@@ -272,8 +273,7 @@ export async function ociCleanup(runtime: OciRuntime, podId: string, containersD
   }
   // A killed process takes a moment to exit: wait (bounded) until the pod's cgroups are empty, so nothing of the pod
   // is seen running after a cleanup and its cgroups can go.
-  const until = Date.now() + 3000;
-  while (podHasProcesses(podId) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => !podHasProcesses(podId), { timeoutMs: 3000, intervalMs: 10 });
   for (const n of names) await tool(['sh', '-c', `if mountpoint -q ${shq(join(containersDir, n, 'rootfs'))}; then umount -l ${shq(join(containersDir, n, 'rootfs'))}; fi`]).catch(() => undefined);
   removeCgroups(podId);
 }
