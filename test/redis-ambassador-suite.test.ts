@@ -25,7 +25,7 @@ const CASES: Case[] = [
   { unit: 'unit/multi', modes: ['master', 'session'] },
   { unit: 'unit/scripting', modes: ['master'], only: ['/^Timedout', '/Script ACL check', '/^Script return recursive object', '/^Script with RESP3 map'] },
   { unit: 'unit/functions', modes: ['master'], only: ['/function kill', '/script kill'] },
-  { unit: 'unit/type/list', modes: ['master'], only: ['/^BLPOP', '/^BLMPOP_LEFT', '/^BLMOVE', '/^BRPOPLPUSH', '/inside a transaction', '/^MULTI'] },
+  { unit: 'unit/type/list', modes: ['master'], only: ['/^BLPOP', '/^BLMPOP_LEFT', '/^BLMOVE', '/^BRPOPLPUSH', '/inside a transaction', '/^MULTI', '/client unblock'] },
   { unit: 'unit/pubsub', modes: ['master'] },
 ];
 
@@ -33,6 +33,8 @@ const CASES: Case[] = [
 const EXPECTED: Record<string, string> = {
   'unit/scripting: Script ACL check': 'scripts run as the ambassador\'s upstream user, not the user the client sent AUTH for',
   'unit/scripting: Script ACL check #2': 'the same, for a function',
+  'unit/type/list: client unblock tests': 'CLIENT ID names one of the ambassador\'s upstream connections, not the client (skipped through it: the BLPOP would wait forever)',
+  'unit/type/list: client unblock tests #2': 'the same',
   'unit/type/list: MULTI + LPUSH + EXPIRE + DEBUG SLEEP on blocked client, key already expired': 'reads the replication stream with SYNC, which the ambassador refuses (skipped through it)',
 };
 
