@@ -90,6 +90,12 @@ function ownOrLost(got: Map<string, number>, own: string, also: string[] = []): 
   for (const k of got.keys()) assert.ok(k === bulk(own) || k === 'lost' || also.includes(k), `unexpected reply ${JSON.stringify(k)} (all: ${JSON.stringify([...got])})`);
 }
 
+/** podkit_ambassador_errors_total{kind="upstream_protocol"}: the connections closed for a reply that cannot be right. */
+function protocolErrors(amb: Amb): number {
+  const fam = amb.handle.metrics.collect().find((f) => f.name === 'podkit_ambassador_errors_total');
+  return fam?.metrics.find((m) => m.labels.kind === 'upstream_protocol')?.value ?? 0;
+}
+
 const every = (n: number) => {
   let i = 0;
   return () => ++i % n === 0;
@@ -155,7 +161,10 @@ test('reply guard: an extra reply inside a batch, between two clients’ command
       assert.ok(pings > 0, `${label}: no batch was checked`);
       assert.ok((a.get(bulk(VA)) ?? 0) > 0 && (b.get(bulk(VB)) ?? 0) > 0, `${label}: own values delivered`);
       if (label.startsWith('before the check')) assert.ok(pings >= 5, `${label}: ${pings} checks`);
-      if (pings >= 5 || !label.startsWith('before the check')) assert.match(amb.logs(), /replies out of step|no command in flight|bad reply/, label);
+      if (pings >= 5 || !label.startsWith('before the check')) {
+        assert.match(amb.logs(), /replies out of step|no command in flight|bad reply/, label);
+        assert.ok(protocolErrors(amb) > 0, `${label}: counted in podkit_ambassador_errors_total{kind="upstream_protocol"}`);
+      }
     } finally {
       await amb.handle.close();
     }

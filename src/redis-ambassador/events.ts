@@ -18,6 +18,9 @@ export function upstreamEvents(origin: object, log: Logger, closing: () => boole
       connectionChannel.publish({ source: origin, kind: 'upstream', event: 'close', node: u.node.label, reason: why });
       if (!closing() && !OWN_CLOSES.has(why)) {
         errorChannel.publish({ source: origin, kind: 'upstream_lost' });
+        // A reply that cannot be right (out of step, with nothing in flight, unparsable): worth its own count, since
+        // it means a node (or something between) is not speaking Redis's protocol in order.
+        if (why.startsWith('protocol error') || why.startsWith('bad reply')) errorChannel.publish({ source: origin, kind: 'upstream_protocol' });
         log.warn('upstream connection lost', { node: u.node.label, reason: why });
       }
     },

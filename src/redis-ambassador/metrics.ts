@@ -53,7 +53,7 @@ export class AmbassadorMetrics {
     const byRoute = ROUTES.map((route) => latency.labels({ route }));
     const conns = r.gauge({ name: 'podkit_ambassador_connections', help: 'Open connections by kind (client, upstream)', labelNames: ['kind'] });
     const opened = r.counter({ name: 'podkit_ambassador_connections_opened_total', help: 'Connections opened by kind', labelNames: ['kind'] });
-    const errors = r.counter({ name: 'podkit_ambassador_errors_total', help: 'Errors by kind (protocol, noauth, upstream_lost, upstream_unavailable, upstream_internal, …)', labelNames: ['kind'] });
+    const errors = r.counter({ name: 'podkit_ambassador_errors_total', help: 'Errors by kind (protocol, noauth, upstream_lost, upstream_protocol, upstream_unavailable, upstream_internal, …)', labelNames: ['kind'] });
 
     // Each ambassador has its own command table (and its counts); commands in none share UNKNOWN, counted here.
     const unknown = ROUTES.map(() => 0);
