@@ -157,8 +157,8 @@ spec:
   shareProcessNamespace: true
   volumes: [{ name: mem, emptyDir: { medium: Memory } }]
   containers:
-  - { name: a, command: [sh, -c, 'echo hi > /mem/x; exec sleep 1000'], volumeMounts: [{ name: mem, mountPath: /mem }] }
-  - { name: b, command: [sleep, '1000'] }
+  - { name: a, command: [sh, -c, 'echo hi > /mem/x; exec sleep 1170'], volumeMounts: [{ name: mem, mountPath: /mem }] }
+  - { name: b, command: [sleep, '1170'] }
 `, 'kill.yaml');
     const up = await runPodkit(['up', '-d', '--state-dir', dir, file], { timeoutMs: 60_000 });
     assert.equal(up.code, 0, up.stderr);
@@ -176,7 +176,8 @@ spec:
     assert.doesNotMatch(netnsList(), new RegExp(st.netns));
     assert.doesNotMatch(mounts(), new RegExp(dir));
     for (const pid of recorded) assert.equal(alive(pid), false, `pid ${pid} still alive`);
-    assert.equal(execFileSync('ps', ['-eo', 'stat=,args=']).toString().split('\n').filter((l) => /sleep 1000/.test(l)).length, 0);
+    // 1170: no other test's pod sleeps for it (test files run two at a time; the process table is the machine's).
+    assert.equal(execFileSync('ps', ['-eo', 'stat=,args=']).toString().split('\n').filter((l) => /sleep 1170$/.test(l)).length, 0);
   });
 });
 

@@ -29,11 +29,11 @@ spec:
   containers:
   - name: a
     image: test.local/bb:1
-    command: ["sh", "-c", "echo up; exec sleep 1000"]
+    command: ["sh", "-c", "echo up; exec sleep 2718"]
     resources: {limits: {memory: 64Mi, cpu: "1"}}
   - name: b
     image: test.local/bb:1
-    command: ["sh", "-c", "exec sleep 1001"]
+    command: ["sh", "-c", "exec sleep 2719"]
 `);
   const runner = startProcess(process.execPath, ['--import', 'tsx', FIXTURE, root, manifest, images], { name: 'runner' });
   const dir = join(root, 'pods', 'doomed');
@@ -42,7 +42,8 @@ spec:
     return st && st.containers.every((c) => c.state === 'running');
   }, { timeoutMs: 30_000, what: `containers running (${runner.stderr()})` });
   const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { id: string; oci: { root: string } };
-  const sleepers = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => /^sleep 100[01]$/.test(l.trim()));
+  // Numbers no other test's pod sleeps for: test files run two at a time, and the process table is the machine's.
+  const sleepers = () => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => /^sleep 271[89]$/.test(l.trim()));
   await pollUntil(() => sleepers().length === 2, { timeoutMs: 10_000, what: 'both container processes' });
   assert.ok(readFileSync('/proc/mounts', 'utf8').includes(join(dir, 'containers', 'a', 'rootfs')));
   process.kill(runner.pid, 'SIGKILL');
