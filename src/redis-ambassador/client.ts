@@ -3,7 +3,8 @@ import { BAD, NEED, commandFrame, scanCommand, scanState } from '../core/resp/sc
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
-import { HOOK_EXEC, HOOK_SELECT, type Pending, type ReplySink, type Upstream } from './upstream.js';
+import { HOOK_EXEC, HOOK_SELECT, type Pending, type ReplySink } from './pending.js';
+import type { Upstream } from './upstream.js';
 import { clock, markDirty } from './io/turn.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';

@@ -3,7 +3,8 @@ import type { CommandInfo, CommandTable } from './resp/commands.js';
 import type { NodeConns } from './pools.js';
 import type { LocalConfig } from './local.js';
 import type { ClientSession } from './client.js';
-import type { Pending, Traffic } from './upstream.js';
+import type { Pending } from './pending.js';
+import type { Traffic } from './upstream.js';
 
 export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { HostPort } from '../core/parse.js';
 import type { Logger } from '../core/log.js';
 import { encodeError } from '../core/resp/encode.js';
-import { freePending, type Pending } from './upstream.js';
+import { freePending, type Pending } from './pending.js';
 import type { NodeConns } from './pools.js';
 import type { ProxyContext } from './context.js';
 import type { ClientSession } from './client.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MARK_BAD, MARK_OK, MARK_STALLED, ReplyGuard } from './guard.js';
-import { newPending } from './upstream.js';
+import { newPending } from './pending.js';
 
 const nonceOf = (g: ReplyGuard) => /PING\r\n\$16\r\n([0-9a-f]{16})\r\n/.exec(g.marker.toString('latin1'))?.[1] ?? '';
 /** s inside a larger buffer, as a reply sits in a read. */

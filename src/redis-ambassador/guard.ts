@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeCommand } from '../core/resp/encode.js';
-import type { Pending } from './upstream.js';
+import type { Pending } from './pending.js';
 
 /** What the marker's slot held. */
 export const MARK_OK = 0;

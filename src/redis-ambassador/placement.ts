@@ -7,7 +7,8 @@ import { R_LOCAL, R_REPLICA, Special } from './resp/commands.js';
 import { ScanTracker } from './scan.js';
 import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
-import type { Pending, Upstream } from './upstream.js';
+import type { Pending } from './pending.js';
+import type { Upstream } from './upstream.js';
 
 export class Placement {
   /** The replica this client reads from while it stays in rotation. */

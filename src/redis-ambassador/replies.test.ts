@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ReplyQueue } from './replies.js';
 import { OutputBatch } from './resp/bytes.js';
 import { UNKNOWN } from './resp/commands.js';
-import type { Pending, ReplySink } from './upstream.js';
+import type { Pending, ReplySink } from './pending.js';
 
 const sink = {} as ReplySink;
 

@@ -1,5 +1,5 @@
 /** @module A client's replies owed, in command order: entries are linked as commands go out, replies leave from the head only. */
-import { freePending, newPending, type Pending, type ReplySink } from './upstream.js';
+import { freePending, newPending, type Pending, type ReplySink } from './pending.js';
 import type { CommandInfo } from './resp/commands.js';
 import type { OutputBatch } from './resp/bytes.js';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScanTracker, lostCursorError, replyCursor, scanQuery } from './scan.js';
 import { makeInfo } from './resp/commands.js';
-import { Pending } from './upstream.js';
+import { Pending } from './pending.js';
 import type { NodeConns } from './pools.js';
 
 const node = (label: string) => ({ node: { label } }) as unknown as NodeConns;

@@ -1,7 +1,7 @@
 /** @module SCAN/HSCAN/SSCAN/ZSCAN stickiness: a cursor is only meaningful on the node that issued it. */
 import type { CommandInfo } from './resp/commands.js';
 import type { NodeConns } from './pools.js';
-import type { Pending } from './upstream.js';
+import type { Pending } from './pending.js';
 
 /** One SCAN-family call as the client sent it. */
 export interface ScanQuery {
