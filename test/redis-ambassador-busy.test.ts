@@ -144,6 +144,8 @@ describe('a busy script, directly against Redis (the expected replies)', () => {
       before(async () => {
         amb = await start({
           listen: { host: '127.0.0.1', port: 0 },
+          // No HTTP server: the default 127.0.0.1:9121 is taken by whichever test file runs beside this one.
+          httpBind: null,
           master: { host: '127.0.0.1', port: topo.master.port },
           replicas: topo.replicas.map((r) => ({ host: '127.0.0.1', port: r.port })),
           ...extra,
