@@ -14,6 +14,7 @@ import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
 import type { Conn, ConnEvents } from './io/conn.js';
+import { TunnelReplies, killArgsNoMatch, killFilter, trackingArgs, tunnelKind, unblockArgs } from './client-ids.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -25,6 +26,8 @@ const STALL_TUNNEL_RESET = 8;
 const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
+const ZERO = Buffer.from(':0\r\n');
+const ONE = Buffer.from(':1\r\n');
 
 export class ClientSession implements ReplySink, local.LocalState {
   dirty = false;
@@ -165,6 +168,10 @@ export class ClientSession implements ReplySink, local.LocalState {
       return true;
     }
     if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
+    if (sp === Special.ClientUnblock || sp === Special.ClientKill) {
+      const r = this.nameClient(sp, this.args(buf, start, end));
+      if (r !== null) return this.reply(info, r);
+    }
     switch (sp) {
       case Special.Quit:
         this.quitting = true;
@@ -326,17 +333,20 @@ export class ClientSession implements ReplySink, local.LocalState {
     const u = this.pinned;
     if (u === null) return false;
     const sp = info.special;
+    this.ctx.routed(info, R_DEDICATED);
+    // CLIENT ID goes to the node where its reply can be told apart and translated back (client-ids.ts).
+    const refused = sp === Special.Refuse || (local.isLocal(sp) && !(sp === Special.ClientId && u.tunnelReplies?.counting === true));
+    if (sp !== Special.Reset && !refused) this.intoTunnel(u, info, buf, start, end);
     const inline = this.cmd.inline;
     const frame = inline ? encodeCommand(inline) : buf;
     const from = inline ? 0 : start;
     const to = inline ? frame.length : end;
-    this.ctx.routed(info, R_DEDICATED);
     if (sp === Special.Reset) {
       u.sendTunnelReset(frame, from, to);
       this.setStall(STALL_TUNNEL_RESET);
       return true;
     }
-    if (sp === Special.Refuse || local.isLocal(sp)) {
+    if (refused) {
       this.ctx.error('tunnel_refused');
       u.tunnel = null;
       u.destroy('client gone');
@@ -384,8 +394,52 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.mode = MODE_TUNNEL;
     this.pinned = u;
     u.tunnel = this;
+    this.intoTunnel(u, info, buf, start, end);
     u.sendRaw(this.cmd.inline ? encodeCommand(this.cmd.inline) : buf.subarray(start, end));
     return true;
+  }
+
+  /** A command into tunnel `u`: a REDIRECT's id translated, its reply counted to translate the ids it names (client-ids.ts). */
+  private intoTunnel(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): void {
+    const clients = this.ctx.clients;
+    const tr = (u.tunnelReplies ??= new TunnelReplies((n) => (n > 0 && n === u.serverId ? this.id : clients.fromServer(u, n))));
+    if (info.name === 'client|tracking') {
+      const a = trackingArgs(this.args(buf, start, end), (id) => clients.serverId(id, u.owner, true));
+      if (a !== null) this.cmd.inline = a;
+    }
+    tr.sent(tunnelKind(info, this.cmd.argc, u.proto));
+  }
+
+  /**
+   * CLIENT UNBLOCK and KILL ID name a client by the ambassador's id. UNBLOCK goes to the node with the node's id of
+   * that client's own connection there (the one it blocks on), or with 0 (no such client: :0); KILL ID closes that
+   * client here. The reply made here, or null to send the command (rewritten in `cmd.inline`).
+   */
+  private nameClient(sp: Special, args: Buffer[]): Buffer | null {
+    const clients = this.ctx.clients;
+    if (sp === Special.ClientUnblock) {
+      const node = this.pinned?.owner ?? this.ctx.master;
+      // Held for a master, it may run on another node, where no connection is that client's.
+      const held = this.held > 0 || this.ctx.noMaster;
+      this.cmd.inline = unblockArgs(args, (id) => (held ? 0 : clients.serverId(id, node, false))) ?? this.cmd.inline;
+      return null;
+    }
+    const f = killFilter(args);
+    if (f === null || Buffer.isBuffer(f)) return f;
+    // Inside MULTI it runs at EXEC, on the node: with an id no connection has there, it kills nothing.
+    if (this.tx.inMulti) {
+      this.cmd.inline = killArgsNoMatch(args);
+      return null;
+    }
+    const target = f.id === this.id && f.skipme ? undefined : clients.get(f.id);
+    if (target === this) this.quitting = true;
+    else target?.destroy();
+    return target ? ONE : ZERO;
+  }
+
+  /** The connection held for this client alone (pinned or its tunnel), if any. */
+  get dedicatedConn(): Upstream | null {
+    return this.pinned;
   }
 
   replyReady(p: Pending): void {

@@ -5,6 +5,7 @@ import type { LocalConfig } from './local.js';
 import type { ClientSession } from './client.js';
 import type { Pending } from './pending.js';
 import type { Traffic } from './upstream.js';
+import type { ClientRegistry } from './client-ids.js';
 
 export type ReadPolicy = 'replica' | 'prefer-replica' | 'master';
 
@@ -24,6 +25,8 @@ export interface ProxyContext {
   routed(info: CommandInfo, route: number): void;
   error(kind: string): void;
   clientClosed(c: ClientSession): void;
+  /** The clients by id (CLIENT UNBLOCK, KILL ID, TRACKING REDIRECT name them). */
+  readonly clients: ClientRegistry<ClientSession>;
   /** Topology mode: commands keep their bytes so a -READONLY write or a read on a lost replica can be retried. */
   retry: boolean;
   /** Topology mode: no ROLE-confirmed master right now (writes are held, not failed). */

@@ -18,6 +18,7 @@ import { LiveConfig, policyConflict, type LiveOptions, type ReloadResult } from 
 import { AmbassadorMetrics, connectionChannel } from './metrics.js';
 import { ControlPlane, staticTable } from './control.js';
 import { sessionEvents, upstreamEvents } from './events.js';
+import { ClientRegistry } from './client-ids.js';
 
 export type { ReadPolicy } from './client.js';
 export type { LiveOptions, ReloadResult } from './reload.js';
@@ -152,14 +153,13 @@ function reloader(source: Options['reloadSource'], live: LiveConfig, log: Logger
 }
 
 /** The client listener: each accepted socket becomes a session of `ctx` (refused once `closing()`). */
-async function listenClients(listen: HostPort, opener: ReturnType<typeof connOpener>, ctx: ProxyContext, sessions: Set<ClientSession>, origin: object, closing: () => boolean): Promise<Server> {
-  let nextId = 1;
+async function listenClients(listen: HostPort, opener: ReturnType<typeof connOpener>, ctx: ProxyContext, sessions: ClientRegistry<ClientSession>, origin: object, closing: () => boolean): Promise<Server> {
   const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
     if (closing()) {
       raw.destroy();
       return;
     }
-    const s = new ClientSession((ev) => opener.open(server, raw, ev), nextId++, ctx);
+    const s = new ClientSession((ev) => opener.open(server, raw, ev), sessions.nextId(), ctx);
     sessions.add(s);
     connectionChannel.publish({ source: origin, kind: 'client', event: 'open' });
   });
@@ -245,7 +245,7 @@ interface Front {
   listen: HostPort;
   opener: ReturnType<typeof connOpener>;
   ctx: ProxyContext;
-  sessions: Set<ClientSession>;
+  sessions: ClientRegistry<ClientSession>;
   origin: object;
   live: LiveConfig;
   ready: () => { ready: boolean; reason?: string };
@@ -284,7 +284,7 @@ export async function start(options: Options): Promise<Handle> {
   const { uopts, traffic, mk, master, replicas } = upstreamPools(options, opener, upstreamEvents(origin, log, isClosing));
 
   const table = staticTable();
-  const sessions = new Set<ClientSession>();
+  const sessions = new ClientRegistry<ClientSession>();
   const ctx: ProxyContext = {
     table,
     master,
@@ -295,6 +295,7 @@ export async function start(options: Options): Promise<Handle> {
     traffic,
     maxPending: options.maxPending ?? 1024,
     ...sessionEvents(origin, table.get('ping') as CommandInfo, (c) => sessions.delete(c)),
+    clients: sessions,
     retry: !!topo,
     consistency: options.consistency ?? 'eventual',
     caughtUp: (n, since) => live.caughtUp(n, since),

@@ -1,7 +1,7 @@
-/** @module Commands the ambassador answers from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO. */
+/** @module Commands the ambassador answers from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO/ID. */
 import { timingSafeEqual } from 'node:crypto';
 import { parseIntAt } from '../core/resp/scanner.js';
-import { encodeBulk, encodeError, encodeValue } from '../core/resp/encode.js';
+import { encodeBulk, encodeError, encodeInt, encodeValue } from '../core/resp/encode.js';
 import { Special } from './resp/commands.js';
 
 /** The per-client state these commands read and change. */
@@ -87,6 +87,12 @@ export function clientSetInfo(args: Buffer[]): Buffer {
   return OK;
 }
 
+/** CLIENT ID: the ambassador's id of this client (client-ids.ts translates it where a command names a client). */
+export function clientId(st: LocalState, args: Buffer[]): Buffer {
+  if (args.length !== 2) return arity('client|id');
+  return encodeInt(st.id);
+}
+
 /** HELLO [protover [AUTH user pass] [SETNAME name]]: answered here; the reply describes the master. */
 export function hello(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
   let proto = st.proto;
@@ -150,7 +156,8 @@ export function frameArgs(buf: Buffer, start: number, end: number): Buffer[] {
 
 /** Commands answered here from per-client state. */
 export function isLocal(sp: Special): boolean {
-  return sp === Special.Select || sp === Special.Auth || sp === Special.Hello || sp === Special.ClientSetName || sp === Special.ClientGetName || sp === Special.ClientSetInfo;
+  // They are listed together in the enum, SELECT to CLIENT ID.
+  return sp >= Special.Select && sp <= Special.ClientId;
 }
 
 /** The reply to a local command (isLocal(sp) must hold). */
@@ -166,6 +173,8 @@ export function answer(sp: Special, st: LocalState, cfg: LocalConfig, args: Buff
       return clientSetName(st, args);
     case Special.ClientGetName:
       return clientGetName(st, args);
+    case Special.ClientId:
+      return clientId(st, args);
     default:
       return clientSetInfo(args);
   }

@@ -50,7 +50,7 @@ export class NodeConns {
     return !!p && p.some((u) => u !== null && u.ready);
   }
 
-  private make(db: number, proto: number): Upstream {
+  private make(db: number, proto: number, dedicated = false): Upstream {
     const u = new Upstream(this.node, db, proto, this.opts, {
       ...this.events,
       ready: (x) => {
@@ -60,7 +60,7 @@ export class NodeConns {
         this.events.ready(x);
       },
       closed: (x, why) => this.onClosed(x, why),
-    });
+    }, dedicated);
     u.owner = this;
     this.all.add(u);
     return u;
@@ -163,8 +163,7 @@ export class NodeConns {
     const idle = this.idle.get(db * 4 + proto);
     let u = idle?.pop();
     while (u && u.closed) u = idle?.pop();
-    u ??= this.make(db, proto);
-    u.dedicated = true;
+    u ??= this.make(db, proto, true);
     return u;
   }
 

@@ -1,6 +1,6 @@
 /** @module One pipelined connection to a Redis node: a FIFO of commands in flight, writes batched per event-loop turn. */
 import { connect, type Socket } from 'node:net';
-import { BAD, NEED, scanState, scanValue } from '../core/resp/scanner.js';
+import { BAD, NEED, parseIntAt, scanState, scanValue } from '../core/resp/scanner.js';
 import { RespType } from '../core/resp/types.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { readInto } from './io/read.js';
@@ -9,6 +9,7 @@ import type { Conn, ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';
 import { MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
 import { freePending, HOOK_HANDSHAKE, HOOK_INTERNAL, HOOK_MARKER, HOOK_NONE, HOOK_SELECT, newPending, type Pending, type ReplySink } from './pending.js';
+import type { TunnelReplies } from './client-ids.js';
 
 /** What a handshake command must answer: +OK (AUTH, SELECT), +PONG (PING), a map or array (HELLO). */
 const EXPECT_OK = 1;
@@ -16,8 +17,11 @@ const EXPECT_PONG = 2;
 const EXPECT_MAP = 3;
 /** The handshake's SELECT: +OK, and a -BUSY is retried (`Upstream.sendSelect`). */
 const EXPECT_SELECT = 4;
+/** A dedicated connection's CLIENT ID: the node's id of it (`Upstream.serverId`). */
+const EXPECT_ID = 5;
 
 function handshakeAnswer(expect: number, buf: Buffer, from: number, to: number): boolean {
+  if (expect === EXPECT_ID) return buf[from] === RespType.Integer;
   if (expect === EXPECT_MAP) return buf[from] === RespType.Map || buf[from] === RespType.Array;
   const want = expect === EXPECT_PONG ? '+PONG\r\n' : '+OK\r\n';
   return to - from === want.length && buf.toString('latin1', from, to) === want;
@@ -111,6 +115,10 @@ export class Upstream {
   closed = false;
   /** A client tunnelled through this connection: bytes are relayed raw both ways. */
   tunnel: ReplySink | null = null;
+  /** The tunnel's replies, counted to translate client ids in them (client-ids.ts). */
+  tunnelReplies: TunnelReplies | null = null;
+  /** The node's id of this connection (CLIENT ID, asked in a dedicated connection's handshake); 0 until known. */
+  serverId = 0;
   /** Dedicated to one client (pinned or tunnel), not shared through a pool. */
   dedicated = false;
   /** The pool it came from: a dedicated connection goes back there even after the master moved. */
@@ -136,7 +144,9 @@ export class Upstream {
     readonly proto: number,
     private readonly opts: UpstreamOptions,
     private readonly events: UpstreamEvents,
+    dedicated = false,
   ) {
+    this.dedicated = dedicated;
     this.st = scanState(opts.maxBulk);
     this.guard = opts.replyGuard === false ? null : new ReplyGuard();
     const s = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
@@ -186,7 +196,9 @@ export class Upstream {
       this.gated ??= [];
       this.sendSelect(null);
     }
-    if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE, EXPECT_PONG);
+    // A dedicated connection learns its id, for commands naming its client (client-ids.ts): pipelined, in place of the PING.
+    if (this.dedicated && this.serverId === 0) this.internal(['CLIENT', 'ID'], HOOK_HANDSHAKE, EXPECT_ID);
+    else if (this.handshakeLeft === before) this.internal(['PING'], HOOK_HANDSHAKE, EXPECT_PONG);
   }
 
   /** The handshake's SELECT: `head` null queues it last; otherwise it goes first, before the gated commands (a retry). */
@@ -335,6 +347,13 @@ export class Upstream {
           }
           continue;
         }
+        const tr = this.tunnelReplies;
+        const r = tr !== null && buf[p] !== RespType.Push ? tr.reply(buf, p, e) : null;
+        if (r !== null) {
+          if (relay < p) this.tunnel.tunnelData(buf.subarray(relay, p));
+          this.tunnel.tunnelData(r);
+          relay = e;
+        }
         p = e;
         continue;
       }
@@ -401,6 +420,12 @@ export class Upstream {
           else this.handshakeDone();
           return;
         }
+        // A node that does not let the ambassador's user run CLIENT ID: the connection works, its id is not known.
+        if (first === RespType.Error && expect === EXPECT_ID && /^-(NOPERM|ERR unknown)/.test(buf.toString('latin1', from, Math.min(to, from + 12)))) {
+          this.handshakeLeft--;
+          this.handshakeDone();
+          return;
+        }
         if (first === RespType.Error) {
           this.refusal = buf.toString('latin1', from + 1, to - 2);
           this.destroy(`refused: ${this.refusal}`);
@@ -408,6 +433,7 @@ export class Upstream {
           this.destroy(`protocol error: unexpected handshake reply ${JSON.stringify(buf.toString('latin1', from, Math.min(to, from + 32)))}`);
         } else {
           if (expect === EXPECT_SELECT) this.ungate();
+          else if (expect === EXPECT_ID) this.serverId = parseIntAt(buf, from + 1, to - 2) || 0;
           this.handshakeLeft--;
           this.handshakeDone();
         }

@@ -201,11 +201,9 @@ const SYNC_TESTS = [
 
 /**
  * Skipped through the ambassador (--skiptest), each showing as a difference ("skip"), so the rest of its unit still
- * runs: the SYNC readers (the ambassador refuses SYNC and the suite's client then aborts the whole unit), and "client
- * unblock tests", whose CLIENT UNBLOCK of a CLIENT ID the ambassador answers for one of its own connections leaves
- * the blocked BLPOP waiting until the suite's 120 s test timeout ends the unit.
+ * runs: the SYNC readers (the ambassador refuses SYNC and the suite's client then aborts the whole unit).
  */
-export const PROXY_SKIPS: readonly string[] = [...SYNC_TESTS, 'client unblock tests'];
+export const PROXY_SKIPS: readonly string[] = SYNC_TESTS;
 
 /** One unit in one mode on a fresh rig (a unit may change config, shut the server down, fill memory…). */
 export async function runUnitInMode(dir: string, unit: string, mode: SuiteMode, opts: RunUnitOptions = {}): Promise<UnitRun> {

@@ -22,13 +22,19 @@ const FLAG_BITS: Record<string, number> = {
 /** Commands the ambassador handles itself instead of plain forwarding. */
 export enum Special {
   None = 0,
-  /** Answered locally from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO, RESET, QUIT. */
+  /** Answered locally from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO/ID, RESET, QUIT. */
   Select,
   Auth,
   Hello,
   ClientSetName,
   ClientGetName,
   ClientSetInfo,
+  ClientId,
+  /** Name a client by id: the ambassador's id is translated to the node's id of that client's connection (client-ids.ts). */
+  ClientUnblock,
+  ClientKill,
+  /** Its reply names a client by the node's id: translated back inside a tunnel (client-ids.ts). */
+  ClientGetRedir,
   Reset,
   Quit,
   /** Starts pinning the client to one dedicated master connection: MULTI, WATCH. */
@@ -78,6 +84,10 @@ const SPECIALS: Record<string, Special> = {
   'client|setname': Special.ClientSetName,
   'client|getname': Special.ClientGetName,
   'client|setinfo': Special.ClientSetInfo,
+  'client|id': Special.ClientId,
+  'client|unblock': Special.ClientUnblock,
+  'client|kill': Special.ClientKill,
+  'client|getredir': Special.ClientGetRedir,
   reset: Special.Reset,
   quit: Special.Quit,
   multi: Special.Multi,
@@ -223,7 +233,7 @@ export class CommandTable {
   }
 }
 
-const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'setinfo'];
+const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'setinfo', 'id'];
 
 /** One entry of the COMMAND reply as ioredis returns it: [name, arity, flags, first, last, step, acl, tips, keyspecs, subcommands]. */
 type CommandEntry = [string, number, string[], ...unknown[]];
@@ -258,7 +268,7 @@ export function tableFromStatic(commands: Record<string, { flags: string[] }>): 
   // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
   const client = commands.client;
   const subs = new Map<string, CommandInfo>();
-  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
+  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
   return new CommandTable(Object.entries(commands).map(([n, c]) => (n === 'client' ? makeInfo(n, c.flags, subs) : makeInfo(n, c.flags))));
 }
 
