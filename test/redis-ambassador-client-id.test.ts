@@ -179,6 +179,45 @@ describe('CLIENT TRACKING … REDIRECT and CLIENT GETREDIR', () => {
     closeAll();
   });
 
+  test('inside the tracking tunnel: HELLO, SELECT, CLIENT ID answered by the ambassador in their places; TRACKINGINFO names the redirect client; CLIENT REPLY OFF/SKIP', async () => {
+    const redir = await redirectClient();
+    const tracked = await client();
+    const myId = await idOf(tracked);
+    assert.equal(await ask(tracked, 'CLIENT', 'TRACKING', 'on', 'REDIRECT', redir.id), '+OK\r\n');
+    const hello = await ask(tracked, 'HELLO', '3');
+    assert.match(hello, new RegExp(`^%7\\r\\n.*\\$2\\r\\nid\\r\\n:${myId}\\r\\n`, 's'));
+    const info = await ask(tracked, 'CLIENT', 'TRACKINGINFO');
+    assert.match(info, new RegExp(`\\$8\\r\\nredirect\\r\\n:${redir.id}\\r\\n`));
+    assert.equal(await ask(tracked, 'SELECT', '5'), '+OK\r\n');
+    assert.equal(await ask(tracked, 'SET', 'cid:db5', 'x'), '+OK\r\n');
+    const m = topo.master.client();
+    assert.equal(await m.get('cid:db5'), null, 'not in db 0');
+    await m.select(5);
+    assert.equal(await m.get('cid:db5'), 'x', 'the tunnel\'s SELECT reached its connection');
+    await m.select(0);
+    const off = Buffer.concat([resp('CLIENT', 'REPLY', 'OFF'), resp('CLIENT', 'ID'), resp('PING'), resp('CLIENT', 'REPLY', 'ON'), resp('CLIENT', 'REPLY', 'SKIP'), resp('GET', 'cid:db5'), resp('CLIENT', 'ID')]);
+    assert.deepEqual((await tracked.send(off, 2)).map(String), ['+OK\r\n', `:${myId}\r\n`]);
+    assert.equal(await ask(tracked, 'SELECT', '99'), '-ERR DB index is out of range\r\n');
+    assert.equal(await ask(tracked, 'GET', 'cid:db5'), '$1\r\nx\r\n', 'still db 5');
+    assert.match(await ask(tracked, 'HELLO', '2'), /^\*14\r\n/, 'back to RESP2');
+    assert.equal(await ask(tracked, 'CLIENT', 'GETREDIR'), `:${redir.id}\r\n`);
+    closeAll();
+  });
+
+  test('a RESP3 subscriber: CLIENT ID and SELECT answered in their places among the messages; HELLO 2 while messages may come is refused', async () => {
+    const sub = await client();
+    const myId = await idOf(sub);
+    const pub = await client();
+    await ask(sub, 'HELLO', '3');
+    assert.equal(await ask(sub, 'SUBSCRIBE', 'cid:ch'), '>3\r\n$9\r\nsubscribe\r\n$6\r\ncid:ch\r\n:1\r\n');
+    await ask(pub, 'PUBLISH', 'cid:ch', 'm1');
+    const got = await sub.send(Buffer.concat([resp('CLIENT', 'ID'), resp('SELECT', '2')]), 3);
+    assert.deepEqual(got.map(String), ['>3\r\n$7\r\nmessage\r\n$6\r\ncid:ch\r\n$2\r\nm1\r\n', `:${myId}\r\n`, '+OK\r\n']);
+    assert.match(await ask(sub, 'HELLO', '2'), /^-ERR 'hello' cannot be sent inside SUBSCRIBE/);
+    await sub.closed;
+    closeAll();
+  });
+
   test('REDIRECT to no client, to a client with no subscription on the master, or not an id: Redis\'s errors', async () => {
     const idle = await client();
     const idleId = await idOf(idle);

@@ -1,8 +1,7 @@
-/** @module Client ids: which arguments name a client (read as Redis reads them), and the tunnel's replies counted. */
+/** @module Client ids: which arguments name a client, read as Redis reads them. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { T_ID, T_LOST, T_NONE, T_ONE, TunnelReplies, killArgsNoMatch, killFilter, trackingArgs, tunnelKind, unblockArgs } from './client-ids.js';
-import { makeInfo } from './resp/commands.js';
+import { killArgsNoMatch, killFilter, trackingArgs, unblockArgs } from './client-ids.js';
 
 const b = (...a: string[]) => a.map((x) => Buffer.from(x));
 const s = (a: Buffer[] | null) => a?.map(String) ?? null;
@@ -33,32 +32,4 @@ test('CLIENT KILL: an ID filter is answered by the ambassador; Redis\'s errors f
   assert.equal(String(killFilter(b('CLIENT', 'KILL', 'ID', '7', 'SKIPME', 'maybe'))), '-ERR syntax error\r\n');
   assert.match(String(killFilter(b('CLIENT', 'KILL', 'ID', '7', 'TYPE', 'normal'))), /^-ERR CLIENT KILL ID takes no other filter/);
   assert.deepEqual(s(killArgsNoMatch(b('CLIENT', 'KILL', 'ID', '7'))), ['CLIENT', 'KILL', 'ID', '9223372036854775807']);
-});
-
-test('tunnel kinds: one reply each, pushes only for RESP3 (un)subscribe, uncountable after RESP2 pub/sub or MONITOR', () => {
-  const info = (name: string) => makeInfo(name, []);
-  assert.equal(tunnelKind(info('get'), 2, 2), T_ONE);
-  assert.equal(tunnelKind(info('client|id'), 2, 2), T_ID);
-  assert.equal(tunnelKind(info('client|getredir'), 2, 3), T_ID);
-  assert.equal(tunnelKind(info('client|tracking'), 3, 2), T_ONE);
-  assert.equal(tunnelKind(info('subscribe'), 2, 3), T_NONE);
-  assert.equal(tunnelKind(info('subscribe'), 1, 3), T_ONE, 'an arity error');
-  assert.equal(tunnelKind(info('unsubscribe'), 1, 3), T_NONE);
-  assert.equal(tunnelKind(info('subscribe'), 2, 2), T_LOST);
-  assert.equal(tunnelKind(info('monitor'), 1, 3), T_LOST);
-  assert.equal(tunnelKind(info('client|reply'), 3, 3), T_LOST);
-});
-
-test('tunnel replies: the integer answering a CLIENT ID or GETREDIR is translated back, in its place; nothing once lost', () => {
-  const t = new TunnelReplies((n) => n + 1000);
-  for (const k of [T_ONE, T_ID, T_NONE, T_ONE, T_ID]) t.sent(k);
-  const r = (x: string) => t.reply(Buffer.from(x), 0, x.length)?.toString() ?? null;
-  assert.equal(r(':5\r\n'), null);
-  assert.equal(r(':5\r\n'), ':1005\r\n');
-  assert.equal(r(':5\r\n'), null);
-  assert.equal(r('-ERR x\r\n'), null, 'an error stays an error');
-  t.sent(T_LOST);
-  assert.equal(t.counting, false);
-  t.sent(T_ID);
-  assert.equal(r(':5\r\n'), null);
 });

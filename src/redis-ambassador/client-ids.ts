@@ -3,9 +3,7 @@
  * that client's own connection where a command names a client (CLIENT UNBLOCK, TRACKING REDIRECT, GETREDIR, KILL ID).
  */
 import { parseIntAt } from '../core/resp/scanner.js';
-import { encodeError, encodeInt } from '../core/resp/encode.js';
-import { RespType } from '../core/resp/types.js';
-import { Special, type CommandInfo } from './resp/commands.js';
+import { encodeError } from '../core/resp/encode.js';
 import type { Upstream } from './upstream.js';
 
 /** What the registry needs of a client session. */
@@ -145,66 +143,4 @@ export function killArgsNoMatch(args: Buffer[]): Buffer[] {
   const out = args.slice();
   for (let i = 2; i + 1 < out.length; i += 2) if (out[i].toString('latin1').toLowerCase() === 'id') out[i + 1] = NO_SUCH_ID;
   return out;
-}
-
-/** How a command sent through a tunnel is answered (TunnelReplies.sent). */
-export const T_ONE = 0;
-/** One reply, an integer naming a connection by the node's id (CLIENT ID, GETREDIR): translated back. */
-export const T_ID = 1;
-/** Pushes only (RESP3 (un)subscribe). */
-export const T_NONE = 2;
-/** Replies that cannot be counted from here on (RESP2 pub/sub, MONITOR, CLIENT REPLY). */
-export const T_LOST = 3;
-
-/** How a tunnelled command with `argc` arguments is answered on a connection speaking `proto`. */
-export function tunnelKind(info: CommandInfo, argc: number, proto: number): number {
-  const sp = info.special;
-  if (sp === Special.ClientId || sp === Special.ClientGetRedir) return T_ID;
-  if (sp !== Special.Tunnel) return T_ONE;
-  const n = info.name;
-  if (n === 'client|tracking' || n === 'client|caching') return T_ONE;
-  if (n === 'monitor' || n === 'client|reply' || proto !== 3) return T_LOST;
-  // RESP3 (un)subscribe confirmations are pushes; a SUBSCRIBE without a channel gets an error instead.
-  return argc < 2 && !n.endsWith('unsubscribe') ? T_ONE : T_NONE;
-}
-
-/**
- * The replies of a tunnel, counted while every command gets exactly one that is not a push, so that the integer a
- * CLIENT ID or GETREDIR gets can be translated back to an ambassador id.
- */
-export class TunnelReplies {
-  private sentN = 0;
-  private seen = 0;
-  /** Which replies (by count) to translate. */
-  private readonly ids: number[] = [];
-  private lost = false;
-
-  constructor(private readonly back: (n: number) => number) {}
-
-  /** Can a reply still be told apart (CLIENT ID is answered only then)? */
-  get counting(): boolean {
-    return !this.lost;
-  }
-
-  sent(kind: number): void {
-    if (this.lost || kind === T_NONE) return;
-    if (kind === T_LOST) {
-      this.lost = true;
-      this.ids.length = 0;
-      return;
-    }
-    this.sentN++;
-    if (kind === T_ID) this.ids.push(this.sentN);
-  }
-
-  /** A reply that is not a push, buf[from, to): the frame to relay in its place, or null to relay it as it is. */
-  reply(buf: Buffer, from: number, to: number): Buffer | null {
-    if (this.lost) return null;
-    const k = ++this.seen;
-    if (this.ids.length === 0 || this.ids[0] !== k) return null;
-    this.ids.shift();
-    if (buf[from] !== RespType.Integer) return null;
-    const n = parseIntAt(buf, from + 1, to - 2);
-    return Number.isNaN(n) ? null : encodeInt(this.back(n));
-  }
 }

@@ -14,7 +14,8 @@ import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
 import type { Conn, ConnEvents } from './io/conn.js';
-import { TunnelReplies, killArgsNoMatch, killFilter, trackingArgs, tunnelKind, unblockArgs } from './client-ids.js';
+import { killArgsNoMatch, killFilter, trackingArgs, unblockArgs } from './client-ids.js';
+import { T_LOCAL, TunnelReplies, standIn, tunnelKind } from './tunnel-replies.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -334,8 +335,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (u === null) return false;
     const sp = info.special;
     this.ctx.routed(info, R_DEDICATED);
-    // CLIENT ID goes to the node where its reply can be told apart and translated back (client-ids.ts).
-    const refused = sp === Special.Refuse || (local.isLocal(sp) && !(sp === Special.ClientId && u.tunnelReplies?.counting === true));
+    // A command answered here goes in while its answer can be put in its place among the node's replies.
+    const refused = sp === Special.Refuse || (local.isLocal(sp) && u.tunnelReplies?.answers(sp, () => this.args(buf, start, end)) !== true);
     if (sp !== Special.Reset && !refused) this.intoTunnel(u, info, buf, start, end);
     const inline = this.cmd.inline;
     const frame = inline ? encodeCommand(inline) : buf;
@@ -399,15 +400,25 @@ export class ClientSession implements ReplySink, local.LocalState {
     return true;
   }
 
-  /** A command into tunnel `u`: a REDIRECT's id translated, its reply counted to translate the ids it names (client-ids.ts). */
+  /**
+   * A command into tunnel `u`, its replies counted (tunnel-replies.ts): one the ambassador answers itself is sent as a
+   * stand-in, its answer put in the stand-in's place; a REDIRECT names the redirect client's tunnel (client-ids.ts).
+   */
   private intoTunnel(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): void {
     const clients = this.ctx.clients;
     const tr = (u.tunnelReplies ??= new TunnelReplies((n) => (n > 0 && n === u.serverId ? this.id : clients.fromServer(u, n))));
+    const sp = info.special;
+    const args = () => this.args(buf, start, end);
+    if (local.isLocal(sp)) {
+      const answer = local.answer(sp, this, this.ctx.local, args());
+      this.cmd.inline = standIn(sp, args(), answer);
+      return tr.sent(T_LOCAL, answer);
+    }
     if (info.name === 'client|tracking') {
-      const a = trackingArgs(this.args(buf, start, end), (id) => clients.serverId(id, u.owner, true));
+      const a = trackingArgs(args(), (id) => clients.serverId(id, u.owner, true));
       if (a !== null) this.cmd.inline = a;
     }
-    tr.sent(tunnelKind(info, this.cmd.argc, u.proto));
+    tr.sent(tunnelKind(info, args, this.cmd.argc, this.proto));
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Conn, ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';
 import { MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
 import { freePending, HOOK_HANDSHAKE, HOOK_INTERNAL, HOOK_MARKER, HOOK_NONE, HOOK_SELECT, newPending, type Pending, type ReplySink } from './pending.js';
-import type { TunnelReplies } from './client-ids.js';
+import type { TunnelReplies } from './tunnel-replies.js';
 
 /** What a handshake command must answer: +OK (AUTH, SELECT), +PONG (PING), a map or array (HELLO). */
 const EXPECT_OK = 1;
@@ -115,7 +115,7 @@ export class Upstream {
   closed = false;
   /** A client tunnelled through this connection: bytes are relayed raw both ways. */
   tunnel: ReplySink | null = null;
-  /** The tunnel's replies, counted to translate client ids in them (client-ids.ts). */
+  /** The tunnel's replies, counted to put the ambassador's answers and translated ids in their places (tunnel-replies.ts). */
   tunnelReplies: TunnelReplies | null = null;
   /** The node's id of this connection (CLIENT ID, asked in a dedicated connection's handshake); 0 until known. */
   serverId = 0;

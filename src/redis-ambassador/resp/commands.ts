@@ -33,7 +33,7 @@ export enum Special {
   /** Name a client by id: the ambassador's id is translated to the node's id of that client's connection (client-ids.ts). */
   ClientUnblock,
   ClientKill,
-  /** Its reply names a client by the node's id: translated back inside a tunnel (client-ids.ts). */
+  /** GETREDIR, TRACKINGINFO: the reply names a client by the node's id, translated back inside a tunnel (tunnel-replies.ts). */
   ClientGetRedir,
   Reset,
   Quit,
@@ -88,6 +88,7 @@ const SPECIALS: Record<string, Special> = {
   'client|unblock': Special.ClientUnblock,
   'client|kill': Special.ClientKill,
   'client|getredir': Special.ClientGetRedir,
+  'client|trackinginfo': Special.ClientGetRedir,
   reset: Special.Reset,
   quit: Special.Quit,
   multi: Special.Multi,
@@ -268,7 +269,7 @@ export function tableFromStatic(commands: Record<string, { flags: string[] }>): 
   // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
   const client = commands.client;
   const subs = new Map<string, CommandInfo>();
-  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
+  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir', 'trackinginfo']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
   return new CommandTable(Object.entries(commands).map(([n, c]) => (n === 'client' ? makeInfo(n, c.flags, subs) : makeInfo(n, c.flags))));
 }
 

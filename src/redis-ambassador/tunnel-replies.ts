@@ -1,0 +1,143 @@
+/**
+ * @module A tunnel's replies counted (pushes aside), so that the ambassador's own answers and the client ids it
+ * translates back go in their places among the node's replies (pure).
+ */
+import { parseIntAt } from '../core/resp/scanner.js';
+import { encodeInt } from '../core/resp/encode.js';
+import { RespType } from '../core/resp/types.js';
+import { Special, type CommandInfo } from './resp/commands.js';
+
+/** One reply, relayed as it is. */
+export const T_ONE = 0;
+/** One reply, an integer naming a connection by the node's id (CLIENT GETREDIR): translated back. */
+export const T_ID = 1;
+/** One reply, CLIENT TRACKINGINFO's: its `redirect` id translated back. */
+export const T_INFO = 2;
+/** One reply, replaced by the ambassador's answer (a command it answers itself: the node got a stand-in, `standIn`). */
+export const T_LOCAL = 3;
+/** Pushes only (RESP3 (un)subscribe). */
+export const T_NONE = 4;
+/** CLIENT REPLY ON / OFF / SKIP: which of the next commands get a reply. */
+export const T_REPLY_ON = 5;
+export const T_REPLY_OFF = 6;
+export const T_REPLY_SKIP = 7;
+/** Replies that cannot be counted from here on (RESP2 pub/sub, MONITOR). */
+export const T_LOST = 8;
+
+const REPLY_MODES: Record<string, number> = { on: T_REPLY_ON, off: T_REPLY_OFF, skip: T_REPLY_SKIP };
+
+/** How a tunnelled command (`args` of them, `argc`) is answered on a connection speaking `proto`; not for local commands. */
+export function tunnelKind(info: CommandInfo, args: () => Buffer[], argc: number, proto: number): number {
+  const sp = info.special;
+  if (sp === Special.ClientGetRedir) return info.name === 'client|getredir' ? T_ID : T_INFO;
+  if (sp !== Special.Tunnel) return T_ONE;
+  const n = info.name;
+  if (n === 'client|tracking' || n === 'client|caching') return T_ONE;
+  if (n === 'client|reply') return argc === 3 ? (REPLY_MODES[args()[2].toString('latin1').toLowerCase()] ?? T_ONE) : T_ONE;
+  if (n === 'monitor' || proto !== 3) return T_LOST;
+  // RESP3 (un)subscribe confirmations are pushes; a SUBSCRIBE without a channel gets an error instead.
+  return argc < 2 && !n.endsWith('unsubscribe') ? T_ONE : T_NONE;
+}
+
+const PING = [Buffer.from('PING')];
+
+/**
+ * What the node gets in place of a command the ambassador answers itself (`answer`): one reply's worth, and the
+ * same effect on the tunnel's connection where it matters (its db, its protocol); never the client's credentials.
+ */
+export function standIn(sp: Special, args: Buffer[], answer: Buffer): Buffer[] {
+  if (answer[0] === RespType.Error) return PING;
+  if (sp === Special.Select) return args;
+  if (sp === Special.Hello && args.length > 1) return [args[0], args[1]];
+  return PING;
+}
+
+const REDIRECT_KEY = Buffer.from('$8\r\nredirect\r\n:');
+
+interface Slot {
+  /** Which reply, counted from the tunnel's first. */
+  n: number;
+  kind: number;
+  answer: Buffer | null;
+}
+
+/** The replies of one tunnel, counted while every command's replies can be told apart from pushes. */
+export class TunnelReplies {
+  private sentN = 0;
+  private seen = 0;
+  /** The replies to rewrite, in order. */
+  private readonly slots: Slot[] = [];
+  private off = false;
+  private skip = false;
+  private lost = false;
+  /** A RESP3 (un)subscribe went in: messages may come. */
+  private pubsub = false;
+
+  /** `back` translates a node's connection id to the ambassador's client id. */
+  constructor(private readonly back: (n: number) => number) {}
+
+  /**
+   * Can the ambassador answer this command of its own (`args`) in its place? Only while replies can be told apart,
+   * and never a HELLO 2 once messages may come: they would come as arrays, like replies.
+   */
+  answers(sp: Special, args: () => Buffer[]): boolean {
+    if (this.lost) return false;
+    if (sp !== Special.Hello || !this.pubsub) return true;
+    const a = args();
+    return a.length < 2 || a[1].toString('latin1') !== '2';
+  }
+
+  /** A command went into the tunnel; `answer`: the ambassador's reply to put in its place (T_LOCAL). */
+  sent(kind: number, answer: Buffer | null = null): void {
+    if (this.lost) return;
+    switch (kind) {
+      case T_LOST:
+        this.lost = true;
+        this.slots.length = 0;
+        return;
+      case T_REPLY_ON:
+        this.off = this.skip = false;
+        this.sentN++;
+        return;
+      case T_REPLY_OFF:
+        this.off = true;
+        this.skip = false;
+        return;
+      case T_REPLY_SKIP:
+        if (!this.off) this.skip = true;
+        return;
+      default:
+        break;
+    }
+    if (kind === T_NONE) this.pubsub = true;
+    if (this.off || kind === T_NONE) return;
+    if (this.skip) {
+      this.skip = false;
+      return;
+    }
+    this.sentN++;
+    if (kind !== T_ONE) this.slots.push({ n: this.sentN, kind, answer });
+  }
+
+  /** A reply that is not a push, buf[from, to): the frame to relay in its place, or null to relay it as it is. */
+  reply(buf: Buffer, from: number, to: number): Buffer | null {
+    if (this.lost) return null;
+    const k = ++this.seen;
+    const s = this.slots[0];
+    if (s === undefined || s.n !== k) return null;
+    this.slots.shift();
+    if (s.kind === T_LOCAL) return s.answer;
+    if (s.kind === T_ID) {
+      if (buf[from] !== RespType.Integer) return null;
+      const n = parseIntAt(buf, from + 1, to - 2);
+      return Number.isNaN(n) ? null : encodeInt(this.back(n));
+    }
+    // TRACKINGINFO: flags, redirect, prefixes; no flag is named "redirect", and a prefix is never followed by an integer.
+    const at = buf.indexOf(REDIRECT_KEY, from);
+    if (at < 0 || at >= to) return null;
+    const v = at + REDIRECT_KEY.length;
+    const cr = buf.indexOf(13, v);
+    const n = parseIntAt(buf, v, cr);
+    return Number.isNaN(n) ? null : Buffer.concat([buf.subarray(from, v), Buffer.from(String(this.back(n))), buf.subarray(cr, to)]);
+  }
+}
