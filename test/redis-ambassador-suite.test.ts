@@ -1,7 +1,7 @@
 /**
  * @module Redis's own test suite (the installed server's tests/unit, fetched by scripts/setup.sh) through the
  * ambassador: for the units that exercise what a proxy most easily gets wrong (transactions, busy scripts, blocking
- * commands, pub/sub), every test that passes directly against the master passes through the ambassador, apart from
+ * commands, pub/sub, client-side caching), every test that passes directly against the master passes through the ambassador, apart from
  * the named, documented limits of a read/write-splitting proxy (docs/redis-ambassador.md, "Redis's own test suite").
  * `node scripts/redis-suite.mjs` runs every unit in every mode.
  */
@@ -27,12 +27,15 @@ const CASES: Case[] = [
   { unit: 'unit/functions', modes: ['master'], only: ['/function kill', '/script kill'] },
   { unit: 'unit/type/list', modes: ['master'], only: ['/^BLPOP', '/^BLMPOP_LEFT', '/^BLMOVE', '/^BRPOPLPUSH', '/inside a transaction', '/^MULTI', '/client unblock'] },
   { unit: 'unit/pubsub', modes: ['master'] },
+  { unit: 'unit/tracking', modes: ['master'] },
 ];
 
 /** Passes directly, cannot pass through a proxy that shares upstream connections; each is in the docs with its reason. */
 const EXPECTED: Record<string, string> = {
   'unit/scripting: Script ACL check': 'scripts run as the ambassador\'s upstream user, not the user the client sent AUTH for',
   'unit/scripting: Script ACL check #2': 'the same, for a function',
+  'unit/tracking: Able to redirect to a RESP3 client': 'its redirect client, a RESP2 subscriber, sends HELLO 3 after UNSUBSCRIBE: refused inside its pub/sub tunnel (skipped through it)',
+  'unit/tracking: RESP3 based basic redirect invalidation with client reply off': 'REDIRECT names a RESP3 client that never subscribed: it has no connection of its own to the master for the invalidations (skipped through it)',
   'unit/type/list: MULTI + LPUSH + EXPIRE + DEBUG SLEEP on blocked client, key already expired': 'reads the replication stream with SYNC, which the ambassador refuses (skipped through it)',
 };
 
