@@ -5,12 +5,15 @@
 import { parseIntAt } from '../core/resp/scanner.js';
 import { encodeError } from '../core/resp/encode.js';
 import type { Upstream } from './upstream.js';
+import { Special } from './resp/commands.js';
 
 /** What the registry needs of a client session. */
 export interface Named {
   readonly id: number;
   /** The connection held for this client alone (pinned: MULTI, a blocking command; or its tunnel), if any. */
   readonly dedicatedConn: Upstream | null;
+  /** Close the client's connection now. */
+  destroy(): void;
 }
 
 /** Translates a client id a command names; 0 where there is none (no connection has id 0). */
@@ -143,4 +146,34 @@ export function killArgsNoMatch(args: Buffer[]): Buffer[] {
   const out = args.slice();
   for (let i = 2; i + 1 < out.length; i += 2) if (out[i].toString('latin1').toLowerCase() === 'id') out[i + 1] = NO_SUCH_ID;
   return out;
+}
+
+const ZERO = Buffer.from(':0\r\n');
+const ONE = Buffer.from(':1\r\n');
+
+/**
+ * CLIENT UNBLOCK and KILL ID of client `me` name a client by the ambassador's id. UNBLOCK goes to the node (its
+ * connections are from pool `node`) with the node's id of the named client's own connection there — the one it
+ * blocks on — or with 0 (none, or `held`: it may run on another node); Redis answers. KILL ID closes that client here
+ * (`quit`: it is `me`, closed after the reply), or inside MULTI goes to the node with an id no connection has.
+ * `send`: the arguments to send instead (null: as they are); `reply`: the answer made here (null: send it).
+ */
+export function nameClient<S extends Named>(
+  sp: Special,
+  args: Buffer[],
+  me: S,
+  clients: ClientRegistry<S>,
+  node: unknown,
+  held: boolean,
+  inMulti: boolean,
+): { send: Buffer[] | null; reply: Buffer | null; quit: boolean } {
+  if (sp === Special.ClientUnblock) return { send: unblockArgs(args, (id) => (held ? 0 : clients.serverId(id, node, false))), reply: null, quit: false };
+  const f = killFilter(args);
+  if (f === null) return { send: null, reply: null, quit: false };
+  if (Buffer.isBuffer(f)) return { send: null, reply: f, quit: false };
+  // Inside MULTI it runs at EXEC, on the node, where the answer goes in order.
+  if (inMulti) return { send: killArgsNoMatch(args), reply: null, quit: false };
+  const target = f.id === me.id && f.skipme ? undefined : clients.get(f.id);
+  if (target !== undefined && target !== me) target.destroy();
+  return { send: null, reply: target ? ONE : ZERO, quit: target === me };
 }

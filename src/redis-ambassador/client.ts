@@ -14,8 +14,8 @@ import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
 import type { Conn, ConnEvents } from './io/conn.js';
-import { killArgsNoMatch, killFilter, trackingArgs, unblockArgs } from './client-ids.js';
-import { T_LOCAL, TunnelReplies, standIn, tunnelKind } from './tunnel-replies.js';
+import { nameClient } from './client-ids.js';
+import { intoTunnel } from './tunnel-replies.js';
 
 export type { ProxyContext, ReadPolicy } from './context.js';
 
@@ -27,8 +27,6 @@ const STALL_TUNNEL_RESET = 8;
 const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
-const ZERO = Buffer.from(':0\r\n');
-const ONE = Buffer.from(':1\r\n');
 
 export class ClientSession implements ReplySink, local.LocalState {
   dirty = false;
@@ -170,8 +168,13 @@ export class ClientSession implements ReplySink, local.LocalState {
     }
     if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
     if (sp === Special.ClientUnblock || sp === Special.ClientKill) {
-      const r = this.nameClient(sp, this.args(buf, start, end));
-      if (r !== null) return this.reply(info, r);
+      // Held for a master, it may run on another node, where no connection is the named client's.
+      const r = nameClient(sp, this.args(buf, start, end), this, this.ctx.clients, this.pinned?.owner ?? this.ctx.master, this.held > 0 || this.ctx.noMaster, this.tx.inMulti);
+      if (r.reply !== null) {
+        this.quitting ||= r.quit;
+        return this.reply(info, r.reply);
+      }
+      if (r.send !== null) this.cmd.inline = r.send;
     }
     switch (sp) {
       case Special.Quit:
@@ -337,7 +340,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.ctx.routed(info, R_DEDICATED);
     // A command answered here goes in while its answer can be put in its place among the node's replies.
     const refused = sp === Special.Refuse || (local.isLocal(sp) && u.tunnelReplies?.answers(sp, () => this.args(buf, start, end)) !== true);
-    if (sp !== Special.Reset && !refused) this.intoTunnel(u, info, buf, start, end);
+    if (sp !== Special.Reset && !refused) this.tunnelArgs(u, info, buf, start, end);
     const inline = this.cmd.inline;
     const frame = inline ? encodeCommand(inline) : buf;
     const from = inline ? 0 : start;
@@ -395,57 +398,15 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.mode = MODE_TUNNEL;
     this.pinned = u;
     u.tunnel = this;
-    this.intoTunnel(u, info, buf, start, end);
+    this.tunnelArgs(u, info, buf, start, end);
     u.sendRaw(this.cmd.inline ? encodeCommand(this.cmd.inline) : buf.subarray(start, end));
     return true;
   }
 
-  /**
-   * A command into tunnel `u`, its replies counted (tunnel-replies.ts): one the ambassador answers itself is sent as a
-   * stand-in, its answer put in the stand-in's place; a REDIRECT names the redirect client's tunnel (client-ids.ts).
-   */
-  private intoTunnel(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): void {
-    const clients = this.ctx.clients;
-    const tr = (u.tunnelReplies ??= new TunnelReplies((n) => (n > 0 && n === u.serverId ? this.id : clients.fromServer(u, n))));
-    const sp = info.special;
-    const args = () => this.args(buf, start, end);
-    if (local.isLocal(sp)) {
-      const answer = local.answer(sp, this, this.ctx.local, args());
-      this.cmd.inline = standIn(sp, args(), answer);
-      return tr.sent(T_LOCAL, answer);
-    }
-    if (info.name === 'client|tracking') {
-      const a = trackingArgs(args(), (id) => clients.serverId(id, u.owner, true));
-      if (a !== null) this.cmd.inline = a;
-    }
-    tr.sent(tunnelKind(info, args, this.cmd.argc, this.proto));
-  }
-
-  /**
-   * CLIENT UNBLOCK and KILL ID name a client by the ambassador's id. UNBLOCK goes to the node with the node's id of
-   * that client's own connection there (the one it blocks on), or with 0 (no such client: :0); KILL ID closes that
-   * client here. The reply made here, or null to send the command (rewritten in `cmd.inline`).
-   */
-  private nameClient(sp: Special, args: Buffer[]): Buffer | null {
-    const clients = this.ctx.clients;
-    if (sp === Special.ClientUnblock) {
-      const node = this.pinned?.owner ?? this.ctx.master;
-      // Held for a master, it may run on another node, where no connection is that client's.
-      const held = this.held > 0 || this.ctx.noMaster;
-      this.cmd.inline = unblockArgs(args, (id) => (held ? 0 : clients.serverId(id, node, false))) ?? this.cmd.inline;
-      return null;
-    }
-    const f = killFilter(args);
-    if (f === null || Buffer.isBuffer(f)) return f;
-    // Inside MULTI it runs at EXEC, on the node: with an id no connection has there, it kills nothing.
-    if (this.tx.inMulti) {
-      this.cmd.inline = killArgsNoMatch(args);
-      return null;
-    }
-    const target = f.id === this.id && f.skipme ? undefined : clients.get(f.id);
-    if (target === this) this.quitting = true;
-    else target?.destroy();
-    return target ? ONE : ZERO;
+  /** A command into tunnel `u`, rewritten where it must be (tunnel-replies.ts). */
+  private tunnelArgs(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): void {
+    const a = intoTunnel(u, info, () => this.args(buf, start, end), this.cmd.argc, this, this.ctx);
+    if (a !== null) this.cmd.inline = a;
   }
 
   /** The connection held for this client alone (pinned or its tunnel), if any. */

@@ -1,11 +1,14 @@
 /**
  * @module A tunnel's replies counted (pushes aside), so that the ambassador's own answers and the client ids it
- * translates back go in their places among the node's replies (pure).
+ * translates back go in their places among the node's replies.
  */
 import { parseIntAt } from '../core/resp/scanner.js';
 import { encodeInt } from '../core/resp/encode.js';
 import { RespType } from '../core/resp/types.js';
 import { Special, type CommandInfo } from './resp/commands.js';
+import * as local from './local.js';
+import { trackingArgs, type ClientRegistry, type Named } from './client-ids.js';
+import type { Upstream } from './upstream.js';
 
 /** One reply, relayed as it is. */
 export const T_ONE = 0;
@@ -140,4 +143,29 @@ export class TunnelReplies {
     const n = parseIntAt(buf, v, cr);
     return Number.isNaN(n) ? null : Buffer.concat([buf.subarray(from, v), Buffer.from(String(this.back(n))), buf.subarray(cr, to)]);
   }
+}
+
+/**
+ * A command (`args`, `argc` of them) of client `st` into tunnel `u`, its replies counted: one the ambassador answers
+ * itself goes as a stand-in, its answer put in the stand-in's place; a REDIRECT names the redirect client's tunnel
+ * (client-ids.ts). Returns the arguments to send instead, or null.
+ */
+export function intoTunnel(
+  u: Upstream,
+  info: CommandInfo,
+  args: () => Buffer[],
+  argc: number,
+  st: local.LocalState,
+  ctx: { readonly local: local.LocalConfig; readonly clients: ClientRegistry<Named> },
+): Buffer[] | null {
+  const clients = ctx.clients;
+  const tr = (u.tunnelReplies ??= new TunnelReplies((n) => (n > 0 && n === u.serverId ? st.id : clients.fromServer(u, n))));
+  const sp = info.special;
+  if (local.isLocal(sp)) {
+    const answer = local.answer(sp, st, ctx.local, args());
+    tr.sent(T_LOCAL, answer);
+    return standIn(sp, args(), answer);
+  }
+  tr.sent(tunnelKind(info, args, argc, st.proto));
+  return info.name === 'client|tracking' ? trackingArgs(args(), (id) => clients.serverId(id, u.owner, true)) : null;
 }
