@@ -15,3 +15,4 @@ export * from './prometheus.js';
 export * from './tls.js';
 export * from './chromium.js';
 export * from './resp-fault.js';
+export * from './fuzz.js';
