@@ -61,6 +61,19 @@ test('whiteouts become overlay whiteouts (char 0:0) and .wh..wh..opq marks the d
   assert.ok(!existsSync(join(dir, 'var', 'lib', '.wh..wh..opq')));
 });
 
+test('a whiteout of `..`, `.` or nothing is skipped: it deletes neither the layer, nor its siblings, nor its own directory', async () => {
+  const base = mkdtempSync(join(tmpdir(), 'podkit-unpack-'));
+  const dir = join(base, 'layers', 'this');
+  execFileSync('mkdir', ['-p', dir, join(base, 'layers', 'other')]);
+  writeFileSync(join(base, 'layers', 'other', 'keep'), 'k');
+  writeFileSync(join(base, 'blob'), tarOf([{ name: 'f', data: 'x' }, { name: '.wh...', data: '' }, { name: 'sub/f', data: 'y' }, { name: 'sub/.wh..', data: '' }, { name: 'sub/.wh.', data: '' }]));
+  const { skipped } = await unpackLayer(join(base, 'blob'), dir);
+  assert.deepEqual(skipped, ['.wh...: a whiteout that names no file', 'sub/.wh..: a whiteout that names no file', 'sub/.wh.: a whiteout that names no file']);
+  assert.equal(readFileSync(join(base, 'layers', 'other', 'keep'), 'utf8'), 'k');
+  assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'x');
+  assert.equal(readFileSync(join(dir, 'sub', 'f'), 'utf8'), 'y');
+});
+
 test('hard links, symlinks, owners, modes (setuid too) are kept; device nodes and FIFOs are skipped', async () => {
   const { dir, skipped, diffId } = await unpack(
     [

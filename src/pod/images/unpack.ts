@@ -164,7 +164,12 @@ export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: str
         const base = posix.basename(rel);
         if (!realParents(dir, rel)) skipped.push(`${h.name}: a parent is a symlink`);
         else if (base === '.wh..wh..opq') opaque.push(posix.dirname(rel));
-        else if (base.startsWith('.wh.')) whiteouts.push(posix.join(posix.dirname(rel), base.slice(4)));
+        else if (base.startsWith('.wh.')) {
+          // `.wh...` names `..`: it would delete the layer's parent (every other layer); `.wh.` and `.wh..` the marker's own directory.
+          const gone = base.slice(4);
+          if (gone === '' || gone === '.' || gone === '..') skipped.push(`${h.name}: a whiteout that names no file`);
+          else whiteouts.push(posix.join(posix.dirname(rel), gone));
+        }
         else {
           out = await makeEntry(dir, rel, h, skipped);
           if (out) current = h;
