@@ -11,11 +11,20 @@ export interface Clock {
   after(ms: number, fn: () => void): Timer;
 }
 
+/** setTimeout's longest delay: past it Node fires after 1 ms instead (a 25-day periodSeconds would probe every millisecond). */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Wall clock backed by setTimeout. Every timer the runtime sets is cancelled when its container or pod stops. */
 export const realClock: Clock = {
   now: () => performance.now(),
   after(ms, fn) {
-    const t = setTimeout(fn, Math.max(0, ms));
+    // Longer delays (an int64 terminationGracePeriodSeconds, activeDeadlineSeconds) wait in setTimeout-sized steps.
+    const due = performance.now() + Math.max(0, ms);
+    let t: NodeJS.Timeout;
+    const arm = (left: number): void => {
+      t = setTimeout(() => (left > MAX_TIMEOUT_MS ? arm(due - performance.now()) : fn()), Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+    };
+    arm(Math.max(0, ms));
     return { cancel: () => clearTimeout(t) };
   },
 };

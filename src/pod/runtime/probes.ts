@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { Handler, Probe } from '../spec/types.js';
-import type { Clock, Timer } from './clock.js';
+import { MAX_TIMEOUT_MS, type Clock, type Timer } from './clock.js';
 
 export type ProbeResult = 'success' | 'failure';
 
@@ -16,7 +16,9 @@ export interface ProbeTarget {
   exec(argv: string[], timeoutMs: number): Promise<{ code: number | null; output: string }>;
 }
 
-export async function runHandler(h: Handler & { grpc?: unknown }, target: ProbeTarget, timeoutMs: number): Promise<{ result: ProbeResult; detail: string }> {
+export async function runHandler(h: Handler & { grpc?: unknown }, target: ProbeTarget, timeout: number): Promise<{ result: ProbeResult; detail: string }> {
+  // A timeoutSeconds past ~24.8 days would overflow Node's timers (and fire at once): it means "no timeout" anyway.
+  const timeoutMs = Math.min(timeout, MAX_TIMEOUT_MS);
   const port = (p: number | string) => (typeof p === 'number' ? p : /^\d+$/.test(p) ? Number(p) : (target.ports[p] ?? 0));
   if (h.exec) {
     const r = await target.exec(h.exec.command ?? [], timeoutMs);
