@@ -1,6 +1,7 @@
 /** @module Inject/uninject across multi-document YAML: find pod templates by kind, compute a JSON Patch, apply it to the YAML Document so comments and order survive. */
 import { isMap, isSeq, type Document } from 'yaml';
 import { parseYamlStream } from '../pod/spec/yaml.js';
+import { own } from '../pod/spec/walk.js';
 import { ConfigError, PodkitError } from '../core/errors.js';
 import { ANNOTATION_PREFIX } from './components.js';
 import { diff, parsePointer, type Json, type PatchOp } from './jsonpatch.js';
@@ -49,7 +50,7 @@ export function patchFor(obj: Json, direction: Direction, opts: InjectOptions): 
     const result = { ...obj, items };
     return { ops: diff(obj, result), result };
   }
-  const at = TEMPLATE_PATHS[obj.kind];
+  const at = own(TEMPLATE_PATHS, obj.kind);
   if (!at) return { ops: [], result: obj };
   if (at.length > 0) rejectWorkloadAnnotations(obj);
   let tpl: Json = obj;

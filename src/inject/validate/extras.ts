@@ -3,12 +3,11 @@
  * contexts, resources, tolerations, image pull secrets, host aliases, DNS config. Checked strictly here so a
  * misspelled `runAsNonRoot` is an error, not a silently weaker pod.
  */
-import type { Field } from '../../pod/spec/schema.js';
+import { int64, type Field } from '../../pod/spec/schema.js';
 import type { Issue } from '../../pod/spec/types.js';
 import { isObject, walk } from '../../pod/spec/walk.js';
 
 const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
-const int = (min?: number): Field => ({ t: 'int', min });
 const bool = (): Field => ({ t: 'bool' });
 const obj = (fields: Record<string, Field>): Field => ({ t: 'object', fields });
 const arr = (of: Field): Field => ({ t: 'array', of });
@@ -26,9 +25,9 @@ export const containerSecurityContext = obj({
   privileged: bool(),
   procMount: str({ enum: ['Default', 'Unmasked'] }),
   readOnlyRootFilesystem: bool(),
-  runAsGroup: int(0),
+  runAsGroup: int64(0),
   runAsNonRoot: bool(),
-  runAsUser: int(0),
+  runAsUser: int64(0),
   seLinuxOptions: seLinux,
   seccompProfile: seccomp,
   windowsOptions: windows,
@@ -36,15 +35,15 @@ export const containerSecurityContext = obj({
 
 export const podSecurityContext = obj({
   appArmorProfile: appArmor,
-  fsGroup: int(0),
+  fsGroup: int64(0),
   fsGroupChangePolicy: str({ enum: ['OnRootMismatch', 'Always'] }),
-  runAsGroup: int(0),
+  runAsGroup: int64(0),
   runAsNonRoot: bool(),
-  runAsUser: int(0),
+  runAsUser: int64(0),
   seLinuxChangePolicy: str(),
   seLinuxOptions: seLinux,
   seccompProfile: seccomp,
-  supplementalGroups: arr(int(0)),
+  supplementalGroups: arr(int64(0)),
   supplementalGroupsPolicy: str({ enum: ['Merge', 'Strict'] }),
   sysctls: arr(obj({ name: str({ required: true }), value: str({ required: true }) })),
   windowsOptions: windows,
@@ -52,7 +51,7 @@ export const podSecurityContext = obj({
 
 // limits/requests are maps of resource name → quantity, checked by checkQuantities.
 const resources = obj({ limits: { t: 'any' }, requests: { t: 'any' }, claims: arr(obj({ name: str({ required: true }), request: str() })) });
-const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal', 'Lt', 'Gt'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int() });
+const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal', 'Lt', 'Gt'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int64() });
 
 const req = (f: Field): Field => ({ ...f, required: true });
 const nodeSelectorRequirement = obj({ key: req(str()), operator: req(str({ enum: ['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt'] })), values: arr(str()) });

@@ -1,5 +1,5 @@
 /** @module Field tables for the cluster kinds src/pod/spec does not cover (DaemonSet, ReplicaSet, CronJob, Service, ServiceAccount, Namespace, MutatingWebhookConfiguration). */
-import { objectMeta, podTemplate, workloadSpecs, type Field } from '../../pod/spec/schema.js';
+import { int64, objectMeta, podTemplate, workloadSpecs, type Field } from '../../pod/spec/schema.js';
 
 const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
 const int = (min?: number, max?: number, extra: Partial<Field> = {}): Field => ({ t: 'int', min, max, ...extra }) as Field;
@@ -36,7 +36,7 @@ export const clusterWorkloadSpecs: Record<string, Field> = {
   CronJob: obj({
     schedule: req(str()),
     timeZone: str(),
-    startingDeadlineSeconds: int(0),
+    startingDeadlineSeconds: int64(0),
     concurrencyPolicy: str({ enum: ['Allow', 'Forbid', 'Replace'] }),
     suspend: bool(),
     jobTemplate: req(obj({ metadata: objectMeta, spec: req(workloadSpecs.Job) })),

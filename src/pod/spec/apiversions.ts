@@ -4,6 +4,8 @@
  * server refuses it ("no matches for kind … in version …"). Pure.
  */
 
+import { own } from './walk.js';
+
 /** Served versions of the kinds podkit validates. Kinds not listed here are not checked. */
 const SERVED: Record<string, string[]> = {
   Pod: ['v1'],
@@ -55,12 +57,12 @@ const REMOVED: Record<string, { release: string; use?: Record<string, string> }>
 
 /** Why the API server would refuse `kind` in `apiVersion`, or undefined when it serves it. */
 export function apiVersionError(kind: string, apiVersion: string): string | undefined {
-  const removed = REMOVED[apiVersion];
+  const removed = own(REMOVED, apiVersion);
   if (removed) {
-    const to = removed.use?.[kind] ?? SERVED[kind]?.[0];
+    const to = (removed.use && own(removed.use, kind)) ?? own(SERVED, kind)?.[0];
     return `${apiVersion} was removed in Kubernetes ${removed.release}${to ? `; use apiVersion ${to} for ${kind}` : ''}`;
   }
-  const served = SERVED[kind];
+  const served = own(SERVED, kind);
   if (served && !served.includes(apiVersion)) return `no kind ${kind} is served in version ${JSON.stringify(apiVersion)}; use apiVersion ${served[0]}`;
   return undefined;
 }

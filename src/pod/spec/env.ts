@@ -1,6 +1,7 @@
 /** @module Container environment as Kubernetes builds it: envFrom, then env in order with `$(VAR)` expansion, valueFrom sources. Pure. */
 import type { ConfigMapData, Container, PodPlan } from './types.js';
 import { resourceFieldValue, type NodeCapacity } from './resources.js';
+import { own } from './walk.js';
 
 /**
  * Kubernetes' `$(VAR)` expansion: `$(NAME)` → the value when NAME is defined, else kept as written;
@@ -59,7 +60,7 @@ export function fieldValue(path: string, ctx: PodContext): string | undefined {
       .map((k) => `${k}=${JSON.stringify(m[k])}`)
       .join('\n');
   const sub = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(path);
-  if (sub) return (sub[1] === 'labels' ? p.labels : p.annotations)[sub[2]] ?? '';
+  if (sub) return own(sub[1] === 'labels' ? p.labels : p.annotations, sub[2]) ?? '';
   switch (path) {
     case 'metadata.name':
       return p.name;
@@ -101,7 +102,7 @@ export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string,
     }
     for (const [k, v] of Object.entries(data.data)) env[(ef.prefix ?? '') + k] = v.toString('utf8');
   }
-  const lookup = (name: string) => env[name];
+  const lookup = (name: string) => own(env, name);
   for (const e of c.env ?? []) {
     if (e.valueFrom) {
       const vf = e.valueFrom;
@@ -110,7 +111,8 @@ export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string,
       } else if (vf.configMapKeyRef || vf.secretKeyRef) {
         const kind = vf.configMapKeyRef ? 'configMap' : 'secret';
         const ref = (vf.configMapKeyRef ?? vf.secretKeyRef)!;
-        const v = source(kind, ref.name)?.data[ref.key];
+        const data = source(kind, ref.name)?.data;
+        const v = data && own(data, ref.key);
         if (v !== undefined) env[e.name] = v.toString('utf8');
         else if (!ref.optional) errors.push(`${kind} key "${ref.name}/${ref.key}" not found (env ${e.name})`);
       } else if (vf.resourceFieldRef) {
@@ -129,5 +131,5 @@ export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string,
 
 /** Expand `$(VAR)` in command and args with the container's environment. */
 export function expandArgv(list: readonly string[] | undefined, env: Record<string, string>): string[] {
-  return (list ?? []).map((a) => expand(a, (n) => env[n]));
+  return (list ?? []).map((a) => expand(a, (n) => own(env, n)));
 }

@@ -4,6 +4,7 @@ import { configMap as configMapSchema, objectMeta, persistentVolumeClaim as pvcS
 import { serviceFrom } from './services.js';
 import type { ClaimInfo, ConfigMapData, Container, Issue, JobPlan, Manifest, ObjectMeta, PodPlan, PodSpec, ServiceInfo } from './types.js';
 import { jobPlan } from './job.js';
+import { podCountError, podCounts } from './limits.js';
 import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
 import { parseYamlStream } from './yaml.js';
@@ -202,6 +203,8 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
   const services: ServiceInfo[] = [];
   const claims = new Map<string, ClaimInfo>();
   const jobs = new Map<string, JobPlan>();
+  // Pods of the run that run at once (a Job's at most `parallelism`), against the one node's limit.
+  let running = 0;
   for (const m of objects) {
     if (m.kind === 'Service') {
       const r = serviceFrom(m);
@@ -215,8 +218,17 @@ export function loadManifests(objects: Manifest[], opts: ValidateOptions = { loc
     const ns = m.metadata.namespace ?? 'default';
     if (m.kind === 'ConfigMap' || m.kind === 'Secret') (m.kind === 'ConfigMap' ? configMaps : secrets).set(`${ns}/${m.metadata.name}`, configData(m, ns));
     else if (m.kind === 'PersistentVolumeClaim') claims.set(`${ns}/${m.metadata.name}`, { name: m.metadata.name as string, namespace: ns, source: m.source });
-    else if (m.kind === 'Pod') pods.add(m, ns, m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, m.body.spec as PodSpec);
+    else if (m.kind === 'Pod') {
+      running++;
+      pods.add(m, ns, m.metadata.name ?? `${m.metadata.generateName}${randomSuffix(5)}`, m.metadata, m.body.spec as PodSpec);
+    }
     else if (WORKLOADS.has(m.kind)) {
+      const tooMany = podCountError(m, running);
+      if (tooMany) {
+        issues.push({ severity: 'error', source: m.source, ...tooMany });
+        continue;
+      }
+      running += podCounts(m).atOnce;
       if (m.kind === 'Job') jobs.set(`${ns}/${m.metadata.name}`, jobPlan(m, ns));
       workloadPods(m, ns, claims, pods.add);
     }

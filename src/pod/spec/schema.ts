@@ -2,7 +2,7 @@
 
 export type Schema =
   | { t: 'string'; enum?: readonly string[] }
-  | { t: 'int'; min?: number; max?: number }
+  | { t: 'int'; min?: number; max?: number; bits?: 32 | 64 }
   | { t: 'bool' }
   | { t: 'intOrString' }
   | { t: 'quantity' }
@@ -15,7 +15,9 @@ export type Schema =
 export type Field = Schema & { required?: boolean; ignored?: string };
 
 const str = (extra: Partial<Field> = {}): Field => ({ t: 'string', ...extra }) as Field;
+/** An int32 field (most of Kubernetes' integers); `int64` for the few the API declares int64 (seconds, ids). */
 const int = (min?: number, max?: number, extra: Partial<Field> = {}): Field => ({ t: 'int', min, max, ...extra }) as Field;
+export const int64 = (min?: number, max?: number, extra: Partial<Field> = {}): Field => ({ t: 'int', min, max, bits: 64, ...extra }) as Field;
 const bool = (extra: Partial<Field> = {}): Field => ({ t: 'bool', ...extra }) as Field;
 const map = (extra: Partial<Field> = {}): Field => ({ t: 'map', ...extra }) as Field;
 const anyF = (ignored?: string): Field => ({ t: 'any', ignored });
@@ -36,7 +38,7 @@ export const objectMeta = obj({
   resourceVersion: str({ ignored: 'server-managed' }),
   creationTimestamp: anyF('server-managed'),
   deletionTimestamp: anyF('server-managed'),
-  generation: int(0, undefined, { ignored: 'server-managed' }),
+  generation: int64(0, undefined, { ignored: 'server-managed' }),
   ownerReferences: anyF('no garbage collector locally'),
   finalizers: anyF('no garbage collector locally'),
   managedFields: anyF('server-managed'),
@@ -57,7 +59,7 @@ const handlerFields: Record<string, Field> = {
     httpHeaders: arr(obj({ name: str({ required: true }), value: str({ required: true }) })),
   }),
   tcpSocket: obj({ port: ios({ required: true }), host: str() }),
-  sleep: obj({ seconds: int(0, undefined, { required: true }) }),
+  sleep: obj({ seconds: int64(0, undefined, { required: true }) }),
 };
 
 export const handler = obj(handlerFields);
@@ -70,7 +72,7 @@ export const probe = obj({
   periodSeconds: int(1),
   successThreshold: int(1),
   failureThreshold: int(1),
-  terminationGracePeriodSeconds: int(0),
+  terminationGracePeriodSeconds: int64(0),
 });
 
 export const container = obj({
@@ -168,7 +170,7 @@ export const volume = obj({
         configMap: obj({ name: str(), items: keyToPath, optional: bool() }),
         secret: obj({ name: str(), items: keyToPath, optional: bool() }),
         downwardAPI: obj({ items: downwardAPIItems }),
-        serviceAccountToken: obj({ audience: str(), expirationSeconds: int(600, 2 ** 32), path: str({ required: true }) }),
+        serviceAccountToken: obj({ audience: str(), expirationSeconds: int64(600, 2 ** 32), path: str({ required: true }) }),
         clusterTrustBundle: obj({ name: str(), signerName: str(), labelSelector: anyF(), optional: bool(), path: str({ required: true }) }, { ignored: 'there are no cluster trust bundles locally; nothing is written' }),
         podCertificate: obj(
           { signerName: str({ required: true }), keyType: str({ required: true }), maxExpirationSeconds: int(3600), credentialBundlePath: str(), keyPath: str(), certificateChainPath: str(), userAnnotations: map() },
@@ -194,8 +196,8 @@ export const podSpec = obj({
   ephemeralContainers: anyF('ephemeral containers are not run locally'),
   volumes: arr(volume),
   restartPolicy: str({ enum: ['Always', 'OnFailure', 'Never'] }),
-  terminationGracePeriodSeconds: int(0),
-  activeDeadlineSeconds: int(1),
+  terminationGracePeriodSeconds: int64(0),
+  activeDeadlineSeconds: int64(1),
   shareProcessNamespace: bool(),
   hostNetwork: bool(),
   hostPID: bool({ ignored: NOT_LOCAL }),
@@ -287,7 +289,7 @@ export const workloadSpecs: Record<string, Field> = {
     backoffLimit: int(0),
     backoffLimitPerIndex: int(0, undefined, { ignored: NOT_LOCAL }),
     maxFailedIndexes: int(0, undefined, { ignored: NOT_LOCAL }),
-    activeDeadlineSeconds: int(1),
+    activeDeadlineSeconds: int64(1),
     ttlSecondsAfterFinished: int(0, undefined, { ignored: NOT_LOCAL }),
     completionMode: str({ enum: ['NonIndexed', 'Indexed'] }),
     suspend: bool({ ignored: NOT_LOCAL }),
