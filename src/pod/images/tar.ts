@@ -15,16 +15,33 @@ export interface TarHeader {
   devminor: number;
 }
 
+/** A numeric header field: octal digits between spaces and NULs, or GNU base-256 (top bit set); NaN when it is neither. */
 function num(b: Buffer, off: number, len: number): number {
   if (b[off]! & 0x80) {
-    // GNU base-256: big-endian, the top bit marks it.
+    // GNU base-256: big-endian, the top bit marks it; 0xff leads a negative number, which no field may hold.
+    if (b[off] === 0xff) return NaN;
     let n = b[off]! & 0x7f;
     for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
     return n;
   }
-  const s = b.toString('latin1', off, off + len).replace(/[\0 ].*$/s, '').trim();
-  return s ? parseInt(s, 8) : 0;
+  const s = b.toString('latin1', off, off + len).replace(/^[\0 ]+/, '').replace(/[\0 ].*$/s, '');
+  return /^[0-7]*$/.test(s) ? (s ? parseInt(s, 8) : 0) : NaN;
 }
+
+/** `n` when it is a whole number from 0 to `max`; a ProtocolError naming the field and the entry otherwise. */
+function field(n: number, what: string, name: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (Number.isSafeInteger(n) && n >= 0 && n <= max) return n;
+  throw new ProtocolError(`tar: bad ${what} in the header of ${JSON.stringify(name.slice(0, 200))}`);
+}
+
+/** A pax record's number (decimal digits only, as pax writes them), or the header's own when the record is absent. */
+const paxNum = (pax: Map<string, string>, key: string, own: number): number => {
+  const v = pax.get(key);
+  return v === undefined ? own : /^\d+$/.test(v) ? Number(v) : NaN;
+};
+
+/** uid and gid are 32-bit on Linux. */
+const MAX_ID = 0xffffffff;
 
 const str = (b: Buffer, off: number, len: number) => {
   const end = b.indexOf(0, off);
@@ -79,16 +96,20 @@ function checkHeader(h: Buffer): void {
 function headerOf(h: Buffer, type: string, size: number, meta: EntryMeta): TarHeader {
   const { pax } = meta;
   const prefix = h.toString('latin1', 257, 262) === 'ustar' ? str(h, 345, 155) : '';
+  const name = pax.get('path') ?? meta.longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+  const linkname = pax.get('linkpath') ?? meta.longLink ?? str(h, 157, 100);
+  // A header's own names end at their first NUL; a pax record's would reach the file system with one inside.
+  if (name.includes('\0') || linkname.includes('\0')) throw new ProtocolError(`tar: a pax path or linkpath with a NUL byte (${JSON.stringify(name.slice(0, 200))})`);
   return {
-    name: pax.get('path') ?? meta.longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100)),
+    name,
     type: type === '\0' || type === '7' ? '0' : type,
-    mode: num(h, 100, 8),
-    uid: pax.has('uid') ? Number(pax.get('uid')) : num(h, 108, 8),
-    gid: pax.has('gid') ? Number(pax.get('gid')) : num(h, 116, 8),
-    size: pax.has('size') ? Number(pax.get('size')) : size,
-    linkname: pax.get('linkpath') ?? meta.longLink ?? str(h, 157, 100),
-    devmajor: num(h, 329, 8),
-    devminor: num(h, 337, 8),
+    mode: field(num(h, 100, 8), 'mode', name),
+    uid: field(paxNum(pax, 'uid', num(h, 108, 8)), 'uid', name, MAX_ID),
+    gid: field(paxNum(pax, 'gid', num(h, 116, 8)), 'gid', name, MAX_ID),
+    size: field(paxNum(pax, 'size', size), 'size', name),
+    linkname,
+    devmajor: num(h, 329, 8) || 0,
+    devminor: num(h, 337, 8) || 0,
   };
 }
 
@@ -100,6 +121,7 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
   let meta: { kind: string; parts: Buffer[] } | null = null;
   let next: EntryMeta = { pax: new Map() };
   let done = false;
+  let zeroBlock = false; // the last header block read was all zeros
   const feed = async (buf: Buffer) => {
     let off = 0;
     while (off < buf.length && !done) {
@@ -132,12 +154,16 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
       const h = pending;
       pending = Buffer.alloc(0);
       if (h.every((b) => b === 0)) {
-        done = true; // end-of-archive marker; what follows is padding
-        break;
+        // Two zero blocks end the archive (what follows is padding); one is enough at the very end of the stream.
+        done = zeroBlock;
+        zeroBlock = true;
+        continue;
       }
+      // A lone zero block with entries after it: a tar reader that stops there would see less than one that reads on.
+      if (zeroBlock) throw new ProtocolError('tar: a zero block in the middle of the archive');
       checkHeader(h);
       const type = String.fromCharCode(h[156] || 0x30);
-      const size = num(h, 124, 12);
+      const size = field(num(h, 124, 12), 'size', str(h, 0, 100));
       pad = (512 - (size % 512)) % 512;
       if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
         if (size > 1 << 20) throw new ProtocolError('tar: metadata entry too large');
@@ -155,9 +181,8 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
       if (inData === 0) await sink.end();
     }
   };
-  for await (const chunk of chunks) {
-    await feed(chunk);
-    if (done) break;
-  }
+  // Read to the stream's end even past the end marker: the caller hashes every byte (a layer's DiffID covers the
+  // padding after the marker too, wherever a chunk boundary falls).
+  for await (const chunk of chunks) if (!done) await feed(chunk);
   if (!done && (inData > 0 || pending.length > 0 || meta)) throw new ProtocolError('tar: archive ends in the middle of an entry');
 }
