@@ -5,7 +5,7 @@
 import { existsSync, promises as fsp, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ImageError } from '../../core/errors.js';
+import { describeError, ImageError } from '../../core/errors.js';
 import type { ImageRunConfig, UnpackedImage } from './types.js';
 import { followFile } from './follow.js';
 import { unpackLayer, type UnpackResult } from './unpack.js';
@@ -232,11 +232,13 @@ export class ImageStore {
     // null: none started, or it failed (done again here, where its error is reported); a finished one whose directory
     // went since (rmi in between) is done again too.
     const early = started ? await started.catch(() => null) : null;
-    let got = early !== null && existsSync(dir) ? early : await this.unpackNow(digest);
+    // Its failure names the image and the layer (a tar or gzip error alone says neither).
+    const now = () => this.unpackNow(digest).catch((e: unknown) => Promise.reject(new ImageError('ErrImagePull', `${ref}: layer ${digest}: ${describeError(e)}`, { cause: e })));
+    let got = early !== null && existsSync(dir) ? early : await now();
     if (diffId && got && diffId !== got && started) {
       // An early unpack that disagrees is done again from the stored, verified blob before the image is refused.
       rmSync(dir, { recursive: true, force: true });
-      got = await this.unpackNow(digest);
+      got = await now();
     }
     if (diffId && got && diffId !== got) {
       rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /** @module Unpacking hostile and tricky layers: confinement, whiteouts, opaque directories, links, devices, owners and modes. */
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { tarOf, type TarEntry } from '../../../test/helpers/images.js';
+import { ImageError, ProtocolError } from '../../core/errors.js';
 import { confine, unpackLayer } from './unpack.js';
 
 async function unpack(entries: TarEntry[], gz = true) {
@@ -111,6 +113,22 @@ test('long names (GNU and pax) and a truncated archive', async () => {
   writeFileSync(join(base, 'blob'), t.subarray(0, 1024));
   execFileSync('mkdir', [join(base, 'l')]);
   await assert.rejects(unpackLayer(join(base, 'blob'), join(base, 'l')), /archive ends in the middle of an entry/);
+});
+
+test('an entry the file system refuses, a corrupt gzip stream: catalogue errors naming what failed; the DiffID covers bytes past the end marker', async () => {
+  const long = `${'n'.repeat(300)}/f`; // a 300-byte name (pax path): over the file system's 255
+  await assert.rejects(unpack([{ name: long, data: 'x' }]), (e: Error) => e instanceof ImageError && e.message.startsWith(`cannot unpack "${'n'.repeat(200)}": name too long`));
+  const gz = gzipSync(tarOf([{ name: 'a', data: 'x'.repeat(4000) }]));
+  gz[gz.length - 6] ^= 0xff; // the CRC-32 in the gzip trailer
+  const base = mkdtempSync(join(tmpdir(), 'podkit-unpack-'));
+  writeFileSync(join(base, 'blob'), gz);
+  execFileSync('mkdir', [join(base, 'l')]);
+  await assert.rejects(unpackLayer(join(base, 'blob'), join(base, 'l')), (e: Error) => e instanceof ProtocolError && /^gzip: the layer's compressed bytes are corrupt \(incorrect data check\)/.test(e.message));
+  // A chunk boundary between the two zero blocks of the end marker: the second still counts in the DiffID.
+  const t = tarOf([{ name: 'a', data: 'x' }]);
+  execFileSync('mkdir', [join(base, 'split')]);
+  const r = await unpackLayer((async function* () { yield t.subarray(0, t.length - 512); yield t.subarray(t.length - 512); })(), join(base, 'split'));
+  assert.equal(r.diffId, `sha256:${createHash('sha256').update(t).digest('hex')}`);
 });
 
 test('a zstd layer on a Node without zstd is a clear error', { skip: 'createZstdDecompress' in (await import('node:zlib')) }, async () => {

@@ -8,7 +8,7 @@ import { createReadStream, promises as fsp, lstatSync, mkdirSync, rmSync, type S
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { ImageError } from '../../core/errors.js';
+import { describeError, fileErrorReason, ImageError, PodkitError, ProtocolError } from '../../core/errors.js';
 import { readTar, type TarHeader } from './tar.js';
 
 export interface UnpackResult {
@@ -140,6 +140,15 @@ function applyWhiteouts(dir: string, whiteouts: string[], opaque: string[]): voi
   }
 }
 
+/** A catalogue error for what failed while unpacking the entry `at`: a corrupt gzip stream, or a file the entry could not become. */
+function unpackError(e: unknown, at: string): unknown {
+  if (e instanceof PodkitError) return e;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) return new ProtocolError(`gzip: the layer's compressed bytes are corrupt (${describeError(e)})`, { cause: e });
+  // The errno's words, not Node's message: that repeats the (perhaps 4 KiB long) path.
+  return new ImageError('ErrImagePull', `cannot unpack ${JSON.stringify(at.slice(0, 200))}: ${fileErrorReason(e)}`, { cause: e });
+}
+
 /** Unpacks a layer blob (its file, or its bytes as they come) into the (new, empty) directory `dir`. */
 export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: string): Promise<UnpackResult> {
   const hash = createHash('sha256');
@@ -148,6 +157,7 @@ export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: str
   const opaque: string[] = [];
   let out: fsp.FileHandle | null = null;
   let current: TarHeader | null = null;
+  let at = ''; // the entry being unpacked, for errors
 
   const chunks = async function* () {
     for await (const c of decompressed(blob)) {
@@ -159,6 +169,7 @@ export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: str
     await readTar(chunks(), {
       async entry(h) {
         current = null;
+        at = h.name;
         const rel = confine(h.name);
         if (!rel) return; // the layer's root itself
         const base = posix.basename(rel);
@@ -189,6 +200,8 @@ export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: str
         current = null;
       },
     });
+  } catch (e) {
+    throw unpackError(e, at);
   } finally {
     // A failed unpack (a full disk, a broken archive) closes the file it was writing, or the mount stays busy.
     await (out as fsp.FileHandle | null)?.close().catch(() => undefined);
