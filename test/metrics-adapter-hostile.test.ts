@@ -3,9 +3,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createSocket } from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { freePort, pollUntil } from './helpers/index.js';
+import { freePort, pollUntil, requireBinary } from './helpers/index.js';
+import { decodeRequest, startOtlpReceiver } from './helpers/otlp-receiver.js';
 import { createLogger } from '../src/core/log.js';
 import { start, type Handle } from '../src/metrics-adapter/index.js';
 import { parseExposition } from '../src/metrics-adapter/sources/prom-parse.js';
@@ -13,6 +15,13 @@ import { parseExposition } from '../src/metrics-adapter/sources/prom-parse.js';
 async function scrape(port: number, accept = 'text/plain'): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { accept } });
   return res.text();
+}
+
+/** What `promtool check metrics` (Prometheus' own text parser) says is wrong with an exposition; lint advice left out. */
+function promtoolErrors(text: string): string[] {
+  requireBinary('promtool');
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', maxBuffer: 1 << 26 });
+  return `${r.stdout}${r.stderr}`.split('\n').filter((l) => /error/i.test(l));
 }
 
 describe('metrics-adapter hostile input', () => {
@@ -106,5 +115,69 @@ describe('metrics-adapter hostile input', () => {
     assert.match(om, /^g_up 1e\+308$/m);
     assert.match(om, /^podkit_metrics_adapter_dropped_samples_total\{reason="non_finite"\} 4$/m);
     assert.doesNotThrow(() => parseExposition(om, 'openmetrics'));
+  });
+});
+
+describe('metrics-adapter serving a hostile upstream exposition', () => {
+  let h: Handle;
+  let target: Server;
+  let rx: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  // Exact bytes: OpenMetrics timestamps far in the future and before 1970, a NaN _created; a 0.0.4 body with blanks
+  // around label tokens (Prometheus reads it) next to one with a negative timestamp (Prometheus refuses it).
+  const OM = '# TYPE far gauge\nfar 1 1e300\n# TYPE past gauge\npast 2 -1.5\n# TYPE fine gauge\nfine 3 1700000000.5\n# TYPE c counter\nc_total 4\nc_created NaN\n# EOF\n';
+  const SPACED = 'spaced{ a = "b" ,\tc="d"} 5\n';
+  const NEGATIVE = 'neg 6 -1\n';
+
+  before(async () => {
+    rx = await startOtlpReceiver();
+    target = createServer((req, res) => {
+      if (req.url === '/om') {
+        res.setHeader('content-type', 'application/openmetrics-text; version=1.0.0');
+        res.end(OM);
+      } else res.end(req.url === '/spaced' ? SPACED : NEGATIVE);
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+    const tp = (target.address() as AddressInfo).port;
+    h = await start({
+      doc: {
+        statsd: { listen_tcp: '', listen_udp: '' },
+        sources: ['om', 'spaced', 'negative'].map((name) => ({ name, kind: 'prometheus', url: `http://127.0.0.1:${tp}/${name}` })),
+        outputs: { otlp: { endpoint: rx.url, interval: '100ms' } },
+      },
+      httpBind: { host: '127.0.0.1', port: 0 },
+    });
+  });
+
+  after(async () => {
+    await h?.close();
+    await rx?.close();
+    await new Promise((r) => target?.close(r));
+  });
+
+  test('timestamps no output can carry are dropped with their sample, a bad _created forgotten; promtool reads /metrics', async () => {
+    const text = await scrape(h.httpAddress.port);
+    assert.deepEqual(promtoolErrors(text), []);
+    assert.doesNotMatch(text, /^(far|past)\b/m, 'a 0.0.4 timestamp of 1e+303 or -1500 would fail the whole scrape');
+    assert.match(text, /^fine 3 1700000000500$/m);
+    assert.match(text, /^podkit_metrics_adapter_conflicts_total\{reason="invalid_value"\} [1-9]/m);
+    const om = await scrape(h.httpAddress.port, 'application/openmetrics-text; version=1.0.0');
+    assert.match(om, /^c_total 4$/m);
+    assert.doesNotMatch(om, /^c_created/m);
+    assert.doesNotThrow(() => parseExposition(om, 'openmetrics'));
+  });
+
+  test('blanks around label tokens are read (Prometheus reads them); a negative 0.0.4 timestamp fails that source only', async () => {
+    const text = await scrape(h.httpAddress.port);
+    assert.match(text, /^spaced\{a="b",c="d"\} 5$/m);
+    assert.match(text, /^up\{source="spaced"\} 1$/m);
+    assert.match(text, /^up\{source="negative"\} 0$/m);
+    assert.doesNotMatch(text, /^neg /m);
+  });
+
+  test('OTLP pushes keep going: the same hostile times no longer make the encoder throw', async () => {
+    const got = await pollUntil(() => rx.got.map((r) => decodeRequest(r.body)).find((d) => d.metrics.some((m) => m.name === 'fine')), { what: 'an OTLP push carrying the source families' });
+    const fine = got.metrics.find((m) => m.name === 'fine')!;
+    assert.equal(fine.points[0].time, 1_700_000_000_500_000_000n);
+    assert.ok(!got.metrics.some((m) => m.name === 'far' || m.name === 'past'));
   });
 });

@@ -28,7 +28,19 @@ function cleanLabels(labels: Labels, reserved: string | undefined): Labels {
   return out;
 }
 
+/**
+ * Latest sample time every output can carry, ms: OTLP's unsigned 64-bit nanoseconds (year 2554). 0.0.4 text needs
+ * digits only (Prometheus reads no sign, fraction or exponent there), so nothing negative either.
+ */
+const MAX_TIME_MS = Number(2n ** 64n / 1_000_000n) - 1;
+
+function validTime(ms: unknown): boolean {
+  return typeof ms === 'number' && ms >= 0 && Math.round(ms) <= MAX_TIME_MS;
+}
+
 function validMetric(f: MetricFamily, m: Metric): boolean {
+  // A sample dated before 1970 or past what the outputs can write is dropped (Prometheus' TSDB refuses it anyway).
+  if (m.timestampMs !== undefined && !validTime(m.timestampMs)) return false;
   switch (f.type) {
     case 'histogram':
       return Array.isArray(m.buckets) && m.buckets.length > 0 && m.buckets[m.buckets.length - 1].le === Infinity && m.buckets.every((b, i) => i === 0 || b.le > m.buckets![i - 1].le);
@@ -74,7 +86,9 @@ export function sanitizeForeign(families: Iterable<MetricFamily>, claimed: (name
         continue;
       }
       seen.add(key);
-      metrics.push(labels === m.labels ? m : { ...m, labels });
+      // A start time no output can write (NaN, negative, far future) is forgotten; the sample stays.
+      const created = m.created === undefined || validTime(m.created * 1000) ? m.created : undefined;
+      metrics.push(labels === m.labels && created === m.created ? m : { ...m, labels, created });
     }
     out.push({ ...f0, name, help: typeof f0.help === 'string' ? f0.help : '', metrics });
   }

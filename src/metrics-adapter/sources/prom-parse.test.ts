@@ -43,6 +43,24 @@ test('malformed lines are ProtocolErrors naming the line', () => {
   }
 });
 
+test('blanks around label tokens are read as Prometheus reads them (its lexer skips spaces and tabs there)', () => {
+  const fams = parseExposition('spaced{ a = "b" ,\tc\t=\t"d" , } 1\n', 'prometheus');
+  assert.deepEqual(fams[0].metrics, [{ labels: { a: 'b', c: 'd' }, value: 1 }]);
+});
+
+test('timestamps and values only as Prometheus reads them: 0.0.4 digits-only int64 ms, OpenMetrics finite seconds, Go floats', () => {
+  // Each of these fails a Prometheus scrape of the target; passed on, a 0.0.4 timestamp like -1, 1.5 or 1e+21 would
+  // fail the scrape of the adapter's whole /metrics instead.
+  for (const bad of ['x 1 -1', 'x 1 1.5', 'x 1 1e3', 'x 1 +5', 'x 1 9223372036854775808', 'x 1 99999999999999999999', 'x 0x10', 'x 0b1', 'x 1e400', 'x +NaN', 'x Infinity1', 'x 1_000']) {
+    assert.throws(() => parseExposition(`${bad}\n`, 'prometheus'), ProtocolError, bad);
+  }
+  assert.equal(parseExposition('x 1 9223372036854775807\n')[0].metrics[0].timestampMs, 2 ** 63, 'the largest int64 (as a double)');
+  const vals = parseExposition('a -Inf\nb +inf\nc Infinity\nd nan\ne 1e-400\nf .5\ng 1.\n').map((f) => f.metrics[0].value);
+  assert.deepEqual(vals, [-Infinity, Infinity, Infinity, NaN, 0, 0.5, 1]);
+  assert.equal(parseExposition('# TYPE x gauge\nx 1 -1.5\n# EOF\n', 'openmetrics')[0].metrics[0].timestampMs, -1500);
+  assert.throws(() => parseExposition('# TYPE x gauge\nx 1 NaN\n# EOF\n', 'openmetrics'), ProtocolError);
+});
+
 test('relabel: replace, keep, drop, labeldrop, labelkeep, labelmap with Prometheus semantics', () => {
   const rules = parseRelabelConfigs([
     { source_labels: ['__name__'], regex: 'go_.*', action: 'drop' },

@@ -185,8 +185,12 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
   const labels: Record<string, string> = {};
   if (line[i] === '{') {
     i++;
-    for (;;) {
+    // Blanks (spaces, tabs) may stand between any two tokens inside the braces, as Prometheus' lexer allows.
+    const blanks = () => {
       while (line[i] === ' ' || line[i] === '\t') i++;
+    };
+    for (;;) {
+      blanks();
       if (line[i] === '}') { i++; break; }
       const start = i;
       LABEL_NAME_AT.lastIndex = i;
@@ -194,9 +198,12 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
       if (!nm) throw new ProtocolError(`${where}: bad label name at column ${start + 1}`);
       const lname = nm[0];
       i += lname.length;
-      while (line[i] === ' ') i++;
-      if (line[i] !== '=' || line[i + 1] !== '"') throw new ProtocolError(`${where}: expected ="value" after label ${lname}`);
-      i += 2;
+      blanks();
+      if (line[i] !== '=') throw new ProtocolError(`${where}: expected ="value" after label ${lname}`);
+      i++;
+      blanks();
+      if (line[i] !== '"') throw new ProtocolError(`${where}: expected ="value" after label ${lname}`);
+      i++;
       // Fast path: no escapes before the closing quote.
       const q = line.indexOf('"', i);
       const bs = line.indexOf('\\', i);
@@ -218,7 +225,7 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
       }
       if (lname in labels) throw new ProtocolError(`${where}: duplicate label ${lname}`);
       labels[lname] = v;
-      while (line[i] === ' ') i++;
+      blanks();
       if (line[i] === ',') { i++; continue; }
       if (line[i] === '}') { i++; break; }
       throw new ProtocolError(`${where}: expected , or } in labels`);
@@ -231,20 +238,36 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
   const value = parseNumber(fields[0], where);
   let timestampMs: number | undefined;
   if (fields.length === 2) {
-    const t = Number(fields[1]);
-    if (!Number.isFinite(t)) throw new ProtocolError(`${where}: bad timestamp ${JSON.stringify(fields[1])}`);
+    // As Prometheus reads them: 0.0.4 timestamps are int64 milliseconds written as digits only (no sign, fraction or
+    // exponent); OpenMetrics ones are seconds, any finite number.
+    const t = om ? goFloat(fields[1]) : /^\d{1,19}$/.test(fields[1]) && BigInt(fields[1]) <= INT64_MAX ? Number(fields[1]) : NaN;
+    if (t === undefined || !Number.isFinite(t)) throw new ProtocolError(`${where}: bad timestamp ${JSON.stringify(fields[1])}`);
     timestampMs = om ? t * 1000 : t;
   }
   return { name, labels, value, ...(timestampMs !== undefined ? { timestampMs } : {}) };
 }
 
+const INT64_MAX = 9223372036854775807n;
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const INFINITY = /^[+-]?inf(?:inity)?$/i;
+
+/**
+ * A number as Go's strconv.ParseFloat reads it with Prometheus' restrictions (no hex, no `_`): decimal, `Inf` or
+ * `Infinity` with an optional sign, `NaN` without one, any case. A decimal beyond ±1.8e308 is an error there (not
+ * ±Inf). Undefined for anything else (`0x10`, `1_000`, `Infinity1`, ` 1`), which Number() would have taken.
+ */
+function goFloat(s: string): number | undefined {
+  if (DECIMAL.test(s)) {
+    const v = Number(s);
+    return Number.isFinite(v) ? v : undefined;
+  }
+  if (INFINITY.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
+  return /^nan$/i.test(s) ? NaN : undefined;
+}
+
 function parseNumber(s: string, where: string): number {
-  const l = s.toLowerCase();
-  if (l === '+inf' || l === 'inf') return Infinity;
-  if (l === '-inf') return -Infinity;
-  if (l === 'nan') return NaN;
-  const v = s.trim() === '' ? NaN : Number(s);
-  if (Number.isNaN(v)) throw new ProtocolError(`${where}: bad value ${JSON.stringify(s)}`);
+  const v = goFloat(s);
+  if (v === undefined) throw new ProtocolError(`${where}: bad value ${JSON.stringify(s)}`);
   return v;
 }
 
