@@ -61,6 +61,18 @@ test('timestamps and values only as Prometheus reads them: 0.0.4 digits-only int
   assert.throws(() => parseExposition('# TYPE x gauge\nx 1 NaN\n# EOF\n', 'openmetrics'), ProtocolError);
 });
 
+test('a repeated sample line keeps its first value (Prometheus refuses the second): no bucket or quantile served twice', () => {
+  const body = '# TYPE rpc summary\nrpc{quantile="0.5"} 4773\nrpc_sum 9\nrpc_count 3\nrpc{quantile="0.5"} 1\n# TYPE lat histogram\nlat_bucket{le="1"} 2\nlat_bucket{le="1.0"} 7\nlat_bucket{le="+Inf"} 3\nlat_count 3\nlat_count 4\ng 1\ng 2\n';
+  const fams = parseExposition(body, 'prometheus');
+  assert.deepEqual(clean(fams.map((f) => f.metrics)), clean([
+    [{ labels: {}, quantiles: [{ quantile: 0.5, value: 4773 }], sum: 9, count: 3 }],
+    [{ labels: {}, buckets: [{ le: 1, count: 2 }, { le: Infinity, count: 3 }], count: 3 }],
+    [{ labels: {}, value: 1 }],
+  ]));
+  const text = render(fams, 'prometheus');
+  assert.equal(text.split('\n').filter((l) => l.startsWith('rpc{')).length, 1, text);
+});
+
 test('relabel: replace, keep, drop, labeldrop, labelkeep, labelmap with Prometheus semantics', () => {
   const rules = parseRelabelConfigs([
     { source_labels: ['__name__'], regex: 'go_.*', action: 'drop' },

@@ -156,14 +156,18 @@ function addSample(f: Fam, suffix: string, s: ParsedSample, where: string): void
     series = { labels };
     f.series.set(key, series);
   }
-  if (s.timestampMs !== undefined) series.timestampMs = s.timestampMs;
-  if (suffix === '_created') series.created = s.value;
-  else if (le !== undefined) (series.buckets ??= []).push({ le, count: s.value });
-  else if (quantile !== undefined) (series.quantiles ??= []).push({ quantile, value: s.value });
-  else if (suffix === '_sum') series.sum = s.value;
-  else if (suffix === '_count') series.count = s.value;
+  // A sample line repeated in one body keeps its first value, as Prometheus' scrape does (it refuses the second as
+  // a duplicate); a repeated bucket or quantile must not be served twice.
+  if (s.timestampMs !== undefined) series.timestampMs ??= s.timestampMs;
+  if (suffix === '_created') series.created ??= s.value;
+  else if (le !== undefined) {
+    if (!(series.buckets ??= []).some((b) => b.le === le)) series.buckets.push({ le, count: s.value });
+  } else if (quantile !== undefined) {
+    if (!(series.quantiles ??= []).some((q) => q.quantile === quantile)) series.quantiles.push({ quantile, value: s.value });
+  } else if (suffix === '_sum') series.sum ??= s.value;
+  else if (suffix === '_count') series.count ??= s.value;
   else if (f.type === 'histogram' || f.type === 'summary') throw new ProtocolError(`${where}: unexpected sample for ${f.type} ${f.declared}`);
-  else series.value = f.type === 'info' ? 1 : s.value;
+  else series.value ??= f.type === 'info' ? 1 : s.value;
   if (f.type === 'histogram' || f.type === 'summary') series.buckets ??= f.type === 'histogram' ? [] : undefined;
   if (f.type === 'summary') series.quantiles ??= [];
 }
