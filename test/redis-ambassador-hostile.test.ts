@@ -378,3 +378,96 @@ test('a reset upstream connection is logged as a reset, not as "read EBADF"', { 
   assert.doesNotMatch(amb.logs(), /EBADF/);
   await amb.proc.stop();
 });
+
+/** What a server answers to `bytes` until it closes the connection or says nothing more for a while (it may wait). */
+async function answerUntilQuiet(port: number, bytes: Buffer | string): Promise<{ text: string; closed: boolean }> {
+  const s = connect({ port, host: '127.0.0.1' });
+  const got: Buffer[] = [];
+  let closed = false;
+  let kick = () => {};
+  s.on('data', (c: Buffer) => {
+    got.push(c);
+    kick();
+  });
+  s.on('error', () => {});
+  s.once('close', () => {
+    closed = true;
+    kick();
+  });
+  s.write(bytes);
+  await withTimeout(
+    new Promise<void>((r) => {
+      let t: NodeJS.Timeout | undefined;
+      kick = () => {
+        clearTimeout(t);
+        if (closed) r();
+        else t = setTimeout(r, 300);
+      };
+      kick();
+    }),
+    10_000,
+    'the server closing or going quiet',
+  );
+  s.destroy();
+  return { text: Buffer.concat(got).toString('latin1'), closed };
+}
+
+// Found by differential fuzzing (the same byte streams to redis-server and through the ambassador): each stream as
+// bytes, and what redis-server 7.0 does with it.
+const asRedis: [string, string][] = [
+  ['inline \\v and \\f separate tokens but do not end one', "SET fz:k\vx 1\r\nGET fz:k\vx\r\n'CLIENT'\fSETNAME\f'x'\r\nDEL fz:k\vx\r\n"],
+  ['an inline line with a NUL: Redis never sees its end and waits', 'PING\r\nGET a\0b\r\nPING\r\n'],
+  ['a bulk length with a NUL: Redis waits', '*1\r\n$4\0\r\nPING\r\n'],
+  ['no $ where a bulk is expected, no CR yet: Redis waits for the line', '*1\r\nX'],
+  ['a CR where a bulk is expected', '*1\r\n\r\nPING\r\n'],
+  ['a byte past 0x7f where a bulk is expected: echoed as that byte', '*1\r\n\xff\r\n'],
+  ['a multibulk count below -2^53 is an empty command', '*-9007199254740993\r\nPING\r\n'],
+  ['SELECT past an int, past 2^53, not a long long', 'SELECT 2147483648\r\nSELECT 9007199254740993\r\nSELECT 9223372036854775808\r\nSELECT -1\r\n'],
+  ['HELLO with a protocol version past 2^53', 'HELLO 9223372036854775807\r\nHELLO 9223372036854775808\r\n'],
+  ['HELLO with an option of bytes past 0x7f, and one with a NUL', 'HELLO 2 "x\\xffy"\r\nHELLO 2 "a\\x00b"\r\n'],
+  ['AUTH with 3 arguments', 'AUTH a b c\r\n'],
+  ['a local command with a wrong argument count inside MULTI aborts it', '*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nclient\r\n$7\r\nsetnameM\n*1\r\n$4\r\nEXEC\r\n'],
+];
+
+test('differential findings: streams answered as redis-server answers them (replies, waiting or closing), never forwarded as something else', { timeout: 120_000 }, async () => {
+  const amb = await ambassador(plain.addr);
+  for (const [what, text] of asRedis) {
+    const bytes = Buffer.from(text, 'latin1');
+    const want = await answerUntilQuiet(plain.port, bytes);
+    assert.deepEqual(await answerUntilQuiet(amb.port, bytes), want, what);
+  }
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});
+
+test('POST or Host: as a command (cross-protocol scripting) closes that client at once, as Redis does, and never the connection other clients share', { timeout: 60_000 }, async () => {
+  const debug = await startRedis({ args: ['--enable-debug-command', 'yes'] });
+  const amb = await ambassador(debug.addr);
+  for (const http of ['POST / HTTP/1.1\r\nHost: x\r\n\r\n', resp('host:', 'x').toString('latin1'), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n']) {
+    const want = await answerUntilQuiet(debug.port, `PING\r\n${http}PING\r\n`);
+    assert.equal(want.closed, true);
+    const got = await answerUntilQuiet(amb.port, `PING\r\n${http}PING\r\n`);
+    assert.equal(got.closed, true);
+    assert.doesNotMatch(got.text, /connection lost|PONG\r\n\+PONG/, JSON.stringify(got.text));
+  }
+  // Another client's commands in flight on the shared connection when the POST arrives still get their replies.
+  const outBytes = async () => Number(/podkit_ambassador_bytes_total\{direction="upstream_out"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${amb.http}/metrics`)).text())?.[1]);
+  const a = await rawClient(amb.port);
+  const before = await outBytes();
+  const all = a.send(Buffer.concat([resp('DEBUG', 'SLEEP', '0.5'), resp('ECHO', 'a1')]), 3);
+  await pollUntil(async () => (await outBytes()) > before, { what: 'the DEBUG SLEEP sent', timeoutMs: 10_000 });
+  const sent = await outBytes();
+  const b = connect({ port: amb.port, host: '127.0.0.1' });
+  b.on('error', () => {});
+  let bClosed = false;
+  b.once('close', () => (bClosed = true));
+  b.write('POST / HTTP/1.1\r\n');
+  await pollUntil(async () => bClosed || (await outBytes()) > sent, { what: 'the POST handled', timeoutMs: 10_000 });
+  a.socket.write(resp('ECHO', 'a2'));
+  assert.deepEqual((await withTimeout(all, 10_000, 'the other client’s replies')).map((r) => r.toString()), ['+OK\r\n', '$2\r\na1\r\n', '$2\r\na2\r\n']);
+  a.close();
+  b.destroy();
+  assert.match(amb.logs() + (await (await fetch(`http://127.0.0.1:${amb.http}/metrics`)).text()), /kind="security"/);
+  await amb.proc.stop();
+  await debug.stop();
+});

@@ -28,6 +28,16 @@ const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
 
+/**
+ * `POST` or `Host:` as a command name (compared as Redis's strcasecmp does, up to a NUL): an HTTP request sent to
+ * Redis by cross-protocol scripting, which Redis answers by closing the connection.
+ */
+function crossProtocol(name: Buffer): boolean {
+  const nul = name.indexOf(0);
+  const n = name.toString('latin1', 0, nul < 0 ? name.length : nul).toLowerCase();
+  return n === 'post' || n === 'host:';
+}
+
 export class ClientSession implements ReplySink, local.LocalState {
   dirty = false;
   db = 0;
@@ -149,6 +159,13 @@ export class ClientSession implements ReplySink, local.LocalState {
     const cmd = this.cmd;
     const table = this.ctx.table;
     let info = (cmd.inline ? table.get(cmd.inline[0].toString('latin1')) : table.getBytes(buf, cmd.argStart[0], cmd.argEnd[0])) ?? UNKNOWN;
+    if (info === UNKNOWN && crossProtocol(cmd.inline ? cmd.inline[0] : buf.subarray(cmd.argStart[0], cmd.argEnd[0]))) {
+      // Redis drops such a client at once, with no reply; forwarded, it would drop a connection other clients share.
+      this.ctx.error('security');
+      this.quitting = true;
+      this.conn.destroy();
+      return false;
+    }
     if (info.subs !== null && cmd.argc > 1) {
       const sub = cmd.inline ? cmd.inline[1].toString('latin1') : buf.toString('latin1', cmd.argStart[1], cmd.argEnd[1]);
       info = info.subs.get(sub.toLowerCase()) ?? info;
@@ -161,6 +178,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.mode === MODE_TUNNEL) return this.tunnelCommand(info, buf, start, end);
     // Inside MULTI a local command is queued like any other: a placeholder holds its place, answered at EXEC.
     if (this.mode === MODE_PINNED && this.tx.inMulti && local.isLocal(sp) && sp !== Special.Select) {
+      if (!local.arityOk(sp, cmd.argc)) return this.pinnedCommand(info, buf, start, end);
       const echo = this.tx.queueLocal(sp, this.args(buf, start, end).map((a) => Buffer.from(a)));
       this.ctx.routed(info, R_DEDICATED);
       (this.pinned as Upstream).sendBuf(this.link(info, R_DEDICATED), echo);

@@ -1,6 +1,6 @@
 /** @module Commands the ambassador answers from per-client state: SELECT, AUTH, HELLO, CLIENT SETNAME/GETNAME/SETINFO/ID. */
 import { timingSafeEqual } from 'node:crypto';
-import { parseIntAt } from '../core/resp/scanner.js';
+import { isLongLong, parseIntAt } from '../core/resp/scanner.js';
 import { encodeBulk, encodeError, encodeInt, encodeValue } from '../core/resp/encode.js';
 import { Special } from './resp/commands.js';
 
@@ -30,30 +30,42 @@ function arity(name: string): Buffer {
   return encodeError(`ERR wrong number of arguments for '${name}' command`);
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
+/** The client's bytes compared with a configured secret's (UTF-8) bytes. */
+function same(a: Buffer, b: string): boolean {
   const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return a.length === y.length && timingSafeEqual(a, y);
 }
 
-function checkAuth(cfg: LocalConfig, user: string | null, pass: string): boolean {
+function checkAuth(cfg: LocalConfig, user: Buffer | null, pass: Buffer): boolean {
   if (cfg.clientPassword === undefined) return true;
-  return same(pass, cfg.clientPassword) && (user === null || user === cfg.clientUsername);
+  return same(pass, cfg.clientPassword) && (user === null || user.equals(Buffer.from(cfg.clientUsername)));
 }
+
+/** An argument as Redis's C string functions (strcasecmp, `%s`) see it: its bytes up to the first NUL. */
+function cstr(a: Buffer): string {
+  const nul = a.indexOf(0);
+  return a.toString('latin1', 0, nul < 0 ? a.length : nul);
+}
+
+const NOT_INT = 'ERR value is not an integer or out of range';
 
 export function select(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
   if (args.length !== 2) return arity('select');
-  const n = parseIntAt(args[1], 0, args[1].length);
-  if (Number.isNaN(n)) return encodeError('ERR value is not an integer or out of range');
+  const a = args[1];
+  const n = parseIntAt(a, 0, a.length);
+  // Redis reads a long long, then wants an int, then a db.
+  if (Number.isNaN(n) && !isLongLong(a, 0, a.length)) return encodeError(NOT_INT);
+  if (!(n >= -0x80000000 && n <= 0x7fffffff)) return encodeError('ERR value is out of range, value must between -2147483648 and 2147483647');
   if (n < 0 || n >= cfg.databases) return encodeError('ERR DB index is out of range');
   st.db = n;
   return OK;
 }
 
 export function auth(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer {
-  if (args.length !== 2 && args.length !== 3) return arity('auth');
-  const user = args.length === 3 ? args[1].toString() : null;
-  if (!checkAuth(cfg, user, args[args.length - 1].toString())) return WRONGPASS;
+  if (args.length < 2) return arity('auth');
+  if (args.length > 3) return encodeError('ERR syntax error');
+  const user = args.length === 3 ? args[1] : null;
+  if (!checkAuth(cfg, user, args[args.length - 1])) return WRONGPASS;
   st.authed = true;
   return OK;
 }
@@ -69,7 +81,7 @@ function validName(n: string): boolean {
 
 export function clientSetName(st: LocalState, args: Buffer[]): Buffer {
   if (args.length !== 3) return arity('client|setname');
-  const n = args[2].toString();
+  const n = args[2].toString('latin1');
   if (!validName(n)) return encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
   st.name = n === '' ? null : n;
   return OK;
@@ -82,8 +94,8 @@ export function clientGetName(st: LocalState, args: Buffer[]): Buffer {
 
 export function clientSetInfo(args: Buffer[]): Buffer {
   if (args.length !== 4) return arity('client|setinfo');
-  const attr = args[2].toString().toLowerCase();
-  if (attr !== 'lib-name' && attr !== 'lib-ver') return encodeError(`ERR Unrecognized option '${args[2].toString()}'`);
+  const attr = cstr(args[2]).toLowerCase();
+  if (attr !== 'lib-name' && attr !== 'lib-ver') return encodeError(`ERR Unrecognized option '${cstr(args[2])}'`);
   return OK;
 }
 
@@ -99,7 +111,7 @@ export function hello(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer 
   let i = 1;
   if (args.length > 1) {
     const v = parseIntAt(args[1], 0, args[1].length);
-    if (Number.isNaN(v)) return encodeError('ERR Protocol version is not an integer or out of range');
+    if (Number.isNaN(v) && !isLongLong(args[1], 0, args[1].length)) return encodeError('ERR Protocol version is not an integer or out of range');
     if (v !== 2 && v !== 3) return encodeError('NOPROTO unsupported protocol version');
     proto = v;
     i = 2;
@@ -107,16 +119,16 @@ export function hello(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer 
   let name: string | null | undefined;
   let authed = st.authed;
   for (; i < args.length; i++) {
-    const opt = args[i].toString().toLowerCase();
+    const opt = cstr(args[i]).toLowerCase();
     if (opt === 'auth' && i + 2 < args.length) {
-      if (!checkAuth(cfg, args[i + 1].toString(), args[i + 2].toString())) return WRONGPASS;
+      if (!checkAuth(cfg, args[i + 1], args[i + 2])) return WRONGPASS;
       authed = true;
       i += 2;
     } else if (opt === 'setname' && i + 1 < args.length) {
-      name = args[i + 1].toString();
+      name = args[i + 1].toString('latin1');
       if (!validName(name)) return encodeError('ERR Client names cannot contain spaces, newlines or special characters.');
       i += 1;
-    } else return encodeError(`ERR Syntax error in HELLO option '${args[i].toString()}'`);
+    } else return encodeError(`ERR Syntax error in HELLO option '${cstr(args[i])}'`);
   }
   if (!authed)
     return encodeError(
@@ -152,6 +164,26 @@ export function frameArgs(buf: Buffer, start: number, end: number): Buffer[] {
     p = cr + 2 + len + 2;
   }
   return out;
+}
+
+/**
+ * Whether a local command has an argument count Redis's command table accepts. Inside MULTI one that does not is
+ * sent to Redis as it is: Redis refuses it without running it and aborts the transaction at EXEC.
+ */
+export function arityOk(sp: Special, argc: number): boolean {
+  switch (sp) {
+    case Special.Auth:
+      return argc >= 2;
+    case Special.ClientSetName:
+      return argc === 3;
+    case Special.ClientSetInfo:
+      return argc === 4;
+    case Special.ClientGetName:
+    case Special.ClientId:
+      return argc === 2;
+    default:
+      return true;
+  }
 }
 
 /** Commands answered here from per-client state. */

@@ -12,9 +12,12 @@ export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
 
 const CRLF = Buffer.from('\r\n');
 
-/** `-MSG\r\n`; MSG must start with an error code such as ERR. Newlines are flattened so the frame stays valid. */
+/**
+ * `-MSG\r\n`; MSG must start with an error code such as ERR. MSG is a byte string: client bytes in it (read as
+ * latin1) go back out unchanged, as Redis echoes them. Each CR or LF becomes a space, as in Redis's error replies.
+ */
 export function encodeError(msg: string): Buffer {
-  return Buffer.from(`-${msg.replace(/[\r\n]+/g, ' ')}\r\n`);
+  return Buffer.from(`-${msg.replace(/[\r\n]/g, ' ')}\r\n`, 'latin1');
 }
 
 export function encodeSimple(s: string): Buffer {

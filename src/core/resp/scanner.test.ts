@@ -322,6 +322,53 @@ describe('scanCommand', () => {
     assert.equal(splitArgs('"abc"def'), null);
     assert.equal(splitArgs("'abc"), null);
   });
+  // Found by differential fuzzing against redis-server 7.0 (the expectations are its behaviour).
+  test('splitArgs: \\v and \\f separate tokens but do not end one (sdssplitargs ends a token at space, tab, CR, LF only)', () => {
+    assert.deepEqual(splitArgs('SET\va\vb c'), ['SET\va\vb', 'c']);
+    assert.deepEqual(splitArgs("'CLIENT'\fSETNAME\f'x'"), ['CLIENT', 'SETNAME\fx']);
+    assert.deepEqual(splitArgs('\v\fGET\t"k"\v'), ['GET', 'k']);
+    assert.deepEqual(splitArgs('ECHO a\0b c'), ['ECHO', 'a'], 'a C string ends at its NUL');
+  });
+  const asRedis: [string, string, number | RegExp][] = [
+    // strchr stops at a NUL: Redis never sees the line's end and waits (refusing past 64 KiB).
+    ['an inline line with a NUL', 'GET a\0b\r\n', NEED],
+    ['a multibulk count with a NUL', '*1\0\r\n$4\r\nPING\r\n', NEED],
+    ['a bulk length with a NUL', '*1\r\n$4\0\r\nPING\r\n', NEED],
+    ['a NUL where $ is expected', '*1\r\n\0\r\n', NEED],
+    // Redis reads the line before it looks at its first byte.
+    ['no $ and no CR yet', '*1\r\nX', NEED],
+    ['no $, CR but nothing after it', '*1\r\nX\r', NEED],
+    ['no $, a whole line', '*1\r\nX\r\n', /^Protocol error: expected '\$', got 'X'$/],
+    ['a CR where $ is expected', '*1\r\n\r\n', /^Protocol error: expected '\$', got '\r'$/],
+    ['a byte past 0x7f where $ is expected', '*1\r\n\xff\r\n', /^Protocol error: expected '\$', got '\xff'$/],
+    // string2ll takes any long long: a count below -2^53 is still an empty command.
+    ['a multibulk count of -2^53-1', '*-9007199254740993\r\n', 20],
+    ['a multibulk count of -2^63', '*-9223372036854775808\r\n', 23],
+    ['a multibulk count below -2^63', '*-9223372036854775809\r\n', /^Protocol error: invalid multibulk length$/],
+  ];
+  for (const [what, text, want] of asRedis) {
+    test(`as redis-server reads it: ${what} ${JSON.stringify(text)}`, () => {
+      const st = scanState();
+      const cmd = commandFrame();
+      const b = Buffer.from(text, 'latin1');
+      const r = scanCommand(b, 0, b.length, st, cmd);
+      if (typeof want === 'number') {
+        assert.equal(r, want);
+        if (want > 0) assert.equal(cmd.argc, 0);
+      } else {
+        assert.equal(r, BAD);
+        assert.match(st.error, want);
+      }
+    });
+  }
+  test('a NUL hides a line’s end from Redis until 64 KiB have arrived, then it is "too big"', () => {
+    const st = scanState();
+    for (const [head, msg] of [['GET a\0b\r\n', /too big inline request/], ['*1\0\r\n', /too big mbulk count string/], ['*1\r\n$4\0\r\n', /too big bulk count string/]] as const) {
+      const b = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.alloc(70_000, 0x61)]);
+      assert.equal(scanCommand(b, 0, b.length, st, commandFrame()), BAD, head);
+      assert.match(st.error, msg);
+    }
+  });
 });
 
 test('findByte: the first match in [from, end) only, on both sides of the JS/native switch at 32 bytes', () => {

@@ -220,8 +220,14 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
     st.need = cr + 2;
     return NEED;
   }
-  const n = parseIntAt(buf, pos + 1, cr);
-  if (Number.isNaN(n) || n > 0x7fffffff) return bad(st, 'Protocol error: invalid multibulk length');
+  let n = parseIntAt(buf, pos + 1, cr);
+  if (Number.isNaN(n) || n > 0x7fffffff) {
+    const r = oddHeader(buf, pos, cr, end, st, 'mbulk count');
+    if (r !== 0) return r;
+    // A count below -2^53 is still a long long to Redis: an empty command, like every count <= 0.
+    if (buf[pos + 1] !== 45 || !isLongLong(buf, pos + 1, cr)) return bad(st, 'Protocol error: invalid multibulk length');
+    n = 0;
+  }
   if (n > UNAUTH_MAX_ARGS && st.authRequired) return bad(st, 'Protocol error: unauthenticated multibulk length');
   let p = cr + 2;
   cmd.argc = n > 0 ? n : 0;
@@ -230,7 +236,7 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
       st.need = 0;
       return NEED;
     }
-    if (buf[p] !== 36) return bad(st, `Protocol error: expected '$', got '${String.fromCharCode(buf[p])}'`);
+    if (buf[p] !== 36) return notBulk(buf, p, end, st);
     const c2 = findByte(buf, CR, p + 1, end);
     if (c2 < 0) {
       if (end - p > MAX_INLINE) return bad(st, 'Protocol error: too big bulk count string');
@@ -242,7 +248,7 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
       return NEED;
     }
     const len = parseIntAt(buf, p + 1, c2);
-    if (!(len >= 0) || len > st.maxBulk) return bad(st, 'Protocol error: invalid bulk length');
+    if (!(len >= 0) || len > st.maxBulk) return oddHeader(buf, p, c2, end, st, 'bulk count') || bad(st, 'Protocol error: invalid bulk length');
     if (len > UNAUTH_MAX_BULK && st.authRequired) return bad(st, 'Protocol error: unauthenticated bulk length');
     const body = c2 + 2;
     const stop = body + len;
@@ -262,7 +268,9 @@ export function scanCommand(buf: Buffer, pos: number, end: number, st: ScanState
 }
 
 function scanInline(buf: Buffer, pos: number, end: number, st: ScanState, cmd: CommandFrame): number {
-  const lf = findByte(buf, LF, pos, end);
+  let lf = findByte(buf, LF, pos, end);
+  // Redis finds the newline with strchr: a NUL before it hides it, and Redis waits for one (refusing past 64 KiB).
+  if (lf >= 0 && findByte(buf, 0, pos, lf) >= 0) lf = -1;
   if (lf < 0) {
     if (end - pos > MAX_INLINE) return bad(st, 'Protocol error: too big inline request');
     st.need = 0;
@@ -277,15 +285,59 @@ function scanInline(buf: Buffer, pos: number, end: number, st: ScanState, cmd: C
   return lf + 1;
 }
 
+/**
+ * A `*` or `$` header line that did not parse, read as Redis reads it (slow path: malformed input only). Redis
+ * finds the CR with strchr, so a NUL before it hides it: Redis waits for more and refuses once more than 64 KiB
+ * from the line's start have arrived. NEED or BAD; 0 when the line is simply not a length.
+ */
+function oddHeader(buf: Buffer, from: number, cr: number, end: number, st: ScanState, what: string): number {
+  if (findByte(buf, 0, from, cr) < 0) return 0;
+  if (end - from > MAX_INLINE) return bad(st, `Protocol error: too big ${what} string`);
+  st.need = 0;
+  return NEED;
+}
+
+/**
+ * Where a bulk's `$` is expected and something else is: Redis first waits for the line's CR (and one byte after
+ * it), then answers with the byte it found (CR and LF shown as spaces, as Redis's error replies show them).
+ */
+function notBulk(buf: Buffer, p: number, end: number, st: ScanState): number {
+  const cr = findByte(buf, CR, p, end);
+  if (cr < 0 || cr + 1 >= end) {
+    if (cr < 0 && end - p > MAX_INLINE) return bad(st, 'Protocol error: too big bulk count string');
+    st.need = cr < 0 ? 0 : cr + 2;
+    return NEED;
+  }
+  const r = oddHeader(buf, p, cr, end, st, 'bulk count');
+  if (r === NEED) return r;
+  return bad(st, `Protocol error: expected '$', got '${String.fromCharCode(buf[p])}'`);
+}
+
+/** Whether buf[from, to) is a long long as Redis's string2ll reads it (parseIntAt's form, but up to 2^63). */
+export function isLongLong(buf: Uint8Array, from: number, to: number): boolean {
+  const neg = buf[from] === 45;
+  const d = neg ? from + 1 : from;
+  if (d >= to || to - from > 20) return false;
+  if (to - d === 1 && buf[d] === 48) return !neg;
+  if (buf[d] === 48) return false;
+  for (let i = d; i < to; i++) if (buf[i] < 48 || buf[i] > 57) return false;
+  const v = BigInt(String.fromCharCode(...buf.subarray(d, to)));
+  return v <= (neg ? 2n ** 63n : 2n ** 63n - 1n);
+}
+
 function hexVal(c: string): number {
   return Number.parseInt(c, 16);
 }
+
+const ENDS_TOKEN = ' \t\r\n';
 
 /** Redis's sdssplitargs: whitespace-separated words, "double quotes" with escapes, 'single quotes'. Null on unbalanced quotes. */
 export function splitArgs(line: string): string[] | null {
   const out: string[] = [];
   let i = 0;
-  const n = line.length;
+  // A C string ends at its NUL.
+  const nul = line.indexOf('\0');
+  const n = nul < 0 ? line.length : nul;
   const isSpace = (c: string) => c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\v' || c === '\f';
   while (true) {
     while (i < n && isSpace(line[i])) i++;
@@ -321,7 +373,9 @@ export function splitArgs(line: string): string[] | null {
           break;
         } else cur += line[i];
       } else {
-        if (i >= n || isSpace(line[i])) break;
+        // An unquoted token ends at a space, tab, CR or LF only (sdssplitargs): \v and \f stay in it, though
+        // they separate tokens and may follow a closing quote (isspace).
+        if (i >= n || ENDS_TOKEN.includes(line[i])) break;
         if (line[i] === '"') inq = true;
         else if (line[i] === "'") insq = true;
         else cur += line[i];
