@@ -44,6 +44,14 @@ function header(e: TarEntry, size: number): Buffer {
   return h;
 }
 
+/** One pax extended-header record (`<length> <key>=<value>\n`), its length counting itself. */
+export function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let n = Buffer.byteLength(body) + 1;
+  while (String(n).length + Buffer.byteLength(body) !== n) n = String(n).length + Buffer.byteLength(body);
+  return `${n}${body}`;
+}
+
 /** An uncompressed tar of `entries`, in order, with no normalisation (so tests can write hostile names). */
 export function tarOf(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
@@ -54,13 +62,7 @@ export function tarOf(entries: readonly TarEntry[]): Buffer {
   for (const e of entries) {
     // Names past ustar's 100 bytes go in a pax header, as GNU tar --format=posix writes them.
     if (Buffer.byteLength(e.name) > 100 && e.type !== 'x' && e.type !== 'L') {
-      const rec = (k: string, v: string) => {
-        const body = ` ${k}=${v}\n`;
-        let n = Buffer.byteLength(body) + 1;
-        while (String(n).length + Buffer.byteLength(body) !== n) n = String(n).length + Buffer.byteLength(body);
-        return `${n}${body}`;
-      };
-      push({ name: 'PaxHeader', type: 'x', data: rec('path', e.name) });
+      push({ name: 'PaxHeader', type: 'x', data: paxRecord('path', e.name) });
       push({ ...e, name: e.name.slice(0, 100) });
     } else push(e);
   }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { tarOf, type TarEntry } from '../../../test/helpers/images.js';
+import { paxRecord, tarOf, type TarEntry } from '../../../test/helpers/images.js';
 import { ProtocolError } from '../../core/errors.js';
 import { readTar, type TarHeader } from './tar.js';
 
@@ -38,14 +38,6 @@ async function read(chunks: Buffer[]): Promise<{ headers: TarHeader[]; bytes: nu
   return { headers, bytes };
 }
 
-/** One pax record, its length prefix counting itself. */
-function rec(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let n = Buffer.byteLength(body);
-  while (String(n).length + Buffer.byteLength(body) !== n) n = String(n).length + Buffer.byteLength(body);
-  return `${n}${body}`;
-}
-
 const one: TarEntry[] = [{ name: 'f', data: 'x' }];
 
 test('numeric fields that are not octal, negative, or out of range are refused naming the field and the entry', async () => {
@@ -76,10 +68,10 @@ test('pax size, uid and gid must be decimal digits; a pax path or linkpath with 
     ['path', 'a\0', /pax path or linkpath with a NUL byte/],
     ['linkpath', '\0x', /NUL byte/],
   ] as const) {
-    const t = tarOf([{ name: 'PaxHeader', type: 'x', data: rec(key, value) }, { name: 'f', data: 'x' }]);
+    const t = tarOf([{ name: 'PaxHeader', type: 'x', data: paxRecord(key, value) }, { name: 'f', data: 'x' }]);
     await assert.rejects(read([t]), (e: Error) => e instanceof ProtocolError && why.test(e.message), `${key}=${value}`);
   }
-  const { headers } = await read([tarOf([{ name: 'PaxHeader', type: 'x', data: rec('uid', '70000') + rec('size', '1') }, { name: 'f', data: 'x' }])]);
+  const { headers } = await read([tarOf([{ name: 'PaxHeader', type: 'x', data: paxRecord('uid', '70000') + paxRecord('size', '1') }, { name: 'f', data: 'x' }])]);
   assert.equal(headers[0]!.uid, 70000);
 });
 
@@ -91,7 +83,12 @@ test('two zero blocks end the archive, one does at the very end; one zero block 
   await assert.rejects(read([Buffer.concat([entry, Buffer.alloc(512), tarOf([{ name: 'hidden', data: 'y' }])])]), /a zero block in the middle of the archive/);
 });
 
-test('the reader takes every chunk, past the end marker too, so a hash over its input is the whole stream', async () => {
+test('the reader stops at the end marker, even of an endless input (load of /dev/zero); with toEnd it takes every chunk, so a hash over its input is the whole stream', async () => {
+  const endless = (async function* () {
+    for (;;) yield Buffer.alloc(4096);
+  })();
+  await readTar(endless, { entry: async () => undefined, data: async () => undefined, end: async () => undefined });
+
   // GNU tar pads to 10 KiB records: the end marker is followed by zeros, which a layer's DiffID covers.
   const t = Buffer.concat([tarOf(one), Buffer.alloc(8192)]);
   const want = createHash('sha256').update(t).digest('hex');
@@ -106,6 +103,7 @@ test('the reader takes every chunk, past the end marker too, so a hash over its 
         }
       })(),
       { entry: async () => undefined, data: async () => undefined, end: async () => undefined },
+      { toEnd: true },
     );
     assert.equal(hash.digest('hex'), want, `cut at ${cut}`);
   }

@@ -113,8 +113,12 @@ function headerOf(h: Buffer, type: string, size: number, meta: EntryMeta): TarHe
   };
 }
 
-/** Reads a tar stream, calling `sink` for each entry. Metadata entries (pax, GNU L/K) are folded into the next entry. */
-export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Promise<void> {
+/**
+ * Reads a tar stream, calling `sink` for each entry. Metadata entries (pax, GNU L/K) are folded into the next entry.
+ * It stops at the end marker, or with `toEnd` reads on to the input's end: a caller hashing every byte needs that (a
+ * layer's DiffID covers the padding after the marker too, wherever a chunk boundary falls).
+ */
+export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink, { toEnd = false } = {}): Promise<void> {
   let pending = Buffer.alloc(0);
   let inData = 0; // bytes of entry data still to come
   let pad = 0;
@@ -181,8 +185,9 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink): Pro
       if (inData === 0) await sink.end();
     }
   };
-  // Read to the stream's end even past the end marker: the caller hashes every byte (a layer's DiffID covers the
-  // padding after the marker too, wherever a chunk boundary falls).
-  for await (const chunk of chunks) if (!done) await feed(chunk);
+  for await (const chunk of chunks) {
+    if (!done) await feed(chunk);
+    else if (!toEnd) break;
+  }
   if (!done && (inData > 0 || pending.length > 0 || meta)) throw new ProtocolError('tar: archive ends in the middle of an entry');
 }

@@ -199,7 +199,7 @@ export async function unpackLayer(blob: string | AsyncIterable<Buffer>, dir: str
         out = null;
         current = null;
       },
-    });
+    }, { toEnd: true });
   } catch (e) {
     throw unpackError(e, at);
   } finally {
