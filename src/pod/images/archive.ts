@@ -9,44 +9,80 @@ import { readTar } from './tar.js';
 
 type Kind = 'docker-archive' | 'oci-archive' | 'oci';
 
+/** The largest manifest.json or index.json `load` reads (skopeo's own limit for a docker save manifest.json is 1 MiB). */
+const MAX_JSON = 4 << 20;
+
+const tooLarge = (file: string, what: string) => new UsageError(`${file}: its ${what} is larger than ${MAX_JSON >> 20} MiB`);
+
 /** What `file` is: an OCI layout directory, or a tar holding a docker save (`manifest.json`) or an OCI layout. */
 async function kindOf(file: string): Promise<{ kind: Kind; names: string[] }> {
   if (!existsSync(file)) throw new UsageError(`${file}: no such file or directory`);
   if (statSync(file).isDirectory()) {
     if (!existsSync(join(file, 'oci-layout'))) throw new UsageError(`${file}: a directory to load must be an OCI image layout (it has no oci-layout file)`);
-    return { kind: 'oci', names: namesOfIndex(readFileSync(join(file, 'index.json'), 'utf8')) };
+    const index = join(file, 'index.json');
+    if (!existsSync(index)) throw new UsageError(`${file}: the OCI image layout has no index.json`);
+    if (statSync(index).size > MAX_JSON) throw tooLarge(file, 'index.json');
+    return { kind: 'oci', names: namesOfIndex(readFileSync(index, 'utf8'), file) };
   }
-  let manifest = '';
-  let index = '';
+  const manifest: Buffer[] = [];
+  const index: Buffer[] = [];
   let layout = false;
-  let want: 'm' | 'i' | null = null;
+  let want: Buffer[] | null = null;
+  let bytes = 0;
   await readTar(createReadStream(file) as AsyncIterable<Buffer>, {
     async entry(h) {
       const n = h.name.replace(/^\.\//, '');
-      want = n === 'manifest.json' ? 'm' : n === 'index.json' ? 'i' : null;
+      want = n === 'manifest.json' ? manifest : n === 'index.json' ? index : null;
       if (n === 'oci-layout') layout = true;
     },
     async data(c) {
-      if (want === 'm') manifest += c.toString();
-      if (want === 'i') index += c.toString();
+      if (!want) return;
+      bytes += c.length;
+      if (bytes > MAX_JSON) throw tooLarge(file, want === manifest ? 'manifest.json' : 'index.json');
+      want.push(Buffer.from(c));
     },
     async end() {
       want = null;
     },
   }).catch((e: unknown) => {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${file}: not a docker save tar or an OCI layout tar (${describeError(e)})`);
   });
-  if (manifest && !layout) {
-    const entries = JSON.parse(manifest) as { RepoTags?: string[] | null }[];
-    return { kind: 'docker-archive', names: entries.flatMap((e) => e.RepoTags ?? []) };
-  }
-  if (layout) return { kind: 'oci-archive', names: namesOfIndex(index) };
+  if (manifest.length && !layout) return { kind: 'docker-archive', names: namesOfManifest(Buffer.concat(manifest).toString('utf8'), file) };
+  if (layout) return { kind: 'oci-archive', names: namesOfIndex(Buffer.concat(index).toString('utf8'), file) };
   throw new UsageError(`${file}: not a docker save tar or an OCI layout tar (no manifest.json, no oci-layout)`);
 }
 
-function namesOfIndex(text: string): string[] {
-  const idx = JSON.parse(text || '{}') as { manifests?: { annotations?: Record<string, string> }[] };
-  return (idx.manifests ?? []).map((m) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.['org.opencontainers.image.ref.name'] ?? '').filter(Boolean);
+function parseJson(text: string, file: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file}: its ${what} is not valid JSON (${describeError(e)})`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The image names a docker save manifest.json gives: each item's RepoTags. */
+function namesOfManifest(text: string, file: string): string[] {
+  const items = parseJson(text, file, 'manifest.json');
+  if (!Array.isArray(items) || !items.every((e) => isObject(e) && (e.RepoTags == null || isStrings(e.RepoTags)))) {
+    throw new UsageError(`${file}: its manifest.json is not a docker save manifest (a list of {Config, RepoTags, Layers})`);
+  }
+  return items.flatMap((e: { RepoTags?: string[] | null }) => e.RepoTags ?? []);
+}
+
+/** The image names an OCI index.json gives in its manifests' annotations. */
+function namesOfIndex(text: string, file: string): string[] {
+  const idx = parseJson(text || '{}', file, 'index.json');
+  const manifests = isObject(idx) ? (idx.manifests ?? []) : null;
+  if (!Array.isArray(manifests) || !manifests.every((m) => isObject(m) && (m.annotations === undefined || isObject(m.annotations)))) {
+    throw new UsageError(`${file}: its index.json is not an OCI image index (an object with a list of manifests)`);
+  }
+  return manifests
+    .map((m: { annotations?: Record<string, unknown> }) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.['org.opencontainers.image.ref.name'])
+    .filter((n): n is string => typeof n === 'string' && n !== '');
 }
 
 /** Imports every image `file` holds (as `name` when given) into the store; callers hold the store lock. */
