@@ -109,3 +109,55 @@ test('a timer past setTimeout\'s 2^31-1 ms waits (Node fires such a timer after 
   long.cancel();
   assert.equal(fired, false);
 });
+
+/** `podkit inject`'s refusal, or undefined when it accepted the text. */
+function injectError(text: string): string | undefined {
+  try {
+    injectText(text, { source: 'in.yaml' });
+    return undefined;
+  } catch (e) {
+    assert.equal((e as { exitCode?: number }).exitCode, 2, (e as Error).stack);
+    return (e as Error).message;
+  }
+}
+
+const POD = 'apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers: [{ name: c, image: busybox, command: [sh] }]\n';
+
+test('10,000 levels of nesting are refused at the level past 256 (was: RangeError, exit 1), in a document or in a field', async () => {
+  const inputs = ['['.repeat(10_000) + ']'.repeat(10_000), `a: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}`, `${POD}status: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`];
+  for (const text of inputs) {
+    const [e] = errors(text);
+    assert.match(e.split('\n')[0], /^in\.yaml:\d+:\d+: : YAML: nested more than 256 levels deep$/);
+    // The offending line is shown clipped around the error, the caret under it.
+    const [, line, caret] = e.split('\n');
+    assert.ok(line.length < 170, line);
+    assert.equal(line[caret.indexOf('^')], text.includes('{a:') ? '{' : '[');
+    assert.match(injectError(text)!, /^in\.yaml: document 1: YAML: nested more than 256 levels deep at line \d+, column \d+$/);
+  }
+  // 256 levels are read (and written back by inject) as any other document.
+  assert.deepEqual(errors(`${POD}status: ${'['.repeat(255)}${']'.repeat(255)}\n`), []);
+  const dir = tempDir('podkit-hostile-');
+  const f = join(dir, 'deep.yaml');
+  writeFileSync(f, inputs[0]);
+  for (const args of [['up', '--dry-run', f], ['inject', '-f', f]]) {
+    const r = await runPodkit(args, { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr.trimEnd().split('\n').pop()!, new RegExp(`^podkit (up|inject): ${f}.*nested more than 256 levels deep`));
+  }
+});
+
+test('an alias bomb, an unresolved alias and a merge key of a non-mapping are YAML errors naming the document (were: thrown from toJS, exit 1)', () => {
+  const laughs = `${POD}status:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n${Array.from({ length: 8 }, (_, i) => `  ${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`).join('\n')}\n`;
+  const cases: [string, RegExp][] = [
+    [laughs, /YAML: Excessive alias count indicates a resource exhaustion attack/],
+    ['a: *nope\n', /YAML: Unresolved alias \(the anchor must be set before the alias\): nope/],
+    ['apiVersion: v1\nkind: Pod\nmetadata:\n  <<: 5\n  name: p\n', /YAML: Merge sources must be maps or map aliases/],
+  ];
+  for (const [text, want] of cases) {
+    assert.deepEqual(errors(text), [`in.yaml#1: : ${want.source.replace(/\\/g, '')}`]);
+    assert.match(injectError(text)!, new RegExp(`^in\\.yaml: document 1: ${want.source}$`));
+  }
+  // A merge of mappings is YAML 1.1, as Kubernetes reads it.
+  assert.deepEqual(errors('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: { name: c }\ndata: { <<: { a: b } }\n'), []);
+});

@@ -1,6 +1,6 @@
 /** @module Inject/uninject across multi-document YAML: find pod templates by kind, compute a JSON Patch, apply it to the YAML Document so comments and order survive. */
 import { isMap, isSeq, type Document } from 'yaml';
-import { parseYamlStream } from '../pod/spec/yaml.js';
+import { documentValue, parseYamlStream } from '../pod/spec/yaml.js';
 import { own } from '../pod/spec/walk.js';
 import { ConfigError, PodkitError } from '../core/errors.js';
 import { ANNOTATION_PREFIX } from './components.js';
@@ -125,7 +125,9 @@ export function transformText(text: string, source: string, direction: Direction
   docs.forEach((doc, i) => {
     const where = `${source}: document ${i + 1}`;
     if (doc.errors.length) throw new ConfigError(where, `YAML: ${doc.errors[0].message.split('\n')[0]}`);
-    const value = doc.toJS({ maxAliasCount: 100 }) as Json;
+    const read = documentValue(doc);
+    if (read.error !== undefined) throw new ConfigError(where, `YAML: ${read.error}`);
+    const value = read.value as Json;
     if (value === null || value === undefined) return;
     try {
       const { ops, result } = patchFor(value, direction, opts);

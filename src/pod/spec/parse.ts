@@ -7,7 +7,7 @@ import { jobPlan } from './job.js';
 import { podCountError, podCounts } from './limits.js';
 import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
-import { parseYamlStream } from './yaml.js';
+import { documentValue, parseYamlStream } from './yaml.js';
 
 /** Kinds podkit runs or uses. Anything else is skipped with one warning ("ignored locally"). */
 export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'ConfigMap', 'Secret', 'Service', 'PersistentVolumeClaim'] as const;
@@ -24,8 +24,12 @@ function yamlIssue(e: { message: string; linePos?: [{ line: number; col: number 
   const message = `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
   const pos = e.linePos?.[0];
   if (!pos) return { severity: 'error', path: '', source, message };
-  const line = (text.split('\n')[pos.line - 1] ?? '').replace(/\r$/, '');
-  return { severity: 'error', path: '', source: `${sourceName}:${pos.line}:${pos.col}`, message: `${message}\n  ${line}\n  ${' '.repeat(Math.max(0, pos.col - 1))}^` };
+  const whole = (text.split('\n')[pos.line - 1] ?? '').replace(/\r$/, '');
+  // A long line (a minified or hostile file) is shown as the 100 characters before the error and 60 after.
+  const from = Math.max(0, pos.col - 1 - 100);
+  const line = `${from > 0 ? '…' : ''}${whole.slice(from, pos.col - 1 + 60)}${whole.length > pos.col - 1 + 60 ? '…' : ''}`;
+  const caret = pos.col - 1 - from + (from > 0 ? 1 : 0);
+  return { severity: 'error', path: '', source: `${sourceName}:${pos.line}:${pos.col}`, message: `${message}\n  ${line}\n  ${' '.repeat(Math.max(0, caret))}^` };
 }
 
 export function parseManifests(text: string, sourceName = '<stdin>'): { objects: Manifest[]; issues: Issue[] } {
@@ -38,7 +42,12 @@ export function parseManifests(text: string, sourceName = '<stdin>'): { objects:
     for (const e of d.errors) issues.push(yamlIssue(e, text, sourceName, source));
     for (const w of d.warnings) issues.push({ severity: 'warning', path: '', source, message: `YAML: ${w.message.split('\n')[0]}` });
     if (d.errors.length) return;
-    const body: unknown = d.toJS({ maxAliasCount: 100 });
+    const read = documentValue(d);
+    if (read.error !== undefined) {
+      issues.push({ severity: 'error', path: '', source, message: `YAML: ${read.error}` });
+      return;
+    }
+    const body = read.value;
     if (body === null || body === undefined) return;
     if (!isObject(body)) {
       issues.push({ severity: 'error', path: '', source, message: 'document must be a mapping (a Kubernetes object)' });

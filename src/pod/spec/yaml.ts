@@ -2,7 +2,7 @@
  * @module YAML streams read as Kubernetes reads them (sigs.k8s.io/yaml → go-yaml): the `yaml` library's documents, with
  * the one escape go-yaml accepts in double-quoted strings that YAML 1.2 does not (`\'` → `'`). Pure.
  */
-import { Composer, LineCounter, Parser, type Document, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
+import { Composer, Document, LineCounter, Parser, YAMLParseError, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
 
 type Options = ParseOptions & DocumentOptions & SchemaOptions;
 
@@ -21,16 +21,33 @@ function goYamlEscapes(source: string): string {
   return out;
 }
 
-function fixTokens(token: unknown): void {
-  if (Array.isArray(token)) {
-    for (const t of token) fixTokens(t);
-    return;
+/** Tokens that open a level of nesting. */
+const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
+
+/**
+ * Apply go-yaml's escapes to every double-quoted scalar, walking the tokens without recursion; returns the first
+ * collection nested deeper than `maxDepth` (the composer recurses per level and would overflow the stack).
+ */
+function fixTokens(tokens: unknown[], maxDepth: number): { offset?: number } | undefined {
+  const stack: [unknown, number][] = tokens.map((t) => [t, 0]);
+  while (stack.length) {
+    const [token, depth] = stack.pop()!;
+    if (Array.isArray(token)) {
+      for (const t of token) stack.push([t, depth]);
+      continue;
+    }
+    if (typeof token !== 'object' || token === null) continue;
+    const t = token as { type?: string; source?: string; offset?: number };
+    if (t.type === 'double-quoted-scalar' && typeof t.source === 'string') t.source = goYamlEscapes(t.source);
+    const d = depth + (t.type && COLLECTIONS.has(t.type) ? 1 : 0);
+    if (d > maxDepth) return t;
+    for (const v of Object.values(token)) if (typeof v === 'object' && v !== null) stack.push([v, d]);
   }
-  if (typeof token !== 'object' || token === null) return;
-  const t = token as { type?: string; source?: string };
-  if (t.type === 'double-quoted-scalar' && typeof t.source === 'string') t.source = goYamlEscapes(t.source);
-  for (const v of Object.values(token)) if (typeof v === 'object' && v !== null) fixTokens(v);
+  return undefined;
 }
+
+/** Deeper than any Kubernetes object; the composer, toJS and toString recurse per level, and 256 levels pass even on a 600 KB stack. */
+export const MAX_YAML_DEPTH = 256;
 
 /**
  * Every document of a YAML stream; each error and warning carries `linePos` and a message ending in
@@ -40,8 +57,15 @@ export function parseYamlStream(text: string, options: Options = {}): Document.P
   const lines = new LineCounter();
   const parser = new Parser(lines.addNewLine);
   const tokens = Array.from(parser.parse(text));
-  fixTokens(tokens);
-  const docs = Array.from(new Composer(options).compose(tokens)) as Document.Parsed[];
+  const deep = fixTokens(tokens, MAX_YAML_DEPTH);
+  let docs: Document.Parsed[];
+  if (deep) {
+    // The stream is refused as a whole, as one document with the error where the nesting passes the limit.
+    const doc = new Document(null, options) as Document.Parsed;
+    const at = deep.offset ?? 0;
+    doc.errors.push(new YAMLParseError([at, at + 1], 'IMPOSSIBLE', `nested more than ${MAX_YAML_DEPTH} levels deep`));
+    docs = [doc];
+  } else docs = Array.from(new Composer(options).compose(tokens)) as Document.Parsed[];
   for (const d of docs) {
     for (const e of [...d.errors, ...d.warnings]) {
       const start = lines.linePos(e.pos[0]);
@@ -50,4 +74,16 @@ export function parseYamlStream(text: string, options: Options = {}): Document.P
     }
   }
   return docs;
+}
+
+/**
+ * A document's value, or why it has none: aliases past `maxAliasCount` (a "billion laughs" bomb), a merge key
+ * (`<<`) of something other than a mapping. The library throws these from toJS; they are the input's fault.
+ */
+export function documentValue(doc: Document.Parsed): { value: unknown; error?: undefined } | { error: string } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
 }
