@@ -1,5 +1,5 @@
 /** @module The adapter's series store: StatsD-fed counters, gauges, histograms, summaries and sets, with TTL and cardinality caps. */
-import type { Labels, Metric, MetricFamily } from '../core/metrics/model.js';
+import { stripSuffix, type Labels, type Metric, type MetricFamily } from '../core/metrics/model.js';
 
 export type StoreType = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -82,7 +82,7 @@ interface TtlList {
 export function claimedNames(name: string, type: StoreType | MetricFamily['type']): string[] {
   switch (type) {
     case 'counter': {
-      const base = name.endsWith('_total') ? name.slice(0, -6) : name;
+      const base = stripSuffix(name, '_total');
       return [base, `${base}_total`, `${base}_created`];
     }
     case 'histogram':
@@ -90,7 +90,7 @@ export function claimedNames(name: string, type: StoreType | MetricFamily['type'
     case 'summary':
       return [name, `${name}_sum`, `${name}_count`, `${name}_created`];
     case 'info': {
-      const base = name.endsWith('_info') ? name.slice(0, -5) : name;
+      const base = stripSuffix(name, '_info');
       return [base, `${base}_info`];
     }
     default:

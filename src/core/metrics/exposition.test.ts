@@ -49,6 +49,15 @@ test('OpenMetrics 1.0: counter family without _total, units, info, unknown, _cre
   assert.equal(text.split('# EOF').length, 2);
 });
 
+test('OpenMetrics: a counter named only `_total` (an info only `_info`) keeps it as its family name, never an empty one', () => {
+  // StatsD `_total:14|c` made `# TYPE  counter` / `_total 14`: no family name, an exposition no parser reads.
+  const om = render([
+    { name: '_total', help: '', type: 'counter', metrics: [{ labels: {}, value: 14 }] },
+    { name: '_info', help: '', type: 'info', metrics: [{ labels: { v: '1' } }] },
+  ], 'openmetrics');
+  assert.equal(om, '# HELP _total \n# TYPE _total counter\n_total_total 14\n# HELP _info \n# TYPE _info info\n_info_info{v="1"} 1\n# EOF\n');
+});
+
 test('renderChunks yields one chunk per family, joined equal to render', () => {
   const fams = sample();
   const chunks = [...renderChunks(fams, 'openmetrics')];

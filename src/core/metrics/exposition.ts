@@ -1,5 +1,5 @@
 /** @module Pure writers for Prometheus text 0.0.4 and OpenMetrics 1.0, and Accept negotiation. */
-import type { Labels, Metric, MetricFamily } from './model.js';
+import { stripSuffix, type Labels, type Metric, type MetricFamily } from './model.js';
 
 export type Format = 'prometheus' | 'openmetrics';
 
@@ -50,10 +50,6 @@ function labelText(labels: Labels, extraName?: string, extraValue?: string): str
   for (const k in labels) out += `${out ? ',' : ''}${k}="${escapeLabel(labels[k])}"`;
   if (extraName !== undefined) out += `${out ? ',' : ''}${extraName}="${extraValue}"`;
   return out ? `{${out}}` : '';
-}
-
-function stripSuffix(name: string, suffix: string): string {
-  return name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
 }
 
 /**

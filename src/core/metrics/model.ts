@@ -53,6 +53,14 @@ export function sanitizeName(name: string, label = false): string {
   return s;
 }
 
+/**
+ * `name` without `suffix` (`_total` of a counter, `_info` of an info), the family name OpenMetrics writes. A name that
+ * is only the suffix keeps it: an empty family name (`# TYPE  counter`) is no exposition at all.
+ */
+export function stripSuffix(name: string, suffix: string): string {
+  return name.length > suffix.length && name.endsWith(suffix) ? name.slice(0, -suffix.length) : name;
+}
+
 /** Stable key of a label set, for maps of series. Sorted by name so key order does not matter. */
 export function labelKey(labels: Labels): string {
   const names = Object.keys(labels);
