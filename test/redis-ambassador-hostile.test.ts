@@ -10,7 +10,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { closeRedisClients, freePort, pollUntil, rawClient, resp, startFaultServer, startPodkit, startRedis, stopAll, tempDir, waitForOutput, withTimeout, type FaultServer, type Proc, type RedisNode } from './helpers/index.js';
+import { closeRedisClients, freePort, playStream, pollUntil, rawClient, resp, startFaultServer, startPodkit, startRedis, stopAll, tempDir, waitForOutput, withTimeout, type FaultServer, type Proc, type RedisNode } from './helpers/index.js';
 
 const CLIENT_PASS = 'client-pw-5e1d';
 let plain: RedisNode;
@@ -381,35 +381,8 @@ test('a reset upstream connection is logged as a reset, not as "read EBADF"', { 
 
 /** What a server answers to `bytes` until it closes the connection or says nothing more for a while (it may wait). */
 async function answerUntilQuiet(port: number, bytes: Buffer | string): Promise<{ text: string; closed: boolean }> {
-  const s = connect({ port, host: '127.0.0.1' });
-  const got: Buffer[] = [];
-  let closed = false;
-  let kick = () => {};
-  s.on('data', (c: Buffer) => {
-    got.push(c);
-    kick();
-  });
-  s.on('error', () => {});
-  s.once('close', () => {
-    closed = true;
-    kick();
-  });
-  s.write(bytes);
-  await withTimeout(
-    new Promise<void>((r) => {
-      let t: NodeJS.Timeout | undefined;
-      kick = () => {
-        clearTimeout(t);
-        if (closed) r();
-        else t = setTimeout(r, 300);
-      };
-      kick();
-    }),
-    10_000,
-    'the server closing or going quiet',
-  );
-  s.destroy();
-  return { text: Buffer.concat(got).toString('latin1'), closed };
+  const r = await playStream(port, [Buffer.from(bytes)], 20, 300);
+  return { text: r.out.toString('latin1'), closed: r.closed };
 }
 
 // Found by differential fuzzing (the same byte streams to redis-server and through the ambassador): each stream as

@@ -16,3 +16,4 @@ export * from './tls.js';
 export * from './chromium.js';
 export * from './resp-fault.js';
 export * from './fuzz.js';
+export * from './resp-streams.js';
