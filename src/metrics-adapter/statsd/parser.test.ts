@@ -110,18 +110,24 @@ describe('statsd parser', () => {
       ['a,k=v:1|c|#x:y', 'mixed_tagging_styles'],
       ['a:1|c|c', 'malformed_container_id'],
       ['a:1|c|1|2|3|4|5|6|7', 'malformed_component'],
+      // statsd_exporter drops the sample when ParseInt refuses the |T timestamp (a counter must not move here only).
+      ['a:1|c|Tabc', 'malformed_timestamp'],
+      ['a:1|c|T', 'malformed_timestamp'],
+      ['a:1|c|T9223372036854775808', 'malformed_timestamp'],
+      ['a:1|c|T1.5', 'malformed_timestamp'],
     ];
     for (const [line, reason] of cases) {
       const c = parse(line);
       assert.deepEqual(c.errors, [reason], line);
       assert.equal(c.samples.length, 0, line);
     }
-    // Counted but kept, as statsd_exporter keeps them: an unreadable rate (rate 1), @0 (rate 1), a bad timestamp.
+    // Counted but kept, as statsd_exporter keeps them: an unreadable rate (rate 1), @0 (rate 1); any int64 timestamp.
     const kept: Array<[string, ParseErrorReason[], number]> = [
       ['a:1|c|@x', ['invalid_sample_factor'], 1],
       ['a:1|c|@0', [], 1],
       ['a:1|c|@2', [], 2],
-      ['a:1|c|Tabc', ['malformed_timestamp'], 1],
+      ['a:1|c|T-9223372036854775808', [], 1],
+      ['a:1|c|T+1656581400', [], 1],
     ];
     for (const [line, errors, rate] of kept) {
       const c = parse(line);

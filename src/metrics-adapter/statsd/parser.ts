@@ -55,6 +55,13 @@ export function own(s: string): string {
 const VALUE_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INT_RE = /^[+-]?\d+$/;
 
+/** What Go's strconv.ParseInt(s, 10, 64) accepts: an optional sign, decimal digits, within int64. */
+function isInt64(s: string): boolean {
+  if (!INT_RE.test(s)) return false;
+  const n = BigInt(s);
+  return n >= -9223372036854775808n && n <= 9223372036854775807n;
+}
+
 function parseNumber(s: string): number | undefined {
   if (!VALUE_RE.test(s)) return undefined;
   const n = Number(s);
@@ -328,8 +335,9 @@ function parseSample(name: string, text: string, from: number, baseTags: Tags, d
       tags ??= [];
       tags.push(['container_id', text.slice(k + 3, next)]);
     } else if (c0 === 84 /* T */) {
-      // Validated and ignored; a malformed one is counted and the sample kept (statsd_exporter's handling).
-      if (!INT_RE.test(text.slice(k + 2, next))) sink.error('malformed_timestamp');
+      // Validated and ignored, as statsd_exporter does: a timestamp Go's ParseInt refuses (not an int64) drops the
+      // sample, counted.
+      if (!isInt64(text.slice(k + 2, next))) return sink.error('malformed_timestamp');
     } else return sink.error('invalid_sample_factor');
     k = next;
   }

@@ -264,7 +264,7 @@ describe("statsd_exporter's test tables", () => {
     assert.equal(store.collect().find((f) => f.name === 'bytes_obj')!.metrics[0].sum, 1024);
   });
 
-  test('a malformed |T timestamp is counted and the sample kept', () => {
-    assert.deepEqual(run('foo:1|c|Tabc').got, { foo: [[{}, 1]] });
+  test('a malformed |T timestamp drops its sample, counted (pkg/line: `continue samples`); the next line still counts', () => {
+    assert.deepEqual(run('foo:1|c|Tabc\nfoo:2|c|T1656581400').got, { foo: [[{}, 2]] });
   });
 });
