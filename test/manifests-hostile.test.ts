@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandArgv, loadManifests, parseManifests, resolveEnv, type PodPlan } from '../src/pod/spec/index.js';
+import { documentValue, parseYamlStream } from '../src/pod/spec/yaml.js';
 import { injectText } from '../src/inject/index.js';
 import { realClock } from '../src/pod/runtime/clock.js';
 import { runPodkit, tempDir } from './helpers/index.js';
@@ -160,4 +161,18 @@ test('an alias bomb, an unresolved alias and a merge key of a non-mapping are YA
   }
   // A merge of mappings is YAML 1.1, as Kubernetes reads it.
   assert.deepEqual(errors('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  <<: { name: c }\ndata: { <<: { a: b } }\n'), []);
+});
+
+test('plain scalars read as go-yaml v2 reads them for Kubernetes: 12:30 and E1 are strings (were: the number 750 and NaN, refused as "must be a string")', () => {
+  const pod = 'apiVersion: v1\nkind: Pod\nmetadata: { name: p, labels: { e: E1, t: 12:30 } }\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, 1:20]\n    env: [{ name: E1, value: e5 }, { name: AT, value: 1:20:30 }, { name: DOT, value: . }]\n';
+  assert.deepEqual(errors(pod), []);
+  const p = parseManifests(pod, 'in.yaml');
+  const c = (p.objects[0].body.spec as { containers: { command: string[]; env: { name: string; value: string }[] }[] }).containers[0];
+  assert.deepEqual(c.command, ['sleep', '1:20']);
+  assert.deepEqual(c.env, [{ name: 'E1', value: 'e5' }, { name: 'AT', value: '1:20:30' }, { name: 'DOT', value: '.' }]);
+  assert.deepEqual(p.objects[0].metadata.labels, { e: 'E1', t: '12:30' });
+  // Numbers stay numbers: 1e3, .5, 0x1F, 017 (octal), 1_000, and y/off are booleans, as in go-yaml v2.
+  const [doc] = parseYamlStream('[1e3, .5, 0x1F, 017, 1_000, y, off, E1, 1:20]\n', { version: '1.1' });
+  assert.deepEqual(documentValue(doc), { value: [1000, 0.5, 31, 15, 1000, true, false, 'E1', '1:20'] });
+  assert.equal(injectText(pod, { source: 'in.yaml' }), pod);
 });

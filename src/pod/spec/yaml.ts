@@ -21,6 +21,22 @@ function goYamlEscapes(source: string): string {
   return out;
 }
 
+type Tag = { tag: string; format?: string; test?: RegExp };
+const FLOAT = 'tag:yaml.org,2002:float';
+
+/**
+ * The YAML 1.1 schema as go-yaml v2 resolves plain scalars: no base-60 numbers (`1:20` and `12:30` are strings), and
+ * a float needs a digit before its exponent (`E1`, `e5`, `.` are strings, where the schema made them NaN).
+ */
+function goYamlTags(tags: Tag[]): Tag[] {
+  return tags
+    .filter((t) => t.format !== 'TIME')
+    .map((t) => {
+      if (t.tag !== FLOAT || !t.test || t.test.source.includes('inf')) return t;
+      return { ...t, test: t.format === 'EXP' ? /^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$/ : /^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/ };
+    });
+}
+
 /** Tokens that open a level of nesting. */
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
@@ -65,7 +81,7 @@ export function parseYamlStream(text: string, options: Options = {}): Document.P
     const at = deep.offset ?? 0;
     doc.errors.push(new YAMLParseError([at, at + 1], 'IMPOSSIBLE', `nested more than ${MAX_YAML_DEPTH} levels deep`));
     docs = [doc];
-  } else docs = Array.from(new Composer(options).compose(tokens)) as Document.Parsed[];
+  } else docs = Array.from(new Composer({ ...options, customTags: goYamlTags as unknown as SchemaOptions['customTags'] }).compose(tokens)) as Document.Parsed[];
   for (const d of docs) {
     for (const e of [...d.errors, ...d.warnings]) {
       const start = lines.linePos(e.pos[0]);
