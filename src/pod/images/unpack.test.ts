@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { tarOf, type TarEntry } from '../../../test/helpers/images.js';
+import { paxRecord, tarOf, type TarEntry } from '../../../test/helpers/images.js';
 import { ImageError, ProtocolError } from '../../core/errors.js';
 import { confine, unpackLayer } from './unpack.js';
 
@@ -74,6 +74,33 @@ test('a whiteout of `..`, `.` or nothing is skipped: it deletes neither the laye
   assert.equal(readFileSync(join(base, 'layers', 'other', 'keep'), 'utf8'), 'k');
   assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'x');
   assert.equal(readFileSync(join(dir, 'sub', 'f'), 'utf8'), 'y');
+});
+
+test('many whiteouts are links of one 0/0 device (a process each made 2000 take a minute); opaque directories with odd names are all marked', async () => {
+  const odd = ['a\nb', 'c\\d', 'e=f', 'ü', ' sp', '"q"'];
+  const { dir } = await unpack([
+    ...Array.from({ length: 300 }, (_, i) => ({ name: `gone/.wh.f${i}`, data: '' })),
+    ...odd.flatMap((d) => [{ name: `${d}/`, type: '5' as const }, { name: `${d}/.wh..wh..opq`, data: '' }]),
+    { name: 'x/.wh..wh..opq', data: '' },
+    { name: 'x/.wh..wh..opq', data: '' },
+  ]);
+  const ino = lstatSync(join(dir, 'gone', 'f0')).ino;
+  for (let i = 0; i < 300; i++) {
+    const st = lstatSync(join(dir, 'gone', `f${i}`));
+    assert.ok(st.isCharacterDevice() && st.rdev === 0 && st.ino === ino && st.nlink === 300, `f${i}`);
+  }
+  for (const d of [...odd, 'x']) assert.equal(execFileSync('getfattr', ['--only-values', '-n', 'trusted.overlay.opaque', join(dir, d)], { encoding: 'utf8' }), 'y', d);
+  assert.deepEqual(readdirSync(dir).sort(), [...odd, 'gone', 'x'].sort(), 'no device left over');
+});
+
+test('a path past PATH_MAX is refused at once, a whiteout the file system refuses is an ImageError, and skipped lists 100 entries and a count', async () => {
+  const deep = `${'d/'.repeat(2100)}f`; // 4201 bytes
+  await assert.rejects(unpack([{ name: deep, type: '6' }]), (e: Error) => e instanceof ImageError && e.message === `cannot unpack "${deep.slice(0, 200)}": name too long`);
+  await assert.rejects(unpack([{ name: 'PaxHeader', type: 'x', data: paxRecord('linkpath', 'x'.repeat(5000)) }, { name: 's', type: '2' }]), /cannot unpack "s": name too long/);
+  await assert.rejects(unpack([{ name: `d/.wh.${'w'.repeat(300)}`, data: '' }]), (e: Error) => e instanceof ImageError && e.message === `cannot make the whiteout "d/${'w'.repeat(198)}": name too long`);
+  const { skipped } = await unpack(Array.from({ length: 150 }, (_, i) => ({ name: `p${i}`, type: '6' as const })));
+  assert.equal(skipped.length, 101);
+  assert.deepEqual(skipped.slice(99), ['p99: FIFO', 'and 50 more']);
 });
 
 test('hard links, symlinks, owners, modes (setuid too) are kept; device nodes and FIFOs are skipped', async () => {
