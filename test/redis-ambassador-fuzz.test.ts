@@ -11,6 +11,9 @@ import { start, type Handle } from '../src/redis-ambassador/index.js';
 
 const SEED = 20261204;
 const LANES = 4;
+/** Lanes 2 and 3 require a password (requirepass directly, --client-password-file through the ambassador). */
+const PASSWORD = 'fuzz-pw';
+const locked = (lane: number) => lane >= 2;
 const PER_LANE = 75;
 
 const ambs: Handle[] = [];
@@ -22,9 +25,10 @@ after(async () => {
 });
 
 /** What a node holds: keys per db, and every key's value and whether it expires. Flushed afterwards. */
-async function contents(node: RedisNode): Promise<string> {
+async function contents(node: RedisNode, password?: string): Promise<string> {
   const c = await rawClient(node.port);
   try {
+    if (password !== undefined) await c.send(resp('AUTH', password), 1);
     const [info] = await c.send(resp('INFO', 'keyspace'), 1);
     const dbs = info.toString('latin1').split('\r\n').filter((l) => /^db\d+:/.test(l));
     const out = dbs.map((l) => l.replace(/,avg_ttl=\d+/, ''));
@@ -56,25 +60,27 @@ interface Outcome {
   ambData: string;
 }
 
-async function runCase(direct: RedisNode, behind: RedisNode, amb: Handle, pieces: Buffer[]): Promise<Outcome> {
+async function runCase(direct: RedisNode, behind: RedisNode, amb: Handle, pieces: Buffer[], password?: string): Promise<Outcome> {
   const [d, a] = await Promise.all([playStream(direct.port, pieces), playStream(amb.address.port, pieces)]);
-  const [directData, ambData] = await Promise.all([contents(direct), contents(behind)]);
+  const [directData, ambData] = await Promise.all([contents(direct, password), contents(behind)]);
   return { direct: comparable(d.out), amb: comparable(a.out), directClosed: d.closed, ambClosed: a.closed, directData, ambData };
 }
 
 const same = (o: Outcome) => o.direct === o.amb && o.directClosed === o.ambClosed && o.directData === o.ambData;
 
-test(`${LANES * PER_LANE} seeded hostile streams, split at random points: the ambassador answers, closes and leaves data exactly as redis-server does; another client is never disturbed`, { timeout: 300_000 }, async () => {
+test(`${LANES * PER_LANE} seeded hostile streams, split at random points, half of them to a server that wants a password: the ambassador answers, closes and leaves data exactly as redis-server does; another client is never disturbed`, { timeout: 300_000 }, async () => {
   const failures: string[] = [];
   let ran = 0;
   await Promise.all(
     Array.from({ length: LANES }, async (_, lane) => {
-      const direct = await startRedis();
+      const password = locked(lane) ? PASSWORD : undefined;
+      const direct = await startRedis({ password });
       const behind = await startRedis();
-      const amb = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port: behind.port }, readPolicy: 'master', httpBind: null });
+      const amb = await start({ listen: { host: '127.0.0.1', port: 0 }, master: { host: '127.0.0.1', port: behind.port }, readPolicy: 'master', httpBind: null, clientPassword: password });
       ambs.push(amb);
       // Another client of the ambassador echoes its own payloads all along: each reply must be its own.
       const other = await rawClient(amb.address.port);
+      if (password !== undefined) await other.send(resp('AUTH', password), 1);
       let stop = false;
       let echoed = 0;
       const disturbed: string[] = [];
@@ -90,10 +96,14 @@ test(`${LANES * PER_LANE} seeded hostile streams, split at random points: the am
       })();
       for (let k = 0; k < PER_LANE; k++) {
         const i = lane * PER_LANE + k;
-        const { bytes, pieces } = respStream(SEED, i);
-        let o = await runCase(direct, behind, amb, pieces);
+        const stream = respStream(SEED, i);
+        // With a password, every other stream authenticates first (the rest are answered as Redis answers strangers).
+        const auth = password !== undefined && i % 2 === 0 ? [Buffer.from(`AUTH ${password}\r\n`)] : [];
+        const pieces = [...auth, ...stream.pieces];
+        const bytes = Buffer.concat(pieces);
+        let o = await runCase(direct, behind, amb, pieces, password);
         // A machine busy elsewhere can stretch a reply past the quiet window: a real difference repeats.
-        for (let retry = 0; retry < 2 && !same(o); retry++) o = await runCase(direct, behind, amb, pieces);
+        for (let retry = 0; retry < 2 && !same(o); retry++) o = await runCase(direct, behind, amb, pieces, password);
         ran++;
         if (!same(o)) {
           const show = (t: string) => JSON.stringify(t.length > 400 ? `${t.slice(0, 400)}…` : t);

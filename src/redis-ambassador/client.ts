@@ -173,7 +173,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     const sp = info.special;
     if (!this.authed && sp !== Special.Auth && sp !== Special.Hello && sp !== Special.Quit && sp !== Special.Reset) {
       this.ctx.error('noauth');
-      return this.reply(info, local.NOAUTH);
+      return this.reply(info, local.unauthenticated(info, this.args(buf, start, end)));
     }
     if (this.mode === MODE_TUNNEL) return this.tunnelCommand(info, buf, start, end);
     // Inside MULTI a local command is queued like any other: a placeholder holds its place, answered at EXEC.
@@ -199,6 +199,7 @@ export class ClientSession implements ReplySink, local.LocalState {
         this.quitting = true;
         return this.reply(info, local.OK);
       case Special.Reset:
+        if (cmd.argc !== 1) return this.reply(info, local.arity('reset'));
         if (this.replies.length > 0) return this.barrier();
         this.resetState();
         return this.reply(info, local.RESET_REPLY);

@@ -2,7 +2,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isLongLong, parseIntAt } from '../core/resp/scanner.js';
 import { encodeBulk, encodeError, encodeInt, encodeValue } from '../core/resp/encode.js';
-import { Special } from './resp/commands.js';
+import { Special, UNKNOWN, arityFits, type CommandInfo } from './resp/commands.js';
 
 /** The per-client state these commands read and change. */
 export interface LocalState {
@@ -26,7 +26,7 @@ export const RESET_REPLY = Buffer.from('+RESET\r\n');
 export const NOAUTH = encodeError('NOAUTH Authentication required.');
 const WRONGPASS = encodeError('WRONGPASS invalid username-password pair or user is disabled.');
 
-function arity(name: string): Buffer {
+export function arity(name: string): Buffer {
   return encodeError(`ERR wrong number of arguments for '${name}' command`);
 }
 
@@ -185,6 +185,27 @@ export function arityOk(sp: Special, argc: number): boolean {
       return true;
   }
 }
+
+/** `%.Ns` of a C string: its bytes up to a NUL, at most `max` of them. */
+const cfmt = (a: Buffer, max: number) => cstr(a).slice(0, max);
+
+/**
+ * What Redis answers a client that must still AUTH, in its order: a command or subcommand it does not know, then a
+ * wrong argument count, then NOAUTH (EXEC's in its EXECABORT form).
+ */
+export function unauthenticated(info: CommandInfo, args: Buffer[]): Buffer {
+  if (info === UNKNOWN) {
+    let rest = '';
+    for (let i = 1; i < args.length && rest.length < 128; i++) rest += `'${cfmt(args[i], 128 - rest.length)}' `;
+    return encodeError(`ERR unknown command '${cfmt(args[0], 128)}', with args beginning with: ${rest}`);
+  }
+  if (info.subs !== null && args.length > 1 && !info.subs.has(args[1].toString('latin1').toLowerCase()))
+    return encodeError(`ERR unknown subcommand '${cfmt(args[1], 128)}'. Try ${cstr(args[0]).replace(/[a-z]/g, (c) => c.toUpperCase())} HELP.`);
+  if (!arityFits(info.arity, args.length)) return arity(info.name);
+  return info.special === Special.Exec ? EXECABORT_NOAUTH : NOAUTH;
+}
+
+const EXECABORT_NOAUTH = encodeError('EXECABORT Transaction discarded because of: NOAUTH Authentication required.');
 
 /** Commands answered here from per-client state. */
 export function isLocal(sp: Special): boolean {

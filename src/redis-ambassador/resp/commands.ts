@@ -75,6 +75,8 @@ export interface CommandInfo {
   readonly lane: number;
   /** Commands counted per route (indexed by R_*), kept here so counting costs no lookup. */
   readonly counts: number[];
+  /** Redis's arity: N exactly N arguments (the name included), -N at least N; 0 unknown. */
+  readonly arity: number;
 }
 
 const SPECIALS: Record<string, Special> = {
@@ -141,14 +143,19 @@ const LANES: Record<string, number> = {
   'function|stats': LANE_DB0,
 };
 
-export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null): CommandInfo {
+export function makeInfo(name: string, flagNames: readonly string[], subs: Map<string, CommandInfo> | null = null, arity = 0): CommandInfo {
   let flags = 0;
   for (const f of flagNames) flags |= FLAG_BITS[f.toLowerCase()] ?? 0;
   // EVALSHA_RO stays on the master: SCRIPT LOAD is not replicated (Redis 7), so a replica may answer NOSCRIPT.
   const replicaOk = (flags & F_READONLY) !== 0 && (flags & (F_WRITE | F_BLOCKING | F_PUBSUB | F_ADMIN | F_MAY_REPLICATE)) === 0 && name !== 'evalsha_ro';
   let special = SPECIALS[name] ?? Special.None;
   if (special === Special.None && (flags & F_BLOCKING) !== 0) special = Special.Blocking;
-  return { name, flags, replicaOk, special, subs, lane: LANES[name] ?? LANE_SHARED, counts: [0, 0, 0, 0] };
+  return { name, flags, replicaOk, special, subs, lane: LANES[name] ?? LANE_SHARED, counts: [0, 0, 0, 0], arity };
+}
+
+/** Whether `argc` arguments (the name included) fit Redis's `arity` (0: unknown, anything fits). */
+export function arityFits(arity: number, argc: number): boolean {
+  return arity >= 0 ? arity === 0 || argc === arity : argc >= -arity;
 }
 
 /** Anything not in the table: goes to the master (safe default). */
@@ -235,6 +242,7 @@ export class CommandTable {
 }
 
 const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'setinfo', 'id'];
+const LOCAL_ARITY: Record<string, number> = { setname: 3, getname: 2, setinfo: 4, id: 2 };
 
 /** One entry of the COMMAND reply as ioredis returns it: [name, arity, flags, first, last, step, acl, tips, keyspecs, subcommands]. */
 type CommandEntry = [string, number, string[], ...unknown[]];
@@ -251,7 +259,7 @@ function entryInfo(e: CommandEntry): CommandInfo {
       subs.set(si.name.slice(si.name.indexOf('|') + 1), si);
     }
   }
-  return makeInfo(name, flags, subs);
+  return makeInfo(name, flags, subs, typeof e[1] === 'number' ? e[1] : 0);
 }
 
 /** Build the table from the live server's `COMMAND` reply (as decoded by ioredis). */
@@ -260,17 +268,17 @@ export function tableFromCommandReply(reply: unknown): CommandTable {
   const infos = (reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo);
   // Subcommands answered locally exist whatever the server version (CLIENT SETINFO is Redis 7.2+; clients send it anyway).
   const client = infos.find((i) => i.name === 'client');
-  if (client?.subs) for (const s of LOCAL_CLIENT_SUBS) if (!client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale']));
+  if (client?.subs) for (const s of LOCAL_CLIENT_SUBS) if (!client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale'], null, LOCAL_ARITY[s]));
   return new CommandTable(infos);
 }
 
 /** The static table shipped with @ioredis/commands: used until the master has answered COMMAND. */
-export function tableFromStatic(commands: Record<string, { flags: string[] }>): CommandTable {
+export function tableFromStatic(commands: Record<string, { flags: string[]; arity?: number }>): CommandTable {
   // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
   const client = commands.client;
   const subs = new Map<string, CommandInfo>();
-  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir', 'trackinginfo']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? []));
-  return new CommandTable(Object.entries(commands).map(([n, c]) => (n === 'client' ? makeInfo(n, c.flags, subs) : makeInfo(n, c.flags))));
+  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir', 'trackinginfo']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? [], null, LOCAL_ARITY[s] ?? 0));
+  return new CommandTable(Object.entries(commands).map(([n, c]) => makeInfo(n, c.flags, n === 'client' ? subs : null, c.arity ?? 0)));
 }
 
 /**
