@@ -127,6 +127,8 @@ describe('metrics-adapter serving a hostile upstream exposition', () => {
   const OM = '# TYPE far gauge\nfar 1 1e300\n# TYPE past gauge\npast 2 -1.5\n# TYPE fine gauge\nfine 3 1700000000.5\n# TYPE c counter\nc_total 4\nc_created NaN\n# EOF\n';
   const SPACED = 'spaced{ a = "b" ,\tc="d"} 5\n';
   const NEGATIVE = 'neg 6 -1\n';
+  // JSON keys that are lone UTF-16 surrogates: both are written as U+FFFD.
+  const LONE = '{"s":{"\\ud800":1,"\\udc00":2}}';
 
   before(async () => {
     rx = await startOtlpReceiver();
@@ -134,14 +136,18 @@ describe('metrics-adapter serving a hostile upstream exposition', () => {
       if (req.url === '/om') {
         res.setHeader('content-type', 'application/openmetrics-text; version=1.0.0');
         res.end(OM);
-      } else res.end(req.url === '/spaced' ? SPACED : NEGATIVE);
+      } else if (req.url === '/lone') res.end(LONE);
+      else res.end(req.url === '/spaced' ? SPACED : NEGATIVE);
     });
     await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
     const tp = (target.address() as AddressInfo).port;
     h = await start({
       doc: {
         statsd: { listen_tcp: '', listen_udp: '' },
-        sources: ['om', 'spaced', 'negative'].map((name) => ({ name, kind: 'prometheus', url: `http://127.0.0.1:${tp}/${name}` })),
+        sources: [
+          ...['om', 'spaced', 'negative'].map((name) => ({ name, kind: 'prometheus', url: `http://127.0.0.1:${tp}/${name}` })),
+          { name: 'lone', kind: 'json', url: `http://127.0.0.1:${tp}/lone`, metrics: [{ name: 'j_k', path: '$.s.*', labels: { k: '$key' } }] },
+        ],
         outputs: { otlp: { endpoint: rx.url, interval: '100ms' } },
       },
       httpBind: { host: '127.0.0.1', port: 0 },
@@ -172,6 +178,12 @@ describe('metrics-adapter serving a hostile upstream exposition', () => {
     assert.match(text, /^up\{source="spaced"\} 1$/m);
     assert.match(text, /^up\{source="negative"\} 0$/m);
     assert.doesNotMatch(text, /^neg /m);
+  });
+
+  test('label values that print the same are one series: lone surrogates become U+FFFD before series are told apart', async () => {
+    const text = await scrape(h.httpAddress.port);
+    assert.deepEqual(text.split('\n').filter((l) => l.startsWith('j_k')), ['j_k{k="\ufffd"} 1']);
+    assert.match(text, /^podkit_metrics_adapter_conflicts_total\{reason="duplicate_series"\} [1-9]/m);
   });
 
   test('OTLP pushes keep going: the same hostile times no longer make the encoder throw', async () => {

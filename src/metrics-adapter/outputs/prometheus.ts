@@ -15,15 +15,26 @@ export type ConflictReason = 'name_conflict' | 'duplicate_series' | 'invalid_nam
 
 const RESERVED_LABEL: Partial<Record<MetricFamily['type'], string>> = { histogram: 'le', summary: 'quantile' };
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * A value as it will be written: a lone UTF-16 surrogate (a JSON source's `"\ud800"`) goes out as U+FFFD, so it is
+ * made that before series are told apart, or `"\ud800"` and `"\udc00"` would be two series with one printed name.
+ */
+function labelValue(v: unknown): string {
+  const s = String(v);
+  return LONE_SURROGATE.test(s) ? s.replace(new RegExp(LONE_SURROGATE, 'g'), '\ufffd') : s;
+}
+
 function cleanLabels(labels: Labels, reserved: string | undefined): Labels {
   let ok = true;
-  for (const k in labels) if (!LABEL_NAME_RE.test(k) || k.startsWith('__') || k === reserved || typeof labels[k] !== 'string') ok = false;
+  for (const k in labels) if (!LABEL_NAME_RE.test(k) || k.startsWith('__') || k === reserved || typeof labels[k] !== 'string' || LONE_SURROGATE.test(labels[k])) ok = false;
   if (ok) return labels;
   const out: Record<string, string> = {};
   for (const k in labels) {
     let n = sanitizeName(k, true);
     if (n.startsWith('__') || n === reserved) n = `exported_${n}`;
-    out[n] = String(labels[k]);
+    out[n] = labelValue(labels[k]);
   }
   return out;
 }
