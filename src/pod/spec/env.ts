@@ -86,6 +86,9 @@ export function fieldValue(path: string, ctx: PodContext): string | undefined {
   return undefined;
 }
 
+/** The kernel's limit on one `NAME=value` string passed to execve (MAX_ARG_STRLEN, 32 pages). */
+const MAX_ENV_VALUE = 128 * 1024;
+
 /** The environment for one container, or the reasons it cannot start (like Kubernetes' CreateContainerConfigError). */
 export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string, string>; errors: string[] } {
   const env: Record<string, string> = { ...ctx.serviceEnv };
@@ -123,7 +126,10 @@ export function resolveEnv(c: Container, ctx: PodContext): { env: Record<string,
         }
       }
     } else {
-      env[e.name] = expand(e.value ?? '', lookup);
+      const v = expand(e.value ?? '', lookup);
+      // Past the kernel's limit execve fails (E2BIG); refusing here also stops `$(A)$(A)` chains doubling without bound.
+      if (v.length > MAX_ENV_VALUE) errors.push(`env ${e.name} expands to ${v.length} characters; one variable holds at most ${MAX_ENV_VALUE} (the kernel's MAX_ARG_STRLEN)`);
+      else env[e.name] = v;
     }
   }
   return { env, errors };
