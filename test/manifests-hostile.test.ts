@@ -176,3 +176,23 @@ test('plain scalars read as go-yaml v2 reads them for Kubernetes: 12:30 and E1 a
   assert.deepEqual(documentValue(doc), { value: [1000, 0.5, 31, 15, 1000, true, false, 'E1', '1:20'] });
   assert.equal(injectText(pod, { source: 'in.yaml' }), pod);
 });
+
+test('an env chain that doubles ($(E2) = $(E1)$(E1), …) stops at the kernel\'s limit on one variable instead of growing to 2^39 KB', () => {
+  const plan = { name: 'p', namespace: 'default', uid: 'u', labels: {}, annotations: {}, spec: { containers: [] }, source: 'in.yaml#1' } as unknown as PodPlan;
+  const env = [{ name: 'E0', value: 'x'.repeat(1000) }, ...Array.from({ length: 39 }, (_, i) => ({ name: `E${i + 1}`, value: `$(E${i})$(E${i})` }))];
+  const r = resolveEnv({ name: 'c', env }, { pod: plan, podIP: '10.0.0.2', hostIP: '10.0.0.1', configMaps: new Map(), secrets: new Map() });
+  assert.equal(r.env.E7.length, 128_000);
+  assert.equal(r.env.E8, undefined);
+  assert.equal(r.env.E9, '$(E8)$(E8)');
+  // The unresolved text doubles again from there; every value stays within the limit.
+  assert.equal(r.errors[0], "env E8 expands to 256000 characters; one variable holds at most 131072 (the kernel's MAX_ARG_STRLEN)");
+  assert.ok(Object.values(r.env).every((v) => v.length <= 131_072));
+});
+
+test("inject's refusal of an invalid manifest is one line led by the first issue's file and field (was: 'invalid manifest:' then a line per issue)", () => {
+  const text = 'apiVersion: v1\nkind: Pod\nmetadata: { name: P }\nspec: { containers: [{ name: c, image: busybox, imagePullPolicyy: Always }] }\n';
+  assert.equal(
+    injectError(text),
+    `in.yaml#1: spec.containers[0].imagePullPolicyy: unknown field (did you mean "imagePullPolicy"?); also in.yaml#1: metadata.name: "P" is not a valid name (lowercase letters, digits, '-' and '.')`,
+  );
+});

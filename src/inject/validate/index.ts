@@ -174,7 +174,9 @@ export function assertValid(objects: readonly { doc: number; value: unknown }[],
   const warnings = issues.filter((i) => i.severity === 'warning');
   issues = issues.filter((i) => i.severity === 'error');
   if (issues.length === 0) return warnings;
-  const lines = issues.slice(0, 20).map((i) => `${i.source}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
-  if (issues.length > 20) lines.push(`… and ${issues.length - 20} more`);
-  throw new ConfigError('', `invalid manifest:\n  ${lines.join('\n  ')}`);
+  // One line, as every refusal of the CLI: the first issue's file and field lead, the others follow it.
+  const [first, ...rest] = issues;
+  const others = rest.slice(0, 19).map((i) => `${i.source}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
+  if (rest.length > 19) others.push(`… and ${rest.length - 19} more`);
+  throw new ConfigError([first.source, first.path].filter(Boolean).join(': '), `${first.message.split('\n')[0]}${others.length ? `; also ${others.join('; ')}` : ''}`);
 }
