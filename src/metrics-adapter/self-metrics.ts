@@ -32,7 +32,7 @@ export class SelfMetrics {
     const r = this.registry;
     this.sourceUp = r.gauge({ name: 'up', help: 'Whether the last collection from a source succeeded (1) or failed (0).', labelNames: ['source'] });
     this.sourceErrors = r.counter({ name: `${P}source_errors_total`, help: 'Failed collections by source.', labelNames: ['source'] });
-    this.sourceDropped = r.counter({ name: `${P}source_dropped_total`, help: "What a source's caps refused: series beyond max_series (series_limit), response bodies beyond max_body_size (body_size).", labelNames: ['source', 'reason'] });
+    this.sourceDropped = r.counter({ name: `${P}source_dropped_total`, help: "What a source's caps refused: series beyond max_series (series_limit), response bodies beyond max_body_size (body_size); lines the model cannot hold (unrepresentable).", labelNames: ['source', 'reason'] });
     this.sourceDuration = r.histogram({
       name: `${P}source_scrape_duration_seconds`,
       help: 'How long collecting from a source took.',

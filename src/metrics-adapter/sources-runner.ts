@@ -33,6 +33,7 @@ export class SourcesRunner {
         maxBodyBytes: cfg.maxBodyBytes,
         maxSeries: cfg.maxSeries,
         onTruncate: (n) => this.self.sourceDropped.inc({ source: cfg.name, reason: 'series_limit' }, n),
+        onSkip: () => this.self.sourceDropped.inc({ source: cfg.name, reason: 'unrepresentable' }),
       }) }));
     const keep = new Set(configs.map((c) => c.name));
     for (const { cfg } of old) if (!keep.has(cfg.name)) this.self.sourceUp.remove({ source: cfg.name });

@@ -73,6 +73,16 @@ test('a repeated sample line keeps its first value (Prometheus refuses the secon
   assert.equal(text.split('\n').filter((l) => l.startsWith('rpc{')).length, 1, text);
 });
 
+test('lines Prometheus scrapes but the model cannot hold are skipped and counted, not a failed collection', () => {
+  // Each of the four marked lines used to throw, so the source went down where Prometheus scrapes the target fine.
+  const body = '# TYPE h histogram\nh_bucket{a="1"} 1\nh_bucket{le="x"} 1\nh{a="1"} 5\nh_bucket{le="+Inf"} 2\nh_count 2\nh_sum 1\ng 1\n# TYPE g counter\nok 3\n';
+  let skipped = 0;
+  const fams = parseExposition(body, 'prometheus', { onSkip: () => skipped++ });
+  assert.equal(skipped, 4);
+  assert.deepEqual(fams.map((f) => [f.name, f.type, f.metrics.length]), [['h', 'histogram', 1], ['g', 'untyped', 1], ['ok', 'untyped', 1]]);
+  assert.deepEqual(fams[0].metrics[0].buckets, [{ le: Infinity, count: 2 }]);
+});
+
 test('relabel: replace, keep, drop, labeldrop, labelkeep, labelmap with Prometheus semantics', () => {
   const rules = parseRelabelConfigs([
     { source_labels: ['__name__'], regex: 'go_.*', action: 'drop' },

@@ -45,6 +45,12 @@ export interface ParseLimits {
   maxSeries?: number;
   /** Told how many sample lines were left unparsed because of maxSeries. */
   onTruncate?: (skippedLines: number) => void;
+  /**
+   * Told of each line Prometheus would read but the model cannot hold (a bucket without a readable `le`, a plain
+   * sample of a histogram, a TYPE contradicting samples already read): skipped, where throwing would fail the whole
+   * collection of a target Prometheus scrapes fine.
+   */
+  onSkip?: () => void;
 }
 
 /** Parse one exposition body. `format` decides timestamp units (ms vs s) and whether `# EOF` is expected. */
@@ -78,8 +84,8 @@ export function parseExposition(text: string, format: TextFormat = 'prometheus',
       else {
         const t = TYPES[rest.trim().toLowerCase()];
         if (!t) throw new ProtocolError(`${where}: unknown type ${JSON.stringify(rest.trim())}`);
-        if (f.series.size > 0 && f.type !== t) throw new ProtocolError(`${where}: TYPE for ${name} after its samples`);
-        f.type = t;
+        if (f.series.size > 0 && f.type !== t) limits.onSkip?.();
+        else f.type = t;
       }
       continue;
     }
@@ -98,7 +104,7 @@ export function parseExposition(text: string, format: TextFormat = 'prometheus',
     const { fam, suffix } = resolve(fams, s.name);
     const f = fam ?? famOf(s.name);
     const before = f.series.size;
-    addSample(f, suffix, s, where);
+    if (!addSample(f, suffix, s)) limits.onSkip?.();
     total += f.series.size - before;
   }
   const out: MetricFamily[] = [];
@@ -138,18 +144,21 @@ function resolve(fams: Map<string, Fam>, sample: string): { fam?: Fam; suffix: s
   return { fam: exact, suffix: '' };
 }
 
-function addSample(f: Fam, suffix: string, s: ParsedSample, where: string): void {
+/** Adds one sample line to its family; false (nothing added) for a line the model cannot hold (see onSkip). */
+function addSample(f: Fam, suffix: string, s: ParsedSample): boolean {
   let labels = s.labels;
   let le: number | undefined;
   let quantile: number | undefined;
+  const observer = f.type === 'histogram' || f.type === 'summary';
   if (f.type === 'histogram' && suffix === '_bucket') {
-    if (!('le' in labels)) throw new ProtocolError(`${where}: histogram bucket without le`);
-    le = parseNumber(labels.le, where);
+    le = labels.le === undefined ? undefined : goFloat(labels.le);
+    if (le === undefined) return false;
     labels = without(labels, 'le');
   } else if (f.type === 'summary' && suffix === '' && 'quantile' in labels) {
-    quantile = parseNumber(labels.quantile, where);
+    quantile = goFloat(labels.quantile);
+    if (quantile === undefined) return false;
     labels = without(labels, 'quantile');
-  }
+  } else if (observer && suffix === '') return false;
   const key = labelKey(labels);
   let series = f.series.get(key);
   if (!series) {
@@ -166,10 +175,10 @@ function addSample(f: Fam, suffix: string, s: ParsedSample, where: string): void
     if (!(series.quantiles ??= []).some((q) => q.quantile === quantile)) series.quantiles.push({ quantile, value: s.value });
   } else if (suffix === '_sum') series.sum ??= s.value;
   else if (suffix === '_count') series.count ??= s.value;
-  else if (f.type === 'histogram' || f.type === 'summary') throw new ProtocolError(`${where}: unexpected sample for ${f.type} ${f.declared}`);
   else series.value ??= f.type === 'info' ? 1 : s.value;
-  if (f.type === 'histogram' || f.type === 'summary') series.buckets ??= f.type === 'histogram' ? [] : undefined;
+  if (observer) series.buckets ??= f.type === 'histogram' ? [] : undefined;
   if (f.type === 'summary') series.quantiles ??= [];
+  return true;
 }
 
 interface ParsedSample {

@@ -34,7 +34,7 @@ export const prometheusSource: SourceFactory<PrometheusOptions> = {
         const om = contentType.includes('openmetrics') || /(^|\n)# EOF\s*$/.test(text);
         // The parse stops at max_series (+1, so the core still sees the cap exceeded); relabeling may drop some,
         // and the core applies the exact cap after it.
-        const limits = deps.maxSeries === undefined ? {} : { maxSeries: deps.maxSeries + 1, onTruncate: deps.onTruncate };
+        const limits = { onSkip: deps.onSkip, ...(deps.maxSeries === undefined ? {} : { maxSeries: deps.maxSeries + 1, onTruncate: deps.onTruncate }) };
         return relabelFamilies(parseExposition(text, om ? 'openmetrics' : 'prometheus', limits), options.relabel);
       },
     };

@@ -23,4 +23,6 @@ export interface SourceDeps {
   /** The source's max_series: a source that can stop early (a large exposition) does, and reports what it skipped. */
   maxSeries?: number;
   onTruncate?: (skipped: number) => void;
+  /** A line the target's peer reader accepts but the model cannot hold was skipped (the rest of the collection stands). */
+  onSkip?: () => void;
 }
