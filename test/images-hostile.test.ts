@@ -75,6 +75,27 @@ test('load of an image with a hostile layer: the error names the image and the l
   assert.equal(readFileSync(join(goodLayer, 'keep'), 'utf8'), 'k');
 });
 
+test('load: a layer the image holds twice unpacks once; a config without a DiffID per layer is refused', async () => {
+  const dir = tempDir();
+  const svc = imageServiceFor(join(dir, 'state'));
+  const layer = Array.from({ length: 50 }, (_, i) => ({ name: `d${i % 7}/f${i}`, data: 'x'.repeat(5000 + i) }));
+  const twice = buildImage({ layers: [layer, [{ name: 'z', data: 'z' }], layer] }, 'latest', join(dir, 'twice'));
+  await svc.load(twice.layout, 'local/twice:1');
+  const unpacked = join(dir, 'state', 'images', 'layers', twice.layerDigests[0]!.slice(7));
+  assert.equal(readdirSync(unpacked).reduce((n, d) => n + readdirSync(join(unpacked, d)).length, 0), 50);
+  const short = buildImage({ layers: [[{ name: 'a', data: 'a' }]], config: {} }, 'latest', join(dir, 'short'));
+  const cfgFile = join(short.layout, 'blobs', 'sha256', short.configDigest.slice(7));
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as { rootfs: { diff_ids: string[] } };
+  cfg.rootfs.diff_ids = [];
+  const cfgText = JSON.stringify(cfg);
+  writeFileSync(join(short.layout, 'blobs', 'sha256', sha(Buffer.from(cfgText)).slice(7)), cfgText);
+  const manifestFile = join(short.layout, 'blobs', 'sha256', short.manifestDigest.slice(7));
+  const manifest = readFileSync(manifestFile, 'utf8').replace(short.configDigest, sha(Buffer.from(cfgText))).replace(/"size":\d+/, `"size":${cfgText.length}`);
+  writeFileSync(join(short.layout, 'blobs', 'sha256', sha(Buffer.from(manifest)).slice(7)), manifest);
+  writeFileSync(join(short.layout, 'index.json'), readFileSync(join(short.layout, 'index.json'), 'utf8').replace(short.manifestDigest, sha(Buffer.from(manifest))).replace(/"size":\d+/, `"size":${manifest.length}`));
+  await assert.rejects(svc.load(short.layout, 'local/short:1'), (e: Error) => e instanceof ImageError && e.message === "docker.io/local/short:1: the image config lists 0 layer DiffIDs for the manifest's 1 layers");
+});
+
 /** Every path under `p` but `skip`, with what would show a change to it. */
 function snapshot(p: string, skip: string, out = new Map<string, string>()): Map<string, string> {
   for (const f of readdirSync(p)) {

@@ -132,9 +132,17 @@ export class ImageStore {
     const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
     const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(m.config.digest);
     const diffIds = cfg.rootfs?.diff_ids ?? [];
+    // As containerd refuses it: without a DiffID per layer, a layer's unpacked bytes would go unchecked.
+    if (diffIds.length !== m.layers.length) throw new ImageError('ErrImagePull', `${ref}: the image config lists ${diffIds.length} layer DiffIDs for the manifest's ${m.layers.length} layers`);
     await this.settleStreams();
-    // Layers unpack side by side: each is its own directory, and gunzip is the cost.
-    await Promise.all(m.layers.map((l, i) => this.unpackOnce(ref, l.digest, diffIds[i])));
+    // Layers unpack side by side: each is its own directory, and gunzip is the cost. A layer the image holds twice
+    // unpacks once (two unpacks of one digest shared a temp directory, each removing what the other wrote).
+    const once = new Map<string, Promise<void>>();
+    for (const [i, l] of m.layers.entries()) {
+      const before = once.get(l.digest);
+      once.set(l.digest, before ? before.then(() => this.unpackOnce(ref, l.digest, diffIds[i])) : this.unpackOnce(ref, l.digest, diffIds[i]));
+    }
+    await Promise.all(once.values());
     const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
     const rec: ImageRecord = { ref, id: m.config.digest, digest, manifest, layers: m.layers.map((l) => l.digest), size, pulled: new Date().toISOString() };
     const old = this.records().find((r) => r.ref === ref);
