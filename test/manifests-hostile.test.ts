@@ -196,3 +196,15 @@ test("inject's refusal of an invalid manifest is one line led by the first issue
     `in.yaml#1: spec.containers[0].imagePullPolicyy: unknown field (did you mean "imagePullPolicy"?); also in.yaml#1: metadata.name: "P" is not a valid name (lowercase letters, digits, '-' and '.')`,
   );
 });
+
+test('requests and limits must be quantities (were accepted by the dry run, then `podkit up` failed at container start reading them)', () => {
+  const pod = (resources: string) => `apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers: [{ name: c, image: busybox, command: [sh], resources: ${resources} }]\n`;
+  assert.deepEqual(errors(pod('{ limits: { memory: 64Mi, cpu: 500m }, requests: { cpu: .5, memory: 1e3 } }')), []);
+  assert.deepEqual(errors(pod('{ limits: { memory: lots, cpu: 1.2.3 }, requests: { cpu: -1, memory: 1e400 } }')), [
+    'in.yaml#1: spec.containers[0].resources.limits.memory: must be a quantity like 100m, 1, 64Mi (got "lots")',
+    'in.yaml#1: spec.containers[0].resources.limits.cpu: must be a quantity like 100m, 1, 64Mi (got "1.2.3")',
+    'in.yaml#1: spec.containers[0].resources.requests.cpu: must be greater than or equal to 0',
+    'in.yaml#1: spec.containers[0].resources.requests.memory: must be a quantity like 100m, 1, 64Mi (got Infinity)',
+  ]);
+  assert.match(injectError(pod('{ limits: { memory: lots } }'))!, /^in\.yaml#1: spec\.containers\[0\]\.resources\.limits\.memory: must be a quantity like 100m, 1, 64Mi \(got "lots"\)$/);
+});

@@ -49,7 +49,7 @@ export const podSecurityContext = obj({
   windowsOptions: windows,
 });
 
-// limits/requests are maps of resource name → quantity, checked by checkQuantities.
+// limits/requests are maps of resource name → quantity, checked with the pod rules (src/pod/spec/validate.ts).
 const resources = obj({ limits: { t: 'any' }, requests: { t: 'any' }, claims: arr(obj({ name: str({ required: true }), request: str() })) });
 const toleration = obj({ key: str(), operator: str({ enum: ['Exists', 'Equal', 'Lt', 'Gt'] }), value: str(), effect: str({ enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] }), tolerationSeconds: int64() });
 
@@ -79,15 +79,6 @@ const POD_FIELDS: Record<string, Field> = {
   hostAliases: arr(obj({ ip: str({ required: true }), hostnames: arr(str()) })),
   dnsConfig: obj({ nameservers: arr(str()), searches: arr(str()), options: arr(obj({ name: str(), value: str() })) }),
 };
-
-/** Resource names map to quantities (numbers or strings like 100m, 64Mi). */
-function checkQuantities(v: unknown, path: string, out: Issue[]): void {
-  if (!isObject(v)) return;
-  for (const [k, q] of Object.entries(v)) {
-    if (typeof q === 'number') continue;
-    if (typeof q !== 'string' || !/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[numkMGTPE]|[KMGTPE]i)?$/.test(q)) out.push({ severity: 'error', path: `${path}.${k}`, message: `must be a quantity like 100m, 1, 64Mi (got ${JSON.stringify(q)})` });
-  }
-}
 
 /** Operators and their values, as the API server checks node selector, label selector and toleration requirements. */
 function checkRequirements(v: unknown, path: string, out: Issue[]): void {
@@ -121,7 +112,6 @@ export function checkClusterFields(spec: unknown, path: string): Issue[] {
       const cp = `${path}.${list}[${i}]`;
       walk(c.securityContext, containerSecurityContext, `${cp}.securityContext`, out);
       walk(c.resources, resources, `${cp}.resources`, out);
-      if (isObject(c.resources)) for (const k of ['limits', 'requests']) checkQuantities(c.resources[k], `${cp}.resources.${k}`, out);
     });
   }
   return out;

@@ -2,11 +2,19 @@
 import { ConfigError } from '../../core/errors.js';
 import type { Container, PodSpec } from './types.js';
 
+/** Kubernetes' quantity syntax: a signed decimal, then an exponent, a decimal SI suffix (n u m k M G T P E) or a binary one (Ki … Ei). */
+const QUANTITY = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/;
+
+/** Whether `q` is a quantity as the API server parses one (a YAML number must be finite: 1e400 is refused). */
+export function isQuantity(q: unknown): boolean {
+  return typeof q === 'number' ? Number.isFinite(q) : typeof q === 'string' && QUANTITY.test(q);
+}
+
 /** A Kubernetes quantity (`128Mi`, `1G`, `500m`, `0.5`, `2`) as a number of base units (bytes, cores). */
 export function quantity(q: string | number): number {
   if (typeof q === 'number') return q;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m || !/\d/.test(m[1])) throw new ConfigError('', `bad quantity "${q}"`);
+  const m = QUANTITY.exec(q.trim());
+  if (!m) throw new ConfigError('', `bad quantity "${q}"`);
   const mult: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
   return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
 }

@@ -2,6 +2,7 @@
 import { podSpec, SUBSTITUTED_VOLUME_SOURCES, type Field } from './schema.js';
 import type { Issue } from './types.js';
 import { featureGateWarnings } from './gates.js';
+import { isQuantity, quantity } from './resources.js';
 import { isObject, walk } from './walk.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -134,6 +135,7 @@ function checkContainer(c: Record<string, unknown>, cp: string, isInit: boolean,
   const portNames = checkPorts(c.ports, cp, ctx.hostPorts, err, ctx.warn);
   checkMounts(c.volumeMounts, cp, ctx, err);
   checkEnv(c, cp, err);
+  checkResources(c.resources, `${cp}.resources`, err);
   for (const k of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
     const pr = c[k];
     if (!isObject(pr)) continue;
@@ -233,6 +235,19 @@ function checkEnv(c: Record<string, unknown>, cp: string, err: Report): void {
     c.envFrom.forEach((e, j) => {
       if (isObject(e) && (e.configMapRef === undefined) === (e.secretRef === undefined)) err(`${cp}.envFrom[${j}]`, 'must set exactly one of configMapRef, secretRef');
     });
+  }
+}
+
+/** Requests and limits are maps of resource name → quantity; the runtime reads them when running from images. */
+function checkResources(r: unknown, p: string, err: Report): void {
+  if (!isObject(r)) return;
+  for (const k of ['limits', 'requests']) {
+    const m = r[k];
+    if (!isObject(m)) continue;
+    for (const [name, q] of Object.entries(m)) {
+      if (!isQuantity(q)) err(`${p}.${k}.${name}`, `must be a quantity like 100m, 1, 64Mi (got ${typeof q === 'number' ? String(q) : JSON.stringify(q)})`);
+      else if (quantity(q as string | number) < 0) err(`${p}.${k}.${name}`, 'must be greater than or equal to 0');
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 /** @module Walks a YAML value against a field table: unknown fields, bad types, missing required fields, fields podkit ignores. */
 import { closest } from '../../core/suggest.js';
+import { isQuantity } from './resources.js';
 import type { Field } from './schema.js';
 import type { Issue } from './types.js';
 
@@ -59,7 +60,7 @@ export function walk(value: unknown, field: Field, path: string, out: Issue[]): 
       if (!(typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value)))) bad('an integer or a string');
       return;
     case 'quantity':
-      if (!(typeof value === 'string' || typeof value === 'number')) bad('a quantity (number or string)');
+      if (!isQuantity(value)) bad('a quantity like 100m, 1, 64Mi');
       return;
     case 'map':
       if (!isObject(value)) return bad('a mapping of strings');
