@@ -76,6 +76,17 @@ test('a whiteout of `..`, `.` or nothing is skipped: it deletes neither the laye
   assert.equal(readFileSync(join(dir, 'sub', 'f'), 'utf8'), 'y');
 });
 
+test('a hard link whose source runs through a file or a missing directory is skipped, and leaves that file as it was', async () => {
+  const { dir, skipped } = await unpack([
+    { name: 'etc/passwd', data: 'root' },
+    { name: 'h', type: '1', linkname: 'etc/passwd/x' },
+    { name: 'g', type: '1', linkname: 'no/such/dir' },
+  ]);
+  assert.equal(readFileSync(join(dir, 'etc', 'passwd'), 'utf8'), 'root');
+  assert.ok(!existsSync(join(dir, 'no')));
+  assert.deepEqual(skipped, ['h: hard link to etc/passwd/x, which this layer does not hold', 'g: hard link to no/such/dir, which this layer does not hold']);
+});
+
 test('many whiteouts are links of one 0/0 device (a process each made 2000 take a minute); opaque directories with odd names are all marked', async () => {
   const odd = ['a\nb', 'c\\d', 'e=f', 'ü', ' sp', '"q"'];
   const { dir } = await unpack([

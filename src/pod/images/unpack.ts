@@ -74,15 +74,15 @@ function lstatOrNull(p: string): Stats | null {
   }
 }
 
-/** Makes the parents of `rel` under `dir` real directories; false when one of them is a symlink (the entry is refused). */
-function realParents(dir: string, rel: string): boolean {
+/** Makes the parents of `rel` under `dir` real directories; false when one of them is a symlink (the entry is refused), or, with `make` false, is not a directory. */
+function realParents(dir: string, rel: string, make = true): boolean {
   const parts = rel.split('/').slice(0, -1);
   let p = dir;
   for (const part of parts) {
     p += `/${part}`;
     const st = lstatOrNull(p);
     if (st?.isDirectory()) continue;
-    if (st?.isSymbolicLink()) return false;
+    if (st?.isSymbolicLink() || !make) return false;
     if (st) rmSync(p, { force: true });
     mkdirSync(p, { mode: 0o755 });
   }
@@ -116,7 +116,8 @@ async function makeEntry(dir: string, rel: string, h: TarHeader, skip: (why: str
       break;
     case '1': {
       const src = confine(h.linkname);
-      const srcSt = src && realParents(dir, src) ? lstatOrNull(`${dir}/${src}`) : null;
+      // Only looked up: a link's source path through a file must not turn that file into a directory.
+      const srcSt = src && realParents(dir, src, false) ? lstatOrNull(`${dir}/${src}`) : null;
       if (!srcSt || srcSt.isDirectory()) skip(`${h.name}: hard link to ${h.linkname}, which this layer does not hold`);
       else await fsp.link(`${dir}/${src}`, target);
       break;
