@@ -68,9 +68,21 @@ async function runCase(direct: RedisNode, behind: RedisNode, amb: Handle, pieces
 
 const same = (o: Outcome) => o.direct === o.amb && o.directClosed === o.ambClosed && o.directData === o.ambData;
 
+/**
+ * A listed difference (docs/redis-ambassador.md, "Limits inherent to a read/write-splitting proxy"): after a RESP2
+ * SUBSCRIBE, a command the ambassador answers itself is refused and the client closed. Up to that refusal the
+ * replies must still be Redis's.
+ */
+const REFUSED_IN_TUNNEL = /-ERR '[a-z|]+' cannot be sent inside SUBSCRIBE, MONITOR or CLIENT TRACKING\/REPLY through the ambassador \(send RESET first\)\r\n$/;
+function listed(o: Outcome): boolean {
+  const m = REFUSED_IN_TUNNEL.exec(o.amb);
+  return m !== null && o.direct.startsWith(o.amb.slice(0, m.index));
+}
+
 test(`${LANES * PER_LANE} seeded hostile streams, split at random points, half of them to a server that wants a password: the ambassador answers, closes and leaves data exactly as redis-server does; another client is never disturbed`, { timeout: 300_000 }, async () => {
   const failures: string[] = [];
   let ran = 0;
+  let refused = 0;
   await Promise.all(
     Array.from({ length: LANES }, async (_, lane) => {
       const password = locked(lane) ? PASSWORD : undefined;
@@ -103,9 +115,10 @@ test(`${LANES * PER_LANE} seeded hostile streams, split at random points, half o
         const bytes = Buffer.concat(pieces);
         let o = await runCase(direct, behind, amb, pieces, password);
         // A machine busy elsewhere can stretch a reply past the quiet window: a real difference repeats.
-        for (let retry = 0; retry < 2 && !same(o); retry++) o = await runCase(direct, behind, amb, pieces, password);
+        for (let retry = 0; retry < 2 && !same(o) && !listed(o); retry++) o = await runCase(direct, behind, amb, pieces, password);
         ran++;
-        if (!same(o)) {
+        if (listed(o)) refused++;
+        else if (!same(o)) {
           const show = (t: string) => JSON.stringify(t.length > 400 ? `${t.slice(0, 400)}…` : t);
           failures.push(`case ${SEED}/${i} ${show(bytes.toString('latin1'))} (pieces ${pieces.map((p) => p.length).join('+')}):\n  redis-server ${show(o.direct)}${o.directClosed ? ' closed' : ''}\n  ambassador   ${show(o.amb)}${o.ambClosed ? ' closed' : ''}${o.directData === o.ambData ? '' : `\n  data ${show(o.directData)} ≠ ${show(o.ambData)}`}`);
         }
@@ -118,5 +131,6 @@ test(`${LANES * PER_LANE} seeded hostile streams, split at random points, half o
     }),
   );
   assert.equal(ran, LANES * PER_LANE);
+  assert.ok(refused < ran / 10, `${refused} cases ended in the listed refusal inside a pub/sub tunnel`);
   assert.deepEqual(failures, []);
 });

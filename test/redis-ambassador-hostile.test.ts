@@ -399,6 +399,7 @@ const asRedis: [string, string][] = [
   ['HELLO with a protocol version past 2^53', 'HELLO 9223372036854775807\r\nHELLO 9223372036854775808\r\n'],
   ['HELLO with an option of bytes past 0x7f, and one with a NUL', 'HELLO 2 "x\\xffy"\r\nHELLO 2 "a\\x00b"\r\n'],
   ['AUTH with 3 arguments', 'AUTH a b c\r\n'],
+  ['a protocol error inside a pub/sub tunnel comes after the replies before it', '"UNSUBSCRIBE" c2\r\nECHO x\r\nSUBSCRIBE c3\r\nGET k\r\n*1111111111111111111111\r\n'],
   ['a local command with a wrong argument count inside MULTI aborts it', '*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nclient\r\n$7\r\nsetnameM\n*1\r\n$4\r\nEXEC\r\n'],
 ];
 

@@ -1,5 +1,5 @@
 /** @module One client connection: parse commands, route them, deliver replies strictly in order, per-client state. */
-import { BAD, NEED, commandFrame, scanCommand, scanState } from '../core/resp/scanner.js';
+import { BAD, DEFAULT_MAX_BULK, NEED, commandFrame, scanCommand, scanState } from '../core/resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
@@ -24,6 +24,8 @@ const STALL_BACKPRESSURE = 2;
 const STALL_WRITE = 4;
 /** A RESET went through the tunnel: nothing more is read until its +RESET is back. */
 const STALL_TUNNEL_RESET = 8;
+/** Bytes that break the protocol went into the tunnel: nothing more is read (Redis closes it, or waits). */
+const STALL_TUNNEL_ERROR = 16;
 const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
@@ -121,7 +123,7 @@ export class ClientSession implements ReplySink, local.LocalState {
           break;
         }
         if (e === BAD) {
-          this.protocolError(this.st.error);
+          this.protocolError(inb.buf, p, inb.end);
           p = inb.end;
           break;
         }
@@ -518,10 +520,21 @@ export class ClientSession implements ReplySink, local.LocalState {
     markDirty(this);
   }
 
-  private protocolError(msg: string): void {
+  /** buf[from, end) breaks the protocol: Redis's error after the replies owed, then the connection closes. */
+  private protocolError(buf: Buffer, from: number, end: number): void {
     this.ctx.error('protocol');
-    this.reply(UNKNOWN, encodeError(`ERR ${msg}`));
+    const u = this.pinned;
+    if (this.mode === MODE_TUNNEL && u !== null && this.ctx.maxBulk === DEFAULT_MAX_BULK && !this.st.error.includes('one buffer')) {
+      // A tunnel's replies are not counted (pushes come between them), so an error made here could overtake them,
+      // or be sent where Redis sends nothing (CLIENT REPLY OFF, where Redis then never closes). The connection is
+      // this client's alone: Redis reads the same bytes the same way, answers after the earlier replies, and
+      // closes it (which closes the client) or not.
+      u.sendRaw(buf, from, end);
+      this.setStall(STALL_TUNNEL_ERROR);
+      return;
+    }
     this.quitting = true;
+    this.reply(UNKNOWN, encodeError(`ERR ${this.st.error}`));
   }
 
   private resetState(): void {

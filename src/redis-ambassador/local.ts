@@ -130,10 +130,12 @@ export function hello(st: LocalState, cfg: LocalConfig, args: Buffer[]): Buffer 
       i += 1;
     } else return encodeError(`ERR Syntax error in HELLO option '${cstr(args[i])}'`);
   }
-  if (!authed)
-    return encodeError(
-      'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
-    );
+  if (!authed) {
+    // Redis 7.2 added `<proto>` to the text; the master's version says which one it sends.
+    const [major, minor] = cfg.serverVersion.split('.').map(Number);
+    const form = major > 7 || (major === 7 && minor >= 2) ? 'HELLO <proto> AUTH' : 'HELLO AUTH';
+    return encodeError(`NOAUTH HELLO must be called with the client already authenticated, otherwise the ${form} <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time`);
+  }
   st.authed = true;
   st.proto = proto;
   if (name !== undefined) st.name = name === '' ? null : name;

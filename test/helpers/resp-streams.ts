@@ -57,6 +57,12 @@ const COMMANDS: ((r: Rng) => string[])[] = [
   (r) => ['ECHO', val(r), val(r)],
   () => ['RESET'],
   () => ['QUIT'],
+  (r) => ['HELLO', r.pick(['2', '3', '1', 'x'])],
+  (r) => ['SUBSCRIBE', r.pick(['c1', 'c2'])],
+  (r) => ['UNSUBSCRIBE', r.pick(['c1', 'c2'])],
+  (r) => ['PUBLISH', r.pick(['c1', 'c2']), val(r)],
+  (r) => ['WATCH', key(r)],
+  () => ['UNWATCH'],
 ];
 
 function bulk(s: string): string {
