@@ -400,6 +400,7 @@ const asRedis: [string, string][] = [
   ['HELLO with an option of bytes past 0x7f, and one with a NUL', 'HELLO 2 "x\\xffy"\r\nHELLO 2 "a\\x00b"\r\n'],
   ['AUTH with 3 arguments', 'AUTH a b c\r\n'],
   ['a protocol error inside a pub/sub tunnel comes after the replies before it', '"UNSUBSCRIBE" c2\r\nECHO x\r\nSUBSCRIBE c3\r\nGET k\r\n*1111111111111111111111\r\n'],
+  ['a local command queued in MULTI is answered at EXEC even when a DISCARD follows before the EXEC reply', 'MULTI\r\nCLIENT SETNAME "a b"\r\nCLIENT SETNAME ok\r\nEXEC\r\nDISCARD\r\n'],
   ['a local command with a wrong argument count inside MULTI aborts it', '*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nclient\r\n$7\r\nsetnameM\n*1\r\n$4\r\nEXEC\r\n'],
 ];
 

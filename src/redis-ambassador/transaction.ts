@@ -18,6 +18,11 @@ export class Transaction {
   watching = false;
   /** Commands the ambassador answers itself (AUTH, CLIENT SETNAME, …) queued in this MULTI, by placeholder. */
   private locals: { token: string; sp: Special; args: Buffer[] }[] = [];
+  /**
+   * Each EXEC in flight whose MULTI queued local commands: their placeholders, answered when its reply comes. Kept
+   * apart from `locals`, so a DISCARD or a new MULTI pipelined behind the EXEC does not take them away.
+   */
+  private execs: { token: string; sp: Special; args: Buffer[] }[][] = [];
   private static seq = 0;
 
   get hasLocals(): boolean {
@@ -40,8 +45,7 @@ export class Transaction {
    * when the transaction runs, as in Redis). Anything but an array (EXECABORT, a WATCH failure) passes as it is.
    */
   execReply(reply: Buffer, answer: (sp: Special, args: Buffer[]) => Buffer): Buffer {
-    const locals = this.locals;
-    this.locals = [];
+    const locals = this.execs.shift() ?? [];
     if (reply[0] !== RespType.Array) return reply;
     const cr = reply.indexOf(13);
     const n = parseIntAt(reply, 1, cr);
@@ -72,7 +76,8 @@ export class Transaction {
       case Special.Discard:
         this.inMulti = false;
         this.watching = false;
-        if (sp === Special.Discard) this.locals = [];
+        if (sp === Special.Exec && this.locals.length > 0) this.execs.push(this.locals);
+        this.locals = [];
         break;
       case Special.Unwatch:
         if (!this.inMulti) this.watching = false;
@@ -97,6 +102,7 @@ export class Transaction {
   reset(): void {
     this.inMulti = this.watching = false;
     this.locals = [];
+    this.execs = [];
   }
 }
 
