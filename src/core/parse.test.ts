@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHostPort, parseBytes, parseDuration, parseHostPort } from './parse.js';
+import { formatHostPort, isGoInt64, parseBytes, parseDuration, parseHostPort } from './parse.js';
 
 test('parseDuration: Go syntax, bare seconds, and garbage', () => {
   assert.equal(parseDuration('10s'), 10_000);
@@ -31,4 +31,9 @@ test('parseBytes: Redis and Kubernetes units', () => {
   assert.equal(parseBytes('64Mi'), 64 * 1024 * 1024);
   assert.equal(parseBytes('1000'), 1000);
   for (const bad of ['', 'mb', '1 zb', '-1']) assert.equal(parseBytes(bad), undefined, bad);
+});
+
+test("isGoInt64: what Go's strconv.ParseInt(s, 10, 64) accepts", () => {
+  for (const ok of ['0', '-0', '+1', '007', '9223372036854775807', '-9223372036854775808']) assert.equal(isGoInt64(ok), true, ok);
+  for (const bad of ['', '+', '1.5', '1e3', ' 1', '0x10', '9223372036854775808', '-9223372036854775809']) assert.equal(isGoInt64(bad), false, bad);
 });

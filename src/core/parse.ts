@@ -1,4 +1,4 @@
-/** @module Small pure parsers shared by config and components: durations, HOST:PORT, byte sizes. */
+/** @module Small pure parsers shared by config and components: durations, HOST:PORT, byte sizes, Go's int64. */
 
 export interface HostPort {
   host: string;
@@ -49,4 +49,11 @@ export function parseBytes(text: string): number | undefined {
   if (!m) return undefined;
   const unit = BYTE_UNITS[m[2].toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
+}
+
+/** Whether `s` is what Go's strconv.ParseInt(s, 10, 64) accepts: an optional sign, decimal digits, within int64. */
+export function isGoInt64(s: string): boolean {
+  if (!/^[+-]?\d+$/.test(s)) return false;
+  const n = BigInt(s);
+  return n >= -9223372036854775808n && n <= 9223372036854775807n;
 }

@@ -1,5 +1,6 @@
 /** @module Pure parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text → MetricFamily[]. No I/O. */
 import { ProtocolError } from '../../core/errors.js';
+import { isGoInt64 } from '../../core/parse.js';
 import { labelKey, METRIC_NAME_RE, type Bucket, type Labels, type Metric, type MetricFamily, type MetricType, type Quantile } from '../../core/metrics/model.js';
 
 export type TextFormat = 'prometheus' | 'openmetrics';
@@ -253,14 +254,13 @@ export function parseSample(line: string, where: string, om: boolean): ParsedSam
   if (fields.length === 2) {
     // As Prometheus reads them: 0.0.4 timestamps are int64 milliseconds written as digits only (no sign, fraction or
     // exponent); OpenMetrics ones are seconds, any finite number.
-    const t = om ? goFloat(fields[1]) : /^\d{1,19}$/.test(fields[1]) && BigInt(fields[1]) <= INT64_MAX ? Number(fields[1]) : NaN;
+    const t = om ? goFloat(fields[1]) : /^\d{1,19}$/.test(fields[1]) && isGoInt64(fields[1]) ? Number(fields[1]) : NaN;
     if (t === undefined || !Number.isFinite(t)) throw new ProtocolError(`${where}: bad timestamp ${JSON.stringify(fields[1])}`);
     timestampMs = om ? t * 1000 : t;
   }
   return { name, labels, value, ...(timestampMs !== undefined ? { timestampMs } : {}) };
 }
 
-const INT64_MAX = 9223372036854775807n;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INFINITY = /^[+-]?inf(?:inity)?$/i;
 

@@ -1,5 +1,6 @@
 /** @module Pure byte-level StatsD parser: packets → lines → samples (DogStatsD, InfluxDB, Librato, SignalFX tags). No I/O. */
 import { isUtf8 } from 'node:buffer';
+import { isGoInt64 } from '../../core/parse.js';
 
 export type StatType = 'c' | 'g' | 'ms' | 'h' | 'd' | 's';
 
@@ -53,14 +54,6 @@ export function own(s: string): string {
 }
 
 const VALUE_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INT_RE = /^[+-]?\d+$/;
-
-/** What Go's strconv.ParseInt(s, 10, 64) accepts: an optional sign, decimal digits, within int64. */
-function isInt64(s: string): boolean {
-  if (!INT_RE.test(s)) return false;
-  const n = BigInt(s);
-  return n >= -9223372036854775808n && n <= 9223372036854775807n;
-}
 
 function parseNumber(s: string): number | undefined {
   if (!VALUE_RE.test(s)) return undefined;
@@ -337,7 +330,7 @@ function parseSample(name: string, text: string, from: number, baseTags: Tags, d
     } else if (c0 === 84 /* T */) {
       // Validated and ignored, as statsd_exporter does: a timestamp Go's ParseInt refuses (not an int64) drops the
       // sample, counted.
-      if (!isInt64(text.slice(k + 2, next))) return sink.error('malformed_timestamp');
+      if (!isGoInt64(text.slice(k + 2, next))) return sink.error('malformed_timestamp');
     } else return sink.error('invalid_sample_factor');
     k = next;
   }
