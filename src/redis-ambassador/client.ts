@@ -2,7 +2,7 @@
 import { BAD, DEFAULT_MAX_BULK, NEED, commandFrame, scanCommand, scanState } from '../core/resp/scanner.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
-import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, type CommandInfo } from './resp/commands.js';
+import { R_DEDICATED, R_LOCAL, R_MASTER, R_REPLICA, Special, UNKNOWN, arityFits, type CommandInfo } from './resp/commands.js';
 import { HOOK_EXEC, HOOK_SELECT, type Pending, type ReplySink } from './pending.js';
 import type { Upstream } from './upstream.js';
 import { clock, markDirty } from './io/turn.js';
@@ -180,7 +180,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.mode === MODE_TUNNEL) return this.tunnelCommand(info, buf, start, end);
     // Inside MULTI a local command is queued like any other: a placeholder holds its place, answered at EXEC.
     if (this.mode === MODE_PINNED && this.tx.inMulti && local.isLocal(sp) && sp !== Special.Select) {
-      if (!local.arityOk(sp, cmd.argc)) return this.pinnedCommand(info, buf, start, end);
+      // One Redis's table refuses by its argument count is sent as it is: Redis refuses it and aborts the transaction.
+      if (!arityFits(info.arity, cmd.argc)) return this.pinnedCommand(info, buf, start, end);
       const echo = this.tx.queueLocal(sp, this.args(buf, start, end).map((a) => Buffer.from(a)));
       this.ctx.routed(info, R_DEDICATED);
       (this.pinned as Upstream).sendBuf(this.link(info, R_DEDICATED), echo);

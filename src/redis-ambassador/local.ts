@@ -168,26 +168,6 @@ export function frameArgs(buf: Buffer, start: number, end: number): Buffer[] {
   return out;
 }
 
-/**
- * Whether a local command has an argument count Redis's command table accepts. Inside MULTI one that does not is
- * sent to Redis as it is: Redis refuses it without running it and aborts the transaction at EXEC.
- */
-export function arityOk(sp: Special, argc: number): boolean {
-  switch (sp) {
-    case Special.Auth:
-      return argc >= 2;
-    case Special.ClientSetName:
-      return argc === 3;
-    case Special.ClientSetInfo:
-      return argc === 4;
-    case Special.ClientGetName:
-    case Special.ClientId:
-      return argc === 2;
-    default:
-      return true;
-  }
-}
-
 /** `%.Ns` of a C string: its bytes up to a NUL, at most `max` of them. */
 const cfmt = (a: Buffer, max: number) => cstr(a).slice(0, max);
 
