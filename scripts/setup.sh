@@ -35,6 +35,7 @@ declare -A PKGS=(
   [nginx]=/usr/sbin/nginx
   [prometheus]=/usr/bin/promtool
   [prometheus-redis-exporter]=/usr/bin/prometheus-redis-exporter   # the peer the redis source is compared with, side by side
+  [prometheus-nginx-exporter]=/usr/bin/prometheus-nginx-exporter   # the peer the nginx source is compared with, side by side
   [python3]=/usr/bin/python3
   [gcc]=/usr/bin/gcc          # with make and python3: node-gyp builds native/udp-batch and native/conn-io (npm run build)
   [make]=/usr/bin/make
@@ -143,7 +144,7 @@ fi
 [ $check_only = 1 ] && { echo "setup: all Debian packages present, and Redis's test suite"; exit 0; }
 
 # Servers installed from packages may have been started by their maintainer scripts; the tests start their own.
-for svc in redis-server redis-sentinel nginx prometheus prometheus-redis-exporter ssh; do
+for svc in redis-server redis-sentinel nginx prometheus prometheus-redis-exporter prometheus-nginx-exporter ssh; do
   if command -v service >/dev/null && [ $as_root = 1 ]; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
 

@@ -1,4 +1,4 @@
-/** @module Per-source behaviour against real servers: redis replication and auth, nginx counts, JSON big-int labels, prometheus relabel + OpenMetrics, Jolokia bulk reads. */
+/** @module Per-source behaviour against real servers: redis replication and auth, nginx counts and nginx-prometheus-exporter side by side, JSON big-int labels, prometheus relabel + OpenMetrics, Jolokia bulk reads. */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -360,6 +360,43 @@ describe('redis source beside redis_exporter 1.45 (Debian prometheus-redis-expor
       for (const n of skipped) if (!roleOnly.includes(n)) problems.push(`${role}: redis_exporter 1.45 gives no ${n}`);
     }
     assert.deepEqual(problems, []);
+  });
+});
+
+describe('nginx source beside nginx-prometheus-exporter 0.11 (Debian prometheus-nginx-exporter) on the same nginx', () => {
+  // The exporter's own nginxexporter_build_info aside, a dashboard sees the same families: names, HELP, TYPE, labels.
+  const shape = (fams: MetricFamily[]) =>
+    fams
+      .filter((f) => f.name.startsWith('nginx_'))
+      .map((f) => `${f.name} ${f.type === 'untyped' ? 'gauge' : f.type} {${[...new Set(f.metrics.flatMap((m) => Object.keys(m.labels)))].sort().join(',')}} ${f.help}`)
+      .sort();
+
+  test('the same families, HELP and TYPE up and down; the counters agree with the scrapes between them', async () => {
+    requireBinaryOrFail('prometheus-nginx-exporter');
+    const { parseExposition } = await import('../src/metrics-adapter/sources/prom-parse.js');
+    const n = await startNginx({ serverExtra: 'location = /stub_status { stub_status; }' });
+    const port = await freePort();
+    const peer = startProcess('prometheus-nginx-exporter', ['-nginx.scrape-uri', `${n.url}/stub_status`, '-web.listen-address', `127.0.0.1:${port}`], { name: `nginx-exporter:${port}` });
+    closers.push(() => peer.stop());
+    await waitForPort(port);
+    const theirs = async () => parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const opts = { url: `${n.url}/stub_status` };
+    const t1 = await theirs();
+    const ours = await collect('nginx', opts);
+    assert.deepEqual(shape(ours), shape(t1));
+    // Each scrape of stub_status is one request to nginx: ours came one request after theirs.
+    const value = (fams: MetricFamily[], name: string) => fams.find((f) => f.name === name)?.metrics[0]?.value;
+    assert.equal(value(ours, 'nginx_http_requests_total'), value(t1, 'nginx_http_requests_total')! + 1);
+    assert.equal(value(ours, 'nginx_up'), 1);
+    assert.equal(value(t1, 'nginx_up'), 1);
+    // nginx gone: the exporter keeps serving nginx_up 0 and nothing else of nginx; so does the source.
+    await n.stop();
+    const t2 = await theirs();
+    const f = sourceFactories.nginx;
+    const down = f.create('nginx', f.parseOptions(opts, 'sources[0]'), { log: silent }).down?.() ?? [];
+    assert.deepEqual(shape(down), shape(t2));
+    assert.equal(value(t2, 'nginx_up'), 0);
+    assert.equal(value(down, 'nginx_up'), 0);
   });
 });
 
