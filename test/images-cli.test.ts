@@ -89,6 +89,18 @@ test('bad input: no image, unknown file, not an archive, unknown image subcomman
   assert.match(down.stderr, /^podkit pull: pull 127\.0\.0\.1:1\/nothing:1 from 127\.0\.0\.1:1: the registry cannot be reached/);
 });
 
+test('a --state-dir that cannot hold the store: exit 2 naming the flag and why, for every image command', async () => {
+  const file = join(tempDir(), 'a-file');
+  writeFileSync(file, '');
+  for (const [dir, why] of [['/dev/null', 'not a directory'], [join(file, 'below'), 'not a directory']]) {
+    for (const args of [['images'], ['pull', 'busybox'], ['rmi', 'busybox'], ['image', 'prune'], ['load', '/etc'], ['save', 'busybox', '-o', join(tempDir(), 'x.tar')]]) {
+      const r = await runPodkit([...args, '--state-dir', dir]);
+      const cmd = args[0] === 'image' ? 'image prune' : args[0];
+      assert.deepEqual(r, { stdout: '', stderr: `podkit ${cmd}: --state-dir: cannot make the image store under ${dir} (${why}): give a writable folder with --state-dir DIR or PODKIT_STATE_DIR=DIR\n`, code: 2 }, args.join(' '));
+    }
+  }
+});
+
 test('progress on a TTY: one line per layer and a total, redrawn in place', () => {
   let text = '';
   const tty = { isTTY: true, write: (s: string) => (text += s) } as unknown as NodeJS.WriteStream;

@@ -1,10 +1,20 @@
 /** @module The image commands: `podkit pull`, `images`, `rmi`, `image prune`, `load`, `save`. */
 import { flag } from '../../core/config.js';
-import { ImageError, UsageError } from '../../core/errors.js';
+import { ConfigError, fileErrorReason, ImageError, UsageError } from '../../core/errors.js';
 import { runCommand } from '../../core/command.js';
-import { imageServiceFor, type ImageRecord } from '../images/index.js';
+import { imageServiceFor, type ImageRecord, type ImageService, type ImageServiceOptions } from '../images/index.js';
 import type { PullProgress } from '../images/pull.js';
 import { stateDirFlag } from './ps.js';
+
+/** The store under `--state-dir`, made on first use: a state dir that cannot hold it is the flag's fault (exit 2). */
+function service(stateDir: string, options?: ImageServiceOptions): ImageService {
+  try {
+    return imageServiceFor(stateDir, options);
+  } catch (e) {
+    if (!(e instanceof Error && 'syscall' in e)) throw e;
+    throw new ConfigError('--state-dir', `cannot make the image store under ${stateDir} (${fileErrorReason(e)}): give a writable folder with --state-dir DIR or PODKIT_STATE_DIR=DIR`);
+  }
+}
 
 const pullFlags = {
   'state-dir': stateDirFlag,
@@ -47,7 +57,7 @@ export function runPull(argv: string[]): Promise<number> {
       positionals: true,
       async main({ values, positionals }) {
         if (!positionals.length) throw new UsageError('name an image to pull');
-        const svc = imageServiceFor(values['state-dir'], {
+        const svc = service(values['state-dir'], {
           insecureRegistries: values['insecure-registry'],
           ...(values['cert-dir'] ? { certDir: values['cert-dir'] } : {}),
           ...(values['ca-file'] ? { caFile: values['ca-file'] } : {}),
@@ -87,7 +97,7 @@ export function runImages(argv: string[]): Promise<number> {
       summary: 'List the images in the store: repository, tag, digest, size (compressed) and when a pod last used it.',
       spec: { 'state-dir': stateDirFlag, json: flag.bool({ help: 'Print the records as JSON', default: false, env: [] }) },
       async main({ values }) {
-        const list = imageServiceFor(values['state-dir']).list();
+        const list = service(values['state-dir']).list();
         process.stdout.write(values.json ? JSON.stringify(list, null, 2) + '\n' : table(list));
         return 0;
       },
@@ -106,7 +116,7 @@ export function runRmi(argv: string[]): Promise<number> {
       positionals: true,
       async main({ values, positionals }) {
         if (!positionals.length) throw new UsageError('name an image to remove');
-        for (const r of await imageServiceFor(values['state-dir']).remove(positionals, values.force)) process.stdout.write(`Untagged: ${r}\n`);
+        for (const r of await service(values['state-dir']).remove(positionals, values.force)) process.stdout.write(`Untagged: ${r}\n`);
         return 0;
       },
     },
@@ -127,7 +137,7 @@ export function runImage(argv: string[]): Promise<number> {
       summary: 'Remove every image no pod uses, and the blobs and unpacked layers only they held.',
       spec: { 'state-dir': stateDirFlag },
       async main({ values }) {
-        const { removed, freed } = await imageServiceFor(values['state-dir']).prune();
+        const { removed, freed } = await service(values['state-dir']).prune();
         for (const r of removed) process.stdout.write(`Deleted: ${r}\n`);
         process.stdout.write(`Total reclaimed space: ${mb(freed)}\n`);
         return 0;
@@ -148,7 +158,7 @@ export function runLoad(argv: string[]): Promise<number> {
       async main({ values, positionals }) {
         const file = values.input ?? positionals[0];
         if (!file || positionals.length > (values.input ? 0 : 1)) throw new UsageError('name one file to load');
-        for (const r of await imageServiceFor(values['state-dir']).load(file, values.name)) process.stdout.write(`Loaded image: ${r.ref}\n`);
+        for (const r of await service(values['state-dir']).load(file, values.name)) process.stdout.write(`Loaded image: ${r.ref}\n`);
         return 0;
       },
     },
@@ -171,7 +181,7 @@ export function runSave(argv: string[]): Promise<number> {
       async main({ values, positionals }) {
         if (positionals.length !== 1) throw new UsageError('name one image to save');
         if (!values.output) throw new UsageError('--output FILE is required');
-        await imageServiceFor(values['state-dir']).save(positionals[0]!, values.output, values.format as 'docker' | 'oci');
+        await service(values['state-dir']).save(positionals[0]!, values.output, values.format as 'docker' | 'oci');
         return 0;
       },
     },
