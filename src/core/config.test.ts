@@ -76,6 +76,9 @@ test('bad usage: one line naming the flag or env var, exit code 2', () => {
     [['--period', '10 parsecs'], {}, /flag --period: expected a duration/],
     [['--policy', 'nearest'], {}, /flag --policy: expected one of replica\|master/],
     [['--replica', 'nohost'], {}, /flag --replica: expected HOST:PORT/],
+    // Named as typed: a compatibility spelling in the error, not the flag's own name the user never wrote.
+    [['--statsd.listen-udp=:abc'], {}, /flag --statsd\.listen-udp: expected HOST:PORT \(got ":abc"\)/],
+    [['-depth', 'x'], {}, /flag --depth: expected an integer/],
     [['--repo'], {}, /flag --repo: needs a value/],
     [['stray'], {}, /unexpected argument "stray"/],
     [[], { PODKIT_DEPTH: 'deep' }, /env PODKIT_DEPTH: expected an integer/],

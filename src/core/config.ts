@@ -217,9 +217,10 @@ class Layers {
         positionals.push(arg);
         continue;
       }
-      const { name, inline } = this.flagOf(arg, opts.command);
+      const { name, inline, alias } = this.flagOf(arg, opts.command);
       const f = this.spec[name];
-      const where = `flag --${name}`;
+      // An error names the flag as it was typed: a user of a compatibility spelling may not know the name.
+      const where = `flag --${alias ?? name}`;
       let raw: string;
       if (inline !== undefined) raw = inline;
       else if (f.kind === 'bool') raw = 'true';
@@ -239,13 +240,13 @@ class Layers {
   }
 
   /** The flag `arg` names (`--name`, `-name`, `-x`, `--no-name` for a bool) and its `=value`, if any. */
-  private flagOf(arg: string, command: string): { name: string; inline?: string } {
+  private flagOf(arg: string, command: string): { name: string; inline?: string; alias?: string } {
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
     const key = eq >= 0 ? body.slice(0, eq) : body;
     const inline: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     const name = this.byName.get(key) ?? (key.length === 1 ? this.byShort.get(key) : undefined);
-    if (name) return { name, inline };
+    if (name) return { name, inline, ...(name !== key && key.length > 1 ? { alias: key } : {}) };
     if (key.startsWith('no-') && inline === undefined) {
       const base = this.byName.get(key.slice(3));
       if (base && this.spec[base].kind === 'bool') return { name: base, inline: 'false' };
