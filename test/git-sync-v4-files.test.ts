@@ -130,3 +130,14 @@ test('--exit-codes=v4 (or GITSYNC_EXIT_CODES=v4) gives v4\'s codes: 1 for a bad 
   // A failing sync exits 1 either way.
   assert.equal((await runPodkit(['git-sync', '--repo=file:///nonexistent/x.git', `--root=${root}`], { env })).code, 1);
 });
+
+test('a --root that cannot be made ends git-sync at start, as v4 does ("can\'t make root dir"), even with --max-failures=-1', async () => {
+  const file = join(tempDir('gs-root-'), 'a-file');
+  writeFileSync(file, '');
+  for (const [root, why] of [[file, 'it exists and is not a directory'], [join(file, 'below'), 'not a directory']]) {
+    const r = await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--max-failures=-1', '--period=10ms'], { timeoutMs: 10_000 });
+    assert.deepEqual([r.code, r.stderr], [2, `podkit git-sync: --root: can't make root dir ${root} (${why})\n`]);
+    const v4 = await runPodkit(['git-sync', '--repo=file:///x', `--root=${root}`, '--max-failures=-1', '--exit-codes=v4'], { timeoutMs: 10_000 });
+    assert.equal(v4.code, 1, v4.stderr);
+  }
+});

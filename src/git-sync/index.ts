@@ -1,4 +1,6 @@
 /** @module podkit git-sync: a drop-in for kubernetes/git-sync v4 with inbound triggers, atomic hardlinked publishes and honest health. */
+import { mkdirSync } from 'node:fs';
+import { ConfigError, fileErrorReason } from '../core/errors.js';
 import { createLogger, redactString, type Logger } from '../core/log.js';
 import type { ComponentHandle, ReloadResult } from '../core/lifecycle.js';
 import type { HttpHandle } from '../core/http.js';
@@ -66,6 +68,14 @@ export async function start(options: Options): Promise<Handle> {
   const log: Logger = options.log ?? createLogger({ name: 'git-sync' });
   const o = resolveOptions(options, log);
   process.umask(o.groupWrite ? 0o002 : 0o022);
+  // As v4 does before anything else: a --root that cannot be made is fatal at start, not a sync failure retried for
+  // ever (--max-failures=-1) that no later sync can mend.
+  try {
+    mkdirSync(o.root, { recursive: true });
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists and is not a directory' : fileErrorReason(e);
+    throw new ConfigError('--root', `can't make root dir ${o.root} (${why})`, { cause: e });
+  }
   if (o.addUser && addUser()) log.info('added an /etc/passwd entry for this uid', { uid: process.getuid?.(), gid: process.getgid?.() });
   const { git, auth } = gitFor(o, log);
   const repo = new Repo(o, git);
