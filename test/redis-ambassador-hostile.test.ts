@@ -10,7 +10,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { closeRedisClients, freePort, playStream, pollUntil, rawClient, resp, startFaultServer, startPodkit, startRedis, stopAll, tempDir, waitForOutput, withTimeout, type FaultServer, type Proc, type RedisNode } from './helpers/index.js';
+import { closeRedisClients, freePort, playStream, pollUntil, rawClient, resp, runPodkit, startFaultServer, startPodkit, startRedis, stopAll, tempDir, waitForOutput, withTimeout, type FaultServer, type Proc, type RedisNode } from './helpers/index.js';
 
 const CLIENT_PASS = 'client-pw-5e1d';
 let plain: RedisNode;
@@ -454,4 +454,46 @@ test('POST or Host: as a command (cross-protocol scripting) closes that client a
   assert.match(amb.logs() + (await (await fetch(`http://127.0.0.1:${amb.http}/metrics`)).text()), /kind="security"/);
   await amb.proc.stop();
   await debug.stop();
+});
+
+test('a client that pipelines GETs and never reads is closed past --client-output-limit, as Redis past client-output-buffer-limit; the process stays small and other clients are served', { timeout: 120_000 }, async () => {
+  const amb = await ambassador(plain.addr, '--max-bulk', '8mb', '--client-output-limit', '16mb');
+  const c = plain.client();
+  await c.set('amb-big', 'x'.repeat(1024 * 1024));
+  const base = rss(amb.proc.pid);
+  // 2,000 GETs of a 1 MiB value: 18 KB sent, 2 GiB owed. Unbounded, the ambassador would hold what the kernel does not take.
+  const hog = connect({ port: amb.port, host: '127.0.0.1' });
+  hog.on('error', () => {});
+  hog.pause();
+  const closed = new Promise<void>((r) => hog.once('close', () => r()));
+  hog.write('GET amb-big\r\n'.repeat(2000));
+  // A client that does not read does not see the close either: the count says when the ambassador closed it.
+  const metrics = async () => (await fetch(`http://127.0.0.1:${amb.http}/metrics`)).text();
+  await pollUntil(async () => /^podkit_ambassador_errors_total\{kind="output_limit"\} 1$/m.test(await metrics()), { timeoutMs: 60_000, what: 'the ambassador closing the client that does not read' });
+  const grown = rss(amb.proc.pid) - base;
+  console.log(`RSS +${(grown / 1048576).toFixed(1)} MiB after a client owed 2 GiB of replies did not read (limit 16 MiB)`);
+  assert.ok(grown < 96 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+  // Once it reads, it finds what the kernel held and then the end.
+  hog.resume();
+  await withTimeout(closed, 30_000, 'the closed client seeing its end');
+  assert.ok(hog.bytesRead < 32 * 1024 * 1024, `${hog.bytesRead} bytes reached the client`);
+  // A client that reads gets every reply, however much is owed in all: the limit counts only what waits.
+  const reader = await rawClient(amb.port);
+  const got = await withTimeout(reader.send(Buffer.from('GET amb-big\r\n'.repeat(12)), 12), 30_000, 'a reading client\'s 12 MiB of replies');
+  assert.equal(got.length, 12);
+  assert.ok(got.every((b) => b.length === 1024 * 1024 + 12)); // $1048576\r\n…\r\n
+  reader.close();
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});
+
+test('--client-output-limit: a size, 0 for none, and at least twice --max-bulk (exit 2 otherwise)', { timeout: 60_000 }, async () => {
+  for (const [args, re] of [
+    [['--client-output-limit', 'lots'], /flag --client-output-limit: expected a size like 1gb, or 0 for none \(got "lots"\)/],
+    [['--client-output-limit', '100mb'], /flag --client-output-limit: 0 or at least twice --max-bulk \(1073741824 bytes\)/],
+  ] as const) {
+    const r = await runPodkit(['redis-ambassador', '--master', plain.addr, ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, re);
+  }
 });

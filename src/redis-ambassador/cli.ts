@@ -44,6 +44,9 @@ export async function run(argv: string[]): Promise<number> {
         const maxBulk = parseBytes(v['max-bulk']);
         if (maxBulk === undefined || maxBulk < 1) throw new UsageError(`flag --max-bulk: expected a size like 512mb (got ${JSON.stringify(v['max-bulk'])})`);
         if (maxBulk > MAX_SAFE_BULK) throw new UsageError(`flag --max-bulk: at most ${MAX_SAFE_BULK} bytes (what one buffer can hold), got ${maxBulk}`);
+        const outputLimit = parseBytes(v['client-output-limit']);
+        if (outputLimit === undefined) throw new UsageError(`flag --client-output-limit: expected a size like 1gb, or 0 for none (got ${JSON.stringify(v['client-output-limit'])})`);
+        if (outputLimit !== 0 && outputLimit < 2 * maxBulk) throw new UsageError(`flag --client-output-limit: 0 or at least twice --max-bulk (${2 * maxBulk} bytes), so one reply of the largest size never closes a client that reads; got ${outputLimit}`);
         const log = commandLogger('redis-ambassador', v);
         const username = v.username;
         const password = v['password-file'] ? readSecretFile(v['password-file'], 'password-file') : undefined;
@@ -68,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
           poolSize: v['pool-size'],
           maxBulk,
           maxPending: v['max-pending'],
+          clientOutputLimit: outputLimit,
           connectTimeoutMs: v['connect-timeout'],
           replyGuard: v['reply-guard'] === 'on',
           log,

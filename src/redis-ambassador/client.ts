@@ -508,7 +508,14 @@ export class ClientSession implements ReplySink, local.LocalState {
       this.ctx.traffic.clientOut += this.out.bytes;
       if (!this.out.writeTo(this.conn)) {
         if (this.mode === MODE_TUNNEL) this.pinned?.pause();
-        else this.setStall(STALL_WRITE);
+        else if (this.ctx.clientOutputLimit > 0 && this.conn.queued() > this.ctx.clientOutputLimit) {
+          // Replies of commands already sent keep coming while the client does not read: past the limit it is
+          // closed, as Redis closes a client past its client-output-buffer-limit, and what it is owed is dropped.
+          // (A tunnel needs no limit: its connection is paused and the node applies its own pubsub limit.)
+          this.ctx.error('output_limit');
+          this.conn.destroy();
+          return;
+        } else this.setStall(STALL_WRITE);
       }
     }
     if ((this.quitting || (this.peerEnded && this.stall === 0)) && this.replies.length === 0) this.conn.end();

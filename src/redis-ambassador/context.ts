@@ -22,6 +22,8 @@ export interface ProxyContext {
   readonly maxBulk: number;
   /** Replies owed to one client before its reading pauses. */
   readonly maxPending: number;
+  /** Bytes of replies that may wait for a client that does not read them before it is closed; 0: no limit. */
+  readonly clientOutputLimit: number;
   routed(info: CommandInfo, route: number): void;
   error(kind: string): void;
   clientClosed(c: ClientSession): void;

@@ -71,6 +71,11 @@ export interface Options {
   maxBulk?: number;
   /** Replies a client may owe before its reading pauses (backpressure). Default 1024. */
   maxPending?: number;
+  /**
+   * Bytes of replies that may wait for one client that does not read them before it is closed (Redis's
+   * client-output-buffer-limit hard limit); 0: none. Default 1 GiB, twice the default max-bulk.
+   */
+  clientOutputLimit?: number;
   /** Upstream connect timeout, ms. Default 2000. */
   connectTimeoutMs?: number;
   /** Check the order of replies on shared upstream connections with a marker per batch of several clients' commands (upstream.ts, guard.ts). Default true. */
@@ -108,6 +113,9 @@ function notUsable(what: string, n: NodeConns): string {
 function addr(hp: HostPort, role: 'master' | 'replica'): NodeAddr {
   return { host: hp.host, port: hp.port, role, label: role === 'master' ? 'master' : `replica:${formatHostPort(hp)}` };
 }
+
+/** --client-output-limit's default: twice the default --max-bulk, so a reading client is never closed for one reply. */
+const DEFAULT_OUTPUT_LIMIT = 2 * DEFAULT_MAX_BULK;
 
 /** The settings start() refuses before it opens anything. */
 function checkOptions(options: Options): void {
@@ -294,6 +302,7 @@ export async function start(options: Options): Promise<Handle> {
     maxBulk: options.maxBulk ?? DEFAULT_MAX_BULK,
     traffic,
     maxPending: options.maxPending ?? 1024,
+    clientOutputLimit: options.clientOutputLimit ?? DEFAULT_OUTPUT_LIMIT,
     ...sessionEvents(origin, table.get('ping') as CommandInfo, (c) => sessions.delete(c)),
     clients: sessions,
     retry: !!topo,

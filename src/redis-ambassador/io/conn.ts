@@ -36,6 +36,8 @@ export interface Conn extends BatchSink {
   /** Close the connection once what was written has been sent; nothing more is read (as Redis after QUIT or a protocol error). */
   end(): void;
   destroy(): void;
+  /** Bytes written and not yet taken by the kernel. */
+  queued(): number;
 }
 
 export type ClientIo = 'auto' | 'native' | 'socket';
@@ -79,6 +81,7 @@ function onSocket(socket: Socket, ev: ConnEvents): Conn {
       socket.destroySoon();
     },
     destroy: () => socket.destroy(),
+    queued: () => sink.queued(),
   };
 }
 
@@ -190,7 +193,7 @@ export function loadConnIo(): ConnIoAddon | Error {
 class NativeConn implements Conn {
   private closed = false;
   /** Bytes the addon still holds for this connection (as of the last write or drain). */
-  private queued = 0;
+  private held = 0;
   /** A write reported backpressure: tell the session at the next drain. */
   private waiting = false;
   /** The peer ended while bytes were queued: close once they are sent. */
@@ -221,14 +224,18 @@ class NativeConn implements Conn {
       this.destroy();
       return true;
     }
-    this.queued = r;
+    this.held = r;
     if (r < HIGH_WATER) return true;
     this.waiting = true;
     return false;
   }
 
+  queued(): number {
+    return this.held;
+  }
+
   drained(): void {
-    this.queued = 0;
+    this.held = 0;
     if (this.closeOnDrain) return this.destroy();
     if (!this.waiting) return;
     this.waiting = false;
@@ -252,7 +259,7 @@ class NativeConn implements Conn {
   /** Nothing more is read; the connection closes once what is queued is sent. */
   end(): void {
     if (this.closed) return;
-    if (this.queued === 0) return this.destroy();
+    if (this.held === 0) return this.destroy();
     this.a.pause(this.id);
     this.closeOnDrain = true;
     this.a.end(this.id);

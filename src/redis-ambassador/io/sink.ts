@@ -110,6 +110,12 @@ export class Sink {
     return this.after(req, h.writev(req, parts, true), parts);
   }
 
+  /** Bytes not yet taken by the kernel: those a direct write left with the handle, and those in the Writable. */
+  queued(): number {
+    const h = (this.socket as unknown as SocketInternals)._handle;
+    return this.socket.writableLength + (h?.writeQueueSize ?? 0);
+  }
+
   private request(h: StreamHandle): WriteReq {
     let req = this.req;
     if (req === null) {
