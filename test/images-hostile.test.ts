@@ -71,6 +71,9 @@ test('load of an image with a hostile layer: the error names the image and the l
   assert.equal(readFileSync(join(goodLayer, 'keep'), 'utf8'), 'k');
   const bad = buildImage({ layers: [[{ name: 'PaxHeader', type: 'x', data: paxRecord('uid', '-1') }, { name: 'f', data: 'x' }]] }, 'latest', join(dir, 'bad'));
   await assert.rejects(svc.load(bad.layout, 'local/bad:1'), (e: Error) => e instanceof ImageError && e.message === `docker.io/local/bad:1: layer ${bad.layerDigests[0]}: tar: bad uid in the header of "f"`);
+  // Go reads "+17" as 17 and takes this path; GNU tar refuses it: two readers of one layer must not disagree.
+  const pax = buildImage({ layers: [[{ name: 'PaxHeader', type: 'x', data: '+17 path=../../x\n' }, { name: 'f', data: 'x' }]] }, 'latest', join(dir, 'pax'));
+  await assert.rejects(svc.load(pax.layout, 'local/pax:1'), (e: Error) => e instanceof ImageError && e.message === `docker.io/local/pax:1: layer ${pax.layerDigests[0]}: tar: bad pax record 1 in "PaxHeader": length "+17" is not decimal digits followed by a space`);
   assert.deepEqual(readdirSync(layers).filter((f) => f.startsWith('.tmp-')), []);
   assert.equal(readFileSync(join(goodLayer, 'keep'), 'utf8'), 'k');
 });
