@@ -4,8 +4,11 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ImageError, PodkitError, UsageError } from '../src/core/errors.js';
@@ -52,9 +55,45 @@ test('load: a manifest.json or index.json that is not JSON, not the expected sha
   }
   rmSync(join(img.layout, 'index.json'));
   await refused(img.layout, /the OCI image layout has no index\.json/);
-  await refused('/dev/zero', /not a docker save tar or an OCI layout tar \(no manifest\.json, no oci-layout\)/); // ends at its end marker
+  await refused('/dev/zero', /^\/dev\/zero: is a character device; load takes a tar file or an OCI layout directory$/);
   const cli = await runPodkit(['load', '--state-dir', join(dir, 'state'), join(dir, 'docker-0.tar')]);
   assert.equal(cli.code, 2, cli.stderr);
+});
+
+test('load of a FIFO answers at once with exit 2 (it waited for a writer forever); a socket, a device, or a layout whose index.json is one, is refused too', async () => {
+  const dir = tempDir();
+  const state = join(dir, 'state');
+  const fifo = join(dir, 'image.tar');
+  execFileSync('mkfifo', [fifo]);
+  for (const args of [[fifo], ['-i', fifo]]) {
+    const started = Date.now();
+    const cli = await runPodkit(['load', '--state-dir', state, ...args], { timeoutMs: 20_000 });
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.equal(cli.stderr, `podkit load: ${fifo}: is a FIFO (named pipe); load takes a tar file or an OCI layout directory\n`);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  }
+  const svc = imageServiceFor(state);
+  const refused = (file: string, why: string) => assert.rejects(svc.load(file), (e: Error) => e instanceof UsageError && e.message === `${file}: ${why}`);
+  const link = join(dir, 'link.tar');
+  symlinkSync(fifo, link);
+  await refused(link, 'is a FIFO (named pipe); load takes a tar file or an OCI layout directory');
+  await refused('/dev/null', 'is a character device; load takes a tar file or an OCI layout directory');
+  const sock = join(dir, 'image.sock');
+  const server = createServer().listen(sock);
+  await once(server, 'listening');
+  try {
+    await refused(sock, 'is a socket; load takes a tar file or an OCI layout directory');
+  } finally {
+    server.close();
+  }
+  // A layout's index.json is read whole: as a FIFO it would wait, as a link to /dev/zero fill memory.
+  const img = buildImage({ layers: [[{ name: 'a', data: 'a' }]] }, 'latest', join(dir, 'layout'));
+  rmSync(join(img.layout, 'index.json'));
+  execFileSync('mkfifo', [join(img.layout, 'index.json')]);
+  await refused(img.layout, "the OCI image layout's index.json is a FIFO (named pipe); it must be a file");
+  rmSync(join(img.layout, 'index.json'));
+  symlinkSync('/dev/zero', join(img.layout, 'index.json'));
+  await refused(img.layout, "the OCI image layout's index.json is a character device; it must be a file");
 });
 
 test('load of an image with a hostile layer: the error names the image and the layer, nothing half-unpacked stays, other layers are untouched', async () => {
@@ -71,6 +110,9 @@ test('load of an image with a hostile layer: the error names the image and the l
   assert.equal(readFileSync(join(goodLayer, 'keep'), 'utf8'), 'k');
   const bad = buildImage({ layers: [[{ name: 'PaxHeader', type: 'x', data: paxRecord('uid', '-1') }, { name: 'f', data: 'x' }]] }, 'latest', join(dir, 'bad'));
   await assert.rejects(svc.load(bad.layout, 'local/bad:1'), (e: Error) => e instanceof ImageError && e.message === `docker.io/local/bad:1: layer ${bad.layerDigests[0]}: tar: bad uid in the header of "f"`);
+  // Go reads "+17" as 17 and takes this path; GNU tar refuses it: two readers of one layer must not disagree.
+  const pax = buildImage({ layers: [[{ name: 'PaxHeader', type: 'x', data: '+17 path=../../x\n' }, { name: 'f', data: 'x' }]] }, 'latest', join(dir, 'pax'));
+  await assert.rejects(svc.load(pax.layout, 'local/pax:1'), (e: Error) => e instanceof ImageError && e.message === `docker.io/local/pax:1: layer ${pax.layerDigests[0]}: tar: bad pax record 1 in "PaxHeader": length "+17" is not decimal digits followed by a space`);
   assert.deepEqual(readdirSync(layers).filter((f) => f.startsWith('.tmp-')), []);
   assert.equal(readFileSync(join(goodLayer, 'keep'), 'utf8'), 'k');
 });

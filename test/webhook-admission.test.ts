@@ -184,6 +184,39 @@ describe('podkit webhook', () => {
     assert.deepEqual(upd.response, { uid: 'y', allowed: true });
   });
 
+  test('a body nested past the stack is a 400, not an internal error, and the webhook answers the next review', async () => {
+    // The patch's diff recursed into request.object and overflowed: answered allowed: false, code 500 (InternalError).
+    const N = 100_000;
+    const annotated = '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","annotations":{"podkit.io/redis-ambassador.master":"r:6379"}},"spec":{"containers":[{"name":"a","image":"b"}]},"x":';
+    const deep = (inner: string) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"d","operation":"CREATE","object":${inner}}}`;
+    // spec.x nested k arrays deep lies at depth 4 + k: the review(1), request(2), object(3), spec(4).
+    const specX = (k: number) => deep(annotated.replace('}]},"x":', '}],"x":') + '['.repeat(k) + ']'.repeat(k) + '}}');
+    const cases: [string, RegExp][] = [
+      ['['.repeat(N), /request body is not JSON/],
+      ['['.repeat(N) + ']'.repeat(N), /request body is nested more than 258 levels deep/],
+      [deep(annotated + '{"a":'.repeat(N) + '1' + '}'.repeat(N) + '}'), /request body is nested more than 258 levels deep/],
+      [deep(annotated + '['.repeat(N) + ']'.repeat(N) + '}'), /request body is nested more than 258 levels deep/],
+      [specX(255), /request body is nested more than 258 levels deep/],
+    ];
+    for (const [body, re] of cases) {
+      const r = await post(classic.port, ca.cert, body);
+      assert.equal(r.status, 400, `${body.slice(0, 40)}… → ${r.body.slice(0, 200)}`);
+      assert.match(r.body, re);
+    }
+    // At the bound the object is read: the validator names the unknown field (a denial, code 400), no InternalError.
+    const at = await post(classic.port, ca.cert, specX(254));
+    assert.equal(at.status, 200, at.body);
+    const status = JSON.parse(at.body).response.status;
+    assert.equal(status.code, 400, status.message);
+    assert.match(status.message, /spec\.x/);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: { 'podkit.io/redis-ambassador.master': 'r:6379' } }, spec: { containers: [{ name: 'a', image: 'b' }] } };
+    const next = JSON.parse((await post(classic.port, ca.cert, reviewOf(pod, 'after-deep'))).body);
+    assert.equal(next.response.uid, 'after-deep');
+    assert.equal(next.response.allowed, true);
+    assert.equal(next.response.patchType, 'JSONPatch');
+    assert.equal(classic.proc.child.exitCode, null, 'the webhook is still running');
+  });
+
   test('bad requests get clear 4xx errors and the webhook keeps serving', async () => {
     const cases: [string | Buffer, number, RegExp, Parameters<typeof post>[3]?][] = [
       ['{not json', 400, /request body is not JSON/],

@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { review } from './admission.js';
+import { MAX_REVIEW_DEPTH, review } from './admission.js';
 
 const opts = { image: 'img', sidecarMode: 'native' as const, version: 'test' };
 
@@ -36,5 +36,18 @@ describe('admission review', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  test('a body nested past MAX_REVIEW_DEPTH is a 400 before anything recurses into it (was code 500, a stack overflow)', () => {
+    const nest = (k: number) => '['.repeat(k) + ']'.repeat(k);
+    const body = (k: number) => `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","annotations":{"podkit.io/redis-ambassador.master":"r:6379"}},"spec":{"containers":[{"name":"a","image":"b"}],"x":${nest(k)}}}}}`;
+    for (const raw of [nest(100_000), body(100_000), body(MAX_REVIEW_DEPTH - 3)]) {
+      assert.deepEqual(review(raw, opts), { status: 400, body: `request body is nested more than ${MAX_REVIEW_DEPTH} levels deep`, outcome: 'bad_request', message: `request body is nested more than ${MAX_REVIEW_DEPTH} levels deep` });
+    }
+    // spec(4) + k arrays = MAX_REVIEW_DEPTH: read, and denied for the unknown field like any other.
+    const at = review(body(MAX_REVIEW_DEPTH - 4), opts);
+    assert.equal(at.status, 200);
+    assert.equal(at.outcome, 'denied');
+    assert.match(String(at.message), /spec\.x/);
   });
 });

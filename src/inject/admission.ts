@@ -1,5 +1,6 @@
 /** @module The mutating admission webhook's logic, pure: AdmissionReview v1 in → AdmissionReview v1 out with a base64 JSONPatch. */
 import { ConfigError, PodkitError } from '../core/errors.js';
+import { MAX_YAML_DEPTH } from '../pod/spec/yaml.js';
 import { validateObject } from './validate/index.js';
 import { patchFor } from './document.js';
 import type { Json } from './jsonpatch.js';
@@ -27,6 +28,26 @@ export interface ReviewOptions extends InjectOptions {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * The deepest body read. `podkit inject` reads the same objects from YAML, bounded at MAX_YAML_DEPTH (deeper than any
+ * Kubernetes object), and a review wraps its object in two more levels (the AdmissionReview and its request): so the
+ * webhook reads any object inject reads, and the patch's diff and the validator, which recurse per level, never meet
+ * one deep enough to overflow the stack (found with an object nested 100,000 deep, answered as an internal error).
+ */
+export const MAX_REVIEW_DEPTH = MAX_YAML_DEPTH + 2;
+
+/** Whether a parsed JSON value nests arrays and objects more than `max` levels deep (the top level is 1); no recursion. */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function bad(message: string): ReviewResult {
   return { status: 400, body: message, outcome: 'bad_request', message };
 }
@@ -39,6 +60,7 @@ export function review(raw: Buffer | string, opts: ReviewOptions): ReviewResult 
   } catch (err) {
     return bad(`request body is not JSON: ${(err as Error).message}`);
   }
+  if (deeperThan(doc, MAX_REVIEW_DEPTH)) return bad(`request body is nested more than ${MAX_REVIEW_DEPTH} levels deep`);
   if (!isObj(doc)) return bad('request body must be a JSON object (an AdmissionReview)');
   if (doc.kind !== 'AdmissionReview' || doc.apiVersion !== ADMISSION_API_VERSION) {
     return bad(`expected kind AdmissionReview, apiVersion ${ADMISSION_API_VERSION}; got kind ${JSON.stringify(doc.kind ?? null)}, apiVersion ${JSON.stringify(doc.apiVersion ?? null)} (set admissionReviewVersions: ["v1"])`);

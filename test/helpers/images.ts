@@ -9,7 +9,7 @@ import { tempDir } from './proc.js';
 /** One tar entry. `type`: 0 file, 1 hard link, 2 symlink, 3 char device, 4 block device, 5 directory. */
 export interface TarEntry {
   name: string;
-  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'x' | 'L';
+  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'x' | 'g' | 'L' | 'K';
   mode?: number;
   uid?: number;
   gid?: number;
@@ -55,8 +55,10 @@ export function paxRecord(key: string, value: string): string {
 /** An uncompressed tar of `entries`, in order, with no normalisation (so tests can write hostile names). */
 export function tarOf(entries: readonly TarEntry[]): Buffer {
   const parts: Buffer[] = [];
+  // Regular files and the metadata entries (pax x/g, GNU L/K) carry data.
+  const carries = (e: TarEntry) => e.type === undefined || ['0', 'x', 'g', 'L', 'K'].includes(e.type);
   const push = (e: TarEntry) => {
-    const data = e.type === undefined || e.type === '0' || e.type === 'x' || e.type === 'L' ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
+    const data = carries(e) ? Buffer.from(e.data ?? '') : Buffer.alloc(0);
     parts.push(header(e, data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512));
   };
   for (const e of entries) {

@@ -1,5 +1,5 @@
 /** @module `load` and `save`: docker save tars and OCI image layouts (directory or tar) in and out of the store, via skopeo. */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, ImageError, UsageError } from '../../core/errors.js';
 import { formatRef, parseRef } from './reference.js';
@@ -14,15 +14,43 @@ const MAX_JSON = 4 << 20;
 
 const tooLarge = (file: string, what: string) => new UsageError(`${file}: its ${what} is larger than ${MAX_JSON >> 20} MiB`);
 
+/** What a path that is not a regular file is, for the error. */
+function otherKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'an unknown kind of file';
+}
+
+/**
+ * `file`'s stat (through symlinks), refused unless it is a regular file or a directory. Load reads its input twice
+ * (here for its kind and names, then skopeo copies it), which a pipe or a device cannot give; and opening a FIFO
+ * waits for a writer that may never come. stat opens nothing, so this answers at once.
+ */
+function statInput(file: string): Stats {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: ${code === 'ENOENT' || code === 'ENOTDIR' ? 'no such file or directory' : describeError(e)}`);
+  }
+  if (!st.isFile() && !st.isDirectory()) throw new UsageError(`${file}: is ${otherKind(st)}; load takes a tar file or an OCI layout directory`);
+  return st;
+}
+
 /** What `file` is: an OCI layout directory, or a tar holding a docker save (`manifest.json`) or an OCI layout. */
 async function kindOf(file: string): Promise<{ kind: Kind; names: string[] }> {
-  if (!existsSync(file)) throw new UsageError(`${file}: no such file or directory`);
-  if (statSync(file).isDirectory()) {
+  if (statInput(file).isDirectory()) {
     if (!existsSync(join(file, 'oci-layout'))) throw new UsageError(`${file}: a directory to load must be an OCI image layout (it has no oci-layout file)`);
-    const index = join(file, 'index.json');
-    if (!existsSync(index)) throw new UsageError(`${file}: the OCI image layout has no index.json`);
-    if (statSync(index).size > MAX_JSON) throw tooLarge(file, 'index.json');
-    return { kind: 'oci', names: namesOfIndex(readFileSync(index, 'utf8'), file) };
+    const index = statSync(join(file, 'index.json'), { throwIfNoEntry: false });
+    if (!index) throw new UsageError(`${file}: the OCI image layout has no index.json`);
+    // It is read whole: as a FIFO it would wait for a writer, as a link to /dev/zero (size 0) fill memory.
+    if (!index.isFile()) throw new UsageError(`${file}: the OCI image layout's index.json is ${otherKind(index)}; it must be a file`);
+    if (index.size > MAX_JSON) throw tooLarge(file, 'index.json');
+    return { kind: 'oci', names: namesOfIndex(readFileSync(join(file, 'index.json'), 'utf8'), file) };
   }
   const manifest: Buffer[] = [];
   const index: Buffer[] = [];

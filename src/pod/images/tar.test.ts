@@ -65,14 +65,47 @@ test('pax size, uid and gid must be decimal digits; a pax path or linkpath with 
     ['size', '1e3', /bad size/],
     ['uid', '4294967296', /bad uid/],
     ['size', '99999999999999999', /bad size/],
-    ['path', 'a\0', /pax path or linkpath with a NUL byte/],
-    ['linkpath', '\0x', /NUL byte/],
+    ['path', 'a\0', /bad pax record 1 in "PaxHeader": path "a\\u0000" has a NUL byte/],
+    ['linkpath', '\0x', /linkpath "\\u0000x" has a NUL byte/],
+    ['uname', 'r\0', /uname "r\\u0000" has a NUL byte/],
+    ['a\0b', '1', /key "a\\u0000b" has a NUL byte/],
   ] as const) {
     const t = tarOf([{ name: 'PaxHeader', type: 'x', data: paxRecord(key, value) }, { name: 'f', data: 'x' }]);
     await assert.rejects(read([t]), (e: Error) => e instanceof ProtocolError && why.test(e.message), `${key}=${value}`);
   }
   const { headers } = await read([tarOf([{ name: 'PaxHeader', type: 'x', data: paxRecord('uid', '70000') + paxRecord('size', '1') }, { name: 'f', data: 'x' }])]);
   assert.equal(headers[0]!.uid, 70000);
+});
+
+test('a pax record is refused, naming the record and the pax entry, where Go archive/tar or GNU tar refuses it (or the two read it differently)', async () => {
+  const path = (len: string, body = ` path=${'a'.repeat(21)}\n`) => `${len}${body}`; // "30 path=…\n" is 30 bytes
+  for (const body of [undefined, ` path=${'a'.repeat(21)}X`, ` path${'a'.repeat(22)}\n`, ` =${'a'.repeat(25)}\n`, `  path=${'a'.repeat(20)}\n`]) assert.equal(path('30', body).length, 30);
+  const cases: [string, RegExp][] = [
+    [path('+30'), /bad pax record 1 in "PaxHeader": length "\+30" is not decimal digits followed by a space/], // Go's ParseInt takes the sign, GNU tar does not
+    [path(' 30'), /length "" is not decimal digits/], // GNU tar skips the blank, Go does not
+    [path('0x1e'), /length "0x1e" is not decimal digits/],
+    [path('0'), /length 0 is shorter than the shortest record \("5 a=\\n"\)/],
+    [path('4'), /length 4 is shorter/],
+    [path('20'), /length 20 does not end the record at a newline/], // shorter than the record
+    [path('31'), /length 31 runs past the end of the header's 30 bytes left/], // longer than the header data
+    [path('99999999999999999999999'), /length 99999999999999999999… runs past/],
+    [path('30', ` path=${'a'.repeat(21)}X`), /length 30 does not end the record at a newline/], // no newline
+    [path('30', ` path${'a'.repeat(22)}\n`), /no "=" between key and value/],
+    [path('30', ` =${'a'.repeat(25)}\n`), /an empty key/],
+    [path('30', `  path=${'a'.repeat(20)}\n`), /key " path" starts with a blank/], // GNU tar reads key "path", Go " path"
+    [path('30') + '\0\0\0', /bad pax record 2 in "PaxHeader": length "\\u0000\\u0000\\u0000" is not decimal digits/], // Go reads every byte as records
+    [paxRecord('uid', '1') + 'no length\n', /bad pax record 2/],
+    ['30', /length "30" is not decimal digits followed by a space/],
+  ];
+  for (const [data, why] of cases) {
+    await assert.rejects(read([tarOf([{ name: 'PaxHeader', type: 'x', data }, { name: 'f', data: 'x' }])]), (e: Error) => e instanceof ProtocolError && why.test(e.message), JSON.stringify(data));
+  }
+  // A global header is read past, but its records are checked as Go checks them.
+  await assert.rejects(read([tarOf([{ name: 'GlobalHead', type: 'g', data: path('+30') }, { name: 'f', data: 'x' }])]), /bad pax record 1 in "GlobalHead": length "\+30"/);
+  // Leading zeros are decimal to both; '=' and newlines may sit in a value; the last of two records wins.
+  const ok = '030 path=aaaaaaaaaaaaaaaaaaaa\n' + paxRecord('linkpath', 'a=b\nc') + paxRecord('uid', '5') + paxRecord('uid', '7');
+  const { headers } = await read([tarOf([{ name: 'PaxHeader', type: 'x', data: ok }, { name: 'f', data: 'x' }, { name: 'GlobalHead', type: 'g', data: paxRecord('comment', 'x') }, { name: 'g', data: 'y' }])]);
+  assert.deepEqual(headers.map((h) => [h.name, h.linkname, h.uid]), [['aaaaaaaaaaaaaaaaaaaa', 'a=b\nc', 7], ['g', '', 0]]);
 });
 
 test('two zero blocks end the archive, one does at the very end; one zero block with entries after it is refused', async () => {

@@ -48,18 +48,45 @@ const str = (b: Buffer, off: number, len: number) => {
   return b.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
 };
 
-function parsePax(data: Buffer): Map<string, string> {
+/** Keys whose value may hold no NUL (Go refuses one there): a path or name with one inside would be cut short by any C reader. */
+const NO_NUL_VALUES = new Set(['path', 'linkpath', 'uname', 'gname']);
+
+/** The pax record at `i` of `data` (its key, value and where it ends), or why it is malformed. */
+function paxRecord(data: Buffer, i: number): { key: string; value: string; end: number } | string {
+  const sp = data.indexOf(0x20, i);
+  const digits = data.toString('latin1', i, sp < 0 ? data.length : sp);
+  // Decimal digits only: Go's ParseInt would take a sign and GNU tar blanks before them, each reading what the other refuses.
+  if (sp < 0 || !/^\d+$/.test(digits)) return `length ${JSON.stringify(digits.slice(0, 20))} is not decimal digits followed by a space`;
+  const len = Number(digits);
+  const shown = digits.length > 20 ? `${digits.slice(0, 20)}…` : digits;
+  if (len < 5) return `length ${shown} is shorter than the shortest record ("5 a=\\n")`;
+  if (len > data.length - i) return `length ${shown} runs past the end of the header's ${data.length - i} bytes left`;
+  const end = i + len;
+  if (end - 1 <= sp || data[end - 1] !== 0x0a) return `length ${shown} does not end the record at a newline`;
+  const rec = data.subarray(sp + 1, end - 1);
+  const eq = rec.indexOf(0x3d);
+  if (eq < 0) return 'no "=" between key and value';
+  const key = rec.toString('utf8', 0, eq);
+  const value = rec.toString('utf8', eq + 1);
+  if (key === '') return 'an empty key';
+  // GNU tar skips blanks after the length and Go keeps them in the key: " path" would be a path to one and not the other.
+  if (key[0] === ' ' || key[0] === '\t') return `key ${JSON.stringify(key.slice(0, 50))} starts with a blank`;
+  if (key.includes('\0')) return `key ${JSON.stringify(key.slice(0, 50))} has a NUL byte`;
+  if (NO_NUL_VALUES.has(key) && value.includes('\0')) return `${key} ${JSON.stringify(value.slice(0, 200))} has a NUL byte`;
+  return { key, value, end };
+}
+
+/**
+ * A pax header's records (`LEN key=value\n`), each checked as Go's archive/tar parsePAXRecord and GNU tar's
+ * decode_record check it, refusing what either refuses; `entry` names the pax entry in the error.
+ */
+function parsePax(data: Buffer, entry: string): Map<string, string> {
   const out = new Map<string, string>();
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = parseInt(data.toString('latin1', i, sp), 10);
-    if (!(len > 0)) throw new ProtocolError('tar: bad pax record');
-    const rec = data.toString('utf8', sp + 1, i + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
-    i += len;
+  for (let i = 0, n = 1; i < data.length; n++) {
+    const r = paxRecord(data, i);
+    if (typeof r === 'string') throw new ProtocolError(`tar: bad pax record ${n} in ${JSON.stringify(entry.slice(0, 200))}: ${r}`);
+    out.set(r.key, r.value);
+    i = r.end;
   }
   return out;
 }
@@ -78,9 +105,10 @@ interface EntryMeta {
   longLink?: string;
 }
 
-/** Records a metadata entry's body for the next entry; a global pax header (`g`) is read past and ignored. */
-function foldMeta(kind: string, body: Buffer, into: EntryMeta): void {
-  if (kind === 'x') into.pax = parsePax(body);
+/** Records a metadata entry's body for the next entry; a global pax header (`g`) is checked (as Go does) and ignored. */
+function foldMeta(kind: string, name: string, body: Buffer, into: EntryMeta): void {
+  if (kind === 'x') into.pax = parsePax(body, name);
+  else if (kind === 'g') parsePax(body, name);
   else if (kind === 'L') into.longName = str(body, 0, body.length);
   else if (kind === 'K') into.longLink = str(body, 0, body.length);
 }
@@ -98,8 +126,6 @@ function headerOf(h: Buffer, type: string, size: number, meta: EntryMeta): TarHe
   const prefix = h.toString('latin1', 257, 262) === 'ustar' ? str(h, 345, 155) : '';
   const name = pax.get('path') ?? meta.longName ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
   const linkname = pax.get('linkpath') ?? meta.longLink ?? str(h, 157, 100);
-  // A header's own names end at their first NUL; a pax record's would reach the file system with one inside.
-  if (name.includes('\0') || linkname.includes('\0')) throw new ProtocolError(`tar: a pax path or linkpath with a NUL byte (${JSON.stringify(name.slice(0, 200))})`);
   return {
     name,
     type: type === '\0' || type === '7' ? '0' : type,
@@ -122,7 +148,7 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink, { to
   let pending = Buffer.alloc(0);
   let inData = 0; // bytes of entry data still to come
   let pad = 0;
-  let meta: { kind: string; parts: Buffer[] } | null = null;
+  let meta: { kind: string; name: string; parts: Buffer[] } | null = null;
   let next: EntryMeta = { pax: new Map() };
   let done = false;
   let zeroBlock = false; // the last header block read was all zeros
@@ -138,7 +164,7 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink, { to
         else await sink.data(piece);
         if (inData === 0) {
           if (meta) {
-            foldMeta(meta.kind, Buffer.concat(meta.parts), next);
+            foldMeta(meta.kind, meta.name, Buffer.concat(meta.parts), next);
             meta = null;
           } else await sink.end();
         }
@@ -167,11 +193,12 @@ export async function readTar(chunks: AsyncIterable<Buffer>, sink: TarSink, { to
       if (zeroBlock) throw new ProtocolError('tar: a zero block in the middle of the archive');
       checkHeader(h);
       const type = String.fromCharCode(h[156] || 0x30);
-      const size = field(num(h, 124, 12), 'size', str(h, 0, 100));
+      const name = str(h, 0, 100);
+      const size = field(num(h, 124, 12), 'size', name);
       pad = (512 - (size % 512)) % 512;
       if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
         if (size > 1 << 20) throw new ProtocolError('tar: metadata entry too large');
-        meta = size > 0 ? { kind: type, parts: [] } : null;
+        meta = size > 0 ? { kind: type, name, parts: [] } : null;
         inData = size;
         continue;
       }
