@@ -497,3 +497,50 @@ test('--client-output-limit: a size, 0 for none, and at least twice --max-bulk (
     assert.match(r.stderr, re);
   }
 });
+
+test('a node that stops reading (SIGSTOP) makes its clients wait, not the ambassador hold what they send: 300 SETs of 4 MiB stay with the client; after SIGCONT every reply comes', { timeout: 120_000 }, async () => {
+  const node = await startRedis();
+  const amb = await ambassador(node.addr, '--read-policy', 'master');
+  const base = rss(amb.proc.pid);
+  process.kill(node.proc.pid, 'SIGSTOP');
+  let stopped = true;
+  try {
+    const value = Buffer.alloc(4 * 1024 * 1024, 120);
+    const cmd = Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value.length}\r\n`), value, Buffer.from('\r\n')]);
+    const s = connect({ port: amb.port, host: '127.0.0.1' });
+    s.on('error', () => {});
+    let oks = 0;
+    s.on('data', (b: Buffer) => (oks += b.toString('latin1').split('+OK').length - 1));
+    // Write until the socket stops taking bytes: what the client holds then is what the ambassador refused to read.
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; i < 300; i++) {
+        written++;
+        if (!s.write(cmd)) await once(s, 'drain');
+      }
+    })();
+    // Stopped: nothing more leaves the client between two looks half a second apart (all 300 gone: nothing stopped it).
+    let last = -1;
+    await pollUntil(
+      () => {
+        const moved = s.bytesWritten !== last;
+        last = s.bytesWritten;
+        return written === 300 || (!moved && s.writableLength > 0);
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the client holding what it cannot send' },
+    );
+    const grown = rss(amb.proc.pid) - base;
+    console.log(`RSS +${(grown / 1048576).toFixed(1)} MiB with the node stopped; the client's ${written} SETs of 4 MiB stopped after ${(s.bytesWritten / 1048576).toFixed(0)} MiB`);
+    assert.ok(written < 300, 'the client was stopped from sending');
+    assert.ok(grown < 96 * 1024 * 1024, `RSS grew by ${(grown / 1048576).toFixed(1)} MiB`);
+    process.kill(node.proc.pid, 'SIGCONT');
+    stopped = false;
+    await withTimeout(writer, 60_000, 'the rest of the SETs going out');
+    await pollUntil(() => oks === 300, { timeoutMs: 60_000, what: 'every +OK' });
+    s.destroy();
+  } finally {
+    if (stopped) process.kill(node.proc.pid, 'SIGCONT');
+  }
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});

@@ -26,6 +26,8 @@ const STALL_WRITE = 4;
 const STALL_TUNNEL_RESET = 8;
 /** Bytes that break the protocol went into the tunnel: nothing more is read (Redis closes it, or waits). */
 const STALL_TUNNEL_ERROR = 16;
+/** The upstream connection it last sent to is congested: read nothing more until it drains. */
+const STALL_UPSTREAM = 32;
 const MODE_NORMAL = 0;
 const MODE_PINNED = 1;
 const MODE_TUNNEL = 2;
@@ -382,6 +384,7 @@ export class ClientSession implements ReplySink, local.LocalState {
       return false;
     }
     u.sendRaw(frame, from, to);
+    this.afterSend(u);
     return true;
   }
 
@@ -393,7 +396,19 @@ export class ClientSession implements ReplySink, local.LocalState {
     const inline = this.cmd.inline;
     if (inline) u.sendBuf(p, encodeCommand(inline));
     else u.send(p, buf, start, end);
+    this.afterSend(u);
     return true;
+  }
+
+  /** After a command to `u`: while `u` holds more than its high-water mark unsent, this client is not read. */
+  private afterSend(u: Upstream): void {
+    if (!u.congested) return;
+    u.waitDrain(this);
+    this.setStall(STALL_UPSTREAM);
+  }
+
+  upstreamDrained(): void {
+    this.unstall(STALL_UPSTREAM);
   }
 
   private link(info: CommandInfo, route: number): Pending {

@@ -85,6 +85,11 @@ export function isBusy(buf: Buffer, from: number, to: number): boolean {
 /** Why the ambassador itself closes a connection (not a failure of the node). */
 export const OWN_CLOSES: ReadonlySet<string> = new Set(['released', 'client gone', 'ambassador closing']);
 
+
+/** A client session waiting for a congested upstream connection to drain. */
+export interface DrainWaiter {
+  upstreamDrained(): void;
+}
 export class Upstream {
   readonly id = nextId++;
   /** Until connected; then `conn` reads and writes (the socket itself, or its descriptor moved to the addon). */
@@ -102,6 +107,9 @@ export class Upstream {
   private handshakeLeft = 0;
   /** Commands queued but not yet written: a reply while every written command is answered is one nobody asked for. */
   private unflushed = 0;
+  /** The last write left more queued than the connection's high-water mark; cleared when it drains. */
+  congested = false;
+  private drainWaiters: Set<DrainWaiter> | null = null;
   /**
    * Commands held back (copied) until this connection's SELECT is answered: a SELECT refused with -BUSY (a script
    * running past busy-reply-threshold) must not let them run in db 0 once the script ends. Null: not gated.
@@ -163,10 +171,11 @@ export class Upstream {
     const s = this.socket;
     s.setTimeout(0);
     s.setKeepAlive(true, 10_000);
-    // Nothing waits for the upstream to drain: a client's replies are bounded by its own backpressure instead.
+    // Replies are bounded by each client's own backpressure; what waits for the node to read is bounded here: clients
+    // that send to a congested connection stop being read until it drains (`waitDrain`).
     const ev = {
       data: (c: Buffer) => this.onData(c),
-      drain: () => {},
+      drain: () => this.drained(),
       close: (why?: string) => this.destroy(why ?? 'connection closed by server'),
     };
     // The socket's own events end here: from now on the connection reports through `ev`.
@@ -286,7 +295,23 @@ export class Upstream {
     }
     this.opts.traffic.upstreamOut += this.out.bytes;
     this.unflushed = this.gated === null ? 0 : this.gated.length;
-    this.out.writeTo(this.conn);
+    if (!this.out.writeTo(this.conn)) this.congested = true;
+  }
+
+  /**
+   * `w` stops reading its client until this connection's queue has drained (or the connection is gone): a node that
+   * does not read (stopped, swapping, a full socket) cannot make the ambassador hold every command clients send it.
+   */
+  waitDrain(w: DrainWaiter): void {
+    (this.drainWaiters ??= new Set()).add(w);
+  }
+
+  private drained(): void {
+    this.congested = false;
+    const ws = this.drainWaiters;
+    if (ws === null) return;
+    this.drainWaiters = null;
+    for (const w of ws) w.upstreamDrained();
   }
 
   /** End the batch with the guard's marker: the replies before its reply are held until it is read in its place. */
@@ -517,6 +542,7 @@ export class Upstream {
     const t = this.tunnel;
     this.tunnel = null;
     t?.tunnelClosed();
+    this.drained();
     this.events.closed(this, why);
   }
 
