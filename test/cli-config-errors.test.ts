@@ -47,3 +47,21 @@ test('a busy HTTP port ends each component at once with one line naming the addr
     holder.close();
   }
 });
+
+test('hostile YAML in every config file: 10,000 levels of [ and an alias bomb are exit 2 with one line naming the file, never a stack overflow', async () => {
+  const deep = yamlFile(`mappings: ${'['.repeat(10_000)}\n`, 'deep.yaml');
+  const bomb = yamlFile(['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 11 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n') + '\n', 'bomb.yaml');
+  const runs: [string, string[], RegExp, RegExp][] = [
+    ['metrics-adapter', [`--statsd.mapping-config=${deep}`], /^podkit metrics-adapter: \S+deep\.yaml: invalid YAML at line 1: nested more than 256 levels deep\n$/, /^podkit metrics-adapter: \S+bomb\.yaml: invalid YAML at line 2 \(b\[0\]\): Excessive alias count indicates a resource exhaustion attack\n$/],
+    ['metrics-adapter', [`--config=${deep}`], /^podkit metrics-adapter: \S+deep\.yaml: invalid YAML at line 1: nested more than 256 levels deep\n$/, /^podkit metrics-adapter: \S+bomb\.yaml: invalid YAML at line 2 \(b\[0\]\): Excessive alias count/],
+    ['redis-ambassador', ['--master=127.0.0.1:1', `--config=${deep}`], /^podkit redis-ambassador: config: \S+deep\.yaml: not valid YAML: nested more than 256 levels deep at line 1, column \d+\n$/, /^podkit redis-ambassador: config: \S+bomb\.yaml: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n$/],
+  ];
+  for (const [cmd, args, deepRe, bombRe] of runs) {
+    const d = await runPodkit([cmd, ...args]);
+    assert.equal(d.code, 2, d.stderr);
+    assert.match(d.stderr, deepRe);
+    const b = await runPodkit([cmd, ...args.map((a) => a.replace(deep, bomb))]);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(b.stderr, bombRe);
+  }
+});

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
 import { loadManifests, parseManifests } from '../src/pod/spec/index.js';
-import { documentValue, parseYamlStream } from '../src/pod/spec/yaml.js';
+import { documentValue, parseYamlStream } from '../src/core/yaml.js';
 import { injectText } from '../src/inject/index.js';
 import { assertValid } from '../src/inject/validate/index.js';
 import { PodkitError } from '../src/core/errors.js';

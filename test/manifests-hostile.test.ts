@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expandArgv, loadManifests, parseManifests, resolveEnv, type PodPlan } from '../src/pod/spec/index.js';
-import { documentValue, parseYamlStream } from '../src/pod/spec/yaml.js';
+import { documentValue, parseYamlStream } from '../src/core/yaml.js';
 import { injectText } from '../src/inject/index.js';
 import { realClock } from '../src/pod/runtime/clock.js';
 import { runPodkit, tempDir } from './helpers/index.js';
@@ -207,4 +207,34 @@ test('requests and limits must be quantities (were accepted by the dry run, then
     'in.yaml#1: spec.containers[0].resources.requests.memory: must be a quantity like 100m, 1, 64Mi (got Infinity)',
   ]);
   assert.match(injectError(pod('{ limits: { memory: lots } }'))!, /^in\.yaml#1: spec\.containers\[0\]\.resources\.limits\.memory: must be a quantity like 100m, 1, 64Mi \(got "lots"\)$/);
+});
+
+test('a bare date or timestamp is the string it is written as, as go-yaml gives it to the API server: accepted where a string goes, kept by inject', async () => {
+  const text = `apiVersion: v1
+kind: Pod
+metadata:
+  name: dated
+  labels: { released: 2021-01-01 }
+  annotations: { when: 2001-12-14t21:59:43.10-05:00, spaced: 2001-12-14 21:59:43.10 -5 }
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, 'echo $D']
+    env: [{ name: D, value: 2021-01-01 }]
+`;
+  assert.deepEqual(errors(text), []);
+  const p = parseManifests(text, 'in.yaml');
+  const pod = p.objects[0].body as unknown as { metadata: { labels: Record<string, unknown>; annotations: Record<string, unknown> }; spec: { containers: { env: { value: unknown }[] }[] } };
+  assert.deepEqual(pod.metadata.labels, { released: '2021-01-01' });
+  assert.deepEqual(pod.metadata.annotations, { when: '2001-12-14t21:59:43.10-05:00', spaced: '2001-12-14 21:59:43.10 -5' });
+  assert.equal(pod.spec.containers[0].env[0].value, '2021-01-01');
+  const f = join(tempDir(), 'dated.yaml');
+  writeFileSync(f, text);
+  const up = await runPodkit(['up', '--dry-run', '-f', f]);
+  assert.equal(up.code, 0, up.stderr);
+  const inj = await runPodkit(['inject', '-f', f]);
+  assert.equal(inj.code, 0, inj.stderr);
+  assert.match(inj.stdout, /released: 2021-01-01\b/);
+  assert.match(inj.stdout, /value: 2021-01-01\b/);
 });

@@ -1,6 +1,6 @@
 /** @module The mutating admission webhook's logic, pure: AdmissionReview v1 in → AdmissionReview v1 out with a base64 JSONPatch. */
 import { ConfigError, PodkitError } from '../core/errors.js';
-import { MAX_YAML_DEPTH } from '../pod/spec/yaml.js';
+import { MAX_YAML_DEPTH } from '../core/yaml.js';
 import { validateObject } from './validate/index.js';
 import { patchFor } from './document.js';
 import type { Json } from './jsonpatch.js';

@@ -1,6 +1,6 @@
 /** @module Inject/uninject across multi-document YAML: find pod templates by kind, compute a JSON Patch, apply it to the YAML Document so comments and order survive. */
 import { isMap, isSeq, type Document } from 'yaml';
-import { documentValue, parseYamlStream } from '../pod/spec/yaml.js';
+import { documentValue, parseYamlStream } from '../core/yaml.js';
 import { own } from '../pod/spec/walk.js';
 import { ConfigError, PodkitError } from '../core/errors.js';
 import { ANNOTATION_PREFIX } from './components.js';

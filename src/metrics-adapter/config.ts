@@ -1,7 +1,8 @@
 /** @module The adapter's YAML config: load, validate (errors name the YAML path, exit 2), and resolve against flags. */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isPair, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
+import { isPair, isScalar, isSeq, visit, type Document } from 'yaml';
+import { parseYamlStream } from '../core/yaml.js';
 import { ConfigError, fileErrorReason } from '../core/errors.js';
 import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core/parse.js';
 import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
@@ -94,18 +95,27 @@ function listen(v: unknown, path: string): HostPort | undefined {
 
 /** Decode YAML text; a syntax error becomes a ConfigError naming the file and line. */
 export function parseYaml(text: string, source: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // The shared reader bounds the nesting (the library recurses per level); scalars keep YAML's own schema, since the
+  // mapping's fields are typed here as statsd_exporter types them.
+  const docs = parseYamlStream(text, { uniqueKeys: true }, false);
+  if (docs.length > 1) throw new ConfigError(source, `invalid YAML at line ${lineOf(text, docs[1].range[0])}: one document expected, found ${docs.length}`);
+  const doc = docs[0] ?? parseYamlStream('null', {}, false)[0];
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line;
-    throw new ConfigError(source, `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0]}`);
+    throw new ConfigError(source, `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // An alias with no anchor — typically an unquoted glob such as `match: *.test.*` — surfaces only here.
-    throw new ConfigError(source, `invalid YAML${aliasWhere(doc, text)}: ${(err as Error).message}${/alias/i.test((err as Error).message) ? ' (quote a value that starts with *, e.g. match: "*.test.*")' : ''}`);
+    throw new ConfigError(source, `invalid YAML${aliasWhere(doc, text)}: ${(err as Error).message}${/unresolved alias/i.test((err as Error).message) ? ' (quote a value that starts with *, e.g. match: "*.test.*")' : ''}`);
   }
+}
+
+/** The 1-based line of a character offset. */
+function lineOf(text: string, offset: number): number {
+  return text.slice(0, offset).split('\n').length;
 }
 
 /** " at line N (yaml.path)" of the first alias without an anchor, for the error message. */

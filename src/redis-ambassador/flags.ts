@@ -1,7 +1,6 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
 import { readFileSync } from 'node:fs';
-import type * as Yaml from 'yaml';
-import { lazy } from '../core/lazy.js';
+import { documentValue, parseYamlStream } from '../core/yaml.js';
 import { flag, withEnvPrefix } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { logFormatFlag } from '../core/command.js';
@@ -42,9 +41,6 @@ const flags = {
 };
 export const spec = withEnvPrefix('PODKIT_REDIS_AMBASSADOR_', flags);
 
-/** Only a run with --config reads YAML. */
-const yaml = lazy<typeof Yaml>('yaml');
-
 /** Settings a SIGHUP reload applies live (everything else needs a restart). */
 export const LIVE_FLAGS: ReadonlySet<string> = new Set(['replica', 'read-policy', 'consistency', 'config']);
 
@@ -56,12 +52,14 @@ export function readConfigFile(path: string): { values: Record<string, unknown>;
   } catch (e) {
     throw new ConfigError('config', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  let doc: unknown;
-  try {
-    doc = yaml().parse(text);
-  } catch (e) {
-    throw new ConfigError('config', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  // YAML 1.2's scalars (`reply-guard: on` stays "on"); the shared reader bounds nesting and aliases.
+  const docs = parseYamlStream(text, {}, false);
+  const bad = docs.flatMap((d) => d.errors)[0];
+  if (bad) throw new ConfigError('config', `${path}: not valid YAML: ${bad.message.split('\n')[0]}`);
+  if (docs.length > 1) throw new ConfigError('config', `${path}: not valid YAML: one document expected, found ${docs.length}`);
+  const read = docs.length ? documentValue(docs[0]) : { value: null };
+  if (read.error !== undefined) throw new ConfigError('config', `${path}: not valid YAML: ${read.error}`);
+  const doc = read.value;
   if (doc === null || doc === undefined) return { values: {}, source: path };
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('config', `${path}: expected a mapping of flag names to values`);
   const values = doc as Record<string, unknown>;

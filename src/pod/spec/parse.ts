@@ -7,7 +7,7 @@ import { jobPlan } from './job.js';
 import { podCountError, podCounts } from './limits.js';
 import { configMapKeyErrors, validatePodSpec, type ValidateOptions } from './validate.js';
 import { isObject, walk } from './walk.js';
-import { documentValue, parseYamlStream } from './yaml.js';
+import { documentValue, parseYamlStream } from '../../core/yaml.js';
 
 /** Kinds podkit runs or uses. Anything else is skipped with one warning ("ignored locally"). */
 export const RUNNABLE_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'Job', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'ConfigMap', 'Secret', 'Service', 'PersistentVolumeClaim'] as const;

@@ -1,8 +1,15 @@
 /**
- * @module YAML streams read as Kubernetes reads them (sigs.k8s.io/yaml → go-yaml): the `yaml` library's documents, with
- * the one escape go-yaml accepts in double-quoted strings that YAML 1.2 does not (`\'` → `'`). Pure.
+ * @module YAML read as the Go programs podkit stands in for read it (go-yaml v2: Kubernetes through sigs.k8s.io/yaml,
+ * statsd_exporter's mapping file), one reader for every file podkit takes: the `yaml` library's documents, with the
+ * one escape go-yaml accepts in double-quoted strings that YAML 1.2 does not (`\'` → `'`), a nesting bound checked
+ * without recursion, and an alias bound. The library loads on first use (a sidecar without a YAML file never pays
+ * for it). Pure.
  */
-import { Composer, Document, LineCounter, Parser, YAMLParseError, type DocumentOptions, type ParseOptions, type SchemaOptions } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
+import { lazy } from './lazy.js';
+
+const yaml = lazy<typeof Yaml>('yaml');
 
 type Options = ParseOptions & DocumentOptions & SchemaOptions;
 
@@ -23,14 +30,17 @@ function goYamlEscapes(source: string): string {
 
 type Tag = { tag: string; format?: string; test?: RegExp };
 const FLOAT = 'tag:yaml.org,2002:float';
+const TIMESTAMP = 'tag:yaml.org,2002:timestamp';
 
 /**
- * The YAML 1.1 schema as go-yaml v2 resolves plain scalars: no base-60 numbers (`1:20` and `12:30` are strings), and
- * a float needs a digit before its exponent (`E1`, `e5`, `.` are strings, where the schema made them NaN).
+ * The YAML 1.1 schema as go-yaml v2 resolves plain scalars into interface{} (what sigs.k8s.io/yaml does before it
+ * makes JSON): no base-60 numbers (`1:20` and `12:30` are strings); a float needs a digit before its exponent (`E1`,
+ * `e5`, `.` are strings, where the schema made them NaN); and a timestamp stays the string it is written as
+ * (`2021-01-01`: go-yaml keeps it a string there "for backward compatibility"), so the API server sees a string.
  */
 function goYamlTags(tags: Tag[]): Tag[] {
   return tags
-    .filter((t) => t.format !== 'TIME')
+    .filter((t) => t.format !== 'TIME' && t.tag !== TIMESTAMP)
     .map((t) => {
       if (t.tag !== FLOAT || !t.test || t.test.source.includes('inf')) return t;
       return { ...t, test: t.format === 'EXP' ? /^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$/ : /^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/ };
@@ -67,9 +77,12 @@ export const MAX_YAML_DEPTH = 256;
 
 /**
  * Every document of a YAML stream; each error and warning carries `linePos` and a message ending in
- * `at line L, column C`, as the library's own parseAllDocuments gives them.
+ * `at line L, column C`, as the library's own parseAllDocuments gives them. `goYamlScalars` (the default) resolves
+ * plain scalars as go-yaml v2 does into untyped values (Kubernetes); false keeps the schema's own (a reader that
+ * maps scalars to typed fields itself).
  */
-export function parseYamlStream(text: string, options: Options = {}): Document.Parsed[] {
+export function parseYamlStream(text: string, options: Options = {}, goYamlScalars = true): Document.Parsed[] {
+  const { Composer, Document: Doc, LineCounter, Parser, YAMLParseError } = yaml();
   const lines = new LineCounter();
   const parser = new Parser(lines.addNewLine);
   const tokens = Array.from(parser.parse(text));
@@ -77,11 +90,14 @@ export function parseYamlStream(text: string, options: Options = {}): Document.P
   let docs: Document.Parsed[];
   if (deep) {
     // The stream is refused as a whole, as one document with the error where the nesting passes the limit.
-    const doc = new Document(null, options) as Document.Parsed;
+    const doc = new Doc(null, options) as Document.Parsed;
     const at = deep.offset ?? 0;
     doc.errors.push(new YAMLParseError([at, at + 1], 'IMPOSSIBLE', `nested more than ${MAX_YAML_DEPTH} levels deep`));
     docs = [doc];
-  } else docs = Array.from(new Composer({ ...options, customTags: goYamlTags as unknown as SchemaOptions['customTags'] }).compose(tokens)) as Document.Parsed[];
+  } else {
+    const schema = goYamlScalars ? { customTags: goYamlTags as unknown as SchemaOptions['customTags'] } : {};
+    docs = Array.from(new Composer({ ...options, ...schema }).compose(tokens)) as Document.Parsed[];
+  }
   for (const d of docs) {
     for (const e of [...d.errors, ...d.warnings]) {
       const start = lines.linePos(e.pos[0]);
