@@ -107,5 +107,12 @@ for (const clientIo of ['native', 'socket'] as const) {
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /errors: 0, replies: 500/);
     });
+
+    test('a tunnel’s client that half-closes gets what Redis sends it: SUBSCRIBE (also queued in MULTI), MONITOR, CLIENT REPLY OFF', async () => {
+      for (const stream of ['SUBSCRIBE hc:ch\r\n', 'MULTI\r\nSUBSCRIBE hc:ch\r\nEXEC\r\nPING\r\n', 'MONITOR\r\n', 'CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n', 'SUBSCRIBE a\r\nPING\r\nRESET\r\nGET hc:none\r\n']) {
+        const want = await halfClosed(topo.master.port, stream);
+        assert.equal(await halfClosed(port, stream), want, JSON.stringify(stream));
+      }
+    });
   });
 }

@@ -402,6 +402,11 @@ const asRedis: [string, string][] = [
   ['a protocol error inside a pub/sub tunnel comes after the replies before it', '"UNSUBSCRIBE" c2\r\nECHO x\r\nSUBSCRIBE c3\r\nGET k\r\n*1111111111111111111111\r\n'],
   ['a local command queued in MULTI is answered at EXEC even when a DISCARD follows before the EXEC reply', 'MULTI\r\nCLIENT SETNAME "a b"\r\nCLIENT SETNAME ok\r\nEXEC\r\nDISCARD\r\n'],
   ['a local command with a wrong argument count inside MULTI aborts it', '*1\r\n$5\r\nMULTI\r\n*2\r\n$6\r\nclient\r\n$7\r\nsetnameM\n*1\r\n$4\r\nEXEC\r\n'],
+  ['a local command pipelined behind an EXEC that ran CLIENT SETNAME sees the new name', 'MULTI\r\nCLIENT SETNAME x\r\nEXEC\r\nCLIENT GETNAME\r\nCLIENT SETNAME y\r\nCLIENT GETNAME\r\n'],
+  ['SUBSCRIBE queued in MULTI runs at EXEC, pipelined; the connection is subscribed after it', 'MULTI\r\nSUBSCRIBE mch\r\nEXEC\r\nPING\r\nUNSUBSCRIBE\r\nPING\r\n'],
+  ['CLIENT REPLY OFF queued in MULTI: EXEC answers, then nothing until REPLY ON', 'MULTI\r\nCLIENT REPLY OFF\r\nEXEC\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n'],
+  ['SUBSCRIBE queued in a MULTI that an unknown command aborts: EXECABORT, nothing subscribed', 'MULTI\r\nSUBSCRIBE mch\r\nNOPE\r\nEXEC\r\nPING\r\nGET k\r\n'],
+  ['SUBSCRIBE queued in a MULTI then discarded: nothing subscribed', 'MULTI\r\nSUBSCRIBE mch\r\nDISCARD\r\nPING\r\nGET k\r\n'],
 ];
 
 test('differential findings: streams answered as redis-server answers them (replies, waiting or closing), never forwarded as something else', { timeout: 120_000 }, async () => {

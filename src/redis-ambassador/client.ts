@@ -66,6 +66,8 @@ export class ClientSession implements ReplySink, local.LocalState {
   private quitting = false;
   /** The client shut down its write side: close once every command it sent has its reply (as Redis does). */
   private peerEnded = false;
+  /** In a tunnel, the client's FIN was passed on to the node. */
+  private finPassed = false;
   private closed = false;
   private inPump = false;
   private now = 0;
@@ -189,7 +191,11 @@ export class ClientSession implements ReplySink, local.LocalState {
       (this.pinned as Upstream).sendBuf(this.link(info, R_DEDICATED), echo);
       return true;
     }
-    if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
+    if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) {
+      // Answered once the EXEC before it has run its own local commands (a CLIENT SETNAME there, then GETNAME here).
+      if (this.tx.execPending) return this.barrier();
+      return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
+    }
     if (sp === Special.ClientUnblock || sp === Special.ClientKill) {
       // Held for a master, it may run on another node, where no connection is the named client's.
       const r = nameClient(sp, this.args(buf, start, end), this, this.ctx.clients, this.pinned?.owner ?? this.ctx.master, this.held > 0 || this.ctx.noMaster, this.tx.inMulti);
@@ -533,13 +539,20 @@ export class ClientSession implements ReplySink, local.LocalState {
         } else this.setStall(STALL_WRITE);
       }
     }
+    if (this.mode === MODE_TUNNEL && this.peerEnded && this.stall === 0 && !this.quitting) {
+      // A tunnel's replies are not counted (messages come between them): its FIN goes on to the node, which answers
+      // what came before it and closes, and that close ends this client (`tunnelClosed`), as with Redis itself.
+      if (!this.finPassed) {
+        this.finPassed = true;
+        this.pinned?.shutdownWrite();
+      }
+      return;
+    }
     if ((this.quitting || (this.peerEnded && this.stall === 0)) && this.replies.length === 0) this.conn.end();
   }
 
   private onPeerEnd(): void {
     this.peerEnded = true;
-    // A tunnel (MONITOR, a subscriber) has no replies to wait for: it ends with its client.
-    if (this.mode === MODE_TUNNEL) this.quitting = true;
     markDirty(this);
   }
 

@@ -25,6 +25,11 @@ export class Transaction {
   private execs: { token: string; sp: Special; args: Buffer[] }[][] = [];
   private static seq = 0;
 
+  /** An EXEC whose local commands run when its reply comes is in flight. */
+  get execPending(): boolean {
+    return this.execs.length > 0;
+  }
+
   get hasLocals(): boolean {
     return this.locals.length > 0;
   }

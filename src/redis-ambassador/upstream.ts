@@ -109,6 +109,8 @@ export class Upstream {
   private unflushed = 0;
   /** The last write left more queued than the connection's high-water mark; cleared when it drains. */
   congested = false;
+  /** A tunnelled client's FIN went on to the node (`shutdownWrite`). */
+  private finPassed = false;
   private drainWaiters: Set<DrainWaiter> | null = null;
   /**
    * Commands held back (copied) until this connection's SELECT is answered: a SELECT refused with -BUSY (a script
@@ -176,7 +178,8 @@ export class Upstream {
     const ev = {
       data: (c: Buffer) => this.onData(c),
       drain: () => this.drained(),
-      close: (why?: string) => this.destroy(why ?? 'connection closed by server'),
+      // After the client's FIN was passed on, the node closing is the answer to it, not a loss.
+      close: (why?: string) => this.destroy(this.finPassed ? 'client gone' : (why ?? 'connection closed by server')),
     };
     // The socket's own events end here: from now on the connection reports through `ev`.
     s.removeAllListeners('timeout');
@@ -276,6 +279,16 @@ export class Upstream {
     if (this.closed) return;
     this.out.addRange(src, from, to);
     markDirty(this);
+  }
+
+  /**
+   * A tunnelled client shut down its write side: pass the FIN on after what it sent, so the node answers it all and
+   * closes, as it would the client's own connection (the tunnel ends with that close).
+   */
+  shutdownWrite(): void {
+    this.finPassed = true;
+    this.flush();
+    this.conn?.shutdown();
   }
 
   /** A tunnelled client's RESET: its `+RESET` ends the tunnel (`tunnelReset`). */

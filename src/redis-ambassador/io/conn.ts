@@ -38,6 +38,8 @@ export interface Conn extends BatchSink {
   destroy(): void;
   /** Bytes written and not yet taken by the kernel. */
   queued(): number;
+  /** Half-close: a FIN once what was written is sent; reading goes on until the peer closes. */
+  shutdown(): void;
 }
 
 export type ClientIo = 'auto' | 'native' | 'socket';
@@ -82,6 +84,7 @@ function onSocket(socket: Socket, ev: ConnEvents): Conn {
     },
     destroy: () => socket.destroy(),
     queued: () => sink.queued(),
+    shutdown: () => void socket.end(),
   };
 }
 
@@ -254,6 +257,10 @@ class NativeConn implements Conn {
 
   resume(): void {
     if (!this.closed) this.a.resume(this.id);
+  }
+
+  shutdown(): void {
+    if (!this.closed) this.a.end(this.id);
   }
 
   /** Nothing more is read; the connection closes once what is queued is sent. */
