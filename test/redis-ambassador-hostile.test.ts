@@ -549,3 +549,20 @@ test('a node that stops reading (SIGSTOP) makes its clients wait, not the ambass
   assert.ok(amb.alive());
   await amb.proc.stop();
 });
+
+test('--max-clients: one client more is answered as redis-server answers it past maxclients (the error, then closed), counted; a freed place is taken again', { timeout: 60_000 }, async () => {
+  const limited = await startRedis({ args: ['--maxclients', '3'] });
+  const amb = await ambassador(plain.addr, '--max-clients', '3');
+  for (const port of [limited.port, amb.port]) {
+    const held = await Promise.all([0, 1, 2].map(() => rawClient(port)));
+    for (const c of held) assert.deepEqual((await withTimeout(c.send(resp('PING'), 1), 10_000, 'PING')).map(String), ['+PONG\r\n']);
+    assert.equal(await answerUntilClose(port, resp('PING')), '-ERR max number of clients reached\r\n', `port ${port}`);
+    held[0].close();
+    await pollUntil(async () => (await answerUntilQuiet(port, resp('PING'))).text === '+PONG\r\n', { timeoutMs: 10_000, what: 'a freed place taken again' });
+    for (const c of held.slice(1)) c.close();
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${amb.http}/metrics`)).text();
+  assert.match(metrics, /^podkit_ambassador_errors_total\{kind="max_clients"\} [1-9]\d*$/m); // the poll may have come before the freed place
+  assert.ok(amb.alive());
+  await amb.proc.stop();
+});

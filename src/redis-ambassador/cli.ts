@@ -71,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
           poolSize: v['pool-size'],
           maxBulk,
           maxPending: v['max-pending'],
+          maxClients: v['max-clients'],
           clientOutputLimit: outputLimit,
           connectTimeoutMs: v['connect-timeout'],
           replyGuard: v['reply-guard'] === 'on',

@@ -22,6 +22,8 @@ export interface ProxyContext {
   readonly maxBulk: number;
   /** Replies owed to one client before its reading pauses. */
   readonly maxPending: number;
+  /** Clients connected at once; one more is refused as Redis refuses it past maxclients. */
+  readonly maxClients: number;
   /** Bytes of replies that may wait for a client that does not read them before it is closed; 0: no limit. */
   readonly clientOutputLimit: number;
   routed(info: CommandInfo, route: number): void;

@@ -27,6 +27,7 @@ const flags = {
   'pool-size': flag.int({ help: 'Shared pipelined connections per node and (db, protocol)', default: 1, check: (n) => (n >= 1 && n <= 64 ? undefined : 'must be 1..64') }),
   'max-bulk': flag.string({ help: 'Largest bulk string accepted (e.g. 512mb)', default: '512mb', metavar: 'BYTES' }),
   'client-output-limit': flag.string({ help: "Replies waiting for one client that does not read them, past which the ambassador closes it (Redis's client-output-buffer-limit hard limit); 0 = no limit. At least twice --max-bulk", default: '1gb', metavar: 'BYTES' }),
+  'max-clients': flag.int({ help: "Clients connected at once, as Redis's maxclients: one more is told -ERR max number of clients reached and closed (lowered to the open-file limit less 32, as Redis lowers it)", default: 10000, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'max-pending': flag.int({ help: 'Replies a client may owe before its reading pauses', default: 1024, check: (n) => (n >= 1 ? undefined : 'must be at least 1') }),
   'connect-timeout': flag.duration({ help: 'Upstream connect timeout', default: 2000 }),
   'reply-guard': flag.enum({

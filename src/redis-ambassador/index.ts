@@ -1,4 +1,5 @@
 /** @module `podkit redis-ambassador`: start(options) → a RESP proxy sending writes to the master and reads to replicas. */
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { HostPort } from '../core/parse.js';
 import type { ComponentHandle } from '../core/lifecycle.js';
@@ -71,6 +72,8 @@ export interface Options {
   maxBulk?: number;
   /** Replies a client may owe before its reading pauses (backpressure). Default 1024. */
   maxPending?: number;
+  /** Clients connected at once (Redis's maxclients), lowered to the open-file limit less 32 as Redis lowers it. Default 10000. */
+  maxClients?: number;
   /**
    * Bytes of replies that may wait for one client that does not read them before it is closed (Redis's
    * client-output-buffer-limit hard limit); 0: none. Default 1 GiB, twice the default max-bulk.
@@ -160,11 +163,36 @@ function reloader(source: Options['reloadSource'], live: LiveConfig, log: Logger
   };
 }
 
+const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
+/** Descriptors Redis keeps for itself besides its clients (CONFIG_MIN_RESERVED_FDS); the ambassador's few upstreams, logs and HTTP fit too. */
+const RESERVED_FDS = 32;
+
+/** `wanted`, or fewer when the open-file limit cannot hold that many clients (said once, as Redis says it). */
+function clientLimit(wanted: number, log: Logger): number {
+  let limit = Infinity;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (m && m[1] !== 'unlimited') limit = Number(m[1]);
+  } catch {
+    return wanted; // not Linux: no limit to read
+  }
+  const fits = Math.max(1, limit - RESERVED_FDS);
+  if (fits >= wanted) return wanted;
+  log.warn('the open-file limit holds fewer clients than --max-clients; lowered', { maxClients: wanted, openFiles: limit, lowered: fits });
+  return fits;
+}
+
 /** The client listener: each accepted socket becomes a session of `ctx` (refused once `closing()`). */
 async function listenClients(listen: HostPort, opener: ReturnType<typeof connOpener>, ctx: ProxyContext, sessions: ClientRegistry<ClientSession>, origin: object, closing: () => boolean): Promise<Server> {
   const server: Server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (raw) => {
     if (closing()) {
       raw.destroy();
+      return;
+    }
+    if (sessions.size >= ctx.maxClients) {
+      // As Redis past maxclients: the error written straight to the socket, then closed; nothing of it is read.
+      ctx.error('max_clients');
+      raw.end(MAX_CLIENTS_REPLY);
       return;
     }
     const s = new ClientSession((ev) => opener.open(server, raw, ev), sessions.nextId(), ctx);
@@ -302,6 +330,7 @@ export async function start(options: Options): Promise<Handle> {
     maxBulk: options.maxBulk ?? DEFAULT_MAX_BULK,
     traffic,
     maxPending: options.maxPending ?? 1024,
+    maxClients: clientLimit(options.maxClients ?? 10_000, log),
     clientOutputLimit: options.clientOutputLimit ?? DEFAULT_OUTPUT_LIMIT,
     ...sessionEvents(origin, table.get('ping') as CommandInfo, (c) => sessions.delete(c)),
     clients: sessions,
