@@ -189,6 +189,18 @@ describe('statsd parser', () => {
     assert.deepEqual(c.samples.map((x) => x.name), ['ok']);
   });
 
+  test('stream framing: a line just under the 64 KiB cap sent a byte at a time is one line; one byte more is dropped once', () => {
+    const c = collector();
+    const s = new LineSplitter(c.sink);
+    const line = Buffer.from(`${'x'.repeat(65_000)}:1|c\n`);
+    for (let i = 0; i < line.length; i++) s.push(line.subarray(i, i + 1));
+    const over = Buffer.from(`${'y'.repeat(65_537)}\nok:1|c\n`);
+    for (let i = 0; i < over.length; i++) s.push(over.subarray(i, i + 1));
+    s.end();
+    assert.deepEqual(c.samples.map((x) => x.name.length), [65_000, 2]);
+    assert.deepEqual(c.errors, ['line_too_long']);
+  });
+
   test('fuzz: arbitrary bytes never throw, and every line ends as samples or counted errors', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
