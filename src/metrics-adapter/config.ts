@@ -99,7 +99,8 @@ export function parseYaml(text: string, source: string): unknown {
   // mapping's fields are typed here as statsd_exporter types them.
   const docs = parseYamlStream(text, { uniqueKeys: true }, false);
   if (docs.length > 1) throw new ConfigError(source, `invalid YAML at line ${lineOf(text, docs[1].range[0])}: one document expected, found ${docs.length}`);
-  const doc = docs[0] ?? parseYamlStream('null', {}, false)[0];
+  const doc = docs[0];
+  if (doc === undefined) return null; // an empty file, as an empty document reads
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = e.linePos?.[0]?.line;
@@ -131,7 +132,7 @@ function aliasWhere(doc: Document, text: string): string {
         else if (isSeq(a)) parts.push(`[${a.items.indexOf(child as never)}]`);
       });
       const offset = node.range?.[0];
-      const line = offset === undefined ? undefined : text.slice(0, offset).split('\n').length;
+      const line = offset === undefined ? undefined : lineOf(text, offset);
       where = `${line ? ` at line ${line}` : ''} (${parts.join('.').replace(/\.\[/g, '[')})`;
       return visit.BREAK;
     },
