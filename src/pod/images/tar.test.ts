@@ -108,6 +108,13 @@ test('a pax record is refused, naming the record and the pax entry, where Go arc
   assert.deepEqual(headers.map((h) => [h.name, h.linkname, h.uid]), [['aaaaaaaaaaaaaaaaaaaa', 'a=b\nc', 7], ['g', '', 0]]);
 });
 
+test('a pax record with an empty value deletes its key, so the header\'s own field stands (POSIX pax; Go archive/tar reads it so)', async () => {
+  // An empty path used to name the layer's root itself; GNU tar reads it as ".", Go keeps the header's name.
+  const data = paxRecord('path', 'long/name') + paxRecord('path', '') + paxRecord('uid', '') + paxRecord('linkpath', '') + paxRecord('size', '');
+  const { headers } = await read([tarOf([{ name: 'PaxHeader', type: 'x', data }, { name: 'own-name', uid: 42, data: 'xy' }, { name: 'after', data: 'z' }])]);
+  assert.deepEqual(headers.map((h) => [h.name, h.uid, h.size]), [['own-name', 42, 2], ['after', 0, 1]]);
+});
+
 test('two zero blocks end the archive, one does at the very end; one zero block with entries after it is refused', async () => {
   const a = tarOf([{ name: 'a', data: 'x' }]);
   const entry = a.subarray(0, 1024); // header and data block, no end marker

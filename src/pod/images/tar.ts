@@ -85,7 +85,9 @@ function parsePax(data: Buffer, entry: string): Map<string, string> {
   for (let i = 0, n = 1; i < data.length; n++) {
     const r = paxRecord(data, i);
     if (typeof r === 'string') throw new ProtocolError(`tar: bad pax record ${n} in ${JSON.stringify(entry.slice(0, 200))}: ${r}`);
-    out.set(r.key, r.value);
+    // An empty value deletes the key (POSIX pax), so the header's own field stands, as Go's archive/tar reads it.
+    if (r.value === '') out.delete(r.key);
+    else out.set(r.key, r.value);
     i = r.end;
   }
   return out;
