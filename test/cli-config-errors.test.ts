@@ -54,7 +54,7 @@ test('hostile YAML in every config file: 10,000 levels of [ and an alias bomb ar
   const runs: [string, string[], RegExp, RegExp][] = [
     ['metrics-adapter', [`--statsd.mapping-config=${deep}`], /^podkit metrics-adapter: \S+deep\.yaml: invalid YAML at line 1: nested more than 256 levels deep\n$/, /^podkit metrics-adapter: \S+bomb\.yaml: invalid YAML at line 2 \(b\[0\]\): Excessive alias count indicates a resource exhaustion attack\n$/],
     ['metrics-adapter', [`--config=${deep}`], /^podkit metrics-adapter: \S+deep\.yaml: invalid YAML at line 1: nested more than 256 levels deep\n$/, /^podkit metrics-adapter: \S+bomb\.yaml: invalid YAML at line 2 \(b\[0\]\): Excessive alias count/],
-    ['redis-ambassador', ['--master=127.0.0.1:1', `--config=${deep}`], /^podkit redis-ambassador: config: \S+deep\.yaml: not valid YAML: nested more than 256 levels deep at line 1, column \d+\n$/, /^podkit redis-ambassador: config: \S+bomb\.yaml: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n$/],
+    ['redis-ambassador', ['--master=127.0.0.1:1', `--config=${deep}`], /^podkit redis-ambassador: config: \S+deep\.yaml: invalid YAML at line 1: nested more than 256 levels deep\n$/, /^podkit redis-ambassador: config: \S+bomb\.yaml: invalid YAML at line 2 \(b\[0\]\): Excessive alias count indicates a resource exhaustion attack\n$/],
   ];
   for (const [cmd, args, deepRe, bombRe] of runs) {
     const d = await runPodkit([cmd, ...args]);

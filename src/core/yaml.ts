@@ -119,3 +119,43 @@ export function documentValue(doc: Document.Parsed): { value: unknown; error?: u
     return { error: (e as Error).message.split('\n')[0] };
   }
 }
+
+/** The 1-based line of a character offset. */
+const lineOf = (text: string, offset: number): number => text.slice(0, offset).split('\n').length;
+
+/** " at line N (yaml.path)" of the document's first alias, where toJS failed on one (no anchor, too many uses). */
+function aliasWhere(doc: Document.Parsed, text: string): string {
+  const { isPair, isScalar, isSeq, visit } = yaml();
+  let where = '';
+  visit(doc, {
+    Alias(_key, node, ancestors) {
+      const parts: string[] = [];
+      ancestors.forEach((a, i) => {
+        const child = ancestors[i + 1] ?? node;
+        if (isPair(a) && isScalar(a.key)) parts.push(String(a.key.value));
+        else if (isSeq(a)) parts.push(`[${a.items.indexOf(child as never)}]`);
+      });
+      const offset = node.range?.[0];
+      where = `${offset === undefined ? '' : ` at line ${lineOf(text, offset)}`} (${parts.join('.').replace(/\.\[/g, '[')})`;
+      return visit.BREAK;
+    },
+  });
+  return where;
+}
+
+/**
+ * The value of a file that holds one YAML document (null when it holds none), or why it cannot be read: `where` is
+ * " at line N" (with the YAML path of an alias that could not be resolved), `reason` the first error.
+ */
+export function singleDocument(text: string, options: Options = {}, goYamlScalars = true): { value: unknown; reason?: undefined } | { reason: string; where: string } {
+  const docs = parseYamlStream(text, options, goYamlScalars);
+  const bad = docs.flatMap((d) => d.errors)[0];
+  if (bad) {
+    const line = bad.linePos?.[0]?.line;
+    return { reason: bad.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''), where: line ? ` at line ${line}` : '' };
+  }
+  if (docs.length > 1) return { reason: `one document expected, found ${docs.length}`, where: ` at line ${lineOf(text, docs[1].range[0])}` };
+  if (docs.length === 0) return { value: null }; // an empty file, as an empty document reads
+  const read = documentValue(docs[0]);
+  return read.error === undefined ? read : { reason: read.error, where: aliasWhere(docs[0], text) };
+}

@@ -1,8 +1,7 @@
 /** @module The adapter's YAML config: load, validate (errors name the YAML path, exit 2), and resolve against flags. */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { isPair, isScalar, isSeq, visit, type Document } from 'yaml';
-import { parseYamlStream } from '../core/yaml.js';
+import { singleDocument } from '../core/yaml.js';
 import { ConfigError, fileErrorReason } from '../core/errors.js';
 import { parseBytes, parseDuration, parseHostPort, type HostPort } from '../core/parse.js';
 import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
@@ -95,49 +94,12 @@ function listen(v: unknown, path: string): HostPort | undefined {
 
 /** Decode YAML text; a syntax error becomes a ConfigError naming the file and line. */
 export function parseYaml(text: string, source: string): unknown {
-  // The shared reader bounds the nesting (the library recurses per level); scalars keep YAML's own schema, since the
-  // mapping's fields are typed here as statsd_exporter types them.
-  const docs = parseYamlStream(text, { uniqueKeys: true }, false);
-  if (docs.length > 1) throw new ConfigError(source, `invalid YAML at line ${lineOf(text, docs[1].range[0])}: one document expected, found ${docs.length}`);
-  const doc = docs[0];
-  if (doc === undefined) return null; // an empty file, as an empty document reads
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line;
-    throw new ConfigError(source, `invalid YAML${line ? ` at line ${line}` : ''}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
-  }
-  try {
-    return doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    // An alias with no anchor — typically an unquoted glob such as `match: *.test.*` — surfaces only here.
-    throw new ConfigError(source, `invalid YAML${aliasWhere(doc, text)}: ${(err as Error).message}${/unresolved alias/i.test((err as Error).message) ? ' (quote a value that starts with *, e.g. match: "*.test.*")' : ''}`);
-  }
-}
-
-/** The 1-based line of a character offset. */
-function lineOf(text: string, offset: number): number {
-  return text.slice(0, offset).split('\n').length;
-}
-
-/** " at line N (yaml.path)" of the first alias without an anchor, for the error message. */
-function aliasWhere(doc: Document, text: string): string {
-  let where = '';
-  visit(doc, {
-    Alias(_key, node, ancestors) {
-      if (where) return visit.BREAK;
-      const parts: string[] = [];
-      ancestors.forEach((a, i) => {
-        const child = ancestors[i + 1] ?? node;
-        if (isPair(a) && isScalar(a.key)) parts.push(String(a.key.value));
-        else if (isSeq(a)) parts.push(`[${a.items.indexOf(child as never)}]`);
-      });
-      const offset = node.range?.[0];
-      const line = offset === undefined ? undefined : lineOf(text, offset);
-      where = `${line ? ` at line ${line}` : ''} (${parts.join('.').replace(/\.\[/g, '[')})`;
-      return visit.BREAK;
-    },
-  });
-  return where;
+  // Scalars keep YAML's own schema: the mapping's fields are typed here as statsd_exporter types them.
+  const read = singleDocument(text, { uniqueKeys: true }, false);
+  if (read.reason === undefined) return read.value;
+  // An alias with no anchor is typically an unquoted glob such as `match: *.test.*`.
+  const hint = /unresolved alias/i.test(read.reason) ? ' (quote a value that starts with *, e.g. match: "*.test.*")' : '';
+  throw new ConfigError(source, `invalid YAML${read.where}: ${read.reason}${hint}`);
 }
 
 async function readText(path: string, what: string): Promise<string> {

@@ -1,6 +1,6 @@
 /** @module The `podkit redis-ambassador` flag spec (also read by `podkit inject` to map annotations to flags). */
 import { readFileSync } from 'node:fs';
-import { documentValue, parseYamlStream } from '../core/yaml.js';
+import { singleDocument } from '../core/yaml.js';
 import { flag, withEnvPrefix } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
 import { logFormatFlag } from '../core/command.js';
@@ -54,12 +54,8 @@ export function readConfigFile(path: string): { values: Record<string, unknown>;
     throw new ConfigError('config', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   // YAML 1.2's scalars (`reply-guard: on` stays "on"); the shared reader bounds nesting and aliases.
-  const docs = parseYamlStream(text, {}, false);
-  const bad = docs.flatMap((d) => d.errors)[0];
-  if (bad) throw new ConfigError('config', `${path}: not valid YAML: ${bad.message.split('\n')[0]}`);
-  if (docs.length > 1) throw new ConfigError('config', `${path}: not valid YAML: one document expected, found ${docs.length}`);
-  const read = docs.length ? documentValue(docs[0]) : { value: null };
-  if (read.error !== undefined) throw new ConfigError('config', `${path}: not valid YAML: ${read.error}`);
+  const read = singleDocument(text, {}, false);
+  if (read.reason !== undefined) throw new ConfigError('config', `${path}: invalid YAML${read.where}: ${read.reason}`);
   const doc = read.value;
   if (doc === null || doc === undefined) return { values: {}, source: path };
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('config', `${path}: expected a mapping of flag names to values`);
