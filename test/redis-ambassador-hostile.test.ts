@@ -407,14 +407,27 @@ const asRedis: [string, string][] = [
   ['CLIENT REPLY OFF queued in MULTI: EXEC answers, then nothing until REPLY ON', 'MULTI\r\nCLIENT REPLY OFF\r\nEXEC\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n'],
   ['SUBSCRIBE queued in a MULTI that an unknown command aborts: EXECABORT, nothing subscribed', 'MULTI\r\nSUBSCRIBE mch\r\nNOPE\r\nEXEC\r\nPING\r\nGET k\r\n'],
   ['SUBSCRIBE queued in a MULTI then discarded: nothing subscribed', 'MULTI\r\nSUBSCRIBE mch\r\nDISCARD\r\nPING\r\nGET k\r\n'],
+  ['in a CLIENT TRACKING tunnel, local commands queued in MULTI get +QUEUED and their answers in EXEC’s reply; SELECT runs at EXEC', 'HELLO 3\r\nCLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nSELECT 1\r\nSET k v\r\nEXEC\r\nCLIENT GETNAME\r\nGET k\r\n'],
+  ['RESP3: a local command queued after a SUBSCRIBE in MULTI is answered in EXEC’s reply, beside the push', 'HELLO 3\r\nMULTI\r\nSUBSCRIBE ch\r\nCLIENT SETNAME x\r\nEXEC\r\nCLIENT GETNAME\r\n'],
+  ['RESP2: a local command queued before a SUBSCRIBE in MULTI is answered in EXEC’s reply (no placeholder shows)', 'MULTI\r\nCLIENT SETNAME x\r\nSUBSCRIBE ch\r\nEXEC\r\nPING\r\n'],
+  ['RESP2 CLIENT TRACKING tunnel: SELECT in MULTI is queued (+QUEUED) and runs at EXEC', 'CLIENT TRACKING on\r\nMULTI\r\nSELECT 1\r\nSET k v\r\nEXEC\r\nGET k\r\n'],
+  ['RESP3: a local command queued before a SUBSCRIBE in MULTI, and one after EXEC', 'HELLO 3\r\nMULTI\r\nCLIENT SETNAME x\r\nSUBSCRIBE ch\r\nEXEC\r\nCLIENT GETNAME\r\n'],
+  ['in a tunnel, a local command queued in a discarded MULTI never runs', 'HELLO 3\r\nCLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nDISCARD\r\nCLIENT GETNAME\r\nPING\r\n'],
+  ['in a tunnel, a local command queued in a MULTI that EXECABORTs never runs', 'HELLO 3\r\nCLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nNOPE\r\nEXEC\r\nCLIENT GETNAME\r\nPING\r\n'],
+  ['in a tunnel, a local command with a wrong argument count aborts the MULTI', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME\r\nSET k v\r\nEXEC\r\nCLIENT GETNAME\r\n'],
+  ['in a tunnel, CLIENT REPLY OFF queued in MULTI beside a local command', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nCLIENT REPLY OFF\r\nEXEC\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n'],
+  ['in a tunnel, local commands pipelined behind an EXEC see what its queued local commands did', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nEXEC\r\nCLIENT GETNAME\r\nCLIENT SETNAME y\r\nCLIENT GETNAME\r\nMULTI\r\nCLIENT GETNAME\r\nCLIENT SETNAME z\r\nCLIENT GETNAME\r\nEXEC\r\nCLIENT GETNAME\r\n'],
 ];
+
+/** HELLO's `id` is the ambassador's client id through it, redis-server's own directly. */
+const sameId = (r: { text: string; closed: boolean }) => ({ ...r, text: r.text.replace(/\$2\r\nid\r\n:\d+\r\n/g, '$2\r\nid\r\n:N\r\n') });
 
 test('differential findings: streams answered as redis-server answers them (replies, waiting or closing), never forwarded as something else', { timeout: 120_000 }, async () => {
   const amb = await ambassador(plain.addr);
   for (const [what, text] of asRedis) {
     const bytes = Buffer.from(text, 'latin1');
     const want = await answerUntilQuiet(plain.port, bytes);
-    assert.deepEqual(await answerUntilQuiet(amb.port, bytes), want, what);
+    assert.deepEqual(sameId(await answerUntilQuiet(amb.port, bytes)), sameId(want), what);
   }
   assert.ok(amb.alive());
   await amb.proc.stop();

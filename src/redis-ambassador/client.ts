@@ -186,7 +186,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.mode === MODE_PINNED && this.tx.inMulti && local.isLocal(sp) && sp !== Special.Select) {
       // One Redis's table refuses by its argument count is sent as it is: Redis refuses it and aborts the transaction.
       if (!arityFits(info.arity, cmd.argc)) return this.pinnedCommand(info, buf, start, end);
-      const echo = this.tx.queueLocal(sp, this.args(buf, start, end).map((a) => Buffer.from(a)));
+      const echo = encodeCommand(this.tx.queueLocal(sp, this.args(buf, start, end).map((a) => Buffer.from(a))));
       this.ctx.routed(info, R_DEDICATED);
       (this.pinned as Upstream).sendBuf(this.link(info, R_DEDICATED), echo);
       return true;
@@ -367,6 +367,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     const u = this.pinned;
     if (u === null) return false;
     const sp = info.special;
+    // Answered once the EXEC before it has run the local commands it queued (a CLIENT SETNAME there, GETNAME here).
+    if (local.isLocal(sp) && this.tx.execPending && u.tunnelReplies?.inMulti !== true) return this.barrier();
     this.ctx.routed(info, R_DEDICATED);
     // A command answered here goes in while its answer can be put in its place among the node's replies.
     const refused = sp === Special.Refuse || (local.isLocal(sp) && u.tunnelReplies?.answers(sp, () => this.args(buf, start, end)) !== true);
@@ -448,7 +450,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   /** A command into tunnel `u`, rewritten where it must be (tunnel-replies.ts). */
   private tunnelArgs(u: Upstream, info: CommandInfo, buf: Buffer, start: number, end: number): void {
-    const a = intoTunnel(u, info, () => this.args(buf, start, end), this.cmd.argc, this, this.ctx);
+    const a = intoTunnel(u, info, () => this.args(buf, start, end), this.cmd.argc, this, this.tx, this.ctx);
     if (a !== null) this.cmd.inline = a;
   }
 
@@ -496,6 +498,11 @@ export class ClientSession implements ReplySink, local.LocalState {
     }
     if (this.stall & STALL_BACKPRESSURE && this.replies.length <= this.ctx.maxPending >> 1) this.unstall(STALL_BACKPRESSURE);
     if (this.stall & STALL_BARRIER && this.replies.length === 0) this.unstall(STALL_BARRIER);
+  }
+
+  /** A tunnelled EXEC's reply has run the local commands its MULTI queued: the commands held behind it may go. */
+  tunnelExecAnswered(): void {
+    if (!this.tx.execPending) this.unstall(STALL_BARRIER);
   }
 
   tunnelData(chunk: Buffer): void {

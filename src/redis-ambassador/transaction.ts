@@ -3,11 +3,11 @@ import { Special } from './resp/commands.js';
 import { randomBytes } from 'node:crypto';
 import { BAD, NEED, parseIntAt, scanState, scanValue } from '../core/resp/scanner.js';
 import { RespType } from '../core/resp/types.js';
-import { encodeCommand } from '../core/resp/encode.js';
 import type { Upstream } from './upstream.js';
 import type { NodeConns } from './pools.js';
 
 const TOKEN_SALT = randomBytes(12).toString('hex');
+const ECHO = Buffer.from('ECHO');
 
 /**
  * MULTI/WATCH bookkeeping of a client pinned to one dedicated master connection: the connection stays pinned while
@@ -38,11 +38,11 @@ export class Transaction {
    * Queue a local command inside MULTI: returns the placeholder to send in its place (an ECHO of a unique token:
    * Redis queues it, answers +QUEUED, and EXEC's reply carries the token where the command's answer goes).
    */
-  queueLocal(sp: Special, args: Buffer[]): Buffer {
+  queueLocal(sp: Special, args: Buffer[]): Buffer[] {
     // Unguessable, so no value a client stored can pass for a placeholder.
     const token = `__podkit_ambassador_local:${TOKEN_SALT}:${++Transaction.seq}`;
     this.locals.push({ token, sp, args });
-    return encodeCommand(['ECHO', token]);
+    return [ECHO, Buffer.from(token)];
   }
 
   /**

@@ -5,7 +5,8 @@
 import { parseIntAt } from '../core/resp/scanner.js';
 import { encodeInt } from '../core/resp/encode.js';
 import { RespType } from '../core/resp/types.js';
-import { Special, type CommandInfo } from './resp/commands.js';
+import { Special, arityFits, type CommandInfo } from './resp/commands.js';
+import type { Transaction } from './transaction.js';
 import * as local from './local.js';
 import { trackingArgs, type ClientRegistry, type Named } from './client-ids.js';
 import type { Upstream } from './upstream.js';
@@ -26,6 +27,8 @@ export const T_REPLY_OFF = 6;
 export const T_REPLY_SKIP = 7;
 /** Replies that cannot be counted from here on (RESP2 pub/sub, MONITOR). */
 export const T_LOST = 8;
+/** EXEC's reply, with the answers of the local commands its MULTI queued put in their placeholders' places. */
+export const T_EXEC = 9;
 
 const REPLY_MODES: Record<string, number> = { on: T_REPLY_ON, off: T_REPLY_OFF, skip: T_REPLY_SKIP };
 
@@ -62,6 +65,8 @@ interface Slot {
   n: number;
   kind: number;
   answer: Buffer | null;
+  /** T_EXEC: EXEC's reply rewritten. */
+  exec?: (reply: Buffer) => Buffer;
 }
 
 /** The replies of one tunnel, counted while every command's replies can be told apart from pushes. */
@@ -75,6 +80,13 @@ export class TunnelReplies {
   private lost = false;
   /** A RESP3 (un)subscribe went in: messages may come. */
   private pubsub = false;
+  /**
+   * A MULTI is open: each command only gets +QUEUED (or an error), and what it does to the replies after it happens
+   * when EXEC runs it: those replies cannot be counted any more (pub/sub, MONITOR, CLIENT REPLY), or pushes may come.
+   */
+  private multi = false;
+  private lostAtExec = false;
+  private pubsubAtExec = false;
 
   /** `back` translates a node's connection id to the ambassador's client id. */
   constructor(private readonly back: (n: number) => number) {}
@@ -93,6 +105,13 @@ export class TunnelReplies {
   /** A command went into the tunnel; `answer`: the ambassador's reply to put in its place (T_LOCAL). */
   sent(kind: number, answer: Buffer | null = null): void {
     if (this.lost) return;
+    if (this.multi && !this.off) {
+      // Queued: one reply now; the effect comes with EXEC. Counting what CLIENT REPLY does inside an EXEC that may
+      // still abort is not attempted: the replies after such an EXEC are not counted at all.
+      if (kind === T_LOST || kind === T_REPLY_ON || kind === T_REPLY_OFF || kind === T_REPLY_SKIP) this.lostAtExec = true;
+      else if (kind === T_NONE) this.pubsubAtExec = true;
+      kind = T_ONE;
+    }
     switch (kind) {
       case T_LOST:
         this.lost = true;
@@ -122,14 +141,44 @@ export class TunnelReplies {
     if (kind !== T_ONE) this.slots.push({ n: this.sentN, kind, answer });
   }
 
+  /** Whether a MULTI is open on the tunnel. */
+  get inMulti(): boolean {
+    return this.multi;
+  }
+
+  /**
+   * MULTI, EXEC or DISCARD went in. `exec`: EXEC's reply rewritten (its MULTI queued local commands). After an EXEC
+   * the queued commands' effects apply; the replies before EXEC's are still counted when they cannot be after it.
+   */
+  transaction(sp: Special, exec: ((reply: Buffer) => Buffer) | null = null): void {
+    if (sp === Special.Multi) {
+      this.sent(T_ONE);
+      this.multi = true;
+      return;
+    }
+    const ran = this.multi && sp === Special.Exec;
+    this.multi = false;
+    if (exec === null || this.lost || this.off) this.sent(T_ONE);
+    else this.slots.push({ n: ++this.sentN, kind: T_EXEC, answer: null, exec });
+    if (ran && this.pubsubAtExec) this.pubsub = true;
+    if (ran && this.lostAtExec) this.lost = true; // the slots up to EXEC's stay: their replies come before any message
+    this.lostAtExec = this.pubsubAtExec = false;
+  }
+
+  /** Start counting inside a MULTI the client opened before the tunnel (a SUBSCRIBE queued in it). */
+  openMulti(): void {
+    this.multi = true;
+  }
+
   /** A reply that is not a push, buf[from, to): the frame to relay in its place, or null to relay it as it is. */
   reply(buf: Buffer, from: number, to: number): Buffer | null {
-    if (this.lost) return null;
+    if (this.lost && this.slots.length === 0) return null;
     const k = ++this.seen;
     const s = this.slots[0];
     if (s === undefined || s.n !== k) return null;
     this.slots.shift();
     if (s.kind === T_LOCAL) return s.answer;
+    if (s.kind === T_EXEC) return s.exec!(buf.subarray(from, to));
     if (s.kind === T_ID) {
       if (buf[from] !== RespType.Integer) return null;
       const n = parseIntAt(buf, from + 1, to - 2);
@@ -155,13 +204,36 @@ export function intoTunnel(
   info: CommandInfo,
   args: () => Buffer[],
   argc: number,
-  st: local.LocalState,
+  st: local.LocalState & { tunnelExecAnswered(): void },
+  tx: Transaction,
   ctx: { readonly local: local.LocalConfig; readonly clients: ClientRegistry<Named> },
 ): Buffer[] | null {
   const clients = ctx.clients;
-  const tr = (u.tunnelReplies ??= new TunnelReplies((n) => (n > 0 && n === u.serverId ? st.id : clients.fromServer(u, n))));
+  let tr = u.tunnelReplies;
+  if (tr === null) {
+    tr = u.tunnelReplies = new TunnelReplies((n) => (n > 0 && n === u.serverId ? st.id : clients.fromServer(u, n)));
+    // The command that opens the tunnel may be queued in the client's MULTI (a SUBSCRIBE there).
+    if (tx.inMulti) tr.openMulti();
+  }
   const sp = info.special;
+  if (sp === Special.Multi || sp === Special.Exec || sp === Special.Discard) {
+    const locals = sp === Special.Exec && tx.hasLocals;
+    tx.track(sp, args);
+    const exec = (reply: Buffer) => {
+      const r = tx.execReply(reply, (lsp, a) => local.answer(lsp, st, ctx.local, a));
+      st.tunnelExecAnswered();
+      return r;
+    };
+    tr.transaction(sp, locals ? exec : null);
+    return null;
+  }
   if (local.isLocal(sp)) {
+    if (tr.inMulti) {
+      // Queued as in a pinned MULTI: a placeholder answered at EXEC. SELECT is queued itself (it must switch the
+      // tunnel's connection when EXEC runs), and a wrong argument count is sent as it is, for Redis to refuse.
+      tr.sent(T_ONE);
+      return sp === Special.Select || !arityFits(info.arity, argc) ? null : tx.queueLocal(sp, args().map((a) => Buffer.from(a)));
+    }
     const answer = local.answer(sp, st, ctx.local, args());
     tr.sent(T_LOCAL, answer);
     return standIn(sp, args(), answer);
