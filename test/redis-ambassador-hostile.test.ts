@@ -417,6 +417,11 @@ const asRedis: [string, string][] = [
   ['in a tunnel, a local command with a wrong argument count aborts the MULTI', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME\r\nSET k v\r\nEXEC\r\nCLIENT GETNAME\r\n'],
   ['in a tunnel, CLIENT REPLY OFF queued in MULTI beside a local command', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nCLIENT REPLY OFF\r\nEXEC\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n'],
   ['in a tunnel, local commands pipelined behind an EXEC see what its queued local commands did', 'CLIENT TRACKING on\r\nMULTI\r\nCLIENT SETNAME x\r\nEXEC\r\nCLIENT GETNAME\r\nCLIENT SETNAME y\r\nCLIENT GETNAME\r\nMULTI\r\nCLIENT GETNAME\r\nCLIENT SETNAME z\r\nCLIENT GETNAME\r\nEXEC\r\nCLIENT GETNAME\r\n'],
+  ['RESP2 subscribed: local commands get Redis’s refusal in order after the replies before them, the connection stays open', 'UNSUBSCRIBE ch\r\nSSUBSCRIBE s\r\nCLIENT SETNAME b\r\nSELECT 1\r\nHELLO 3\r\nCLIENT GETNAME\r\nAUTH x\r\nCLIENT SETNAME\r\nPING\r\n'],
+  ['RESP2: after unsubscribing from everything, local commands run again', 'SUBSCRIBE ch\r\nCLIENT SETNAME a\r\nUNSUBSCRIBE\r\nCLIENT SETNAME b\r\nCLIENT GETNAME\r\nSELECT 1\r\nSET k v\r\nGET k\r\n'],
+  ['RESP2 subscribed: MULTI is refused by Redis, so what follows is not queued', 'SSUBSCRIBE s\r\nMULTI\r\nHELLO 2\r\nDISCARD\r\nRESET\r\n'],
+  ['RESP2 unsubscribed tunnel: a local command with a wrong argument count inside MULTI', 'UNSUBSCRIBE ch\r\nMULTI\r\nCLIENT SETNAME\r\nPSUBSCRIBE p*\r\nDISCARD\r\nRESET\r\nCLIENT REPLY ON\r\n'],
+  ['RESP3 pub/sub: HELLO 2 is answered, then messages come as RESP2 arrays', 'HELLO 3\r\nSUBSCRIBE ch\r\nHELLO 2\r\nPING\r\nCLIENT SETNAME z\r\nRESET\r\n'],
 ];
 
 /** HELLO's `id` is the ambassador's client id through it, redis-server's own directly. */

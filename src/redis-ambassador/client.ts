@@ -371,7 +371,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (local.isLocal(sp) && this.tx.execPending && u.tunnelReplies?.inMulti !== true) return this.barrier();
     this.ctx.routed(info, R_DEDICATED);
     // A command answered here goes in while its answer can be put in its place among the node's replies.
-    const refused = sp === Special.Refuse || (local.isLocal(sp) && u.tunnelReplies?.answers(sp, () => this.args(buf, start, end)) !== true);
+    const refused = sp === Special.Refuse;
     if (sp !== Special.Reset && !refused) this.tunnelArgs(u, info, buf, start, end);
     const inline = this.cmd.inline;
     const frame = inline ? encodeCommand(inline) : buf;

@@ -47,17 +47,26 @@ test('tunnel replies: rewritten in their places; CLIENT REPLY OFF/SKIP replies n
   assert.equal(r('+OK\r\n'), null, 'REPLY ON');
   assert.equal(r(info), info.replace(':7', ':1007'));
   t.sent(T_LOST);
-  assert.equal(t.answers(Special.Select, () => b('SELECT', '1')), false);
+  assert.equal(t.counting, false);
   t.sent(T_ID);
   assert.equal(r(':5\r\n'), null);
 });
 
-test('a command the ambassador answers goes into a tunnel while replies can be told apart, HELLO 2 not once messages may come', () => {
+test('once replies cannot be counted, the slots before stay, and a probe’s reply is found by its token among messages, subscribed or not', () => {
   const t = new TunnelReplies((n) => n);
-  assert.equal(t.answers(Special.Hello, () => b('HELLO', '2')), true);
-  t.sent(T_NONE);
-  assert.equal(t.answers(Special.Hello, () => b('HELLO', '2')), false, 'messages would come as arrays');
-  assert.equal(t.answers(Special.Hello, () => b('HELLO', '3')), true);
+  const r = (x: string) => t.reply(Buffer.from(x), 0, x.length)?.toString() ?? null;
+  t.sent(T_LOCAL, Buffer.from('+OK\r\n'));
   t.sent(T_LOST);
-  assert.equal(t.answers(Special.Select, () => b('SELECT', '1')), false);
+  assert.equal(t.counting, false);
+  const answer = (n: number) => (subscribed: boolean) => Buffer.from(subscribed ? '-ERR subscribed\r\n' : `:${n}\r\n`);
+  const [ping, one] = t.probe(answer(7));
+  const two = t.probe(answer(8))[1].toString();
+  assert.equal(String(ping), 'PING');
+  assert.equal(r('+PONG\r\n'), '+OK\r\n', 'the slot before the loss is still rewritten');
+  const token = one.toString();
+  assert.equal(r(`*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$${token.length}\r\n${token}\r\n`), null, 'a message carrying the token');
+  assert.equal(r(`+${token}\r\n`), null, 'a MONITOR line');
+  assert.equal(r(`$${token.length}\r\n${token}\r\n`), ':7\r\n');
+  assert.equal(r(`*2\r\n$4\r\npong\r\n$${two.length}\r\n${two}\r\n`), '-ERR subscribed\r\n');
+  assert.equal(r(`$${token.length}\r\n${token}\r\n`), null, 'each probe answered once');
 });

@@ -3,7 +3,8 @@
  * translates back go in their places among the node's replies.
  */
 import { parseIntAt } from '../core/resp/scanner.js';
-import { encodeInt } from '../core/resp/encode.js';
+import { randomBytes } from 'node:crypto';
+import { encodeError, encodeInt } from '../core/resp/encode.js';
 import { RespType } from '../core/resp/types.js';
 import { Special, arityFits, type CommandInfo } from './resp/commands.js';
 import type { Transaction } from './transaction.js';
@@ -46,6 +47,9 @@ export function tunnelKind(info: CommandInfo, args: () => Buffer[], argc: number
 }
 
 const PING = [Buffer.from('PING')];
+const PONG_HEAD = Buffer.from('*2\r\n$4\r\npong\r\n');
+/** Unguessable, so no message or value can pass for a probe's reply. */
+const PROBE_SALT = randomBytes(12).toString('hex');
 
 /**
  * What the node gets in place of a command the ambassador answers itself (`answer`): one reply's worth, and the
@@ -79,7 +83,10 @@ export class TunnelReplies {
   private skip = false;
   private lost = false;
   /** A RESP3 (un)subscribe went in: messages may come. */
-  private pubsub = false;
+  pubsub = false;
+  /** Probes in flight, in order (`probe`). */
+  private readonly probes: { bulk: Buffer; answer: (subscribed: boolean) => Buffer }[] = [];
+  private static probeSeq = 0;
   /**
    * A MULTI is open: each command only gets +QUEUED (or an error), and what it does to the replies after it happens
    * when EXEC runs it: those replies cannot be counted any more (pub/sub, MONITOR, CLIENT REPLY), or pushes may come.
@@ -91,15 +98,20 @@ export class TunnelReplies {
   /** `back` translates a node's connection id to the ambassador's client id. */
   constructor(private readonly back: (n: number) => number) {}
 
+  /** Replies can no longer be counted (RESP2 pub/sub, MONITOR): local commands go as probes (`probe`) or as they are. */
+  get counting(): boolean {
+    return !this.lost;
+  }
+
   /**
-   * Can the ambassador answer this command of its own (`args`) in its place? Only while replies can be told apart,
-   * and never a HELLO 2 once messages may come: they would come as arrays, like replies.
+   * A local command sent while replies cannot be counted: the node gets `PING <token>`, whose reply names the token
+   * (an array with "pong" while the connection is subscribed, a bulk string otherwise) and so is found among messages
+   * that look like replies; `answer(subscribed)` is put in its place. Returns the probe's arguments.
    */
-  answers(sp: Special, args: () => Buffer[]): boolean {
-    if (this.lost) return false;
-    if (sp !== Special.Hello || !this.pubsub) return true;
-    const a = args();
-    return a.length < 2 || a[1].toString('latin1') !== '2';
+  probe(answer: (subscribed: boolean) => Buffer): Buffer[] {
+    const token = `__podkit_ambassador_probe:${PROBE_SALT}:${++TunnelReplies.probeSeq}`;
+    this.probes.push({ bulk: Buffer.from(`$${token.length}\r\n${token}\r\n`), answer });
+    return [PING[0], Buffer.from(token)];
   }
 
   /** A command went into the tunnel; `answer`: the ambassador's reply to put in its place (T_LOCAL). */
@@ -114,8 +126,8 @@ export class TunnelReplies {
     }
     switch (kind) {
       case T_LOST:
+        // The replies before it still come first: their slots stay.
         this.lost = true;
-        this.slots.length = 0;
         return;
       case T_REPLY_ON:
         this.off = this.skip = false;
@@ -151,6 +163,8 @@ export class TunnelReplies {
    * the queued commands' effects apply; the replies before EXEC's are still counted when they cannot be after it.
    */
   transaction(sp: Special, exec: ((reply: Buffer) => Buffer) | null = null): void {
+    // Uncounted, a MULTI may be refused (a subscribed RESP2 connection): local commands go as they would outside one.
+    if (this.lost) return;
     if (sp === Special.Multi) {
       this.sent(T_ONE);
       this.multi = true;
@@ -161,7 +175,7 @@ export class TunnelReplies {
     if (exec === null || this.lost || this.off) this.sent(T_ONE);
     else this.slots.push({ n: ++this.sentN, kind: T_EXEC, answer: null, exec });
     if (ran && this.pubsubAtExec) this.pubsub = true;
-    if (ran && this.lostAtExec) this.lost = true; // the slots up to EXEC's stay: their replies come before any message
+    if (ran && this.lostAtExec) this.lost = true;
     this.lostAtExec = this.pubsubAtExec = false;
   }
 
@@ -170,9 +184,18 @@ export class TunnelReplies {
     this.multi = true;
   }
 
+  /** The answer in place of the first probe's reply, if buf[from, to) is it. */
+  private probeReply(buf: Buffer, from: number, to: number): Buffer | null {
+    const pr = this.probes[0]!;
+    const form = probeForm(buf, from, to, pr.bulk);
+    if (form === 0) return null;
+    this.probes.shift();
+    return pr.answer(form === 2);
+  }
+
   /** A reply that is not a push, buf[from, to): the frame to relay in its place, or null to relay it as it is. */
   reply(buf: Buffer, from: number, to: number): Buffer | null {
-    if (this.lost && this.slots.length === 0) return null;
+    if (this.lost && this.slots.length === 0) return this.probes.length === 0 ? null : this.probeReply(buf, from, to);
     const k = ++this.seen;
     const s = this.slots[0];
     if (s === undefined || s.n !== k) return null;
@@ -193,6 +216,16 @@ export class TunnelReplies {
     return Number.isNaN(n) ? null : Buffer.concat([buf.subarray(from, v), Buffer.from(String(this.back(n))), buf.subarray(cr, to)]);
   }
 }
+
+/** Whether buf[from, to) is the reply to a probe: its token as a bulk string, or RESP2's ["pong", token] while subscribed. */
+function probeForm(buf: Buffer, from: number, to: number, bulk: Buffer): 0 | 1 | 2 {
+  if (to - from === bulk.length) return buf.compare(bulk, 0, bulk.length, from, to) === 0 ? 1 : 0;
+  const head = to - from - bulk.length;
+  return head === PONG_HEAD.length && buf.compare(PONG_HEAD, 0, head, from, from + head) === 0 && buf.compare(bulk, 0, bulk.length, from + head, to) === 0 ? 2 : 0;
+}
+
+/** Redis's answer to a command a RESP2 connection may not send while subscribed. */
+export const notInSubscribed = (name: string): Buffer => encodeError(`ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`);
 
 /**
  * A command (`args`, `argc` of them) of client `st` into tunnel `u`, its replies counted: one the ambassador answers
@@ -228,16 +261,41 @@ export function intoTunnel(
     return null;
   }
   if (local.isLocal(sp)) {
+    if (!tr.counting) return lostLocal(tr, info, args(), st, ctx.local);
     if (tr.inMulti) {
       // Queued as in a pinned MULTI: a placeholder answered at EXEC. SELECT is queued itself (it must switch the
       // tunnel's connection when EXEC runs), and a wrong argument count is sent as it is, for Redis to refuse.
       tr.sent(T_ONE);
       return sp === Special.Select || !arityFits(info.arity, argc) ? null : tx.queueLocal(sp, args().map((a) => Buffer.from(a)));
     }
-    const answer = local.answer(sp, st, ctx.local, args());
+    const a = args();
+    const answer = local.answer(sp, st, ctx.local, a);
     tr.sent(T_LOCAL, answer);
-    return standIn(sp, args(), answer);
+    // After HELLO 2 in a RESP3 pub/sub tunnel, messages come as arrays, like replies.
+    if (sp === Special.Hello && tr.pubsub && st.proto === 2) tr.sent(T_LOST);
+    return standIn(sp, a, answer);
   }
   tr.sent(tunnelKind(info, args, argc, st.proto));
   return info.name === 'client|tracking' ? trackingArgs(args(), (id) => clients.serverId(id, u.owner, true)) : null;
+}
+
+/**
+ * A local command while the tunnel's replies cannot be counted. SELECT and HELLO (without AUTH) go as they are, so
+ * the node answers as Redis would: refused while the connection is subscribed, run on it (its db, its protocol)
+ * otherwise. The rest go as probes, answered here when the connection is not subscribed; HELLO with AUTH then gets an
+ * error, since the node could not take its protocol without the client's credentials.
+ */
+function lostLocal(tr: TunnelReplies, info: CommandInfo, args: Buffer[], st: local.LocalState, cfg: local.LocalConfig): Buffer[] | null {
+  const sp = info.special;
+  const withAuth = sp === Special.Hello && args.some((a, i) => i >= 2 && a.toString('latin1').toLowerCase() === 'auth');
+  // Redis checks the argument count before the subscribed context: a wrong count goes as it is, but for credentials.
+  const fits = arityFits(info.arity, args.length);
+  if (sp === Special.Select || (sp === Special.Hello && !withAuth) || (!fits && sp !== Special.Auth && !withAuth)) return null;
+  const copy = args.map((a) => Buffer.from(a));
+  return tr.probe((subscribed) => {
+    if (!fits) return local.arity(info.name);
+    if (subscribed) return notInSubscribed(info.name);
+    if (withAuth) return encodeError('ERR HELLO with AUTH cannot be sent inside a SUBSCRIBE or MONITOR tunnel through the ambassador (send RESET first)');
+    return local.answer(sp, st, cfg, copy);
+  });
 }
