@@ -29,8 +29,11 @@ test('pull logs each layer (not a TTY), images lists it, rmi of a shared-layer i
   assert.equal(p.code, 0, p.stderr);
   assert.match(p.stdout, new RegExp(`${a}: layer sha256:[a-f0-9]{64} [\\d.]+ MB done`));
   assert.match(p.stdout, new RegExp(`${a}: sha256:[a-f0-9]{64} \\(image [a-f0-9]{12}\\)`));
-  const shared = readdirSync(join(state, 'images', 'layers'));
-  assert.equal(shared.length, 3, 'the busybox layer is stored and unpacked once');
+  assert.deepEqual(readdirSync(join(state, 'images', 'layers')), [], 'a pull stores the blobs; the first container to use an image unpacks it');
+  assert.equal(blobs(state).length, 7, 'the busybox layer blob is stored once (3 layers, 2 configs, 2 manifests)');
+  const svc = imageServiceFor(state);
+  for (const ref of [a, b]) await svc.ensure(ref, 'IfNotPresent');
+  assert.equal(readdirSync(join(state, 'images', 'layers')).length, 3, 'the busybox layer is unpacked once');
   const ls = await runPodkit(['images', '--state-dir', state]);
   assert.match(ls.stdout, /^REPOSITORY\s+TAG\s+DIGEST\s+IMAGE ID\s+SIZE\s+LAST USED/);
   assert.match(ls.stdout, new RegExp(`${reg.host}/cli/a\\s+v1\\s+sha256:[a-f0-9]{12}\\s+[a-f0-9]{12}\\s+[\\d.]+ MB\\s+never`));

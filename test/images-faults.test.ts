@@ -53,14 +53,13 @@ test('a pull killed mid-copy leaves no partial blob behind; the next pull takes 
   writeFileSync(cfg, JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('u:p').toString('base64') } } }));
   const p = startPodkit(['pull', '--state-dir', state, '--docker-config', cfg, big]);
   await pollUntil(() => existsSync(join(state, 'images', 'oci')) && readdirSync(join(state, 'images', 'oci')).some((f) => f.startsWith('oci-put-blob')), { timeoutMs: 30_000 });
-  process.kill(-p.pid, 'SIGKILL'); // the whole group, skopeo too, as a crash would
+  process.kill(-p.pid, 'SIGKILL'); // the whole group, as a crash would
   await p.exited;
   assert.ok(existsSync(join(state, 'images', 'lock')), 'the dead puller left its lock');
-  assert.equal(readdirSync(join(state, 'images')).filter((f) => f.startsWith('.auth-')).length, 1, 'and its credentials file');
+  assert.deepEqual(readdirSync(join(state, 'images')).filter((f) => f.startsWith('.auth-')), [], 'credentials are never written to a file');
   const again = await runPodkit(['pull', '--state-dir', state, big], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(leftovers(state), []);
-  assert.deepEqual(readdirSync(join(state, 'images')).filter((f) => f.startsWith('.auth-')), [], 'no credentials file of the killed pull stays');
   assert.ok(existsSync(imageServiceFor(state).store.blobPath(bigLayer)));
 });
 

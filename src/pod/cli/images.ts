@@ -52,7 +52,7 @@ export function runPull(argv: string[]): Promise<number> {
     {
       command: 'podkit pull',
       usage: 'podkit pull [flags] IMAGE…',
-      summary: 'Pull images from their registries into the store (linux/amd64 from multi-platform images). Short names are Docker Hub ones: nginx:1.27 is docker.io/library/nginx:1.27.',
+      summary: 'Pull images from their registries into the store (linux/amd64 from multi-platform images): each blob downloaded and verified once; the first container to use an image unpacks its layers. Short names are Docker Hub ones: nginx:1.27 is docker.io/library/nginx:1.27.',
       spec: { ...pullFlags, quiet: flag.bool({ help: 'Print only the image IDs', short: 'q', default: false, env: [] }) },
       positionals: true,
       async main({ values, positionals }) {

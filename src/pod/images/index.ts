@@ -1,4 +1,4 @@
-/** @module Images: pull from registries (skopeo), load/save archives, the content-addressed store, unpacked layers. */
+/** @module Images: pull from registries, load/save archives (skopeo), the content-addressed store, unpacked layers. */
 export type { ImageProvider, ImageRunConfig, UnpackedImage } from './types.js';
 export { ImageService, imageServiceFor, type ImageServiceOptions } from './provider.js';
 export type { ImageRecord } from './store.js';

@@ -28,25 +28,35 @@ export class ImageService implements ImageProvider {
   async ensure(ref: string, policy: PullPolicy, pullSecrets: string[] = []): Promise<UnpackedImage> {
     const name = formatRef(parseRef(ref));
     const have = this.present(name);
-    if (have && policy !== 'Always') return this.store.unpacked(have);
+    if (have && policy !== 'Always') return this.unpack(have);
     if (policy === 'Never') {
-      if (have) return this.store.unpacked(have);
+      if (have) return this.unpack(have);
       throw new ImageError('ErrImageNeverPull', `Container image "${ref}" is not present with pull policy of Never`);
     }
-    return this.store.unpacked(await this.pull(name, pullSecrets, policy === 'IfNotPresent'));
+    return this.unpack(await this.pull(name, pullSecrets, policy === 'IfNotPresent', true));
   }
 
-  /** Pulls `ref` (once, however many ask at the same time, in this process or others). */
-  pull(ref: string, pullSecrets: string[] = [], ifMissing = false): Promise<ImageRecord> {
+  /** The image as a container runs it, its layers unpacked first if a pull or load only stored them. */
+  private async unpack(rec: ImageRecord): Promise<UnpackedImage> {
+    if (!this.store.isUnpacked(rec)) await withLock(this.store.lockFile, () => this.store.unpackImage(rec));
+    return this.store.unpacked(rec);
+  }
+
+  /**
+   * Pulls `ref` (once, however many ask at the same time, in this process or others): its blobs into the store, and
+   * with `unpack` its layers unpacked as they arrive (what a container about to start wants); without, the first
+   * container to use the image unpacks them.
+   */
+  pull(ref: string, pullSecrets: string[] = [], ifMissing = false, unpack = false): Promise<ImageRecord> {
     const parsed = parseRef(ref);
     const name = formatRef(parsed);
-    const key = `${name}\0${ifMissing}`;
+    const key = `${name}\0${ifMissing}\0${unpack}`;
     let p = this.inflight.get(key);
     if (!p) {
       p = withLock(this.store.lockFile, async () => {
         // Another process may have pulled it while we waited for the lock.
         const have = ifMissing ? this.present(name) : undefined;
-        return have ?? pull(this.store, parsed, pullSecrets, this.options);
+        return have ?? pull(this.store, parsed, pullSecrets, this.options, unpack);
       }).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }

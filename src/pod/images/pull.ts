@@ -1,11 +1,11 @@
-/** @module Pulling one image into the store: resolve the reference, choose the host's platform, copy its blobs with skopeo. */
+/** @module Pulling one image into the store: resolve the reference, choose the host's platform, fetch its blobs (registry.ts). */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError, ImageError } from '../../core/errors.js';
-import { formatRef, isLoopbackRegistry, type ImageRef } from './reference.js';
-import { explain, skopeo } from './skopeo.js';
+import { formatRef, isLoopbackRegistry, registryEndpoint, type ImageRef } from './reference.js';
+import { explain, RegistryClient, tempBlobName, type RegistryCredentials } from './registry.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 export interface PullOptions {
@@ -21,6 +21,8 @@ export interface PullOptions {
   platform?: { os: string; architecture: string };
   /** Called about four times a second during a copy, and once at its end. */
   onProgress?: (p: PullProgress) => void;
+  /** A registry that sends nothing for this long fails the pull. Default 30 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface PullProgress {
@@ -32,11 +34,19 @@ export interface PullProgress {
   finished: boolean;
 }
 
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size: number;
+  [k: string]: unknown;
+}
+
 interface RawManifest {
   mediaType?: string;
   schemaVersion?: number;
   manifests?: { digest: string; mediaType?: string; platform?: { os?: string; architecture?: string; variant?: string } }[];
-  layers?: { digest: string; size: number }[];
+  config?: Descriptor;
+  layers?: Descriptor[];
 }
 
 const hostArch = () => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
@@ -64,43 +74,43 @@ export function mergeAuths(secrets: readonly string[], configFile: string): { au
 
 type Fail = (why: string, cause?: unknown) => ImageError;
 
-/** The flags skopeo reaches the registry with (TLS, credentials), and the files made for them, removed by `cleanup`. */
-interface RegistryAccess {
-  flags: string[];
-  cleanup(): void;
+/** The keys a docker config may file a registry's credentials under (Docker Hub's legacy URL for docker.io). */
+function authKeys(registry: string): string[] {
+  const hosts = registry === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'] : [registry];
+  return hosts.flatMap((h) => [h, `https://${h}`, `http://${h}`, `https://${h}/v1/`, `https://${h}/v2/`]);
 }
 
-/** TLS and credential flags for this pull: a private cert directory when a CA file is given, an auth file from the secrets. */
-function registryAccess(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions, fail: Fail): RegistryAccess {
-  const flags: string[] = [];
-  const authFile = join(store.root, `.auth-${process.pid}-${Date.now()}.json`);
-  const certDir = o.caFile ? `${authFile.slice(0, -5)}.certs` : o.certDir;
+/** The credentials the merged `auths` hold for `registry`: `auth` (base64 user:password), username/password, or a registry token. */
+export function credentialsFor(auths: Record<string, unknown> | undefined, registry: string, fail: Fail): RegistryCredentials | undefined {
+  const key = authKeys(registry).find((k) => auths && k in auths);
+  if (!key) return undefined;
+  const e = (auths![key] ?? {}) as { auth?: string; username?: string; password?: string; registrytoken?: string };
+  if (e.registrytoken) return { token: e.registrytoken };
+  if (e.auth) {
+    const plain = Buffer.from(e.auth, 'base64').toString('utf8');
+    const colon = plain.indexOf(':');
+    if (colon < 0) throw fail(`the credentials for ${key} are not base64 of user:password`);
+    return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
+  }
+  if (e.username !== undefined) return { username: e.username, password: e.password ?? '' };
+  return undefined;
+}
+
+/** The transport for `ref`: TLS verified against the given CAs, or insecure (plain HTTP allowed) for loopback and named registries without one. */
+function clientFor(ref: ImageRef, secrets: readonly string[], o: PullOptions, fail: Fail): RegistryClient {
+  const ca: string[] = [];
+  if (o.certDir && existsSync(o.certDir)) for (const f of readdirSync(o.certDir)) if (f.endsWith('.crt')) ca.push(readFileSync(join(o.certDir, f), 'utf8'));
   if (o.caFile) {
-    // skopeo takes a directory: this pull's own, with the given CA beside the directory's ones.
-    mkdirSync(certDir!, { mode: 0o700 });
-    if (o.certDir) for (const f of readdirSync(o.certDir)) if (f.endsWith('.crt')) copyFileSync(join(o.certDir, f), join(certDir!, f));
     try {
-      copyFileSync(o.caFile, join(certDir!, 'podkit-ca-file.crt'));
+      ca.push(readFileSync(o.caFile, 'utf8'));
     } catch (e) {
-      rmSync(certDir!, { recursive: true, force: true });
       throw fail(`cannot read the CA file ${o.caFile}: ${describeError(e)}`, e);
     }
   }
   // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
-  if (certDir) flags.push('--cert-dir', certDir);
-  else if (isLoopbackRegistry(ref.registry) || o.insecureRegistries?.includes(ref.registry)) flags.push('--tls-verify=false');
-  const auth = mergeAuths(secrets, dockerConfigFile(o));
-  if (auth) {
-    writeFileSync(authFile, JSON.stringify(auth), { mode: 0o600 });
-    flags.push('--authfile', authFile);
-  } else flags.push('--no-creds');
-  return {
-    flags,
-    cleanup() {
-      rmSync(authFile, { force: true });
-      if (o.caFile) rmSync(certDir!, { recursive: true, force: true });
-    },
-  };
+  const insecure = !o.caFile && !o.certDir && (isLoopbackRegistry(ref.registry) || !!o.insecureRegistries?.includes(ref.registry));
+  const credentials = credentialsFor(mergeAuths(secrets, dockerConfigFile(o))?.auths, ref.registry, fail);
+  return new RegistryClient({ endpoint: registryEndpoint(ref), repository: ref.repository, insecure, ca, ...(credentials ? { credentials } : {}), ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}) });
 }
 
 /** The digest of the manifest to copy: the manifest itself, or from an index the one for the wanted platform. */
@@ -115,77 +125,119 @@ function platformManifest(m: RawManifest, digest: string, o: PullOptions, fail: 
   return hit.digest;
 }
 
+const DOCKER_TO_OCI: Record<string, string> = {
+  'application/vnd.docker.distribution.manifest.v2+json': 'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.container.image.v1+json': 'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.image.rootfs.diff.tar.gzip': 'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.diff.tar': 'application/vnd.oci.image.layer.v1.tar',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip': 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+};
+
 /**
- * Copies the manifest `manifestDigest` of `repo` into the store's OCI layout as `name`, reporting progress and
- * unpacking each layer as soon as its blob is stored; a failed copy leaves nothing half-made behind.
+ * The manifest as the store's OCI layout holds it: an OCI manifest as it came (its digest kept), a Docker v2 one
+ * with OCI media types, as skopeo writes a Docker image into an OCI layout.
  */
-async function copyBlobs(store: ImageStore, name: string, repo: string, manifestDigest: string, m: RawManifest, common: string[], o: PullOptions, fail: Fail): Promise<void> {
-  const policy = store.policy;
-  // The platform manifest's layers (an index costs one more request, made beside the copy, not before it).
-  let layers = m.manifests ? [] : (m.layers ?? []);
-  const platform = m.manifests
-    ? skopeo(['--policy', policy, 'inspect', '--raw', '--retry-times', '0', ...common, `${repo}@${manifestDigest}`]).then((r) => (layers = (JSON.parse(r.stdout) as RawManifest).layers ?? []), () => undefined)
-    : undefined;
+function ociManifest(raw: Buffer, m: RawManifest, mediaType: string): Buffer {
+  const type = m.mediaType ?? mediaType;
+  if (type !== 'application/vnd.docker.distribution.manifest.v2+json') return raw;
+  const conv = (d: Descriptor): Descriptor => ({ ...d, mediaType: DOCKER_TO_OCI[d.mediaType ?? ''] ?? d.mediaType });
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_TO_OCI[type], config: conv(m.config!), layers: m.layers!.map(conv) }));
+}
+
+/** Writes `bytes` as a blob of the store (temp + rename), unless it is there. */
+function putBlob(store: ImageStore, digest: string, bytes: Buffer): void {
+  if (existsSync(store.blobPath(digest))) return;
+  const tmp = join(store.oci, tempBlobName());
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, store.blobPath(digest));
+}
+
+/** Names `digest` as `name` in the layout's index.json, in place of what had that name (as skopeo's oci: destination does). */
+function tagInLayout(store: ImageStore, name: string, digest: string, size: number): void {
+  const file = join(store.oci, 'index.json');
+  const idx = JSON.parse(readFileSync(file, 'utf8')) as { schemaVersion: number; manifests: { annotations?: Record<string, string> }[] };
+  idx.manifests = idx.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== name);
+  idx.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'org.opencontainers.image.ref.name': name } } as never);
+  writeFileSync(`${file}.tmp`, JSON.stringify(idx));
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Fetches the config and layer blobs the store lacks, side by side, reporting progress; with `unpack`, each layer
+ * unpacks while it downloads (store.follow) or as soon as it is stored. A failed fetch leaves nothing half-made.
+ */
+async function fetchBlobs(store: ImageStore, client: RegistryClient, name: string, m: RawManifest, o: PullOptions, unpack: boolean): Promise<void> {
+  const layers = m.layers ?? [];
+  const want = [m.config!, ...layers].filter((d, i, all) => all.findIndex((x) => x.digest === d.digest) === i && !existsSync(store.blobPath(d.digest)));
   store.cleanPartial();
   const report = (finished: boolean) => o.onProgress?.({ ref: name, ...store.progress(layers), finished });
   const timer = o.onProgress ? setInterval(() => report(false), 250) : undefined;
-  // Each layer unpacks while it downloads, through the copy's temp file (kept only once the copy has verified the
-  // blob), or else as soon as its blob is stored; a few at a time, while the others still download.
   let over = false;
-  const early = setInterval(() => {
-    for (const f of readdirSync(store.oci)) if (store.earlyRoom && f.startsWith('oci-put-blob')) store.follow(f, () => layers, () => over);
-    for (const l of layers) if (store.earlyRoom && existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
-  }, 10);
+  const early = unpack
+    ? setInterval(() => {
+        for (const f of readdirSync(store.oci)) if (store.earlyRoom && f.startsWith('oci-put-blob')) store.follow(f, () => layers, () => over);
+        for (const l of layers) if (store.earlyRoom && existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
+      }, 10)
+    : undefined;
+  const abort = new AbortController();
   try {
-    await skopeo(['--policy', policy, 'copy', '--retry-times', '0', ...common.map((a) => a.replace(/^--(tls-verify|cert-dir|authfile|no-creds)/, '--src-$1')), `${repo}@${manifestDigest}`, `oci:${store.oci}:${name}`]);
+    const got = await Promise.allSettled(
+      want.map((d) =>
+        client.blob(d.digest, d.size, join(store.oci, tempBlobName()), store.blobPath(d.digest), abort.signal).catch((e: unknown) => {
+          abort.abort(e);
+          throw e;
+        }),
+      ),
+    );
+    const failed = got.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     report(true);
   } catch (e) {
-    clearInterval(early);
     over = true;
+    clearInterval(early);
     await store.settleEarly();
     store.cleanPartial();
-    throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    throw e;
   } finally {
     over = true;
     clearInterval(timer);
     clearInterval(early);
-    await platform;
   }
 }
 
-/** Copies `ref` from its registry into the store (callers hold the store lock) and records it. */
-export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions): Promise<ImageRecord> {
+/** Fetches `ref` from its registry into the store (callers hold the store lock) and records it; with `unpack`, its layers unpack too. */
+export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly string[], o: PullOptions, unpack = true): Promise<ImageRecord> {
   const name = formatRef(ref);
   const where = ref.registry;
   const fail: Fail = (why, cause) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
-  const access = registryAccess(store, ref, secrets, o, fail);
-  const common = access.flags;
-  const repo = `docker://${ref.registry}/${ref.repository}`;
+  const client = clientFor(ref, secrets, o, fail);
   try {
-    let raw: string;
-    try {
-      raw = (await skopeo(['--policy', store.policy, 'inspect', '--raw', '--retry-times', '0', ...common, `docker://${name}`])).stdout;
-    } catch (e) {
-      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
-    }
-    const digest = `sha256:${createHash('sha256').update(raw).digest('hex')}`;
-    if (ref.digest && ref.digest !== digest) throw fail(`the registry sent a manifest with digest ${digest}`);
-    const m = JSON.parse(raw) as RawManifest;
+    const top = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
+    if (ref.digest && ref.digest !== top.digest) throw fail(`the registry sent a manifest with digest ${top.digest}`);
+    let m = JSON.parse(top.raw.toString('utf8')) as RawManifest;
     if (m.schemaVersion === 1) throw fail('Docker schema 1 manifests are not supported (push the image again with a current client)');
-    const manifestDigest = platformManifest(m, digest, o, fail);
     const existing = store.records().find((r) => r.ref === name);
-    if (existing && existing.digest === digest && store.complete(existing)) return existing;
-    await copyBlobs(store, name, repo, manifestDigest, m, common, o, fail);
-    const local = store.manifestFor(name);
-    if (!local) throw fail('the copy left no manifest in the store');
-    try {
-      return await store.commit(name, local, digest);
-    } catch (e) {
-      store.cleanPartial();
-      if (e instanceof ImageError) throw e;
-      throw fail(`${explain(describeError(e))} (${describeError(e)})`, e);
+    if (existing && existing.digest === top.digest && store.complete(existing)) return unpack ? await store.unpackImage(existing) : existing;
+    let manifest = top;
+    const platformDigest = platformManifest(m, top.digest, o, fail);
+    if (platformDigest !== top.digest) {
+      manifest = await client.manifest(platformDigest);
+      if (manifest.digest !== platformDigest) throw fail(`the registry sent manifest ${manifest.digest} for ${platformDigest}`);
+      m = JSON.parse(manifest.raw.toString('utf8')) as RawManifest;
     }
+    if (!m.config || !Array.isArray(m.layers)) throw fail(`manifest ${manifest.digest} is not an image manifest (no config or layers)`);
+    await fetchBlobs(store, client, name, m, o, unpack);
+    const local = ociManifest(manifest.raw, m, manifest.mediaType);
+    const localDigest = local === manifest.raw ? manifest.digest : `sha256:${createHash('sha256').update(local).digest('hex')}`;
+    putBlob(store, localDigest, local);
+    tagInLayout(store, name, localDigest, local.length);
+    return await store.commit(name, localDigest, top.digest, unpack);
+  } catch (e) {
+    store.cleanPartial();
+    if (e instanceof ImageError) throw e;
+    const msg = describeError(e);
+    throw fail(`${explain(msg)} (${msg})`, e);
   } finally {
-    access.cleanup();
+    client.close();
   }
 }

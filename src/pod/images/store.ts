@@ -105,14 +105,14 @@ export class ImageStore {
     return this.records().find((r) => r.ref === ref || r.id === ref || r.digest === ref || (ref.length >= 12 && hex(r.id).startsWith(hex(ref))));
   }
 
-  /** Removes what an interrupted copy left: skopeo's temp blobs, half-unpacked layer dirs, a killed pull's credentials. */
+  /** Removes what an interrupted pull or load left: temp blobs, half-unpacked layer dirs (and credential files pulls once wrote). */
   cleanPartial(): void {
     for (const f of readdirSync(this.root)) if (f.startsWith('.auth-') && !f.startsWith(`.auth-${process.pid}-`)) rmSync(join(this.root, f), { force: true });
     for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) rmSync(join(this.oci, f), { force: true });
     for (const f of readdirSync(this.layersDir)) if (f.startsWith('.tmp-')) rmSync(join(this.layersDir, f), { recursive: true, force: true });
   }
 
-  /** How far a copy of `layers` into the store is: finished blobs, and bytes in skopeo's temp files. */
+  /** How far a fetch of `layers` into the store is: finished blobs, and bytes in the temp files being written. */
   progress(layers: readonly { digest: string; size: number }[]): { layers: { digest: string; size: number; done: boolean }[]; bytes: number; total: number } {
     let bytes = 0;
     for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) bytes += statOr0(join(this.oci, f));
@@ -127,28 +127,48 @@ export class ImageStore {
     return idx.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)?.digest;
   }
 
-  /** Records the image `manifest` (in `oci/`) as `ref`, unpacking its layers that are not unpacked yet. */
-  async commit(ref: string, manifest: string, digest: string): Promise<ImageRecord> {
+  /** Records the image `manifest` (in `oci/`) as `ref`; with `unpack`, unpacks its layers that are not unpacked yet. */
+  async commit(ref: string, manifest: string, digest: string, unpack = true): Promise<ImageRecord> {
     const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
-    const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(m.config.digest);
-    const diffIds = cfg.rootfs?.diff_ids ?? [];
-    // As containerd refuses it: without a DiffID per layer, a layer's unpacked bytes would go unchecked.
-    if (diffIds.length !== m.layers.length) throw new ImageError('ErrImagePull', `${ref}: the image config lists ${diffIds.length} layer DiffIDs for the manifest's ${m.layers.length} layers`);
-    await this.settleStreams();
-    // Layers unpack side by side: each is its own directory, and gunzip is the cost. A layer the image holds twice
-    // unpacks once (two unpacks of one digest shared a temp directory, each removing what the other wrote).
-    const once = new Map<string, Promise<void>>();
-    for (const [i, l] of m.layers.entries()) {
-      const before = once.get(l.digest);
-      once.set(l.digest, before ? before.then(() => this.unpackOnce(ref, l.digest, diffIds[i])) : this.unpackOnce(ref, l.digest, diffIds[i]));
-    }
-    await Promise.all(once.values());
     const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
     const rec: ImageRecord = { ref, id: m.config.digest, digest, manifest, layers: m.layers.map((l) => l.digest), size, pulled: new Date().toISOString() };
+    this.diffIds(rec);
+    if (unpack) await this.unpackImage(rec);
     const old = this.records().find((r) => r.ref === ref);
     if (old?.users) rec.users = old.users;
     if (old?.lastUsed) rec.lastUsed = old.lastUsed;
     this.saveRecords([...this.records().filter((r) => r.ref !== ref), rec]);
+    return rec;
+  }
+
+  /** The config's DiffID for each layer of `rec`: as containerd refuses it, an image without one per layer is refused, its layers' unpacked bytes unchecked. */
+  private diffIds(rec: ImageRecord): string[] {
+    const cfg = this.readJson<{ rootfs?: { diff_ids?: string[] } }>(rec.id);
+    const diffIds = cfg.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== rec.layers.length) throw new ImageError('ErrImagePull', `${rec.ref}: the image config lists ${diffIds.length} layer DiffIDs for the manifest's ${rec.layers.length} layers`);
+    return diffIds;
+  }
+
+  /** True when each layer of `rec` is unpacked. */
+  isUnpacked(rec: ImageRecord): boolean {
+    return rec.layers.every((l) => existsSync(join(this.layersDir, hex(l))));
+  }
+
+  /**
+   * Unpacks the layers of `rec` not unpacked yet (callers hold the store lock), each checked against its DiffID: a pull
+   * stores blobs, and the first container to use an image unpacks them, once per layer however many images share it.
+   */
+  async unpackImage(rec: ImageRecord): Promise<ImageRecord> {
+    const diffIds = this.diffIds(rec);
+    await this.settleStreams();
+    // Layers unpack side by side: each is its own directory, and gunzip is the cost. A layer the image holds twice
+    // unpacks once (two unpacks of one digest shared a temp directory, each removing what the other wrote).
+    const once = new Map<string, Promise<void>>();
+    for (const [i, l] of rec.layers.entries()) {
+      const before = once.get(l);
+      once.set(l, before ? before.then(() => this.unpackOnce(rec.ref, l, diffIds[i])) : this.unpackOnce(rec.ref, l, diffIds[i]));
+    }
+    await Promise.all(once.values());
     return rec;
   }
 
@@ -277,9 +297,9 @@ export class ImageStore {
     return { ref: rec.ref, id: rec.id, digest: rec.digest, layers: rec.layers.map((l) => join(this.layersDir, hex(l))), config: cfg.config ?? {} };
   }
 
-  /** True when every blob and unpacked layer of `rec` is present (a half-removed image is not). */
+  /** True when every blob of `rec` is present (a half-removed image is not); its layers may still need unpacking. */
   complete(rec: ImageRecord): boolean {
-    return existsSync(this.blobPath(rec.manifest)) && existsSync(this.blobPath(rec.id)) && rec.layers.every((l) => existsSync(join(this.layersDir, hex(l))));
+    return existsSync(this.blobPath(rec.manifest)) && existsSync(this.blobPath(rec.id)) && rec.layers.every((l) => existsSync(this.blobPath(l)));
   }
 
   /** Drops the records of `refs`, then every blob and layer dir no remaining image refers to. Returns bytes freed. */

@@ -1,0 +1,353 @@
+/**
+ * @module The registry transport: the OCI distribution API's two reads (a manifest, a blob) over HTTPS, or plain HTTP
+ * where the registry is insecure, with anonymous, basic and bearer-token auth as Docker and containerd do them. A blob
+ * goes to a temp file while its sha256 and size are checked and becomes the store's only once both match.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, renameSync, rmSync, writev } from 'node:fs';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
+
+/** Credentials for one registry, as a docker config's `auths` entry gives them. */
+export interface RegistryCredentials {
+  username?: string;
+  password?: string;
+  /** A bearer token to send as it is (`registrytoken`). */
+  token?: string;
+}
+
+export interface RegistryClientOptions {
+  /** Host and port the API is reached at (`registry-1.docker.io` for docker.io). */
+  endpoint: string;
+  repository: string;
+  /** Plain HTTP is allowed, and TLS is not verified (loopback and `--insecure-registry` registries with no CA given). */
+  insecure: boolean;
+  /** CA certificates (PEM) trusted besides the system's. */
+  ca?: string[];
+  credentials?: RegistryCredentials;
+  /** A request that sends nothing for this long fails. Default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+/** The largest manifest or index read (containerd's limit). */
+export const MAX_MANIFEST = 4 << 20;
+/** The largest error body or token response read. */
+const MAX_SMALL = 1 << 20;
+const MAX_REDIRECTS = 5;
+
+/** What a registry answered, with the status and its own error words (`manifest unknown`) when it refused. */
+export class RegistryHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  // Asked for only to refuse it by name: schema 1 is gone from current registries and clients.
+  'application/vnd.docker.distribution.manifest.v1+prettyjws',
+];
+
+async function readCapped(res: IncomingMessage, max: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers['content-length'] ?? 0);
+  if (declared > max) {
+    res.destroy();
+    throw new Error(`${what} of ${declared} bytes is over the ${max}-byte limit`);
+  }
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of res as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > max) {
+      res.destroy();
+      throw new Error(`${what} is over the ${max}-byte limit`);
+    }
+    parts.push(c);
+  }
+  return Buffer.concat(parts);
+}
+
+/** `Bearer realm="…",service="…"` → its scheme and parameters. */
+export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
+  const m = /^\s*(\S+)\s*(.*)$/s.exec(header) ?? [];
+  const params: Record<string, string> = {};
+  for (const p of (m[2] ?? '').matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) params[p[1]!.toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  return { scheme: (m[1] ?? '').toLowerCase(), params };
+}
+
+/** A registry's error body (`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`) in words. */
+function errorWords(body: Buffer): string {
+  try {
+    const j = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[]; details?: string; error?: string };
+    const words = (j.errors ?? []).map((e) => e.message || e.code).filter(Boolean);
+    if (words.length) return words.join('; ');
+    if (j.details || j.error) return String(j.details ?? j.error);
+  } catch {
+    // not JSON: the start of the text, if any
+  }
+  return body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+/** Bytes written ahead of the disk before the download pauses: a blob streams at the network's pace, not the disk's. */
+const WRITE_AHEAD = 8 << 20;
+
+/**
+ * Writes the body `res` to the new file `tmp` while hashing it; resolves once every byte is written and the size and
+ * sha256 are those of the descriptor. Chunks are written in batches (writev) off the event loop, the socket paused
+ * only when WRITE_AHEAD bytes wait for the disk: the loop's time goes to receiving and hashing.
+ */
+function saveVerified(res: IncomingMessage, tmp: string, digest: string, size: number, signal?: AbortSignal): Promise<void> {
+  const fd = openSync(tmp, 'wx', 0o644);
+  const hash = createHash('sha256');
+  let received = 0;
+  let queued: Buffer[] = [];
+  let waiting = 0;
+  let writing = false;
+  let ended = false;
+  let failed = false;
+  return new Promise<void>((resolve, reject) => {
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      res.destroy();
+      signal?.removeEventListener('abort', onAbort);
+      // A write under way still holds the descriptor: it is closed when that write returns.
+      if (!writing) closeSync(fd);
+      reject(e);
+    };
+    const onAbort = () => fail(signal!.reason ?? new Error('aborted'));
+    const finish = () => {
+      signal?.removeEventListener('abort', onAbort);
+      closeSync(fd);
+      if (received !== size) return reject(new Error(`blob ${digest}: size mismatch: ${received} bytes for the manifest's ${size}`));
+      const got = `sha256:${hash.digest('hex')}`;
+      if (got !== digest) return reject(new Error(`blob ${digest}: digest mismatch: its bytes hash to ${got}`));
+      resolve();
+    };
+    const pump = () => {
+      if (writing || failed) return;
+      if (!queued.length) {
+        if (ended) finish();
+        return;
+      }
+      const batch = queued;
+      queued = [];
+      writing = true;
+      writev(fd, batch, (e) => {
+        writing = false;
+        if (failed) return closeSync(fd);
+        if (e) return fail(e);
+        waiting -= batch.reduce((a, b) => a + b.length, 0);
+        if (res.isPaused() && waiting < WRITE_AHEAD) res.resume();
+        pump();
+      });
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) return onAbort();
+    res.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received > size) return fail(new Error(`blob ${digest}: size mismatch: more than the manifest's ${size} bytes`));
+      hash.update(c);
+      queued.push(c);
+      waiting += c.length;
+      if (waiting >= WRITE_AHEAD) res.pause();
+      pump();
+    });
+    res.once('end', () => {
+      ended = true;
+      pump();
+    });
+    res.once('error', fail);
+    res.once('close', () => {
+      if (!ended) fail(new Error(`blob ${digest}: the connection closed after ${received} of ${size} bytes`));
+    });
+  });
+}
+
+/** One repository on one registry: the connection (kept alive), the scheme found, and the token got. */
+export class RegistryClient {
+  private readonly o: RegistryClientOptions;
+  private readonly agent: http.Agent | https.Agent;
+  private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private scheme: 'https' | 'http' | undefined;
+  private authorization: string | undefined;
+
+  constructor(o: RegistryClientOptions) {
+    this.o = o;
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !o.insecure, ...(o.ca?.length ? { ca: [...rootCertificates, ...o.ca] } : {}) });
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.plainAgent.destroy();
+  }
+
+  /** The manifest `reference` (tag or digest): its bytes, media type, and sha256 digest. */
+  async manifest(reference: string): Promise<{ raw: Buffer; mediaType: string; digest: string }> {
+    const res = await this.get(`/v2/${this.o.repository}/manifests/${reference}`, { accept: MANIFEST_TYPES.join(', ') });
+    const raw = await readCapped(res, MAX_MANIFEST, 'the manifest');
+    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    return { raw, mediaType, digest: `sha256:${createHash('sha256').update(raw).digest('hex')}` };
+  }
+
+  /**
+   * Downloads the blob `digest` of `size` bytes to `tmp`, then renames it to `dest` once its size and digest match;
+   * on any failure (or `signal` aborting it) `tmp` is removed and nothing is at `dest`.
+   */
+  async blob(digest: string, size: number, tmp: string, dest: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const res = await this.get(`/v2/${this.o.repository}/blobs/${digest}`, {});
+    const declared = res.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== size) {
+      res.destroy();
+      throw new Error(`blob ${digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${size}`);
+    }
+    try {
+      await saveVerified(res, tmp, digest, size, signal);
+      renameSync(tmp, dest);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /** A GET answered 200, after the auth challenge and redirects; any other answer is a RegistryHttpError. */
+  private async get(path: string, headers: Record<string, string>): Promise<IncomingMessage> {
+    const base = await this.base();
+    let res = await this.follow(new URL(path, base), headers);
+    if (res.statusCode === 401) {
+      const challenge = String(res.headers['www-authenticate'] ?? '');
+      res.resume();
+      await this.authenticate(challenge);
+      res = await this.follow(new URL(path, base), headers);
+    }
+    if (res.statusCode !== 200) {
+      const words = errorWords(await readCapped(res, MAX_SMALL, 'the error body').catch(() => Buffer.alloc(0)));
+      const status = res.statusCode ?? 0;
+      const what = status === 401 ? 'unauthorized: authentication required' : status === 403 ? 'denied' : status === 404 ? 'not found' : `HTTP ${status}`;
+      throw new RegistryHttpError(status, `GET ${path}: ${what}${words ? ` (${words})` : ''}`);
+    }
+    return res;
+  }
+
+  /** Follows redirects (a registry may send blobs from elsewhere); the credentials go only to the registry itself. */
+  private async follow(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+    const origin = url.origin;
+    for (let hops = 0; ; hops++) {
+      const h = { ...headers, ...(this.authorization && url.origin === origin ? { authorization: this.authorization } : {}) };
+      const res = await this.request(url, h);
+      const loc = res.headers.location;
+      if (!res.statusCode || res.statusCode < 300 || res.statusCode >= 400 || !loc) return res;
+      res.resume();
+      if (hops === MAX_REDIRECTS) throw new Error(`GET ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      url = new URL(loc, url);
+    }
+  }
+
+  private request(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+    const tls = url.protocol === 'https:';
+    const mod = tls ? https : http;
+    return new Promise((resolve, reject) => {
+      let got: IncomingMessage | undefined;
+      const req = mod.request(url, { headers: { 'user-agent': 'podkit', ...headers }, agent: tls ? this.agent : this.plainAgent }, (res) => resolve((got = res)));
+      // The socket's idle time, while the answer's body streams too: a registry that stops sending fails the read.
+      req.setTimeout(this.o.idleTimeoutMs ?? 30_000, () => {
+        const e = new Error(`i/o timeout: ${url.host} sent nothing for ${(this.o.idleTimeoutMs ?? 30_000) / 1000} s`);
+        got?.destroy(e);
+        req.destroy(e);
+      });
+      req.once('error', reject);
+      req.end();
+    });
+  }
+
+  /**
+   * The API's base URL: HTTPS; for an insecure registry on loopback plain HTTP first, HTTPS (unverified) when it
+   * answers as a TLS server does to HTTP; for another insecure registry HTTPS unverified, then plain HTTP if TLS
+   * fails (as Docker and containers/image try one).
+   */
+  private async base(): Promise<string> {
+    if (this.scheme) return `${this.scheme}://${this.o.endpoint}`;
+    if (!this.o.insecure) return `${(this.scheme = 'https')}://${this.o.endpoint}`;
+    const unreachable = (e: unknown) => /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/.test((e as NodeJS.ErrnoException).code ?? '');
+    const probe = async (scheme: 'http' | 'https') => {
+      const res = await this.request(new URL(`${scheme}://${this.o.endpoint}/v2/`), {});
+      res.resume();
+      return res.statusCode ?? 0;
+    };
+    if (isLoopbackHost(this.o.endpoint)) {
+      try {
+        // A registry answers /v2/ with 200 or 401; a TLS server asked in plain HTTP answers 400 or hangs up.
+        this.scheme = (await probe('http')) === 400 ? 'https' : 'http';
+      } catch (e) {
+        if (unreachable(e)) throw e;
+        this.scheme = 'https';
+      }
+    } else {
+      try {
+        await probe('https');
+        this.scheme = 'https';
+      } catch (e) {
+        // Refused or unreachable is the registry's state, not its scheme: report it as it is.
+        if (unreachable(e)) throw e;
+        this.scheme = 'http';
+      }
+    }
+    return `${this.scheme}://${this.o.endpoint}`;
+  }
+
+  /** Answers a 401's challenge: a bearer token from the realm (with the credentials, if any), or basic auth. */
+  private async authenticate(header: string): Promise<void> {
+    const { scheme, params } = parseChallenge(header);
+    const c = this.o.credentials;
+    const basic = c?.username !== undefined ? `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}` : undefined;
+    if (scheme === 'basic') {
+      if (!basic) throw new RegistryHttpError(401, 'unauthorized: authentication required (no credentials for this registry)');
+      this.authorization = basic;
+      return;
+    }
+    if (scheme !== 'bearer' || !params.realm) throw new RegistryHttpError(401, `unauthorized: authentication required (challenge "${header.slice(0, 100)}")`);
+    if (c?.token) {
+      this.authorization = `Bearer ${c.token}`;
+      return;
+    }
+    const realm = new URL(params.realm);
+    if (params.service) realm.searchParams.set('service', params.service);
+    realm.searchParams.set('scope', params.scope ?? `repository:${this.o.repository}:pull`);
+    const res = await this.request(realm, basic ? { authorization: basic } : {});
+    const body = await readCapped(res, MAX_SMALL, 'the token response');
+    if (res.statusCode !== 200) throw new RegistryHttpError(res.statusCode ?? 0, `unauthorized: the token service ${realm.host} answered ${res.statusCode} (${errorWords(body)})`);
+    let token: string | undefined;
+    try {
+      const j = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string };
+      token = j.token ?? j.access_token;
+    } catch {
+      // reported below
+    }
+    if (!token) throw new Error(`the token service ${realm.host} sent no token`);
+    this.authorization = `Bearer ${token}`;
+  }
+}
+
+/** A temp file name in `dir` the store knows as a transfer in progress (removed by its cleanPartial). */
+export const tempBlobName = () => `oci-put-blob${randomBytes(8).toString('hex')}`;
+
+/** A short explanation for common transport failures, put before the failure's own words. */
+export function explain(msg: string): string {
+  // Digests first: their hex may hold any number.
+  if (/digest mismatch|size mismatch/i.test(msg)) return 'a blob did not match its digest; nothing of it was stored';
+  if (/unauthorized|authentication required|\b401\b|denied/i.test(msg)) return 'authentication failed (check the credentials in the docker config or imagePullSecrets)';
+  if (/manifest unknown|name unknown|blob unknown|not found|\b404\b/i.test(msg)) return 'not found in the registry';
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ECONNRESET|socket hang up|i\/o timeout/i.test(msg)) return 'the registry cannot be reached';
+  if (/certificate|self[- ]signed|CERT_|SSL/i.test(msg)) return 'TLS certificate not trusted (give the registry CA with --ca-file)';
+  if (/no space left|ENOSPC/i.test(msg)) return 'the disk is full';
+  return 'pull failed';
+}
