@@ -422,6 +422,7 @@ const asRedis: [string, string][] = [
   ['RESP2 subscribed: MULTI is refused by Redis, so what follows is not queued', 'SSUBSCRIBE s\r\nMULTI\r\nHELLO 2\r\nDISCARD\r\nRESET\r\n'],
   ['RESP2 unsubscribed tunnel: a local command with a wrong argument count inside MULTI', 'UNSUBSCRIBE ch\r\nMULTI\r\nCLIENT SETNAME\r\nPSUBSCRIBE p*\r\nDISCARD\r\nRESET\r\nCLIENT REPLY ON\r\n'],
   ['RESP3 pub/sub: HELLO 2 is answered, then messages come as RESP2 arrays', 'HELLO 3\r\nSUBSCRIBE ch\r\nHELLO 2\r\nPING\r\nCLIENT SETNAME z\r\nRESET\r\n'],
+  ['HELLO while WATCH holds a connection: the replies after it in the new protocol', 'WATCH k\r\nHELLO 3\r\nUNSUBSCRIBE ch\r\nHGETALL h\r\nHELLO 2\r\nUNSUBSCRIBE ch\r\nMULTI\r\nEXEC\r\nHELLO 3\r\nUNSUBSCRIBE ch\r\n'],
 ];
 
 /** HELLO's `id` is the ambassador's client id through it, redis-server's own directly. */

@@ -194,7 +194,12 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (local.isLocal(sp) && !(sp === Special.Select && this.mode === MODE_PINNED)) {
       // Answered once the EXEC before it has run its own local commands (a CLIENT SETNAME there, then GETNAME here).
       if (this.tx.execPending) return this.barrier();
-      return this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
+      const proto = this.proto;
+      const answered = this.reply(info, local.answer(sp, this, this.ctx.local, this.args(buf, start, end)));
+      // The connection held for WATCH speaks what the client now speaks (pub/sub replies after it come as pushes or
+      // arrays as Redis would send them); its release RESETs it to the pool's protocol.
+      if (this.proto !== proto && this.mode === MODE_PINNED) this.pinned?.internal(['HELLO', String(this.proto)]);
+      return answered;
     }
     if (sp === Special.ClientUnblock || sp === Special.ClientKill) {
       // Held for a master, it may run on another node, where no connection is the named client's.

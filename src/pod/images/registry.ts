@@ -8,6 +8,7 @@ import { closeSync, openSync, renameSync, rmSync, writev } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
 import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
 
 /** Credentials for one registry, as a docker config's `auths` entry gives them. */
@@ -38,7 +39,7 @@ const MAX_SMALL = 1 << 20;
 const MAX_REDIRECTS = 5;
 
 /** What a registry answered, with the status and its own error words (`manifest unknown`) when it refused. */
-export class RegistryHttpError extends Error {
+export class RegistryHttpError extends UpstreamError {
   constructor(
     readonly status: number,
     message: string,
@@ -60,7 +61,7 @@ async function readCapped(res: IncomingMessage, max: number, what: string): Prom
   const declared = Number(res.headers['content-length'] ?? 0);
   if (declared > max) {
     res.destroy();
-    throw new Error(`${what} of ${declared} bytes is over the ${max}-byte limit`);
+    throw new ProtocolError(`${what} of ${declared} bytes is over the ${max}-byte limit`);
   }
   const parts: Buffer[] = [];
   let n = 0;
@@ -68,7 +69,7 @@ async function readCapped(res: IncomingMessage, max: number, what: string): Prom
     n += c.length;
     if (n > max) {
       res.destroy();
-      throw new Error(`${what} is over the ${max}-byte limit`);
+      throw new ProtocolError(`${what} is over the ${max}-byte limit`);
     }
     parts.push(c);
   }
@@ -123,13 +124,13 @@ function saveVerified(res: IncomingMessage, tmp: string, digest: string, size: n
       if (!writing) closeSync(fd);
       reject(e);
     };
-    const onAbort = () => fail(signal!.reason ?? new Error('aborted'));
+    const onAbort = () => fail(signal!.reason ?? new ClosedError('the pull was stopped'));
     const finish = () => {
       signal?.removeEventListener('abort', onAbort);
       closeSync(fd);
-      if (received !== size) return reject(new Error(`blob ${digest}: size mismatch: ${received} bytes for the manifest's ${size}`));
+      if (received !== size) return reject(new ProtocolError(`blob ${digest}: size mismatch: ${received} bytes for the manifest's ${size}`));
       const got = `sha256:${hash.digest('hex')}`;
-      if (got !== digest) return reject(new Error(`blob ${digest}: digest mismatch: its bytes hash to ${got}`));
+      if (got !== digest) return reject(new ProtocolError(`blob ${digest}: digest mismatch: its bytes hash to ${got}`));
       resolve();
     };
     const pump = () => {
@@ -154,7 +155,7 @@ function saveVerified(res: IncomingMessage, tmp: string, digest: string, size: n
     if (signal?.aborted) return onAbort();
     res.on('data', (c: Buffer) => {
       received += c.length;
-      if (received > size) return fail(new Error(`blob ${digest}: size mismatch: more than the manifest's ${size} bytes`));
+      if (received > size) return fail(new ProtocolError(`blob ${digest}: size mismatch: more than the manifest's ${size} bytes`));
       hash.update(c);
       queued.push(c);
       waiting += c.length;
@@ -167,7 +168,7 @@ function saveVerified(res: IncomingMessage, tmp: string, digest: string, size: n
     });
     res.once('error', fail);
     res.once('close', () => {
-      if (!ended) fail(new Error(`blob ${digest}: the connection closed after ${received} of ${size} bytes`));
+      if (!ended) fail(new UpstreamError(`blob ${digest}: the connection closed after ${received} of ${size} bytes`));
     });
   });
 }
@@ -208,7 +209,7 @@ export class RegistryClient {
     const declared = res.headers['content-length'];
     if (declared !== undefined && Number(declared) !== size) {
       res.destroy();
-      throw new Error(`blob ${digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${size}`);
+      throw new ProtocolError(`blob ${digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${size}`);
     }
     try {
       await saveVerified(res, tmp, digest, size, signal);
@@ -247,7 +248,7 @@ export class RegistryClient {
       const loc = res.headers.location;
       if (!res.statusCode || res.statusCode < 300 || res.statusCode >= 400 || !loc) return res;
       res.resume();
-      if (hops === MAX_REDIRECTS) throw new Error(`GET ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
+      if (hops === MAX_REDIRECTS) throw new ProtocolError(`GET ${url.pathname}: more than ${MAX_REDIRECTS} redirects`);
       url = new URL(loc, url);
     }
   }
@@ -260,7 +261,7 @@ export class RegistryClient {
       const req = mod.request(url, { headers: { 'user-agent': 'podkit', ...headers }, agent: tls ? this.agent : this.plainAgent }, (res) => resolve((got = res)));
       // The socket's idle time, while the answer's body streams too: a registry that stops sending fails the read.
       req.setTimeout(this.o.idleTimeoutMs ?? 30_000, () => {
-        const e = new Error(`i/o timeout: ${url.host} sent nothing for ${(this.o.idleTimeoutMs ?? 30_000) / 1000} s`);
+        const e = new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${(this.o.idleTimeoutMs ?? 30_000) / 1000} s`);
         got?.destroy(e);
         req.destroy(e);
       });
@@ -332,7 +333,7 @@ export class RegistryClient {
     } catch {
       // reported below
     }
-    if (!token) throw new Error(`the token service ${realm.host} sent no token`);
+    if (!token) throw new UpstreamError(`the token service ${realm.host} sent no token`);
     this.authorization = `Bearer ${token}`;
   }
 }
