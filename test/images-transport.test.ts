@@ -51,6 +51,16 @@ test('a manifest over 4 MiB, a blob longer than its descriptor, a registry that 
     }
     if (req.url?.startsWith('/v2/long/') && isLayer(req)) return void res.end(Buffer.concat([blob(img.layerDigests[0]!), Buffer.from('more')]));
     if (req.url?.startsWith('/v2/stall/') && isLayer(req)) return void res.write(blob(img.layerDigests[0]!).subarray(0, 1000));
+    if (req.url?.startsWith('/v2/bighead/') && isLayer(req)) {
+      res.setHeader('x-filler', 'x'.repeat(70_000));
+      return void res.end(blob(img.layerDigests[0]!));
+    }
+    if (req.url?.startsWith('/v2/chunked/') && isLayer(req)) {
+      // No Content-Length: a chunked body, which the http client reads.
+      const b = blob(img.layerDigests[0]!);
+      res.write(b.subarray(0, 1000));
+      return void res.end(b.subarray(1000));
+    }
     return false;
   });
   const state = tempDir();
@@ -58,11 +68,14 @@ test('a manifest over 4 MiB, a blob longer than its descriptor, a registry that 
   await assert.rejects(svc.pull(`${srv.host}/huge:t`), (e: ImageError) => e.reason === 'ErrImagePull' && /the manifest is over the 4194304-byte limit/.test(e.message));
   await assert.rejects(svc.pull(`${srv.host}/long:t`), /a blob did not match its digest; nothing of it was stored \(blob sha256:[a-f0-9]{64}: size mismatch/);
   await assert.rejects(svc.pull(`${srv.host}/stall:t`), /the registry cannot be reached \(i\/o timeout: 127\.0\.0\.1:\d+ sent nothing for 0\.5 s\)/);
+  await assert.rejects(svc.pull(`${srv.host}/bighead:t`), /a response head over 65536 bytes/);
   assert.deepEqual(leftovers(state), []);
   assert.ok(!readdirSync(join(state, 'images', 'oci', 'blobs', 'sha256')).includes(img.layerDigests[0]!.slice(7)));
   assert.deepEqual(svc.list(), []);
-  // The same store then pulls a good image.
+  // The same store then pulls a good image, and one whose layer comes chunked.
   assert.equal((await svc.pull(`${srv.host}/good:t`)).id, img.configDigest);
+  assert.equal((await imageServiceFor(tempDir()).pull(`${srv.host}/chunked:t`)).id, img.configDigest);
+  assert.equal(srv.seen.filter((r) => r.url?.startsWith('/v2/chunked/') && isLayer(r)).length, 2, 'asked once off the socket, once through the http client');
   srv.close();
 });
 

@@ -4,11 +4,13 @@
  * goes to a temp file while its sha256 and size are checked and becomes the store's only once both match.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, renameSync, rmSync, writev } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
+import { BlobFile } from './blob-file.js';
+import { rawGet } from './raw-get.js';
 import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
 
 /** Credentials for one registry, as a docker config's `auths` entry gives them. */
@@ -97,82 +99,6 @@ function errorWords(body: Buffer): string {
   return body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
-/** Bytes written ahead of the disk before the download pauses: a blob streams at the network's pace, not the disk's. */
-const WRITE_AHEAD = 8 << 20;
-
-/**
- * Writes the body `res` to the new file `tmp` while hashing it; resolves once every byte is written and the size and
- * sha256 are those of the descriptor. Chunks are written in batches (writev) off the event loop, the socket paused
- * only when WRITE_AHEAD bytes wait for the disk: the loop's time goes to receiving and hashing.
- */
-function saveVerified(res: IncomingMessage, tmp: string, digest: string, size: number, signal?: AbortSignal): Promise<void> {
-  const fd = openSync(tmp, 'wx', 0o644);
-  const hash = createHash('sha256');
-  let received = 0;
-  let queued: Buffer[] = [];
-  let waiting = 0;
-  let writing = false;
-  let ended = false;
-  let failed = false;
-  return new Promise<void>((resolve, reject) => {
-    const fail = (e: unknown) => {
-      if (failed) return;
-      failed = true;
-      res.destroy();
-      signal?.removeEventListener('abort', onAbort);
-      // A write under way still holds the descriptor: it is closed when that write returns.
-      if (!writing) closeSync(fd);
-      reject(e);
-    };
-    const onAbort = () => fail(signal!.reason ?? new ClosedError('the pull was stopped'));
-    const finish = () => {
-      signal?.removeEventListener('abort', onAbort);
-      closeSync(fd);
-      if (received !== size) return reject(new ProtocolError(`blob ${digest}: size mismatch: ${received} bytes for the manifest's ${size}`));
-      const got = `sha256:${hash.digest('hex')}`;
-      if (got !== digest) return reject(new ProtocolError(`blob ${digest}: digest mismatch: its bytes hash to ${got}`));
-      resolve();
-    };
-    const pump = () => {
-      if (writing || failed) return;
-      if (!queued.length) {
-        if (ended) finish();
-        return;
-      }
-      const batch = queued;
-      queued = [];
-      writing = true;
-      writev(fd, batch, (e) => {
-        writing = false;
-        if (failed) return closeSync(fd);
-        if (e) return fail(e);
-        waiting -= batch.reduce((a, b) => a + b.length, 0);
-        if (res.isPaused() && waiting < WRITE_AHEAD) res.resume();
-        pump();
-      });
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) return onAbort();
-    res.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received > size) return fail(new ProtocolError(`blob ${digest}: size mismatch: more than the manifest's ${size} bytes`));
-      hash.update(c);
-      queued.push(c);
-      waiting += c.length;
-      if (waiting >= WRITE_AHEAD) res.pause();
-      pump();
-    });
-    res.once('end', () => {
-      ended = true;
-      pump();
-    });
-    res.once('error', fail);
-    res.once('close', () => {
-      if (!ended) fail(new UpstreamError(`blob ${digest}: the connection closed after ${received} of ${size} bytes`));
-    });
-  });
-}
-
 /** One repository on one registry: the connection (kept alive), the scheme found, and the token got. */
 export class RegistryClient {
   private readonly o: RegistryClientOptions;
@@ -201,23 +127,59 @@ export class RegistryClient {
 
   /**
    * Downloads the blob `digest` of `size` bytes to `tmp`, then renames it to `dest` once its size and digest match;
-   * on any failure (or `signal` aborting it) `tmp` is removed and nothing is at `dest`.
+   * on any failure (or `signal` aborting it) `tmp` is removed and nothing is at `dest`. Read off the socket when the
+   * registry answers plainly (raw-get.ts), else through the http client (a redirect, a new token, a chunked body).
    */
   async blob(digest: string, size: number, tmp: string, dest: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const res = await this.get(`/v2/${this.o.repository}/blobs/${digest}`, {});
-    const declared = res.headers['content-length'];
-    if (declared !== undefined && Number(declared) !== size) {
-      res.destroy();
-      throw new ProtocolError(`blob ${digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${size}`);
-    }
+    const file = new BlobFile(tmp, digest, size);
+    const path = `/v2/${this.o.repository}/blobs/${digest}`;
     try {
-      await saveVerified(res, tmp, digest, size, signal);
+      const raw = await rawGet(new URL(path, await this.base()), file, {
+        ...(this.authorization ? { authorization: this.authorization } : {}),
+        tls: { rejectUnauthorized: !this.o.insecure, ...(this.o.ca?.length ? { ca: [...rootCertificates, ...this.o.ca] } : {}) },
+        idleMs: this.o.idleTimeoutMs ?? 30_000,
+        ...(signal ? { signal } : {}),
+      });
+      if (!raw) await this.blobThroughHttp(path, file, signal);
+      await file.done;
       renameSync(tmp, dest);
     } catch (e) {
+      file.fail(e);
       rmSync(tmp, { force: true });
       throw e;
     }
+  }
+
+  private async blobThroughHttp(path: string, file: BlobFile, signal?: AbortSignal): Promise<void> {
+    const res = await this.get(path, {});
+    const declared = res.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== file.size) {
+      res.destroy();
+      throw new ProtocolError(`blob ${file.digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${file.size}`);
+    }
+    let ended = false;
+    const stop = (e: unknown) => {
+      res.destroy();
+      file.fail(e);
+    };
+    const onAbort = () => stop(signal!.reason ?? new ClosedError('the pull was stopped'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    file.flowTo(res);
+    res.on('data', (c: Buffer) => file.push(c, true));
+    res.once('end', () => {
+      ended = true;
+      file.end();
+    });
+    res.once('error', stop);
+    res.once('close', () => {
+      if (!ended) stop(new UpstreamError(`blob ${file.digest}: the connection closed before its end`));
+    });
+    if (signal?.aborted) onAbort();
+    await file.done.finally(() => {
+      signal?.removeEventListener('abort', onAbort);
+      res.destroy();
+    });
   }
 
   /** A GET answered 200, after the auth challenge and redirects; any other answer is a RegistryHttpError. */
