@@ -51,6 +51,11 @@ export class BlobFile {
     if (this.paused) f.pause();
   }
 
+  /** Refuses an answer whose declared length (Content-Length) is not the descriptor's size, before any byte is taken. */
+  checkLength(declared: string | number): void {
+    if (Number(declared) !== this.size) throw new ProtocolError(`blob ${this.digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${this.size}`);
+  }
+
   /** Appends `chunk`: kept as it is when `owned`, else copied (the caller reuses it once this returns). */
   push(chunk: Buffer, owned: boolean): void {
     if (this.failed) return;

@@ -1,11 +1,11 @@
 /** @module Pulling one image into the store: resolve the reference, choose the host's platform, fetch its blobs (registry.ts). */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError, ImageError } from '../../core/errors.js';
 import { formatRef, isLoopbackRegistry, registryEndpoint, type ImageRef } from './reference.js';
-import { explain, RegistryClient, tempBlobName, type RegistryCredentials } from './registry.js';
+import { explain, RegistryClient, type RegistryCredentials } from './registry.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 export interface PullOptions {
@@ -144,27 +144,10 @@ function ociManifest(raw: Buffer, m: RawManifest, mediaType: string): Buffer {
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_TO_OCI[type], config: conv(m.config!), layers: m.layers!.map(conv) }));
 }
 
-/** Writes `bytes` as a blob of the store (temp + rename), unless it is there. */
-function putBlob(store: ImageStore, digest: string, bytes: Buffer): void {
-  if (existsSync(store.blobPath(digest))) return;
-  const tmp = join(store.oci, tempBlobName());
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, store.blobPath(digest));
-}
-
-/** Names `digest` as `name` in the layout's index.json, in place of what had that name (as skopeo's oci: destination does). */
-function tagInLayout(store: ImageStore, name: string, digest: string, size: number): void {
-  const file = join(store.oci, 'index.json');
-  const idx = JSON.parse(readFileSync(file, 'utf8')) as { schemaVersion: number; manifests: { annotations?: Record<string, string> }[] };
-  idx.manifests = idx.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== name);
-  idx.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'org.opencontainers.image.ref.name': name } } as never);
-  writeFileSync(`${file}.tmp`, JSON.stringify(idx));
-  renameSync(`${file}.tmp`, file);
-}
-
 /**
  * Fetches the config and layer blobs the store lacks, side by side, reporting progress; with `unpack`, each layer
- * unpacks while it downloads (store.follow) or as soon as it is stored. A failed fetch leaves nothing half-made.
+ * unpacks while it downloads (store.follow) or as soon as it is stored. On a failure its unpacks have settled, and
+ * the caller removes what it left.
  */
 async function fetchBlobs(store: ImageStore, client: RegistryClient, name: string, m: RawManifest, o: PullOptions, unpack: boolean): Promise<void> {
   const layers = m.layers ?? [];
@@ -175,7 +158,7 @@ async function fetchBlobs(store: ImageStore, client: RegistryClient, name: strin
   let over = false;
   const early = unpack
     ? setInterval(() => {
-        for (const f of readdirSync(store.oci)) if (store.earlyRoom && f.startsWith('oci-put-blob')) store.follow(f, () => layers, () => over);
+        for (const f of store.tempBlobs()) if (store.earlyRoom) store.follow(f, () => layers, () => over);
         for (const l of layers) if (store.earlyRoom && existsSync(store.blobPath(l.digest))) store.unpackSoon(l.digest);
       }, 10)
     : undefined;
@@ -183,7 +166,7 @@ async function fetchBlobs(store: ImageStore, client: RegistryClient, name: strin
   try {
     const got = await Promise.allSettled(
       want.map((d) =>
-        client.blob(d.digest, d.size, join(store.oci, tempBlobName()), store.blobPath(d.digest), abort.signal).catch((e: unknown) => {
+        client.blob(d.digest, d.size, store.tempBlobPath(), store.blobPath(d.digest), abort.signal).catch((e: unknown) => {
           abort.abort(e);
           throw e;
         }),
@@ -195,8 +178,8 @@ async function fetchBlobs(store: ImageStore, client: RegistryClient, name: strin
   } catch (e) {
     over = true;
     clearInterval(early);
+    // Before the caller removes what the fetch left: an unpack still reading a temp file would race it.
     await store.settleEarly();
-    store.cleanPartial();
     throw e;
   } finally {
     over = true;
@@ -217,7 +200,8 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
     let m = JSON.parse(top.raw.toString('utf8')) as RawManifest;
     if (m.schemaVersion === 1) throw fail('Docker schema 1 manifests are not supported (push the image again with a current client)');
     const existing = store.records().find((r) => r.ref === name);
-    if (existing && existing.digest === top.digest && store.complete(existing)) return unpack ? await store.unpackImage(existing) : existing;
+    // Up to date: what is not unpacked yet is unpacked by whoever runs it (ImageService.ensure).
+    if (existing && existing.digest === top.digest && store.complete(existing)) return existing;
     let manifest = top;
     const platformDigest = platformManifest(m, top.digest, o, fail);
     if (platformDigest !== top.digest) {
@@ -229,8 +213,8 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
     await fetchBlobs(store, client, name, m, o, unpack);
     const local = ociManifest(manifest.raw, m, manifest.mediaType);
     const localDigest = local === manifest.raw ? manifest.digest : `sha256:${createHash('sha256').update(local).digest('hex')}`;
-    putBlob(store, localDigest, local);
-    tagInLayout(store, name, localDigest, local.length);
+    store.putBlob(localDigest, local);
+    store.tag(name, localDigest, local.length);
     return await store.commit(name, localDigest, top.digest, unpack);
   } catch (e) {
     store.cleanPartial();

@@ -6,7 +6,7 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
+import { ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
 import type { BlobFile } from './blob-file.js';
 
 /** The largest response head read. */
@@ -41,13 +41,12 @@ export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<bool
       if (e) reject(e);
       else resolve(ok);
     };
-    const onAbort = () => finish(o.signal!.reason ?? new UpstreamError('the pull was stopped'));
+    const onAbort = () => finish(o.signal!.reason ?? new ClosedError('the pull was stopped'));
+    // Bytes past the length make the file refuse the blob (its `done` rejects).
     const body = (b: Buffer) => {
-      const n = Math.min(b.length, left);
-      if (n < b.length) return finish(new ProtocolError(`blob ${file.digest}: size mismatch: more than the manifest's ${file.size} bytes`));
       file.push(b, false);
-      left -= n;
-      if (left === 0) {
+      left -= b.length;
+      if (left <= 0) {
         file.end();
         finish(null, true);
       }
@@ -64,7 +63,11 @@ export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<bool
       const rest = head.subarray(at + 4);
       head = null;
       if (status !== '200' || length === undefined || !/^\d+$/.test(length) || fields.has('transfer-encoding') || fields.has('content-encoding')) return finish(null, false);
-      if (Number(length) !== file.size) return finish(new ProtocolError(`blob ${file.digest}: size mismatch: the registry sends ${length} bytes, the manifest says ${file.size}`));
+      try {
+        file.checkLength(length);
+      } catch (e) {
+        return finish(e);
+      }
       left = file.size;
       if (left === 0) return body(Buffer.alloc(0));
       if (rest.length) body(rest);

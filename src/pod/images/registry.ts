@@ -3,7 +3,7 @@
  * where the registry is insecure, with anonymous, basic and bearer-token auth as Docker and containerd do them. A blob
  * goes to a temp file while its sha256 and size are checked and becomes the store's only once both match.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -104,12 +104,17 @@ export class RegistryClient {
   private readonly o: RegistryClientOptions;
   private readonly agent: http.Agent | https.Agent;
   private readonly plainAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  /** The CAs TLS is verified against when some are given (the system's and those), else undefined: Node's own list. */
+  private readonly ca: string[] | undefined;
+  private readonly idleMs: number;
   private scheme: 'https' | 'http' | undefined;
   private authorization: string | undefined;
 
   constructor(o: RegistryClientOptions) {
     this.o = o;
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !o.insecure, ...(o.ca?.length ? { ca: [...rootCertificates, ...o.ca] } : {}) });
+    this.ca = o.ca?.length ? [...rootCertificates, ...o.ca] : undefined;
+    this.idleMs = o.idleTimeoutMs ?? 30_000;
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, rejectUnauthorized: !o.insecure, ...(this.ca ? { ca: this.ca } : {}) });
   }
 
   close(): void {
@@ -137,8 +142,8 @@ export class RegistryClient {
     try {
       const raw = await rawGet(new URL(path, await this.base()), file, {
         ...(this.authorization ? { authorization: this.authorization } : {}),
-        tls: { rejectUnauthorized: !this.o.insecure, ...(this.o.ca?.length ? { ca: [...rootCertificates, ...this.o.ca] } : {}) },
-        idleMs: this.o.idleTimeoutMs ?? 30_000,
+        tls: { rejectUnauthorized: !this.o.insecure, ...(this.ca ? { ca: this.ca } : {}) },
+        idleMs: this.idleMs,
         ...(signal ? { signal } : {}),
       });
       if (!raw) await this.blobThroughHttp(path, file, signal);
@@ -154,9 +159,11 @@ export class RegistryClient {
   private async blobThroughHttp(path: string, file: BlobFile, signal?: AbortSignal): Promise<void> {
     const res = await this.get(path, {});
     const declared = res.headers['content-length'];
-    if (declared !== undefined && Number(declared) !== file.size) {
+    try {
+      if (declared !== undefined) file.checkLength(declared);
+    } catch (e) {
       res.destroy();
-      throw new ProtocolError(`blob ${file.digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${file.size}`);
+      throw e;
     }
     let ended = false;
     const stop = (e: unknown) => {
@@ -222,8 +229,8 @@ export class RegistryClient {
       let got: IncomingMessage | undefined;
       const req = mod.request(url, { headers: { 'user-agent': 'podkit', ...headers }, agent: tls ? this.agent : this.plainAgent }, (res) => resolve((got = res)));
       // The socket's idle time, while the answer's body streams too: a registry that stops sending fails the read.
-      req.setTimeout(this.o.idleTimeoutMs ?? 30_000, () => {
-        const e = new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${(this.o.idleTimeoutMs ?? 30_000) / 1000} s`);
+      req.setTimeout(this.idleMs, () => {
+        const e = new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${this.idleMs / 1000} s`);
         got?.destroy(e);
         req.destroy(e);
       });
@@ -299,9 +306,6 @@ export class RegistryClient {
     this.authorization = `Bearer ${token}`;
   }
 }
-
-/** A temp file name in `dir` the store knows as a transfer in progress (removed by its cleanPartial). */
-export const tempBlobName = () => `oci-put-blob${randomBytes(8).toString('hex')}`;
 
 /** A short explanation for common transport failures, put before the failure's own words. */
 export function explain(msg: string): string {

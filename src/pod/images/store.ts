@@ -2,6 +2,7 @@
  * @module The content-addressed image store under the state dir: `oci/` is an OCI image layout (each blob once, by
  * digest), `layers/<hex>/` each layer unpacked once, `images.json` the names, digests and last use.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +46,9 @@ function statOr0(p: string): number {
 }
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
+
+/** Blobs being written into `oci/` (by a pull, or skopeo for a load) are files named so, renamed into place once verified. */
+const TEMP_BLOB = 'oci-put-blob';
 
 function inodeOf(p: string): number | undefined {
   try {
@@ -108,23 +112,59 @@ export class ImageStore {
   /** Removes what an interrupted pull or load left: temp blobs, half-unpacked layer dirs (and credential files pulls once wrote). */
   cleanPartial(): void {
     for (const f of readdirSync(this.root)) if (f.startsWith('.auth-') && !f.startsWith(`.auth-${process.pid}-`)) rmSync(join(this.root, f), { force: true });
-    for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) rmSync(join(this.oci, f), { force: true });
+    for (const f of this.tempBlobs()) rmSync(join(this.oci, f), { force: true });
     for (const f of readdirSync(this.layersDir)) if (f.startsWith('.tmp-')) rmSync(join(this.layersDir, f), { recursive: true, force: true });
   }
 
   /** How far a fetch of `layers` into the store is: finished blobs, and bytes in the temp files being written. */
   progress(layers: readonly { digest: string; size: number }[]): { layers: { digest: string; size: number; done: boolean }[]; bytes: number; total: number } {
     let bytes = 0;
-    for (const f of readdirSync(this.oci)) if (f.startsWith('oci-put-blob')) bytes += statOr0(join(this.oci, f));
+    for (const f of this.tempBlobs()) bytes += statOr0(join(this.oci, f));
     const out = layers.map((l) => ({ digest: l.digest, size: l.size, done: existsSync(this.blobPath(l.digest)) }));
     for (const l of out) if (l.done) bytes += l.size;
     return { layers: out, bytes, total: layers.reduce((a, l) => a + l.size, 0) };
   }
 
+  /** The names of the blobs being written into `oci/` now (or left by a writer that died). */
+  tempBlobs(): string[] {
+    return readdirSync(this.oci).filter((f) => f.startsWith(TEMP_BLOB));
+  }
+
+  /** A new temp file path for a blob being written, which `cleanPartial` removes if it is never renamed into place. */
+  tempBlobPath(): string {
+    return join(this.oci, `${TEMP_BLOB}${randomBytes(8).toString('hex')}`);
+  }
+
+  /** Writes `bytes` as the blob `digest` (temp + rename), unless it is there. */
+  putBlob(digest: string, bytes: Buffer): void {
+    if (existsSync(this.blobPath(digest))) return;
+    const tmp = this.tempBlobPath();
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, this.blobPath(digest));
+  }
+
+  private readIndex(): { schemaVersion?: number; manifests: Descriptor[] } {
+    return JSON.parse(readFileSync(join(this.oci, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
+  }
+
+  /** Writes the layout's index.json atomically (temp + rename); callers hold the store lock. */
+  private writeIndex(idx: { manifests: Descriptor[] }): void {
+    const file = join(this.oci, 'index.json');
+    writeFileSync(`${file}.tmp`, JSON.stringify(idx));
+    renameSync(`${file}.tmp`, file);
+  }
+
   /** The manifest digest the OCI layout holds under `name`. */
   manifestFor(name: string): string | undefined {
-    const idx = JSON.parse(readFileSync(join(this.oci, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
-    return idx.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)?.digest;
+    return this.readIndex().manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)?.digest;
+  }
+
+  /** Names the manifest `digest` (of `size` bytes) `name` in the layout, in place of what had that name (as skopeo's oci: destination does). */
+  tag(name: string, digest: string, size: number): void {
+    const idx = this.readIndex();
+    idx.manifests = idx.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== name);
+    idx.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'org.opencontainers.image.ref.name': name } });
+    this.writeIndex(idx);
   }
 
   /** Records the image `manifest` (in `oci/`) as `ref`; with `unpack`, unpacks its layers that are not unpacked yet. */
@@ -132,8 +172,8 @@ export class ImageStore {
     const m = this.readJson<{ config: Descriptor; layers: Descriptor[] }>(manifest);
     const size = m.config.size + m.layers.reduce((a, l) => a + l.size, 0);
     const rec: ImageRecord = { ref, id: m.config.digest, digest, manifest, layers: m.layers.map((l) => l.digest), size, pulled: new Date().toISOString() };
-    this.diffIds(rec);
-    if (unpack) await this.unpackImage(rec);
+    const diffIds = this.diffIds(rec);
+    if (unpack) await this.unpackImage(rec, diffIds);
     const old = this.records().find((r) => r.ref === ref);
     if (old?.users) rec.users = old.users;
     if (old?.lastUsed) rec.lastUsed = old.lastUsed;
@@ -158,8 +198,7 @@ export class ImageStore {
    * Unpacks the layers of `rec` not unpacked yet (callers hold the store lock), each checked against its DiffID: a pull
    * stores blobs, and the first container to use an image unpacks them, once per layer however many images share it.
    */
-  async unpackImage(rec: ImageRecord): Promise<ImageRecord> {
-    const diffIds = this.diffIds(rec);
+  async unpackImage(rec: ImageRecord, diffIds = this.diffIds(rec)): Promise<ImageRecord> {
     await this.settleStreams();
     // Layers unpack side by side: each is its own directory, and gunzip is the cost. A layer the image holds twice
     // unpacks once (two unpacks of one digest shared a temp directory, each removing what the other wrote).
@@ -306,13 +345,11 @@ export class ImageStore {
   remove(refs: Set<string>): number {
     const keep = this.records().filter((r) => !refs.has(r.ref));
     this.saveRecords(keep);
-    const idxFile = join(this.oci, 'index.json');
-    const idx = JSON.parse(readFileSync(idxFile, 'utf8')) as { manifests: Descriptor[] };
+    const idx = this.readIndex();
     const live = new Set<string>();
     for (const r of keep) for (const d of [r.manifest, r.id, ...r.layers]) live.add(hex(d));
     idx.manifests = idx.manifests.filter((m) => live.has(hex(m.digest)));
-    writeFileSync(`${idxFile}.tmp`, JSON.stringify(idx));
-    renameSync(`${idxFile}.tmp`, idxFile);
+    this.writeIndex(idx);
     let freed = 0;
     const blobs = join(this.oci, 'blobs', 'sha256');
     for (const f of readdirSync(blobs)) {
