@@ -8,7 +8,7 @@ import { renameSync, rmSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
+import { AuthError, ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
 import { BlobFile } from './blob-file.js';
 import { rawGet } from './raw-get.js';
 import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
@@ -35,22 +35,12 @@ export interface RegistryClientOptions {
 }
 
 /** The largest manifest or index read (containerd's limit). */
-export const MAX_MANIFEST = 4 << 20;
+const MAX_MANIFEST = 4 << 20;
 /** The largest error body or token response read. */
 const MAX_SMALL = 1 << 20;
 const MAX_REDIRECTS = 5;
 
-/** What a registry answered, with the status and its own error words (`manifest unknown`) when it refused. */
-export class RegistryHttpError extends UpstreamError {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export const MANIFEST_TYPES = [
+const MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
@@ -189,7 +179,7 @@ export class RegistryClient {
     });
   }
 
-  /** A GET answered 200, after the auth challenge and redirects; any other answer is a RegistryHttpError. */
+  /** A GET answered 200, after the auth challenge and redirects; any other answer an AuthError (401, 403) or UpstreamError with the registry's words. */
   private async get(path: string, headers: Record<string, string>): Promise<IncomingMessage> {
     const base = await this.base();
     let res = await this.follow(new URL(path, base), headers);
@@ -203,7 +193,8 @@ export class RegistryClient {
       const words = errorWords(await readCapped(res, MAX_SMALL, 'the error body').catch(() => Buffer.alloc(0)));
       const status = res.statusCode ?? 0;
       const what = status === 401 ? 'unauthorized: authentication required' : status === 403 ? 'denied' : status === 404 ? 'not found' : `HTTP ${status}`;
-      throw new RegistryHttpError(status, `GET ${path}: ${what}${words ? ` (${words})` : ''}`);
+      const message = `GET ${path}: ${what}${words ? ` (${words})` : ''}`;
+      throw status === 401 || status === 403 ? new AuthError(message) : new UpstreamError(message);
     }
     return res;
   }
@@ -280,11 +271,11 @@ export class RegistryClient {
     const c = this.o.credentials;
     const basic = c?.username !== undefined ? `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}` : undefined;
     if (scheme === 'basic') {
-      if (!basic) throw new RegistryHttpError(401, 'unauthorized: authentication required (no credentials for this registry)');
+      if (!basic) throw new AuthError('unauthorized: authentication required (no credentials for this registry)');
       this.authorization = basic;
       return;
     }
-    if (scheme !== 'bearer' || !params.realm) throw new RegistryHttpError(401, `unauthorized: authentication required (challenge "${header.slice(0, 100)}")`);
+    if (scheme !== 'bearer' || !params.realm) throw new AuthError(`unauthorized: authentication required (challenge "${header.slice(0, 100)}")`);
     if (c?.token) {
       this.authorization = `Bearer ${c.token}`;
       return;
@@ -294,7 +285,7 @@ export class RegistryClient {
     realm.searchParams.set('scope', params.scope ?? `repository:${this.o.repository}:pull`);
     const res = await this.request(realm, basic ? { authorization: basic } : {});
     const body = await readCapped(res, MAX_SMALL, 'the token response');
-    if (res.statusCode !== 200) throw new RegistryHttpError(res.statusCode ?? 0, `unauthorized: the token service ${realm.host} answered ${res.statusCode} (${errorWords(body)})`);
+    if (res.statusCode !== 200) throw new AuthError(`unauthorized: the token service ${realm.host} answered ${res.statusCode} (${errorWords(body)})`);
     let token: string | undefined;
     try {
       const j = JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string };
