@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describeError, ImageError, UsageError } from '../../core/errors.js';
 import { formatRef, parseRef } from './reference.js';
 import { skopeo } from './skopeo.js';
-import type { ImageRecord, ImageStore } from './store.js';
+import { REF_NAME, type ImageRecord, type ImageStore } from './store.js';
 import { readTar } from './tar.js';
 
 type Kind = 'docker-archive' | 'oci-archive' | 'oci';
@@ -109,7 +109,7 @@ function namesOfIndex(text: string, file: string): string[] {
     throw new UsageError(`${file}: its index.json is not an OCI image index (an object with a list of manifests)`);
   }
   return manifests
-    .map((m: { annotations?: Record<string, unknown> }) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.['org.opencontainers.image.ref.name'])
+    .map((m: { annotations?: Record<string, unknown> }) => m.annotations?.['io.containerd.image.name'] ?? m.annotations?.[REF_NAME])
     .filter((n): n is string => typeof n === 'string' && n !== '');
 }
 

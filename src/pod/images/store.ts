@@ -47,6 +47,9 @@ function statOr0(p: string): number {
 
 const hex = (d: string) => d.replace(/^sha256:/, '');
 
+/** The OCI layout's annotation naming a manifest in index.json (the image spec's annotations.md). */
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+
 /** Blobs being written into `oci/` (by a pull, or skopeo for a load) are files named so, renamed into place once verified. */
 const TEMP_BLOB = 'oci-put-blob';
 
@@ -144,7 +147,7 @@ export class ImageStore {
   }
 
   private readIndex(): { schemaVersion?: number; manifests: Descriptor[] } {
-    return JSON.parse(readFileSync(join(this.oci, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
+    return JSON.parse(readFileSync(join(this.oci, 'index.json'), 'utf8')) as { schemaVersion?: number; manifests: Descriptor[] };
   }
 
   /** Writes the layout's index.json atomically (temp + rename); callers hold the store lock. */
@@ -156,14 +159,14 @@ export class ImageStore {
 
   /** The manifest digest the OCI layout holds under `name`. */
   manifestFor(name: string): string | undefined {
-    return this.readIndex().manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)?.digest;
+    return this.readIndex().manifests.find((m) => m.annotations?.[REF_NAME] === name)?.digest;
   }
 
   /** Names the manifest `digest` (of `size` bytes) `name` in the layout, in place of what had that name (as skopeo's oci: destination does). */
   tag(name: string, digest: string, size: number): void {
     const idx = this.readIndex();
-    idx.manifests = idx.manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] !== name);
-    idx.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { 'org.opencontainers.image.ref.name': name } });
+    idx.manifests = idx.manifests.filter((d) => d.annotations?.[REF_NAME] !== name);
+    idx.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size, annotations: { [REF_NAME]: name } });
     this.writeIndex(idx);
   }
 
