@@ -23,6 +23,10 @@
  *   end(id)                  shutdown(SHUT_WR) once the queue is sent
  *   close(id)                stop and close; the id is reused only after the next onEvents delivery
  *   idleMetricsOff() -> bool  turn off libuv's idle-time metrics on this loop (see idle_metrics_off)
+ *   tags(id, Int32Array, n) / marker(id, answer)   the direct path of an upstream's replies (conn_direct.c)
+ *     COMPLETE 5 [upstream id, 5, bytes, µs since]: one of its replies went direct to its client
+ *   queued(id) -> bytes still queued;  undelivered() -> events in the array not yet handed over
+ *   want(id)  client id's next direct reply is told at once;  flush()  deliver waiting COMPLETEs now
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -195,6 +199,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->fd = nfd;
   c->reading = 1;
   c->id = id;
+  c->gen = ++io->next_gen;
   io->conns[id] = c;
   cio_update(c);
   return num(env, c->id);
@@ -279,6 +284,60 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* tags(id, Int32Array, n): the tags of the next n commands written on upstream id (conn_direct.c). */
+static napi_value js_tags(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  conn_t *c = conn_call(env, info, 3, argv);
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  uint32_t n;
+  if (!c || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      napi_get_value_uint32(env, argv[2], &n) != napi_ok || n > len)
+    return throw_type(env, "conn_io.tags(id, tags: Int32Array, n) with n <= tags.length");
+  return num(env, cio_direct_tags(c, data, n));
+}
+
+/* marker(id, answer): the reply guard's marker answer on upstream id: any other reply in its slot turns direct off. */
+static napi_value js_marker(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  conn_t *c = conn_call(env, info, 2, argv);
+  void *data;
+  size_t len;
+  if (!c || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_type(env, "conn_io.marker(id, answer: Buffer)");
+  return num(env, cio_direct_marker(c, data, len));
+}
+
+/* queued(id): bytes written and not yet taken by the kernel (direct replies included). */
+static napi_value js_queued(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  conn_t *c = conn_call(env, info, 1, argv);
+  return num(env, c ? (int64_t)(c->qlen - c->qoff) : 0);
+}
+
+/* want(id): JS holds a reply behind client id's direct one: its COMPLETE is to come at once, not with the next delivery. */
+static napi_value js_want(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  conn_t *c = conn_call(env, info, 1, argv);
+  if (c) c->prompt = 1;
+  return NULL;
+}
+
+/* flush(): deliver the waiting COMPLETEs now (not during a delivery: those are being delivered). */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  if (io) cio_flush(io);
+  return NULL;
+}
+
+/* undelivered(): events in the array, which JS may read (those past the delivery it is in, or waiting COMPLETEs). */
+static napi_value js_undelivered(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  return num(env, io ? io->ev_count : 0);
+}
+
 /*
  * The environment is going away (a worker ending). Its loop still runs the close of every handle, but a worker's
  * addon may be unloaded before that: no close callback may point into this file. So every connection's socket is
@@ -296,11 +355,13 @@ static void cleanup(napi_env env, void *data, void *hint) {
     uv_close((uv_handle_t *)&c->poll, NULL);
     close(c->fd);
     free(c->q);
+    cio_direct_free(c);
   }
   for (conn_t *c = io->closing; c; c = c->closing_next) {
     c->poll.close_cb = NULL; /* a public field of uv_handle_t, read when the close completes */
     close(c->fd);
     free(c->q);
+    cio_direct_free(c);
   }
   io->closing = NULL;
   uv_close((uv_handle_t *)&io->check, NULL);
@@ -318,6 +379,12 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"end", NULL, js_end, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
       {"idleMetricsOff", NULL, js_idle_metrics_off, NULL, NULL, NULL, napi_default, NULL},
+      {"tags", NULL, js_tags, NULL, NULL, NULL, napi_default, NULL},
+      {"marker", NULL, js_marker, NULL, NULL, NULL, napi_default, NULL},
+      {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
+      {"undelivered", NULL, js_undelivered, NULL, NULL, NULL, napi_default, NULL},
+      {"want", NULL, js_want, NULL, NULL, NULL, napi_default, NULL},
+      {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -11,13 +11,29 @@
 
 #include "conn_io.h"
 
-static void push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) {
+static void push_event_as(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b, int urgent) {
   int32_t *e = io->ev + (size_t)io->ev_count * EV_FIELDS;
   e[0] = id;
   e[1] = kind;
   e[2] = a;
   e[3] = b;
   io->ev_count++;
+  if (kind == EV_COMPLETE) io->completes++;
+  if (urgent) io->urgent++;
+}
+
+static void push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) { push_event_as(io, id, kind, a, b, 1); }
+
+void cio_push_data(conn_t *c, size_t off, size_t n) { push_event(c->io, c->id, EV_DATA, (int32_t)off, (int32_t)n); }
+
+/*
+ * A COMPLETE that is not urgent waits for the next delivery: no entry into JS for it alone. No timer delivers it
+ * either (a timer armed per reply costs more system time than the entry it saves); what reads state that waits on
+ * it asks first (cio_flush).
+ */
+void cio_push_complete(conn_t *c, int32_t bytes, int urgent) {
+  /* The time it went, in µs (low 31 bits): turned into an age at delivery. */
+  push_event_as(c->io, c->id, EV_COMPLETE, bytes, (int32_t)((uv_hrtime() / 1000) & 0x7fffffff), urgent);
 }
 
 static int room_for_event(io_t *io) { return io->ev_count < io->ev_cap; }
@@ -58,8 +74,10 @@ static void read_some(conn_t *c) {
   do n = read(c->fd, io->arena + io->arena_used, room);
   while (n < 0 && errno == EINTR);
   if (n > 0) {
-    push_event(io, c->id, EV_DATA, (int32_t)io->arena_used, (int32_t)n);
+    size_t off = io->arena_used;
     io->arena_used += (size_t)n;
+    if (c->direct) cio_direct_read(c, off, (size_t)n);
+    else push_event(io, c->id, EV_DATA, (int32_t)off, (int32_t)n);
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
@@ -82,6 +100,15 @@ static int flush_queue(conn_t *c) {
   }
   c->qoff = c->qlen = 0;
   return 0;
+}
+
+void cio_fail(conn_t *c, int err) {
+  c->qoff = c->qlen = 0;
+  if (!c->read_done) {
+    c->read_done = 1;
+    emit(c, EV_ERROR, err);
+  }
+  cio_update(c);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -148,9 +175,19 @@ static int deliver(io_t *io) {
   /* napi_make_callback needs an object receiver: the events buffer (held already) costs a handle, the global a
    * context lookup per turn. onEvents does not use `this`. */
   napi_get_reference_value(env, io->events_ref, &recv);
+  if (io->completes > 0) {
+    int32_t now = (int32_t)((uv_hrtime() / 1000) & 0x7fffffff);
+    for (uint32_t i = 0; i < io->ev_count; i++) {
+      int32_t *e = io->ev + (size_t)i * EV_FIELDS;
+      if (e[1] == EV_COMPLETE) e[3] = (now - e[3]) & 0x7fffffff;
+    }
+  }
   napi_create_uint32(env, io->ev_count, &argv[0]);
+  io->delivering = 1;
   napi_status st = napi_make_callback(env, io->actx, recv, cb, 1, argv, &result);
+  io->delivering = 0;
   io->ev_count = 0;
+  io->urgent = io->completes = 0;
   io->arena_used = 0;
   if (st == napi_pending_exception) {
     napi_value err;
@@ -161,14 +198,20 @@ static int deliver(io_t *io) {
   return 0;
 }
 
-void cio_on_check(uv_check_t *h) {
-  io_t *io = (io_t *)h;
-  while (io->ev_count > 0 || io->npend > 0) {
+/* Deliver while there is something to deliver now (`force`: COMPLETEs alone too); else keep COMPLETEs for later. */
+static void run(io_t *io, int force) {
+  while (io->urgent > 0 || io->npend > 0 || (force && io->ev_count > 0)) {
     if (io->ev_count > 0 && deliver(io) < 0) break;
     take_pending(io);
     if (io->ev_count == 0) break;
   }
-  release_later_ids(io);
+  if (io->ev_count == 0) release_later_ids(io); /* a waiting COMPLETE may name a closed id */
+}
+
+void cio_on_check(uv_check_t *h) { run((io_t *)h, 0); }
+
+void cio_flush(io_t *io) {
+  if (!io->delivering) run(io, 1);
 }
 
 int cio_grow(void *p, size_t bytes) {
@@ -185,6 +228,7 @@ void cio_on_closed(uv_handle_t *h) {
   if (c->closing_next) c->closing_next->closing_prev = c->closing_prev;
   close(c->fd);
   free(c->q);
+  cio_direct_free(c);
   free(c);
 }
 

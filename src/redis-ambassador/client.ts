@@ -425,7 +425,10 @@ export class ClientSession implements ReplySink, local.LocalState {
   }
 
   private link(info: CommandInfo, route: number): Pending {
-    return this.replies.push(this, info, route, this.now);
+    const p = this.replies.push(this, info, route, this.now);
+    // A reply now waits behind one that may go direct: its completion must not wait for the next delivery.
+    if (this.replies.length === 2 && this.replies.first?.direct === true) this.conn.wantDirect?.();
+    return p;
   }
 
   /** A reply made here, queued in order behind the replies still owed. */
@@ -484,6 +487,26 @@ export class ClientSession implements ReplySink, local.LocalState {
     this.place.replied(p);
     if (!this.replies.deliverRange(p, src, from, to, this.out)) return;
     markDirty(this);
+    this.afterDelivery();
+  }
+
+  directId(p: Pending): number {
+    // Alone in the queue (no reply to wait behind, none of the client's writes through JS meanwhile) and not read here.
+    if (this.mode !== MODE_NORMAL || this.replies.length !== 1 || p.info.special === Special.Scan || this.closed) return -1;
+    const id = this.conn.directId;
+    p.direct = id >= 0;
+    return id;
+  }
+
+  repliedDirect(p: Pending): void {
+    this.place.replied(p);
+    if (!this.replies.skip(p, this.out)) {
+      // Cannot happen (it was alone in the queue when tagged): the client's replies are out of order now.
+      this.ctx.error('protocol');
+      this.conn.destroy();
+      return;
+    }
+    if (!this.out.empty || this.peerEnded || this.quitting) markDirty(this);
     this.afterDelivery();
   }
 

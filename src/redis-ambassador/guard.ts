@@ -23,7 +23,7 @@ export class ReplyGuard {
   /** The marker command, encoded once per connection. */
   readonly marker: Buffer;
   /** Its only possible reply, a bulk string of the nonce (RESP2 and RESP3 alike). */
-  private readonly answer: Buffer;
+  readonly answer: Buffer;
   /** Markers written and not yet answered. */
   inFlight = 0;
   /**

@@ -3,6 +3,7 @@ import { CHANNELS, onChannel, podkitChannel } from '../core/diagnostics.js';
 import { Registry, type Metric, type MetricFamily } from '../core/metrics/index.js';
 import { ROUTES, UNKNOWN, type CommandInfo, type CommandTable } from './resp/commands.js';
 import type { Traffic } from './upstream.js';
+import { settleDirect } from './io/conn.js';
 
 /**
  * Every event names the ambassador it comes from (`source`, one object per `start()`): the channels are
@@ -108,6 +109,7 @@ export class AmbassadorMetrics {
   }
 
   collect(): MetricFamily[] {
+    settleDirect();
     return this.registry.collect();
   }
 

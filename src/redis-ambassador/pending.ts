@@ -29,6 +29,13 @@ export interface ReplySink {
   tunnelReset(): void;
   hookSelect(db: number): void;
   /**
+   * The tag for `p`'s reply as it is sent (conn.ts `replyTags`): the client connection's id when the reply may go
+   * straight to it, untouched and unordered behind anything else, else -1.
+   */
+  directId(p: Pending): number;
+  /** `p`'s reply went straight to the client (its bytes are written): the rest of a delivery. */
+  repliedDirect(p: Pending): void;
+  /**
    * A command that kept its bytes (`cmd`) got `-READONLY` (reply) or lost its connection (reply null): true when
    * the sink sent it elsewhere (it now owns `p`), false to deliver the error as usual.
    */
@@ -54,6 +61,8 @@ export class Pending {
   tries = 0;
   /** Counted as an outstanding write of its session (--consistency session). */
   write = false;
+  /** Tagged for the direct path (its reply may go straight to the client: `ReplySink.directId`). */
+  direct = false;
   unext: Pending | null = null;
   cnext: Pending | null = null;
 }
@@ -71,5 +80,6 @@ export function freePending(p: Pending): void {
   p.cmd = null;
   p.tries = 0;
   p.write = false;
+  p.direct = false;
   if (free.length < 65536) free.push(p);
 }

@@ -14,6 +14,11 @@ export class ReplyQueue {
   /** Replies still owed. */
   length = 0;
 
+  /** The oldest entry, whose reply goes out first. */
+  get first(): Pending | null {
+    return this.head;
+  }
+
   /** An entry for a command `client` sends now. */
   push(client: ReplySink, info: CommandInfo, route: number, t0: number): Pending {
     const p = newPending();
@@ -45,6 +50,19 @@ export class ReplyQueue {
       return false;
     }
     out.addRange(src, from, to);
+    const n = p.cnext;
+    freePending(p);
+    this.length--;
+    this.writeReady(n, out);
+    return true;
+  }
+
+  /**
+   * `p`, the head, was answered straight to the client: gone from the queue, and every reply ready behind it joins
+   * `out`. False if `p` was not the head (its reply was written out of turn: the caller cannot mend that).
+   */
+  skip(p: Pending, out: OutputBatch): boolean {
+    if (p !== this.head) return false;
     const n = p.cnext;
     freePending(p);
     this.length--;

@@ -5,7 +5,7 @@ import { RespType } from '../core/resp/types.js';
 import { InputBuffer, OutputBatch } from './resp/bytes.js';
 import { readInto } from './io/read.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
-import type { Conn, ConnOpener } from './io/conn.js';
+import { TAG_MARKER, type Conn, type ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';
 import { MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
 import { freePending, HOOK_HANDSHAKE, HOOK_INTERNAL, HOOK_MARKER, HOOK_NONE, HOOK_SELECT, newPending, type Pending, type ReplySink } from './pending.js';
@@ -147,6 +147,12 @@ export class Upstream {
   private batchMixed = false;
   /** Whose command was queued last (null: the ambassador's own). */
   private lastClient: ReplySink | null = null;
+  /**
+   * The reply tags of the commands queued since the last write, in the order of their bytes (conn.ts `replyTags`):
+   * on a shared connection through the addon, where a reply may go straight to its client. Null elsewhere.
+   */
+  private tags: Int32Array | null = null;
+  private nTags = 0;
 
   constructor(
     readonly node: NodeAddr,
@@ -157,6 +163,7 @@ export class Upstream {
     dedicated = false,
   ) {
     this.dedicated = dedicated;
+    if (!dedicated && opts.opener.kind === 'native') this.tags = new Int32Array(64);
     this.st = scanState(opts.maxBulk);
     this.guard = opts.replyGuard === false ? null : new ReplyGuard();
     const s = connect({ host: node.host, port: node.port, noDelay: true, onread: readInto((c) => this.onData(c)) });
@@ -180,13 +187,16 @@ export class Upstream {
       drain: () => this.drained(),
       // After the client's FIN was passed on, the node closing is the answer to it, not a loss.
       close: (why?: string) => this.destroy(this.finPassed ? 'client gone' : (why ?? 'connection closed by server')),
+      direct: (bytes: number, ageUs: number) => this.onDirect(bytes, ageUs),
     };
     // The socket's own events end here: from now on the connection reports through `ev`.
     s.removeAllListeners('timeout');
     s.removeAllListeners('error');
     s.removeAllListeners('close');
     s.on('error', () => {});
-    this.conn = this.opts.opener.connected(s, ev);
+    const conn = (this.conn = this.opts.opener.connected(s, ev));
+    if (conn.replyTags === undefined) this.tags = null;
+    else if (this.guard !== null) conn.replyMarker?.(this.guard.answer);
     this.everReady = true;
     this.flush();
   }
@@ -225,6 +235,7 @@ export class Upstream {
     this.tail ??= p;
     this.inflight++;
     this.unflushed++;
+    this.tag(-1);
     this.out.add(encodeCommand(['SELECT', String(this.db)]));
     markDirty(this);
   }
@@ -234,7 +245,10 @@ export class Upstream {
     const g = this.gated;
     this.gated = null;
     if (g === null) return;
-    for (const b of g) this.out.add(b);
+    for (const b of g) {
+      this.tag(-1);
+      this.out.add(b);
+    }
     if (g.length > 0) markDirty(this);
   }
 
@@ -265,9 +279,22 @@ export class Upstream {
       if (this.closed) this.failAll();
       return;
     }
+    // Its reply may go straight to its client when nothing else is to be done with it (the client says).
+    if (this.tags !== null) this.tag(p.hook === HOOK_NONE && p.client !== null ? p.client.directId(p) : -1);
     this.out.addRange(src, from, to);
     markDirty(this);
     if (this.closed) this.failAll();
+  }
+
+  private tag(t: number): void {
+    let tags = this.tags;
+    if (tags === null) return;
+    if (this.nTags === tags.length) {
+      const bigger = new Int32Array(tags.length * 2);
+      bigger.set(tags);
+      this.tags = tags = bigger;
+    }
+    tags[this.nTags++] = t;
   }
 
   sendBuf(p: Pending, b: Buffer): void {
@@ -308,6 +335,10 @@ export class Upstream {
     }
     this.opts.traffic.upstreamOut += this.out.bytes;
     this.unflushed = this.gated === null ? 0 : this.gated.length;
+    if (this.nTags > 0) {
+      this.conn.replyTags?.(this.tags as Int32Array, this.nTags);
+      this.nTags = 0;
+    }
     if (!this.out.writeTo(this.conn)) this.congested = true;
   }
 
@@ -336,6 +367,7 @@ export class Upstream {
     this.tail = m;
     this.inflight++;
     g.inFlight++;
+    this.tag(TAG_MARKER);
     this.out.add(g.marker);
   }
 
@@ -423,6 +455,25 @@ export class Upstream {
     if (relay < p && this.tunnel !== null) this.tunnel.tunnelData(buf.subarray(relay, p));
     if (this.guard !== null && this.guard.length > 0) this.guard.keep(buf);
     inb.consume(p);
+  }
+
+  /**
+   * The command at the head of the FIFO was answered straight to its client (conn_direct.c): only the bookkeeping
+   * of a delivery is left. Also while closing (`destroy` settles these before failing what is left).
+   */
+  private onDirect(bytes: number, ageUs: number): void {
+    const t = this.opts.traffic;
+    t.upstreamIn += bytes;
+    t.clientOut += bytes;
+    const p = this.head;
+    if (p === null) return;
+    this.head = p.unext;
+    if (this.head === null) this.tail = null;
+    this.inflight--;
+    const c = p.client;
+    if (c === null) return freePending(p);
+    this.events.latency(p.route, (clock() - ageUs / 1000 - p.t0) / 1000);
+    c.repliedDirect(p);
   }
 
   /** A marker's slot got buf[from, to): the held replies go out in order if it is the marker's reply, else the connection closes. */

@@ -27,6 +27,11 @@ export interface ConnEvents {
    * they are sent. Without it, the connection closes at once (upstreams).
    */
   end?(): void;
+  /**
+   * One of this upstream connection's replies went straight to its client (the direct path, conn_direct.c): the
+   * command at the head of the FIFO is answered. `bytes` long, sent `ageUs` µs before this call (0: not known).
+   */
+  direct?(bytes: number, ageUs: number): void;
 }
 
 /** A connection: writes return false when the caller should stop producing until `drain`. */
@@ -40,7 +45,21 @@ export interface Conn extends BatchSink {
   queued(): number;
   /** Half-close: a FIN once what was written is sent; reading goes on until the peer closes. */
   shutdown(): void;
+  /** The addon's id of this connection, which a reply tag names; -1 on a socket (its replies never go direct). */
+  readonly directId: number;
+  /**
+   * Present on connections whose replies may go direct: tags[0, n) are the tags of the commands in the next write,
+   * in order — a client connection's `directId` (its reply goes there), -1 (JS's) or TAG_MARKER.
+   */
+  replyTags?(tags: Int32Array, n: number): void;
+  /** The reply guard's marker answer: any other reply in a marker's slot stops the direct path on this connection. */
+  replyMarker?(answer: Buffer): void;
+  /** Something now waits behind this client's direct reply: tell its completion at once, not with the next delivery. */
+  wantDirect?(): void;
 }
+
+/** The reply guard's marker, as a reply tag. */
+export const TAG_MARKER = -2;
 
 export type ClientIo = 'auto' | 'native' | 'socket';
 export const CLIENT_IO_ENV = 'PODKIT_AMBASSADOR_CLIENT_IO';
@@ -85,6 +104,7 @@ function onSocket(socket: Socket, ev: ConnEvents): Conn {
     destroy: () => socket.destroy(),
     queued: () => sink.queued(),
     shutdown: () => void socket.end(),
+    directId: -1,
   };
 }
 
@@ -108,6 +128,12 @@ interface ConnIoAddon {
   end(id: number): void;
   close(id: number): void;
   idleMetricsOff(): boolean;
+  tags(id: number, tags: Int32Array, n: number): number;
+  marker(id: number, answer: Buffer): number;
+  queued(id: number): number;
+  undelivered(): number;
+  want(id: number): void;
+  flush(): void;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -131,6 +157,7 @@ const EV_DATA = 1;
 const EV_EOF = 2;
 const EV_ERROR = 3;
 const EV_DRAIN = 4;
+const EV_COMPLETE = 5;
 /** Reads per turn fill at most this much; a read needs 4 KiB free, so a turn takes ≥ 15 full 64 KiB reads. */
 const ARENA_BYTES = 1024 * 1024;
 const EVENTS = 16 * 1024;
@@ -139,6 +166,9 @@ let io: ConnIoAddon | Error | undefined;
 let arena: Buffer;
 let events: Int32Array;
 const conns: (NativeConn | undefined)[] = [];
+/** During a delivery, the event being handled (a connection closing settles the COMPLETEs after it: `settle`). */
+let delivering = false;
+let current = 0;
 
 /**
  * Every read of the turn, in order: each gets its own copy (the arena is reused after this call returns). The
@@ -146,15 +176,18 @@ const conns: (NativeConn | undefined)[] = [];
  */
 function onEvents(count: number): void {
   beginTurn();
+  delivering = true;
   try {
     deliver(count);
   } finally {
+    delivering = false;
     endTurn();
   }
 }
 
 function deliver(count: number): void {
   for (let i = 0, k = 0; i < count; i++, k += 4) {
+    current = i;
     const c = conns[events[k]];
     if (c === undefined) continue; // closed earlier in this turn
     switch (events[k + 1]) {
@@ -170,8 +203,19 @@ function deliver(count: number): void {
       case EV_DRAIN:
         c.drained();
         break;
+      case EV_COMPLETE:
+        c.ev.direct?.(events[k + 2], events[k + 3]);
+        break;
     }
   }
+}
+
+/**
+ * Tell JS now of every reply that went direct (conn_direct.c), before reading what they change — the FIFOs'
+ * lengths, the latency and byte counters — which otherwise catch up at the next delivery.
+ */
+export function settleDirect(): void {
+  if (io !== undefined && !(io instanceof Error) && !delivering) io.flush();
 }
 
 /** The addon, set up, or why it did not load; tried once per process. */
@@ -207,6 +251,37 @@ class NativeConn implements Conn {
     readonly id: number,
     readonly ev: ConnEvents,
   ) {}
+
+  get directId(): number {
+    return this.id;
+  }
+
+  replyTags(tags: Int32Array, n: number): void {
+    if (!this.closed) this.a.tags(this.id, tags, n);
+  }
+
+  replyMarker(answer: Buffer): void {
+    if (!this.closed) this.a.marker(this.id, answer);
+  }
+
+  wantDirect(): void {
+    if (!this.closed) this.a.want(this.id);
+  }
+
+  /**
+   * Before the connection's FIFO is failed: its replies that went direct and are not yet told (COMPLETEs after the
+   * event being delivered, or waiting for a delivery) are told now, and blanked so they are not told again.
+   */
+  private settle(): void {
+    const direct = this.ev.direct;
+    if (direct === undefined) return;
+    const n = this.a.undelivered();
+    for (let i = delivering ? current + 1 : 0, k = i * 4; i < n; i++, k += 4)
+      if (events[k] === this.id && events[k + 1] === EV_COMPLETE) {
+        events[k + 1] = 0;
+        direct(events[k + 2], 0);
+      }
+  }
 
   write(b: Buffer): boolean {
     return this.closed || this.after(this.a.write(this.id, b));
@@ -266,7 +341,8 @@ class NativeConn implements Conn {
   /** Nothing more is read; the connection closes once what is queued is sent. */
   end(): void {
     if (this.closed) return;
-    if (this.held === 0) return this.destroy();
+    // Asked of the addon: replies that went direct may be queued there too.
+    if (this.a.queued(this.id) === 0) return this.destroy();
     this.a.pause(this.id);
     this.closeOnDrain = true;
     this.a.end(this.id);
@@ -284,6 +360,7 @@ class NativeConn implements Conn {
 
   private close(why: string | undefined): void {
     if (this.closed) return;
+    this.settle();
     this.closed = true;
     conns[this.id] = undefined;
     this.a.close(this.id);

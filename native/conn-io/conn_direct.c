@@ -1,0 +1,352 @@
+/*
+ * conn_io, the direct path: replies a shared upstream connection reads are forwarded to their client in C when JS
+ * said, as it wrote the command, that nothing needs doing with the reply but writing it to that client.
+ *
+ * Why: at one request per round trip every request cost two entries into JS, one for the client's command and one
+ * for the node's reply. The reply's needs no JS when the client has no other reply owed (nothing to order it
+ * behind), the reply is not an error (errors may be retried: -READONLY) and no reply guard marker is in flight (a
+ * guard holds replies until its marker vouches for them). JS learns afterwards, from a COMPLETE event per reply that
+ * rides along with the next delivery (at once when JS waits on it: see forward), and does its bookkeeping then.
+ *
+ * How the two stay in step: JS hands C a tag per command, in the order its bytes are written (the order the node
+ * answers them): the client connection's id, -1 (the reply is for JS) or -2 (the guard's marker). C scans every
+ * reply's extent (the rules of core/resp/scanner.ts's scanValue: an attribute and its value are one reply; a push
+ * takes no tag, as JS skips pushes on shared connections) and pops one tag per reply. A reply goes direct only when
+ * it is complete within one read, its client is the connection tagged (same generation: ids are reused) and has
+ * nothing queued; everything else reaches JS as DATA, whole replies in their order, so JS's FIFO of commands
+ * meets each reply where it expects. Anything C's scan does not accept (a type it does not know, a bad length, a
+ * marker's slot holding anything but the marker's answer) turns the direct path off for that connection: every
+ * byte from the start of that reply on goes to JS, which decides as it always has.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "conn_io.h"
+
+enum { S_TYPE, S_LINE, S_LF, S_BULK, S_BULK_CR, S_BULK_LF };
+enum { CUR_JS, CUR_DIRECT, CUR_MARKER };
+
+/* As scanValue: the largest element count of an aggregate, and a header line's longest (MAX_INLINE). */
+#define MAX_COUNT 0x7fffffffLL
+#define MAX_LINE (64 * 1024)
+/* A reply bigger than one read is never sent direct: its bulk length fits easily. */
+#define MAX_BULK (1LL << 40)
+
+typedef struct {
+  int64_t owed; /* values the current reply still owes; 0 between replies */
+  int mode;
+  uint8_t type;
+  int neg, ndig, bad;
+  uint8_t c0; /* the line's first byte */
+  int64_t num;
+  int64_t bulk_left;
+  size_t line;
+} rscan_t;
+
+struct direct {
+  rscan_t s;
+  int32_t *tag_id;
+  uint32_t *tag_gen;
+  uint32_t head, count, cap;
+  uint32_t markers; /* marker tags not yet reached */
+  int off;
+  int cur;                /* what the reply in progress is */
+  int32_t cur_id;
+  uint32_t cur_gen;
+  uint8_t *answer;        /* the marker's only good reply */
+  size_t answer_len, mpos;
+  int mok;
+};
+
+static int is_len_type(uint8_t t) { return t == '$' || t == '!' || t == '='; }
+static int is_agg_type(uint8_t t) { return t == '*' || t == '~' || t == '>' || t == '%' || t == '|'; }
+static int is_line_type(uint8_t t) { return t == '+' || t == '-' || t == ':' || t == ',' || t == '(' || t == '_' || t == '#'; }
+
+/* A header line ended: 0 to go on, 1 when it completed the reply, -1 when it breaks the protocol. */
+static int end_header(rscan_t *s) {
+  uint8_t t = s->type;
+  s->owed--;
+  if (is_line_type(t)) {
+    if (t == '_' && s->line != 0) return -1;
+    if (t == '#' && (s->line != 1 || (s->c0 != 't' && s->c0 != 'f'))) return -1;
+  } else {
+    /* As parseIntAt: digits after an optional '-', no leading zero, no "-0". */
+    if (s->bad || s->ndig == 0 || (s->ndig > 1 && s->c0 == '0') || (s->neg && s->num == 0)) return -1;
+    int64_t n = s->neg ? -s->num : s->num;
+    if (s->neg && !(n == -1 && (t == '$' || t == '*'))) return -1;
+    if (is_len_type(t) && n >= 0) {
+      if (n > MAX_BULK) return -1;
+      s->bulk_left = n;
+      s->mode = S_BULK;
+      s->owed++; /* the bulk's body is still owed; counted back when it ends */
+      return 0;
+    }
+    if (is_agg_type(t) && n > 0) {
+      if (n > MAX_COUNT) return -1;
+      s->owed += t == '%' ? 2 * n : t == '|' ? 2 * n + 1 : n;
+    }
+  }
+  s->mode = S_TYPE;
+  return s->owed == 0 ? 1 : 0;
+}
+
+/*
+ * Scan p[0, n) on from where the reply left off; *used = bytes taken. Returns 1 when the reply ended there, 0 when
+ * all of p was taken and it goes on, -1 when the bytes break the protocol.
+ */
+static int rscan_feed(rscan_t *s, const uint8_t *p, size_t n, size_t *used) {
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = p[i];
+    switch (s->mode) {
+      case S_TYPE:
+        if (!is_len_type(b) && !is_agg_type(b) && !is_line_type(b)) return -1;
+        s->type = b;
+        s->neg = s->ndig = s->bad = 0;
+        s->num = 0;
+        s->line = 0;
+        s->mode = S_LINE;
+        i++;
+        break;
+      case S_LINE:
+        if (b == '\r') {
+          s->mode = S_LF;
+          i++;
+          break;
+        }
+        if (++s->line > MAX_LINE) return -1;
+        if (is_line_type(s->type)) {
+          if (s->line == 1) s->c0 = b;
+        } else if (b == '-' && s->line == 1) {
+          s->neg = 1;
+        } else if (b >= '0' && b <= '9' && s->ndig < 12) {
+          if (s->ndig++ == 0) s->c0 = b;
+          s->num = s->num * 10 + (b - '0');
+        } else {
+          s->bad = 1; /* not a digit, or past what any length can be */
+        }
+        i++;
+        break;
+      case S_LF: {
+        if (b != '\n') return -1;
+        i++;
+        int r = end_header(s);
+        if (r != 0) {
+          *used = i;
+          return r;
+        }
+        break;
+      }
+      case S_BULK: {
+        size_t take = n - i;
+        if ((int64_t)take > s->bulk_left) take = (size_t)s->bulk_left;
+        s->bulk_left -= (int64_t)take;
+        i += take;
+        if (s->bulk_left == 0) s->mode = S_BULK_CR;
+        break;
+      }
+      case S_BULK_CR:
+        if (b != '\r') return -1;
+        s->mode = S_BULK_LF;
+        i++;
+        break;
+      case S_BULK_LF:
+        if (b != '\n') return -1;
+        i++;
+        s->mode = S_TYPE;
+        if (--s->owed == 0) {
+          *used = i;
+          return 1;
+        }
+        break;
+    }
+  }
+  *used = n;
+  return 0;
+}
+
+void cio_direct_free(conn_t *c) {
+  direct_t *d = c->direct;
+  if (!d) return;
+  free(d->tag_id);
+  free(d->tag_gen);
+  free(d->answer);
+  free(d);
+  c->direct = NULL;
+}
+
+static direct_t *direct_of(conn_t *c) {
+  if (!c->direct) c->direct = calloc(1, sizeof(direct_t));
+  return c->direct;
+}
+
+/* Tags for the commands about to be written, in order; -ENOMEM turns the path off (everything goes to JS). */
+int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
+  direct_t *d = direct_of(c);
+  if (!d) return -ENOMEM;
+  if (d->off) return 0;
+  if (d->count + n > d->cap) {
+    uint32_t cap = d->cap ? d->cap : 64;
+    while (cap < d->count + n) cap *= 2;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    uint32_t *gens = malloc(cap * sizeof *gens);
+    if (!ids || !gens) {
+      free(ids);
+      free(gens);
+      d->off = 1;
+      return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < d->count; i++) {
+      uint32_t k = (d->head + i) % (d->cap ? d->cap : 1);
+      ids[i] = d->tag_id[k];
+      gens[i] = d->tag_gen[k];
+    }
+    free(d->tag_id);
+    free(d->tag_gen);
+    d->tag_id = ids;
+    d->tag_gen = gens;
+    d->head = 0;
+    d->cap = cap;
+  }
+  io_t *io = c->io;
+  for (uint32_t i = 0; i < n; i++) {
+    int32_t t = tags[i];
+    uint32_t gen = 0;
+    if (t >= 0) {
+      conn_t *cl = (uint32_t)t < io->conns_cap ? io->conns[t] : NULL;
+      if (cl) gen = cl->gen;
+      else t = -1;
+    }
+    if (t == -2) d->markers++;
+    uint32_t k = (d->head + d->count) % d->cap;
+    d->tag_id[k] = t;
+    d->tag_gen[k] = gen;
+    d->count++;
+  }
+  return 0;
+}
+
+int cio_direct_marker(conn_t *c, const void *answer, size_t len) {
+  direct_t *d = direct_of(c);
+  uint8_t *a = d ? malloc(len ? len : 1) : NULL;
+  if (!a) return -ENOMEM;
+  memcpy(a, answer, len);
+  free(d->answer);
+  d->answer = a;
+  d->answer_len = len;
+  return 0;
+}
+
+/* A reply starts with byte `first`: what it is, its tag taken (a push takes none). */
+static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
+  d->cur = CUR_JS;
+  if (first == '>') return;
+  if (d->count == 0) {
+    /* A reply nothing was sent for: JS closes the connection for it. */
+    d->off = 1;
+    return;
+  }
+  int32_t t = d->tag_id[d->head];
+  uint32_t gen = d->tag_gen[d->head];
+  d->head = (d->head + 1) % d->cap;
+  d->count--;
+  if (t == -2) {
+    d->markers--;
+    d->cur = CUR_MARKER;
+    d->mpos = 0;
+    d->mok = d->answer != NULL;
+    return;
+  }
+  /* Room for its COMPLETE, the JS bytes before it and after it. */
+  if (t < 0 || d->markers > 0 || first == '-' || first == '!' || first == '|' || io->ev_cap - io->ev_count < 3) return;
+  d->cur = CUR_DIRECT;
+  d->cur_id = t;
+  d->cur_gen = gen;
+}
+
+static void marker_bytes(direct_t *d, const uint8_t *p, size_t n) {
+  if (!d->mok) return;
+  if (d->mpos + n > d->answer_len || memcmp(d->answer + d->mpos, p, n) != 0) d->mok = 0;
+  else d->mpos += n;
+}
+
+/* The reply p[0, n) goes to its client: written now, or dropped when the client is gone. */
+static void forward(conn_t *c, direct_t *d, const uint8_t *p, size_t n) {
+  io_t *io = c->io;
+  conn_t *cl = (uint32_t)d->cur_id < io->conns_cap ? io->conns[d->cur_id] : NULL;
+  int urgent = 0;
+  if (cl && cl->gen == d->cur_gen && !cl->shut) {
+    struct iovec iov = {(void *)p, n};
+    int64_t r = cio_send_iov(cl, &iov, 1);
+    if (r < 0) cio_fail(cl, (int)r);
+    /* JS waits on it: a reply held behind it (want), a client it stopped reading (a barrier, backpressure), or one
+     * that sent its FIN and is closed once its replies are out. */
+    urgent = cl->prompt || !cl->reading || cl->read_done;
+    cl->prompt = 0;
+  }
+  cio_push_complete(c, (int32_t)n, urgent);
+}
+
+/* A client connection the reply could go to now: the tagged one, alive, nothing queued before it. */
+static int client_ready(io_t *io, direct_t *d) {
+  conn_t *cl = (uint32_t)d->cur_id < io->conns_cap ? io->conns[d->cur_id] : NULL;
+  if (!cl || cl->gen != d->cur_gen) return 1; /* gone: the reply is dropped, as JS would */
+  return cl->qlen == cl->qoff && !cl->shut;
+}
+
+void cio_direct_read(conn_t *c, size_t off, size_t n) {
+  io_t *io = c->io;
+  direct_t *d = c->direct;
+  const uint8_t *base = io->arena + off;
+  if (!d || d->off) {
+    cio_push_data(c, off, n);
+    return;
+  }
+  size_t pos = 0;
+  /* JS bytes not yet handed over start at js_from (a reply carried over from the last read is JS's). */
+  ssize_t js_from = d->s.owed > 0 ? 0 : -1;
+  while (pos < n) {
+    size_t start = pos;
+    if (d->s.owed == 0) {
+      begin_reply(io, d, base[pos]);
+      if (d->off) break;
+      d->s.owed = 1;
+      d->s.mode = S_TYPE;
+    }
+    size_t used = 0;
+    int r = rscan_feed(&d->s, base + pos, n - pos, &used);
+    if (r < 0) {
+      d->off = 1;
+      if (js_from < 0) js_from = (ssize_t)start;
+      /* The reply's start may lie in an earlier read (then it went to JS already): from here on, all is JS's. */
+      break;
+    }
+    if (d->cur == CUR_MARKER) marker_bytes(d, base + pos, used);
+    pos += used;
+    if (r == 1 && d->cur == CUR_DIRECT && client_ready(io, d)) {
+      if (js_from >= 0) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
+      js_from = -1;
+      forward(c, d, base + start, pos - start);
+      continue;
+    }
+    if (d->cur == CUR_DIRECT) d->cur = CUR_JS; /* split across reads, or its client is busy: JS's */
+    if (js_from < 0) js_from = (ssize_t)start;
+    if (r == 1 && d->cur == CUR_MARKER && !(d->mok && d->mpos == d->answer_len)) {
+      d->off = 1; /* the guard's verdict is JS's; until then nothing more goes direct */
+      break;
+    }
+  }
+  if (d->off) {
+    if (js_from < 0) js_from = (ssize_t)pos;
+    free(d->tag_id);
+    free(d->tag_gen);
+    d->tag_id = NULL;
+    d->tag_gen = NULL;
+    d->count = d->cap = d->head = 0;
+    pos = n;
+  }
+  if (js_from >= 0 && (size_t)js_from < n) cio_push_data(c, off + (size_t)js_from, n - (size_t)js_from);
+}
