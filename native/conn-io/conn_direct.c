@@ -27,7 +27,16 @@
 #include "conn_io.h"
 
 enum { S_TYPE, S_LINE, S_LF, S_BULK, S_BULK_CR, S_BULK_LF };
-enum { CUR_JS, CUR_DIRECT, CUR_MARKER };
+enum { CUR_JS, CUR_DIRECT, CUR_MARKER, CUR_EXPRESS };
+
+/* A command's tag: whose reply it is (a client id, -1 JS's, -2 the marker) and, for an express one, its figures. */
+typedef struct {
+  int32_t id;
+  uint32_t gen;
+  uint32_t express; /* 1 + meta: an express command (conn_express.c); 0 otherwise */
+  uint32_t t0;      /* µs when it was queued */
+  uint32_t bin;     /* its bytes */
+} tag_t;
 
 /* As scanValue: the largest element count of an aggregate, and a header line's longest (MAX_INLINE). */
 #define MAX_COUNT 0x7fffffffLL
@@ -48,14 +57,18 @@ typedef struct {
 
 struct direct {
   rscan_t s;
-  int32_t *tag_id;
-  uint32_t *tag_gen;
+  tag_t *tags;
   uint32_t head, count, cap;
+  uint32_t express;       /* express tags in the ring */
+  uint8_t *fail;          /* what an express command's client gets when the connection closes first */
+  size_t fail_len;
   uint32_t markers; /* marker tags not yet reached */
   int off;
   int cur;                /* what the reply in progress is */
   int32_t cur_id;
   uint32_t cur_gen;
+  tag_t cur_tag;          /* the express reply in progress: its tag, and bytes sent on so far */
+  uint32_t cur_sent;
   uint8_t *answer;        /* the marker's only good reply */
   size_t answer_len, mpos;
   int mok;
@@ -171,9 +184,9 @@ static int rscan_feed(rscan_t *s, const uint8_t *p, size_t n, size_t *used) {
 void cio_direct_free(conn_t *c) {
   direct_t *d = c->direct;
   if (!d) return;
-  free(d->tag_id);
-  free(d->tag_gen);
+  free(d->tags);
   free(d->answer);
+  free(d->fail);
   free(d);
   c->direct = NULL;
 }
@@ -183,33 +196,34 @@ static direct_t *direct_of(conn_t *c) {
   return c->direct;
 }
 
+/* Room for n more tags; -ENOMEM turns the path off. */
+static int room(direct_t *d, uint32_t n) {
+  if (d->count + n <= d->cap) return 0;
+  uint32_t cap = d->cap ? d->cap : 64;
+  while (cap < d->count + n) cap *= 2;
+  tag_t *t = malloc(cap * sizeof *t);
+  if (!t) return -ENOMEM;
+  for (uint32_t i = 0; i < d->count; i++) t[i] = d->tags[(d->head + i) % d->cap];
+  free(d->tags);
+  d->tags = t;
+  d->head = 0;
+  d->cap = cap;
+  return 0;
+}
+
+static void push_tag(direct_t *d, tag_t t) {
+  d->tags[(d->head + d->count) % d->cap] = t;
+  d->count++;
+}
+
 /* Tags for the commands about to be written, in order; -ENOMEM turns the path off (everything goes to JS). */
 int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   direct_t *d = direct_of(c);
   if (!d) return -ENOMEM;
   if (d->off) return 0;
-  if (d->count + n > d->cap) {
-    uint32_t cap = d->cap ? d->cap : 64;
-    while (cap < d->count + n) cap *= 2;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    uint32_t *gens = malloc(cap * sizeof *gens);
-    if (!ids || !gens) {
-      free(ids);
-      free(gens);
-      d->off = 1;
-      return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < d->count; i++) {
-      uint32_t k = (d->head + i) % (d->cap ? d->cap : 1);
-      ids[i] = d->tag_id[k];
-      gens[i] = d->tag_gen[k];
-    }
-    free(d->tag_id);
-    free(d->tag_gen);
-    d->tag_id = ids;
-    d->tag_gen = gens;
-    d->head = 0;
-    d->cap = cap;
+  if (room(d, n) < 0) {
+    d->off = 1;
+    return -ENOMEM;
   }
   io_t *io = c->io;
   for (uint32_t i = 0; i < n; i++) {
@@ -221,10 +235,7 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
       else t = -1;
     }
     if (t == -2) d->markers++;
-    uint32_t k = (d->head + d->count) % d->cap;
-    d->tag_id[k] = t;
-    d->tag_gen[k] = gen;
-    d->count++;
+    push_tag(d, (tag_t){t, gen, 0, 0, 0});
   }
   return 0;
 }
@@ -249,10 +260,18 @@ static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
     d->off = 1;
     return;
   }
-  int32_t t = d->tag_id[d->head];
-  uint32_t gen = d->tag_gen[d->head];
+  tag_t tag = d->tags[d->head];
+  int32_t t = tag.id;
+  uint32_t gen = tag.gen;
   d->head = (d->head + 1) % d->cap;
   d->count--;
+  if (tag.express) {
+    d->express--;
+    d->cur = CUR_EXPRESS;
+    d->cur_tag = tag;
+    d->cur_sent = 0;
+    return;
+  }
   if (t == -2) {
     d->markers--;
     d->cur = CUR_MARKER;
@@ -297,6 +316,60 @@ static int client_ready(io_t *io, direct_t *d) {
   return cl->qlen == cl->qoff && !cl->shut;
 }
 
+/* Every express command still owed on this connection gets `text` (or its client is closed: text NULL). */
+static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len) {
+  if (d->cur == CUR_EXPRESS && d->s.owed > 0) {
+    d->cur = CUR_JS;
+    cio_express_fail(c, d->cur_tag.id, d->cur_tag.gen, text, len, d->cur_sent > 0);
+  }
+  for (uint32_t i = 0; d->express > 0 && i < d->count; i++) {
+    tag_t *t = &d->tags[(d->head + i) % d->cap];
+    if (!t->express) continue;
+    int32_t id = t->id;
+    t->express = 0;
+    t->id = -1;
+    d->express--;
+    cio_express_fail(c, id, t->gen, text, len, 0);
+  }
+}
+
+void cio_direct_fail_express(conn_t *c) {
+  direct_t *d = c->direct;
+  if (d) fail_express(c, d, d->fail, d->fail_len);
+}
+
+uint32_t cio_direct_express(conn_t *c) {
+  direct_t *d = c->direct;
+  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) : 0;
+}
+
+int cio_direct_usable(conn_t *u, uint32_t own) {
+  direct_t *d = u->direct;
+  if (!d || d->off || d->markers > 0 || d->fail == NULL) return 0;
+  /* With the reply guard on (a marker answer is set), a command may go in C only where nothing but this client's
+   * own express commands (`own`) is in flight: mixed with another client's, JS's batch and its marker guard them. */
+  return d->answer == NULL || d->count + (d->s.owed > 0) == own;
+}
+
+int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin) {
+  direct_t *d = u->direct;
+  if (room(d, 1) < 0) return -ENOMEM;
+  push_tag(d, (tag_t){client, gen, meta + 1, (uint32_t)(uv_hrtime() / 1000), bin});
+  d->express++;
+  return 0;
+}
+
+int cio_direct_fail_text(conn_t *c, const void *text, size_t len) {
+  direct_t *d = direct_of(c);
+  uint8_t *a = d ? malloc(len ? len : 1) : NULL;
+  if (!a) return -ENOMEM;
+  memcpy(a, text, len);
+  free(d->fail);
+  d->fail = a;
+  d->fail_len = len;
+  return 0;
+}
+
 void cio_direct_read(conn_t *c, size_t off, size_t n) {
   io_t *io = c->io;
   direct_t *d = c->direct;
@@ -326,6 +399,17 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     }
     if (d->cur == CUR_MARKER) marker_bytes(d, base + pos, used);
     pos += used;
+    if (d->cur == CUR_EXPRESS) {
+      if (js_from >= 0) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
+      js_from = -1;
+      cio_express_forward(c, d->cur_tag.id, d->cur_tag.gen, base + start, pos - start);
+      d->cur_sent += (uint32_t)(pos - start);
+      if (r == 1) {
+        d->cur = CUR_JS;
+        cio_express_done(c, d->cur_tag.id, d->cur_tag.gen, d->cur_tag.t0, d->cur_tag.express - 1, d->cur_tag.bin, d->cur_sent);
+      }
+      continue;
+    }
     if (r == 1 && d->cur == CUR_DIRECT && client_ready(io, d)) {
       if (js_from >= 0) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
       js_from = -1;
@@ -341,10 +425,10 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
   }
   if (d->off) {
     if (js_from < 0) js_from = (ssize_t)pos;
-    free(d->tag_id);
-    free(d->tag_gen);
-    d->tag_id = NULL;
-    d->tag_gen = NULL;
+    /* Replies are not to be trusted to their tags any more: express clients are closed (JS's are JS's to judge). */
+    fail_express(c, d, NULL, 0);
+    free(d->tags);
+    d->tags = NULL;
     d->count = d->cap = d->head = 0;
     pos = n;
   }

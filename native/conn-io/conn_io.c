@@ -144,6 +144,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   uv_check_start(&io->check, cio_on_check);
   /* The check handle alone must not keep the process alive; the connections' polls do. */
   uv_unref((uv_handle_t *)&io->check);
+  cio_express_init(io, loop);
   napi_set_instance_data(env, io, cleanup, NULL);
   return NULL;
 }
@@ -198,6 +199,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->io = io;
   c->fd = nfd;
   c->reading = 1;
+  c->x_w = c->x_r = -1;
   c->id = id;
   c->gen = ++io->next_gen;
   io->conns[id] = c;
@@ -205,12 +207,18 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   return num(env, c->id);
 }
 
+/* A write's result for JS: bytes still queued (JS then waits for a DRAIN, which the express path must give too). */
+static napi_value queued_result(napi_env env, conn_t *c, int64_t r) {
+  if (r > 0) c->told = 1;
+  return num(env, r);
+}
+
 static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   conn_t *c = conn_call(env, info, 2, argv);
   struct iovec iov;
   if (!c || napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len) != napi_ok) return throw_type(env, "conn_io.write(id, buffer)");
-  return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
+  return queued_result(env, c, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
 }
 
 static napi_value js_write_range(napi_env env, napi_callback_info info) {
@@ -224,7 +232,7 @@ static napi_value js_write_range(napi_env env, napi_callback_info info) {
     return throw_type(env, "conn_io.writeRange(id, buffer, from, to) with 0 <= from <= to <= buffer.length");
   iov.iov_base = (char *)iov.iov_base + from;
   iov.iov_len = (size_t)(to - from);
-  return num(env, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
+  return queued_result(env, c, iov.iov_len == 0 ? (int64_t)(c->qlen - c->qoff) : cio_send_iov(c, &iov, 1));
 }
 
 static napi_value js_writev(napi_env env, napi_callback_info info) {
@@ -246,7 +254,7 @@ static napi_value js_writev(napi_env env, napi_callback_info info) {
     if (n > 0) r = cio_send_iov(c, iov, n);
     if (r < 0) break;
   }
-  return num(env, r);
+  return queued_result(env, c, r);
 }
 
 static napi_value set_reading(napi_env env, napi_callback_info info, int on) {
@@ -266,7 +274,7 @@ static napi_value js_end(napi_env env, napi_callback_info info) {
   conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return throw_type(env, "conn_io: unknown connection id");
   c->shut = 1;
-  if (c->qlen == c->qoff) shutdown(c->fd, SHUT_WR);
+  if (c->qlen == c->qoff && c->x_out == 0) shutdown(c->fd, SHUT_WR);
   return NULL;
 }
 
@@ -275,6 +283,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return NULL; /* closing twice is allowed */
   io_t *io = c->io;
+  if (c->direct) cio_direct_fail_express(c);
   io->conns[c->id] = NULL;
   io->later_ids[io->nlater++] = c->id;
   c->closing_next = io->closing;
@@ -312,7 +321,7 @@ static napi_value js_marker(napi_env env, napi_callback_info info) {
 static napi_value js_queued(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   conn_t *c = conn_call(env, info, 1, argv);
-  return num(env, c ? (int64_t)(c->qlen - c->qoff) : 0);
+  return num(env, c ? (int64_t)(c->qlen - c->qoff) + c->x_out : 0);
 }
 
 /* want(id): JS holds a reply behind client id's direct one: its COMPLETE is to come at once, not with the next delivery. */
@@ -365,6 +374,90 @@ static void cleanup(napi_env env, void *data, void *hint) {
   }
   io->closing = NULL;
   uv_close((uv_handle_t *)&io->check, NULL);
+  uv_close((uv_handle_t *)&io->x_idle, NULL);
+}
+
+/* expressInit(stats: ArrayBuffer): where the express path records its commands' figures (conn_express.c). */
+static napi_value js_express_init(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  io_t *io = io_of(env);
+  void *data;
+  size_t len;
+  if (!io || argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || len < 64) return throw_type(env, "conn_io.expressInit(stats: ArrayBuffer)");
+  if (io->x_stats_ref) napi_delete_reference(env, io->x_stats_ref);
+  napi_create_reference(env, argv[0], 1, &io->x_stats_ref);
+  io->x_stats = data;
+  io->x_stats_cap = (uint32_t)(len / (4 * sizeof(int32_t)));
+  io->x_nstats = 0;
+  return NULL;
+}
+
+/*
+ * express(id, write, writeRoute, read, readRoute, outputLimit, maxBulk): client id's plain SETs go to upstream
+ * `write`, its GETs to `read` (-1: JS's), counted under those routes, until it sends anything else or the epoch
+ * moves. Ignored while bytes of the client wait for JS.
+ */
+static napi_value js_express(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  conn_t *c = conn_call(env, info, 7, argv);
+  int32_t v[6];
+  int64_t limit;
+  if (!c) return throw_type(env, "conn_io.express(id, write, writeRoute, read, readRoute, outputLimit, maxBulk)");
+  for (int i = 0; i < 4; i++)
+    if (napi_get_value_int32(env, argv[1 + i], &v[i]) != napi_ok) return throw_type(env, "conn_io.express: not a number");
+  if (napi_get_value_int64(env, argv[5], &limit) != napi_ok || napi_get_value_int32(env, argv[6], &v[4]) != napi_ok) return throw_type(env, "conn_io.express: not a number");
+  io_t *io = c->io;
+  if (c->x_stash || c->x_eof || c->x_hold || c->read_done) return NULL;
+  conn_t *w = v[0] >= 0 && (uint32_t)v[0] < io->conns_cap ? io->conns[v[0]] : NULL;
+  conn_t *r = v[2] >= 0 && (uint32_t)v[2] < io->conns_cap ? io->conns[v[2]] : NULL;
+  c->x_w = w ? v[0] : -1;
+  c->x_wgen = w ? w->gen : 0;
+  c->x_wroute = (uint32_t)v[1] & 0xff;
+  c->x_r = r ? v[2] : -1;
+  c->x_rgen = r ? r->gen : 0;
+  c->x_rroute = (uint32_t)v[3] & 0xff;
+  c->x_limit = limit;
+  c->x_maxbulk = v[4];
+  c->x_epoch = io->x_epoch;
+  return NULL;
+}
+
+/* expressEpoch(): every client armed so far is not any more (routing changed). */
+static napi_value js_express_epoch(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  if (io) io->x_epoch++;
+  return NULL;
+}
+
+/* expressTake() -> n: the figures recorded since the last take are stats[0, 4n); the next are recorded from 0. */
+static napi_value js_express_take(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  if (!io) return num(env, 0);
+  uint32_t n = io->x_nstats;
+  io->x_nstats = 0;
+  io->x_stats_told = 0;
+  return num(env, n);
+}
+
+/* expressOwed(id): express replies a client is owed, or an upstream owes. */
+static napi_value js_express_owed(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  conn_t *c = conn_call(env, info, 1, argv);
+  return num(env, c ? (int64_t)c->x_out + cio_direct_express(c) : 0);
+}
+
+/* expressText(id, reply): what a client gets for an express command still owed when upstream id closes. */
+static napi_value js_express_text(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  conn_t *c = conn_call(env, info, 2, argv);
+  void *data;
+  size_t len;
+  if (!c || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_type(env, "conn_io.expressText(id, reply: Buffer)");
+  return num(env, cio_direct_fail_text(c, data, len));
 }
 
 static napi_value module_init(napi_env env, napi_value exports) {
@@ -378,6 +471,12 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"resume", NULL, js_resume, NULL, NULL, NULL, napi_default, NULL},
       {"end", NULL, js_end, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"expressInit", NULL, js_express_init, NULL, NULL, NULL, napi_default, NULL},
+      {"express", NULL, js_express, NULL, NULL, NULL, napi_default, NULL},
+      {"expressEpoch", NULL, js_express_epoch, NULL, NULL, NULL, napi_default, NULL},
+      {"expressTake", NULL, js_express_take, NULL, NULL, NULL, napi_default, NULL},
+      {"expressOwed", NULL, js_express_owed, NULL, NULL, NULL, napi_default, NULL},
+      {"expressText", NULL, js_express_text, NULL, NULL, NULL, napi_default, NULL},
       {"idleMetricsOff", NULL, js_idle_metrics_off, NULL, NULL, NULL, napi_default, NULL},
       {"tags", NULL, js_tags, NULL, NULL, NULL, napi_default, NULL},
       {"marker", NULL, js_marker, NULL, NULL, NULL, napi_default, NULL},

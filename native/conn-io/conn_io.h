@@ -16,6 +16,8 @@
 #define EV_DRAIN 4
 /* A reply went direct to its client (conn_direct.c): a = its bytes, b = microseconds since (set at delivery). */
 #define EV_COMPLETE 5
+/* Express commands completed since the last delivery (conn_express.c): JS takes their figures (a, b unused). */
+#define EV_EXPRESS 6
 #define EV_FIELDS 4
 /* A read takes at most this much, and is not tried with less room left in the arena (it waits for the next turn). */
 #define READ_MAX (64 * 1024)
@@ -34,6 +36,22 @@ typedef struct conn {
   int reading;   /* JS has not paused it */
   int prompt;    /* want(): JS holds something behind this client's direct reply, so its COMPLETE is delivered at once */
   int read_done; /* EOF or error seen */
+  int told;      /* JS was told bytes stay queued: it waits for a DRAIN */
+  /* express (conn_express.c), on a client connection: */
+  int32_t x_w, x_r;        /* the upstream ids a plain SET / GET goes to; -1: JS's */
+  uint32_t x_wgen, x_rgen, x_epoch;
+  uint32_t x_out;          /* express replies owed */
+  int32_t x_up;            /* the upstream they are owed on */
+  uint32_t x_upgen;
+  uint8_t *x_stash;        /* bytes read behind them that are JS's: handed over once they are in */
+  size_t x_stash_len;
+  int x_eof;               /* the client's EOF, held until then too */
+  int x_hold;              /* not read meanwhile */
+  int x_listed;            /* on io's release list */
+  int64_t x_limit;         /* JS's client output limit: past it the client is closed (0: none) */
+  int64_t x_maxbulk;       /* the longest argument an express command may have */
+  uint32_t x_wroute, x_rroute; /* the routes JS counts a SET / GET under */
+  int x_dirty;             /* on an upstream: on io's dirty list */
   int shut;      /* end(): shutdown once the queue is sent */
   int watching;  /* the poll events asked for */
   int pend_kind; /* DRAIN or ERROR that found the event array full: delivered right after it is emptied */
@@ -63,6 +81,17 @@ struct io {
   int32_t *pend_ids; /* connections with a pend_kind */
   uint32_t npend;
   conn_t *closing; /* closed by JS, close callback not run yet */
+  /* express (conn_express.c) */
+  uint32_t x_epoch;       /* arming from an earlier epoch is void */
+  int32_t *x_release;     /* clients whose express replies are all in, with a stash or EOF to hand over */
+  uint32_t x_nrelease, x_release_cap;
+  int32_t *x_dirty;       /* upstreams express commands were queued on this turn: written in the check phase */
+  uint32_t x_ndirty, x_dirty_cap;
+  napi_ref x_stats_ref;
+  int32_t *x_stats;       /* per express reply: [command | route << 8, µs, bytes in, bytes out] */
+  uint32_t x_nstats, x_stats_cap, x_lost;
+  int x_stats_told;       /* an EV_EXPRESS is in the event array */
+  uv_idle_t x_idle;       /* running while a release waits outside a poll phase: the loop does not block */
 };
 
 /* Ask libuv for exactly the events this connection needs now. */
@@ -88,5 +117,26 @@ void cio_direct_read(conn_t *c, size_t off, size_t n);
 int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n);
 int cio_direct_marker(conn_t *c, const void *answer, size_t len);
 void cio_direct_free(conn_t *c);
+/* conn_express.c */
+int cio_express_read(conn_t *c, size_t off, size_t n);
+int cio_express_eof(conn_t *c);
+void cio_express_check(io_t *io);
+void cio_express_done(conn_t *up, int32_t client, uint32_t gen, uint32_t t0, uint32_t meta, uint32_t bin, uint32_t bout);
+int cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n);
+void cio_express_fail(conn_t *up, int32_t client, uint32_t gen, const uint8_t *text, size_t len, int started);
+void cio_express_dirty(conn_t *u);
+/* conn_direct.c, for the express path */
+int cio_direct_usable(conn_t *u, uint32_t own);
+int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin);
+void cio_direct_fail_express(conn_t *u);
+int cio_direct_fail_text(conn_t *c, const void *text, size_t len);
+/* express commands an upstream owes (its ring, and one in progress) */
+uint32_t cio_direct_express(conn_t *c);
+void cio_express_init(io_t *io, uv_loop_t *loop);
+void cio_express_close(conn_t *c);
+/* conn_loop.c: queue bytes (no write now); and the push of an event */
+int cio_queue(conn_t *c, const void *p, size_t n);
+void cio_push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b);
+int cio_flush_queue(conn_t *c);
 
 #endif

@@ -24,6 +24,8 @@ static void push_event_as(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t
 
 static void push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) { push_event_as(io, id, kind, a, b, 1); }
 
+void cio_push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b) { push_event(io, id, kind, a, b); }
+
 void cio_push_data(conn_t *c, size_t off, size_t n) { push_event(c->io, c->id, EV_DATA, (int32_t)off, (int32_t)n); }
 
 /*
@@ -56,7 +58,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 
 void cio_update(conn_t *c) {
   int want = 0;
-  if (c->reading && !c->read_done) want |= UV_READABLE;
+  if (c->reading && !c->read_done && !c->x_hold) want |= UV_READABLE;
   if (c->qlen > c->qoff) want |= UV_WRITABLE;
   if (want == c->watching) return;
   c->watching = want;
@@ -75,20 +77,29 @@ static void read_some(conn_t *c) {
   while (n < 0 && errno == EINTR);
   if (n > 0) {
     size_t off = io->arena_used;
+    uint32_t before = io->ev_count;
     io->arena_used += (size_t)n;
     if (c->direct) cio_direct_read(c, off, (size_t)n);
-    else push_event(io, c->id, EV_DATA, (int32_t)off, (int32_t)n);
+    else if (!cio_express_read(c, off, (size_t)n)) push_event(io, c->id, EV_DATA, (int32_t)off, (int32_t)n);
+    /* Nothing of this read was handed to JS (it went on in C, copied where it waits): the arena has it back. */
+    int data = 0;
+    for (uint32_t i = before; i < io->ev_count && !data; i++) data = io->ev[(size_t)i * EV_FIELDS + 1] == EV_DATA;
+    if (!data) io->arena_used = off;
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
   c->read_done = 1;
+  if (n == 0 && cio_express_eof(c)) {
+    cio_update(c); /* told once the express replies it is owed are written */
+    return;
+  }
   if (n == 0) push_event(io, c->id, EV_EOF, 0, 0);
   else emit(c, EV_ERROR, -errno);
   cio_update(c);
 }
 
 /* Send what is queued; returns 0 or a negative errno. */
-static int flush_queue(conn_t *c) {
+int cio_flush_queue(conn_t *c) {
   while (c->qoff < c->qlen) {
     ssize_t n = write(c->fd, c->q + c->qoff, c->qlen - c->qoff);
     if (n < 0) {
@@ -127,7 +138,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) {
-    int err = flush_queue(c);
+    int err = cio_flush_queue(c);
     if (err < 0) {
       /* The connection is broken: report it as a read error so JS closes it (queued bytes cannot be sent). */
       c->qoff = c->qlen = 0;
@@ -135,8 +146,10 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         c->read_done = 1;
         emit(c, EV_ERROR, err);
       }
-    } else if (c->qlen == 0) {
+    } else if (c->qlen == 0 && !(c->shut && c->x_out > 0)) {
+      /* (A client ended while express replies are owed: shut and told once they are written, conn_express.c.) */
       if (c->shut) shutdown(c->fd, SHUT_WR);
+      c->told = 0;
       emit(c, EV_DRAIN, 0);
     }
     cio_update(c);
@@ -208,7 +221,16 @@ static void run(io_t *io, int force) {
   if (io->ev_count == 0) release_later_ids(io); /* a waiting COMPLETE may name a closed id */
 }
 
-void cio_on_check(uv_check_t *h) { run((io_t *)h, 0); }
+void cio_on_check(uv_check_t *h) {
+  io_t *io = (io_t *)h;
+  cio_express_check(io);
+  run(io, 0);
+  if (io->x_nrelease > 0) {
+    /* Stashes the arena had no room for before the delivery emptied it. */
+    cio_express_check(io);
+    run(io, 0);
+  }
+}
 
 void cio_flush(io_t *io) {
   if (!io->delivering) run(io, 1);
@@ -229,6 +251,7 @@ void cio_on_closed(uv_handle_t *h) {
   close(c->fd);
   free(c->q);
   cio_direct_free(c);
+  cio_express_close(c);
   free(c);
 }
 
@@ -261,6 +284,13 @@ static int enqueue(conn_t *c, const struct iovec *iov, int n, size_t skip) {
     c->qlen += len - skip;
     skip = 0;
   }
+  return 0;
+}
+
+int cio_queue(conn_t *c, const void *p, size_t n) {
+  struct iovec iov = {(void *)p, n};
+  if (enqueue(c, &iov, 1, 0) < 0) return -ENOMEM;
+  cio_express_dirty(c);
   return 0;
 }
 

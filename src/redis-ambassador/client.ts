@@ -508,6 +508,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     }
     if (!this.out.empty || this.peerEnded || this.quitting) markDirty(this);
     this.afterDelivery();
+    // Idle now with nothing to write (else flush arms it).
+    if (!this.dirty && this.replies.length === 0) this.armExpress();
   }
 
   private afterDelivery(): void {
@@ -584,6 +586,40 @@ export class ClientSession implements ReplySink, local.LocalState {
       return;
     }
     if ((this.quitting || (this.peerEnded && this.stall === 0)) && this.replies.length === 0) this.conn.end();
+    else if (this.replies.length === 0) this.armExpress();
+  }
+
+  /**
+   * Idle in the plain state: the connection may now forward this client's GET and SET in C, to the connections
+   * `forward` would pick for them now, until the client sends anything else (conn_express.c). Not with Sentinel (a
+   * write lost to a failover is held and retried, which needs its Pending here) nor with session consistency
+   * (where a read follows the client's writes).
+   */
+  private armExpress(): void {
+    const conn = this.conn;
+    const ctx = this.ctx;
+    if (conn.express === undefined || this.mode !== MODE_NORMAL || this.stall !== 0 || this.quitting || this.peerEnded || !this.authed || this.held > 0 || this.inb.length > 0 || this.need > 0 || this.closed) return;
+    if (ctx.retry || ctx.consistency === 'session') return;
+    const get = ctx.table.get('get');
+    const set = ctx.table.get('set');
+    if (get === undefined || set === undefined) return;
+    const w = ctx.noMaster ? null : ctx.master.forCommand(set.lane, this.id, this.db, this.proto);
+    const master = () => (ctx.noMaster ? -1 : (ctx.master.forCommand(get.lane, this.id, this.db, this.proto)?.expressId ?? -1));
+    let read = -1;
+    let readRoute = R_MASTER;
+    if (ctx.readPolicy === 'master') read = master();
+    else {
+      const n = this.place.readReplica();
+      const u = n ? n.forCommand(get.lane, this.id, this.db, this.proto) : null;
+      if (u !== null) {
+        read = u.expressId;
+        readRoute = R_REPLICA;
+      } else if (ctx.readPolicy !== 'replica') read = master();
+    }
+    const write = w?.expressId ?? -1;
+    if (write < 0 && read < 0) return;
+    if (write >= 0) this.lastMaster = w;
+    conn.express(write, R_MASTER, read, readRoute, ctx.clientOutputLimit, Math.min(ctx.maxBulk, 0x7fffffff));
   }
 
   private onPeerEnd(): void {

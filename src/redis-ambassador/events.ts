@@ -1,13 +1,14 @@
 /** @module What one ambassador publishes about its upstreams and sessions: channel events (metrics.ts subscribes) and log lines. */
 import type { Logger } from '../core/log.js';
-import type { CommandInfo } from './resp/commands.js';
+import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { OWN_CLOSES, type UpstreamEvents } from './upstream.js';
 import { connectionChannel, errorChannel, latencyChannel, routeChannel, type LatencyEvent, type RouteEvent } from './metrics.js';
 import type { ProxyContext } from './context.js';
 
 /** The upstream callbacks of ambassador `origin`; once `closing()` is true, closes and refusals are its own and not warned about. */
-export function upstreamEvents(origin: object, log: Logger, closing: () => boolean): UpstreamEvents {
+export function upstreamEvents(origin: object, log: Logger, closing: () => boolean, expressInfo: (cmd: number) => CommandInfo): UpstreamEvents {
   const latencyEv: LatencyEvent = { source: origin, route: 0, seconds: 0 };
+  const routeEv: RouteEvent = { source: origin, info: UNKNOWN, route: 0 };
   return {
     ready: (u) => {
       connectionChannel.publish({ source: origin, kind: 'upstream', event: 'open', node: u.node.label });
@@ -37,6 +38,14 @@ export function upstreamEvents(origin: object, log: Logger, closing: () => boole
       latencyEv.route = route;
       latencyEv.seconds = seconds;
       latencyChannel.publish(latencyEv);
+    },
+    express(cmd, route, seconds) {
+      if (routeChannel.hasSubscribers) {
+        routeEv.info = expressInfo(cmd);
+        routeEv.route = route;
+        routeChannel.publish(routeEv);
+      }
+      this.latency(route, seconds);
     },
     internalError: (u, reply) => {
       errorChannel.publish({ source: origin, kind: 'upstream_internal' });

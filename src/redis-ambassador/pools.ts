@@ -1,7 +1,7 @@
 /** @module Upstream connections per node: small shared pools keyed by (db, protocol), dedicated connections, backoff. */
 import { LANE_DB0, LANE_SCRIPT } from './resp/commands.js';
 import { OWN_CLOSES, Upstream, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
-import { settleDirect } from './io/conn.js';
+import { expressEpoch, settleDirect } from './io/conn.js';
 
 /** Reconnect delays: 50 ms doubling to 2 s, with jitter. */
 export function backoffMs(failures: number): number {
@@ -195,11 +195,12 @@ export class NodeConns {
   retire(graceMs: number): void {
     if (this.closing) return;
     this.closing = true;
+    expressEpoch(); // no client's GET/SET goes to this node in C any more (conn_express.c)
     if (this.timer) clearTimeout(this.timer);
     const deadline = Date.now() + graceMs;
     const sweep = () => {
       settleDirect(); // replies that went direct count as answered only once told
-      for (const u of [...this.all]) if (!u.dedicated && u.inflight === 0) u.destroy('released');
+      for (const u of [...this.all]) if (!u.dedicated && u.inflight === 0 && u.expressOwed === 0) u.destroy('released');
       if (this.all.size === 0) return;
       if (Date.now() >= deadline) this.close();
       else setTimeout(sweep, Math.min(50, graceMs)).unref();

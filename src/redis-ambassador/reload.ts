@@ -8,6 +8,7 @@ import type { ProxyContext, ReadPolicy } from './context.js';
 import type { NodeConns } from './pools.js';
 import { StaticTopology, key, type Topology, type TopologyOptions } from './topology/index.js';
 import { waitFor } from '../core/wait.js';
+import { expressEpoch } from './io/conn.js';
 
 export type Consistency = 'eventual' | 'session';
 
@@ -109,6 +110,8 @@ export class LiveConfig {
       ctx.consistency = next.consistency;
       changed.push('consistency');
     }
+    // Clients armed for the express path (conn_express.c) were armed by the old routing.
+    if (changed.length > 0) expressEpoch();
     if (changed.length > 0) this.d.log.info('configuration reloaded', { changed, replicas: this.replicas.map(key), readPolicy: ctx.readPolicy, consistency: ctx.consistency });
     else this.d.log.info('configuration reloaded: nothing changed');
     return { ok: true, changed };

@@ -69,6 +69,8 @@ export interface UpstreamEvents {
   nodeState?(node: NodeAddr, up: boolean, reason: string): void;
   /** Latency of one reply, by route. */
   latency(route: number, seconds: number): void;
+  /** An express command (conn_express.c) answered: counted as the JS path counts a routed command and its latency. */
+  express(cmd: number, route: number, seconds: number): void;
   internalError(u: Upstream, reply: string): void;
 }
 
@@ -188,6 +190,7 @@ export class Upstream {
       // After the client's FIN was passed on, the node closing is the answer to it, not a loss.
       close: (why?: string) => this.destroy(this.finPassed ? 'client gone' : (why ?? 'connection closed by server')),
       direct: (bytes: number, ageUs: number) => this.onDirect(bytes, ageUs),
+      express: (cmd: number, route: number, us: number, bytesIn: number, bytesOut: number) => this.onExpress(cmd, route, us, bytesIn, bytesOut),
     };
     // The socket's own events end here: from now on the connection reports through `ev`.
     s.removeAllListeners('timeout');
@@ -196,7 +199,11 @@ export class Upstream {
     s.on('error', () => {});
     const conn = (this.conn = this.opts.opener.connected(s, ev));
     if (conn.replyTags === undefined) this.tags = null;
-    else if (this.guard !== null) conn.replyMarker?.(this.guard.answer);
+    else {
+      if (this.guard !== null) conn.replyMarker?.(this.guard.answer);
+      // An express command owed when the connection is lost gets what failAll gives a command of the JS path.
+      conn.expressText?.(this.lostError());
+    }
     this.everReady = true;
     this.flush();
   }
@@ -265,7 +272,8 @@ export class Upstream {
   send(p: Pending, src: Buffer, from: number, to: number): void {
     p.unext = null;
     if (p.hook !== HOOK_HANDSHAKE) {
-      if ((this.batchOpen || this.tail !== null) && p.client !== this.lastClient) this.batchMixed = true;
+      // Express commands in flight (conn_express.c) are another client's: a client owed any sends nothing through JS.
+      if (((this.batchOpen || this.tail !== null) && p.client !== this.lastClient) || (this.guard !== null && this.tags !== null && this.expressOwed > 0)) this.batchMixed = true;
       this.batchOpen = true;
       this.lastClient = p.client;
     }
@@ -561,9 +569,36 @@ export class Upstream {
     this.selectRetry.unref();
   }
 
+  private lostError(): Buffer {
+    return encodeError(`ERR upstream ${this.node.label} (${this.node.host}:${this.node.port}) connection lost`);
+  }
+
+  /**
+   * This connection's id for the express path (conn_express.c), or -1 when a command may not be put on it in C now:
+   * not shared through the addon, its handshake not done, commands held back (gated), or closed.
+   */
+  get expressId(): number {
+    const c = this.conn;
+    return this.tags === null || c === null || !this.ready || this.closed || this.gated !== null || this.tunnel !== null ? -1 : c.directId;
+  }
+
+  /** Express replies this connection still owes (they keep it open as replies in flight do). */
+  get expressOwed(): number {
+    return this.conn?.expressOwed?.() ?? 0;
+  }
+
+  private onExpress(cmd: number, route: number, us: number, bytesIn: number, bytesOut: number): void {
+    const t = this.opts.traffic;
+    t.clientIn += bytesIn;
+    t.upstreamOut += bytesIn;
+    t.upstreamIn += bytesOut;
+    t.clientOut += bytesOut;
+    this.events.express(cmd, route, us / 1e6);
+  }
+
   /** Fail every command in flight with -ERR (never another command's reply). */
   private failAll(): void {
-    const err = encodeError(`ERR upstream ${this.node.label} (${this.node.host}:${this.node.port}) connection lost`);
+    const err = this.lostError();
     const g = this.guard;
     // Held replies come first (their commands were sent first); none of them is delivered.
     let p = this.head;

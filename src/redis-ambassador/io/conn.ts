@@ -32,7 +32,16 @@ export interface ConnEvents {
    * command at the head of the FIFO is answered. `bytes` long, sent `ageUs` µs before this call (0: not known).
    */
   direct?(bytes: number, ageUs: number): void;
+  /**
+   * An express command on this upstream connection was answered (conn_express.c): what JS would have counted for
+   * it — which command (EXPRESS_GET, EXPRESS_SET), its route, µs from read to reply, its bytes and its reply's.
+   */
+  express?(cmd: number, route: number, us: number, bytesIn: number, bytesOut: number): void;
 }
+
+/** Which command an express figure is for. */
+export const EXPRESS_GET = 0;
+export const EXPRESS_SET = 1;
 
 /** A connection: writes return false when the caller should stop producing until `drain`. */
 export interface Conn extends BatchSink {
@@ -56,6 +65,15 @@ export interface Conn extends BatchSink {
   replyMarker?(answer: Buffer): void;
   /** Something now waits behind this client's direct reply: tell its completion at once, not with the next delivery. */
   wantDirect?(): void;
+  /**
+   * Present on connections through the addon. On a client: its plain SETs now go to upstream connection `write`,
+   * its GETs to `read` (addon ids; -1: through JS), forwarded in C until it sends anything else (conn_express.c).
+   */
+  express?(write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void;
+  /** On an upstream: the reply an express command still owed gets when this connection closes first. */
+  expressText?(reply: Buffer): void;
+  /** Express replies still owed: to this client, or by this upstream. */
+  expressOwed?(): number;
 }
 
 /** The reply guard's marker, as a reply tag. */
@@ -134,6 +152,12 @@ interface ConnIoAddon {
   undelivered(): number;
   want(id: number): void;
   flush(): void;
+  expressInit(stats: ArrayBuffer): void;
+  express(id: number, write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void;
+  expressEpoch(): void;
+  expressTake(): number;
+  expressOwed(id: number): number;
+  expressText(id: number, reply: Buffer): number;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -158,6 +182,9 @@ const EV_EOF = 2;
 const EV_ERROR = 3;
 const EV_DRAIN = 4;
 const EV_COMPLETE = 5;
+const EV_EXPRESS = 6;
+/** Express figures the addon holds between takes (it asks for a delivery when half full). */
+const EXPRESS_STATS = 16 * 1024;
 /** Reads per turn fill at most this much; a read needs 4 KiB free, so a turn takes ≥ 15 full 64 KiB reads. */
 const ARENA_BYTES = 1024 * 1024;
 const EVENTS = 16 * 1024;
@@ -165,6 +192,7 @@ const EVENTS = 16 * 1024;
 let io: ConnIoAddon | Error | undefined;
 let arena: Buffer;
 let events: Int32Array;
+let xstats: Int32Array;
 const conns: (NativeConn | undefined)[] = [];
 /** During a delivery, the event being handled (a connection closing settles the COMPLETEs after it: `settle`). */
 let delivering = false;
@@ -176,6 +204,7 @@ let current = 0;
  */
 function onEvents(count: number): void {
   beginTurn();
+  takeExpress();
   delivering = true;
   try {
     deliver(count);
@@ -188,6 +217,10 @@ function onEvents(count: number): void {
 function deliver(count: number): void {
   for (let i = 0, k = 0; i < count; i++, k += 4) {
     current = i;
+    if (events[k + 1] === EV_EXPRESS) {
+      takeExpress();
+      continue;
+    }
     const c = conns[events[k]];
     if (c === undefined) continue; // closed earlier in this turn
     switch (events[k + 1]) {
@@ -216,6 +249,31 @@ function deliver(count: number): void {
  */
 export function settleDirect(): void {
   if (io !== undefined && !(io instanceof Error) && !delivering) io.flush();
+  takeExpress();
+}
+
+let expressed = 0;
+
+/** Express commands answered in this process so far (tests see the path taken). */
+export function expressCount(): number {
+  settleDirect();
+  return expressed;
+}
+
+/** The figures of the express commands answered since the last take, told to their upstream connections. */
+function takeExpress(): void {
+  if (io === undefined || io instanceof Error) return;
+  const n = io.expressTake();
+  expressed += n;
+  for (let i = 0, k = 0; i < n; i++, k += 4) {
+    const e0 = xstats[k];
+    conns[e0 & 0xfffff]?.ev.express?.((e0 >>> 20) & 0xf, (e0 >>> 24) & 0x7f, xstats[k + 1], xstats[k + 2], xstats[k + 3]);
+  }
+}
+
+/** Routing changed (a reload, a pool retired): no client's earlier arming holds (conn_express.c). */
+export function expressEpoch(): void {
+  if (io !== undefined && !(io instanceof Error)) io.expressEpoch();
 }
 
 /** The addon, set up, or why it did not load; tried once per process. */
@@ -226,6 +284,9 @@ export function loadConnIo(): ConnIoAddon | Error {
       const ab = new ArrayBuffer(ARENA_BYTES);
       const eb = new ArrayBuffer(EVENTS * 16);
       a.init(ab, eb, onEvents);
+      const xb = new ArrayBuffer(EXPRESS_STATS * 16);
+      a.expressInit(xb);
+      xstats = new Int32Array(xb);
       if (process.env[IDLE_METRICS_ENV] !== '1') idleMetricsOff = a.idleMetricsOff();
       arena = Buffer.from(ab);
       events = new Int32Array(eb);
@@ -266,6 +327,18 @@ class NativeConn implements Conn {
 
   wantDirect(): void {
     if (!this.closed) this.a.want(this.id);
+  }
+
+  express(write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void {
+    if (!this.closed) this.a.express(this.id, write, writeRoute, read, readRoute, outputLimit, maxBulk);
+  }
+
+  expressText(reply: Buffer): void {
+    if (!this.closed) this.a.expressText(this.id, reply);
+  }
+
+  expressOwed(): number {
+    return this.closed ? 0 : this.a.expressOwed(this.id);
   }
 
   /**
@@ -361,6 +434,7 @@ class NativeConn implements Conn {
   private close(why: string | undefined): void {
     if (this.closed) return;
     this.settle();
+    takeExpress(); // its figures, while its id still names it
     this.closed = true;
     conns[this.id] = undefined;
     this.a.close(this.id);

@@ -1,0 +1,162 @@
+/**
+ * @module The express path (native/conn-io/conn_express.c): an idle client's plain GET and SET forwarded in C. Its
+ * replies are byte for byte Redis's, in order with everything else the client sends through JS in the same reads,
+ * split anywhere; a FIN after them waits for them; an upstream lost with them in flight answers them as the JS path
+ * does; the metrics count them; and a client's bytes that are not such commands never go to C.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { collect, rawClient, resp, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisServer } from './helpers/index.js';
+import { start, type Handle } from '../src/redis-ambassador/index.js';
+import { expressCount } from '../src/redis-ambassador/io/conn.js';
+
+let redis: RedisServer;
+let amb: Handle;
+const clients: RawClient[] = [];
+
+before(async () => {
+  redis = await startRedis();
+  amb = await start({ listen: { host: '127.0.0.1', port: 0 }, httpBind: null, master: { host: '127.0.0.1', port: redis.port }, readPolicy: 'master', clientIo: 'native' });
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await amb?.close();
+  await stopAll();
+});
+
+async function client(port: number): Promise<RawClient> {
+  const c = await rawClient(port);
+  clients.push(c);
+  return c;
+}
+
+/** A seeded generator (the same stream every run). */
+function prng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+/** `n` commands, mostly GET/SET (some with options), between them others, inline ones and a bad-arity GET. */
+function commands(n: number, prefix: string, rnd: () => number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = `${prefix}:${Math.floor(rnd() * 20)}`;
+    const r = rnd();
+    if (r < 0.4) out.push(resp('GET', k));
+    else if (r < 0.7) out.push(resp('SET', k, 'v'.repeat(Math.floor(rnd() * 40)) + i));
+    else if (r < 0.75) out.push(resp('set', k, String(i), 'GET'));
+    else if (r < 0.8) out.push(resp('SET', k, String(i), 'NX', 'EX', '100'));
+    else if (r < 0.85) out.push(resp('INCR', `${prefix}:n`));
+    else if (r < 0.9) out.push(Buffer.from('PING\r\n'));
+    else if (r < 0.93) out.push(resp('GET', k, 'extra'));
+    else if (r < 0.96) out.push(resp('STRLEN', k));
+    else out.push(resp('gEt', k));
+  }
+  return out;
+}
+
+/** Send `cmds` in pieces cut at random places, `inFlight` commands at a time; every reply, concatenated. */
+async function run(c: RawClient, cmds: Buffer[], rnd: () => number, inFlight: number): Promise<string> {
+  let got = '';
+  for (let i = 0; i < cmds.length; i += inFlight) {
+    const batch = Buffer.concat(cmds.slice(i, i + inFlight));
+    // Every other batch cut at a random place (a command split across reads goes through JS, whole ones through C).
+    const cut = (i / inFlight) % 2 === 0 ? batch.length : 1 + Math.floor(rnd() * batch.length);
+    const p = c.read(Math.min(inFlight, cmds.length - i));
+    c.socket.write(batch.subarray(0, cut));
+    if (cut < batch.length) setImmediate(() => c.socket.write(batch.subarray(cut)));
+    got += (await p).map((b) => b.toString('latin1')).join('');
+  }
+  return got;
+}
+
+test('an idle client’s GET and SET go through C, and every reply is Redis’s own, in order with what goes through JS, however the bytes are cut', { timeout: 60_000 }, async () => {
+  for (const inFlight of [1, 3, 16]) {
+    const direct = await client(redis.port);
+    const via = await client(amb.address.port);
+    await via.send(resp('PING'), 1); // through JS: the client is idle afterwards, and armed
+    const before = expressCount();
+    const want = await run(direct, commands(1500, `x${inFlight}:d`, prng(7)), prng(9), inFlight);
+    const got = await run(via, commands(1500, `x${inFlight}:a`, prng(7)), prng(9), inFlight);
+    assert.equal(got, want, `-P ${inFlight}: the replies differ from Redis's`);
+    const expressed = expressCount() - before;
+    assert.ok(expressed > 300, `-P ${inFlight}: only ${expressed} commands went through C`);
+  }
+});
+
+test('a FIN right after express commands waits for their replies, then the ambassador closes', async () => {
+  const c = await client(amb.address.port);
+  await c.send(resp('SET', 'fin:a', '1'), 1);
+  for (let i = 0; i < 30; i++) {
+    const s = connect({ port: amb.address.port, host: '127.0.0.1', allowHalfOpen: true });
+    s.on('error', () => {});
+    const got = collect(s);
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    // PING first (through JS, which arms the client), then express commands and the FIN in one write.
+    s.write(resp('PING'));
+    await new Promise<void>((r) => s.once('data', () => r()));
+    s.end(Buffer.concat([resp('SET', `fin:${i}`, `v${i}`), resp('GET', `fin:${i}`), resp('GET', 'fin:a')]));
+    await withTimeout(got.ended, 10_000, 'the ambassador closing a half-closed client');
+    assert.equal(got.bytes().toString('latin1'), `+PONG\r\n+OK\r\n$${String(i).length + 1}\r\nv${i}\r\n$1\r\n1\r\n`, `round ${i}`);
+  }
+});
+
+test('the metrics count express commands: by command and route, with their latency and bytes', async () => {
+  const c = await client(amb.address.port);
+  await c.send(resp('PING'), 1);
+  const value = (family: string, labels: Record<string, string>) => {
+    const f = amb.metrics.collect().find((x) => x.name === family);
+    const m = f?.metrics.find((x) => Object.entries(labels).every(([k, v]) => x.labels?.[k] === v));
+    return m ? Number(m.value) : 0;
+  };
+  const gets = value('podkit_ambassador_commands_total', { command: 'get', route: 'master' });
+  const sets = value('podkit_ambassador_commands_total', { command: 'set', route: 'master' });
+  const bytesIn = value('podkit_ambassador_bytes_total', { direction: 'client_in' });
+  const before = expressCount();
+  for (let i = 0; i < 50; i++) await c.send(Buffer.concat([resp('SET', `m:${i}`, 'x'.repeat(1000))]), 1);
+  for (let i = 0; i < 70; i++) await c.send(resp('GET', `m:${i % 50}`), 1);
+  assert.ok(expressCount() - before >= 119, 'went through C');
+  assert.equal(value('podkit_ambassador_commands_total', { command: 'set', route: 'master' }) - sets, 50);
+  assert.equal(value('podkit_ambassador_commands_total', { command: 'get', route: 'master' }) - gets, 70);
+  assert.ok(value('podkit_ambassador_bytes_total', { direction: 'client_in' }) - bytesIn > 50_000, 'client bytes counted');
+  const hist = amb.metrics.collect().find((x) => x.name === 'podkit_ambassador_command_duration_seconds');
+  assert.ok(hist, 'latency histogram present');
+});
+
+test('an upstream lost with express commands in flight: each gets the JS path’s connection-lost error, and the client goes on', { timeout: 30_000 }, async () => {
+  let hang = false;
+  const f: FaultServer = await startFaultServer({ command: (args) => (hang && args[0] === 'get' ? { hang: true } : undefined) });
+  const a = await start({ listen: { host: '127.0.0.1', port: 0 }, httpBind: null, master: { host: '127.0.0.1', port: f.port }, clientIo: 'native', replyGuard: false });
+  try {
+    const c = await client(a.address.port);
+    await c.send(resp('SET', 'k', 'v'), 1);
+    const first = expressCount();
+    for (let i = 0; i < 3; i++) assert.deepEqual((await c.send(resp('GET', 'k'), 1)).map(String), ['$1\r\nv\r\n']);
+    assert.ok(expressCount() > first, 'the client is armed: its GETs go through C');
+    hang = true;
+    const before = f.conns.length;
+    const replies = c.send(Buffer.concat([resp('GET', 'k'), resp('GET', 'k')]), 2);
+    // Both went out (in C: the client was idle and armed) and hang; then the node's connection drops.
+    const sent = expressCount();
+    await withTimeout((async () => {
+      while (f.commands().filter((x) => x[0] === 'get').length < 2) await new Promise((r) => setImmediate(r));
+    })(), 10_000, 'the GETs reaching the node');
+    for (const conn of f.conns.slice(0, before)) conn.socket.destroy();
+    const got = (await withTimeout(replies, 10_000, 'the replies')).map(String);
+    for (const r of got) assert.match(r, /^-ERR upstream master \(127\.0\.0\.1:\d+\) connection lost\r\n$/);
+    assert.equal(expressCount(), sent, 'failed, not answered');
+    hang = false;
+    const again = await withTimeout(c.send(resp('PING'), 1), 10_000, 'the client going on');
+    assert.deepEqual(again.map(String), ['+PONG\r\n']);
+  } finally {
+    await a.close();
+    await f.close();
+  }
+});
