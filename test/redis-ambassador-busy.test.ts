@@ -20,6 +20,17 @@ before(async () => {
   // A script is "busy" (other clients get -BUSY) after 50 ms instead of 5 s.
   await m.config('SET', 'busy-reply-threshold', '50');
   await m.call('FUNCTION', 'LOAD', 'REPLACE', LIB);
+  // The scenarios read back from a replica: a replica just synced gets the stream only after its first ACK (up to a
+  // second later), so wait until both have a write made now.
+  await m.set('busy:ready', String(process.pid));
+  for (const r of topo.replicas) {
+    const c = await rawClient(r.port);
+    try {
+      await pollUntil(async () => (await c.send(resp('GET', 'busy:ready'), 1))[0].toString().includes(String(process.pid)), { what: `replica ${r.port} streaming`, timeoutMs: 10_000 });
+    } finally {
+      c.close();
+    }
+  }
 });
 
 after(async () => {

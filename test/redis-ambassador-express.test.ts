@@ -7,11 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { collect, rawClient, resp, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisServer } from './helpers/index.js';
+import { collect, rawClient, resp, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
 import { expressCount } from '../src/redis-ambassador/io/conn.js';
 
-let redis: RedisServer;
+let redis: RedisNode;
 let amb: Handle;
 const clients: RawClient[] = [];
 
@@ -158,5 +158,52 @@ test('an upstream lost with express commands in flight: each gets the JS path’
   } finally {
     await a.close();
     await f.close();
+  }
+});
+
+/** Everything the ambassador sends back for `frame` then a PING: until the PONG, or until it closes. */
+async function answer(s: import('node:net').Socket, frame: Buffer): Promise<string> {
+  let got = '';
+  const done = new Promise<void>((resolve) => {
+    s.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.endsWith('+PONG\r\n')) resolve();
+    });
+    s.once('close', () => resolve());
+  });
+  s.write(Buffer.concat([frame, resp('PING')]));
+  await withTimeout(done, 10_000, 'the answer to a frame');
+  return got;
+}
+
+test('frames that are almost a GET or SET never go through C: an armed client gets what a fresh one gets from JS', { timeout: 60_000 }, async () => {
+  const frames = [
+    '*2\r\n$3\r\nGET\r\n$01\r\na\r\n',
+    '*2\r\n$3\r\nGET\r\n$-1\r\n',
+    '*02\r\n$3\r\nGET\r\n$1\r\na\r\n',
+    '*2\r\n$3\r\nGET\r\n$1\r\nab\r\n',
+    '*2\r\n$3\r\nGET\r\n$99999999999\r\n',
+    '*2\r\n$3\r\nGET\r\n$1\r\na\n\n',
+    '*1\r\n$3\r\nGET\r\n',
+    '*2\r\n$3\r\nGE\0\r\n$1\r\na\r\n',
+    '*2\r\n$4\r\nGETS\r\n$1\r\na\r\n',
+    '*-1\r\n',
+    '*2\r\n+GET\r\n$1\r\na\r\n',
+    '*3\r\n$3\r\nSET\r\n$1\r\na\r\n',
+    'GET a\r\n',
+  ].map((f) => Buffer.from(f, 'latin1'));
+  for (const frame of frames) {
+    const fresh = connect({ port: amb.address.port, host: '127.0.0.1' });
+    fresh.on('error', () => {});
+    await new Promise<void>((r) => fresh.once('connect', () => r()));
+    const want = await answer(fresh, frame);
+    fresh.destroy();
+    const armed = await client(amb.address.port);
+    const first = expressCount();
+    for (let i = 0; i < 3; i++) await armed.send(resp('GET', 'hostile'), 1);
+    assert.ok(expressCount() > first, 'armed');
+    armed.socket.removeAllListeners('data');
+    const got = await answer(armed.socket, frame);
+    assert.equal(got, want, `frame ${JSON.stringify(frame.toString('latin1'))}`);
   }
 });

@@ -316,6 +316,17 @@ static int client_ready(io_t *io, direct_t *d) {
   return cl->qlen == cl->qoff && !cl->shut;
 }
 
+uint32_t cio_direct_express(conn_t *c) {
+  direct_t *d = c->direct;
+  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) : 0;
+}
+
+/* What JS reads without a call (conn.ts expressOwed): the express commands this upstream owes. */
+static void publish(conn_t *c) {
+  io_t *io = c->io;
+  if (io->x_owed && (uint32_t)c->id < io->x_owed_cap) io->x_owed[c->id] = (int32_t)cio_direct_express(c);
+}
+
 /* Every express command still owed on this connection gets `text` (or its client is closed: text NULL). */
 static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len) {
   if (d->cur == CUR_EXPRESS && d->s.owed > 0) {
@@ -331,16 +342,12 @@ static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len
     d->express--;
     cio_express_fail(c, id, t->gen, text, len, 0);
   }
+  publish(c);
 }
 
 void cio_direct_fail_express(conn_t *c) {
   direct_t *d = c->direct;
   if (d) fail_express(c, d, d->fail, d->fail_len);
-}
-
-uint32_t cio_direct_express(conn_t *c) {
-  direct_t *d = c->direct;
-  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) : 0;
 }
 
 int cio_direct_usable(conn_t *u, uint32_t own) {
@@ -356,6 +363,7 @@ int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t me
   if (room(d, 1) < 0) return -ENOMEM;
   push_tag(d, (tag_t){client, gen, meta + 1, (uint32_t)(uv_hrtime() / 1000), bin});
   d->express++;
+  publish(u);
   return 0;
 }
 
@@ -433,4 +441,5 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     pos = n;
   }
   if (js_from >= 0 && (size_t)js_from < n) cio_push_data(c, off + (size_t)js_from, n - (size_t)js_from);
+  if (d->express > 0 || io->x_owed) publish(c);
 }

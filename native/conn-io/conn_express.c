@@ -112,6 +112,7 @@ int cio_express_read(conn_t *c, size_t off, size_t n) {
   if (!on && c->x_out == 0) return 0;
   const uint8_t *p = io->arena + off;
   size_t pos = 0;
+  conn_t *to = NULL; /* the commands taken, p[0, pos), go to `to` in one piece */
   while (on && pos < n) {
     size_t len;
     int cmd;
@@ -123,12 +124,13 @@ int cio_express_read(conn_t *c, size_t off, size_t n) {
       break;
     uint32_t meta = (uint32_t)cmd | (uint32_t)(cmd == X_GET ? c->x_rroute : c->x_wroute) << 8;
     if (cio_direct_push_express(up, c->id, c->gen, meta, (uint32_t)len) < 0) break;
-    if (cio_queue(up, p + pos, len) < 0) cio_fail(up, -ENOMEM); /* its express replies are failed as it closes */
+    to = up;
     c->x_out++;
     c->x_up = uid;
     c->x_upgen = ugen;
     pos += len;
   }
+  if (to && cio_queue(to, p, pos) < 0) cio_fail(to, -ENOMEM); /* its express replies are failed as it closes */
   if (pos == n) return 1;
   /* The rest is JS's, and JS arms the client again once it is idle. */
   c->x_w = c->x_r = -1;
@@ -159,10 +161,9 @@ int cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t 
   io_t *io = up->io;
   conn_t *cl = (uint32_t)client < io->conns_cap ? io->conns[client] : NULL;
   if (!cl || cl->gen != gen) return 0; /* gone: dropped, as JS drops a closed client's */
-  struct iovec iov = {(void *)p, n};
-  int64_t r = cio_send_iov(cl, &iov, 1);
-  if (r < 0) cio_fail(cl, (int)r);
-  else if (cl->x_limit > 0 && r > cl->x_limit) cio_fail(cl, -ENOBUFS); /* as the JS path: Redis's output buffer limit */
+  /* Queued, and written with the client's other replies of this turn in the check phase (one write, not one each). */
+  if (cio_queue(cl, p, n) < 0) cio_fail(cl, -ENOMEM);
+  else if (cl->x_limit > 0 && (int64_t)(cl->qlen - cl->qoff) > cl->x_limit) cio_fail(cl, -ENOBUFS); /* as the JS path: Redis's output buffer limit */
   return 0;
 }
 
@@ -268,6 +269,9 @@ void cio_express_dirty(conn_t *u) {
   io->x_dirty[io->x_ndirty++] = u->id;
   u->x_dirty = 1;
 }
+
+/* Work queued outside a poll phase (a close from JS): the loop must reach its check phase without blocking. */
+void cio_express_wake(io_t *io) { uv_idle_start(&io->x_idle, idle_cb); }
 
 void cio_express_init(io_t *io, uv_loop_t *loop) {
   uv_idle_init(loop, &io->x_idle);

@@ -283,7 +283,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   conn_t *c = conn_call(env, info, 1, argv);
   if (!c) return NULL; /* closing twice is allowed */
   io_t *io = c->io;
-  if (c->direct) cio_direct_fail_express(c);
+  if (c->direct && cio_direct_express(c) > 0) {
+    cio_direct_fail_express(c);
+    cio_express_wake(io);
+  }
   io->conns[c->id] = NULL;
   io->later_ids[io->nlater++] = c->id;
   c->closing_next = io->closing;
@@ -377,17 +380,21 @@ static void cleanup(napi_env env, void *data, void *hint) {
   uv_close((uv_handle_t *)&io->x_idle, NULL);
 }
 
-/* expressInit(stats: ArrayBuffer): where the express path records its commands' figures (conn_express.c). */
+/* expressInit(stats, owed): where the express path records its commands' figures, and each upstream's express commands owed (conn_express.c). */
 static napi_value js_express_init(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   io_t *io = io_of(env);
-  void *data;
-  size_t len;
-  if (!io || argc < 1 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || len < 64) return throw_type(env, "conn_io.expressInit(stats: ArrayBuffer)");
-  if (io->x_stats_ref) napi_delete_reference(env, io->x_stats_ref);
+  void *data, *owed;
+  size_t len, olen;
+  if (!io || io->x_stats_ref || argc < 2 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok || len < 64 ||
+      napi_get_arraybuffer_info(env, argv[1], &owed, &olen) != napi_ok)
+    return throw_type(env, "conn_io.expressInit(stats: ArrayBuffer, owed: ArrayBuffer), once");
   napi_create_reference(env, argv[0], 1, &io->x_stats_ref);
+  napi_create_reference(env, argv[1], 1, &io->x_owed_ref);
+  io->x_owed = owed;
+  io->x_owed_cap = (uint32_t)(olen / sizeof(int32_t));
   io->x_stats = data;
   io->x_stats_cap = (uint32_t)(len / (4 * sizeof(int32_t)));
   io->x_nstats = 0;

@@ -87,7 +87,9 @@ struct io {
   uint32_t x_nrelease, x_release_cap;
   int32_t *x_dirty;       /* upstreams express commands were queued on this turn: written in the check phase */
   uint32_t x_ndirty, x_dirty_cap;
-  napi_ref x_stats_ref;
+  napi_ref x_stats_ref, x_owed_ref;
+  int32_t *x_owed;        /* by upstream id: express commands it owes (JS reads it) */
+  uint32_t x_owed_cap;
   int32_t *x_stats;       /* per express reply: [command | route << 8, µs, bytes in, bytes out] */
   uint32_t x_nstats, x_stats_cap, x_lost;
   int x_stats_told;       /* an EV_EXPRESS is in the event array */
@@ -125,6 +127,7 @@ void cio_express_done(conn_t *up, int32_t client, uint32_t gen, uint32_t t0, uin
 int cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n);
 void cio_express_fail(conn_t *up, int32_t client, uint32_t gen, const uint8_t *text, size_t len, int started);
 void cio_express_dirty(conn_t *u);
+void cio_express_wake(io_t *io);
 /* conn_direct.c, for the express path */
 int cio_direct_usable(conn_t *u, uint32_t own);
 int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin);

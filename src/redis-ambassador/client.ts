@@ -495,6 +495,9 @@ export class ClientSession implements ReplySink, local.LocalState {
     if (this.mode !== MODE_NORMAL || this.replies.length !== 1 || p.info.special === Special.Scan || this.closed) return -1;
     const id = this.conn.directId;
     p.direct = id >= 0;
+    // A GET or SET is likely followed by more: told of its reply at once (not with the client's next bytes), the
+    // session arms the client for the express path before those arrive.
+    if (id >= 0 && (p.info.name === 'get' || p.info.name === 'set') && this.conn.express !== undefined) this.conn.wantDirect?.();
     return id;
   }
 
@@ -603,8 +606,11 @@ export class ClientSession implements ReplySink, local.LocalState {
     const get = ctx.table.get('get');
     const set = ctx.table.get('set');
     if (get === undefined || set === undefined) return;
+    // A connection with others' commands in flight under the reply guard would refuse the command anyway (C keeps
+    // out of batches the guard must mark): not armed for it, so that a busy connection costs no arming per turn.
+    const id = (u: Upstream | null) => (u === null || (u.guarded && u.inflight > 0) ? -1 : u.expressId);
     const w = ctx.noMaster ? null : ctx.master.forCommand(set.lane, this.id, this.db, this.proto);
-    const master = () => (ctx.noMaster ? -1 : (ctx.master.forCommand(get.lane, this.id, this.db, this.proto)?.expressId ?? -1));
+    const master = () => (ctx.noMaster ? -1 : id(ctx.master.forCommand(get.lane, this.id, this.db, this.proto)));
     let read = -1;
     let readRoute = R_MASTER;
     if (ctx.readPolicy === 'master') read = master();
@@ -612,11 +618,11 @@ export class ClientSession implements ReplySink, local.LocalState {
       const n = this.place.readReplica();
       const u = n ? n.forCommand(get.lane, this.id, this.db, this.proto) : null;
       if (u !== null) {
-        read = u.expressId;
+        read = id(u);
         readRoute = R_REPLICA;
       } else if (ctx.readPolicy !== 'replica') read = master();
     }
-    const write = w?.expressId ?? -1;
+    const write = id(w);
     if (write < 0 && read < 0) return;
     if (write >= 0) this.lastMaster = w;
     conn.express(write, R_MASTER, read, readRoute, ctx.clientOutputLimit, Math.min(ctx.maxBulk, 0x7fffffff));

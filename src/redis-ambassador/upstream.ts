@@ -582,6 +582,11 @@ export class Upstream {
     return this.tags === null || c === null || !this.ready || this.closed || this.gated !== null || this.tunnel !== null ? -1 : c.directId;
   }
 
+  /** Whether the reply guard marks this connection's mixed batches (the express path keeps out of them). */
+  get guarded(): boolean {
+    return this.guard !== null;
+  }
+
   /** Express replies this connection still owes (they keep it open as replies in flight do). */
   get expressOwed(): number {
     return this.conn?.expressOwed?.() ?? 0;

@@ -72,7 +72,7 @@ export interface Conn extends BatchSink {
   express?(write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void;
   /** On an upstream: the reply an express command still owed gets when this connection closes first. */
   expressText?(reply: Buffer): void;
-  /** Express replies still owed: to this client, or by this upstream. */
+  /** On an upstream: the express commands it still owes replies to. */
   expressOwed?(): number;
 }
 
@@ -81,6 +81,9 @@ export const TAG_MARKER = -2;
 
 export type ClientIo = 'auto' | 'native' | 'socket';
 export const CLIENT_IO_ENV = 'PODKIT_AMBASSADOR_CLIENT_IO';
+/** `0` keeps every command on the JS path (the express path, conn_express.c, off): for comparison and as a way out. */
+export const EXPRESS_ENV = 'PODKIT_AMBASSADOR_EXPRESS';
+const expressOff = process.env[EXPRESS_ENV] === '0';
 
 /** `PODKIT_AMBASSADOR_CLIENT_IO`: auto (the addon when it loads), native (required) or socket. */
 export function clientIoFromEnv(): ClientIo {
@@ -152,7 +155,7 @@ interface ConnIoAddon {
   undelivered(): number;
   want(id: number): void;
   flush(): void;
-  expressInit(stats: ArrayBuffer): void;
+  expressInit(stats: ArrayBuffer, owed: ArrayBuffer): void;
   express(id: number, write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void;
   expressEpoch(): void;
   expressTake(): number;
@@ -185,6 +188,8 @@ const EV_COMPLETE = 5;
 const EV_EXPRESS = 6;
 /** Express figures the addon holds between takes (it asks for a delivery when half full). */
 const EXPRESS_STATS = 16 * 1024;
+/** Connection ids whose express commands owed JS reads from shared memory (past them, one call each). */
+const OWED_IDS = 64 * 1024;
 /** Reads per turn fill at most this much; a read needs 4 KiB free, so a turn takes ≥ 15 full 64 KiB reads. */
 const ARENA_BYTES = 1024 * 1024;
 const EVENTS = 16 * 1024;
@@ -193,10 +198,13 @@ let io: ConnIoAddon | Error | undefined;
 let arena: Buffer;
 let events: Int32Array;
 let xstats: Int32Array;
+let xowed: Int32Array;
 const conns: (NativeConn | undefined)[] = [];
 /** During a delivery, the event being handled (a connection closing settles the COMPLETEs after it: `settle`). */
 let delivering = false;
 let current = 0;
+/** Deliveries so far (NativeConn.lastSeq). */
+let seq = 0;
 
 /**
  * Every read of the turn, in order: each gets its own copy (the arena is reused after this call returns). The
@@ -215,6 +223,17 @@ function onEvents(count: number): void {
 }
 
 function deliver(count: number): void {
+  seq++;
+  // Which connections have bytes or an EOF still to come in this delivery: none is armed for the express path before
+  // JS has read them (they may change its state: a MULTI after a reply told earlier in the same delivery).
+  for (let i = 0, k = 0; i < count; i++, k += 4) {
+    const kind = events[k + 1];
+    if (kind !== EV_DATA && kind !== EV_EOF) continue;
+    const c = conns[events[k]];
+    if (c === undefined) continue;
+    c.lastInput = i;
+    c.lastSeq = seq;
+  }
   for (let i = 0, k = 0; i < count; i++, k += 4) {
     current = i;
     if (events[k + 1] === EV_EXPRESS) {
@@ -285,8 +304,10 @@ export function loadConnIo(): ConnIoAddon | Error {
       const eb = new ArrayBuffer(EVENTS * 16);
       a.init(ab, eb, onEvents);
       const xb = new ArrayBuffer(EXPRESS_STATS * 16);
-      a.expressInit(xb);
+      const ob = new ArrayBuffer(OWED_IDS * 4);
+      a.expressInit(xb, ob);
       xstats = new Int32Array(xb);
+      xowed = new Int32Array(ob);
       if (process.env[IDLE_METRICS_ENV] !== '1') idleMetricsOff = a.idleMetricsOff();
       arena = Buffer.from(ab);
       events = new Int32Array(eb);
@@ -300,6 +321,9 @@ export function loadConnIo(): ConnIoAddon | Error {
 
 class NativeConn implements Conn {
   private closed = false;
+  /** The index of its last DATA or EOF event in delivery `lastSeq`. */
+  lastInput = -1;
+  lastSeq = 0;
   /** Bytes the addon still holds for this connection (as of the last write or drain). */
   private held = 0;
   /** A write reported backpressure: tell the session at the next drain. */
@@ -329,8 +353,10 @@ class NativeConn implements Conn {
     if (!this.closed) this.a.want(this.id);
   }
 
+  /** Not while bytes of this client later in this delivery are still to be read by JS (see `deliver`). */
   express(write: number, writeRoute: number, read: number, readRoute: number, outputLimit: number, maxBulk: number): void {
-    if (!this.closed) this.a.express(this.id, write, writeRoute, read, readRoute, outputLimit, maxBulk);
+    if (this.closed || expressOff || (delivering && this.lastSeq === seq && this.lastInput > current)) return;
+    this.a.express(this.id, write, writeRoute, read, readRoute, outputLimit, maxBulk);
   }
 
   expressText(reply: Buffer): void {
@@ -338,7 +364,9 @@ class NativeConn implements Conn {
   }
 
   expressOwed(): number {
-    return this.closed ? 0 : this.a.expressOwed(this.id);
+    if (this.closed) return 0;
+    // An upstream's count is in shared memory (read on every command JS sends while the reply guard is on).
+    return this.id < xowed.length ? xowed[this.id] : this.a.expressOwed(this.id);
   }
 
   /**
