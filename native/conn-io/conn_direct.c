@@ -240,15 +240,20 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   return 0;
 }
 
+/* *dst (of *dst_len bytes) becomes a copy of src[0, len). */
+static int set_copy(uint8_t **dst, size_t *dst_len, const void *src, size_t len) {
+  uint8_t *a = malloc(len ? len : 1);
+  if (!a) return -ENOMEM;
+  memcpy(a, src, len);
+  free(*dst);
+  *dst = a;
+  *dst_len = len;
+  return 0;
+}
+
 int cio_direct_marker(conn_t *c, const void *answer, size_t len) {
   direct_t *d = direct_of(c);
-  uint8_t *a = d ? malloc(len ? len : 1) : NULL;
-  if (!a) return -ENOMEM;
-  memcpy(a, answer, len);
-  free(d->answer);
-  d->answer = a;
-  d->answer_len = len;
-  return 0;
+  return d ? set_copy(&d->answer, &d->answer_len, answer, len) : -ENOMEM;
 }
 
 /* A reply starts with byte `first`: what it is, its tag taken (a push takes none). */
@@ -369,13 +374,7 @@ int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t me
 
 int cio_direct_fail_text(conn_t *c, const void *text, size_t len) {
   direct_t *d = direct_of(c);
-  uint8_t *a = d ? malloc(len ? len : 1) : NULL;
-  if (!a) return -ENOMEM;
-  memcpy(a, text, len);
-  free(d->fail);
-  d->fail = a;
-  d->fail_len = len;
-  return 0;
+  return d ? set_copy(&d->fail, &d->fail_len, text, len) : -ENOMEM;
 }
 
 void cio_direct_read(conn_t *c, size_t off, size_t n) {

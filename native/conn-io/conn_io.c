@@ -310,14 +310,19 @@ static napi_value js_tags(napi_env env, napi_callback_info info) {
   return num(env, cio_direct_tags(c, data, n));
 }
 
-/* marker(id, answer): the reply guard's marker answer on upstream id: any other reply in its slot turns direct off. */
-static napi_value js_marker(napi_env env, napi_callback_info info) {
+/* A call (id, bytes: Buffer) that hands a connection a copy of the bytes: set(c, data, len)'s result. */
+static napi_value bytes_call(napi_env env, napi_callback_info info, int (*set)(conn_t *, const void *, size_t), const char *usage) {
   napi_value argv[2];
   conn_t *c = conn_call(env, info, 2, argv);
   void *data;
   size_t len;
-  if (!c || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_type(env, "conn_io.marker(id, answer: Buffer)");
-  return num(env, cio_direct_marker(c, data, len));
+  if (!c || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_type(env, usage);
+  return num(env, set(c, data, len));
+}
+
+/* marker(id, answer): the reply guard's marker answer on upstream id: any other reply in its slot turns direct off. */
+static napi_value js_marker(napi_env env, napi_callback_info info) {
+  return bytes_call(env, info, cio_direct_marker, "conn_io.marker(id, answer: Buffer)");
 }
 
 /* queued(id): bytes written and not yet taken by the kernel (direct replies included). */
@@ -459,12 +464,7 @@ static napi_value js_express_owed(napi_env env, napi_callback_info info) {
 
 /* expressText(id, reply): what a client gets for an express command still owed when upstream id closes. */
 static napi_value js_express_text(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  conn_t *c = conn_call(env, info, 2, argv);
-  void *data;
-  size_t len;
-  if (!c || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_type(env, "conn_io.expressText(id, reply: Buffer)");
-  return num(env, cio_direct_fail_text(c, data, len));
+  return bytes_call(env, info, cio_direct_fail_text, "conn_io.expressText(id, reply: Buffer)");
 }
 
 static napi_value module_init(napi_env env, napi_value exports) {
