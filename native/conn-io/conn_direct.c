@@ -65,9 +65,7 @@ struct direct {
   uint32_t markers; /* marker tags not yet reached */
   int off;
   int cur;                /* what the reply in progress is */
-  int32_t cur_id;
-  uint32_t cur_gen;
-  tag_t cur_tag;          /* the express reply in progress: its tag, and bytes sent on so far */
+  tag_t cur_tag;          /* the tag of the reply in progress; for an express one, bytes sent on so far: */
   uint32_t cur_sent;
   uint8_t *answer;        /* the marker's only good reply */
   size_t answer_len, mpos;
@@ -230,7 +228,7 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
     int32_t t = tags[i];
     uint32_t gen = 0;
     if (t >= 0) {
-      conn_t *cl = (uint32_t)t < io->conns_cap ? io->conns[t] : NULL;
+      conn_t *cl = cio_conn(io, t);
       if (cl) gen = cl->gen;
       else t = -1;
     }
@@ -267,13 +265,12 @@ static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
   }
   tag_t tag = d->tags[d->head];
   int32_t t = tag.id;
-  uint32_t gen = tag.gen;
   d->head = (d->head + 1) % d->cap;
   d->count--;
+  d->cur_tag = tag;
   if (tag.express) {
     d->express--;
     d->cur = CUR_EXPRESS;
-    d->cur_tag = tag;
     d->cur_sent = 0;
     return;
   }
@@ -287,8 +284,6 @@ static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
   /* Room for its COMPLETE, the JS bytes before it and after it. */
   if (t < 0 || d->markers > 0 || first == '-' || first == '!' || first == '|' || io->ev_cap - io->ev_count < 3) return;
   d->cur = CUR_DIRECT;
-  d->cur_id = t;
-  d->cur_gen = gen;
 }
 
 static void marker_bytes(direct_t *d, const uint8_t *p, size_t n) {
@@ -299,10 +294,9 @@ static void marker_bytes(direct_t *d, const uint8_t *p, size_t n) {
 
 /* The reply p[0, n) goes to its client: written now, or dropped when the client is gone. */
 static void forward(conn_t *c, direct_t *d, const uint8_t *p, size_t n) {
-  io_t *io = c->io;
-  conn_t *cl = (uint32_t)d->cur_id < io->conns_cap ? io->conns[d->cur_id] : NULL;
+  conn_t *cl = cio_live(c->io, d->cur_tag.id, d->cur_tag.gen);
   int urgent = 0;
-  if (cl && cl->gen == d->cur_gen && !cl->shut) {
+  if (cl && !cl->shut) {
     struct iovec iov = {(void *)p, n};
     int64_t r = cio_send_iov(cl, &iov, 1);
     if (r < 0) cio_fail(cl, (int)r);
@@ -316,8 +310,8 @@ static void forward(conn_t *c, direct_t *d, const uint8_t *p, size_t n) {
 
 /* A client connection the reply could go to now: the tagged one, alive, nothing queued before it. */
 static int client_ready(io_t *io, direct_t *d) {
-  conn_t *cl = (uint32_t)d->cur_id < io->conns_cap ? io->conns[d->cur_id] : NULL;
-  if (!cl || cl->gen != d->cur_gen) return 1; /* gone: the reply is dropped, as JS would */
+  conn_t *cl = cio_live(io, d->cur_tag.id, d->cur_tag.gen);
+  if (!cl) return 1; /* gone: the reply is dropped, as JS would */
   return cl->qlen == cl->qoff && !cl->shut;
 }
 
@@ -440,5 +434,5 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     pos = n;
   }
   if (js_from >= 0 && (size_t)js_from < n) cio_push_data(c, off + (size_t)js_from, n - (size_t)js_from);
-  if (d->express > 0 || io->x_owed) publish(c);
+  publish(c);
 }

@@ -17,8 +17,8 @@
  * Every express reply owed is on one upstream connection, whose order is the order of the commands. JS re-arms the
  * client once it is idle again. Anything that changes routing (a reload) moves the epoch, which voids every arming.
  *
- * The figures JS would have counted (the command, its route, its latency, the bytes) go into a ring JS drains at
- * each delivery that has any (EV_EXPRESS asks for one when the ring is half full) and before metrics are read.
+ * The figures JS would have counted (the command, its route, its latency, the bytes) go into a ring JS drains
+ * before metrics are read, before an upstream's id is closed, and when the ring is half full (EV_EXPRESS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -82,9 +82,8 @@ static int armed(const conn_t *c) { return c->x_epoch == c->io->x_epoch && (c->x
 
 /* The live upstream (id, gen) that can take client c's express command now, or NULL. */
 static conn_t *usable(conn_t *c, int32_t id, uint32_t gen) {
-  io_t *io = c->io;
-  conn_t *u = id >= 0 && (uint32_t)id < io->conns_cap ? io->conns[id] : NULL;
-  if (!u || u->gen != gen || u->read_done || u->shut) return NULL;
+  conn_t *u = cio_live(c->io, id, gen);
+  if (!u || u->read_done || u->shut) return NULL;
   /* Every express reply a client is owed is on one connection, whose order is its commands'. */
   if (c->x_out > 0 && (c->x_up != id || c->x_upgen != gen)) return NULL;
   return cio_direct_usable(u, c->x_out) ? u : NULL;
@@ -102,8 +101,7 @@ static void list_release(conn_t *c) {
   }
   io->x_release[io->x_nrelease++] = c->id;
   c->x_listed = 1;
-  /* Outside a poll phase (a close from JS) nothing may come to wake the loop: an idle handle keeps it from blocking. */
-  uv_idle_start(&io->x_idle, idle_cb);
+  cio_express_wake(io);
 }
 
 int cio_express_read(conn_t *c, size_t off, size_t n) {
@@ -157,19 +155,17 @@ int cio_express_eof(conn_t *c) {
   return 1;
 }
 
-int cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n) {
-  io_t *io = up->io;
-  conn_t *cl = (uint32_t)client < io->conns_cap ? io->conns[client] : NULL;
-  if (!cl || cl->gen != gen) return 0; /* gone: dropped, as JS drops a closed client's */
+void cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n) {
+  conn_t *cl = cio_live(up->io, client, gen);
+  if (!cl) return; /* gone: dropped, as JS drops a closed client's */
   /* Queued, and written with the client's other replies of this turn in the check phase (one write, not one each). */
   if (cio_queue(cl, p, n) < 0) cio_fail(cl, -ENOMEM);
   else if (cl->x_limit > 0 && (int64_t)(cl->qlen - cl->qoff) > cl->x_limit) cio_fail(cl, -ENOBUFS); /* as the JS path: Redis's output buffer limit */
-  return 0;
 }
 
 static void owed_one_less(io_t *io, int32_t client, uint32_t gen) {
-  conn_t *cl = (uint32_t)client < io->conns_cap ? io->conns[client] : NULL;
-  if (!cl || cl->gen != gen || cl->x_out == 0) return;
+  conn_t *cl = cio_live(io, client, gen);
+  if (!cl || cl->x_out == 0) return;
   if (--cl->x_out == 0 && (cl->x_stash || cl->x_eof || cl->x_hold || cl->shut)) list_release(cl);
 }
 
@@ -182,18 +178,16 @@ void cio_express_done(conn_t *up, int32_t client, uint32_t gen, uint32_t t0, uin
     e[1] = (int32_t)(((uint32_t)(uv_hrtime() / 1000) - t0) & 0x7fffffff);
     e[2] = (int32_t)bin;
     e[3] = (int32_t)bout;
-    io->x_nstats++;
-    if (io->x_nstats == io->x_stats_cap / 2) uv_idle_start(&io->x_idle, idle_cb);
-  } else {
-    io->x_lost++;
+    /* Half full: the check phase asks JS to take them (EV_EXPRESS); past full, within one turn, figures are not kept. */
+    if (++io->x_nstats == io->x_stats_cap / 2) cio_express_wake(io);
   }
   owed_one_less(io, client, gen);
 }
 
 void cio_express_fail(conn_t *up, int32_t client, uint32_t gen, const uint8_t *text, size_t len, int started) {
   io_t *io = up->io;
-  conn_t *cl = (uint32_t)client < io->conns_cap ? io->conns[client] : NULL;
-  if (!cl || cl->gen != gen) return;
+  conn_t *cl = cio_live(io, client, gen);
+  if (!cl) return;
   /* Half a reply is out: the client's stream cannot be mended. Without a text (the upstream's replies are not to
    * be trusted): closed too. */
   if (started || !text) cio_fail(cl, -EPIPE);
@@ -228,7 +222,7 @@ static int release(io_t *io, conn_t *c) {
 
 void cio_express_check(io_t *io) {
   for (uint32_t i = 0; i < io->x_ndirty; i++) {
-    conn_t *u = (uint32_t)io->x_dirty[i] < io->conns_cap ? io->conns[io->x_dirty[i]] : NULL;
+    conn_t *u = cio_conn(io, io->x_dirty[i]);
     if (!u || !u->x_dirty) continue;
     u->x_dirty = 0;
     int err = cio_flush_queue(u);
@@ -242,7 +236,7 @@ void cio_express_check(io_t *io) {
   uint32_t kept = 0;
   for (uint32_t i = 0; i < io->x_nrelease; i++) {
     int32_t id = io->x_release[i];
-    conn_t *c = (uint32_t)id < io->conns_cap ? io->conns[id] : NULL;
+    conn_t *c = cio_conn(io, id);
     if (!c || !c->x_listed) continue;
     if (release(io, c)) c->x_listed = 0;
     else io->x_release[kept++] = id;
@@ -254,7 +248,7 @@ void cio_express_check(io_t *io) {
   }
 }
 
-/* Queued on an upstream by the express path: written in this turn's check phase. */
+/* Bytes the express path queued on u (commands on an upstream, replies to a client): written in this turn's check phase. */
 void cio_express_dirty(conn_t *u) {
   io_t *io = u->io;
   if (u->x_dirty) return;

@@ -422,8 +422,8 @@ static napi_value js_express(napi_env env, napi_callback_info info) {
   if (napi_get_value_int64(env, argv[5], &limit) != napi_ok || napi_get_value_int32(env, argv[6], &v[4]) != napi_ok) return throw_type(env, "conn_io.express: not a number");
   io_t *io = c->io;
   if (c->x_stash || c->x_eof || c->x_hold || c->read_done) return NULL;
-  conn_t *w = v[0] >= 0 && (uint32_t)v[0] < io->conns_cap ? io->conns[v[0]] : NULL;
-  conn_t *r = v[2] >= 0 && (uint32_t)v[2] < io->conns_cap ? io->conns[v[2]] : NULL;
+  conn_t *w = cio_conn(io, v[0]);
+  conn_t *r = cio_conn(io, v[2]);
   c->x_w = w ? v[0] : -1;
   c->x_wgen = w ? w->gen : 0;
   c->x_wroute = (uint32_t)v[1] & 0xff;

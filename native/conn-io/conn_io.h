@@ -51,7 +51,7 @@ typedef struct conn {
   int64_t x_limit;         /* JS's client output limit: past it the client is closed (0: none) */
   int64_t x_maxbulk;       /* the longest argument an express command may have */
   uint32_t x_wroute, x_rroute; /* the routes JS counts a SET / GET under */
-  int x_dirty;             /* on an upstream: on io's dirty list */
+  int x_dirty;             /* on io's dirty list: bytes the express path queued, written in the check phase */
   int shut;      /* end(): shutdown once the queue is sent */
   int watching;  /* the poll events asked for */
   int pend_kind; /* DRAIN or ERROR that found the event array full: delivered right after it is emptied */
@@ -85,16 +85,24 @@ struct io {
   uint32_t x_epoch;       /* arming from an earlier epoch is void */
   int32_t *x_release;     /* clients whose express replies are all in, with a stash or EOF to hand over */
   uint32_t x_nrelease, x_release_cap;
-  int32_t *x_dirty;       /* upstreams express commands were queued on this turn: written in the check phase */
+  int32_t *x_dirty;       /* connections the express path queued bytes on this turn: written in the check phase */
   uint32_t x_ndirty, x_dirty_cap;
   napi_ref x_stats_ref, x_owed_ref;
   int32_t *x_owed;        /* by upstream id: express commands it owes (JS reads it) */
   uint32_t x_owed_cap;
-  int32_t *x_stats;       /* per express reply: [command | route << 8, µs, bytes in, bytes out] */
-  uint32_t x_nstats, x_stats_cap, x_lost;
+  int32_t *x_stats;       /* per express reply: [upstream id | command << 20 | route << 24, µs, bytes in, bytes out] */
+  uint32_t x_nstats, x_stats_cap;
   int x_stats_told;       /* an EV_EXPRESS is in the event array */
   uv_idle_t x_idle;       /* running while a release waits outside a poll phase: the loop does not block */
 };
+
+/* The live connection with this id, or NULL. */
+static inline conn_t *cio_conn(io_t *io, int32_t id) { return id >= 0 && (uint32_t)id < io->conns_cap ? io->conns[id] : NULL; }
+/* The same connection a tag named (id and generation: ids are reused), or NULL when it is gone. */
+static inline conn_t *cio_live(io_t *io, int32_t id, uint32_t gen) {
+  conn_t *c = cio_conn(io, id);
+  return c && c->gen == gen ? c : NULL;
+}
 
 /* Ask libuv for exactly the events this connection needs now. */
 void cio_update(conn_t *c);
@@ -124,7 +132,7 @@ int cio_express_read(conn_t *c, size_t off, size_t n);
 int cio_express_eof(conn_t *c);
 void cio_express_check(io_t *io);
 void cio_express_done(conn_t *up, int32_t client, uint32_t gen, uint32_t t0, uint32_t meta, uint32_t bin, uint32_t bout);
-int cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n);
+void cio_express_forward(conn_t *up, int32_t client, uint32_t gen, const uint8_t *p, size_t n);
 void cio_express_fail(conn_t *up, int32_t client, uint32_t gen, const uint8_t *text, size_t len, int started);
 void cio_express_dirty(conn_t *u);
 void cio_express_wake(io_t *io);

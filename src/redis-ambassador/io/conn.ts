@@ -212,7 +212,6 @@ let seq = 0;
  */
 function onEvents(count: number): void {
   beginTurn();
-  takeExpress();
   delivering = true;
   try {
     deliver(count);
