@@ -91,6 +91,29 @@ test('an idle client’s GET and SET go through C, and every reply is Redis’s 
   }
 });
 
+test('many clients at once share the connection in C: their batches end with the guard’s check, each gets only its own values', { timeout: 60_000 }, async () => {
+  const direct = await client(redis.port);
+  const n = 12;
+  const rounds = 150;
+  const cs = await Promise.all(Array.from({ length: n }, () => client(amb.address.port)));
+  await Promise.all(cs.map((c) => c.send(resp('PING'), 1)));
+  await direct.send(resp('CONFIG', 'RESETSTAT'), 1);
+  const before = expressCount();
+  await Promise.all(
+    cs.map(async (c, k) => {
+      for (let i = 0; i < rounds; i++) {
+        const v = `c${k}-${i}-${'x'.repeat((k * 7 + i) % 50)}`;
+        assert.equal((await c.send(resp('SET', `many:${k}`, v), 1))[0].toString(), '+OK\r\n');
+        assert.equal((await c.send(resp('GET', `many:${k}`), 1))[0].toString(), `$${v.length}\r\n${v}\r\n`);
+      }
+    }),
+  );
+  // Nearly all went through C, mixed on the one shared connection (a few may go through JS while a client re-arms).
+  assert.ok(expressCount() - before >= n * rounds * 2 * 0.9, `went through C: ${expressCount() - before} of ${n * rounds * 2}`);
+  const stats = (await direct.send(resp('INFO', 'commandstats'), 1))[0].toString();
+  assert.ok(Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0) > 0, 'the mixed batches were checked');
+});
+
 test('a FIN right after express commands waits for their replies, then the ambassador closes', async () => {
   const c = await client(amb.address.port);
   await c.send(resp('SET', 'fin:a', '1'), 1);

@@ -16,7 +16,10 @@
  * nothing queued; everything else reaches JS as DATA, whole replies in their order, so JS's FIFO of commands
  * meets each reply where it expects. Anything C's scan does not accept (a type it does not know, a bad length, a
  * marker's slot holding anything but the marker's answer) turns the direct path off for that connection: every
- * byte from the start of that reply on goes to JS, which decides as it always has.
+ * byte from the start of that reply on goes to JS, which decides as it always has — unless express commands or C's
+ * own markers are in flight (JS's FIFO does not have them): then the connection is failed (EPROTO) and everything
+ * on it answered as a lost connection's. Express commands of several clients in one write end with C's marker
+ * (conn_guard.c), and express replies with any marker behind them are held until it is answered in place.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,10 +27,14 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "conn_guard.h"
 #include "conn_io.h"
 
 enum { S_TYPE, S_LINE, S_LF, S_BULK, S_BULK_CR, S_BULK_LF };
-enum { CUR_JS, CUR_DIRECT, CUR_MARKER, CUR_EXPRESS };
+enum { CUR_JS, CUR_DIRECT, CUR_MARKER, CUR_EXPRESS, CUR_XMARK };
+/* A command tag: JS's marker, and C's own (conn_guard.c). */
+#define TAG_MARKER (-2)
+#define TAG_XMARK (-3)
 
 /* A command's tag: whose reply it is (a client id, -1 JS's, -2 the marker) and, for an express one, its figures. */
 typedef struct {
@@ -62,14 +69,21 @@ struct direct {
   uint32_t express;       /* express tags in the ring */
   uint8_t *fail;          /* what an express command's client gets when the connection closes first */
   size_t fail_len;
-  uint32_t markers; /* marker tags not yet reached */
+  uint32_t markers; /* JS's marker tags not yet reached */
+  uint32_t xmarkers; /* C's own marker tags not yet reached */
+  int need_mark;     /* the express commands since the last marker are several clients': one goes before the next bytes */
+  int suspect;       /* a marker's slot held a stall error: every express batch is marked until one is answered in place */
+  int32_t seg_id;    /* the client of the express commands since the last marker, and how many there are */
+  uint32_t seg_gen, seg_n;
+  int cur_held;      /* the express reply in progress is held: a marker behind it vouches for it */
+  size_t cur_hoff;
+  xguard_t g;
   int off;
   int cur;                /* what the reply in progress is */
   tag_t cur_tag;          /* the tag of the reply in progress; for an express one, bytes sent on so far: */
   uint32_t cur_sent;
-  uint8_t *answer;        /* the marker's only good reply */
-  size_t answer_len, mpos;
-  int mok;
+  uint8_t *answer;        /* JS's marker's only good reply (NULL: no reply guard) */
+  size_t answer_len;
 };
 
 static int is_len_type(uint8_t t) { return t == '$' || t == '!' || t == '='; }
@@ -185,6 +199,7 @@ void cio_direct_free(conn_t *c) {
   free(d->tags);
   free(d->answer);
   free(d->fail);
+  xg_free(&d->g);
   free(d);
   c->direct = NULL;
 }
@@ -219,6 +234,7 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   direct_t *d = direct_of(c);
   if (!d) return -ENOMEM;
   if (d->off) return 0;
+  cio_direct_seal(c); /* C's marker goes before JS's bytes */
   if (room(d, n) < 0) {
     d->off = 1;
     return -ENOMEM;
@@ -232,7 +248,7 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
       if (cl) gen = cl->gen;
       else t = -1;
     }
-    if (t == -2) d->markers++;
+    if (t == TAG_MARKER) d->markers++;
     push_tag(d, (tag_t){t, gen, 0, 0, 0});
   }
   return 0;
@@ -254,6 +270,8 @@ int cio_direct_marker(conn_t *c, const void *answer, size_t len) {
   return d ? set_copy(&d->answer, &d->answer_len, answer, len) : -ENOMEM;
 }
 
+static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len);
+
 /* A reply starts with byte `first`: what it is, its tag taken (a push takes none). */
 static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
   d->cur = CUR_JS;
@@ -272,13 +290,16 @@ static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
     d->express--;
     d->cur = CUR_EXPRESS;
     d->cur_sent = 0;
+    /* Any marker behind it vouches for it (one was written behind every batch of several clients' commands). */
+    d->cur_held = d->answer != NULL && d->markers + d->xmarkers > 0;
+    d->cur_hoff = d->g.len;
     return;
   }
-  if (t == -2) {
-    d->markers--;
-    d->cur = CUR_MARKER;
-    d->mpos = 0;
-    d->mok = d->answer != NULL;
+  if (t == TAG_MARKER || t == TAG_XMARK) {
+    if (t == TAG_MARKER) d->markers--;
+    else d->xmarkers--;
+    d->cur = t == TAG_MARKER ? CUR_MARKER : CUR_XMARK;
+    xg_slot_begin(&d->g);
     return;
   }
   /* Room for its COMPLETE, the JS bytes before it and after it. */
@@ -286,10 +307,35 @@ static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
   d->cur = CUR_DIRECT;
 }
 
-static void marker_bytes(direct_t *d, const uint8_t *p, size_t n) {
-  if (!d->mok) return;
-  if (d->mpos + n > d->answer_len || memcmp(d->answer + d->mpos, p, n) != 0) d->mok = 0;
-  else d->mpos += n;
+/* A marker's reply is whole: 0 when it vouched for the replies held before it (they went out), -1 when not. */
+static int marker_end(conn_t *c, direct_t *d) {
+  int js = d->cur == CUR_MARKER;
+  int v = js ? xg_verdict(&d->g, d->answer, d->answer_len) : xg_verdict(&d->g, d->g.answer, d->g.answer_len);
+  if (v == XG_BAD) return -1;
+  /* A stall error may have been an extra reply: marked until a marker's own reply is read in place (guard.ts). */
+  d->suspect = v == XG_STALLED;
+  xg_release(c, &d->g);
+  return 0;
+}
+
+/* A C marker goes before the next bytes written on u when its express commands since the last are several clients'. */
+void cio_direct_seal(conn_t *u) {
+  direct_t *d = u->direct;
+  if (!d || !d->need_mark) return;
+  d->need_mark = 0;
+  d->seg_n = 0;
+  if (d->off) return;
+  const uint8_t *cmd;
+  size_t len;
+  if (xg_marker(&d->g, &cmd, &len) < 0 || room(d, 1) < 0 || cio_queue(u, cmd, len) < 0) {
+    /* Unmarked, the batch cannot be vouched for: the connection goes, and its express commands are failed. */
+    d->off = 1;
+    fail_express(u, d, d->fail, d->fail_len);
+    cio_fail(u, -ENOMEM);
+    return;
+  }
+  push_tag(d, (tag_t){TAG_XMARK, 0, 0, 0, 0});
+  d->xmarkers++;
 }
 
 /* The reply p[0, n) goes to its client: written now, or dropped when the client is gone. */
@@ -317,7 +363,7 @@ static int client_ready(io_t *io, direct_t *d) {
 
 uint32_t cio_direct_express(conn_t *c) {
   direct_t *d = c->direct;
-  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) : 0;
+  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) + d->g.nheld : 0;
 }
 
 /* What JS reads without a call (conn.ts expressOwed): the express commands this upstream owes. */
@@ -328,9 +374,10 @@ static void publish(conn_t *c) {
 
 /* Every express command still owed on this connection gets `text` (or its client is closed: text NULL). */
 static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len) {
+  xg_fail(c, &d->g, text, len); /* held: none of their bytes is out */
   if (d->cur == CUR_EXPRESS && d->s.owed > 0) {
     d->cur = CUR_JS;
-    cio_express_fail(c, d->cur_tag.id, d->cur_tag.gen, text, len, d->cur_sent > 0);
+    cio_express_fail(c, d->cur_tag.id, d->cur_tag.gen, text, len, d->cur_sent > 0 && !d->cur_held);
   }
   for (uint32_t i = 0; d->express > 0 && i < d->count; i++) {
     tag_t *t = &d->tags[(d->head + i) % d->cap];
@@ -349,17 +396,27 @@ void cio_direct_fail_express(conn_t *c) {
   if (d) fail_express(c, d, d->fail, d->fail_len);
 }
 
-int cio_direct_usable(conn_t *u, uint32_t own) {
+int cio_direct_usable(conn_t *u) {
   direct_t *d = u->direct;
   if (!d || d->off || d->markers > 0 || d->fail == NULL) return 0;
-  /* With the reply guard on (a marker answer is set), a command may go in C only where nothing but this client's
-   * own express commands (`own`) is in flight: mixed with another client's, JS's batch and its marker guard them. */
-  return d->answer == NULL || d->count + (d->s.owed > 0) == own;
+  /* With the reply guard on (JS's marker answer is set), a command may go in C only where nothing of JS's is in
+   * flight: express commands and C's markers only (JS's replies are vouched for by JS's guard, not C's). */
+  return d->answer == NULL ||
+         (d->count == d->express + d->xmarkers && (d->s.owed == 0 || d->cur == CUR_EXPRESS || d->cur == CUR_XMARK));
 }
 
 int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin) {
   direct_t *d = u->direct;
   if (room(d, 1) < 0) return -ENOMEM;
+  if (d->answer != NULL) {
+    /* Mixed with another client's since the last marker (or suspect): marked before the next bytes go out. */
+    if (d->express == 0 && !(d->cur == CUR_EXPRESS && d->s.owed > 0)) d->seg_n = 0;
+    if (d->suspect || (d->seg_n > 0 && (d->seg_id != client || d->seg_gen != gen))) d->need_mark = 1;
+    if (d->seg_n++ == 0) {
+      d->seg_id = client;
+      d->seg_gen = gen;
+    }
+  }
   push_tag(d, (tag_t){client, gen, meta + 1, (uint32_t)(uv_hrtime() / 1000), bin});
   d->express++;
   publish(u);
@@ -398,16 +455,36 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
       /* The reply's start may lie in an earlier read (then it went to JS already): from here on, all is JS's. */
       break;
     }
-    if (d->cur == CUR_MARKER) marker_bytes(d, base + pos, used);
+    if (d->cur == CUR_MARKER || d->cur == CUR_XMARK) xg_slot_bytes(&d->g, base + pos, used);
     pos += used;
-    if (d->cur == CUR_EXPRESS) {
+    if (d->cur == CUR_EXPRESS || d->cur == CUR_XMARK) {
+      /* Neither is JS's: the JS bytes before go now, in their order. */
       if (js_from >= 0) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
       js_from = -1;
-      cio_express_forward(c, d->cur_tag.id, d->cur_tag.gen, base + start, pos - start);
+    }
+    if (d->cur == CUR_XMARK) {
+      if (r == 1 && marker_end(c, d) < 0) {
+        d->off = 1;
+        break;
+      }
+      if (r == 1) d->cur = CUR_JS;
+      continue;
+    }
+    if (d->cur == CUR_EXPRESS) {
+      const tag_t *t = &d->cur_tag;
+      if (!d->cur_held) cio_express_forward(c, t->id, t->gen, base + start, pos - start);
+      else if (xg_hold_bytes(&d->g, base + start, pos - start) < 0) {
+        d->off = 1;
+        break;
+      }
       d->cur_sent += (uint32_t)(pos - start);
       if (r == 1) {
+        if (!d->cur_held) cio_express_done(c, t->id, t->gen, t->t0, t->express - 1, t->bin, d->cur_sent);
+        else if (xg_hold_end(&d->g, t->id, t->gen, t->express - 1, t->t0, t->bin, d->cur_hoff) < 0) {
+          d->off = 1;
+          break;
+        }
         d->cur = CUR_JS;
-        cio_express_done(c, d->cur_tag.id, d->cur_tag.gen, d->cur_tag.t0, d->cur_tag.express - 1, d->cur_tag.bin, d->cur_sent);
       }
       continue;
     }
@@ -419,19 +496,29 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     }
     if (d->cur == CUR_DIRECT) d->cur = CUR_JS; /* split across reads, or its client is busy: JS's */
     if (js_from < 0) js_from = (ssize_t)start;
-    if (r == 1 && d->cur == CUR_MARKER && !(d->mok && d->mpos == d->answer_len)) {
+    if (r == 1 && d->cur == CUR_MARKER && marker_end(c, d) < 0) {
       d->off = 1; /* the guard's verdict is JS's; until then nothing more goes direct */
       break;
     }
   }
   if (d->off) {
     if (js_from < 0) js_from = (ssize_t)pos;
-    /* Replies are not to be trusted to their tags any more: express clients are closed (JS's are JS's to judge). */
-    fail_express(c, d, NULL, 0);
+    /* Replies are not to be trusted to their tags any more (JS's are JS's to judge): C's commands fail as JS's do
+     * when their connection is lost, a client half of whose reply is out is closed. */
+    int mine = cio_direct_express(c) > 0 || d->xmarkers > 0 || d->cur == CUR_XMARK;
+    fail_express(c, d, d->fail, d->fail_len);
     free(d->tags);
     d->tags = NULL;
     d->count = d->cap = d->head = 0;
+    d->express = d->markers = d->xmarkers = 0;
     pos = n;
+    if (mine) {
+      /* JS's FIFO does not have C's commands: the bytes left cannot be read in step by it either. The connection
+       * goes, and JS fails what it owes (no client is handed another's reply). */
+      cio_fail(c, -EPROTO);
+      publish(c);
+      return;
+    }
   }
   if (js_from >= 0 && (size_t)js_from < n) cio_push_data(c, off + (size_t)js_from, n - (size_t)js_from);
   publish(c);

@@ -14,7 +14,8 @@
  * in one write) and tags each in the upstream's reply order. At the first byte that is not such a command C
  * disarms the client: the rest goes to JS — at once when no express reply is owed, else it waits (the client is
  * not read meanwhile) until the last one is written, so JS's replies never overtake C's; an EOF waits the same way.
- * Every express reply owed is on one upstream connection, whose order is the order of the commands. JS re-arms the
+ * Every express reply owed is on one upstream connection, whose order is the order of the commands; several clients'
+ * in one write are checked by the reply guard in C (conn_guard.c). JS re-arms the
  * client once it is idle again. Anything that changes routing (a reload) moves the epoch, which voids every arming.
  *
  * The figures JS would have counted (the command, its route, its latency, the bytes) go into a ring JS drains
@@ -86,7 +87,7 @@ static conn_t *usable(conn_t *c, int32_t id, uint32_t gen) {
   if (!u || u->read_done || u->shut) return NULL;
   /* Every express reply a client is owed is on one connection, whose order is its commands'. */
   if (c->x_out > 0 && (c->x_up != id || c->x_upgen != gen)) return NULL;
-  return cio_direct_usable(u, c->x_out) ? u : NULL;
+  return cio_direct_usable(u) ? u : NULL;
 }
 
 static void idle_cb(uv_idle_t *h) { uv_idle_stop(h); }

@@ -451,6 +451,8 @@ class NativeConn implements Conn {
   /** A read or poll error (a negative errno). */
   fail(errno: number): void {
     const name = getSystemErrorName(errno);
+    // EPROTO is the addon's own: a reply that breaks the order its commands were written in (conn_guard.c).
+    if (name === 'EPROTO') return this.close('protocol error: replies out of step (a reply in the place of the check after a batch of express commands)');
     this.close(describeError(name, `read ${name}`));
   }
 
