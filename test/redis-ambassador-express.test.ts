@@ -178,6 +178,21 @@ test('an upstream lost with express commands in flight: each gets the JS path’
     hang = false;
     const again = await withTimeout(c.send(resp('PING'), 1), 10_000, 'the client going on');
     assert.deepEqual(again.map(String), ['+PONG\r\n']);
+    // A command behind an express one in the same write waits for it (held in C): when the express command is
+    // failed by the loss, the held command goes to JS and is answered after the error, in order.
+    for (let i = 0; i < 3; i++) await c.send(resp('GET', 'k'), 1);
+    hang = true;
+    const n = f.conns.length;
+    const gets = f.commands().filter((x) => x[0] === 'get').length;
+    const mixed = c.send(Buffer.concat([resp('GET', 'k'), resp('ECHO', 'behind')]), 2);
+    await withTimeout((async () => {
+      while (f.commands().filter((x) => x[0] === 'get').length < gets + 1) await new Promise((r) => setImmediate(r));
+    })(), 10_000, 'the GET reaching the node');
+    hang = false;
+    for (const conn of f.conns.slice(0, n)) conn.socket.destroy();
+    const [lost, echo] = (await withTimeout(mixed, 10_000, 'the error, then the command held behind it')).map(String);
+    assert.match(lost, /^-ERR upstream master \(127\.0\.0\.1:\d+\) connection lost\r\n$/);
+    assert.equal(echo, '$6\r\nbehind\r\n');
   } finally {
     await a.close();
     await f.close();

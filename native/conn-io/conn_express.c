@@ -90,7 +90,10 @@ static conn_t *usable(conn_t *c, int32_t id, uint32_t gen) {
   return cio_direct_usable(u) ? u : NULL;
 }
 
-static void idle_cb(uv_idle_t *h) { uv_idle_stop(h); }
+/* Does nothing: an active idle handle only makes the loop's next poll not block. It is stopped in the check phase
+ * (cio_express_check), not here — stopped here, before the poll works out its timeout, it would not keep it from
+ * blocking. */
+static void idle_cb(uv_idle_t *h) { (void)h; }
 
 static void list_release(conn_t *c) {
   io_t *io = c->io;
@@ -222,6 +225,7 @@ static int release(io_t *io, conn_t *c) {
 }
 
 void cio_express_check(io_t *io) {
+  uv_idle_stop(&io->x_idle);
   for (uint32_t i = 0; i < io->x_ndirty; i++) {
     conn_t *u = cio_conn(io, io->x_dirty[i]);
     if (!u || !u->x_dirty) continue;
