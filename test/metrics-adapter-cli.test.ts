@@ -32,6 +32,7 @@ describe('podkit metrics-adapter CLI', () => {
     const cases: Array<[string, RegExp]> = [
       ['statsd:\n  mappings:\n    - match: "a.*"\n      name: "bad-name"\n', /statsd\.mappings\[0\]\.name: "bad-name" is not a metric name/],
       ['limits:\n  max_series: -1\n', /limits\.max_series: expected an integer >= 1/],
+      ['limits:\n  max_tcp_connections: 0\n', /limits\.max_tcp_connections: expected an integer >= 1/],
       ['sources:\n  - name: x\n    kind: nosuch\n', /sources\[0\]\.kind: unknown source kind "nosuch"/],
       ['statsd:\n  listen_udp: nonsense\n', /statsd\.listen_udp: expected HOST:PORT/],
       ['bogus: 1\n', /bogus: unknown setting/],

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { createSocket } from 'node:dgram';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { freePort, pollUntil, requireBinary } from './helpers/index.js';
 import { decodeRequest, startOtlpReceiver } from './helpers/otlp-receiver.js';
 import { createLogger } from '../src/core/log.js';
@@ -192,4 +192,38 @@ describe('metrics-adapter serving a hostile upstream exposition', () => {
     assert.equal(fine.points[0].time, 1_700_000_000_500_000_000n);
     assert.ok(!got.metrics.some((m) => m.name === 'far' || m.name === 'past'));
   });
+});
+
+test('StatsD TCP: past limits.max_tcp_connections one more connection is closed at once and counted; the open ones go on', { timeout: 30_000 }, async () => {
+  const h = await start({ doc: { statsd: { listen_udp: '', listen_tcp: '127.0.0.1:0' }, limits: { max_tcp_connections: 2 } }, httpBind: { host: '127.0.0.1', port: 0 } });
+  const socks: Socket[] = [];
+  const open = () =>
+    new Promise<Socket>((resolve, reject) => {
+      const s = connect(h.statsd.tcp!.port, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+      socks.push(s);
+    });
+  try {
+    const [a, b] = [await open(), await open()];
+    // Both hold a partial line: what a hostile peer would pile up, one connection at a time.
+    a.write('held.a:1|c');
+    b.write('held.b:1|c');
+    await pollUntil(async () => /^podkit_metrics_adapter_statsd_tcp_connections_total 2$/m.test(await scrape(h.httpAddress.port)) || undefined, { what: 'two connections accepted' });
+    const third = await open();
+    await new Promise<void>((r) => (third.readableEnded || third.destroyed ? r() : third.once('close', () => r())));
+    const out = await pollUntil(async () => {
+      const t = await scrape(h.httpAddress.port);
+      return /^podkit_metrics_adapter_statsd_tcp_connections_refused_total 1$/m.test(t) ? t : undefined;
+    }, { what: 'the refused connection counted' });
+    assert.match(out, /^podkit_metrics_adapter_statsd_tcp_connections_total 2$/m);
+    a.end('\n');
+    b.end('\n');
+    await pollUntil(async () => {
+      const t = await scrape(h.httpAddress.port);
+      return /^held_a 1$/m.test(t) && /^held_b 1$/m.test(t) || undefined;
+    }, { what: 'the open connections\' lines counted' });
+  } finally {
+    for (const s of socks) s.destroy();
+    await h.close();
+  }
 });

@@ -40,7 +40,7 @@ export interface AdapterConfig {
     /** Counters always named <name>_total (earlier podkit naming); default false: statsd_exporter's names. */
     alwaysTotal: boolean;
   };
-  limits: { maxSeries: number; maxSeriesPerFamily: number; ttlMs: number; maxSetMembers: number };
+  limits: { maxSeries: number; maxSeriesPerFamily: number; ttlMs: number; maxSetMembers: number; maxTcpConnections: number };
   sources: SourceConfig[];
   otlp?: { endpoint: string; intervalMs: number; headers: Record<string, string>; resource: Record<string, string>; compression: 'gzip' | 'none' };
 }
@@ -178,12 +178,13 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     return n;
   }, 0);
 
-  const lim = c.check(() => section(root.limits, 'limits', ['max_series', 'max_series_per_family', 'ttl', 'max_set_members']), asObj(root.limits));
+  const lim = c.check(() => section(root.limits, 'limits', ['max_series', 'max_series_per_family', 'ttl', 'max_set_members', 'max_tcp_connections']), asObj(root.limits));
   const limits = {
     maxSeries: c.check(() => int(lim.max_series, 'limits.max_series', 100_000, 1), 0),
     maxSeriesPerFamily: c.check(() => int(lim.max_series_per_family, 'limits.max_series_per_family', 10_000, 1), 0),
     ttlMs: c.check(() => dur(lim.ttl, 'limits.ttl', 0), 0),
     maxSetMembers: c.check(() => int(lim.max_set_members, 'limits.max_set_members', 10_000, 1), 0),
+    maxTcpConnections: c.check(() => int(lim.max_tcp_connections, 'limits.max_tcp_connections', 1024, 1), 0),
   };
   const sources = sourcesOf(root.sources, factories, c);
   const outs = c.check(() => section(root.outputs, 'outputs', ['otlp']), asObj(root.outputs));

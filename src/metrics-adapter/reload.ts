@@ -34,7 +34,7 @@ export interface Running {
 
 export function startListenersFor(ingest: StatsdIngest, cfg: AdapterConfig, log: Logger): Promise<Listeners> {
   const s = cfg.statsd;
-  return startListeners(ingest, { udp: s.udp, tcp: s.tcp, unixgram: s.unixgram, readBuffer: s.readBuffer, log });
+  return startListeners(ingest, { udp: s.udp, tcp: s.tcp, unixgram: s.unixgram, readBuffer: s.readBuffer, maxTcpConnections: cfg.limits.maxTcpConnections, log });
 }
 
 async function startListenersSwap(old: Listeners | undefined, ingest: StatsdIngest, next: AdapterConfig, log: Logger): Promise<Listeners> {
@@ -54,7 +54,7 @@ export async function startOtlpFor(p: Pipeline, run: Running, cfg: AdapterConfig
 async function swapListeners(p: Pipeline, run: Running, next: AdapterConfig, log: Logger): Promise<void> {
   const s = next.statsd;
   const cur = run.cfg.statsd;
-  if (sameHp(s.udp, cur.udp) && sameHp(s.tcp, cur.tcp) && s.unixgram === cur.unixgram && s.readBuffer === cur.readBuffer) return;
+  if (sameHp(s.udp, cur.udp) && sameHp(s.tcp, cur.tcp) && s.unixgram === cur.unixgram && s.readBuffer === cur.readBuffer && next.limits.maxTcpConnections === run.cfg.limits.maxTcpConnections) return;
   try {
     run.listeners = await startListenersSwap(run.listeners, p.ingest, next, log);
   } catch (err) {

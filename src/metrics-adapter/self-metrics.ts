@@ -87,6 +87,7 @@ export class SelfMetrics {
       { name: `${P}statsd_tag_errors_total`, help: 'Malformed StatsD tags skipped.', type: 'counter', metrics: [{ labels: {}, value: st.tagErrors }] },
       { name: `${P}statsd_udp_dropped_total`, help: 'StatsD UDP datagrams lost before parsing, by where: socket_buffer (kernel; raise read_buffer and net.core.rmem_max) or receive_ring (recvmmsg receiver).', type: 'counter', metrics: Object.entries(st.udpDrops).map(([w, v]) => ({ labels: { reason: w }, value: v })) },
       { name: `${P}statsd_tcp_connections_total`, help: 'StatsD TCP connections accepted.', type: 'counter', metrics: [{ labels: {}, value: st.tcpConnections }] },
+      { name: `${P}statsd_tcp_connections_refused_total`, help: 'StatsD TCP connections closed at once because limits.max_tcp_connections were open.', type: 'counter', metrics: [{ labels: {}, value: st.tcpRefused }] },
       { name: `${P}dropped_samples_total`, help: 'Samples dropped by limits, type or name conflicts, or drop mappings, by reason.', type: 'counter', metrics: byLabel(drops, 'reason') },
       { name: `${P}conflicts_total`, help: 'Source families or series dropped at exposition time because they collided or were invalid, by reason.', type: 'counter', metrics: byLabel(this.conflicts, 'reason') },
       ...(this.otlp || this.otlpBase.pushes > 0

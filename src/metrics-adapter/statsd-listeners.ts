@@ -15,6 +15,8 @@ export interface ListenerOptions {
   unixgram?: string;
   /** SO_RCVBUF for UDP, bytes; 0 leaves the system default. */
   readBuffer?: number;
+  /** TCP connections open at once; one more is closed at once and counted (default 1024). */
+  maxTcpConnections?: number;
   /** Which UDP receiver (default: PODKIT_METRICS_ADAPTER_UDP_RECEIVER, else auto). */
   udpReceiver?: UdpReceiverMode;
   log: Logger;
@@ -110,7 +112,7 @@ async function openUdp(ingest: StatsdIngest, bind: HostPort, opts: ListenerOptio
 }
 
 /** The TCP listener: each connection's stream is cut into lines; `conns` holds the open ones so close() can end them. */
-async function openTcp(ingest: StatsdIngest, bind: HostPort, conns: Set<NetSocket>, log: Logger): Promise<{ srv: Server; address?: HostPort }> {
+async function openTcp(ingest: StatsdIngest, bind: HostPort, conns: Set<NetSocket>, max: number, log: Logger): Promise<{ srv: Server; address?: HostPort }> {
   const srv = createServer((c) => {
     ingest.stats.tcpConnections++;
     conns.add(c);
@@ -123,6 +125,10 @@ async function openTcp(ingest: StatsdIngest, bind: HostPort, conns: Set<NetSocke
     c.on('error', (err) => log.debug('statsd tcp connection error', { err }));
     c.on('close', () => conns.delete(c));
   });
+  // Each connection may hold a partial line of up to 64 KiB (lines.ts): without a cap, connections alone could grow
+  // memory without bound. Node closes one more at once and says so with 'drop'.
+  srv.maxConnections = max;
+  srv.on('drop', () => ingest.stats.tcpRefused++);
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(bind.port, bind.host || undefined, () => {
@@ -155,7 +161,7 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
   try {
     if (opts.unixgram) unixSock = await openUnixgram(ingest, opts.unixgram, opts.log);
     if (opts.udp) udp = await openUdp(ingest, opts.udp, opts);
-    if (opts.tcp) tcp = await openTcp(ingest, opts.tcp, conns, opts.log);
+    if (opts.tcp) tcp = await openTcp(ingest, opts.tcp, conns, opts.maxTcpConnections ?? 1024, opts.log);
   } catch (err) {
     await close();
     throw err;

@@ -22,6 +22,8 @@ export class IngestStats {
   readonly errors = new Map<ParseErrorReason, number>();
   readonly events: Record<StatType, number> = { c: 0, g: 0, s: 0, ms: 0, h: 0, d: 0 };
   tcpConnections = 0;
+  /** StatsD TCP connections closed at once: limits.max_tcp_connections were open. */
+  tcpRefused = 0;
   /** UDP datagrams lost before parsing (recvmmsg receiver only): socket buffer full (kernel), or receive ring full. */
   udpDrops = { socket_buffer: 0, receive_ring: 0 };
 
@@ -39,6 +41,7 @@ export class IngestStats {
     this.tagErrors += sign * d.tagErrors;
     this.mappedDrops += sign * d.mappedDrops;
     this.tcpConnections += sign * d.tcpConnections;
+    this.tcpRefused += sign * d.tcpRefused;
     for (const [k, v] of d.errors) {
       const n = (this.errors.get(k) ?? 0) + sign * v;
       if (n === 0) this.errors.delete(k);
