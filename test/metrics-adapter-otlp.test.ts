@@ -1,7 +1,9 @@
 /** @module OTLP output: a local HTTP receiver decodes what the pusher sent (independent protobuf decoder) and checks values, temporality, attributes. */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { stopAll } from './helpers/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pollUntil, stopAll } from './helpers/index.js';
 import { decodeRequest, startOtlpReceiver } from './helpers/otlp-receiver.js';
 import { createLogger } from '../src/core/log.js';
 import { ConfigError, UpstreamError } from '../src/core/errors.js';
@@ -130,6 +132,41 @@ test('receiver errors surface as UpstreamError and are counted; bad endpoints ar
   await dead.close();
   assert.throws(() => startOtlpPusher({ endpoint: 'not a url', intervalMs: 1000, collect: () => [], log }), ConfigError);
   assert.throws(() => startOtlpPusher({ endpoint: 'ftp://x/', intervalMs: 1000, collect: () => [], log }), ConfigError);
+});
+
+test('a collector that answers with an endless body: the push reads a little of it and is done (no hang, no growth)', async () => {
+  let written = 0;
+  let closes = 0;
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(req.url === '/v1/metrics' ? 200 : 503);
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      let closed = false;
+      // Written for as long as the pusher reads: only its cancel ends it.
+      const more = () => {
+        while (!closed && res.write(chunk)) written += chunk.length;
+        if (!closed) res.once('drain', more);
+      };
+      res.on('close', () => {
+        closed = true;
+        closes++;
+      });
+      more();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  after(() => new Promise((r) => srv.close(r)));
+  const port = (srv.address() as AddressInfo).port;
+  const ok = startOtlpPusher({ endpoint: `http://127.0.0.1:${port}`, intervalMs: 60_000, timeoutMs: 60_000, collect: () => families(1), log });
+  await ok.flush();
+  assert.deepEqual(ok.stats(), { pushes: 1, failures: 0 });
+  await pollUntil(() => closes > 0 || undefined, { what: 'the pusher dropping the rest of the body' });
+  assert.ok(written < 64 * 1024 * 1024, `read ${written} bytes`);
+  await ok.close();
+  const bad = startOtlpPusher({ endpoint: `http://127.0.0.1:${port}/other`, intervalMs: 60_000, timeoutMs: 60_000, collect: () => families(1), log });
+  await assert.rejects(bad.flush(), (e: Error) => e instanceof UpstreamError && /HTTP 503 x{200}$/.test(e.message));
+  await bad.close().catch(() => undefined);
 });
 
 test('the hand encoder agrees with @opentelemetry/otlp-transformer for the types the SDK has (sum, gauge, histogram)', () => {

@@ -91,8 +91,32 @@ async function post(url: string, shown: string, encoded: Uint8Array, opts: OtlpP
     const cause = (err as { cause?: { code?: string } }).cause;
     throw new UpstreamError(`OTLP push to ${shown}: ${cause?.code ?? (err as Error).message}`, { cause: err });
   }
-  const text = await res.text().catch(() => '');
-  if (res.status < 200 || res.status > 299) throw new UpstreamError(`OTLP push to ${shown}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  const text = await head(res, 200);
+  if (res.status < 200 || res.status > 299) throw new UpstreamError(`OTLP push to ${shown}: HTTP ${res.status} ${text}`);
+}
+
+/**
+ * At most `max` bytes of a response's body, as text (for an error message); the rest is not read: a collector that
+ * answers with an endless or huge body costs one read, not memory or the push's timeout.
+ */
+async function head(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  try {
+    while (n < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      n += value.length;
+    }
+  } catch {
+    // A body cut off or timed out: the status is what counts.
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(parts).toString('utf8', 0, Math.min(n, max));
 }
 
 export function startOtlpPusher(opts: OtlpPusherOptions): OtlpPusher {
