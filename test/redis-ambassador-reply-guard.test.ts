@@ -123,6 +123,33 @@ test('reply guard: an extra copy of A’s reply while two clients GET distinct v
   }
 });
 
+test('reply guard: a client on the express path (GET in C) and one on the JS path (GETRANGE) share the connection; an extra reply never crosses between them', { timeout: 120_000 }, async () => {
+  const hit = every(15);
+  // (The fault server answers GETRANGE b 0 -1 with b's value, as Redis would.)
+  const f = await fault((args) => (args[0] === 'getrange' ? bulk(VB) : args[0] === 'get' && args[1] === 'a' && hit() ? bulk(VA) + bulk(VA) : undefined));
+  const amb = await ambassador(f.port);
+  try {
+    const ca = await client(amb.port);
+    const cb = await client(amb.port);
+    const a = new Map<string, number>();
+    const b = new Map<string, number>();
+    const one = async (c: RawClient, cmd: Buffer, into: Map<string, number>) => {
+      for (let i = 0; i < 300; i++) {
+        const [r] = await c.send(cmd, 1);
+        const k = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
+        into.set(k, (into.get(k) ?? 0) + 1);
+      }
+    };
+    await Promise.all([one(ca, resp('GET', 'a'), a), one(cb, resp('GETRANGE', 'b', '0', '-1'), b)]);
+    ownOrLost(a, VA);
+    ownOrLost(b, VB);
+    assert.ok((a.get(bulk(VA)) ?? 0) > 0 && (b.get(bulk(VB)) ?? 0) > 0, 'own values delivered');
+    assert.ok((a.get('lost') ?? 0) + (b.get('lost') ?? 0) > 0, 'some commands failed with their connection');
+  } finally {
+    await amb.handle.close();
+  }
+});
+
 test('reply guard: an extra reply before a command of a batch reaches at most the client it was injected for, never the other', { timeout: 120_000 }, async () => {
   const hit = every(15);
   const f = await fault((args) => (args[0] === 'get' && args[1] === 'a' && hit() ? bulk('EXTRA') + bulk(VA) : undefined));

@@ -229,14 +229,24 @@ static void push_tag(direct_t *d, tag_t t) {
   d->count++;
 }
 
+static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len);
+
 /* Tags for the commands about to be written, in order; -ENOMEM turns the path off (everything goes to JS). */
 int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   direct_t *d = direct_of(c);
   if (!d) return -ENOMEM;
   if (d->off) return 0;
-  cio_direct_seal(c); /* C's marker goes before JS's bytes */
+  /* Express commands not yet behind a marker would share a write with JS's commands, which JS may not mark (it
+   * decided when it queued them): C's marker goes before JS's bytes. */
+  if (d->answer != NULL && d->seg_n > 0 && (d->express > 0 || (d->cur == CUR_EXPRESS && d->s.owed > 0))) d->need_mark = 1;
+  if (cio_direct_seal(c) < 0) return -ENOMEM;
   if (room(d, n) < 0) {
     d->off = 1;
+    if (cio_direct_express(c) > 0 || d->xmarkers > 0) {
+      /* C's commands would go unmatched in JS's FIFO: the connection goes, each of them answered as a lost one's. */
+      fail_express(c, d, d->fail, d->fail_len);
+      cio_fail(c, -ENOMEM);
+    }
     return -ENOMEM;
   }
   io_t *io = c->io;
@@ -269,8 +279,6 @@ int cio_direct_marker(conn_t *c, const void *answer, size_t len) {
   direct_t *d = direct_of(c);
   return d ? set_copy(&d->answer, &d->answer_len, answer, len) : -ENOMEM;
 }
-
-static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len);
 
 /* A reply starts with byte `first`: what it is, its tag taken (a push takes none). */
 static void begin_reply(io_t *io, direct_t *d, uint8_t first) {
@@ -318,13 +326,14 @@ static int marker_end(conn_t *c, direct_t *d) {
   return 0;
 }
 
-/* A C marker goes before the next bytes written on u when its express commands since the last are several clients'. */
-void cio_direct_seal(conn_t *u) {
+/* A C marker goes before the next bytes written on u when its express commands since the last are several clients';
+ * -ENOMEM when it could not be, and the connection is failed. */
+int cio_direct_seal(conn_t *u) {
   direct_t *d = u->direct;
-  if (!d || !d->need_mark) return;
+  if (!d || !d->need_mark) return 0;
   d->need_mark = 0;
   d->seg_n = 0;
-  if (d->off) return;
+  if (d->off) return 0;
   const uint8_t *cmd;
   size_t len;
   if (xg_marker(&d->g, &cmd, &len) < 0 || room(d, 1) < 0 || cio_queue(u, cmd, len) < 0) {
@@ -332,10 +341,11 @@ void cio_direct_seal(conn_t *u) {
     d->off = 1;
     fail_express(u, d, d->fail, d->fail_len);
     cio_fail(u, -ENOMEM);
-    return;
+    return -ENOMEM;
   }
   push_tag(d, (tag_t){TAG_XMARK, 0, 0, 0, 0});
   d->xmarkers++;
+  return 0;
 }
 
 /* The reply p[0, n) goes to its client: written now, or dropped when the client is gone. */
@@ -369,7 +379,10 @@ uint32_t cio_direct_express(conn_t *c) {
 /* What JS reads without a call (conn.ts expressOwed): the express commands this upstream owes. */
 static void publish(conn_t *c) {
   io_t *io = c->io;
-  if (io->x_owed && (uint32_t)c->id < io->x_owed_cap) io->x_owed[c->id] = (int32_t)cio_direct_express(c);
+  if (!io->x_owed || (uint32_t)c->id >= io->x_owed_cap) return;
+  /* C's guard suspects an extra reply (a stall error took a marker's slot): JS marks its batches too until a marker
+   * is answered in place (conn.ts expressSuspect), as its own guard does after its own stall. */
+  io->x_owed[c->id] = (int32_t)cio_direct_express(c) | (c->direct && c->direct->suspect ? XG_SUSPECT : 0);
 }
 
 /* Every express command still owed on this connection gets `text` (or its client is closed: text NULL). */
@@ -458,8 +471,8 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     if (d->cur == CUR_MARKER || d->cur == CUR_XMARK) xg_slot_bytes(&d->g, base + pos, used);
     pos += used;
     if (d->cur == CUR_EXPRESS || d->cur == CUR_XMARK) {
-      /* Neither is JS's: the JS bytes before go now, in their order. */
-      if (js_from >= 0) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
+      /* Neither is JS's: the JS bytes before go now, in their order (none when the read starts inside one). */
+      if (js_from >= 0 && start > (size_t)js_from) cio_push_data(c, off + (size_t)js_from, start - (size_t)js_from);
       js_from = -1;
     }
     if (d->cur == CUR_XMARK) {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "conn_guard.h"
 
@@ -24,7 +25,14 @@ int xg_marker(xguard_t *g, const uint8_t **cmd, size_t *len) {
   if (g->mark_len == 0) {
     uint8_t r[8];
     char hex[17];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return -EIO;
+    if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+      /* No entropy yet (early boot) or no getrandom: a nonce still unlikely to be produced by any other command. */
+      uint64_t x = uv_hrtime() ^ (uint64_t)(uintptr_t)g ^ ((uint64_t)getpid() << 32);
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+      x ^= x >> 31;
+      memcpy(r, &x, sizeof r);
+    }
     for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
     g->mark_len = (size_t)snprintf((char *)g->mark, sizeof g->mark, "*2\r\n$4\r\nPING\r\n$16\r\n%s\r\n", hex);
     g->answer_len = (size_t)snprintf((char *)g->answer, sizeof g->answer, "$16\r\n%s\r\n", hex);

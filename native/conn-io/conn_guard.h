@@ -13,6 +13,8 @@
 enum { XG_OK = 0, XG_STALLED = 1, XG_BAD = 2 };
 /* Of a marker slot's reply, this much is kept for the verdict (a stall error's line is far shorter). */
 #define XG_SLOT 256
+/* In the owed count JS reads (conn.ts): C's guard is suspect, JS marks its batches too. */
+#define XG_SUSPECT 0x40000000
 
 /* An express reply held until a marker behind it is answered in place. */
 typedef struct {

@@ -138,7 +138,7 @@ void cio_express_dirty(conn_t *u);
 void cio_express_wake(io_t *io);
 /* conn_direct.c, for the express path */
 int cio_direct_usable(conn_t *u);
-void cio_direct_seal(conn_t *u);
+int cio_direct_seal(conn_t *u);
 int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin);
 void cio_direct_fail_express(conn_t *u);
 int cio_direct_fail_text(conn_t *c, const void *text, size_t len);

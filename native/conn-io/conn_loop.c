@@ -100,7 +100,8 @@ static void read_some(conn_t *c) {
 
 /* Send what is queued; returns 0 or a negative errno. */
 int cio_flush_queue(conn_t *c) {
-  if (c->direct) cio_direct_seal(c); /* a batch of several express clients' commands ends with its marker */
+  /* A batch of several express clients' commands ends with its marker (failed: the connection is). */
+  if (c->direct && cio_direct_seal(c) < 0) return -ENOMEM;
   while (c->qoff < c->qlen) {
     ssize_t n = write(c->fd, c->q + c->qoff, c->qlen - c->qoff);
     if (n < 0) {

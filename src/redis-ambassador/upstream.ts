@@ -338,6 +338,9 @@ export class Upstream {
     // Gated commands are in the FIFO but not in this write: their batch is marked once they go out.
     if (this.gated === null) {
       const g = this.guard;
+      // C's guard suspects an extra reply after a stall (conn_guard.c): JS's batches are marked too until a marker
+      // is answered in place (which clears both).
+      if (g !== null && this.tags !== null && this.conn.expressSuspect?.() === true) g.suspect = true;
       if (g !== null && this.batchOpen && (this.batchMixed || g.suspect) && !this.dedicated && this.tunnel === null) this.addMarker(g);
       this.batchOpen = this.batchMixed = false;
     }

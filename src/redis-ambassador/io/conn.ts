@@ -74,6 +74,8 @@ export interface Conn extends BatchSink {
   expressText?(reply: Buffer): void;
   /** On an upstream: the express commands it still owes replies to. */
   expressOwed?(): number;
+  /** On an upstream: C's reply guard took a stall error in a marker's slot and has not yet seen one answered in place. */
+  expressSuspect?(): boolean;
 }
 
 /** The reply guard's marker, as a reply tag. */
@@ -199,6 +201,9 @@ let arena: Buffer;
 let events: Int32Array;
 let xstats: Int32Array;
 let xowed: Int32Array;
+/** An entry of `xowed`: the express commands an upstream owes, and a flag (conn_guard.h XG_SUSPECT). */
+const XOWED_SUSPECT = 0x40000000;
+const XOWED_COUNT = XOWED_SUSPECT - 1;
 const conns: (NativeConn | undefined)[] = [];
 /** During a delivery, the event being handled (a connection closing settles the COMPLETEs after it: `settle`). */
 let delivering = false;
@@ -365,7 +370,11 @@ class NativeConn implements Conn {
   expressOwed(): number {
     if (this.closed) return 0;
     // An upstream's count is in shared memory (read on every command JS sends while the reply guard is on).
-    return this.id < xowed.length ? xowed[this.id] : this.a.expressOwed(this.id);
+    return this.id < xowed.length ? xowed[this.id] & XOWED_COUNT : this.a.expressOwed(this.id);
+  }
+
+  expressSuspect(): boolean {
+    return !this.closed && this.id < xowed.length && (xowed[this.id] & XOWED_SUSPECT) !== 0;
   }
 
   /**
