@@ -199,7 +199,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
         const label = name === 'ambassador' ? test.toUpperCase() : `${test.toUpperCase()} (${name})`;
         const cpuRatio = cpuOf(cfg.name, test, name) / cpuOf(cfg.name, test, 'nutcracker');
         const vsDirect = med(k, 'rps') / med(`${cfg.name}|${test}|direct`, 'rps');
-        ratios.push([cfg.name, label, `${fmt(vsNutcracker(cfg.name, test, name))}×`, `${fmt(vsDirect)}×`, `${fmt(cpuRatio)}×`]);
+        // Without the direct target in this run (PODKIT_BENCH_TARGETS) there is nothing to divide by.
+        ratios.push([cfg.name, label, `${fmt(vsNutcracker(cfg.name, test, name))}×`, Number.isFinite(vsDirect) ? `${fmt(vsDirect)}×` : '-', `${fmt(cpuRatio)}×`]);
       }
       if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, vsNutcracker(cfg.name, test, 'ambassador')));
     }
