@@ -231,6 +231,18 @@ static void push_tag(direct_t *d, tag_t t) {
 
 static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len);
 
+/* An express reply is being read (its tag already taken from the ring). */
+static int express_in_progress(const direct_t *d) { return d->cur == CUR_EXPRESS && d->s.owed > 0; }
+
+/* C has commands of its own on c (express ones, held replies, its markers): JS's FIFO cannot read past them. */
+static int c_owes(conn_t *c, const direct_t *d) { return cio_direct_express(c) > 0 || d->xmarkers > 0 || d->cur == CUR_XMARK; }
+
+/* The connection cannot go on with C's commands on it: each is answered as a lost connection's, and it closes. */
+static void fail_mine(conn_t *c, direct_t *d, int err) {
+  fail_express(c, d, d->fail, d->fail_len);
+  cio_fail(c, err);
+}
+
 /* Tags for the commands about to be written, in order; -ENOMEM turns the path off (everything goes to JS). */
 int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   direct_t *d = direct_of(c);
@@ -238,15 +250,11 @@ int cio_direct_tags(conn_t *c, const int32_t *tags, uint32_t n) {
   if (d->off) return 0;
   /* Express commands not yet behind a marker would share a write with JS's commands, which JS may not mark (it
    * decided when it queued them): C's marker goes before JS's bytes. */
-  if (d->answer != NULL && d->seg_n > 0 && (d->express > 0 || (d->cur == CUR_EXPRESS && d->s.owed > 0))) d->need_mark = 1;
+  if (d->answer != NULL && d->seg_n > 0 && (d->express > 0 || express_in_progress(d))) d->need_mark = 1;
   if (cio_direct_seal(c) < 0) return -ENOMEM;
   if (room(d, n) < 0) {
     d->off = 1;
-    if (cio_direct_express(c) > 0 || d->xmarkers > 0) {
-      /* C's commands would go unmatched in JS's FIFO: the connection goes, each of them answered as a lost one's. */
-      fail_express(c, d, d->fail, d->fail_len);
-      cio_fail(c, -ENOMEM);
-    }
+    if (c_owes(c, d)) fail_mine(c, d, -ENOMEM); /* C's commands would go unmatched in JS's FIFO */
     return -ENOMEM;
   }
   io_t *io = c->io;
@@ -337,10 +345,8 @@ int cio_direct_seal(conn_t *u) {
   const uint8_t *cmd;
   size_t len;
   if (xg_marker(&d->g, &cmd, &len) < 0 || room(d, 1) < 0 || cio_queue(u, cmd, len) < 0) {
-    /* Unmarked, the batch cannot be vouched for: the connection goes, and its express commands are failed. */
     d->off = 1;
-    fail_express(u, d, d->fail, d->fail_len);
-    cio_fail(u, -ENOMEM);
+    fail_mine(u, d, -ENOMEM); /* unmarked, the batch cannot be vouched for */
     return -ENOMEM;
   }
   push_tag(d, (tag_t){TAG_XMARK, 0, 0, 0, 0});
@@ -373,7 +379,7 @@ static int client_ready(io_t *io, direct_t *d) {
 
 uint32_t cio_direct_express(conn_t *c) {
   direct_t *d = c->direct;
-  return d ? d->express + (d->cur == CUR_EXPRESS && d->s.owed > 0) + d->g.nheld : 0;
+  return d ? d->express + express_in_progress(d) + d->g.nheld : 0;
 }
 
 /* What JS reads without a call (conn.ts expressOwed): the express commands this upstream owes. */
@@ -388,7 +394,7 @@ static void publish(conn_t *c) {
 /* Every express command still owed on this connection gets `text` (or its client is closed: text NULL). */
 static void fail_express(conn_t *c, direct_t *d, const uint8_t *text, size_t len) {
   xg_fail(c, &d->g, text, len); /* held: none of their bytes is out */
-  if (d->cur == CUR_EXPRESS && d->s.owed > 0) {
+  if (express_in_progress(d)) {
     d->cur = CUR_JS;
     cio_express_fail(c, d->cur_tag.id, d->cur_tag.gen, text, len, d->cur_sent > 0 && !d->cur_held);
   }
@@ -423,7 +429,7 @@ int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t me
   if (room(d, 1) < 0) return -ENOMEM;
   if (d->answer != NULL) {
     /* Mixed with another client's since the last marker (or suspect): marked before the next bytes go out. */
-    if (d->express == 0 && !(d->cur == CUR_EXPRESS && d->s.owed > 0)) d->seg_n = 0;
+    if (d->express == 0 && !express_in_progress(d)) d->seg_n = 0;
     if (d->suspect || (d->seg_n > 0 && (d->seg_id != client || d->seg_gen != gen))) d->need_mark = 1;
     if (d->seg_n++ == 0) {
       d->seg_id = client;
@@ -518,7 +524,7 @@ void cio_direct_read(conn_t *c, size_t off, size_t n) {
     if (js_from < 0) js_from = (ssize_t)pos;
     /* Replies are not to be trusted to their tags any more (JS's are JS's to judge): C's commands fail as JS's do
      * when their connection is lost, a client half of whose reply is out is closed. */
-    int mine = cio_direct_express(c) > 0 || d->xmarkers > 0 || d->cur == CUR_XMARK;
+    int mine = c_owes(c, d);
     fail_express(c, d, d->fail, d->fail_len);
     free(d->tags);
     d->tags = NULL;

@@ -8,6 +8,7 @@ import { parseMappingConfig, type MappingConfig } from './statsd/mapping.js';
 import type { TagStyles } from './statsd/parser.js';
 import type { SourceFactory } from './sources/source.js';
 import { DEFAULT_MAX_BODY } from './sources/http.js';
+import { DEFAULT_MAX_TCP_CONNECTIONS } from './statsd/lines.js';
 
 /** Default cap of series one source collection may contribute. */
 export const DEFAULT_SOURCE_MAX_SERIES = 50_000;
@@ -184,7 +185,7 @@ async function validate(doc: unknown, base: string, o: ConfigOverrides, factorie
     maxSeriesPerFamily: c.check(() => int(lim.max_series_per_family, 'limits.max_series_per_family', 10_000, 1), 0),
     ttlMs: c.check(() => dur(lim.ttl, 'limits.ttl', 0), 0),
     maxSetMembers: c.check(() => int(lim.max_set_members, 'limits.max_set_members', 10_000, 1), 0),
-    maxTcpConnections: c.check(() => int(lim.max_tcp_connections, 'limits.max_tcp_connections', 1024, 1), 0),
+    maxTcpConnections: c.check(() => int(lim.max_tcp_connections, 'limits.max_tcp_connections', DEFAULT_MAX_TCP_CONNECTIONS, 1), 0),
   };
   const sources = sourcesOf(root.sources, factories, c);
   const outs = c.check(() => section(root.outputs, 'outputs', ['otlp']), asObj(root.outputs));

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { rm } from 'node:fs/promises';
 import { BindError, bindError, ConfigError } from '../core/errors.js';
 import type { StatsdIngest } from './statsd/ingest.js';
-import { LineSplitter } from './statsd/lines.js';
+import { DEFAULT_MAX_TCP_CONNECTIONS, LineSplitter } from './statsd/lines.js';
 import { openUdpReceiver, type UdpReceiver, type UdpReceiverKind, type UdpReceiverMode } from './udp-receiver.js';
 
 export interface ListenerOptions {
@@ -161,7 +161,7 @@ export async function startListeners(ingest: StatsdIngest, opts: ListenerOptions
   try {
     if (opts.unixgram) unixSock = await openUnixgram(ingest, opts.unixgram, opts.log);
     if (opts.udp) udp = await openUdp(ingest, opts.udp, opts);
-    if (opts.tcp) tcp = await openTcp(ingest, opts.tcp, conns, opts.maxTcpConnections ?? 1024, opts.log);
+    if (opts.tcp) tcp = await openTcp(ingest, opts.tcp, conns, opts.maxTcpConnections ?? DEFAULT_MAX_TCP_CONNECTIONS, opts.log);
   } catch (err) {
     await close();
     throw err;

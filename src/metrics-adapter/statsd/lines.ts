@@ -3,6 +3,9 @@
 /** Longest partial line kept between chunks; beyond it the line is dropped (reported once per line). */
 export const MAX_PENDING = 65_536;
 
+/** limits.max_tcp_connections when the config does not say: connections open at once, each holding up to MAX_PENDING. */
+export const DEFAULT_MAX_TCP_CONNECTIONS = 1024;
+
 export interface LineSink {
   packet(buf: Uint8Array, start: number, end: number): void;
   error(reason: 'line_too_long'): void;
