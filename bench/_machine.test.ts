@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cores, headroom, machineBusy, procCpu } from './_machine.js';
+import { cores, headroom, machineBusy, procCpu, procRuntime } from './_machine.js';
 
 test('headroom: ceiling and budget follow from the peer rate, the machine CPU per request and our share', () => {
   // The peer's run costs cores × 1e6 / rps µs of machine time per request.
@@ -23,4 +23,19 @@ test('machine and process CPU counters read from /proc and only grow', () => {
   const c1 = procCpu(process.pid);
   assert.ok(c1.user + c1.sys >= c0.user + c0.sys);
   assert.ok(Number.isFinite(c1.user) && Number.isFinite(c1.sys));
+});
+
+test('run time per thread reads to the nanosecond and agrees with the tick counters', () => {
+  const t0 = procRuntime(process.pid);
+  const c0 = procCpu(process.pid);
+  let x = 0;
+  for (let i = 0; i < 5e7; i++) x += i;
+  assert.ok(x > 0);
+  const t1 = procRuntime(process.pid);
+  const c1 = procCpu(process.pid);
+  const ticks = c1.user + c1.sys - c0.user - c0.sys;
+  assert.ok(t1 > t0);
+  // Not a whole number of 10 ms ticks, and within two ticks (plus the reading's own cost) of what the ticks counted.
+  assert.notEqual(Math.round((t1 - t0) * 1e9) % 10_000_000, 0);
+  assert.ok(Math.abs(t1 - t0 - ticks) < 0.05, `${t1 - t0} vs ${ticks}`);
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
-import { cores, headroom, machineBusy, procCpu, procMem } from './_machine.js';
+import { cores, headroom, machineBusy, procCpu, procMem, procRuntime } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
@@ -17,7 +17,10 @@ interface Sample {
   rps: number;
   p50: number;
   p99: number;
-  /** Proxy CPU time per request, µs (user + system); NaN for direct. Less sensitive to a busy machine than rps. */
+  /**
+   * Proxy CPU time per request, µs (its threads' run time, to the ns); NaN for direct. Less sensitive to a busy machine
+   * than rps.
+   */
   cpu: number;
   /** The proxy's system time per request, µs: its reads and writes, with the loopback TCP work they carry. */
   sys: number;
@@ -30,12 +33,11 @@ interface Sample {
 /** The rig's parts, per request: CPU µs of redis-benchmark, the master, the replicas; context switches. */
 const RIG = ['bench CPU', 'master CPU', 'replicas CPU', 'master cs', 'replicas cs', 'proxy cs', 'machine cs'];
 
-/** A server's counters: CPU seconds (all threads) and its main thread's context switches (/proc/PID/status). */
+/** A server's counters: CPU seconds (all threads, to the ns) and its main thread's context switches (/proc/PID/status). */
 function procCounters(pid: number): { cpu: number; cs: number } {
-  const c = procCpu(pid);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const n = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { cpu: c.user + c.sys, cs: n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches') };
+  return { cpu: procRuntime(pid), cs: n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches') };
 }
 
 /** Context switches of the whole machine so far (/proc/stat ctxt). */
@@ -146,6 +148,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
             if (!runsTest(only, test)) continue;
             const key = `${cfg.name}|${test}|${name}`;
             const c0 = pid === null ? null : procCpu(pid);
+            const t0 = pid === null ? 0 : procRuntime(pid);
             const b0 = machineBusy();
             const r0 = rigCounters(pid);
             const s = await bench(port, test, cfg.c, cfg.P, cfg.n);
@@ -154,7 +157,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
             s.rig = r1.map((v, i) => ((v - r0[i]) / cfg.n) * (i < 3 ? 1e6 : 1));
             if (pid !== null && c0) {
               const c1 = procCpu(pid);
-              s.cpu = ((c1.user + c1.sys - c0.user - c0.sys) / cfg.n) * 1e6;
+              s.cpu = ((procRuntime(pid) - t0) / cfg.n) * 1e6;
               s.sys = ((c1.sys - c0.sys) / cfg.n) * 1e6;
             }
             samples.set(key, [...(samples.get(key) ?? []), s]);
