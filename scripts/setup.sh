@@ -65,6 +65,8 @@ declare -A PKGS=(
   [netcat-openbsd]=/bin/nc.openbsd      # tests: `printf … | nc -q0` against the redis ambassador
   [python3-redis]=/usr/lib/python3/dist-packages/redis/__init__.py  # tests: redis-py against the redis ambassador
   [tcl]=/usr/bin/tclsh                  # tests: Redis's own test suite against the redis ambassador (see below)
+  [golang-docker-credential-helpers]=/usr/bin/docker-credential-pass  # tests: a real credential helper for pulls
+  [pass]=/usr/bin/pass                  # the store docker-credential-pass keeps credentials in (gpg-encrypted)
 )
 
 # The demo's share of PKGS: what `npm run demo` (scripts/setup.sh --demo) installs. The rest is for the tests only

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ImageError } from '../src/core/errors.js';
 import { imageServiceFor } from '../src/pod/images/index.js';
-import { credentialsFor } from '../src/pod/images/pull.js';
+import { credentialsFor } from '../src/pod/images/credentials.js';
 import { parseChallenge } from '../src/pod/images/registry.js';
 import { blobPath, busyboxImage, buildImage } from './helpers/images.js';
 import { pushImage, startRegistry } from './helpers/registry.js';

@@ -106,16 +106,17 @@ export interface TokenService {
   issuer: string;
   /** The certificate the registry trusts for tokens. */
   certFile: string;
-  /** Token requests seen (scope and user), for assertions. */
-  requests: { scope: string; user: string | null }[];
+  /** Token requests seen (scope, user, and `refresh_token` for OAuth2's refresh-token grant), for assertions. */
+  requests: { scope: string; user: string | null; grant?: string }[];
   close(): Promise<void>;
 }
 
 /**
  * A small token service of the test's own (the Docker token auth flow): Basic credentials in, an ES256 JWT out,
- * signed with a key whose certificate the registry is configured to trust. `users`: name → password.
+ * signed with a key whose certificate the registry is configured to trust. `users`: name → password. A POST is
+ * OAuth2's refresh-token grant (what Docker and containerd send for an identity token): `refreshTokens`, token → user.
  */
-export async function startTokenService(users: Record<string, string>): Promise<TokenService> {
+export async function startTokenService(users: Record<string, string>, refreshTokens: Record<string, string> = {}): Promise<TokenService> {
   const { createServer } = await import('node:http');
   const { createPrivateKey, sign, X509Certificate, randomUUID } = await import('node:crypto');
   const { readFileSync } = await import('node:fs');
@@ -126,12 +127,20 @@ export async function startTokenService(users: Record<string, string>): Promise<
   const issuer = 'podkit-test-token-service';
   const requests: TokenService['requests'] = [];
   const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
-  const server = createServer((req, res) => {
+  const answer = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, form: URLSearchParams | null) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scope = url.searchParams.get('scope') ?? '';
+    const scope = (form ?? url.searchParams).get('scope') ?? '';
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
     let user: string | null = null;
-    if (basic) {
+    if (form) {
+      const grant = form.get('grant_type') ?? '';
+      user = grant === 'refresh_token' ? (refreshTokens[form.get('refresh_token') ?? ''] ?? null) : null;
+      if (!user) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+        return;
+      }
+      requests.push({ scope, user, grant });
+    } else if (basic) {
       const [u, ...p] = Buffer.from(basic[1]!, 'base64').toString().split(':');
       if (users[u!] !== p.join(':')) {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
@@ -139,7 +148,7 @@ export async function startTokenService(users: Record<string, string>): Promise<
       }
       user = u!;
     }
-    requests.push({ scope, user });
+    if (!form) requests.push({ scope, user });
     // Only known users get access; anonymous requests get a token with no access (the registry then says unauthorized).
     const access = user && scope ? scope.split(' ').map((s) => { const [type, name, actions] = s.split(':'); return { type, name, actions: (actions ?? '').split(',') }; }) : [];
     const now = Math.floor(Date.now() / 1000);
@@ -147,7 +156,14 @@ export async function startTokenService(users: Record<string, string>): Promise<
     const claims = b64u(JSON.stringify({ iss: issuer, sub: user ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }));
     const sig = sign('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${header}.${claims}.${b64u(sig)}`;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300 }));
+    // OAuth2's answer names it access_token only.
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(form ? { access_token: token, expires_in: 300 } : { token, access_token: token, expires_in: 300 }));
+  };
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST') return answer(req, res, null);
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => answer(req, res, new URLSearchParams(body)));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;

@@ -21,7 +21,7 @@ const pullFlags = {
   'insecure-registry': flag.string({ help: 'A registry (HOST[:PORT]) reached over plain HTTP or unverified TLS; loopback registries always may be', repeatable: true, env: ['PODKIT_INSECURE_REGISTRIES'] }),
   'cert-dir': flag.string({ help: 'A directory of CA certificates (*.crt) for private registries', env: ['PODKIT_REGISTRY_CERT_DIR'] }),
   'ca-file': flag.string({ help: 'A CA certificate (PEM) for private registries', env: ['PODKIT_REGISTRY_CA_FILE'] }),
-  'docker-config': flag.string({ help: 'Registry credentials (docker config.json with auths); default $DOCKER_CONFIG/config.json, else ~/.docker/config.json', env: [] }),
+  'docker-config': flag.string({ help: 'Registry credentials (docker config.json: auths, credHelpers, credsStore); default $DOCKER_CONFIG/config.json, else ~/.docker/config.json', env: [] }),
 };
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;

@@ -5,7 +5,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describeError, ImageError } from '../../core/errors.js';
 import { formatRef, isLoopbackRegistry, registryEndpoint, type ImageRef } from './reference.js';
-import { explain, RegistryClient, type RegistryCredentials } from './registry.js';
+import { resolveCredentials, type Fail } from './credentials.js';
+import { explain, RegistryClient } from './registry.js';
 import type { ImageRecord, ImageStore } from './store.js';
 
 export interface PullOptions {
@@ -15,7 +16,7 @@ export interface PullOptions {
   certDir?: string;
   /** One CA certificate file (PEM) for private registries; used with the certificates of `certDir`. */
   caFile?: string;
-  /** Docker config file with `auths`. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  /** Docker config file (`auths`, `credHelpers`, `credsStore`). Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
   dockerConfig?: string;
   /** Platform to choose from an index. Default linux/amd64 (the host's). */
   platform?: { os: string; architecture: string };
@@ -55,49 +56,8 @@ function dockerConfigFile(o: PullOptions): string {
   return o.dockerConfig ?? join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
 }
 
-/** One docker-config `auths` from the pull secrets (first wins) and the user's docker config, or null when empty. */
-export function mergeAuths(secrets: readonly string[], configFile: string): { auths: Record<string, unknown> } | null {
-  const auths: Record<string, unknown> = {};
-  const add = (text: string, what: string) => {
-    let parsed: { auths?: Record<string, unknown> };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch (e) {
-      throw new ImageError('ErrImagePull', `${what} is not valid JSON: ${describeError(e)}`);
-    }
-    for (const [k, v] of Object.entries(parsed.auths ?? {})) if (!(k in auths)) auths[k] = v;
-  };
-  secrets.forEach((s, i) => add(s, `imagePullSecrets[${i}] (.dockerconfigjson)`));
-  if (existsSync(configFile)) add(readFileSync(configFile, 'utf8'), configFile);
-  return Object.keys(auths).length ? { auths } : null;
-}
-
-type Fail = (why: string, cause?: unknown) => ImageError;
-
-/** The keys a docker config may file a registry's credentials under (Docker Hub's legacy URL for docker.io). */
-function authKeys(registry: string): string[] {
-  const hosts = registry === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'] : [registry];
-  return hosts.flatMap((h) => [h, `https://${h}`, `http://${h}`, `https://${h}/v1/`, `https://${h}/v2/`]);
-}
-
-/** The credentials the merged `auths` hold for `registry`: `auth` (base64 user:password), username/password, or a registry token. */
-export function credentialsFor(auths: Record<string, unknown> | undefined, registry: string, fail: Fail): RegistryCredentials | undefined {
-  const key = authKeys(registry).find((k) => auths && k in auths);
-  if (!key) return undefined;
-  const e = (auths![key] ?? {}) as { auth?: string; username?: string; password?: string; registrytoken?: string };
-  if (e.registrytoken) return { token: e.registrytoken };
-  if (e.auth) {
-    const plain = Buffer.from(e.auth, 'base64').toString('utf8');
-    const colon = plain.indexOf(':');
-    if (colon < 0) throw fail(`the credentials for ${key} are not base64 of user:password`);
-    return { username: plain.slice(0, colon), password: plain.slice(colon + 1) };
-  }
-  if (e.username !== undefined) return { username: e.username, password: e.password ?? '' };
-  return undefined;
-}
-
 /** The transport for `ref`: TLS verified against the given CAs, or insecure (plain HTTP allowed) for loopback and named registries without one. */
-function clientFor(ref: ImageRef, secrets: readonly string[], o: PullOptions, fail: Fail): RegistryClient {
+async function clientFor(ref: ImageRef, secrets: readonly string[], o: PullOptions, fail: Fail): Promise<RegistryClient> {
   const ca: string[] = [];
   if (o.certDir && existsSync(o.certDir)) for (const f of readdirSync(o.certDir)) if (f.endsWith('.crt')) ca.push(readFileSync(join(o.certDir, f), 'utf8'));
   if (o.caFile) {
@@ -109,7 +69,7 @@ function clientFor(ref: ImageRef, secrets: readonly string[], o: PullOptions, fa
   }
   // A CA given means TLS is wanted and verified, even on loopback; without one, loopback and named registries may be plain HTTP.
   const insecure = !o.caFile && !o.certDir && (isLoopbackRegistry(ref.registry) || !!o.insecureRegistries?.includes(ref.registry));
-  const credentials = credentialsFor(mergeAuths(secrets, dockerConfigFile(o))?.auths, ref.registry, fail);
+  const credentials = await resolveCredentials(ref.registry, secrets, dockerConfigFile(o), fail);
   return new RegistryClient({ endpoint: registryEndpoint(ref), repository: ref.repository, insecure, ca, ...(credentials ? { credentials } : {}), ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}) });
 }
 
@@ -193,7 +153,7 @@ export async function pull(store: ImageStore, ref: ImageRef, secrets: readonly s
   const name = formatRef(ref);
   const where = ref.registry;
   const fail: Fail = (why, cause) => new ImageError('ErrImagePull', `pull ${name} from ${where}: ${why}`, { cause });
-  const client = clientFor(ref, secrets, o, fail);
+  const client = await clientFor(ref, secrets, o, fail);
   try {
     const top = await client.manifest(ref.digest ?? ref.tag ?? 'latest');
     if (ref.digest && ref.digest !== top.digest) throw fail(`the registry sent a manifest with digest ${top.digest}`);

@@ -19,6 +19,8 @@ export interface RegistryCredentials {
   password?: string;
   /** A bearer token to send as it is (`registrytoken`). */
   token?: string;
+  /** An OAuth2 refresh token (`identitytoken`, or a credential helper's `<token>` user), traded at the realm for a bearer token. */
+  identityToken?: string;
 }
 
 export interface RegistryClientOptions {
@@ -213,12 +215,15 @@ export class RegistryClient {
     }
   }
 
-  private request(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+  /** A GET, or with `form` a POST of it (application/x-www-form-urlencoded). */
+  private request(url: URL, headers: Record<string, string>, form?: URLSearchParams): Promise<IncomingMessage> {
     const tls = url.protocol === 'https:';
     const mod = tls ? https : http;
+    const body = form?.toString();
+    const h = { 'user-agent': 'podkit', ...headers, ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } : {}) };
     return new Promise((resolve, reject) => {
       let got: IncomingMessage | undefined;
-      const req = mod.request(url, { headers: { 'user-agent': 'podkit', ...headers }, agent: tls ? this.agent : this.plainAgent }, (res) => resolve((got = res)));
+      const req = mod.request(url, { method: body !== undefined ? 'POST' : 'GET', headers: h, agent: tls ? this.agent : this.plainAgent }, (res) => resolve((got = res)));
       // The socket's idle time, while the answer's body streams too: a registry that stops sending fails the read.
       req.setTimeout(this.idleMs, () => {
         const e = new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${this.idleMs / 1000} s`);
@@ -226,7 +231,7 @@ export class RegistryClient {
         req.destroy(e);
       });
       req.once('error', reject);
-      req.end();
+      req.end(body);
     });
   }
 
@@ -271,6 +276,7 @@ export class RegistryClient {
     const c = this.o.credentials;
     const basic = c?.username !== undefined ? `Basic ${Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64')}` : undefined;
     if (scheme === 'basic') {
+      if (c?.identityToken) throw new AuthError('unauthorized: the credentials are an identity token, and this registry asks for basic auth (no token service to trade it at)');
       if (!basic) throw new AuthError('unauthorized: authentication required (no credentials for this registry)');
       this.authorization = basic;
       return;
@@ -280,10 +286,25 @@ export class RegistryClient {
       this.authorization = `Bearer ${c.token}`;
       return;
     }
-    const realm = new URL(params.realm);
-    if (params.service) realm.searchParams.set('service', params.service);
-    realm.searchParams.set('scope', params.scope ?? `repository:${this.o.repository}:pull`);
-    const res = await this.request(realm, basic ? { authorization: basic } : {});
+    const scope = params.scope ?? `repository:${this.o.repository}:pull`;
+    let res: IncomingMessage | undefined;
+    let realm = new URL(params.realm);
+    if (c?.identityToken) {
+      // OAuth2's refresh-token grant, as Docker and containerd send it; a realm without it (404) gets the GET below.
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'podkit', scope });
+      if (params.service) form.set('service', params.service);
+      res = await this.request(realm, {}, form);
+      if (res.statusCode === 404) {
+        res.resume();
+        res = undefined;
+      }
+    }
+    if (!res) {
+      realm = new URL(params.realm);
+      if (params.service) realm.searchParams.set('service', params.service);
+      realm.searchParams.set('scope', scope);
+      res = await this.request(realm, basic ? { authorization: basic } : {});
+    }
     const body = await readCapped(res, MAX_SMALL, 'the token response');
     if (res.statusCode !== 200) throw new AuthError(`unauthorized: the token service ${realm.host} answered ${res.statusCode} (${errorWords(body)})`);
     let token: string | undefined;
