@@ -203,7 +203,26 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
         const cpuRatio = cpuOf(cfg.name, test, name) / cpuOf(cfg.name, test, 'nutcracker');
         const vsDirect = med(k, 'rps') / med(`${cfg.name}|${test}|direct`, 'rps');
         // Without the direct target in this run (PODKIT_BENCH_TARGETS) there is nothing to divide by.
-        ratios.push([cfg.name, label, `${fmt(vsNutcracker(cfg.name, test, name))}×`, Number.isFinite(vsDirect) ? `${fmt(vsDirect)}×` : '-', `${fmt(cpuRatio)}×`]);
+        // Each round runs every target one after another, so a round's pair shares the machine's state of the moment.
+        const paired = (f: 'rps' | 'cpu') => {
+          const ours = samples.get(k) ?? [];
+          const theirs = samples.get(`${cfg.name}|${test}|nutcracker`) ?? [];
+          return ours.map((s, i) => s[f] / (theirs[i]?.[f] ?? NaN)).filter(Number.isFinite);
+        };
+        const span = (xs: number[]) => (xs.length ? `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}×` : '-');
+        const rps = paired('rps');
+        const cpu = paired('cpu');
+        ratios.push([
+          cfg.name,
+          label,
+          `${fmt(vsNutcracker(cfg.name, test, name))}×`,
+          span(rps),
+          `${rps.filter((r) => r >= 1).length}/${rps.length}`,
+          Number.isFinite(vsDirect) ? `${fmt(vsDirect)}×` : '-',
+          `${fmt(cpuRatio)}×`,
+          span(cpu),
+          `${cpu.filter((r) => r <= 1).length}/${cpu.length}`,
+        ]);
       }
       if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, vsNutcracker(cfg.name, test, 'ambassador')));
     }
@@ -215,7 +234,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out('the rig per request (CPU µs; context switches of each process\'s main thread, and of the machine):');
   out(table(['config', 'test', 'target', ...RIG], rigRows));
   out('');
-  out(table(['config', 'test', 'ambassador ÷ nutcracker', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker'], ratios));
+  out('ratios of the medians, and of each round\'s pair (the range, and in how many rounds the ambassador was at least as fast / used no more CPU):');
+  out(table(['config', 'test', 'ambassador ÷ nutcracker', 'per round', 'rounds ≥ 1', 'ambassador ÷ direct', 'CPU/req amb ÷ nutcracker', 'per round', 'rounds ≤ 1'], ratios));
   out('');
   out(table(['process', 'idle RSS MiB', 'peak RSS MiB (-c 50 load)', 'RSS MiB after the runs'], mem));
   out('');
