@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ImageError } from '../src/core/errors.js';
 import { imageServiceFor } from '../src/pod/images/index.js';
@@ -67,7 +67,8 @@ test('a manifest over 4 MiB, a blob longer than its descriptor, a registry that 
   const svc = imageServiceFor(state, { idleTimeoutMs: 500 });
   await assert.rejects(svc.pull(`${srv.host}/huge:t`), (e: ImageError) => e.reason === 'ErrImagePull' && /the manifest is over the 4194304-byte limit/.test(e.message));
   await assert.rejects(svc.pull(`${srv.host}/long:t`), /a blob did not match its digest; nothing of it was stored \(blob sha256:[a-f0-9]{64}: size mismatch/);
-  await assert.rejects(svc.pull(`${srv.host}/stall:t`), /the registry cannot be reached \(i\/o timeout: 127\.0\.0\.1:\d+ sent nothing for 0\.5 s\)/);
+  // Cut off part-way, asked for the rest, answered with the whole again: the first cause, then the second.
+  await assert.rejects(svc.pull(`${srv.host}/stall:t`), /the registry cannot be reached \(i\/o timeout: 127\.0\.0\.1:\d+ sent nothing for 0\.5 s; asked for the rest from byte \d+: .*answered 200 without them\)/);
   await assert.rejects(svc.pull(`${srv.host}/bighead:t`), /a response head over 65536 bytes/);
   assert.deepEqual(leftovers(state), []);
   assert.ok(!readdirSync(join(state, 'images', 'oci', 'blobs', 'sha256')).includes(img.layerDigests[0]!.slice(7)));
@@ -138,4 +139,83 @@ test('challenges and docker-config keys are read as Docker reads them', () => {
   assert.deepEqual(credentialsFor({ 'reg.example': { registrytoken: 'tok' } }, 'reg.example', fail), { token: 'tok' });
   assert.equal(credentialsFor({ 'other.example': { auth: b64('a:b') } }, 'reg.example', fail), undefined);
   assert.throws(() => credentialsFor({ 'reg.example': { auth: b64('nocolon') } }, 'reg.example', fail), /not base64 of user:password/);
+});
+
+test('a blob cut off mid-way is asked for again from where it stopped (Range); a registry that ignores Range fails clearly', async () => {
+  const flat = buildImage({ compression: 'none', layers: [[{ name: 'x.txt', data: 'x'.repeat(200_000) }]] }, 't');
+  const flatBlob = (d: string) => readFileSync(blobPath(flat, d));
+  const layer = flatBlob(flat.layerDigests[0]!);
+  const ranges: string[] = [];
+  /** Writes `b` then hangs up, as a dropped connection does. */
+  const cutAfter = (res: ServerResponse, b: Buffer) => res.write(b, () => res.socket?.destroy());
+  const srv = await hostile((req, res) => {
+    if (!/^\/v2\/(cut|norange|chunks)\//.test(req.url ?? '')) return false;
+    if (req.url!.includes('/manifests/')) {
+      res.setHeader('content-type', 'application/vnd.oci.image.manifest.v1+json');
+      return void res.end(flatBlob(flat.manifestDigest));
+    }
+    const d = /blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url!)![1]!;
+    if (d !== flat.layerDigests[0]) return void res.end(flatBlob(d));
+    ranges.push(`${req.url!.split('/')[2]} ${req.headers.range ?? 'all'}`);
+    const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    if (req.url!.startsWith('/v2/chunks/')) {
+      // No Content-Length: chunked, so the http client reads it, the resumed part too.
+      if (from === 0) return void cutAfter(res, layer.subarray(0, 50_000));
+      res.writeHead(206, { 'content-range': `bytes ${from}-${layer.length - 1}/${layer.length}` });
+      return void res.end(layer.subarray(from));
+    }
+    if (from === 0 || req.url!.startsWith('/v2/norange/')) {
+      res.writeHead(200, { 'content-length': layer.length });
+      return void cutAfter(res, layer.subarray(0, 50_000));
+    }
+    res.writeHead(206, { 'content-length': layer.length - from, 'content-range': `bytes ${from}-${layer.length - 1}/${layer.length}` });
+    if (from === 50_000) return void cutAfter(res, layer.subarray(from, from + 60_000));
+    res.end(layer.subarray(from));
+  });
+  const state = tempDir();
+  const svc = imageServiceFor(state);
+  assert.equal((await svc.pull(`${srv.host}/cut:t`)).id, flat.configDigest);
+  assert.deepEqual(ranges, ['cut all', 'cut bytes=50000-', 'cut bytes=110000-']);
+  ranges.length = 0;
+  assert.equal((await imageServiceFor(tempDir()).pull(`${srv.host}/chunks:t`)).id, flat.configDigest);
+  // Each asked off the socket first, then through the http client (a chunked answer is its to read).
+  assert.deepEqual(ranges, ['chunks all', 'chunks all', 'chunks bytes=50000-', 'chunks bytes=50000-']);
+  await assert.rejects(
+    imageServiceFor(tempDir()).pull(`${srv.host}/norange:t`),
+    /the connection closed after 50000 of \d+ bytes; asked for the rest from byte 50000: blob sha256:[a-f0-9]{64}: asked for its bytes from 50000 on, the registry answered 200 without them/,
+  );
+  assert.deepEqual(leftovers(state), []);
+  srv.close();
+});
+
+test('the real registry answers a resumed blob: a connection dropped once mid-layer, the pull completes', async () => {
+  const reg = await startRegistry();
+  const image = busyboxImage('resume');
+  const ref = await pushImage(image, reg, 'resume/app', '1');
+  // A relay in front of the registry that drops the first connection to carry over 100 kB, at that point.
+  let cut = false;
+  const relay = createNetServer((client) => {
+    const up = connect(Number(reg.host.split(':')[1]), '127.0.0.1');
+    let sent = 0;
+    client.pipe(up);
+    up.on('data', (b: Buffer) => {
+      if (!cut && sent + b.length > 100_000) {
+        cut = true;
+        client.write(b.subarray(0, 100_000 - sent), () => (client.destroy(), up.destroy()));
+        return;
+      }
+      sent += b.length;
+      client.write(b);
+    });
+    up.on('end', () => client.end());
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  const u = await imageServiceFor(tempDir(), { dockerConfig: join(tempDir(), 'none.json') }).ensure(ref.replace(reg.host, host), 'IfNotPresent');
+  assert.equal(u.id, image.configDigest);
+  assert.ok(cut, 'the relay dropped a connection mid-layer');
+  relay.close();
+  await reg.stop();
 });

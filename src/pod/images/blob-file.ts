@@ -45,15 +45,28 @@ export class BlobFile {
     this.done.catch(() => undefined);
   }
 
+  /** Bytes taken so far: where a resumed download (Range) starts. */
+  get have(): number {
+    return this.received;
+  }
+
+  /** Whether the file still takes bytes (no failure, no end). */
+  get open(): boolean {
+    return !this.failed && !this.ended;
+  }
+
   /** The source the bytes come from now, paused while the disk is behind. */
   flowTo(f: Flow): void {
     this.flow = f;
     if (this.paused) f.pause();
   }
 
-  /** Refuses an answer whose declared length (Content-Length) is not the descriptor's size, before any byte is taken. */
+  /**
+   * Refuses an answer whose declared length (Content-Length) is not what is left of the descriptor's size, before
+   * any byte is taken (all of it, unless a download is being resumed).
+   */
   checkLength(declared: string | number): void {
-    if (Number(declared) !== this.size) throw new ProtocolError(`blob ${this.digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${this.size}`);
+    if (Number(declared) !== this.size - this.received) throw new ProtocolError(`blob ${this.digest}: size mismatch: the registry sends ${declared} bytes, the manifest says ${this.size}`);
   }
 
   /** Appends `chunk`: kept as it is when `owned`, else copied (the caller reuses it once this returns). */

@@ -23,8 +23,24 @@ export interface RawGetOptions {
 }
 
 /**
- * GETs `url` into `file`: true once the whole body (Content-Length bytes, which must be the file's size) went in,
- * false when the answer is not a plain 200 (nothing went in; the caller asks through the http client).
+ * Whether the answer to a GET of `file` from its `have` bytes on is the rest of it: a 200 for the whole, else a 206
+ * whose Content-Range starts there and runs to its end (a 200 to a Range would restart a blob half hashed).
+ */
+export function isRest(file: BlobFile, status: number | undefined, contentRange: string | undefined): boolean {
+  if (file.have === 0) return status === 200;
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange ?? '');
+  return status === 206 && !!m && Number(m[1]) === file.have && Number(m[2]) === file.size - 1;
+}
+
+/** The Range header that resumes `file` where it stopped, or none for a fresh download. */
+export function rangeFor(file: BlobFile): Record<string, string> {
+  return file.have > 0 ? { range: `bytes=${file.have}-` } : {};
+}
+
+/**
+ * GETs `url` into `file` from the bytes it has on: true once the rest (Content-Length bytes, which must be what the
+ * file lacks) went in, false when the answer is not a plain 200, or the 206 of a resumed one (nothing went in; the
+ * caller asks through the http client).
  */
 export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<boolean> {
   return new Promise((resolve, reject) => {
@@ -62,13 +78,13 @@ export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<bool
       const length = fields.get('content-length');
       const rest = head.subarray(at + 4);
       head = null;
-      if (status !== '200' || length === undefined || !/^\d+$/.test(length) || fields.has('transfer-encoding') || fields.has('content-encoding')) return finish(null, false);
+      if (!isRest(file, Number(status), fields.get('content-range')) || length === undefined || !/^\d+$/.test(length) || fields.has('transfer-encoding') || fields.has('content-encoding')) return finish(null, false);
       try {
         file.checkLength(length);
       } catch (e) {
         return finish(e);
       }
-      left = file.size;
+      left = file.size - file.have;
       if (left === 0) return body(Buffer.alloc(0));
       if (rest.length) body(rest);
     };
@@ -87,7 +103,8 @@ export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<bool
         : netConnect({ host, port, onread });
     sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       const auth = o.authorization ? `Authorization: ${o.authorization}\r\n` : '';
-      sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: podkit\r\n${auth}Connection: close\r\n\r\n`);
+      const range = file.have > 0 ? `Range: bytes=${file.have}-\r\n` : '';
+      sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: podkit\r\n${auth}${range}Connection: close\r\n\r\n`);
     });
     sock.setTimeout(o.idleMs, () => finish(new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${o.idleMs / 1000} s`)));
     sock.once('error', (e) => finish(e));

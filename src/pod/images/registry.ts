@@ -10,7 +10,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { AuthError, ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
 import { BlobFile } from './blob-file.js';
-import { rawGet } from './raw-get.js';
+import { isRest, rangeFor, rawGet } from './raw-get.js';
 import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
 
 /** Credentials for one registry, as a docker config's `auths` entry gives them. */
@@ -41,6 +41,15 @@ const MAX_MANIFEST = 4 << 20;
 /** The largest error body or token response read. */
 const MAX_SMALL = 1 << 20;
 const MAX_REDIRECTS = 5;
+/** How often one blob's download is resumed after being cut off, each time only after bytes came. */
+const MAX_RESUMES = 10;
+
+/** A download cut off by the network or the registry (not refused, not wrong): worth asking for the rest. */
+function resumable(e: unknown): boolean {
+  if (e instanceof TimeoutError) return true;
+  if (e instanceof UpstreamError) return /connection closed (after|before its end)/.test(e.message);
+  return ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+}
 
 const MANIFEST_TYPES = [
   'application/vnd.oci.image.manifest.v1+json',
@@ -132,13 +141,22 @@ export class RegistryClient {
     const file = new BlobFile(tmp, digest, size);
     const path = `/v2/${this.o.repository}/blobs/${digest}`;
     try {
-      const raw = await rawGet(new URL(path, await this.base()), file, {
-        ...(this.authorization ? { authorization: this.authorization } : {}),
-        tls: { rejectUnauthorized: !this.o.insecure, ...(this.ca ? { ca: this.ca } : {}) },
-        idleMs: this.idleMs,
-        ...(signal ? { signal } : {}),
-      });
-      if (!raw) await this.blobThroughHttp(path, file, signal);
+      let cut: Error | undefined; // the first cut-off, which says why when resuming does not help
+      for (let resumes = 0; ; resumes++) {
+        const had = file.have;
+        try {
+          await this.blobFrom(path, file, signal);
+          break;
+        } catch (e) {
+          // Cut off after some progress: asked again from where it stopped (Range), as containers/image resumes.
+          if (resumable(e) && file.open && file.have > had && resumes < MAX_RESUMES && !signal?.aborted) {
+            cut ??= e as Error;
+            continue;
+          }
+          if (!cut || signal?.aborted || !file.open) throw e;
+          throw new UpstreamError(`${cut.message}; asked for the rest from byte ${file.have}: ${(e as Error).message}`, { cause: e });
+        }
+      }
       await file.done;
       renameSync(tmp, dest);
     } catch (e) {
@@ -148,40 +166,58 @@ export class RegistryClient {
     }
   }
 
+  /** One GET of the blob into `file`, from the bytes it has on. */
+  private async blobFrom(path: string, file: BlobFile, signal?: AbortSignal): Promise<void> {
+    const raw = await rawGet(new URL(path, await this.base()), file, {
+      ...(this.authorization ? { authorization: this.authorization } : {}),
+      tls: { rejectUnauthorized: !this.o.insecure, ...(this.ca ? { ca: this.ca } : {}) },
+      idleMs: this.idleMs,
+      ...(signal ? { signal } : {}),
+    });
+    if (!raw) await this.blobThroughHttp(path, file, signal);
+  }
+
   private async blobThroughHttp(path: string, file: BlobFile, signal?: AbortSignal): Promise<void> {
-    const res = await this.get(path, {});
+    const res = await this.get(path, rangeFor(file));
     const declared = res.headers['content-length'];
     try {
+      if (!isRest(file, res.statusCode, res.headers['content-range'])) throw new UpstreamError(`blob ${file.digest}: asked for its bytes from ${file.have} on, the registry answered ${res.statusCode} without them`);
       if (declared !== undefined) file.checkLength(declared);
     } catch (e) {
       res.destroy();
       throw e;
     }
-    let ended = false;
-    const stop = (e: unknown) => {
-      res.destroy();
-      file.fail(e);
-    };
-    const onAbort = () => stop(signal!.reason ?? new ClosedError('the pull was stopped'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    file.flowTo(res);
-    res.on('data', (c: Buffer) => file.push(c, true));
-    res.once('end', () => {
-      ended = true;
-      file.end();
-    });
-    res.once('error', stop);
-    res.once('close', () => {
-      if (!ended) stop(new UpstreamError(`blob ${file.digest}: the connection closed before its end`));
-    });
-    if (signal?.aborted) onAbort();
-    await file.done.finally(() => {
+    // Settles when the body has ended (the file then checks it) or is cut off; the file itself fails only for its
+    // own reasons (the disk, a mismatch), so a cut-off download can be resumed into it.
+    let onAbort = () => {};
+    await new Promise<void>((resolve, reject) => {
+      let ended = false;
+      const stop = (e: unknown) => {
+        res.destroy();
+        reject(e);
+      };
+      onAbort = () => stop(signal!.reason ?? new ClosedError('the pull was stopped'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      file.flowTo(res);
+      res.on('data', (c: Buffer) => file.push(c, true));
+      res.once('end', () => {
+        ended = true;
+        file.end();
+        resolve();
+      });
+      res.once('error', stop);
+      res.once('close', () => {
+        if (!ended) stop(new UpstreamError(`blob ${file.digest}: the connection closed before its end`));
+      });
+      file.done.catch(stop);
+      if (signal?.aborted) onAbort();
+    }).finally(() => {
       signal?.removeEventListener('abort', onAbort);
       res.destroy();
     });
   }
 
-  /** A GET answered 200, after the auth challenge and redirects; any other answer an AuthError (401, 403) or UpstreamError with the registry's words. */
+  /** A GET answered 200 (206 to a Range), after the auth challenge and redirects; any other answer an AuthError (401, 403) or UpstreamError with the registry's words. */
   private async get(path: string, headers: Record<string, string>): Promise<IncomingMessage> {
     const base = await this.base();
     let res = await this.follow(new URL(path, base), headers);
@@ -191,7 +227,8 @@ export class RegistryClient {
       await this.authenticate(challenge);
       res = await this.follow(new URL(path, base), headers);
     }
-    if (res.statusCode !== 200) {
+    // 206: the rest of a blob asked for with Range.
+    if (res.statusCode !== 200 && res.statusCode !== 206) {
       const words = errorWords(await readCapped(res, MAX_SMALL, 'the error body').catch(() => Buffer.alloc(0)));
       const status = res.statusCode ?? 0;
       const what = status === 401 ? 'unauthorized: authentication required' : status === 403 ? 'denied' : status === 404 ? 'not found' : `HTTP ${status}`;
