@@ -13,7 +13,7 @@ import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
 import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
-import type { Conn, ConnEvents } from './io/conn.js';
+import { EXPRESS_GET, EXPRESS_NAMES, EXPRESS_SET, type Conn, type ConnEvents } from './io/conn.js';
 import { nameClient } from './client-ids.js';
 import { intoTunnel } from './tunnel-replies.js';
 
@@ -497,7 +497,7 @@ export class ClientSession implements ReplySink, local.LocalState {
     p.direct = id >= 0;
     // A GET or SET is likely followed by more: told of its reply at once (not with the client's next bytes), the
     // session arms the client for the express path before those arrive.
-    if (id >= 0 && (p.info.name === 'get' || p.info.name === 'set') && this.conn.express !== undefined) this.conn.wantDirect?.();
+    if (id >= 0 && EXPRESS_NAMES.includes(p.info.name) && this.conn.express !== undefined) this.conn.wantDirect?.();
     return id;
   }
 
@@ -603,8 +603,8 @@ export class ClientSession implements ReplySink, local.LocalState {
     const ctx = this.ctx;
     if (conn.express === undefined || this.mode !== MODE_NORMAL || this.stall !== 0 || this.quitting || this.peerEnded || !this.authed || this.held > 0 || this.inb.length > 0 || this.need > 0 || this.closed) return;
     if (ctx.retry || ctx.consistency === 'session') return;
-    const get = ctx.table.get('get');
-    const set = ctx.table.get('set');
+    const get = ctx.table.get(EXPRESS_NAMES[EXPRESS_GET]!);
+    const set = ctx.table.get(EXPRESS_NAMES[EXPRESS_SET]!);
     if (get === undefined || set === undefined) return;
     // A connection with others' commands in flight under the reply guard would refuse the command anyway (C keeps
     // out of batches the guard must mark): not armed for it, so that a busy connection costs no arming per turn.

@@ -10,7 +10,7 @@ import { bindError, ConfigError } from '../core/errors.js';
 import { DEFAULT_MAX_BULK, MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { UNKNOWN, type CommandInfo } from './resp/commands.js';
 import { NodeConns } from './pools.js';
-import { EXPRESS_GET, clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
+import { EXPRESS_NAMES, clientIoFromEnv, connOpener, type ClientIo } from './io/conn.js';
 import { ClientSession, type ProxyContext, type ReadPolicy } from './client.js';
 import { newTraffic, type NodeAddr, type UpstreamEvents, type UpstreamOptions } from './upstream.js';
 import { TopologyDriver } from './failover.js';
@@ -318,7 +318,7 @@ export async function start(options: Options): Promise<Handle> {
   // Names this ambassador's events on the process-wide channels (see metrics.ts).
   const origin = {};
   // An express command's info: the table in use when it is counted (the master's replaces the built-in one).
-  const expressInfo = (cmd: number) => ctx.table.get(cmd === EXPRESS_GET ? 'get' : 'set') ?? UNKNOWN;
+  const expressInfo = (cmd: number) => ctx.table.get(EXPRESS_NAMES[cmd] ?? '') ?? UNKNOWN;
   const { uopts, traffic, mk, master, replicas } = upstreamPools(options, opener, upstreamEvents(origin, log, isClosing, expressInfo));
 
   const table = staticTable();

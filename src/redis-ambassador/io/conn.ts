@@ -39,9 +39,11 @@ export interface ConnEvents {
   express?(cmd: number, route: number, us: number, bytesIn: number, bytesOut: number): void;
 }
 
-/** Which command an express figure is for. */
+/** Which command an express figure is for (conn_express.c's X_GET, X_SET). */
 export const EXPRESS_GET = 0;
 export const EXPRESS_SET = 1;
+/** The express path's commands by name, indexed by EXPRESS_GET / EXPRESS_SET: the one list JS matches them by. */
+export const EXPRESS_NAMES: readonly string[] = ['get', 'set'];
 
 /** A connection: writes return false when the caller should stop producing until `drain`. */
 export interface Conn extends BatchSink {
