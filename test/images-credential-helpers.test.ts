@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageError } from '../src/core/errors.js';
-import { askHelper, helperAnswer, helperFor } from '../src/pod/images/credentials.js';
+import { askHelper, helperAnswer, helperFor, resolveCredentials } from '../src/pod/images/credentials.js';
 import { imageServiceFor } from '../src/pod/images/index.js';
 import { startPassStore, type PassStore } from './helpers/credential-pass.js';
 import { busyboxImage } from './helpers/images.js';
@@ -78,7 +78,7 @@ test('identity tokens: a helper\'s <token> user or an auths identitytoken is tra
   await tokens.close();
 });
 
-test('helpers that misbehave: bad names, no JSON, a flood, silence, a failure â€” each a clear error, never a hang', async () => {
+test('helpers that misbehave (bad names, no JSON, a flood, silence, a failure) and configs of the wrong shape: each a clear error, never a hang or a crash', async () => {
   const bin = tempDir();
   const helper = (name: string, body: string) => {
     const f = join(bin, `docker-credential-${name}`);
@@ -102,6 +102,12 @@ test('helpers that misbehave: bad names, no JSON, a flood, silence, a failure â€
   assert.throws(() => helperFor({ credsStore: '../../bin/sh' }, 'reg.example', fail), /not a helper's name/);
   assert.throws(() => helperFor({ credHelpers: { 'reg.example': 'a b' } }, 'reg.example', fail), /not a helper's name/);
   assert.equal(helperFor({ credsStore: '' }, 'reg.example', fail), undefined);
+  // Configs of the wrong shape: named, never a crash.
+  for (const [config, why] of [[{ auths: 'x' }, /auths is not an object/], [{ credHelpers: ['pass'] }, /credHelpers is not an object/], [{ credsStore: 7 }, /not a helper's name/], [[1], /is not a JSON object/]] as const)
+    await assert.rejects(resolveCredentials('reg.example', [], configFile(config), fail), why);
+  // A pull secret is read for its auths only (the kubelet runs no helper), which must be an object.
+  await assert.rejects(resolveCredentials('reg.example', ['{"auths":"x"}'], '/nonexistent', fail), /imagePullSecrets\[0\] \(\.dockerconfigjson\): auths is not an object/);
+  assert.equal(await resolveCredentials('reg.example', ['{"credsStore":7,"credHelpers":[1]}'], '/nonexistent', fail), undefined);
   assert.equal(helperFor({ credHelpers: { 'https://index.docker.io/v1/': 'hub' }, credsStore: 'desktop' }, 'docker.io', fail), 'hub');
   assert.equal(helperFor({ credHelpers: { 'other.example': 'x' }, credsStore: 'desktop' }, 'reg.example', fail), 'desktop');
 });

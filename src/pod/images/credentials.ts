@@ -25,6 +25,8 @@ const HELPER_TIMEOUT_MS = 60_000;
 /** The most a helper may print: its answer is one small JSON object. */
 const HELPER_MAX_OUTPUT = 64 << 10;
 
+const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
 function parseConfig(text: string, what: string): DockerConfig {
   let parsed: unknown;
   try {
@@ -32,7 +34,9 @@ function parseConfig(text: string, what: string): DockerConfig {
   } catch (e) {
     throw new ImageError('ErrImagePull', `${what} is not valid JSON: ${describeError(e)}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ImageError('ErrImagePull', `${what} is not a JSON object`);
+  if (!isObject(parsed)) throw new ImageError('ErrImagePull', `${what} is not a JSON object`);
+  const auths = (parsed as DockerConfig).auths;
+  if (auths !== undefined && !isObject(auths)) throw new ImageError('ErrImagePull', `${what}: auths is not an object`);
   return parsed as DockerConfig;
 }
 
@@ -69,6 +73,7 @@ export function helperServer(registry: string): string {
 
 /** The helper the docker config names for `registry`: its own in `credHelpers`, else `credsStore`, else none. */
 export function helperFor(config: DockerConfig, registry: string, fail: Fail): string | undefined {
+  if (config.credHelpers !== undefined && !isObject(config.credHelpers)) throw fail('the docker config\'s credHelpers is not an object');
   const own = config.credHelpers && authKeys(registry).find((k) => Object.hasOwn(config.credHelpers!, k));
   const name = own ? config.credHelpers![own] : config.credsStore;
   if (name === undefined || name === '') return undefined;
