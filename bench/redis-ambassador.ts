@@ -202,7 +202,6 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
         const label = name === 'ambassador' ? test.toUpperCase() : `${test.toUpperCase()} (${name})`;
         const cpuRatio = cpuOf(cfg.name, test, name) / cpuOf(cfg.name, test, 'nutcracker');
         const vsDirect = med(k, 'rps') / med(`${cfg.name}|${test}|direct`, 'rps');
-        // Without the direct target in this run (PODKIT_BENCH_TARGETS) there is nothing to divide by.
         // Each round runs every target one after another, so a round's pair shares the machine's state of the moment.
         const paired = (f: 'rps' | 'cpu') => {
           const ours = samples.get(k) ?? [];
@@ -218,6 +217,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
           `${fmt(vsNutcracker(cfg.name, test, name))}×`,
           span(rps),
           `${rps.filter((r) => r >= 1).length}/${rps.length}`,
+          // Without the direct target in this run (PODKIT_BENCH_TARGETS) there is nothing to divide by.
           Number.isFinite(vsDirect) ? `${fmt(vsDirect)}×` : '-',
           `${fmt(cpuRatio)}×`,
           span(cpu),

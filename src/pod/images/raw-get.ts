@@ -37,6 +37,20 @@ export function rangeFor(file: BlobFile): Record<string, string> {
   return file.have > 0 ? { range: `bytes=${file.have}-` } : {};
 }
 
+/** Errors of a blob's body cut off part-way (not refused, not wrong): what a resumed download may mend. */
+const cutOffs = new WeakSet<Error>();
+
+/** The error of a blob's body that stopped before its end, marked as such for isCutOff. */
+export function cutOff(message: string): UpstreamError {
+  const e = new UpstreamError(message);
+  cutOffs.add(e);
+  return e;
+}
+
+export function isCutOff(e: unknown): boolean {
+  return e instanceof Error && cutOffs.has(e);
+}
+
 /**
  * GETs `url` into `file` from the bytes it has on: true once the rest (Content-Length bytes, which must be what the
  * file lacks) went in, false when the answer is not a plain 200, or the 206 of a resumed one (nothing went in; the
@@ -103,12 +117,12 @@ export function rawGet(url: URL, file: BlobFile, o: RawGetOptions): Promise<bool
         : netConnect({ host, port, onread });
     sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       const auth = o.authorization ? `Authorization: ${o.authorization}\r\n` : '';
-      const range = file.have > 0 ? `Range: bytes=${file.have}-\r\n` : '';
+      const range = Object.entries(rangeFor(file)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       sock.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: podkit\r\n${auth}${range}Connection: close\r\n\r\n`);
     });
     sock.setTimeout(o.idleMs, () => finish(new TimeoutError(`i/o timeout: ${url.host} sent nothing for ${o.idleMs / 1000} s`)));
     sock.once('error', (e) => finish(e));
-    sock.once('close', () => finish(new UpstreamError(head ? `GET ${url.pathname}: the connection closed before an answer` : `blob ${file.digest}: the connection closed after ${file.size - left} of ${file.size} bytes`)));
+    sock.once('close', () => finish(head ? new UpstreamError(`GET ${url.pathname}: the connection closed before an answer`) : cutOff(`blob ${file.digest}: the connection closed after ${file.size - left} of ${file.size} bytes`)));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     if (o.signal?.aborted) onAbort();
     file.flowTo(sock);

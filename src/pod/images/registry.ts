@@ -10,7 +10,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { AuthError, ClosedError, ProtocolError, TimeoutError, UpstreamError } from '../../core/errors.js';
 import { BlobFile } from './blob-file.js';
-import { isRest, rangeFor, rawGet } from './raw-get.js';
+import { cutOff, isCutOff, isRest, rangeFor, rawGet } from './raw-get.js';
 import { isLoopbackRegistry as isLoopbackHost } from './reference.js';
 
 /** Credentials for one registry, as a docker config's `auths` entry gives them. */
@@ -46,8 +46,7 @@ const MAX_RESUMES = 10;
 
 /** A download cut off by the network or the registry (not refused, not wrong): worth asking for the rest. */
 function resumable(e: unknown): boolean {
-  if (e instanceof TimeoutError) return true;
-  if (e instanceof UpstreamError) return /connection closed (after|before its end)/.test(e.message);
+  if (e instanceof TimeoutError || isCutOff(e)) return true;
   return ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 }
 
@@ -207,7 +206,7 @@ export class RegistryClient {
       });
       res.once('error', stop);
       res.once('close', () => {
-        if (!ended) stop(new UpstreamError(`blob ${file.digest}: the connection closed before its end`));
+        if (!ended) stop(cutOff(`blob ${file.digest}: the connection closed before its end`));
       });
       file.done.catch(stop);
       if (signal?.aborted) onAbort();
@@ -325,7 +324,7 @@ export class RegistryClient {
     }
     const scope = params.scope ?? `repository:${this.o.repository}:pull`;
     let res: IncomingMessage | undefined;
-    let realm = new URL(params.realm);
+    const realm = new URL(params.realm);
     if (c?.identityToken) {
       // OAuth2's refresh-token grant, as Docker and containerd send it; a realm without it (404) gets the GET below.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'podkit', scope });
@@ -337,10 +336,10 @@ export class RegistryClient {
       }
     }
     if (!res) {
-      realm = new URL(params.realm);
-      if (params.service) realm.searchParams.set('service', params.service);
-      realm.searchParams.set('scope', scope);
-      res = await this.request(realm, basic ? { authorization: basic } : {});
+      const url = new URL(realm);
+      if (params.service) url.searchParams.set('service', params.service);
+      url.searchParams.set('scope', scope);
+      res = await this.request(url, basic ? { authorization: basic } : {});
     }
     const body = await readCapped(res, MAX_SMALL, 'the token response');
     if (res.statusCode !== 200) throw new AuthError(`unauthorized: the token service ${realm.host} answered ${res.statusCode} (${errorWords(body)})`);
