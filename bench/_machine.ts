@@ -56,6 +56,30 @@ export function machineBusy(): number {
 
 export const cores = cpus().length;
 
+/**
+ * Where a proxy benchmark puts its processes: the client and the proxy on the first half of the cores (the pod: an
+ * app and its sidecar share the pod's CPUs), the servers on the rest (in a cluster they run elsewhere). Fixed, the
+ * same for every proxy, it takes the scheduler's placement of the moment out of the comparison: left to it, the same
+ * two proxies' ratio swings by ±15–20 % from run to run on two cores. Null with one core, or when
+ * `PODKIT_BENCH_PIN=off` asks for the scheduler's own placement.
+ */
+export function podPlacement(n = cores, env = process.env.PODKIT_BENCH_PIN): { pod: string; servers: string } | null {
+  if (n < 2 || env === 'off') return null;
+  const half = Math.floor(n / 2);
+  const list = (from: number, to: number) => (to - from === 1 ? String(from) : `${from}-${to - 1}`);
+  return { pod: list(0, half), servers: list(half, n) };
+}
+
+/** Pin every thread of a running process to a CPU list (`taskset -a`); threads it starts later inherit it. */
+export function pinTo(pid: number, cpuList: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+}
+
+/** The CPUs a process may run on, as /proc says it (`Cpus_allowed_list`: "0", "0-1", "1,3"). */
+export function cpusOf(pid: number): string {
+  return /^Cpus_allowed_list:\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '';
+}
+
 export interface Headroom {
   /** CPU per request, µs, spent outside the proxy on the proxy's path: the benchmark client, the servers, the kernel. */
   rig: number;

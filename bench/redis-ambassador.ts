@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, pollUntil } from '../test/helpers/index.js';
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
-import { cores, headroom, machineBusy, procCpu, procMem, procRuntime } from './_machine.js';
+import { cores, headroom, machineBusy, pinTo, podPlacement, procCpu, procMem, procRuntime } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
@@ -51,10 +51,14 @@ function picked(env: string, name: string): boolean {
   return !v || v.split(',').includes(name);
 }
 
-/** Run redis-benchmark once; parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
+/** The cores of the client and the proxy, and of the servers (podPlacement); null: the scheduler places them. */
+const PLACEMENT = podPlacement();
+
+/** Run redis-benchmark once (on the pod's cores); parse its CSV (test, rps, avg, min, p50, p95, p99, max). */
 async function bench(port: number, test: 'get' | 'set', clients: number, pipeline: number, n: number): Promise<Sample> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-c', String(clients), '-P', String(pipeline), '-n', String(n), '-t', test, '-r', '10000', '-d', '16', '--csv'];
-  const r = await run('redis-benchmark', args, { timeoutMs: 120_000 });
+  // taskset execs redis-benchmark: the same child, so its CPU is still this process's waited-for children's.
+  const r = PLACEMENT ? await run('taskset', ['-c', PLACEMENT.pod, 'redis-benchmark', ...args], { timeoutMs: 120_000 }) : await run('redis-benchmark', args, { timeoutMs: 120_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
   if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
   const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
@@ -118,6 +122,10 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
     ...(guardOff ? [[GUARD_OFF, guardOff.port, guardOff.pid] as [string, number, number]] : []),
   ];
+  if (PLACEMENT) {
+    for (const pid of [master.proc.pid, ...replicas.map((r) => r.proc.pid)]) pinTo(pid, PLACEMENT.servers);
+    for (const [, , pid] of allTargets) if (pid !== null) pinTo(pid, PLACEMENT.pod);
+  }
   const targets = allTargets.filter(([name]) => name === GUARD_OFF || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
   /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
   const rigCounters = (proxy: number | null): number[] => {
@@ -227,6 +235,11 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
       if (cfg.target) allows.push(allowRow(cfg.name, test, cfg.target, vsNutcracker(cfg.name, test, 'ambassador')));
     }
   out(`redis-ambassador benchmark (${smoke ? 'smoke' : `median of ${rounds} interleaved rounds`}; redis-benchmark -r 10000 -d 16; GETs through the ambassador go to 2 replicas, through '${MASTER_READS}' to the master; its connections on ${clientIo === 'native' ? 'the conn_io addon' : 'net.Socket'})`);
+  out(
+    PLACEMENT
+      ? `placement: redis-benchmark and the proxy on CPU ${PLACEMENT.pod} (the pod), the master and replicas on CPU ${PLACEMENT.servers} (PODKIT_BENCH_PIN=off: the scheduler's)`
+      : `placement: the scheduler's (${cores < 2 ? 'one core' : 'PODKIT_BENCH_PIN=off'})`,
+  );
   out('');
   out(table(['config', 'test', 'target', 'rps', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'machine CPU µs/req'], rows));
   out('');
@@ -240,6 +253,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   out(table(['process', 'idle RSS MiB', 'peak RSS MiB (-c 50 load)', 'RSS MiB after the runs'], mem));
   out('');
   out('targets: ≥ 1.0× nutcracker at -P 1, ≥ 1.6× at -P 16, p99 ≤ 1.0 ms at -c 50 -P 1');
+  // The budget below divides every core's time among the processes; pinned, the pod's cores bound the rate instead.
+  if (PLACEMENT) return;
   out('');
   out(`what this machine allows (${cores} cores shared by redis-benchmark, the servers and the proxy; µs per request):`);
   out('  rig: machine CPU outside the ambassador on its path; ceiling: ambassador ÷ nutcracker for a proxy that used no CPU;');
