@@ -152,7 +152,8 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     for (let round = 0; round < rounds; round++)
       for (const cfg of configs)
         for (const test of ['set', 'get'] as const)
-          for (const [name, port, pid, only] of targets) {
+          // Each round starts the targets one further along, so that none always runs first or right after another.
+          for (const [name, port, pid, only] of [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)]) {
             if (!runsTest(only, test)) continue;
             const key = `${cfg.name}|${test}|${name}`;
             const c0 = pid === null ? null : procCpu(pid);
