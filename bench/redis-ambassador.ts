@@ -58,7 +58,8 @@ const PLACEMENT = podPlacement();
 async function bench(port: number, test: 'get' | 'set', clients: number, pipeline: number, n: number): Promise<Sample> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-c', String(clients), '-P', String(pipeline), '-n', String(n), '-t', test, '-r', '10000', '-d', '16', '--csv'];
   // taskset execs redis-benchmark: the same child, so its CPU is still this process's waited-for children's.
-  const r = PLACEMENT ? await run('taskset', ['-c', PLACEMENT.pod, 'redis-benchmark', ...args], { timeoutMs: 120_000 }) : await run('redis-benchmark', args, { timeoutMs: 120_000 });
+  const [cmd, argv] = PLACEMENT ? ['taskset', ['-c', PLACEMENT.pod, 'redis-benchmark', ...args]] : ['redis-benchmark', args];
+  const r = await run(cmd, argv, { timeoutMs: 120_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith(`"${test.toUpperCase()}"`));
   if (!line) throw new Error(`redis-benchmark printed no ${test} line:\n${r.stdout}\n${r.stderr}`);
   const f = line.split(',').map((x) => Number(x.replace(/"/g, '')));
@@ -149,11 +150,13 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   const idle = new Map(procs.map(([name, pid]) => [name, procMem(pid).rss]));
   const mem: (string | number)[][] = [];
   try {
-    for (let round = 0; round < rounds; round++)
+    for (let round = 0; round < rounds; round++) {
+      // Each round starts the targets one further along, so that none always runs first or right after another.
+      const turn = round % targets.length;
+      const order = [...targets.slice(turn), ...targets.slice(0, turn)];
       for (const cfg of configs)
         for (const test of ['set', 'get'] as const)
-          // Each round starts the targets one further along, so that none always runs first or right after another.
-          for (const [name, port, pid, only] of [...targets.slice(round % targets.length), ...targets.slice(0, round % targets.length)]) {
+          for (const [name, port, pid, only] of order) {
             if (!runsTest(only, test)) continue;
             const key = `${cfg.name}|${test}|${name}`;
             const c0 = pid === null ? null : procCpu(pid);
@@ -171,6 +174,7 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
             }
             samples.set(key, [...(samples.get(key) ?? []), s]);
           }
+    }
     for (const [name, pid] of procs) {
       const m = procMem(pid);
       mem.push([name, idle.get(name) ?? NaN, m.peak, m.rss]);
