@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MARK_BAD, MARK_OK, MARK_STALLED, ReplyGuard } from './guard.js';
+import { readFileSync } from 'node:fs';
+import { MARK_BAD, MARK_OK, MARK_STALLED, ReplyGuard, STALL_ERRORS } from './guard.js';
 import { newPending } from './pending.js';
 
 const nonceOf = (g: ReplyGuard) => /PING\r\n\$16\r\n([0-9a-f]{16})\r\n/.exec(g.marker.toString('latin1'))?.[1] ?? '';
@@ -47,4 +48,11 @@ test('ReplyGuard: keep() gives the held replies of a read one copy of their span
   assert.equal(g.bufs[0].toString('latin1', g.froms[0], g.tos[0]), '$1\r\na\r\n');
   g.clear();
   assert.equal(g.length, 0);
+});
+
+test('ReplyGuard: the native guard stalls on the same errors as this one (conn_guard.c STALLS, in the same order)', () => {
+  const src = readFileSync(new URL('../../native/conn-io/conn_guard.c', import.meta.url), 'utf8');
+  const list = /static const char \*const STALLS\[\] = \{([^}]*)\};/.exec(src)?.[1];
+  assert.ok(list, 'conn_guard.c declares STALLS');
+  assert.deepEqual([...list.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]), [...STALL_ERRORS]);
 });

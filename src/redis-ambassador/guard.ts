@@ -15,8 +15,11 @@ export const MARK_STALLED = 1;
 /** Anything else: the replies are out of step. */
 export const MARK_BAD = 2;
 
-/** Errors a node gives every command, PING too, while a script runs, while it loads, or as a stale replica. */
-const STALL_ERRORS = ['-BUSY ', '-LOADING ', '-MASTERDOWN '];
+/**
+ * Errors a node gives every command, PING too, while a script runs, while it loads, or as a stale replica. The native
+ * guard (native/conn-io/conn_guard.c STALLS) keeps its own copy; guard.test.ts checks the two agree.
+ */
+export const STALL_ERRORS: readonly string[] = ['-BUSY ', '-LOADING ', '-MASTERDOWN '];
 
 /** The replies read while a marker is in flight (whose place it vouches for), in order, until it is answered. */
 export class ReplyGuard {
