@@ -13,6 +13,7 @@ import { cores, headroom, machineBusy, pinTo, podPlacement, procCpu, procMem, pr
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
 const GUARD_OFF = 'amb, --reply-guard off';
+const BATCH = 'amb, --sched-policy batch';
 
 interface Sample {
   rps: number;
@@ -67,12 +68,12 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
   return { rps: f[1], p50: f[4], p99: f[6], cpu: NaN, sys: NaN, busy: NaN, rig: [] };
 }
 
-/** The bench's ambassador with --reply-guard off, listening. */
-async function ambassadorWithout(masterPort: number, replicaPorts: number[]): Promise<{ port: number; pid: number }> {
+/** Another of the bench's ambassadors, with `extra` flags, listening. */
+async function ambassadorWith(extra: string[], name: string, masterPort: number, replicaPorts: number[]): Promise<{ port: number; pid: number }> {
   const port = await freePort();
   const p = startPodkit(
-    ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, ...replicaPorts.flatMap((r) => ['--replica', `127.0.0.1:${r}`]), '--read-policy', 'prefer-replica', '--http-bind', `127.0.0.1:${await freePort()}`, '--reply-guard', 'off'],
-    { name: 'ambassador-guard-off' },
+    ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, ...replicaPorts.flatMap((r) => ['--replica', `127.0.0.1:${r}`]), '--read-policy', 'prefer-replica', '--http-bind', `127.0.0.1:${await freePort()}`, ...extra],
+    { name },
   );
   await waitForPort(port);
   return { port, pid: p.pid };
@@ -113,8 +114,11 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     { name: 'ambassador-master-reads' },
   );
   await waitForPort(onMasterPort);
-  // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off): the ambassador without its reply guard, for the guard's cost in the same run.
-  const guardOff = process.env.PODKIT_BENCH_TARGETS?.split(',').includes('guard-off') ? await ambassadorWithout(master.port, replicas.map((r) => r.port)) : null;
+  // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off / …,batch): the ambassador without its reply guard, for the guard's cost
+  // in the same run; with its loop thread as SCHED_BATCH, for what the policy changes beside its own client.
+  const optIn = (name: string, extra: string[]) => (process.env.PODKIT_BENCH_TARGETS?.split(',').includes(name) ? ambassadorWith(extra, `ambassador-${name}`, master.port, replicas.map((r) => r.port)) : null);
+  const guardOff = await optIn('guard-off', ['--reply-guard', 'off']);
+  const batch = await optIn('batch', ['--sched-policy', 'batch']);
 
   // name, port, CPU reader, tests it runs (all when absent)
   const allTargets: [string, number, number | null, string[]?][] = [
@@ -123,12 +127,13 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     ['ambassador', ambPort, amb.pid],
     [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
     ...(guardOff ? [[GUARD_OFF, guardOff.port, guardOff.pid] as [string, number, number]] : []),
+    ...(batch ? [[BATCH, batch.port, batch.pid] as [string, number, number]] : []),
   ];
   if (PLACEMENT) {
     for (const pid of [master.proc.pid, ...replicas.map((r) => r.proc.pid)]) pinTo(pid, PLACEMENT.servers);
     for (const [, , pid] of allTargets) if (pid !== null) pinTo(pid, PLACEMENT.pod);
   }
-  const targets = allTargets.filter(([name]) => name === GUARD_OFF || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
+  const targets = allTargets.filter(([name]) => name === GUARD_OFF || name === BATCH || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
   /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
   const rigCounters = (proxy: number | null): number[] => {
     const m = procCounters(master.proc.pid);

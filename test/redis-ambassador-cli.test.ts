@@ -1,7 +1,7 @@
 /** @module The built CLI: bad usage exits 2, secrets come from files, redis-benchmark and the HTTP endpoints work. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, pollUntil, run, runPodkit, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, type RedisNode } from './helpers/index.js';
 
@@ -41,6 +41,7 @@ const bad: [string, string[], RegExp][] = [
   ['a bad --consistency', ['--master', '127.0.0.1:1', '--consistency', 'strong'], /--consistency: expected one of eventual\|session/],
   ['--consistency session with --read-policy replica', ['--master', '127.0.0.1:1', '--replica', '127.0.0.1:2', '--consistency', 'session', '--read-policy', 'replica'], /--consistency: session needs --read-policy prefer-replica or master/],
   ['a too small --max-lag', ['--master', '127.0.0.1:1', '--max-lag', '500ms'], /--max-lag: must be at least 1s/],
+  ['a bad --sched-policy', ['--master', '127.0.0.1:1', '--sched-policy', 'fifo'], /--sched-policy: expected one of normal\|batch/],
 ];
 for (const [what, args, re] of bad) {
   test(`${what} → one line on stderr, exit 2`, async () => {
@@ -102,4 +103,23 @@ test('without the conn_io addon: one warning line and connections on net.Socket;
   const bogus = await runPodkit(['redis-ambassador', '--listen', '127.0.0.1:0', '--master', '127.0.0.1:1', '--http-bind', '127.0.0.1:0'], { env: { ...process.env, PODKIT_AMBASSADOR_CLIENT_IO: 'epoll' }, timeoutMs: 20_000 });
   assert.equal(bogus.code, 2, bogus.stderr);
   assert.match(bogus.stderr, /must be auto, native or socket, got "epoll"/);
+});
+
+/** The scheduling policy of a process's main thread, as /proc reports it (stat field 41: 0 SCHED_OTHER, 3 SCHED_BATCH). */
+const policyOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[38]);
+
+test('--sched-policy batch: the event loop thread runs as SCHED_BATCH and serves; the default stays SCHED_OTHER; without the addon batch is exit 2', { timeout: 60_000 }, async () => {
+  for (const [extra, env, policy] of [[[], {}, 0], [['--sched-policy', 'batch'], {}, 3], [[], { PODKIT_REDIS_AMBASSADOR_SCHED_POLICY: 'batch' }, 3]] as const) {
+    const port = await freePort();
+    const p = startPodkit(['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--password-file', join(dir, 'pw'), '--http-bind', '127.0.0.1:0', ...extra], { env: { ...process.env, ...env } });
+    await waitForOutput(p, /redis ambassador listening/);
+    assert.equal(policyOf(p.pid), policy, `${extra.join(' ')} ${JSON.stringify(env)}`);
+    assert.equal((await run('redis-cli', ['-p', String(port), 'SET', 'sched:k', String(policy)])).stdout.trim(), 'OK');
+    assert.equal((await run('redis-cli', ['-p', String(port), 'GET', 'sched:k'])).stdout.trim(), String(policy));
+    await p.stop();
+  }
+  const missing = { ...process.env, PODKIT_CONN_IO_ADDON: '/nonexistent/conn_io.node' };
+  const r = await runPodkit(['redis-ambassador', '--listen', '127.0.0.1:0', '--master', '127.0.0.1:1', '--http-bind', '127.0.0.1:0', '--sched-policy', 'batch'], { env: missing, timeoutMs: 20_000 });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /sched-policy: batch needs the conn_io addon, which did not load/);
 });

@@ -27,12 +27,15 @@
  *     COMPLETE 5 [upstream id, 5, bytes, µs since]: one of its replies went direct to its client
  *   queued(id) -> bytes still queued;  undelivered() -> events in the array not yet handed over
  *   want(id)  client id's next direct reply is told at once;  flush()  deliver waiting COMPLETEs now
+ *   schedBatch(on) -> 0 or a negative errno   the calling thread's policy: SCHED_BATCH, or back to SCHED_OTHER
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -104,6 +107,22 @@ static napi_value js_idle_metrics_off(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_value r;
   napi_get_boolean(env, napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop), &r);
+  return r;
+}
+
+/*
+ * The calling thread's scheduling policy (the event loop's: --sched-policy). SCHED_BATCH keeps the weight of
+ * SCHED_OTHER; its wake-ups only do not preempt the task on the core, so an app that shares the core finishes its
+ * turn (reads every reply, sends its next commands) before the proxy runs, instead of being cut off at each one.
+ */
+static napi_value js_sched_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], r;
+  bool on = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return throw_type(env, "conn_io.schedBatch(on: boolean)");
+  struct sched_param sp = {0};
+  napi_create_int32(env, sched_setscheduler(0, on ? SCHED_BATCH : SCHED_OTHER, &sp) == 0 ? 0 : -errno, &r);
   return r;
 }
 
@@ -491,6 +510,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"undelivered", NULL, js_undelivered, NULL, NULL, NULL, napi_default, NULL},
       {"want", NULL, js_want, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
+      {"schedBatch", NULL, js_sched_batch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,6 +8,7 @@ import { MAX_SAFE_BULK } from '../core/resp/scanner.js';
 import { parseConfig, type Values } from '../core/config.js';
 import { spec, readConfigFile, LIVE_FLAGS } from './flags.js';
 import { start, type LiveOptions, type ReadPolicy } from './index.js';
+import { setSchedPolicy } from './io/conn.js';
 import { checkMode, topologyFromFlags } from './topology/index.js';
 
 const COMMAND = 'podkit redis-ambassador';
@@ -54,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
         // can switch the mode; Sentinel mode follows its topology.
         const topology = sentinel ? topologyFromFlags(v, { username, password }) : undefined;
         const first = liveOf(v);
+        // A process setting, not the component's (start() may share its process): set before the first connection.
+        setSchedPolicy(v['sched-policy']);
         const handle = await start({
           listen: v.listen,
           master: v.master,

@@ -35,6 +35,11 @@ const flags = {
     values: ['on', 'off'],
     default: 'on',
   }),
+  'sched-policy': flag.enum({
+    help: "The event loop thread's Linux scheduling policy: normal (SCHED_OTHER), or batch (SCHED_BATCH: the same CPU share, but its wake-ups do not preempt the app on a shared core — more throughput there, and up to a scheduler slice of added latency when that core is busy)",
+    values: ['normal', 'batch'],
+    default: 'normal',
+  }),
   ...topologySpec,
   config: flag.string({ help: 'YAML file of settings keyed by flag name (replica: [HOST:PORT, …], read-policy: …); re-read on SIGHUP', metavar: 'PATH' }),
   verbose: flag.int({ help: 'Log verbosity (0 info, 1+ debug)', short: 'v', default: 0 }),

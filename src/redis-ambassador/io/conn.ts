@@ -165,6 +165,7 @@ interface ConnIoAddon {
   expressTake(): number;
   expressOwed(id: number): number;
   expressText(id: number, reply: Buffer): number;
+  schedBatch(on: boolean): number;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -323,6 +324,21 @@ export function loadConnIo(): ConnIoAddon | Error {
     }
   }
   return io;
+}
+
+/**
+ * `--sched-policy`: the event loop's thread as SCHED_BATCH (`batch`) or SCHED_OTHER (`normal`, Linux's default).
+ * Batch keeps the same share of CPU; its wake-ups only stop preempting the task on the core, which on a core shared
+ * with the app means the app is no longer cut off at each reply the proxy writes (conn_io.c js_sched_batch).
+ */
+export function setSchedPolicy(policy: 'normal' | 'batch'): void {
+  const a = loadConnIo();
+  if (a instanceof Error) {
+    if (policy === 'normal') return; // what the thread has without the addon too
+    throw new ConfigError('sched-policy', `batch needs the conn_io addon, which did not load: ${a.message}`);
+  }
+  const r = a.schedBatch(policy === 'batch');
+  if (r < 0) throw new ConfigError('sched-policy', `cannot set ${policy}: sched_setscheduler failed (${getSystemErrorName(r)})`);
 }
 
 class NativeConn implements Conn {
