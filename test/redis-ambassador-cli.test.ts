@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, pollUntil, run, runPodkit, startPodkit, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, type RedisNode } from './helpers/index.js';
+import { freePort, pollUntil, run, runPodkit, startPodkit, startProcess, startRedis, stopAll, tempDir, waitForOutput, waitForPort, closeRedisClients, PODKIT_MAIN, type RedisNode } from './helpers/index.js';
 
 let master: RedisNode;
 let replica: RedisNode;
@@ -108,12 +108,20 @@ test('without the conn_io addon: one warning line and connections on net.Socket;
 /** The scheduling policy of a process's main thread, as /proc reports it (stat field 41: 0 SCHED_OTHER, 3 SCHED_BATCH). */
 const policyOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[38]);
 
-test('--sched-policy batch: the event loop thread runs as SCHED_BATCH and serves; the default stays SCHED_OTHER; without the addon batch is exit 2', { timeout: 60_000 }, async () => {
-  for (const [extra, env, policy] of [[[], {}, 0], [['--sched-policy', 'batch'], {}, 3], [[], { PODKIT_REDIS_AMBASSADOR_SCHED_POLICY: 'batch' }, 3]] as const) {
+test('--sched-policy batch: the event loop thread runs as SCHED_BATCH and serves; the default leaves the policy it was started with; without the addon batch is exit 2', { timeout: 60_000 }, async () => {
+  const cases = [
+    [[], {}, false, 0],
+    [['--sched-policy', 'batch'], {}, false, 3],
+    [[], { PODKIT_REDIS_AMBASSADOR_SCHED_POLICY: 'batch' }, false, 3],
+    // Started under `chrt -b` (an operator's choice): the default does not undo it.
+    [[], {}, true, 3],
+  ] as const;
+  for (const [extra, env, underChrt, policy] of cases) {
     const port = await freePort();
-    const p = startPodkit(['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--password-file', join(dir, 'pw'), '--http-bind', '127.0.0.1:0', ...extra], { env: { ...process.env, ...env } });
+    const args = ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${master.port}`, '--password-file', join(dir, 'pw'), '--http-bind', '127.0.0.1:0', ...extra];
+    const p = underChrt ? startProcess('chrt', ['-b', '0', process.execPath, PODKIT_MAIN, ...args], { name: 'chrt podkit' }) : startPodkit(args, { env: { ...process.env, ...env } });
     await waitForOutput(p, /redis ambassador listening/);
-    assert.equal(policyOf(p.pid), policy, `${extra.join(' ')} ${JSON.stringify(env)}`);
+    assert.equal(policyOf(p.pid), policy, `${extra.join(' ')} ${JSON.stringify(env)} ${underChrt ? 'under chrt -b' : ''}`);
     assert.equal((await run('redis-cli', ['-p', String(port), 'SET', 'sched:k', String(policy)])).stdout.trim(), 'OK');
     assert.equal((await run('redis-cli', ['-p', String(port), 'GET', 'sched:k'])).stdout.trim(), String(policy));
     await p.stop();

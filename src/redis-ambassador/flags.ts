@@ -36,7 +36,7 @@ const flags = {
     default: 'on',
   }),
   'sched-policy': flag.enum({
-    help: "The event loop thread's Linux scheduling policy: normal (SCHED_OTHER), or batch (SCHED_BATCH: the same CPU share, but its wake-ups do not preempt the task on the core — more throughput beside an app that waits on its replies, and up to a scheduler tick of delay per reply while another task keeps the core busy)",
+    help: "The event loop thread's Linux scheduling policy: normal (as started: SCHED_OTHER unless its launcher chose another), or batch (SCHED_BATCH: the same CPU share, but its wake-ups do not preempt the task on the core — more throughput beside an app that waits on its replies, and up to a scheduler tick of delay per reply while another task keeps the core busy)",
     values: ['normal', 'batch'],
     default: 'normal',
   }),

@@ -327,17 +327,16 @@ export function loadConnIo(): ConnIoAddon | Error {
 }
 
 /**
- * `--sched-policy`: the event loop's thread as SCHED_BATCH (`batch`) or SCHED_OTHER (`normal`, Linux's default).
- * Batch keeps the same share of CPU; its wake-ups only stop preempting the task on the core, which on a core shared
- * with the app means the app is no longer cut off at each reply the proxy writes (conn_io.c js_sched_batch).
+ * `--sched-policy`: `batch` makes the event loop's thread SCHED_BATCH; `normal` leaves the policy it was started with
+ * (SCHED_OTHER unless its launcher chose another: an operator's `chrt` is not undone). Batch keeps the same share of
+ * CPU; its wake-ups only stop preempting the task on the core, which on a core shared with the app means the app is
+ * no longer cut off at each reply the proxy writes (conn_io.c js_sched_batch).
  */
 export function setSchedPolicy(policy: 'normal' | 'batch'): void {
+  if (policy === 'normal') return;
   const a = loadConnIo();
-  if (a instanceof Error) {
-    if (policy === 'normal') return; // what the thread has without the addon too
-    throw new ConfigError('sched-policy', `batch needs the conn_io addon, which did not load: ${a.message}`);
-  }
-  const r = a.schedBatch(policy === 'batch');
+  if (a instanceof Error) throw new ConfigError('sched-policy', `batch needs the conn_io addon, which did not load: ${a.message}`);
+  const r = a.schedBatch(true);
   if (r < 0) throw new ConfigError('sched-policy', `cannot set ${policy}: sched_setscheduler failed (${getSystemErrorName(r)})`);
 }
 
