@@ -106,7 +106,10 @@ test('without the conn_io addon: one warning line and connections on net.Socket;
 });
 
 /** The scheduling policy of a process's main thread, as /proc reports it (stat field 41: 0 SCHED_OTHER, 3 SCHED_BATCH). */
-const policyOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[38]);
+const policyOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]); // the command name may itself hold ') '
+};
 
 test('--sched-policy batch: the event loop thread runs as SCHED_BATCH and serves; the default leaves the policy it was started with; without the addon batch is exit 2', { timeout: 60_000 }, async () => {
   const cases = [

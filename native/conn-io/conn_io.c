@@ -27,7 +27,7 @@
  *     COMPLETE 5 [upstream id, 5, bytes, µs since]: one of its replies went direct to its client
  *   queued(id) -> bytes still queued;  undelivered() -> events in the array not yet handed over
  *   want(id)  client id's next direct reply is told at once;  flush()  deliver waiting COMPLETEs now
- *   schedBatch(on) -> 0 or a negative errno   the calling thread's policy: SCHED_BATCH, or back to SCHED_OTHER
+ *   schedBatch() -> 0 or a negative errno   the calling thread's policy becomes SCHED_BATCH
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,7 +35,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -116,13 +115,10 @@ static napi_value js_idle_metrics_off(napi_env env, napi_callback_info info) {
  * turn (reads every reply, sends its next commands) before the proxy runs, instead of being cut off at each one.
  */
 static napi_value js_sched_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], r;
-  bool on = false;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) return throw_type(env, "conn_io.schedBatch(on: boolean)");
+  (void)info;
+  napi_value r;
   struct sched_param sp = {0};
-  napi_create_int32(env, sched_setscheduler(0, on ? SCHED_BATCH : SCHED_OTHER, &sp) == 0 ? 0 : -errno, &r);
+  napi_create_int32(env, sched_setscheduler(0, SCHED_BATCH, &sp) == 0 ? 0 : -errno, &r);
   return r;
 }
 

@@ -165,7 +165,7 @@ interface ConnIoAddon {
   expressTake(): number;
   expressOwed(id: number): number;
   expressText(id: number, reply: Buffer): number;
-  schedBatch(on: boolean): number;
+  schedBatch(): number;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -336,8 +336,8 @@ export function setSchedPolicy(policy: 'normal' | 'batch'): void {
   if (policy === 'normal') return;
   const a = loadConnIo();
   if (a instanceof Error) throw new ConfigError('sched-policy', `batch needs the conn_io addon, which did not load: ${a.message}`);
-  const r = a.schedBatch(true);
-  if (r < 0) throw new ConfigError('sched-policy', `cannot set ${policy}: sched_setscheduler failed (${getSystemErrorName(r)})`);
+  const r = a.schedBatch();
+  if (r < 0) throw new ConfigError('sched-policy', `cannot set batch: sched_setscheduler failed (${getSystemErrorName(r)})`);
 }
 
 class NativeConn implements Conn {
