@@ -2,13 +2,15 @@
  * @module The reply guard: an upstream's extra reply on a shared connection (the raw-socket fault server injecting
  * it before, inside or after a batch of two clients' commands, whole or split across reads) closes that connection
  * and fails its commands — one client never gets another's reply; a real Redis answers the guard's PING in order in
- * RESP2 and RESP3 and during a busy script; --reply-guard off restores the unguarded pipeline (which can shift).
+ * RESP2 and RESP3 and during a busy script; a long batch of many clients is cut by checks where the client changes;
+ * --reply-guard off restores the unguarded pipeline (which can shift).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { pollUntil, rawClient, resp, startFaultServer, startRedis, stopAll, type FaultScript, type FaultServer, type RawClient } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
+import { expressCount } from '../src/redis-ambassador/io/conn.js';
 import { createLogger } from '../src/core/log.js';
 
 const faults: FaultServer[] = [];
@@ -244,5 +246,112 @@ test('reply guard: during a busy script the check’s -BUSY answers in order wit
     assert.doesNotMatch(amb.logs(), /out of step|no command in flight/);
   } finally {
     await amb.handle.close();
+  }
+});
+
+/** Key and value of client k in a burst: long keys, so that 16 clients' commands make one write of many KiB. */
+const burstKey = (k: number) => `burst:${k}:${'k'.repeat(200)}`;
+const burstValue = (k: number) => `value-of-${k}`;
+
+/**
+ * The two paths a batch takes: plain GETs of armed clients go through C (the express path, conn_guard.c cuts them);
+ * ECHO always goes through JS (guard.ts's rule in upstream.ts cuts them). Client k's command and its right reply.
+ */
+const PATHS = {
+  C: { verb: 'get', cmd: (k: number) => resp('GET', burstKey(k)), want: (k: number) => bulk(burstValue(k)) },
+  JS: { verb: 'echo', cmd: (k: number) => resp('ECHO', burstKey(k)), want: (k: number) => bulk(burstKey(k)) },
+};
+
+/**
+ * n clients each write `per` commands at once (written before the ambassador's loop turns, so that one turn reads
+ * them all and they share one write upstream); each client's replies, by kind, and how many went through C.
+ */
+async function burst(port: number, n: number, per: number, path: keyof typeof PATHS): Promise<{ got: Map<string, number>[]; expressed: number }> {
+  const cs = await Promise.all(Array.from({ length: n }, () => client(port)));
+  // One reply each first, one client at a time: a client is armed for C once idle, while nothing is in flight upstream.
+  for (const c of cs) await c.send(resp('PING'), 1);
+  const before = expressCount();
+  cs.forEach((c, k) => c.socket.write(Buffer.concat(Array.from({ length: per }, () => PATHS[path].cmd(k)))));
+  const got = await Promise.all(
+    cs.map(async (c) => {
+      const m = new Map<string, number>();
+      for (const r of await c.read(per)) {
+        const s = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
+        m.set(s, (m.get(s) ?? 0) + 1);
+      }
+      return m;
+    }),
+  );
+  return { got, expressed: expressCount() - before };
+}
+
+/** A fault server holding the burst's keys. */
+async function burstFault(n: number, command?: FaultScript['command']): Promise<FaultServer> {
+  const f = await startFaultServer({ command });
+  faults.push(f);
+  const c = await rawClient(f.port);
+  await c.send(Buffer.concat(Array.from({ length: n }, (_, k) => resp('SET', burstKey(k), burstValue(k)))), n);
+  c.close();
+  return f;
+}
+
+test('reply guard: a long batch of many clients is cut by checks where the client changes, past 4 KiB, in C and in JS; every client gets its own replies', { timeout: 120_000 }, async () => {
+  const n = 16;
+  const per = 8;
+  const size = per * PATHS.C.cmd(0).length;
+  for (const path of ['C', 'JS'] as const) {
+    const { verb, want } = PATHS[path];
+    const f = await burstFault(n);
+    const amb = await ambassador(f.port);
+    try {
+      const { got, expressed } = await burst(amb.port, n, per, path);
+      got.forEach((m, k) => assert.deepEqual([...m], [[want(k), per]], `${path}: client ${k}`));
+      assert.equal(expressed, path === 'C' ? n * per : 0, `${path}: commands through C`);
+      // The burst as the node read it: each client's commands together, the checks only between two clients' runs.
+      const all = f.commands();
+      const from = all.findIndex((c) => c[0] === verb && c[1].startsWith('burst:'));
+      const seq = all.slice(from).filter((c) => (c[0] === verb && c[1].startsWith('burst:')) || (c[0] === 'ping' && c.length === 2));
+      const checks = seq.filter((c) => c[0] === 'ping').length;
+      assert.ok(checks >= 2, `${path}: ${n * per} commands (${n * size} bytes) went with ${checks} check(s)`);
+      let part = 0;
+      for (const [i, c] of seq.entries()) {
+        if (c[0] !== 'ping') {
+          part += size / per;
+          continue;
+        }
+        const [prev, next] = [seq[i - 1], seq[i + 1]];
+        assert.ok(prev && prev[0] === verb, `${path}: check ${i} follows a command`);
+        if (next) assert.notEqual(next[1], prev[1], `${path}: check ${i} cuts where the client changes, not inside a client's run`);
+        // Cut at the first change of client past 4 KiB (a write's last part may be shorter).
+        assert.ok(part < 4096 + size, `${path}: a part of ${part} bytes`);
+        part = 0;
+      }
+      assert.doesNotMatch(amb.logs(), /out of step|no command in flight/);
+    } finally {
+      await amb.handle.close();
+    }
+  }
+});
+
+test('reply guard: an extra reply in the first part of a cut batch closes the connection at that part’s check, in C and in JS; no client gets another’s reply', { timeout: 120_000 }, async () => {
+  const n = 16;
+  const per = 8;
+  for (const path of ['C', 'JS'] as const) {
+    const { verb, want } = PATHS[path];
+    let injected = 0;
+    // One extra reply after the first client's first command of the burst (the first part of the batch).
+    const f = await burstFault(n, (args) => (args[0] === verb && args[1] === burstKey(0) && injected++ === 0 ? (path === 'C' ? bulk(burstValue(0)) : bulk(burstKey(0))) + bulk('EXTRA') : undefined));
+    const amb = await ambassador(f.port);
+    try {
+      const { got } = await burst(amb.port, n, per, path);
+      got.forEach((m, k) => {
+        for (const r of m.keys()) assert.ok(r === want(k) || r === 'lost', `${path}: client ${k} got ${JSON.stringify(r)}`);
+      });
+      assert.ok(got.some((m) => m.has('lost')), `${path}: the connection was failed`);
+      assert.match(amb.logs(), /replies out of step/, path);
+      assert.ok(protocolErrors(amb) > 0, path);
+    } finally {
+      await amb.handle.close();
+    }
   }
 });

@@ -73,8 +73,9 @@ struct direct {
   uint32_t xmarkers; /* C's own marker tags not yet reached */
   int need_mark;     /* the express commands since the last marker are several clients': one goes before the next bytes */
   int suspect;       /* a marker's slot held a stall error: every express batch is marked until one is answered in place */
-  int32_t seg_id;    /* the client of the express commands since the last marker, and how many there are */
+  int32_t seg_id;    /* since the last marker: the client of the last express command, how many there are, their bytes */
   uint32_t seg_gen, seg_n;
+  size_t seg_bytes;
   int cur_held;      /* the express reply in progress is held: a marker behind it vouches for it */
   size_t cur_hoff;
   xguard_t g;
@@ -341,6 +342,7 @@ int cio_direct_seal(conn_t *u) {
   if (!d || !d->need_mark) return 0;
   d->need_mark = 0;
   d->seg_n = 0;
+  d->seg_bytes = 0;
   if (d->off) return 0;
   const uint8_t *cmd;
   size_t len;
@@ -426,15 +428,24 @@ int cio_direct_usable(conn_t *u) {
 
 int cio_direct_push_express(conn_t *u, int32_t client, uint32_t gen, uint32_t meta, uint32_t bin) {
   direct_t *d = u->direct;
-  if (room(d, 1) < 0) return -ENOMEM;
+  /* Room for its tag and for a marker's that may cut the batch before it. */
+  if (room(d, 2) < 0) return -ENOMEM;
   if (d->answer != NULL) {
     /* Mixed with another client's since the last marker (or suspect): marked before the next bytes go out. */
-    if (d->express == 0 && !express_in_progress(d)) d->seg_n = 0;
-    if (d->suspect || (d->seg_n > 0 && (d->seg_id != client || d->seg_gen != gen))) d->need_mark = 1;
-    if (d->seg_n++ == 0) {
-      d->seg_id = client;
-      d->seg_gen = gen;
+    if (d->express == 0 && !express_in_progress(d)) d->seg_n = 0, d->seg_bytes = 0;
+    int other = d->seg_n > 0 && (d->seg_id != client || d->seg_gen != gen);
+    /* A long marked batch is cut where the client changes (the last client's bytes are queued whole by then): its
+     * marker goes out here, so the replies before it are vouched for, and released, as the node answers this part,
+     * not held until it has answered the whole write. */
+    if (other && d->need_mark && d->seg_bytes >= XG_SEGMENT) {
+      if (cio_direct_seal(u) < 0) return -ENOMEM;
+      other = 0;
     }
+    if (d->suspect || other) d->need_mark = 1;
+    d->seg_n++;
+    d->seg_id = client;
+    d->seg_gen = gen;
+    d->seg_bytes += bin;
   }
   push_tag(d, (tag_t){client, gen, meta + 1, (uint32_t)(uv_hrtime() / 1000), bin});
   d->express++;

@@ -13,6 +13,13 @@
 enum { XG_OK = 0, XG_STALLED = 1, XG_BAD = 2 };
 /* Of a marker slot's reply, this much is kept for the verdict (a stall error's line is far shorter). */
 #define XG_SLOT 256
+/*
+ * A marked batch is cut, where the client changes, by a marker of its own once this many bytes of commands have gone
+ * since its last: Redis reads a client's commands 16 KiB at a time and writes each read's replies before the next, so
+ * a marker in every read lets the replies held behind it go out as the node answers them, not after the whole write.
+ * guard.ts GUARD_SEGMENT is the JS guard's; guard.test.ts checks the two agree.
+ */
+#define XG_SEGMENT 4096
 /* In the owed count JS reads (conn.ts): C's guard is suspect, JS marks its batches too. */
 #define XG_SUSPECT 0x40000000
 

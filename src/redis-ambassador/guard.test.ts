@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MARK_BAD, MARK_OK, MARK_STALLED, ReplyGuard, STALL_ERRORS } from './guard.js';
+import { GUARD_SEGMENT, MARK_BAD, MARK_OK, MARK_STALLED, ReplyGuard, STALL_ERRORS } from './guard.js';
 import { newPending } from './pending.js';
 
 const nonceOf = (g: ReplyGuard) => /PING\r\n\$16\r\n([0-9a-f]{16})\r\n/.exec(g.marker.toString('latin1'))?.[1] ?? '';
@@ -55,4 +55,9 @@ test('ReplyGuard: the native guard stalls on the same errors as this one (conn_g
   const list = /static const char \*const STALLS\[\] = \{([^}]*)\};/.exec(src)?.[1];
   assert.ok(list, 'conn_guard.c declares STALLS');
   assert.deepEqual([...list.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]), [...STALL_ERRORS]);
+});
+
+test('ReplyGuard: the native guard cuts long batches at the same size as this one (conn_guard.h XG_SEGMENT)', () => {
+  const src = readFileSync(new URL('../../native/conn-io/conn_guard.h', import.meta.url), 'utf8');
+  assert.equal(Number(/^#define XG_SEGMENT (\d+)$/m.exec(src)?.[1]), GUARD_SEGMENT);
 });

@@ -21,6 +21,14 @@ export const MARK_BAD = 2;
  */
 export const STALL_ERRORS: readonly string[] = ['-BUSY ', '-LOADING ', '-MASTERDOWN '];
 
+/**
+ * A marked batch is cut, where the client changes, once this many bytes of commands have gone since its last marker:
+ * Redis reads a client's commands 16 KiB at a time and writes each read's replies before the next, so a marker in
+ * every read lets the replies held behind it go out as the node answers them, not after the whole write. The native
+ * guard (conn_guard.h XG_SEGMENT) cuts express batches the same; guard.test.ts checks the two agree.
+ */
+export const GUARD_SEGMENT = 4096;
+
 /** The replies read while a marker is in flight (whose place it vouches for), in order, until it is answered. */
 export class ReplyGuard {
   /** The marker command, encoded once per connection. */

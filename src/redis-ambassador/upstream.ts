@@ -7,7 +7,7 @@ import { readInto } from './io/read.js';
 import { encodeCommand, encodeError } from '../core/resp/encode.js';
 import { TAG_MARKER, type Conn, type ConnOpener } from './io/conn.js';
 import { clock, markDirty } from './io/turn.js';
-import { MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
+import { GUARD_SEGMENT, MARK_BAD, MARK_OK, ReplyGuard } from './guard.js';
 import { freePending, HOOK_HANDSHAKE, HOOK_INTERNAL, HOOK_MARKER, HOOK_NONE, HOOK_SELECT, newPending, type Pending, type ReplySink } from './pending.js';
 import type { TunnelReplies } from './tunnel-replies.js';
 
@@ -147,6 +147,8 @@ export class Upstream {
   /** Commands queued since the last write; one of them follows another client's command in flight (or the batch has a second client). */
   private batchOpen = false;
   private batchMixed = false;
+  /** The bytes of the batch's commands since its last marker. */
+  private batchBytes = 0;
   /** Whose command was queued last (null: the ambassador's own). */
   private lastClient: ReplySink | null = null;
   /**
@@ -273,9 +275,19 @@ export class Upstream {
     p.unext = null;
     if (p.hook !== HOOK_HANDSHAKE) {
       // Express commands in flight (conn_express.c) are another client's: a client owed any sends nothing through JS.
-      if (((this.batchOpen || this.tail !== null) && p.client !== this.lastClient) || (this.guard !== null && this.tags !== null && this.expressOwed > 0)) this.batchMixed = true;
+      let other = (this.batchOpen || this.tail !== null) && p.client !== this.lastClient;
+      // A long marked batch is cut where the client changes, with a marker of its own: the replies before it are
+      // vouched for as the node answers that part (guard.ts GUARD_SEGMENT), not held until it has answered all.
+      if (other && this.batchMixed && this.batchBytes >= GUARD_SEGMENT && this.guard !== null && this.gated === null && !this.dedicated && this.tunnel === null) {
+        this.addMarker(this.guard);
+        this.batchMixed = false;
+        this.batchBytes = 0;
+        other = false;
+      }
+      if (other || (this.guard !== null && this.tags !== null && this.expressOwed > 0)) this.batchMixed = true;
       this.batchOpen = true;
       this.lastClient = p.client;
+      this.batchBytes += to - from;
     }
     if (this.tail) this.tail.unext = p;
     else this.head = p;
@@ -343,6 +355,7 @@ export class Upstream {
       if (g !== null && this.tags !== null && this.conn.expressSuspect?.() === true) g.suspect = true;
       if (g !== null && this.batchOpen && (this.batchMixed || g.suspect) && !this.dedicated && this.tunnel === null) this.addMarker(g);
       this.batchOpen = this.batchMixed = false;
+      this.batchBytes = 0;
     }
     this.opts.traffic.upstreamOut += this.out.bytes;
     this.unflushed = this.gated === null ? 0 : this.gated.length;
