@@ -53,6 +53,12 @@ const VA = 'value-of-a-0123';
 const VB = 'value-of-b-4567';
 const LOST = /^-ERR upstream master .* connection lost\r\n$/;
 
+/** Count reply r into `into` by kind: its bytes, or 'lost' for the connection-lost error. */
+function tally(into: Map<string, number>, r: Buffer): void {
+  const s = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
+  into.set(s, (into.get(s) ?? 0) + 1);
+}
+
 /**
  * Two clients GET their own key over and over, each with one command in flight, together (so the ambassador's batches
  * mix them); every reply each got, by kind.
@@ -68,9 +74,7 @@ async function race(port: number, rounds: number, extra?: (c: RawClient) => Prom
   }
   const one = async (c: RawClient, key: string, into: Map<string, number>) => {
     for (let i = 0; i < rounds; i++) {
-      const [r] = await c.send(resp('GET', key), 1);
-      const s = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
-      into.set(s, (into.get(s) ?? 0) + 1);
+      tally(into, (await c.send(resp('GET', key), 1))[0]);
     }
   };
   await Promise.all([one(ca, 'a', a), one(cb, 'b', b)]);
@@ -137,9 +141,7 @@ test('reply guard: a client on the express path (GET in C) and one on the JS pat
     const b = new Map<string, number>();
     const one = async (c: RawClient, cmd: Buffer, into: Map<string, number>) => {
       for (let i = 0; i < 300; i++) {
-        const [r] = await c.send(cmd, 1);
-        const k = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
-        into.set(k, (into.get(k) ?? 0) + 1);
+        tally(into, (await c.send(cmd, 1))[0]);
       }
     };
     await Promise.all([one(ca, resp('GET', 'a'), a), one(cb, resp('GETRANGE', 'b', '0', '-1'), b)]);
@@ -255,11 +257,11 @@ const burstValue = (k: number) => `value-of-${k}`;
 
 /**
  * The two paths a batch takes: plain GETs of armed clients go through C (the express path, conn_guard.c cuts them);
- * ECHO always goes through JS (guard.ts's rule in upstream.ts cuts them). Client k's command and its right reply.
+ * ECHO always goes through JS (guard.ts's rule in upstream.ts cuts them). Client k's command and the value it is owed.
  */
 const PATHS = {
-  C: { verb: 'get', cmd: (k: number) => resp('GET', burstKey(k)), want: (k: number) => bulk(burstValue(k)) },
-  JS: { verb: 'echo', cmd: (k: number) => resp('ECHO', burstKey(k)), want: (k: number) => bulk(burstKey(k)) },
+  C: { verb: 'get', cmd: (k: number) => resp('GET', burstKey(k)), own: burstValue },
+  JS: { verb: 'echo', cmd: (k: number) => resp('ECHO', burstKey(k)), own: burstKey },
 };
 
 /**
@@ -275,10 +277,7 @@ async function burst(port: number, n: number, per: number, path: keyof typeof PA
   const got = await Promise.all(
     cs.map(async (c) => {
       const m = new Map<string, number>();
-      for (const r of await c.read(per)) {
-        const s = LOST.test(r.toString('latin1')) ? 'lost' : r.toString('latin1');
-        m.set(s, (m.get(s) ?? 0) + 1);
-      }
+      for (const r of await c.read(per)) tally(m, r);
       return m;
     }),
   );
@@ -300,12 +299,12 @@ test('reply guard: a long batch of many clients is cut by checks where the clien
   const per = 8;
   const size = per * PATHS.C.cmd(0).length;
   for (const path of ['C', 'JS'] as const) {
-    const { verb, want } = PATHS[path];
+    const { verb, own } = PATHS[path];
     const f = await burstFault(n);
     const amb = await ambassador(f.port);
     try {
       const { got, expressed } = await burst(amb.port, n, per, path);
-      got.forEach((m, k) => assert.deepEqual([...m], [[want(k), per]], `${path}: client ${k}`));
+      got.forEach((m, k) => assert.deepEqual([...m], [[bulk(own(k)), per]], `${path}: client ${k}`));
       assert.equal(expressed, path === 'C' ? n * per : 0, `${path}: commands through C`);
       // The burst as the node read it: each client's commands together, the checks only between two clients' runs.
       const all = f.commands();
@@ -337,16 +336,14 @@ test('reply guard: an extra reply in the first part of a cut batch closes the co
   const n = 16;
   const per = 8;
   for (const path of ['C', 'JS'] as const) {
-    const { verb, want } = PATHS[path];
+    const { verb, own } = PATHS[path];
     let injected = 0;
     // One extra reply after the first client's first command of the burst (the first part of the batch).
-    const f = await burstFault(n, (args) => (args[0] === verb && args[1] === burstKey(0) && injected++ === 0 ? (path === 'C' ? bulk(burstValue(0)) : bulk(burstKey(0))) + bulk('EXTRA') : undefined));
+    const f = await burstFault(n, (args) => (args[0] === verb && args[1] === burstKey(0) && injected++ === 0 ? bulk(own(0)) + bulk('EXTRA') : undefined));
     const amb = await ambassador(f.port);
     try {
       const { got } = await burst(amb.port, n, per, path);
-      got.forEach((m, k) => {
-        for (const r of m.keys()) assert.ok(r === want(k) || r === 'lost', `${path}: client ${k} got ${JSON.stringify(r)}`);
-      });
+      got.forEach((m, k) => ownOrLost(m, own(k)));
       assert.ok(got.some((m) => m.has('lost')), `${path}: the connection was failed`);
       assert.match(amb.logs(), /replies out of step/, path);
       assert.ok(protocolErrors(amb) > 0, path);
