@@ -266,12 +266,14 @@ const PATHS = {
 
 /**
  * n clients each write `per` commands at once (written before the ambassador's loop turns, so that one turn reads
- * them all and they share one write upstream); each client's replies, by kind, and how many went through C.
+ * them all and they share one write upstream), `ready` awaited just before; each client's replies, by kind, and how
+ * many went through C.
  */
-async function burst(port: number, n: number, per: number, path: keyof typeof PATHS): Promise<{ got: Map<string, number>[]; expressed: number }> {
+async function burst(port: number, n: number, per: number, path: keyof typeof PATHS, ready?: () => Promise<void>): Promise<{ got: Map<string, number>[]; expressed: number }> {
   const cs = await Promise.all(Array.from({ length: n }, () => client(port)));
   // One reply each first, one client at a time: a client is armed for C once idle, while nothing is in flight upstream.
   for (const c of cs) await c.send(resp('PING'), 1);
+  await ready?.();
   const before = expressCount();
   cs.forEach((c, k) => c.socket.write(Buffer.concat(Array.from({ length: per }, () => PATHS[path].cmd(k)))));
   const got = await Promise.all(
@@ -350,5 +352,29 @@ test('reply guard: an extra reply in the first part of a cut batch closes the co
     } finally {
       await amb.handle.close();
     }
+  }
+});
+
+test('reply guard: a real Redis answers cut batches in order, in C and in JS: every client gets its own replies, no connection closed', { timeout: 120_000 }, async () => {
+  const n = 16;
+  const per = 8;
+  const r = await startRedis();
+  const direct = await rawClient(r.port);
+  clients.push(direct);
+  await direct.send(Buffer.concat(Array.from({ length: n }, (_, k) => resp('SET', burstKey(k), burstValue(k)))), n);
+  const amb = await ambassador(r.port);
+  try {
+    for (const path of ['C', 'JS'] as const) {
+      // Redis's counts from the burst on (the clients' own PINGs before it are not the guard's).
+      const { got, expressed } = await burst(amb.port, n, per, path, async () => void (await direct.send(resp('CONFIG', 'RESETSTAT'), 1)));
+      got.forEach((m, k) => assert.deepEqual([...m], [[bulk(PATHS[path].own(k)), per]], `${path}: client ${k}`));
+      assert.equal(expressed, path === 'C' ? n * per : 0, `${path}: commands through C`);
+      const stats = (await direct.send(resp('INFO', 'commandstats'), 1))[0].toString();
+      const pings = Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      assert.ok(pings >= 2, `${path}: Redis counted ${pings} PING(s) for ${n * per} commands in one burst`);
+    }
+    assert.doesNotMatch(amb.logs(), /out of step|no command in flight/);
+  } finally {
+    await amb.handle.close();
   }
 });
