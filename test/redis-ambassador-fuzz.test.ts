@@ -6,10 +6,10 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeRedisClients, playStream, rawClient, resp, respStream, startRedis, stopAll, type RedisNode } from './helpers/index.js';
+import { closeRedisClients, fuzzSeed, playStream, rawClient, resp, respStream, startRedis, stopAll, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
 
-const SEED = 20261204;
+const SEED = fuzzSeed(20261204);
 const LANES = 4;
 /** Lanes 2 and 3 require a password (requirepass directly, --client-password-file through the ambassador). */
 const PASSWORD = 'fuzz-pw';
