@@ -190,7 +190,8 @@ test('fuzz: 300 seeded hostile layers unpack confined, or fail with a catalogue 
   const fdsBefore = fds();
   const outcomes = new Map<string, number>();
   for (let seed = 1; seed <= 300; seed++) {
-    const rng = new Rng(fuzzSeed(seed));
+    const played = fuzzSeed(seed);
+    const rng = new Rng(played);
     const sb = join(root, `c${seed}`);
     const target = join(sb, 'layers', 'target');
     mkdirSync(target, { recursive: true });
@@ -210,7 +211,7 @@ test('fuzz: 300 seeded hostile layers unpack confined, or fail with a catalogue 
     const before = snapshot(sb, target);
     const pieces = splitRandomly(blob, rng, 8);
     const input = rng.int(2) ? join(sb, 'blob') : (async function* () { yield* pieces; })();
-    const what = `seed ${fuzzSeed(seed)}`;
+    const what = `seed ${played}`;
     let timer: NodeJS.Timeout | undefined;
     const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: unpack still running after 10 s`)), 10_000); });
     try {

@@ -136,7 +136,8 @@ async function scrape(accept: string): Promise<string> {
 }
 
 test(`${CASES} seeded cases: hostile datagrams and upstream bodies never make /metrics unreadable to Prometheus`, async () => {
-  const rng = new Rng(fuzzSeed(0x5eed));
+  const seed = fuzzSeed(0x5eed);
+  const rng = new Rng(seed);
   let sent = 0;
   for (let c = 0; c < CASES; c++) {
     // Each datagram: 1–4 mutated lines, then a good line that must be counted whatever came before it.
@@ -150,7 +151,7 @@ test(`${CASES} seeded cases: hostile datagrams and upstream bodies never make /m
       bodies.promType = om ? 'application/openmetrics-text; version=1.0.0' : 'text/plain; version=0.0.4';
     }
     if (rng.int(3) === 0) bodies.json = mutateText(rng, JSON_DOC);
-    const input = `seed ${fuzzSeed(0x5eed)} case ${c}: datagrams ${JSON.stringify(datagrams.map((d) => d.toString('latin1')))}, upstream ${bodies.promType} ${JSON.stringify(bodies.prom)}, json ${JSON.stringify(bodies.json)}`;
+    const input = `seed ${seed} case ${c}: datagrams ${JSON.stringify(datagrams.map((d) => d.toString('latin1')))}, upstream ${bodies.promType} ${JSON.stringify(bodies.prom)}, json ${JSON.stringify(bodies.json)}`;
 
     for (const d of datagrams) await new Promise<void>((r) => udp.send(d, h.statsd.udp!.port, '127.0.0.1', () => r()));
     sent += datagrams.length;
