@@ -14,6 +14,7 @@ const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
 const GUARD_OFF = 'amb, --reply-guard off';
 const BATCH = 'amb, --sched-policy batch';
+const POLL_OFF = 'amb, PODKIT_CONN_POLL=off';
 
 interface Sample {
   rps: number;
@@ -69,11 +70,11 @@ async function bench(port: number, test: 'get' | 'set', clients: number, pipelin
 }
 
 /** Another of the bench's ambassadors, with `extra` flags, listening. */
-async function ambassadorWith(extra: string[], name: string, masterPort: number, replicaPorts: number[]): Promise<{ port: number; pid: number }> {
+async function ambassadorWith(extra: string[], name: string, masterPort: number, replicaPorts: number[], env?: NodeJS.ProcessEnv): Promise<{ port: number; pid: number }> {
   const port = await freePort();
   const p = startPodkit(
     ['redis-ambassador', '--listen', `127.0.0.1:${port}`, '--master', `127.0.0.1:${masterPort}`, ...replicaPorts.flatMap((r) => ['--replica', `127.0.0.1:${r}`]), '--read-policy', 'prefer-replica', '--http-bind', `127.0.0.1:${await freePort()}`, ...extra],
-    { name },
+    { name, env },
   );
   await waitForPort(port);
   return { port, pid: p.pid };
@@ -114,11 +115,14 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     { name: 'ambassador-master-reads' },
   );
   await waitForPort(onMasterPort);
-  // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off / …,batch): the ambassador without its reply guard, for the guard's cost
-  // in the same run; with its loop thread as SCHED_BATCH, for what the policy changes beside its own client.
-  const optIn = (name: string, extra: string[]) => (process.env.PODKIT_BENCH_TARGETS?.split(',').includes(name) ? ambassadorWith(extra, `ambassador-${name}`, master.port, replicas.map((r) => r.port)) : null);
+  // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off / …,batch / …,poll-off): the ambassador without its reply guard, for the
+  // guard's cost in the same run; with its loop thread as SCHED_BATCH, for what the policy changes beside its own
+  // client; with the wait for events left to libuv alone (native/conn-io/conn_poll.c), for what keeping it in C saves.
+  const optIn = (name: string, extra: string[], env?: NodeJS.ProcessEnv) =>
+    process.env.PODKIT_BENCH_TARGETS?.split(',').includes(name) ? ambassadorWith(extra, `ambassador-${name}`, master.port, replicas.map((r) => r.port), env) : null;
   const guardOff = await optIn('guard-off', ['--reply-guard', 'off']);
   const batch = await optIn('batch', ['--sched-policy', 'batch']);
+  const pollOff = await optIn('poll-off', [], { PODKIT_CONN_POLL: 'off' });
 
   // name, port, CPU reader, tests it runs (all when absent)
   const allTargets: [string, number, number | null, string[]?][] = [
@@ -128,12 +132,13 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
     ...(guardOff ? [[GUARD_OFF, guardOff.port, guardOff.pid] as [string, number, number]] : []),
     ...(batch ? [[BATCH, batch.port, batch.pid] as [string, number, number]] : []),
+    ...(pollOff ? [[POLL_OFF, pollOff.port, pollOff.pid] as [string, number, number]] : []),
   ];
   if (PLACEMENT) {
     for (const pid of [master.proc.pid, ...replicas.map((r) => r.proc.pid)]) pinTo(pid, PLACEMENT.servers);
     for (const [, , pid] of allTargets) if (pid !== null) pinTo(pid, PLACEMENT.pod);
   }
-  const targets = allTargets.filter(([name]) => name === GUARD_OFF || name === BATCH || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
+  const targets = allTargets.filter(([name]) => name === GUARD_OFF || name === BATCH || name === POLL_OFF || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
   /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
   const rigCounters = (proxy: number | null): number[] => {
     const m = procCounters(master.proc.pid);

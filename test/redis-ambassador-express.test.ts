@@ -7,9 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { collect, rawClient, resp, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
+import { collect, rawClient, resp, run as runCmd, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
-import { expressCount } from '../src/redis-ambassador/io/conn.js';
+import { expressCount, loadConnIo } from '../src/redis-ambassador/io/conn.js';
 
 let redis: RedisNode;
 let amb: Handle;
@@ -112,6 +112,22 @@ test('many clients at once share the connection in C: their batches end with the
   assert.ok(expressCount() - before >= n * rounds * 2 * 0.9, `went through C: ${expressCount() - before} of ${n * rounds * 2}`);
   const stats = (await direct.send(resp('INFO', 'commandstats'), 1))[0].toString();
   assert.ok(Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0) > 0, 'the mixed batches were checked');
+});
+
+test('a client in another process (redis-cli, one command at a time): its GETs and SETs go through C, and the wait for them too', { timeout: 60_000 }, async () => {
+  const io = loadConnIo();
+  assert.ok(!(io instanceof Error));
+  const before = { expressed: expressCount(), polled: io.polled() };
+  const cli = (...args: string[]) => runCmd('redis-cli', ['-p', String(amb.address.port), '-r', '500', ...args], { timeoutMs: 30_000 });
+  const set = await cli('SET', 'cli:k', 'value-1');
+  assert.equal(set.stdout, 'OK\n'.repeat(500), set.stderr);
+  const get = await cli('GET', 'cli:k');
+  assert.equal(get.stdout, 'value-1\n'.repeat(500), get.stderr);
+  const expressed = expressCount() - before.expressed;
+  const polled = io.polled() - before.polled;
+  assert.ok(expressed >= 990, `${expressed} of 1000 through C`);
+  // A command and its reply are two batches (the client's, the node's), both waited for in C.
+  assert.ok(polled >= expressed, `${polled} batches polled in C for ${expressed} commands`);
 });
 
 test('a FIN right after express commands waits for their replies, then the ambassador closes', async () => {

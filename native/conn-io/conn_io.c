@@ -28,6 +28,7 @@
  *   queued(id) -> bytes still queued;  undelivered() -> events in the array not yet handed over
  *   want(id)  client id's next direct reply is told at once;  flush()  deliver waiting COMPLETEs now
  *   schedBatch() -> 0 or a negative errno   the calling thread's policy becomes SCHED_BATCH
+ *   polled() -> batches of events received by the poll kept in C (conn_poll.c), which idleMetricsOff() starts
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -105,7 +106,10 @@ static napi_value js_idle_metrics_off(napi_env env, napi_callback_info info) {
   (void)info;
   uv_loop_t *loop;
   napi_value r;
-  napi_get_boolean(env, napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop), &r);
+  int off = napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop);
+  io_t *io = io_of(env);
+  if (off && io) cio_poll_start(io);
+  napi_get_boolean(env, off, &r);
   return r;
 }
 
@@ -160,6 +164,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   /* The check handle alone must not keep the process alive; the connections' polls do. */
   uv_unref((uv_handle_t *)&io->check);
   cio_express_init(io, loop);
+  cio_poll_init(io, loop);
   napi_set_instance_data(env, io, cleanup, NULL);
   return NULL;
 }
@@ -218,6 +223,7 @@ static napi_value js_adopt(napi_env env, napi_callback_info info) {
   c->id = id;
   c->gen = ++io->next_gen;
   io->conns[id] = c;
+  cio_poll_track(c); /* without memory, its events end the poll kept in C (conn_poll.c): slower, not wrong */
   cio_update(c);
   return num(env, c->id);
 }
@@ -303,6 +309,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     cio_express_wake(io);
   }
   io->conns[c->id] = NULL;
+  cio_poll_untrack(c);
   io->later_ids[io->nlater++] = c->id;
   c->closing_next = io->closing;
   if (io->closing) io->closing->closing_prev = c;
@@ -398,6 +405,7 @@ static void cleanup(napi_env env, void *data, void *hint) {
   io->closing = NULL;
   uv_close((uv_handle_t *)&io->check, NULL);
   uv_close((uv_handle_t *)&io->x_idle, NULL);
+  uv_close((uv_handle_t *)&io->x_prep, NULL);
 }
 
 /* expressInit(stats, owed): where the express path records its commands' figures, and each upstream's express commands owed (conn_express.c). */
@@ -477,6 +485,13 @@ static napi_value js_express_owed(napi_env env, napi_callback_info info) {
   return num(env, c ? (int64_t)c->x_out + cio_direct_express(c) : 0);
 }
 
+/* polled(): batches of events the poll kept in C received (conn_poll.c); 0 while it is off. */
+static napi_value js_polled(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  return num(env, io ? (int64_t)io->x_polled : 0);
+}
+
 /* expressText(id, reply): what a client gets for an express command still owed when upstream id closes. */
 static napi_value js_express_text(napi_env env, napi_callback_info info) {
   return bytes_call(env, info, cio_direct_fail_text, "conn_io.expressText(id, reply: Buffer)");
@@ -507,6 +522,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"want", NULL, js_want, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"schedBatch", NULL, js_sched_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"polled", NULL, js_polled, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -94,6 +94,13 @@ struct io {
   uint32_t x_nstats, x_stats_cap;
   int x_stats_told;       /* an EV_EXPRESS is in the event array */
   uv_idle_t x_idle;       /* running while a release waits outside a poll phase: the loop does not block */
+  /* the poll phase kept in C (conn_poll.c) */
+  uv_prepare_t x_prep;
+  conn_t **by_fd;         /* live connections by fd */
+  uint32_t by_fd_cap;
+  int x_delivered;        /* JS was handed events this turn */
+  int x_quiet;            /* the last check phase handed JS nothing */
+  uint64_t x_polled;      /* batches of events it received */
 };
 
 /* The live connection with this id, or NULL. */
@@ -146,6 +153,13 @@ int cio_direct_fail_text(conn_t *c, const void *text, size_t len);
 uint32_t cio_direct_express(conn_t *c);
 void cio_express_init(io_t *io, uv_loop_t *loop);
 void cio_express_close(conn_t *c);
+/* conn_poll.c */
+int cio_poll_track(conn_t *c);
+void cio_poll_untrack(conn_t *c);
+void cio_poll_init(io_t *io, uv_loop_t *loop);
+void cio_poll_start(io_t *io);
+/* conn_loop.c: a poll event (UV_READABLE / UV_WRITABLE) as libuv would hand it over */
+void cio_on_poll(conn_t *c, int events);
 /* conn_loop.c: queue bytes (no write now); and the push of an event */
 int cio_queue(conn_t *c, const void *p, size_t n);
 void cio_push_event(io_t *io, int32_t id, int32_t kind, int32_t a, int32_t b);

@@ -159,6 +159,8 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if ((events & UV_READABLE) && c->reading && !c->read_done) read_some(c);
 }
 
+void cio_on_poll(conn_t *c, int events) { on_poll(&c->poll, 0, events); }
+
 /* After each delivery, ids closed before it may be used again (no event of theirs is pending any more). */
 static void release_later_ids(io_t *io) {
   while (io->nlater > 0) io->free_ids[io->nfree++] = io->later_ids[--io->nlater];
@@ -199,6 +201,7 @@ static int deliver(io_t *io) {
   }
   napi_create_uint32(env, io->ev_count, &argv[0]);
   io->delivering = 1;
+  io->x_delivered = 1;
   napi_status st = napi_make_callback(env, io->actx, recv, cb, 1, argv, &result);
   io->delivering = 0;
   io->ev_count = 0;
@@ -232,6 +235,8 @@ void cio_on_check(uv_check_t *h) {
     cio_express_check(io);
     run(io, 0);
   }
+  io->x_quiet = !io->x_delivered;
+  io->x_delivered = 0;
 }
 
 void cio_flush(io_t *io) {

@@ -166,6 +166,7 @@ interface ConnIoAddon {
   expressOwed(id: number): number;
   expressText(id: number, reply: Buffer): number;
   schedBatch(): number;
+  polled(): number;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
