@@ -66,11 +66,12 @@ void cio_update(conn_t *c) {
   else uv_poll_stop(&c->poll);
 }
 
-static void read_some(conn_t *c) {
+/* One read; 1 when it read bytes, 0 when the arena had no room this turn (not tried), -1 otherwise. */
+static int read_some(conn_t *c) {
   io_t *io = c->io;
   size_t room = io->arena_size - io->arena_used;
   /* No room this turn: the socket stays readable (level-triggered) and is read next turn. */
-  if (room < READ_MIN || !room_for_event(io)) return;
+  if (room < READ_MIN || !room_for_event(io)) return 0;
   if (room > READ_MAX) room = READ_MAX;
   ssize_t n;
   do n = read(c->fd, io->arena + io->arena_used, room);
@@ -85,17 +86,18 @@ static void read_some(conn_t *c) {
     int data = 0;
     for (uint32_t i = before; i < io->ev_count && !data; i++) data = io->ev[(size_t)i * EV_FIELDS + 1] == EV_DATA;
     if (!data) io->arena_used = off;
-    return;
+    return 1;
   }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
   c->read_done = 1;
   if (n == 0 && cio_express_eof(c)) {
     cio_update(c); /* told once the express replies it is owed are written */
-    return;
+    return -1;
   }
   if (n == 0) push_event(io, c->id, EV_EOF, 0, 0);
   else emit(c, EV_ERROR, -errno);
   cio_update(c);
+  return -1;
 }
 
 /* Send what is queued; returns 0 or a negative errno. */
@@ -127,10 +129,23 @@ void cio_fail(conn_t *c, int err) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   conn_t *c = (conn_t *)h;
   if (status < 0) {
+    c->watching = 0; /* libuv stopped the poll to report it */
+    /* What the peer sent before the error is still queued and is read first, as a stream read would: a server that
+     * closes with bytes of ours unread (Redis after a protocol error) resets the connection, and its last replies
+     * would otherwise be lost. The read after them reports the error itself. Without room this turn, the poll
+     * starts again and the error comes back next turn. */
+    for (int k = 0; k < 64 && c->reading && !c->read_done && !c->x_hold; k++) {
+      int r = read_some(c);
+      if (r == 0) {
+        cio_update(c);
+        return;
+      }
+      if (r < 0) break;
+    }
     /* libuv reports any POLLERR as UV_EBADF: the socket's own error says what happened (ECONNRESET, ...). */
     int soerr = 0;
     socklen_t len = sizeof soerr;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) status = -soerr;
+    if (!c->read_done && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) status = -soerr;
     if (!c->read_done) {
       c->read_done = 1;
       emit(c, EV_ERROR, status);

@@ -213,6 +213,17 @@ for (const [kind, side] of [['native', 'accepted'], ['socket', 'accepted'], ['na
     server.close();
   });
 
+  test(`${kind} conn (${side}): bytes the peer wrote just before resetting arrive before the close (Redis closing on a protocol error with ours unread)`, async () => {
+    const { seen, peer, server } = await open();
+    const sent = randomBytes(32 * 1024);
+    // Written and reset in one tick, before this loop reads: the reset lands behind the bytes, unread.
+    peer.write(sent, () => peer.resetAndDestroy());
+    await seen.closed;
+    assert.equal(seen.closes, 1);
+    assert.ok(Buffer.concat(seen.data).equals(sent), `${received(seen)} of ${sent.length} bytes before the close`);
+    server.close();
+  });
+
   test(`${kind} conn (${side}): destroy closes the peer; the session hears close once, after destroy returns`, async () => {
     const { conn, peer, seen, server } = await open();
     const peerClosed = once(peer, 'close');
