@@ -8,13 +8,14 @@ import { freePort, requireBinary, run, startProcess, startPodkit, startRedis, st
 import type { BenchOptions } from './run.js';
 import { median, table, fmt } from './_table.js';
 import { targetRows } from './_targets.js';
+import { CONN_POLL_ENV } from '../src/redis-ambassador/io/conn.js';
 import { cores, headroom, machineBusy, pinTo, podPlacement, procCpu, procMem, procRuntime } from './_machine.js';
 
 const NUTCRACKER = '/usr/sbin/nutcracker';
 const MASTER_READS = 'amb, master reads';
 const GUARD_OFF = 'amb, --reply-guard off';
 const BATCH = 'amb, --sched-policy batch';
-const POLL_OFF = 'amb, PODKIT_CONN_POLL=off';
+const POLL_OFF = `amb, ${CONN_POLL_ENV}=off`;
 
 interface Sample {
   rps: number;
@@ -118,11 +119,17 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
   // Opt-in (PODKIT_BENCH_TARGETS=…,guard-off / …,batch / …,poll-off): the ambassador without its reply guard, for the
   // guard's cost in the same run; with its loop thread as SCHED_BATCH, for what the policy changes beside its own
   // client; with the wait for events left to libuv alone (native/conn-io/conn_poll.c), for what keeping it in C saves.
-  const optIn = (name: string, extra: string[], env?: NodeJS.ProcessEnv) =>
-    process.env.PODKIT_BENCH_TARGETS?.split(',').includes(name) ? ambassadorWith(extra, `ambassador-${name}`, master.port, replicas.map((r) => r.port), env) : null;
-  const guardOff = await optIn('guard-off', ['--reply-guard', 'off']);
-  const batch = await optIn('batch', ['--sched-policy', 'batch']);
-  const pollOff = await optIn('poll-off', [], { PODKIT_CONN_POLL: 'off' });
+  const optIns: [string, string, string[], NodeJS.ProcessEnv?][] = [
+    [GUARD_OFF, 'guard-off', ['--reply-guard', 'off']],
+    [BATCH, 'batch', ['--sched-policy', 'batch']],
+    [POLL_OFF, 'poll-off', [], { [CONN_POLL_ENV]: 'off' }],
+  ];
+  const optedIn: [string, number, number][] = [];
+  for (const [label, name, extra, env] of optIns) {
+    if (!process.env.PODKIT_BENCH_TARGETS?.split(',').includes(name)) continue;
+    const a = await ambassadorWith(extra, `ambassador-${name}`, master.port, replicas.map((r) => r.port), env);
+    optedIn.push([label, a.port, a.pid]);
+  }
 
   // name, port, CPU reader, tests it runs (all when absent)
   const allTargets: [string, number, number | null, string[]?][] = [
@@ -130,15 +137,13 @@ export default async function main({ smoke, out }: BenchOptions): Promise<void> 
     ['nutcracker', ncPort, nc.pid],
     ['ambassador', ambPort, amb.pid],
     [MASTER_READS, onMasterPort, onMaster.pid, ['get']],
-    ...(guardOff ? [[GUARD_OFF, guardOff.port, guardOff.pid] as [string, number, number]] : []),
-    ...(batch ? [[BATCH, batch.port, batch.pid] as [string, number, number]] : []),
-    ...(pollOff ? [[POLL_OFF, pollOff.port, pollOff.pid] as [string, number, number]] : []),
+    ...optedIn,
   ];
   if (PLACEMENT) {
     for (const pid of [master.proc.pid, ...replicas.map((r) => r.proc.pid)]) pinTo(pid, PLACEMENT.servers);
     for (const [, , pid] of allTargets) if (pid !== null) pinTo(pid, PLACEMENT.pod);
   }
-  const targets = allTargets.filter(([name]) => name === GUARD_OFF || name === BATCH || name === POLL_OFF || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
+  const targets = allTargets.filter(([name]) => optedIn.some(([label]) => label === name) || picked('PODKIT_BENCH_TARGETS', name === MASTER_READS ? 'master-reads' : name));
   /** The RIG counters now: redis-benchmark's CPU is this process's waited-for children's. */
   const rigCounters = (proxy: number | null): number[] => {
     const m = procCounters(master.proc.pid);

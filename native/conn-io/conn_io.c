@@ -28,7 +28,8 @@
  *   queued(id) -> bytes still queued;  undelivered() -> events in the array not yet handed over
  *   want(id)  client id's next direct reply is told at once;  flush()  deliver waiting COMPLETEs now
  *   schedBatch() -> 0 or a negative errno   the calling thread's policy becomes SCHED_BATCH
- *   polled() -> batches of events received by the poll kept in C (conn_poll.c), which idleMetricsOff() starts
+ *   pollStart()  the wait for events is made in C (conn_poll.c); only with the idle-time metrics off
+ *   polled() -> batches of events that wait received
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -106,10 +107,7 @@ static napi_value js_idle_metrics_off(napi_env env, napi_callback_info info) {
   (void)info;
   uv_loop_t *loop;
   napi_value r;
-  int off = napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop);
-  io_t *io = io_of(env);
-  if (off && io) cio_poll_start(io);
-  napi_get_boolean(env, off, &r);
+  napi_get_boolean(env, napi_get_uv_event_loop(env, &loop) == napi_ok && idle_metrics_off(loop), &r);
   return r;
 }
 
@@ -485,6 +483,14 @@ static napi_value js_express_owed(napi_env env, napi_callback_info info) {
   return num(env, c ? (int64_t)c->x_out + cio_direct_express(c) : 0);
 }
 
+/* pollStart(): the wait for events is made in C from now on (conn_poll.c); JS calls it only with the idle-time metrics off. */
+static napi_value js_poll_start(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  if (io) cio_poll_start(io);
+  return NULL;
+}
+
 /* polled(): batches of events the poll kept in C received (conn_poll.c); 0 while it is off. */
 static napi_value js_polled(napi_env env, napi_callback_info info) {
   (void)info;
@@ -522,6 +528,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"want", NULL, js_want, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"schedBatch", NULL, js_sched_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_default, NULL},
       {"polled", NULL, js_polled, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

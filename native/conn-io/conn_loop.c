@@ -142,11 +142,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       }
       if (r < 0) break;
     }
-    /* libuv reports any POLLERR as UV_EBADF: the socket's own error says what happened (ECONNRESET, ...). */
-    int soerr = 0;
-    socklen_t len = sizeof soerr;
-    if (!c->read_done && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) status = -soerr;
     if (!c->read_done) {
+      /* libuv reports any POLLERR as UV_EBADF: the socket's own error says what happened (ECONNRESET, ...). */
+      int soerr = 0;
+      socklen_t len = sizeof soerr;
+      if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) status = -soerr;
       c->read_done = 1;
       emit(c, EV_ERROR, status);
     }

@@ -20,12 +20,10 @@
  * way), a change to the set or another handle due (uv_backend_timeout), or the timeout. Events JS must be told are
  * delivered before it ends (cio_on_check), so that no other callback sees what C wrote before JS knows of it.
  *
- * Only with libuv's idle-time metrics off (conn_io.c, idle_metrics_off): a wait made here is not counted as idle.
- * `PODKIT_CONN_POLL=off` leaves the wait to libuv.
+ * Started by JS (pollStart, src/redis-ambassador/io/conn.ts) only with libuv's idle-time metrics off (conn_io.c,
+ * idle_metrics_off): a wait made here is not counted as idle. `PODKIT_CONN_POLL=off` leaves the wait to libuv.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
@@ -109,7 +107,4 @@ void cio_poll_init(io_t *io, uv_loop_t *loop) {
 }
 
 /* Only with libuv's idle-time metrics off (idle_metrics_off): with them on, a wait made here would not count as idle. */
-void cio_poll_start(io_t *io) {
-  const char *v = getenv("PODKIT_CONN_POLL");
-  if (!(v && strcmp(v, "off") == 0)) uv_prepare_start(&io->x_prep, on_prepare);
-}
+void cio_poll_start(io_t *io) { uv_prepare_start(&io->x_prep, on_prepare); }

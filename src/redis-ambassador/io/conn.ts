@@ -166,6 +166,7 @@ interface ConnIoAddon {
   expressOwed(id: number): number;
   expressText(id: number, reply: Buffer): number;
   schedBatch(): number;
+  pollStart(): void;
   polled(): number;
 }
 
@@ -185,6 +186,13 @@ export const IDLE_METRICS_ENV = 'PODKIT_LOOP_IDLE_METRICS';
 
 /** Whether the addon turned the idle-time metrics off (false: kept by the env var, or libuv's layout not proven). */
 export let idleMetricsOff = false;
+
+/**
+ * `PODKIT_CONN_POLL=off` leaves the wait for events to libuv. Otherwise, with the idle-time metrics off, the addon
+ * makes it in C while only its connections have work (native/conn-io/conn_poll.c): no turn of Node's loop per
+ * express request. With the metrics kept it stays libuv's, since a wait made outside libuv is not counted as idle.
+ */
+export const CONN_POLL_ENV = 'PODKIT_CONN_POLL';
 
 const EV_DATA = 1;
 const EV_EOF = 2;
@@ -317,6 +325,7 @@ export function loadConnIo(): ConnIoAddon | Error {
       xstats = new Int32Array(xb);
       xowed = new Int32Array(ob);
       if (process.env[IDLE_METRICS_ENV] !== '1') idleMetricsOff = a.idleMetricsOff();
+      if (idleMetricsOff && process.env[CONN_POLL_ENV] !== 'off') a.pollStart();
       arena = Buffer.from(ab);
       events = new Int32Array(eb);
       io = a;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { IDLE_METRICS_ENV } from './conn.js';
+import { CONN_POLL_ENV, IDLE_METRICS_ENV } from './conn.js';
 
 /** What the script saw, in a process of its own that loads the addon (`env`: extra settings). */
 function runScript(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -59,13 +59,13 @@ function runScript(env: NodeJS.ProcessEnv): Record<string, unknown> {
 const served = { echo: true, timer: true, immediate: true, socket: true, signal: true, worker: 'hi', child: 3 };
 
 test('conn_io: while the wait for events is made in C, timers, immediates, other sockets, a signal, a worker and a child are all served', () => {
-  const { polled, ...rest } = runScript({ [IDLE_METRICS_ENV]: '', PODKIT_CONN_POLL: '' });
+  const { polled, ...rest } = runScript({ [IDLE_METRICS_ENV]: '', [CONN_POLL_ENV]: '' });
   assert.deepEqual(rest, served);
   assert.ok(Number(polled) > 0, `the waits went through C (${polled} batches)`);
 });
 
 test('conn_io: PODKIT_CONN_POLL=off, or the idle-time metrics kept, leave the wait to libuv; the same is served', () => {
-  for (const env of [{ [IDLE_METRICS_ENV]: '', PODKIT_CONN_POLL: 'off' }, { [IDLE_METRICS_ENV]: '1', PODKIT_CONN_POLL: '' }]) {
+  for (const env of [{ [IDLE_METRICS_ENV]: '', [CONN_POLL_ENV]: 'off' }, { [IDLE_METRICS_ENV]: '1', [CONN_POLL_ENV]: '' }]) {
     const { polled, ...rest } = runScript(env);
     assert.deepEqual(rest, served, JSON.stringify(env));
     assert.equal(polled, 0, JSON.stringify(env));
