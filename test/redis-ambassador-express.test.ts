@@ -7,9 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { collect, rawClient, resp, run as runCmd, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
+import { collect, pollUntil, rawClient, resp, run as runCmd, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
 import { expressCount, loadConnIo } from '../src/redis-ambassador/io/conn.js';
+import { routeChannel } from '../src/redis-ambassador/metrics.js';
 
 let redis: RedisNode;
 let amb: Handle;
@@ -167,6 +168,26 @@ test('the metrics count express commands: by command and route, with their laten
   assert.ok(value('podkit_ambassador_bytes_total', { direction: 'client_in' }) - bytesIn > 50_000, 'client bytes counted');
   const hist = amb.metrics.collect().find((x) => x.name === 'podkit_ambassador_command_duration_seconds');
   assert.ok(hist, 'latency histogram present');
+});
+
+test('JS hears of express replies in small batches without being asked: no one turn takes the bookkeeping of thousands', async () => {
+  const c = await client(amb.address.port);
+  await c.send(resp('PING'), 1);
+  expressCount(); // takes what earlier tests left
+  let told = 0;
+  const count = () => told++;
+  routeChannel.subscribe(count);
+  try {
+    // 600 GETs in one write, all through C: past 512 figures the addon asks JS to take them (EV_EXPRESS), where it
+    // used to wait for 8,192 — a 0.5 ms turn that every client waiting then saw.
+    const n = 600;
+    const replies = await c.send(Buffer.concat(Array.from({ length: n }, (_, i) => resp('GET', `batch:${i}`))), n);
+    assert.equal(replies.length, n);
+    await pollUntil(() => told >= 512, { timeoutMs: 5_000, what: 'JS told of the express replies' });
+  } finally {
+    routeChannel.unsubscribe(count);
+  }
+  assert.ok(told <= 600, `${told} route events for 600 commands`);
 });
 
 test('an upstream lost with express commands in flight: each gets the JS path’s connection-lost error, and the client goes on', { timeout: 30_000 }, async () => {

@@ -200,7 +200,7 @@ const EV_ERROR = 3;
 const EV_DRAIN = 4;
 const EV_COMPLETE = 5;
 const EV_EXPRESS = 6;
-/** Express figures the addon holds between takes (it asks for a delivery when half full). */
+/** Express figures the addon holds between takes: it asks for a delivery every 512 (conn_express.c X_STATS_BATCH); the rest is room for one turn's replies past that. */
 const EXPRESS_STATS = 16 * 1024;
 /** Connection ids whose express commands owed JS reads from shared memory (past them, one call each). */
 const OWED_IDS = 64 * 1024;
