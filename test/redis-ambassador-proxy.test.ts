@@ -191,6 +191,30 @@ describe('transactions, pub/sub, blocking', () => {
     assert.equal(await master.get('left:k'), null);
   });
 
+  test('a SELECT inside MULTI switches the client’s db once EXEC runs it, as Redis does; not when DISCARDed or aborted', async () => {
+    const c = await rawClient(amb.address.port);
+    const tx = (...cmds: Buffer[]) => c.send(Buffer.concat(cmds), cmds.length).then((r) => r.map(String));
+    assert.deepEqual(await tx(resp('MULTI'), resp('SELECT', '3'), resp('SET', 'txdb:a', '1'), resp('EXEC')), ['+OK\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '*2\r\n+OK\r\n+OK\r\n']);
+    // Every reply is in, so the dedicated connection is handed back and this goes through the shared ones.
+    assert.deepEqual(await tx(resp('SET', 'txdb:b', '1')), ['+OK\r\n']);
+    assert.deepEqual(await tx(resp('MULTI'), resp('SELECT', '4'), resp('DISCARD'), resp('SET', 'txdb:c', '1')), ['+OK\r\n', '+QUEUED\r\n', '+OK\r\n', '+OK\r\n']);
+    const aborted = await tx(resp('MULTI'), resp('SELECT', '5'), resp('NOSUCHCOMMAND'), resp('EXEC'), resp('SET', 'txdb:d', '1'));
+    assert.match(aborted[3], /^-EXECABORT/);
+    assert.deepEqual(await tx(resp('MULTI'), resp('SELECT', '6'), resp('SELECT', '99'), resp('EXEC'), resp('SET', 'txdb:e', '1')), ['+OK\r\n', '+QUEUED\r\n', '+QUEUED\r\n', '*2\r\n+OK\r\n-ERR DB index is out of range\r\n', '+OK\r\n']);
+    c.close();
+    const m = topo.master.client();
+    const where = async (key: string) => {
+      const dbs: number[] = [];
+      for (const db of [0, 3, 4, 5, 6]) if (Number(await m.call('EVAL', `redis.call('SELECT', ${db}); return redis.call('EXISTS', KEYS[1])`, '1', key)) === 1) dbs.push(db);
+      return dbs;
+    };
+    assert.deepEqual(await where('txdb:a'), [3]);
+    assert.deepEqual(await where('txdb:b'), [3], 'the client stays in db 3 after EXEC, as with Redis');
+    assert.deepEqual(await where('txdb:c'), [3], 'a DISCARDed SELECT changes nothing');
+    assert.deepEqual(await where('txdb:d'), [3], 'nor does one in an aborted transaction');
+    assert.deepEqual(await where('txdb:e'), [6], 'the SELECT that ran counts, the one Redis refused does not');
+  });
+
   test('a pinned connection handed back is RESET first: no leaked db', async () => {
     const a = await rawClient(amb.address.port);
     // SELECT while pinned (by WATCH) goes to the dedicated connection itself.

@@ -352,7 +352,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const u = this.pinned as Upstream;
-    const execLocals = info.special === Special.Exec && this.tx.hasLocals;
+    const execLocals = info.special === Special.Exec && this.tx.inMulti && this.tx.execHooked;
     const hookDb = this.tx.track(info.special, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);
     if (hookDb >= 0 && this.replies.tail) {
@@ -476,7 +476,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   replyRange(p: Pending, src: Buffer, from: number, to: number): void {
     if (p.hook === HOOK_EXEC) {
-      p.reply = this.tx.execReply(src.subarray(from, to), (sp, args) => local.answer(sp, this, this.ctx.local, args));
+      p.reply = this.tx.execReply(src.subarray(from, to), (sp, args) => local.answer(sp, this, this.ctx.local, args), (db) => this.hookSelect(db));
       return this.replyReady(p);
     }
     // The scan tracker reads the reply's cursor from p.reply.

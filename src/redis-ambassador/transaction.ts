@@ -8,6 +8,14 @@ import type { NodeConns } from './pools.js';
 
 const TOKEN_SALT = randomBytes(12).toString('hex');
 const ECHO = Buffer.from('ECHO');
+const OK = Buffer.from('+OK\r\n');
+
+/** A command the ambassador answers itself, queued in a MULTI as an ECHO of its token. */
+interface Local {
+  token: string;
+  sp: Special;
+  args: Buffer[];
+}
 
 /**
  * MULTI/WATCH bookkeeping of a client pinned to one dedicated master connection: the connection stays pinned while
@@ -17,21 +25,27 @@ export class Transaction {
   inMulti = false;
   watching = false;
   /** Commands the ambassador answers itself (AUTH, CLIENT SETNAME, …) queued in this MULTI, by placeholder. */
-  private locals: { token: string; sp: Special; args: Buffer[] }[] = [];
+  private locals: Local[] = [];
+  /** Commands Redis queued in this MULTI so far: the place of each one's answer in EXEC's reply. */
+  private queued = 0;
+  /** The SELECTs queued in this MULTI: where their answers are in EXEC's reply, and the db each switches to. */
+  private selects: { at: number; db: number }[] = [];
   /**
-   * Each EXEC in flight whose MULTI queued local commands: their placeholders, answered when its reply comes. Kept
-   * apart from `locals`, so a DISCARD or a new MULTI pipelined behind the EXEC does not take them away.
+   * Each EXEC in flight whose MULTI queued local commands or a SELECT: the placeholders, answered when its reply
+   * comes, and the SELECTs, whose +OK there is the client's db from then on. Kept apart from `locals` and `selects`,
+   * so a DISCARD or a new MULTI pipelined behind the EXEC does not take them away.
    */
-  private execs: { token: string; sp: Special; args: Buffer[] }[][] = [];
+  private execs: { locals: Local[]; selects: { at: number; db: number }[] }[] = [];
   private static seq = 0;
 
-  /** An EXEC whose local commands run when its reply comes is in flight. */
+  /** An EXEC whose reply runs local commands or switches the client's db is in flight. */
   get execPending(): boolean {
     return this.execs.length > 0;
   }
 
-  get hasLocals(): boolean {
-    return this.locals.length > 0;
+  /** EXEC's reply, when it comes, must go through execReply (local commands to answer, or a SELECT to follow). */
+  get execHooked(): boolean {
+    return this.locals.length > 0 || this.selects.length > 0;
   }
 
   /**
@@ -42,6 +56,7 @@ export class Transaction {
     // Unguessable, so no value a client stored can pass for a placeholder.
     const token = `__podkit_ambassador_local:${TOKEN_SALT}:${++Transaction.seq}`;
     this.locals.push({ token, sp, args });
+    this.queued++;
     return [ECHO, Buffer.from(token)];
   }
 
@@ -49,8 +64,8 @@ export class Transaction {
    * EXEC's reply with each placeholder replaced by its command's answer, run now (in order: an AUTH takes effect
    * when the transaction runs, as in Redis). Anything but an array (EXECABORT, a WATCH failure) passes as it is.
    */
-  execReply(reply: Buffer, answer: (sp: Special, args: Buffer[]) => Buffer): Buffer {
-    const locals = this.execs.shift() ?? [];
+  execReply(reply: Buffer, answer: (sp: Special, args: Buffer[]) => Buffer, select?: (db: number) => void): Buffer {
+    const { locals, selects } = this.execs.shift() ?? { locals: [], selects: [] };
     if (reply[0] !== RespType.Array) return reply;
     const cr = reply.indexOf(13);
     const n = parseIntAt(reply, 1, cr);
@@ -63,6 +78,9 @@ export class Transaction {
       const el = reply.subarray(p, e);
       const k = el[0] === RespType.BulkString ? locals.findIndex((l) => el.length > l.token.length && el.toString('latin1', el.length - 2 - l.token.length, el.length - 2) === l.token) : -1;
       parts.push(k >= 0 ? answer(locals[k].sp, locals[k].args) : el);
+      // A SELECT that ran switched the connection's db, and so the client's, as Redis's own SELECT does.
+      const sel = selects.find((x) => x.at === i);
+      if (sel && el.length === OK.length && el.equals(OK)) select?.(sel.db);
       p = e;
     }
     return Buffer.concat(parts);
@@ -72,30 +90,39 @@ export class Transaction {
   track(sp: Special, args: () => Buffer[]): number {
     switch (sp) {
       case Special.Multi:
+        // Nested, Redis refuses it and the transaction goes on.
+        if (!this.inMulti) {
+          this.queued = 0;
+          this.selects = [];
+        }
         this.inMulti = true;
-        break;
+        return -1;
       case Special.Watch:
-        this.watching = true;
-        break;
+        // Inside MULTI, Redis refuses it (and does not queue it).
+        if (!this.inMulti) this.watching = true;
+        return -1;
       case Special.Exec:
       case Special.Discard:
+        if (sp === Special.Exec && this.inMulti && this.execHooked) this.execs.push({ locals: this.locals, selects: this.selects });
         this.inMulti = false;
         this.watching = false;
-        if (sp === Special.Exec && this.locals.length > 0) this.execs.push(this.locals);
         this.locals = [];
-        break;
+        this.selects = [];
+        return -1;
       case Special.Unwatch:
         if (!this.inMulti) this.watching = false;
         break;
       case Special.Select: {
-        // Inside MULTI the SELECT is only queued; its effect is not known until EXEC.
         const a = args();
-        if (!this.inMulti && a.length === 2) return Number(a[1].toString());
+        // Inside MULTI the SELECT is only queued: it takes effect if EXEC runs it (execReply).
+        if (this.inMulti && a.length === 2) this.selects.push({ at: this.queued, db: Number(a[1].toString()) });
+        else if (a.length === 2) return Number(a[1].toString());
         break;
       }
       default:
         break;
     }
+    if (this.inMulti) this.queued++;
     return -1;
   }
 
@@ -107,6 +134,7 @@ export class Transaction {
   reset(): void {
     this.inMulti = this.watching = false;
     this.locals = [];
+    this.selects = [];
     this.execs = [];
   }
 }
