@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { collect, pollUntil, rawClient, resp, run as runCmd, startFaultServer, startRedis, stopAll, withTimeout, type FaultServer, type RawClient, type RedisNode } from './helpers/index.js';
 import { start, type Handle } from '../src/redis-ambassador/index.js';
-import { expressCount, loadConnIo } from '../src/redis-ambassador/io/conn.js';
+import { expressCount, expressPieces, loadConnIo } from '../src/redis-ambassador/io/conn.js';
 import { routeChannel } from '../src/redis-ambassador/metrics.js';
 
 let redis: RedisNode;
@@ -113,6 +113,28 @@ test('many clients at once share the connection in C: their batches end with the
   assert.ok(expressCount() - before >= n * rounds * 2 * 0.9, `went through C: ${expressCount() - before} of ${n * rounds * 2}`);
   const stats = (await direct.send(resp('INFO', 'commandstats'), 1))[0].toString();
   assert.ok(Number(/cmdstat_ping:calls=(\d+)/.exec(stats)?.[1] ?? 0) > 0, 'the mixed batches were checked');
+});
+
+test('twelve clients’ SETs read in one turn go to the node in two pieces of six, not in one at the turn’s end', { timeout: 30_000 }, async () => {
+  const n = 12;
+  const cs = await Promise.all(Array.from({ length: n }, () => client(amb.address.port)));
+  // A first round arms each client for the express path (JS arms a client once it is idle).
+  for (const [k, c] of cs.entries()) assert.equal((await c.send(resp('SET', `piece:${k}`, 'first'), 1))[0].toString(), '+OK\r\n');
+  await pollUntil(async () => {
+    const before = expressCount();
+    await cs[0].send(resp('GET', 'piece:0'), 1);
+    return expressCount() > before;
+  }, { timeoutMs: 5_000, what: 'the clients armed' });
+  const count = expressCount();
+  const pieces = expressPieces();
+  // Written in one synchronous run: loopback hands each write to the ambassador's socket at once, so its next poll
+  // (in this process) finds all twelve readable and reads them in one turn.
+  const replies = cs.map((c) => c.read(1));
+  for (const [k, c] of cs.entries()) c.socket.write(resp('SET', `piece:${k}`, `v${k}`));
+  for (const r of replies) assert.equal((await r)[0].toString(), '+OK\r\n');
+  assert.equal(expressCount() - count, n, 'all twelve through C');
+  assert.equal(expressPieces() - pieces, 2, 'written at the sixth and twelfth client, not once at the turn’s end');
+  for (const [k, c] of cs.entries()) assert.equal((await c.send(resp('GET', `piece:${k}`), 1))[0].toString(), `$${String(k).length + 1}\r\nv${k}\r\n`);
 });
 
 test('a client in another process (redis-cli, one command at a time): its GETs and SETs go through C, and the wait for them too', { timeout: 60_000 }, async () => {

@@ -30,6 +30,7 @@
  *   schedBatch() -> 0 or a negative errno   the calling thread's policy becomes SCHED_BATCH
  *   pollStart()  the wait for events is made in C (conn_poll.c); only with the idle-time metrics off
  *   polled() -> batches of events that wait received
+ *   pieces() -> express pieces written to an upstream before the turn's end (conn_express.c, X_PIECE)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -498,6 +499,13 @@ static napi_value js_polled(napi_env env, napi_callback_info info) {
   return num(env, io ? (int64_t)io->x_polled : 0);
 }
 
+/* pieces(): express pieces written to an upstream before the turn's end (conn_express.c, X_PIECE). */
+static napi_value js_pieces(napi_env env, napi_callback_info info) {
+  (void)info;
+  io_t *io = io_of(env);
+  return num(env, io ? (int64_t)io->x_pieces : 0);
+}
+
 /* expressText(id, reply): what a client gets for an express command still owed when upstream id closes. */
 static napi_value js_express_text(napi_env env, napi_callback_info info) {
   return bytes_call(env, info, cio_direct_fail_text, "conn_io.expressText(id, reply: Buffer)");
@@ -530,6 +538,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"schedBatch", NULL, js_sched_batch, NULL, NULL, NULL, napi_default, NULL},
       {"pollStart", NULL, js_poll_start, NULL, NULL, NULL, napi_default, NULL},
       {"polled", NULL, js_polled, NULL, NULL, NULL, napi_default, NULL},
+      {"pieces", NULL, js_pieces, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

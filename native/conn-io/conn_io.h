@@ -52,6 +52,7 @@ typedef struct conn {
   int64_t x_maxbulk;       /* the longest argument an express command may have */
   uint32_t x_wroute, x_rroute; /* the routes JS counts a SET / GET under */
   int x_dirty;             /* on io's dirty list: bytes the express path queued, written in the check phase */
+  uint32_t x_unsent;       /* on an upstream: express clients' reads with SETs queued since its last write (X_PIECE) */
   int shut;      /* end(): shutdown once the queue is sent */
   int watching;  /* the poll events asked for */
   int pend_kind; /* DRAIN or ERROR that found the event array full: delivered right after it is emptied */
@@ -101,6 +102,7 @@ struct io {
   int x_delivered;        /* JS was handed events this turn */
   int x_quiet;            /* the last check phase handed JS nothing */
   uint64_t x_polled;      /* batches of events it received */
+  uint64_t x_pieces;      /* express pieces written to an upstream before the turn's end (X_PIECE) */
 };
 
 /* The live connection with this id, or NULL. */

@@ -104,6 +104,7 @@ static int read_some(conn_t *c) {
 int cio_flush_queue(conn_t *c) {
   /* A batch of several express clients' commands ends with its marker (failed: the connection is). */
   if (c->direct && cio_direct_seal(c) < 0) return -ENOMEM;
+  c->x_unsent = 0;
   while (c->qoff < c->qlen) {
     ssize_t n = write(c->fd, c->q + c->qoff, c->qlen - c->qoff);
     if (n < 0) {

@@ -168,6 +168,7 @@ interface ConnIoAddon {
   schedBatch(): number;
   pollStart(): void;
   polled(): number;
+  pieces(): number;
 }
 
 /** src/… and dist/… sit at the same depth, so one relative path serves both. */
@@ -293,6 +294,11 @@ let expressed = 0;
 export function expressCount(): number {
   settleDirect();
   return expressed;
+}
+
+/** Express pieces written to an upstream before the end of their turn (conn_express.c, X_PIECE): tests see them. */
+export function expressPieces(): number {
+  return io === undefined || io instanceof Error ? 0 : io.pieces();
 }
 
 /** The figures of the express commands answered since the last take, told to their upstream connections. */
