@@ -439,9 +439,9 @@ test('differential findings: streams answered as redis-server answers them (repl
   await amb.proc.stop();
 });
 
-test('before AUTH, Redis’s checks in its order: an unknown command or subcommand, then the argument count, then NOAUTH (EXEC’s as EXECABORT); RESET with arguments is refused', { timeout: 60_000 }, async () => {
+test('before AUTH, Redis’s checks in its order: an unknown command or subcommand, then the argument count, then NOAUTH (EXEC’s both as EXECABORT); RESET with arguments is refused', { timeout: 60_000 }, async () => {
   const amb = await ambassador(plain.addr, '--client-password-file', join(dir, 'client-pw'));
-  const stream = `NOSUCH a "b\\x00c" ${'x'.repeat(200)}\r\nGET\r\nGET k\r\nCLIENT NOSUCH x\r\nCLIENT\r\nCLIENT SETNAME\r\nclient getname\r\nSELECT\r\nEXEC\r\nRESET x\r\nAUTH ${CLIENT_PASS}\r\nRESET x\r\nPING\r\n`;
+  const stream = `NOSUCH a "b\\x00c" ${'x'.repeat(200)}\r\nGET\r\nGET k\r\nCLIENT NOSUCH x\r\nCLIENT\r\nCLIENT SETNAME\r\nclient getname\r\nSELECT\r\nEXEC\r\nEXEC x\r\nRESET x\r\nAUTH ${CLIENT_PASS}\r\nRESET x\r\nPING\r\n`;
   const want = await answerUntilQuiet(locked.port, stream);
   assert.match(want.text, /^-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' 'x{120}' \r\n-ERR wrong number of arguments for 'get' command\r\n-NOAUTH/);
   assert.deepEqual(await answerUntilQuiet(amb.port, stream), want);

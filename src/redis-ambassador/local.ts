@@ -173,7 +173,7 @@ const cfmt = (a: Buffer, max: number) => cstr(a).slice(0, max);
 
 /**
  * What Redis answers a client that must still AUTH, in its order: a command or subcommand it does not know, then a
- * wrong argument count, then NOAUTH (EXEC's in its EXECABORT form).
+ * wrong argument count, then NOAUTH (EXEC's both in its EXECABORT form).
  */
 export function unauthenticated(info: CommandInfo, args: Buffer[]): Buffer {
   if (info === UNKNOWN) {
@@ -183,11 +183,13 @@ export function unauthenticated(info: CommandInfo, args: Buffer[]): Buffer {
   }
   if (info.subs !== null && args.length > 1 && !info.subs.has(args[1].toString('latin1').toLowerCase()))
     return encodeError(`ERR unknown subcommand '${cfmt(args[1], 128)}'. Try ${cstr(args[0]).replace(/[a-z]/g, (c) => c.toUpperCase())} HELP.`);
-  if (!arityFits(info.arity, args.length)) return arity(info.name);
+  // Redis refuses an EXEC (in MULTI or not) in EXECABORT's form whatever the reason, its argument count too.
+  if (!arityFits(info.arity, args.length)) return info.special === Special.Exec ? EXECABORT_ARITY : arity(info.name);
   return info.special === Special.Exec ? EXECABORT_NOAUTH : NOAUTH;
 }
 
 const EXECABORT_NOAUTH = encodeError('EXECABORT Transaction discarded because of: NOAUTH Authentication required.');
+const EXECABORT_ARITY = encodeError("EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command");
 
 /** Commands answered here from per-client state. */
 export function isLocal(sp: Special): boolean {
