@@ -352,14 +352,14 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const u = this.pinned as Upstream;
-    const execLocals = info.special === Special.Exec && this.tx.inMulti && this.tx.execHooked;
+    const execHooked = info.special === Special.Exec && this.tx.execHooked;
     const hookDb = this.tx.track(info.special, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);
     if (hookDb >= 0 && this.replies.tail) {
       this.replies.tail.hook = HOOK_SELECT;
       this.replies.tail.hookArg = hookDb;
     }
-    if (execLocals && this.replies.tail) this.replies.tail.hook = HOOK_EXEC;
+    if (execHooked && this.replies.tail) this.replies.tail.hook = HOOK_EXEC;
     return true;
   }
 

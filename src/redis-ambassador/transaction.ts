@@ -43,9 +43,9 @@ export class Transaction {
     return this.execs.length > 0;
   }
 
-  /** EXEC's reply, when it comes, must go through execReply (local commands to answer, or a SELECT to follow). */
+  /** An EXEC now would be one whose reply must go through execReply (local commands to answer, or a SELECT to follow). */
   get execHooked(): boolean {
-    return this.locals.length > 0 || this.selects.length > 0;
+    return this.inMulti && (this.locals.length > 0 || this.selects.length > 0);
   }
 
   /**
@@ -80,7 +80,7 @@ export class Transaction {
       parts.push(k >= 0 ? answer(locals[k].sp, locals[k].args) : el);
       // A SELECT that ran switched the connection's db, and so the client's, as Redis's own SELECT does.
       const sel = selects.find((x) => x.at === i);
-      if (sel && el.length === OK.length && el.equals(OK)) select?.(sel.db);
+      if (sel && el.equals(OK)) select?.(sel.db);
       p = e;
     }
     return Buffer.concat(parts);
@@ -90,11 +90,7 @@ export class Transaction {
   track(sp: Special, args: () => Buffer[]): number {
     switch (sp) {
       case Special.Multi:
-        // Nested, Redis refuses it and the transaction goes on.
-        if (!this.inMulti) {
-          this.queued = 0;
-          this.selects = [];
-        }
+        // (Nested, Redis refuses it and the transaction goes on: nothing to start.)
         this.inMulti = true;
         return -1;
       case Special.Watch:
@@ -103,11 +99,12 @@ export class Transaction {
         return -1;
       case Special.Exec:
       case Special.Discard:
-        if (sp === Special.Exec && this.inMulti && this.execHooked) this.execs.push({ locals: this.locals, selects: this.selects });
+        if (sp === Special.Exec && this.execHooked) this.execs.push({ locals: this.locals, selects: this.selects });
         this.inMulti = false;
         this.watching = false;
         this.locals = [];
         this.selects = [];
+        this.queued = 0;
         return -1;
       case Special.Unwatch:
         if (!this.inMulti) this.watching = false;
@@ -135,6 +132,7 @@ export class Transaction {
     this.inMulti = this.watching = false;
     this.locals = [];
     this.selects = [];
+    this.queued = 0;
     this.execs = [];
   }
 }

@@ -251,14 +251,14 @@ export function intoTunnel(
   const sp = info.special;
   if (sp === Special.Multi || sp === Special.Exec || sp === Special.Discard) {
     // (A SELECT in it switched the tunnel's connection alone: the client's db is 0 again once the tunnel is RESET.)
-    const locals = sp === Special.Exec && tx.inMulti && tx.execHooked;
+    const hooked = sp === Special.Exec && tx.execHooked;
     tx.track(sp, args);
     const exec = (reply: Buffer) => {
       const r = tx.execReply(reply, (lsp, a) => local.answer(lsp, st, ctx.local, a));
       st.tunnelExecAnswered();
       return r;
     };
-    tr.transaction(sp, locals ? exec : null);
+    tr.transaction(sp, hooked ? exec : null);
     return null;
   }
   if (local.isLocal(sp)) {
