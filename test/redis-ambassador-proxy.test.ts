@@ -215,6 +215,37 @@ describe('transactions, pub/sub, blocking', () => {
     assert.deepEqual(await where('txdb:e'), [6], 'the SELECT that ran counts, the one Redis refused does not');
   });
 
+  test('MULTI, DISCARD, WATCH and UNWATCH refused for their argument count change nothing, as with Redis; a refused EXEC still ends it all', async () => {
+    // Each sequence goes to the master directly and then through the ambassador; the replies must be the same.
+    const both = async (steps: Buffer[][], between?: () => Promise<unknown>) => {
+      const out: string[][] = [];
+      for (const port of [topo.master.port, amb.address.port]) {
+        const c = await rawClient(port);
+        const got: string[] = [];
+        for (const [i, cmds] of steps.entries()) {
+          if (i > 0) await between?.();
+          got.push(...(await c.send(Buffer.concat(cmds), cmds.length)).map(String));
+        }
+        c.close();
+        out.push(got);
+      }
+      assert.deepEqual(out[1], out[0]);
+      return out[1];
+    };
+    // (CLIENT GETNAME is answered by the ambassador: inside a transaction it is queued, outside it is answered.)
+    const opened = await both([[resp('MULTI', 'x'), resp('CLIENT', 'GETNAME'), resp('PING')]]);
+    assert.deepEqual(opened.slice(1), ['$-1\r\n', '+PONG\r\n'], 'MULTI x opens no transaction');
+    const kept = await both([[resp('MULTI'), resp('DISCARD', 'x'), resp('CLIENT', 'GETNAME'), resp('EXEC'), resp('PING')]]);
+    assert.deepEqual(kept.slice(2), ['+QUEUED\r\n', '-EXECABORT Transaction discarded because of previous errors.\r\n', '+PONG\r\n'], 'DISCARD x leaves it open, to abort');
+    const m = topo.master.client();
+    const touch = () => m.set('argtx:k', String(Math.random()));
+    const watched = await both([[resp('WATCH', 'argtx:k'), resp('UNWATCH', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
+    assert.equal(watched[4], '*-1\r\n', 'UNWATCH x keeps the key watched');
+    const ended = await both([[resp('WATCH', 'argtx:k'), resp('EXEC', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
+    assert.equal(ended[4], '*1\r\n+OK\r\n', 'EXEC x discards the watch');
+    await both([[resp('WATCH'), resp('CLIENT', 'GETNAME'), resp('PING')]]);
+  });
+
   test('a pinned connection handed back is RESET first: no leaked db', async () => {
     const a = await rawClient(amb.address.port);
     // SELECT while pinned (by WATCH) goes to the dedicated connection itself.

@@ -1,5 +1,5 @@
 /** @module A pinned client's transaction state: when its dedicated master connection may be handed back. */
-import { Special } from './resp/commands.js';
+import { Special, arityFits, type CommandInfo } from './resp/commands.js';
 import { randomBytes } from 'node:crypto';
 import { BAD, NEED, parseIntAt, scanState, scanValue } from '../core/resp/scanner.js';
 import { RespType } from '../core/resp/types.js';
@@ -15,6 +15,18 @@ interface Local {
   token: string;
   sp: Special;
   args: Buffer[];
+}
+
+/**
+ * What command `info` with `argc` arguments does to a transaction. Redis refuses a MULTI, DISCARD, WATCH or UNWATCH
+ * with a wrong argument count and changes nothing (`MULTI x` opens none; `DISCARD x` leaves it open, to abort at
+ * EXEC; `UNWATCH x` keeps the keys watched), so it is tracked as any other command; a refused EXEC still discards
+ * the transaction and its watches (EXECABORT), as a run one ends them.
+ */
+export function txSpecial(info: CommandInfo, argc: number): Special {
+  const sp = info.special;
+  if (sp !== Special.Multi && sp !== Special.Discard && sp !== Special.Watch && sp !== Special.Unwatch) return sp;
+  return arityFits(info.arity, argc) ? sp : Special.None;
 }
 
 /**

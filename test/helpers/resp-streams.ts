@@ -63,6 +63,9 @@ const COMMANDS: ((r: Rng) => string[])[] = [
   (r) => ['PUBLISH', r.pick(['c1', 'c2']), val(r)],
   (r) => ['WATCH', key(r)],
   () => ['UNWATCH'],
+  // Refused for their argument count: Redis opens, ends or unwatches nothing (but EXEC, which discards it all).
+  (r) => [r.pick(['MULTI', 'EXEC', 'DISCARD', 'UNWATCH']), key(r)],
+  () => ['WATCH'],
 ];
 
 function bulk(s: string): string {
