@@ -215,7 +215,7 @@ describe('transactions, pub/sub, blocking', () => {
     assert.deepEqual(await where('txdb:e'), [6], 'the SELECT that ran counts, the one Redis refused does not');
   });
 
-  test('MULTI, DISCARD, WATCH and UNWATCH refused for their argument count change nothing, as with Redis; a refused EXEC still ends it all', async () => {
+  test('MULTI, DISCARD, WATCH and UNWATCH refused for their argument count, and EXEC or DISCARD without MULTI, change nothing, as with Redis; an EXEC refused for its count still ends it all', async () => {
     // Each sequence goes to the master directly and then through the ambassador; the replies must be the same.
     const both = async (steps: Buffer[][], between?: () => Promise<unknown>) => {
       const out: string[][] = [];
@@ -241,6 +241,10 @@ describe('transactions, pub/sub, blocking', () => {
     const touch = () => m.set('argtx:k', String(Math.random()));
     const watched = await both([[resp('WATCH', 'argtx:k'), resp('UNWATCH', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
     assert.equal(watched[4], '*-1\r\n', 'UNWATCH x keeps the key watched');
+    for (const cmd of ['EXEC', 'DISCARD']) {
+      const kept = await both([[resp('WATCH', 'argtx:k'), resp(cmd)], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
+      assert.equal(kept[4], '*-1\r\n', `${cmd} without MULTI keeps the key watched`);
+    }
     const ended = await both([[resp('WATCH', 'argtx:k'), resp('EXEC', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
     assert.equal(ended[4], '*1\r\n+OK\r\n', 'EXEC x discards the watch');
     await both([[resp('WATCH'), resp('CLIENT', 'GETNAME'), resp('PING')]]);

@@ -10,7 +10,7 @@ import type { ProxyContext } from './context.js';
 import type { NodeConns } from './pools.js';
 import * as local from './local.js';
 import { ScanTracker, lostCursorError, scanQuery } from './scan.js';
-import { Transaction, releaseDedicated, txSpecial } from './transaction.js';
+import { Transaction, releaseDedicated } from './transaction.js';
 import { ReplyQueue } from './replies.js';
 import { Placement } from './placement.js';
 import { EXPRESS_GET, EXPRESS_NAMES, EXPRESS_SET, type Conn, type ConnEvents } from './io/conn.js';
@@ -352,7 +352,7 @@ export class ClientSession implements ReplySink, local.LocalState {
 
   private pinnedCommand(info: CommandInfo, buf: Buffer, start: number, end: number): boolean {
     const u = this.pinned as Upstream;
-    const sp = txSpecial(info, this.cmd.argc);
+    const sp = this.tx.effect(info, this.cmd.argc);
     const execHooked = sp === Special.Exec && this.tx.execHooked;
     const hookDb = this.tx.track(sp, () => this.args(buf, start, end));
     this.enqueue(u, info, R_DEDICATED, buf, start, end);

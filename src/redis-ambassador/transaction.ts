@@ -18,18 +18,6 @@ interface Local {
 }
 
 /**
- * What command `info` with `argc` arguments does to a transaction. Redis refuses a MULTI, DISCARD, WATCH or UNWATCH
- * with a wrong argument count and changes nothing (`MULTI x` opens none; `DISCARD x` leaves it open, to abort at
- * EXEC; `UNWATCH x` keeps the keys watched), so it is tracked as any other command; a refused EXEC still discards
- * the transaction and its watches (EXECABORT), as a run one ends them.
- */
-export function txSpecial(info: CommandInfo, argc: number): Special {
-  const sp = info.special;
-  if (sp !== Special.Multi && sp !== Special.Discard && sp !== Special.Watch && sp !== Special.Unwatch) return sp;
-  return arityFits(info.arity, argc) ? sp : Special.None;
-}
-
-/**
  * MULTI/WATCH bookkeeping of a client pinned to one dedicated master connection: the connection stays pinned while
  * a transaction or a WATCH is open and goes back to its pool only after both ended.
  */
@@ -96,6 +84,29 @@ export class Transaction {
       p = e;
     }
     return Buffer.concat(parts);
+  }
+
+  /**
+   * What command `info` with `argc` arguments does to this transaction, as Redis takes it: Special.None when Redis
+   * refuses it and changes nothing — a MULTI, DISCARD, WATCH or UNWATCH with a wrong argument count (`DISCARD x`
+   * leaves the transaction open, to abort at EXEC; `UNWATCH x` keeps the keys watched), an EXEC or DISCARD outside
+   * MULTI (the watches stay). An EXEC refused for its argument count still discards the transaction and the
+   * watches (EXECABORT), in MULTI or not.
+   */
+  effect(info: CommandInfo, argc: number): Special {
+    const sp = info.special;
+    switch (sp) {
+      case Special.Exec:
+        return this.inMulti || !arityFits(info.arity, argc) ? sp : Special.None;
+      case Special.Discard:
+        return this.inMulti && arityFits(info.arity, argc) ? sp : Special.None;
+      case Special.Multi:
+      case Special.Watch:
+      case Special.Unwatch:
+        return arityFits(info.arity, argc) ? sp : Special.None;
+      default:
+        return sp;
+    }
   }
 
   /** Track a command sent on the pinned connection; returns the db a SELECT there switches to, else -1. */

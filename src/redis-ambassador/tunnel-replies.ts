@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { encodeError, encodeInt } from '../core/resp/encode.js';
 import { RespType } from '../core/resp/types.js';
 import { Special, arityFits, type CommandInfo } from './resp/commands.js';
-import { txSpecial, type Transaction } from './transaction.js';
+import type { Transaction } from './transaction.js';
 import * as local from './local.js';
 import { trackingArgs, type ClientRegistry, type Named } from './client-ids.js';
 import type { Upstream } from './upstream.js';
@@ -248,7 +248,7 @@ export function intoTunnel(
     // The command that opens the tunnel may be queued in the client's MULTI (a SUBSCRIBE there).
     if (tx.inMulti) tr.openMulti();
   }
-  const sp = txSpecial(info, argc);
+  const sp = tx.effect(info, argc);
   if (sp === Special.Multi || sp === Special.Exec || sp === Special.Discard) {
     // (A SELECT in it switched the tunnel's connection alone: the client's db is 0 again once the tunnel is RESET.)
     const hooked = sp === Special.Exec && tx.execHooked;
