@@ -242,8 +242,8 @@ describe('transactions, pub/sub, blocking', () => {
     const watched = await both([[resp('WATCH', 'argtx:k'), resp('UNWATCH', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
     assert.equal(watched[4], '*-1\r\n', 'UNWATCH x keeps the key watched');
     for (const cmd of ['EXEC', 'DISCARD']) {
-      const kept = await both([[resp('WATCH', 'argtx:k'), resp(cmd)], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
-      assert.equal(kept[4], '*-1\r\n', `${cmd} without MULTI keeps the key watched`);
+      const stays = await both([[resp('WATCH', 'argtx:k'), resp(cmd)], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
+      assert.equal(stays[4], '*-1\r\n', `${cmd} without MULTI keeps the key watched`);
     }
     const ended = await both([[resp('WATCH', 'argtx:k'), resp('EXEC', 'x')], [resp('MULTI'), resp('SET', 'argtx:k', 'mine'), resp('EXEC')]], touch);
     assert.equal(ended[4], '*1\r\n+OK\r\n', 'EXEC x discards the watch');
