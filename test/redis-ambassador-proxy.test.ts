@@ -111,8 +111,23 @@ describe('per-client state', () => {
     const b = ioredis();
     assert.equal(await a.client('GETNAME'), 'alpha');
     assert.equal(await b.client('GETNAME'), null);
-    assert.equal(await b.call('CLIENT', 'SETINFO', 'lib-name', 'x'), 'OK');
     await assert.rejects(b.client('SETNAME', 'has space'), /cannot contain spaces/);
+  });
+
+  test('CLIENT SETINFO is answered as the master answers it directly (before Redis 7.2: unknown subcommand)', async () => {
+    const forms = [['lib-name', 'x'], ['LIB-VER', '1.0'], ['lib-name', 'has space'], ['nosuch', 'x'], ['lib-name']];
+    const sent = [...forms.map((f) => resp('CLIENT', 'SETINFO', ...f)), resp('MULTI'), resp('CLIENT', 'SETINFO', 'lib-name', 'x'), resp('EXEC'), resp('PING')];
+    const replies: string[][] = [];
+    for (const port of [topo.master.port, amb.address.port]) {
+      const c = await rawClient(port);
+      replies.push((await c.send(Buffer.concat(sent), sent.length)).map(String));
+      c.close();
+    }
+    assert.deepEqual(replies[1], replies[0]);
+    // Checked against the Redis of this machine: which answer it gives depends on its version.
+    const version = String(await topo.master.client().info('server')).match(/redis_version:(\d+)\.(\d+)/);
+    const has = Number(version?.[1]) * 100 + Number(version?.[2]) >= 702;
+    assert.equal(replies[1][0], has ? '+OK\r\n' : "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n");
   });
 
   test('RESET restores db 0, RESP2 and no name; QUIT replies OK and closes', async () => {

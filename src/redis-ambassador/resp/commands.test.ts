@@ -28,9 +28,16 @@ test('classification: readonly only when not write, blocking, pubsub, admin or m
   assert.equal(ok('eval'), false);
   assert.equal(ok('publish'), false);
   assert.equal(ok('object', 'ENCODING'), true, 'subcommand flags');
-  assert.equal(lookup(t, 'client', 'setinfo').special, Special.ClientSetInfo, 'local subcommands exist whatever the server version');
+  assert.equal(lookup(t, 'client', 'getname').special, Special.ClientGetName, 'local subcommands the list lacks are added');
+  assert.equal(lookup(t, 'client', 'setinfo'), lookup(t, 'client', null), 'CLIENT SETINFO only where the master has it (7.2+)');
   assert.equal(lookup(t, 'subscribe', null).special, Special.Tunnel);
   assert.equal(lookup(t, 'nosuch', null), UNKNOWN);
+});
+
+test('CLIENT SETINFO is answered here where the master knows it (Redis 7.2+)', () => {
+  const setinfo = ['client|setinfo', 4, ['noscript', 'loading', 'stale'], 0, 0, 0, [], [], [], []];
+  const withSetinfo = reply.map((e) => (e[0] === 'client' ? [...e.slice(0, 9), [...(e[9] as unknown[]), setinfo]] : e));
+  assert.equal(lookup(tableFromCommandReply(withSetinfo), 'client', 'SETINFO').special, Special.ClientSetInfo);
 });
 
 test('getBytes is case-insensitive and allocation-free; unknown names miss', () => {

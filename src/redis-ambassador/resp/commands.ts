@@ -266,9 +266,12 @@ function entryInfo(e: CommandEntry): CommandInfo {
 export function tableFromCommandReply(reply: unknown): CommandTable {
   if (!Array.isArray(reply)) throw new ProtocolError('COMMAND reply is not an array');
   const infos = (reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo);
-  // Subcommands answered locally exist whatever the server version (CLIENT SETINFO is Redis 7.2+; clients send it anyway).
+  // The local subcommands are added where the master's list lacks them, but CLIENT SETINFO only where the master has it
+  // (Redis 7.2+): against an older master it goes there and is refused (`unknown subcommand`) as it would be directly.
   const client = infos.find((i) => i.name === 'client');
-  if (client?.subs) for (const s of LOCAL_CLIENT_SUBS) if (!client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale'], null, LOCAL_ARITY[s]));
+  if (client?.subs)
+    for (const s of LOCAL_CLIENT_SUBS)
+      if (s !== 'setinfo' && !client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale'], null, LOCAL_ARITY[s]));
   return new CommandTable(infos);
 }
 
