@@ -96,8 +96,8 @@ export function clientSetInfo(args: Buffer[]): Buffer {
   if (args.length !== 4) return arity('client|setinfo');
   const attr = cstr(args[2]).toLowerCase();
   if (attr !== 'lib-name' && attr !== 'lib-ver') return encodeError(`ERR Unrecognized option '${cstr(args[2])}'`);
-  // Redis 7.2's rule for both values is the one for client names; the error names the option as the client spelt it.
-  if (!validName(args[3].toString('latin1'))) return encodeError(`ERR ${cstr(args[2])} cannot contain spaces, newlines or special characters.`);
+  // Redis 7.2 checks the value as a C string (to its first NUL), '!'..'~' only; the error names the option as sent.
+  if (!validName(cstr(args[3]))) return encodeError(`ERR ${cstr(args[2])} cannot contain spaces, newlines or special characters.`);
   return OK;
 }
 
