@@ -241,7 +241,11 @@ export class CommandTable {
   }
 }
 
-const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'setinfo', 'id'];
+/**
+ * CLIENT subcommands answered here whatever the server version. CLIENT SETINFO (Redis 7.2+) is answered here only where
+ * the master lists it: against an older master it goes there and is refused (`unknown subcommand`) as it is directly.
+ */
+const LOCAL_CLIENT_SUBS = ['setname', 'getname', 'id'];
 const LOCAL_ARITY: Record<string, number> = { setname: 3, getname: 2, setinfo: 4, id: 2 };
 
 /** One entry of the COMMAND reply as ioredis returns it: [name, arity, flags, first, last, step, acl, tips, keyspecs, subcommands]. */
@@ -266,21 +270,19 @@ function entryInfo(e: CommandEntry): CommandInfo {
 export function tableFromCommandReply(reply: unknown): CommandTable {
   if (!Array.isArray(reply)) throw new ProtocolError('COMMAND reply is not an array');
   const infos = (reply as CommandEntry[]).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map(entryInfo);
-  // The local subcommands are added where the master's list lacks them, but CLIENT SETINFO only where the master has it
-  // (Redis 7.2+): against an older master it goes there and is refused (`unknown subcommand`) as it would be directly.
+  // The local subcommands are added where the master's list lacks them.
   const client = infos.find((i) => i.name === 'client');
-  if (client?.subs)
-    for (const s of LOCAL_CLIENT_SUBS)
-      if (s !== 'setinfo' && !client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale'], null, LOCAL_ARITY[s]));
+  if (client?.subs) for (const s of LOCAL_CLIENT_SUBS) if (!client.subs.has(s)) client.subs.set(s, makeInfo(`client|${s}`, ['noscript', 'loading', 'stale'], null, LOCAL_ARITY[s]));
   return new CommandTable(infos);
 }
 
 /** The static table shipped with @ioredis/commands: used until the master has answered COMMAND. */
 export function tableFromStatic(commands: Record<string, { flags: string[]; arity?: number }>): CommandTable {
-  // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start.
+  // The static table has no subcommands; CLIENT's local subcommands are added so they are handled from the start
+  // (SETINFO too: the master's version is not known yet, and answering it here keeps it off the shared connections).
   const client = commands.client;
   const subs = new Map<string, CommandInfo>();
-  for (const s of [...LOCAL_CLIENT_SUBS, 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir', 'trackinginfo']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? [], null, LOCAL_ARITY[s] ?? 0));
+  for (const s of [...LOCAL_CLIENT_SUBS, 'setinfo', 'tracking', 'reply', 'caching', 'unblock', 'kill', 'getredir', 'trackinginfo']) subs.set(s, makeInfo(`client|${s}`, client?.flags ?? [], null, LOCAL_ARITY[s] ?? 0));
   return new CommandTable(Object.entries(commands).map(([n, c]) => makeInfo(n, c.flags, n === 'client' ? subs : null, c.arity ?? 0)));
 }
 
